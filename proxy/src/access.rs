@@ -1,0 +1,46 @@
+//! One access line per request, from `logging`: method, path, status, route, agent, run id,
+//! duration, bytes, request id. Never headers or bodies (tokens, prompts).
+
+use pingora::prelude::*;
+use pingora::proxy::Session;
+use tracing::info;
+
+use crate::ctx::RequestCtx;
+use crate::route::Route;
+
+/// Emit the access line (target `clawshim::access`).
+pub fn log(session: &Session, e: Option<&Error>, ctx: &RequestCtx) {
+    let req = session.req_header();
+    let status = if ctx.status != 0 {
+        ctx.status
+    } else {
+        session
+            .response_written()
+            .map(|r| r.status.as_u16())
+            .unwrap_or(0)
+    };
+    let bytes_out = if ctx.route == Route::Passthrough {
+        session.as_downstream().body_bytes_sent()
+    } else {
+        ctx.bytes_out
+    };
+    let ttfb_ms = ctx
+        .first_byte
+        .map(|t| t.duration_since(ctx.started).as_secs_f64() * 1000.0);
+    info!(
+        target: "clawshim::access",
+        method = %req.method,
+        path = %req.uri.path(),
+        status,
+        route = ctx.route.label(),
+        agent = ctx.agent_id.as_deref().unwrap_or("-"),
+        run_id = ctx.run_id.as_deref().unwrap_or("-"),
+        duration_ms = ctx.started.elapsed().as_secs_f64() * 1000.0,
+        ttfb_ms,
+        bytes_out,
+        request_id = %ctx.request_id,
+        client_gone = ctx.client_gone,
+        error = ctx.error_kind.or(e.map(|_| "proxy_error")).unwrap_or("-"),
+        "request"
+    );
+}

@@ -1,0 +1,79 @@
+//! Command-line flags. Each flag shares its definition with an environment variable, so a
+//! flag and `CLAWSHIM_*` can never drift apart; flags win over the environment, both win
+//! over the file.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// clawshim: OpenAI-compatible chat completions in front of a Clawdbot / OpenClaw gateway.
+#[derive(Debug, Parser)]
+#[command(name = "clawshim", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub settings: Settings,
+    /// Validate the configuration and exit.
+    #[arg(long)]
+    pub check_config: bool,
+}
+
+/// Subcommands; none means `serve`.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve (the default).
+    Serve,
+    /// Serve with a built-in in-process echo gateway: a working endpoint with no gateway.
+    Demo,
+}
+
+/// Every setting that can come from a flag or the environment.
+#[derive(Debug, Default, Args)]
+pub struct Settings {
+    /// TOML config file.
+    #[arg(long, env = "CLAWSHIM_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Plain HTTP listen address, e.g. 127.0.0.1:8790.
+    #[arg(long, env = "CLAWSHIM_LISTEN", global = true)]
+    pub listen: Option<String>,
+    /// Gateway WebSocket URL (default ws://127.0.0.1:18789).
+    #[arg(long, env = "CLAWSHIM_GATEWAY_URL", global = true)]
+    pub gateway_url: Option<String>,
+    /// Gateway token (gateway.auth.token).
+    #[arg(long, env = "CLAWSHIM_GATEWAY_TOKEN", global = true, hide_env_values = true)]
+    pub gateway_token: Option<String>,
+    /// Gateway password (gateway.auth.password).
+    #[arg(long, env = "CLAWSHIM_GATEWAY_PASSWORD", global = true, hide_env_values = true)]
+    pub gateway_password: Option<String>,
+    /// Accepted client bearer tokens, comma-separated (default: the gateway token).
+    #[arg(long, env = "CLAWSHIM_API_TOKENS", global = true, value_delimiter = ',', hide_env_values = true)]
+    pub api_tokens: Option<Vec<String>>,
+    /// Largest request body in bytes.
+    #[arg(long, env = "CLAWSHIM_MAX_BODY_BYTES", global = true)]
+    pub max_body_bytes: Option<u64>,
+    /// Run timeout in seconds.
+    #[arg(long, env = "CLAWSHIM_RUN_TIMEOUT_SECS", global = true)]
+    pub run_timeout_secs: Option<u64>,
+    /// Client write timeout in seconds.
+    #[arg(long, env = "CLAWSHIM_WRITE_TIMEOUT_SECS", global = true)]
+    pub write_timeout_secs: Option<u64>,
+    /// SSE keep-alive interval in seconds.
+    #[arg(long, env = "CLAWSHIM_KEEPALIVE_SECS", global = true)]
+    pub keepalive_secs: Option<u64>,
+    /// Runs in flight at once.
+    #[arg(long, env = "CLAWSHIM_MAX_CONCURRENT_RUNS", global = true)]
+    pub max_concurrent_runs: Option<usize>,
+    /// Worker threads.
+    #[arg(long, env = "CLAWSHIM_THREADS", global = true)]
+    pub threads: Option<usize>,
+    /// Grace period after SIGTERM in seconds.
+    #[arg(long, env = "CLAWSHIM_GRACE_PERIOD_SECS", global = true)]
+    pub grace_period_secs: Option<u64>,
+    /// Proxy other paths to the gateway (true/false).
+    #[arg(long, env = "CLAWSHIM_PASSTHROUGH", global = true)]
+    pub passthrough: Option<bool>,
+    /// Log format: text or json.
+    #[arg(long, env = "CLAWSHIM_LOG_FORMAT", global = true)]
+    pub log_format: Option<String>,
+}

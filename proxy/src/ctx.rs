@@ -1,0 +1,54 @@
+//! Per-request state shared by the proxy phases.
+
+use std::time::Instant;
+
+use crate::route::Route;
+
+/// What one request did; filled as it goes, read by `logging`.
+#[derive(Debug)]
+pub struct RequestCtx {
+    /// `x-request-id`: the client's when it sent a sane one, else a new UUID. Set in `request_filter`.
+    pub request_id: String,
+    /// Which route the request took. Set in `request_filter`.
+    pub route: Route,
+    /// When the request arrived.
+    pub started: Instant,
+    /// Status sent (0 until a response header is written).
+    pub status: u16,
+    /// Gateway run id, once a run was accepted.
+    pub run_id: Option<String>,
+    /// Agent the run went to.
+    pub agent_id: Option<String>,
+    /// Why the request failed, when it did (bounded label).
+    pub error_kind: Option<&'static str>,
+    /// Body bytes we wrote ourselves (passthrough bytes are counted by pingora).
+    pub bytes_out: usize,
+    /// When the first body byte of a served response went out.
+    pub first_byte: Option<Instant>,
+    /// The client went away before the response was complete.
+    pub client_gone: bool,
+}
+
+impl RequestCtx {
+    /// A fresh context.
+    pub fn new() -> Self {
+        RequestCtx {
+            request_id: String::new(),
+            route: Route::Passthrough,
+            started: Instant::now(),
+            status: 0,
+            run_id: None,
+            agent_id: None,
+            error_kind: None,
+            bytes_out: 0,
+            first_byte: None,
+            client_gone: false,
+        }
+    }
+}
+
+impl Default for RequestCtx {
+    fn default() -> Self {
+        Self::new()
+    }
+}

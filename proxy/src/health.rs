@@ -1,0 +1,43 @@
+//! `GET /healthz` (the process is up) and `GET /readyz` (the gateway connection is up).
+//! Unauthenticated, so they say nothing that helps an attacker: no URLs, no versions.
+
+use clawshim_core::gateway::GatewayStatus;
+use pingora::proxy::Session;
+use serde_json::json;
+
+use crate::ctx::RequestCtx;
+use crate::errors::HttpError;
+use crate::respond;
+use crate::service::App;
+
+/// `GET /healthz`.
+pub async fn healthz(session: &mut Session, ctx: &mut RequestCtx) -> Result<(), HttpError> {
+    respond::json(session, ctx, 200, &json!({"status": "ok"})).await
+}
+
+/// `GET /readyz`: 200 once connected, 503 with a short reason otherwise.
+pub async fn readyz(session: &mut Session, ctx: &mut RequestCtx, app: &App) -> Result<(), HttpError> {
+    let (status, body) = match app.gateway.status() {
+        GatewayStatus::Connected { protocol, .. } => {
+            (200, json!({"status": "ready", "gateway": "connected", "protocol": protocol}))
+        }
+        GatewayStatus::Connecting { last_error, .. } => (
+            503,
+            json!({"status": "not_ready", "gateway": "connecting", "reason": public_reason(last_error.as_deref())}),
+        ),
+        GatewayStatus::Stopped => (503, json!({"status": "not_ready", "gateway": "stopped"})),
+    };
+    respond::json(session, ctx, status, &body).await
+}
+
+/// A coarse, non-leaking reason class for an unauthenticated caller.
+fn public_reason(last_error: Option<&str>) -> &'static str {
+    match last_error {
+        None => "connecting",
+        Some(e) if e.contains("refused the connection") && e.contains("pair") => "pairing_required",
+        Some(e) if e.contains("refused the connection") => "gateway_refused_credentials",
+        Some(e) if e.contains("scopes") => "insufficient_scopes",
+        Some(e) if e.contains("cannot reach") => "gateway_unreachable",
+        Some(_) => "reconnecting",
+    }
+}

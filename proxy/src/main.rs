@@ -1,0 +1,42 @@
+//! The `clawshim` binary: parse flags, load the config, serve (or run the demo).
+
+use clap::Parser;
+use clawshim_proxy::config::{Cli, Command, Config};
+use clawshim_proxy::{build_server, demo, telemetry};
+use pingora::server::RunArgs;
+
+fn main() {
+    let cli = Cli::parse();
+    if let Some(Command::Demo) = cli.command {
+        let (settings, _gateway) = match demo::start(&cli.settings) {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("clawshim demo: {e}");
+                std::process::exit(1);
+            }
+        };
+        let config = load_or_exit(&settings);
+        telemetry::init(config.log_format);
+        demo::print_banner(&config);
+        build_server(config).run(RunArgs::default());
+        return;
+    }
+    let config = load_or_exit(&cli.settings);
+    if cli.check_config {
+        println!("configuration OK: {config:?}");
+        return;
+    }
+    telemetry::init(config.log_format);
+    tracing::info!(?config, "starting clawshim");
+    build_server(config).run(RunArgs::default());
+}
+
+fn load_or_exit(settings: &clawshim_proxy::config::Settings) -> Config {
+    match Config::load(settings) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("clawshim: {e}");
+            std::process::exit(2);
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! `ClawShim`, the pingora `ProxyHttp` impl: a table of contents that hands each phase to
+//! its module.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use clawshim_core::gateway::GatewayClient;
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::prelude::*;
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use pingora::upstreams::peer::HttpPeer;
+use tokio::sync::Semaphore;
+
+use crate::config::Config;
+use crate::ctx::RequestCtx;
+use crate::errors::{self, HttpError};
+use crate::route::{self, Route};
+use crate::{access, auth, chat, health, models, passthrough};
+
+/// Service-wide state shared by every request.
+pub struct App {
+    /// The validated configuration.
+    pub config: Arc<Config>,
+    /// Handle to the shared gateway connection.
+    pub gateway: GatewayClient,
+    /// One permit per run in flight.
+    pub runs: Arc<Semaphore>,
+}
+
+/// The proxy.
+pub struct ClawShim {
+    app: Arc<App>,
+}
+
+impl ClawShim {
+    /// A proxy over `app`.
+    pub fn new(app: Arc<App>) -> Self {
+        ClawShim { app }
+    }
+}
+
+/// `x-request-id`: keep a client's sane one (for tracing across hops), else make one.
+fn request_id(session: &Session) -> String {
+    session
+        .req_header()
+        .headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+async fn serve_route(session: &mut Session, ctx: &mut RequestCtx, app: &App) -> Result<(), HttpError> {
+    match ctx.route.clone() {
+        Route::ChatCompletions => chat::serve(session, ctx, app).await,
+        Route::Models => models::list(session, ctx, app).await,
+        Route::Model(id) => models::retrieve(session, ctx, app, &id).await,
+        Route::Healthz => health::healthz(session, ctx).await,
+        Route::Readyz => health::readyz(session, ctx, app).await,
+        Route::WrongMethod { allow } => Err(HttpError::MethodNotAllowed { allow }),
+        Route::NotFound => {
+            let req = session.req_header();
+            Err(HttpError::NotFound {
+                method: req.method.to_string(),
+                path: req.uri.path().to_string(),
+            })
+        }
+        Route::Passthrough => unreachable!("passthrough is not served here"),
+    }
+}
+
+#[async_trait]
+impl ProxyHttp for ClawShim {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx::new()
+    }
+
+    /// Route, authenticate (before any body is read or gateway call is made), serve.
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        ctx.request_id = request_id(session);
+        let req = session.req_header();
+        ctx.route = route::classify(&req.method, req.uri.path(), self.app.config.passthrough);
+        if ctx.route == Route::Passthrough {
+            return Ok(false);
+        }
+        let result = if ctx.route.needs_auth()
+            && !auth::check(
+                session.req_header().headers.get("authorization").map(|v| v.as_bytes()),
+                &self.app.config.api_tokens,
+            ) {
+            Err(HttpError::Unauthorized)
+        } else {
+            serve_route(session, ctx, &self.app).await
+        };
+        if let Err(err) = result {
+            if ctx.status == 0 {
+                if !matches!(err, HttpError::PayloadTooLarge { .. }) {
+                    // An unread body would reset the connection under the response.
+                    let limit = std::time::Duration::from_secs(2);
+                    let _ = tokio::time::timeout(limit, session.drain_request_body()).await;
+                }
+                errors::write(session, ctx, &err).await?;
+            } else {
+                ctx.error_kind.get_or_insert(err.kind());
+            }
+        }
+        Ok(true)
+    }
+
+    async fn upstream_peer(&self, _session: &mut Session, _ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
+        Ok(passthrough::peer(&self.app.config))
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        _session: &mut Session,
+        upstream_request: &mut RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        passthrough::strip_attribution(upstream_request);
+        upstream_request.insert_header("x-request-id", ctx.request_id.as_str())?;
+        Ok(())
+    }
+
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        upstream_response: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        ctx.status = upstream_response.status.as_u16();
+        upstream_response.insert_header("x-request-id", ctx.request_id.as_str())?;
+        Ok(())
+    }
+
+    /// Passthrough failures (gateway unreachable, bad upstream answer) as JSON errors.
+    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut RequestCtx) -> FailToProxy {
+        let code = match e.etype() {
+            ErrorType::HTTPStatus(code) => *code,
+            _ => match e.esource() {
+                ErrorSource::Upstream => 502,
+                ErrorSource::Downstream => match e.etype() {
+                    ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed => 0,
+                    _ => 400,
+                },
+                ErrorSource::Internal | ErrorSource::Unset => 500,
+            },
+        };
+        if code > 0 && ctx.status == 0 {
+            let err = match code {
+                400 => HttpError::BadRequest { message: "Malformed request.".into(), param: None },
+                502..=504 => HttpError::Gateway(clawshim_core::gateway::GatewayError::NotConnected {
+                    reason: "the gateway did not answer the proxied request".into(),
+                }),
+                _ => HttpError::Internal(e.to_string()),
+            };
+            if errors::write(session, ctx, &err).await.is_err() {
+                ctx.client_gone = true;
+            }
+        }
+        FailToProxy {
+            error_code: code,
+            can_reuse_downstream: false,
+        }
+    }
+
+    async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
+        access::log(session, e, ctx);
+    }
+}

@@ -1,0 +1,356 @@
+//! The cheap, cloneable handle every HTTP request uses to talk to the gateway.
+//!
+//! The handle only sends commands over a bounded channel to the connection task
+//! ([`super::conn::Connection`]) and waits on oneshots; it never touches the socket, so it can
+//! be used from any runtime (pingora runs each service on its own).
+
+use std::fmt;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::backoff::Backoff;
+use super::conn::{Command, Connection, PendingKind};
+use super::frame::ReqFrame;
+use super::methods::{AgentParams, AgentsList, ChatAbortParams};
+use super::run::{AgentInfo, RunHandle, RunRequest};
+use super::GatewayError;
+
+/// A secret string whose `Debug` never shows the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wrap a secret.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    /// The secret itself; call only where it is sent or compared.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// How clawshim authenticates its own connection to the gateway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GatewayAuth {
+    /// `gateway.auth.token` (auth mode `token`).
+    Token(Secret),
+    /// `gateway.auth.password` (auth mode `password`).
+    Password(Secret),
+    /// No shared secret (only with a paired device identity).
+    None,
+}
+
+/// Settings of the gateway connection, validated by the caller.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// `ws://` or `wss://` URL of the gateway.
+    pub url: String,
+    /// Shared-secret auth sent in `connect`.
+    pub auth: GatewayAuth,
+    /// `client.version` sent in `connect`.
+    pub client_version: String,
+    /// Limit for TCP + WebSocket upgrade + `connect` handshake.
+    pub connect_timeout: Duration,
+    /// Limit for a call's answer (for `agent`: the `accepted` answer).
+    pub request_timeout: Duration,
+    /// Events buffered per run before the run is dropped as lagging.
+    pub run_buffer: usize,
+    /// Commands queued towards the connection task (backpressure on callers).
+    pub max_queued: usize,
+    /// Reconnect delays.
+    pub backoff: Backoff,
+    /// Largest frame accepted from the gateway.
+    pub max_frame_bytes: usize,
+}
+
+impl GatewayConfig {
+    /// Defaults for `url` with token auth.
+    pub fn new(url: impl Into<String>, auth: GatewayAuth) -> Self {
+        GatewayConfig {
+            url: url.into(),
+            auth,
+            client_version: env!("CARGO_PKG_VERSION").to_string(),
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            run_buffer: 512,
+            max_queued: 4096,
+            backoff: Backoff::default(),
+            max_frame_bytes: 64 << 20,
+        }
+    }
+}
+
+/// The connection's state, as `/readyz` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GatewayStatus {
+    /// Not connected; `last_error` says why when a connect failed or the socket was lost.
+    Connecting {
+        attempt: u32,
+        last_error: Option<String>,
+    },
+    /// Handshake done.
+    Connected {
+        protocol: u32,
+        server_version: String,
+    },
+    /// The connection task has stopped (shutdown).
+    Stopped,
+}
+
+impl GatewayStatus {
+    /// Whether requests can be served.
+    pub fn is_connected(&self) -> bool {
+        matches!(self, GatewayStatus::Connected { .. })
+    }
+}
+
+/// The gateway's agents, from `agents.list`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentDirectory {
+    /// The agent used when a request names none.
+    pub default_id: String,
+    /// Every configured agent.
+    pub agents: Vec<AgentInfo>,
+}
+
+impl AgentDirectory {
+    /// Whether `id` is a configured agent.
+    pub fn contains(&self, id: &str) -> bool {
+        self.agents.iter().any(|a| a.id == id)
+    }
+}
+
+impl From<AgentsList> for AgentDirectory {
+    fn from(list: AgentsList) -> Self {
+        let agents: Vec<AgentInfo> = list.agents.into_iter().map(AgentInfo::from).collect();
+        let default_id = list
+            .default_id
+            .or_else(|| agents.first().map(|a| a.id.clone()))
+            .unwrap_or_else(|| "main".to_string());
+        AgentDirectory { default_id, agents }
+    }
+}
+
+pub(crate) struct Shared {
+    pub(crate) agents: RwLock<Option<AgentDirectory>>,
+    pub(crate) protocol: std::sync::atomic::AtomicU32,
+}
+
+/// Handle to the shared gateway connection. Clone freely.
+#[derive(Clone)]
+pub struct GatewayClient {
+    commands: mpsc::Sender<Command>,
+    status: watch::Receiver<GatewayStatus>,
+    shared: Arc<Shared>,
+    request_timeout: Duration,
+    run_buffer: usize,
+}
+
+impl GatewayClient {
+    /// A handle plus the connection task that serves it; run the task with
+    /// [`Connection::run`] on a runtime of your choice.
+    pub fn new(config: GatewayConfig) -> (GatewayClient, Connection) {
+        let (commands, commands_rx) = mpsc::channel(config.max_queued.max(1));
+        let (status_tx, status) = watch::channel(GatewayStatus::Connecting {
+            attempt: 0,
+            last_error: None,
+        });
+        let shared = Arc::new(Shared {
+            agents: RwLock::new(None),
+            protocol: std::sync::atomic::AtomicU32::new(0),
+        });
+        let client = GatewayClient {
+            commands,
+            status,
+            shared: shared.clone(),
+            request_timeout: config.request_timeout,
+            run_buffer: config.run_buffer.max(1),
+        };
+        let conn = Connection::new(config, commands_rx, status_tx, shared);
+        (client, conn)
+    }
+
+    /// The current connection state.
+    pub fn status(&self) -> GatewayStatus {
+        self.status.borrow().clone()
+    }
+
+    /// A receiver that sees every state change.
+    pub fn watch_status(&self) -> watch::Receiver<GatewayStatus> {
+        self.status.clone()
+    }
+
+    /// The negotiated protocol (3 or 4), `None` before the first handshake.
+    pub fn protocol(&self) -> Option<u32> {
+        match self
+            .shared
+            .protocol
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            0 => None,
+            p => Some(p),
+        }
+    }
+
+    fn not_connected(&self) -> GatewayError {
+        let reason = match self.status() {
+            GatewayStatus::Connecting {
+                last_error: Some(e),
+                ..
+            } => e,
+            GatewayStatus::Connecting { .. } => "connecting".to_string(),
+            GatewayStatus::Stopped => "shutting down".to_string(),
+            GatewayStatus::Connected { .. } => "reconnecting".to_string(),
+        };
+        GatewayError::NotConnected { reason }
+    }
+
+    async fn submit(&self, cmd: Command) -> Result<(), GatewayError> {
+        if !self.status.borrow().is_connected() {
+            return Err(self.not_connected());
+        }
+        self.commands
+            .send(cmd)
+            .await
+            .map_err(|_| GatewayError::NotConnected {
+                reason: "shutting down".to_string(),
+            })
+    }
+
+    /// Call `method` and return its raw `payload`.
+    pub async fn call<P: Serialize>(
+        &self,
+        method: &str,
+        params: &P,
+    ) -> Result<Option<Box<RawValue>>, GatewayError> {
+        let req_id = uuid::Uuid::new_v4().to_string();
+        let frame = ReqFrame::new(&req_id, method, params).to_json();
+        let (reply, rx) = oneshot::channel();
+        self.submit(Command::Send {
+            req_id,
+            frame,
+            kind: PendingKind::Call(reply),
+        })
+        .await?;
+        match tokio::time::timeout(self.request_timeout, rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(GatewayError::Disconnected {
+                reason: "connection task ended".to_string(),
+            }),
+            Err(_) => Err(GatewayError::Timeout),
+        }
+    }
+
+    /// Start an agent run and wait until the gateway accepted it. Its events (deltas, then the
+    /// final result or an error) arrive on the returned handle. The run id is a fresh UUID
+    /// sent as `idempotencyKey`.
+    pub async fn start_run(&self, req: &RunRequest) -> Result<RunHandle, GatewayError> {
+        let run_id = uuid::Uuid::new_v4().to_string();
+        self.start_run_with_id(req, run_id).await
+    }
+
+    /// [`Self::start_run`] with a caller-chosen run id.
+    pub async fn start_run_with_id(
+        &self,
+        req: &RunRequest,
+        run_id: String,
+    ) -> Result<RunHandle, GatewayError> {
+        let req_id = uuid::Uuid::new_v4().to_string();
+        let params = AgentParams {
+            message: &req.message,
+            idempotency_key: &run_id,
+            agent_id: &req.agent_id,
+            session_key: &req.session_key,
+            extra_system_prompt: req.extra_system_prompt.as_deref(),
+            timeout: req.timeout.map(|t| t.as_secs().max(1)),
+            deliver: false,
+        };
+        let frame = ReqFrame::new(&req_id, "agent", &params).to_json();
+        let (events_tx, events) = mpsc::channel(self.run_buffer);
+        let (accepted_tx, accepted) = oneshot::channel();
+        self.submit(Command::Send {
+            req_id,
+            frame,
+            kind: PendingKind::Run {
+                run_id: run_id.clone(),
+                events: events_tx,
+                accepted: accepted_tx,
+            },
+        })
+        .await?;
+        match tokio::time::timeout(self.request_timeout, accepted).await {
+            Ok(Ok(Ok(()))) => Ok(RunHandle { run_id, events }),
+            Ok(Ok(Err(e))) => Err(e),
+            Ok(Err(_)) => Err(GatewayError::Disconnected {
+                reason: "connection task ended".to_string(),
+            }),
+            Err(_) => Err(GatewayError::Timeout),
+        }
+    }
+
+    /// Abort a run on the gateway where the protocol allows it. v4 has `chat.abort`, which
+    /// also stops `agent` runs (openclaw-lab abort_chat); v3's `chat.abort` only knows runs
+    /// started by `chat.send`, so there the run finishes on the gateway and only our side is
+    /// freed. Returns whether an abort was sent.
+    pub async fn abort_run(
+        &self,
+        run_id: &str,
+        session_key: &str,
+        agent_id: &str,
+    ) -> Result<bool, GatewayError> {
+        if self.protocol().unwrap_or(0) < 4 {
+            return Ok(false);
+        }
+        let params = ChatAbortParams {
+            session_key,
+            run_id,
+            agent_id,
+        };
+        self.call("chat.abort", &params).await.map(|_| true)
+    }
+
+    /// The gateway's agents, from the cache filled at connect time (fetched when empty).
+    pub async fn agents(&self) -> Result<AgentDirectory, GatewayError> {
+        if let Some(dir) = self.cached_agents() {
+            return Ok(dir);
+        }
+        self.refresh_agents().await
+    }
+
+    /// The cached agent directory, if any.
+    pub fn cached_agents(&self) -> Option<AgentDirectory> {
+        self.shared
+            .agents
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Fetch `agents.list` again and update the cache.
+    pub async fn refresh_agents(&self) -> Result<AgentDirectory, GatewayError> {
+        let payload = self
+            .call("agents.list", &serde_json::json!({}))
+            .await?
+            .ok_or_else(|| GatewayError::Protocol("agents.list without payload".into()))?;
+        let list: AgentsList = serde_json::from_str(payload.get())
+            .map_err(|e| GatewayError::Protocol(format!("agents.list: {e}")))?;
+        let dir = AgentDirectory::from(list);
+        *self
+            .shared
+            .agents
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Some(dir.clone());
+        Ok(dir)
+    }
+}

@@ -1,0 +1,17 @@
+//! The gateway side: protocol frames, the connection task and the cheap client handle.
+//!
+//! One WebSocket connection is shared by every HTTP request. Callers hold a
+//! [`GatewayClient`]; the connection task owns the socket, the pending-request map and the
+//! run map, and routes broadcast `agent` events to the one run that owns them.
+
+pub mod backoff;
+pub mod client;
+pub mod conn;
+pub mod error;
+pub mod frame;
+pub mod methods;
+pub mod run;
+
+pub use client::{GatewayClient, GatewayConfig, GatewayStatus};
+pub use error::GatewayError;
+pub use run::{AgentInfo, RunEvent, RunHandle, RunOutcome, RunRequest, StopKind, Usage};

@@ -1,0 +1,204 @@
+//! Test harness for clawshim's end-to-end suites: start the real pingora server on an
+//! ephemeral loopback port in front of the in-process mock gateway, talk to it with an HTTP
+//! client, read SSE streams into typed events. Every wait is bounded.
+
+use std::net::TcpListener;
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use clawshim_proxy::config::{Config, Settings};
+use clawshim_proxy::{build_server, ChannelShutdown};
+use pingora::server::ShutdownSignal;
+use serde_json::Value;
+
+pub use clawshim_core::mock_gateway::{MockGateway, MockOptions, Protocol};
+
+/// Upper bound for any single wait in the suites.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// The client token the suites use (also the mock gateway's token).
+pub const TOKEN: &str = "secret";
+
+/// A free loopback port (bound then released; good enough on loopback).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// Start a mock gateway speaking `protocol` with the suites' token.
+pub async fn mock(protocol: Protocol) -> MockGateway {
+    mock_with(MockOptions {
+        protocol,
+        token: Some(TOKEN.to_string()),
+        ..MockOptions::default()
+    })
+    .await
+}
+
+/// Start a mock gateway with explicit options.
+pub async fn mock_with(opts: MockOptions) -> MockGateway {
+    MockGateway::start(opts).await.expect("mock gateway starts")
+}
+
+/// A running clawshim; stopped (fast shutdown) and joined on drop.
+pub struct Shim {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    shutdown: Option<tokio::sync::oneshot::Sender<ShutdownSignal>>,
+    done: Option<mpsc::Receiver<()>>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Shim {
+    /// Start clawshim in front of `gateway_url` and wait until it is ready (gateway connected).
+    pub async fn start(gateway_url: &str) -> Shim {
+        Shim::start_with(gateway_url, |_| {}, true).await
+    }
+
+    /// Start with settings adjusted by `tweak`; wait for `/readyz` 200 when `wait_ready`,
+    /// else only for `/healthz`.
+    pub async fn start_with(gateway_url: &str, tweak: impl FnOnce(&mut Settings), wait_ready: bool) -> Shim {
+        let port = free_port();
+        let mut settings = Settings {
+            listen: Some(format!("127.0.0.1:{port}")),
+            gateway_url: Some(gateway_url.to_string()),
+            gateway_token: Some(TOKEN.to_string()),
+            threads: Some(2),
+            grace_period_secs: Some(0),
+            ..Settings::default()
+        };
+        tweak(&mut settings);
+        let config = Config::load(&settings).expect("valid test config");
+        let server = build_server(config);
+        let (watch, shutdown) = ChannelShutdown::new();
+        let (done_tx, done) = mpsc::channel();
+        let thread = thread::spawn(move || {
+            server.run(watch.into_run_args());
+            let _ = done_tx.send(());
+        });
+        let shim = Shim {
+            base: format!("http://127.0.0.1:{port}"),
+            shutdown: Some(shutdown),
+            done: Some(done),
+            thread: Some(thread),
+        };
+        let path = if wait_ready { "/readyz" } else { "/healthz" };
+        shim.wait_status(path, 200).await;
+        shim
+    }
+
+    /// Poll `path` until it answers `status` (bounded by [`WAIT`]).
+    pub async fn wait_status(&self, path: &str, status: u16) {
+        let client = reqwest::Client::new();
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if let Ok(r) = client.get(self.url(path)).send().await {
+                if r.status().as_u16() == status {
+                    return;
+                }
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{path} never answered {status}");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Absolute URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// `POST /v1/chat/completions` with the suites' token.
+    pub async fn chat(&self, body: Value) -> reqwest::Response {
+        self.chat_with(body, &[]).await
+    }
+
+    /// Same, with extra headers.
+    pub async fn chat_with(&self, body: Value, headers: &[(&str, &str)]) -> reqwest::Response {
+        let mut req = client()
+            .post(self.url("/v1/chat/completions"))
+            .bearer_auth(TOKEN)
+            .json(&body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        tokio::time::timeout(WAIT, req.send())
+            .await
+            .expect("response within the wait")
+            .expect("request sent")
+    }
+}
+
+impl Drop for Shim {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(ShutdownSignal::FastShutdown);
+        }
+        if let Some(done) = self.done.take() {
+            if done.recv_timeout(WAIT).is_ok() {
+                if let Some(t) = self.thread.take() {
+                    let _ = t.join();
+                }
+            }
+        }
+    }
+}
+
+/// A shared HTTP client with a bound on every request.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(WAIT)
+        .build()
+        .expect("http client")
+}
+
+/// One SSE event of a chat stream.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Sse {
+    /// A `data: {json}` event.
+    Data(Value),
+    /// `data: [DONE]`.
+    Done,
+    /// A `: comment` line (keep-alive).
+    Comment(String),
+}
+
+/// Parse a whole SSE body.
+pub fn parse_sse(body: &str) -> Vec<Sse> {
+    body.split("\n\n")
+        .filter(|e| !e.trim().is_empty())
+        .map(|event| {
+            let line = event.trim();
+            if let Some(c) = line.strip_prefix(':') {
+                Sse::Comment(c.trim().to_string())
+            } else if let Some(d) = line.strip_prefix("data:") {
+                let d = d.trim();
+                if d == "[DONE]" {
+                    Sse::Done
+                } else {
+                    Sse::Data(serde_json::from_str(d).unwrap_or_else(|e| panic!("bad SSE json {d}: {e}")))
+                }
+            } else {
+                panic!("unexpected SSE line {line:?}")
+            }
+        })
+        .collect()
+}
+
+/// The concatenated `delta.content` of a parsed stream.
+pub fn streamed_text(events: &[Sse]) -> String {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Sse::Data(v) => v["choices"][0]["delta"]["content"].as_str().map(str::to_owned),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A user message body for `model`.
+pub fn user_msg(model: &str, text: &str) -> Value {
+    serde_json::json!({"model": model, "messages": [{"role": "user", "content": text}]})
+}

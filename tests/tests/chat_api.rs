@@ -1,0 +1,323 @@
+//! End-to-end: the OpenAI API through the real pingora server, in front of the mock gateway
+//! speaking v3 (clawdbot 2026.1.24) and v4 (openclaw 2026.9.6).
+
+use clawshim_tests::*;
+use serde_json::{json, Value};
+
+async fn non_stream_round_trip(protocol: Protocol) {
+    let gw = mock(protocol).await;
+    let shim = Shim::start(&gw.url()).await;
+    let resp = shim.chat(user_msg("openclaw/main", "hello there")).await;
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers().contains_key("x-request-id"));
+    assert!(resp.headers().contains_key("x-clawshim-run-id"));
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["object"], "chat.completion");
+    assert_eq!(v["model"], "openclaw/main", "model echoes the request");
+    assert!(v["id"].as_str().unwrap().starts_with("chatcmpl-"));
+    assert!(v["created"].as_u64().unwrap() > 0);
+    assert_eq!(v["choices"][0]["index"], 0);
+    assert_eq!(v["choices"][0]["message"]["role"], "assistant");
+    assert_eq!(v["choices"][0]["message"]["content"], "echo: hello there");
+    assert_eq!(v["choices"][0]["finish_reason"], "stop");
+    let usage = &v["usage"];
+    assert_eq!(
+        usage["total_tokens"].as_u64().unwrap(),
+        usage["prompt_tokens"].as_u64().unwrap() + usage["completion_tokens"].as_u64().unwrap()
+    );
+}
+
+#[tokio::test]
+async fn non_stream_v3() {
+    non_stream_round_trip(Protocol::V3).await;
+}
+
+#[tokio::test]
+async fn non_stream_v4() {
+    non_stream_round_trip(Protocol::V4).await;
+}
+
+async fn stream_round_trip(protocol: Protocol, include_usage: bool) {
+    let gw = mock(protocol).await;
+    let shim = Shim::start(&gw.url()).await;
+    let mut body = user_msg("gpt-4o", "stream me please now");
+    body["stream"] = json!(true);
+    if include_usage {
+        body["stream_options"] = json!({"include_usage": true});
+    }
+    let resp = shim.chat(body).await;
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    let events = parse_sse(&resp.text().await.unwrap());
+    assert_eq!(events.last(), Some(&Sse::Done));
+    let data: Vec<&Value> = events
+        .iter()
+        .filter_map(|e| match e {
+            Sse::Data(v) => Some(v),
+            _ => None,
+        })
+        .collect();
+    // Every chunk carries the envelope fields, with one id.
+    let id = data[0]["id"].as_str().unwrap();
+    for chunk in &data {
+        assert_eq!(chunk["object"], "chat.completion.chunk");
+        assert_eq!(chunk["id"], id);
+        assert_eq!(chunk["model"], "gpt-4o");
+        assert!(chunk["created"].is_u64());
+        assert!(chunk["choices"].is_array());
+    }
+    assert_eq!(data[0]["choices"][0]["delta"]["role"], "assistant");
+    assert_eq!(streamed_text(&events), "echo: stream me please now");
+    let finish = data
+        .iter()
+        .find(|c| c["choices"][0]["finish_reason"].is_string())
+        .expect("a finish chunk");
+    assert_eq!(finish["choices"][0]["finish_reason"], "stop");
+    assert_eq!(finish["choices"][0]["delta"], json!({}));
+    let last = data.last().unwrap();
+    if include_usage {
+        assert_eq!(last["choices"], json!([]));
+        assert!(last["usage"]["total_tokens"].as_u64().unwrap() > 0);
+    } else {
+        assert!(data.iter().all(|c| c.get("usage").is_none() || c["usage"].is_null()));
+    }
+}
+
+#[tokio::test]
+async fn stream_v3() {
+    stream_round_trip(Protocol::V3, false).await;
+}
+
+#[tokio::test]
+async fn stream_v4_with_usage() {
+    stream_round_trip(Protocol::V4, true).await;
+}
+
+#[tokio::test]
+async fn stream_v3_with_usage() {
+    stream_round_trip(Protocol::V3, true).await;
+}
+
+#[tokio::test]
+async fn models_list_and_retrieve() {
+    let gw = mock(Protocol::V4).await;
+    let shim = Shim::start(&gw.url()).await;
+    let c = client();
+    let list: Value = c
+        .get(shim.url("/v1/models"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["object"], "list");
+    let ids: Vec<&str> = list["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+    for id in ["openclaw", "openclaw/default", "openclaw/main", "openclaw/beta"] {
+        assert!(ids.contains(&id), "{id} missing from {ids:?}");
+    }
+    for path in ["/v1/models/openclaw%2Fmain", "/v1/models/openclaw/main", "/v1/models/openclaw"] {
+        let r = c.get(shim.url(path)).bearer_auth(TOKEN).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let m: Value = r.json().await.unwrap();
+        assert_eq!(m["object"], "model");
+    }
+    let r = c.get(shim.url("/v1/models/openclaw/nope")).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["code"], "model_not_found");
+}
+
+#[tokio::test]
+async fn agent_routing_by_model_and_header() {
+    let gw = mock(Protocol::V4).await;
+    let shim = Shim::start(&gw.url()).await;
+    for (body, headers) in [
+        (user_msg("openclaw/beta", "hi"), vec![]),
+        (user_msg("openclaw:beta", "hi"), vec![]),
+        (user_msg("clawdbot:beta", "hi"), vec![]),
+        (user_msg("agent:beta", "hi"), vec![]),
+        (user_msg("gpt-4o", "hi"), vec![("x-openclaw-agent-id", "beta")]),
+        (user_msg("gpt-4o", "hi"), vec![("x-clawdbot-agent-id", "beta")]),
+    ] {
+        let r = shim.chat_with(body, &headers).await;
+        assert_eq!(r.status(), 200);
+    }
+    let agents: Vec<String> = gw
+        .requests()
+        .iter()
+        .filter(|r| r["method"] == "agent")
+        .map(|r| r["params"]["agentId"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(agents, vec!["beta"; 6]);
+    // Unknown names and plain model names go to the default agent; sessions follow the agent.
+    let r = shim.chat(user_msg("gpt-4o", "hi")).await;
+    assert_eq!(r.status(), 200);
+    let last = gw.requests().into_iter().filter(|r| r["method"] == "agent").last().unwrap();
+    assert_eq!(last["params"]["agentId"], "main");
+    assert!(last["params"]["sessionKey"].as_str().unwrap().starts_with("agent:main:openai:"));
+}
+
+#[tokio::test]
+async fn session_from_user_and_header() {
+    let gw = mock(Protocol::V3).await;
+    let shim = Shim::start(&gw.url()).await;
+    let mut body = user_msg("openclaw/main", "hi");
+    body["user"] = json!("Alice");
+    assert_eq!(shim.chat(body).await.status(), 200);
+    assert_eq!(
+        shim.chat_with(user_msg("openclaw/main", "hi"), &[("x-openclaw-session-key", "agent:main:custom")])
+            .await
+            .status(),
+        200
+    );
+    let keys: Vec<String> = gw
+        .requests()
+        .iter()
+        .filter(|r| r["method"] == "agent")
+        .map(|r| r["params"]["sessionKey"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(keys, vec!["agent:main:openai-user:alice", "agent:main:custom"]);
+}
+
+#[tokio::test]
+async fn system_prompt_and_history_reach_the_gateway() {
+    let gw = mock(Protocol::V4).await;
+    let shim = Shim::start(&gw.url()).await;
+    let body = json!({"model": "openclaw/main", "messages": [
+        {"role": "system", "content": "be terse"},
+        {"role": "user", "content": [{"type": "text", "text": "first question"}]},
+        {"role": "assistant", "content": "first answer"},
+        {"role": "user", "content": "second question"}
+    ]});
+    let v: Value = shim.chat(body).await.json().await.unwrap();
+    assert_eq!(v["choices"][0]["message"]["content"], "echo: User: second question");
+    let req = gw.requests().into_iter().find(|r| r["method"] == "agent").unwrap();
+    assert_eq!(req["params"]["extraSystemPrompt"], "be terse");
+    let msg = req["params"]["message"].as_str().unwrap();
+    assert!(msg.contains("User: first question\nAssistant: first answer"), "{msg}");
+    assert!(msg.ends_with("[Current message - respond to this]\nUser: second question"), "{msg}");
+}
+
+#[tokio::test]
+async fn fields_the_gateway_cannot_honour_are_accepted() {
+    let gw = mock(Protocol::V4).await;
+    let shim = Shim::start(&gw.url()).await;
+    // What Open WebUI and others attach to every chat.
+    let body = json!({
+        "model": "openclaw/main",
+        "messages": [{"role": "user", "content": "hi"}],
+        "tools": [{"type": "function", "function": {"name": "x", "parameters": {"type": "object"}}}],
+        "tool_choice": "auto", "temperature": 0.2, "top_p": 0.9, "max_tokens": 10, "seed": 1,
+        "n": 1, "stop": ["\n"], "response_format": {"type": "text"}, "logit_bias": {},
+        "frequency_penalty": 0, "presence_penalty": 0, "metadata": {"a": "b"},
+        "some_vendor_field": {"x": 1}
+    });
+    let r = shim.chat(body).await;
+    assert_eq!(r.status(), 200);
+}
+
+async fn error_of(resp: reqwest::Response) -> (u16, Value) {
+    let status = resp.status().as_u16();
+    assert!(resp.headers().contains_key("x-request-id"), "every response has x-request-id");
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    let v: Value = resp.json().await.unwrap();
+    for k in ["message", "type", "param", "code"] {
+        assert!(v["error"].get(k).is_some(), "error.{k} missing in {v}");
+    }
+    (status, v)
+}
+
+#[tokio::test]
+async fn auth_failures_are_401_json() {
+    let gw = mock(Protocol::V4).await;
+    let shim = Shim::start(&gw.url()).await;
+    let c = client();
+    let body = user_msg("openclaw/main", "hi");
+    let missing = c.post(shim.url("/v1/chat/completions")).json(&body).send().await.unwrap();
+    let (status, v) = error_of(missing).await;
+    assert_eq!(status, 401);
+    assert_eq!(v["error"]["code"], "invalid_api_key");
+    let wrong = c.post(shim.url("/v1/chat/completions")).bearer_auth("nope").json(&body).send().await.unwrap();
+    assert_eq!(error_of(wrong).await.0, 401);
+    let models = c.get(shim.url("/v1/models")).send().await.unwrap();
+    assert_eq!(error_of(models).await.0, 401);
+    // No run was started for any of them.
+    assert!(gw.requests().iter().all(|r| r["method"] != "agent"));
+}
+
+#[tokio::test]
+async fn bad_requests_get_openai_errors() {
+    let gw = mock(Protocol::V4).await;
+    let shim = Shim::start_with(&gw.url(), |s| s.max_body_bytes = Some(4096), true).await;
+    let c = client();
+    let post = |body: String| {
+        c.post(shim.url("/v1/chat/completions"))
+            .bearer_auth(TOKEN)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let (s, v) = error_of(post("{\"model\":".into()).await.unwrap()).await;
+    assert_eq!((s, v["error"]["type"].as_str()), (400, Some("invalid_request_error")));
+    let (s, v) = error_of(post("{\"model\":\"x\"}".into()).await.unwrap()).await;
+    assert_eq!((s, v["error"]["param"].as_str()), (400, Some("messages")));
+    let (s, _) = error_of(post("{\"model\":\"x\",\"messages\":[{\"role\":\"wizard\",\"content\":\"x\"}]}".into()).await.unwrap()).await;
+    assert_eq!(s, 400);
+    let (s, v) = error_of(post("{\"model\":\"x\",\"messages\":[{\"role\":\"system\",\"content\":\"only system\"}]}".into()).await.unwrap()).await;
+    assert_eq!(s, 400, "{v}");
+    let (s, _) = error_of(post("{\"model\":\"x\",\"stream\":\"yes\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}".into()).await.unwrap()).await;
+    assert_eq!(s, 400);
+    let big = format!("{{\"model\":\"x\",\"messages\":[{{\"role\":\"user\",\"content\":\"{}\"}}]}}", "a".repeat(8000));
+    let (s, v) = error_of(post(big).await.unwrap()).await;
+    assert_eq!((s, v["error"]["code"].as_str()), (413, Some("request_too_large")));
+    // Unknown explicit agent: 404 before any run starts.
+    let (s, v) = error_of(shim.chat(user_msg("openclaw/nope", "hi")).await).await;
+    assert_eq!((s, v["error"]["code"].as_str()), (404, Some("model_not_found")));
+    let (s, _) = error_of(shim.chat_with(user_msg("x", "hi"), &[("x-openclaw-agent-id", "nope")]).await).await;
+    assert_eq!(s, 404);
+    assert!(gw.requests().iter().all(|r| r["method"] != "agent"));
+    // Wrong method: 405 with Allow.
+    let r = c.get(shim.url("/v1/chat/completions")).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(r.headers()["allow"], "POST");
+    assert_eq!(error_of(r).await.0, 405);
+}
+
+#[tokio::test]
+async fn unknown_routes_are_404_when_passthrough_is_off() {
+    let gw = mock(Protocol::V4).await;
+    let shim = Shim::start_with(&gw.url(), |s| s.passthrough = Some(false), true).await;
+    let r = client().get(shim.url("/v1/nothing")).bearer_auth(TOKEN).send().await.unwrap();
+    let (s, v) = error_of(r).await;
+    assert_eq!((s, v["error"]["code"].as_str()), (404, Some("unknown_url")));
+}
+
+#[tokio::test]
+async fn broken_agent_is_a_clean_502_that_must_not_be_retried() {
+    // traces: gateway-lab broken_agent (ok:false UNAVAILABLE after acceptance)
+    for protocol in [Protocol::V3, Protocol::V4] {
+        let gw = mock(protocol).await;
+        let shim = Shim::start(&gw.url()).await;
+        let r = shim.chat(user_msg("openclaw/broken", "hi")).await;
+        assert_eq!(r.headers()["x-should-retry"], "false");
+        let (s, v) = error_of(r).await;
+        assert_eq!((s, v["error"]["code"].as_str()), (502, Some("agent_run_failed")));
+        // Streaming: the error arrives as an event, then [DONE].
+        let mut body = user_msg("openclaw/broken", "hi");
+        body["stream"] = json!(true);
+        let events = parse_sse(&shim.chat(body).await.text().await.unwrap());
+        assert_eq!(events.last(), Some(&Sse::Done));
+        assert!(events.iter().any(|e| matches!(e, Sse::Data(v) if v["error"]["code"] == "agent_run_failed")));
+    }
+}
+
+#[tokio::test]
+async fn gateway_down_is_503_and_health_stays_up() {
+    let port = free_port();
+    let shim = Shim::start_with(&format!("ws://127.0.0.1:{port}"), |_| {}, false).await;
+    let r = client().get(shim.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    let (s, v) = error_of(shim.chat(user_msg("openclaw/main", "hi")).await).await;
+    assert_eq!((s, v["error"]["code"].as_str()), (503, Some("gateway_unavailable")));
+}

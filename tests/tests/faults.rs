@@ -1,0 +1,227 @@
+//! End-to-end: concurrency, client disconnects, gateway drops, restarts and reconnects.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use clawshim_tests::*;
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+
+fn stream_body(model: &str, text: &str) -> Value {
+    let mut b = user_msg(model, text);
+    b["stream"] = json!(true);
+    b
+}
+
+#[tokio::test]
+async fn fifty_concurrent_streams_never_mix_replies() {
+    for protocol in [Protocol::V3, Protocol::V4] {
+        let gw = mock(protocol).await;
+        let shim = Shim::start(&gw.url()).await;
+        // Another client's runs are broadcast to our socket too and must be ignored.
+        gw.broadcast_foreign_run("somebody else entirely").await;
+        let tasks: Vec<_> = (0..50)
+            .map(|i| {
+                let url = shim.url("/v1/chat/completions");
+                tokio::spawn(async move {
+                    let text = format!("request number {i} with words");
+                    let body = client()
+                        .post(url)
+                        .bearer_auth(TOKEN)
+                        .json(&stream_body("openclaw/main", &text))
+                        .send()
+                        .await
+                        .unwrap()
+                        .text()
+                        .await
+                        .unwrap();
+                    let events = parse_sse(&body);
+                    assert_eq!(events.last(), Some(&Sse::Done));
+                    (format!("echo: {text}"), streamed_text(&events))
+                })
+            })
+            .collect();
+        let mut seen = HashSet::new();
+        for t in tasks {
+            let (want, got) = tokio::time::timeout(WAIT, t).await.unwrap().unwrap();
+            assert_eq!(got, want);
+            seen.insert(got);
+        }
+        assert_eq!(seen.len(), 50);
+    }
+}
+
+#[tokio::test]
+async fn client_disconnect_mid_stream_aborts_the_run_on_v4() {
+    let gw = mock(Protocol::V4).await;
+    let shim = Shim::start(&gw.url()).await;
+    let resp = shim.chat(stream_body("openclaw/main", "MOCK_HANG please")).await;
+    assert_eq!(resp.status(), 200);
+    let run_id = resp.headers()["x-clawshim-run-id"].to_str().unwrap().to_string();
+    let mut body = resp.bytes_stream();
+    // Read the role chunk and the first delta, then go away.
+    let mut got = String::new();
+    while !got.contains("echo") {
+        let chunk = tokio::time::timeout(WAIT, body.next()).await.unwrap().unwrap().unwrap();
+        got.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    drop(body);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let aborted = gw
+            .requests()
+            .iter()
+            .any(|r| r["method"] == "chat.abort" && r["params"]["runId"] == run_id.as_str());
+        if aborted {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no chat.abort for {run_id}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The shim is still healthy and serves the next request.
+    assert_eq!(shim.chat(user_msg("openclaw/main", "after")).await.status(), 200);
+}
+
+#[tokio::test]
+async fn client_disconnect_on_v3_frees_our_side() {
+    // v3 cannot abort `agent` runs (chat.abort only knows chat.send runs), so nothing is sent.
+    let gw = mock(Protocol::V3).await;
+    let shim = Shim::start_with(&gw.url(), |s| s.max_concurrent_runs = Some(1), true).await;
+    let resp = shim.chat(stream_body("openclaw/main", "MOCK_HANG")).await;
+    let mut body = resp.bytes_stream();
+    let _ = tokio::time::timeout(WAIT, body.next()).await.unwrap();
+    drop(body);
+    // With one run slot, a new run only works once the abandoned one was freed.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let r = shim.chat(user_msg("openclaw/main", "next")).await;
+        if r.status() == 200 {
+            break;
+        }
+        assert_eq!(r.status(), 429);
+        assert!(tokio::time::Instant::now() < deadline, "run slot never freed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(gw.requests().iter().all(|r| r["method"] != "chat.abort"));
+}
+
+async fn gateway_loss_mid_stream(keyword: &str, protocol: Protocol) {
+    let gw = mock(protocol).await;
+    let shim = Shim::start(&gw.url()).await;
+    let resp = shim.chat(stream_body("openclaw/main", &format!("{keyword} now"))).await;
+    assert_eq!(resp.status(), 200);
+    let text = tokio::time::timeout(WAIT, resp.text()).await.unwrap().unwrap();
+    let events = parse_sse(&text);
+    assert_eq!(events.last(), Some(&Sse::Done), "stream ends, never hangs");
+    let err = events
+        .iter()
+        .find_map(|e| match e {
+            Sse::Data(v) if v.get("error").is_some() => Some(v.clone()),
+            _ => None,
+        })
+        .expect("an error event");
+    assert_eq!(err["error"]["code"], "gateway_disconnected");
+    // The shim reconnects and serves again.
+    shim.wait_status("/readyz", 200).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let r = shim.chat(user_msg("openclaw/main", "after reconnect")).await;
+        if r.status() == 200 {
+            let v: Value = r.json().await.unwrap();
+            assert_eq!(v["choices"][0]["message"]["content"], "echo: after reconnect");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never recovered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(gw.total_connects() >= 2);
+}
+
+#[tokio::test]
+async fn gateway_drop_mid_stream_ends_with_error_then_reconnects() {
+    gateway_loss_mid_stream("MOCK_DROP", Protocol::V3).await;
+}
+
+#[tokio::test]
+async fn gateway_shutdown_1012_mid_stream_ends_with_error_then_reconnects() {
+    // traces: gateway-lab shutdown (event `shutdown`, then close 1012 "service restart")
+    gateway_loss_mid_stream("MOCK_SHUTDOWN", Protocol::V4).await;
+}
+
+#[tokio::test]
+async fn gateway_drop_fails_non_stream_with_no_retry_header() {
+    let gw = mock(Protocol::V4).await;
+    let shim = Shim::start(&gw.url()).await;
+    let r = shim.chat(user_msg("openclaw/main", "MOCK_DROP")).await;
+    assert_eq!(r.status(), 502);
+    assert_eq!(r.headers()["x-should-retry"], "false");
+}
+
+#[tokio::test]
+async fn missing_ticks_count_as_a_lost_connection() {
+    let gw = mock_with(MockOptions {
+        protocol: Protocol::V4,
+        token: Some(TOKEN.into()),
+        tick_interval: Duration::from_millis(200),
+        ..MockOptions::default()
+    })
+    .await;
+    let shim = Shim::start(&gw.url()).await;
+    let before = gw.total_connects();
+    gw.pause_ticks(true);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while gw.total_connects() == before {
+        assert!(tokio::time::Instant::now() < deadline, "tick loss never detected");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    gw.pause_ticks(false);
+    shim.wait_status("/readyz", 200).await;
+}
+
+#[tokio::test]
+async fn slow_gateway_run_hits_the_run_timeout() {
+    let gw = mock(Protocol::V3).await;
+    let shim = Shim::start_with(&gw.url(), |s| s.run_timeout_secs = Some(1), true).await;
+    let r = shim.chat(user_msg("openclaw/main", "MOCK_SLOW reply")).await;
+    // Partial text with finish_reason length, or 504 when nothing was produced.
+    match r.status().as_u16() {
+        200 => {
+            let v: Value = r.json().await.unwrap();
+            assert_eq!(v["choices"][0]["finish_reason"], "length");
+        }
+        504 => {}
+        other => panic!("unexpected status {other}"),
+    }
+    let req = gw.requests().into_iter().find(|r| r["method"] == "agent").unwrap();
+    assert_eq!(req["params"]["timeout"], 1);
+}
+
+#[tokio::test]
+async fn connect_frame_has_no_forwarded_or_origin_headers() {
+    let gw = mock(Protocol::V4).await;
+    let _shim = Shim::start(&gw.url()).await;
+    for headers in gw.upgrade_headers() {
+        for (name, _) in headers {
+            let n = name.to_ascii_lowercase();
+            assert!(n != "origin" && !n.starts_with("x-forwarded") && n != "forwarded", "{n}");
+        }
+    }
+    let connect = gw.requests().into_iter().find(|r| r["method"] == "connect").unwrap();
+    assert_eq!(connect["params"]["client"]["id"], "gateway-client");
+    assert_eq!(connect["params"]["client"]["mode"], "backend");
+    assert_eq!(connect["params"]["minProtocol"], 3);
+    assert_eq!(connect["params"]["maxProtocol"], 4);
+}
+
+#[tokio::test]
+async fn wrong_gateway_token_keeps_the_shim_unready() {
+    let gw = mock(Protocol::V4).await;
+    let shim = Shim::start_with(&gw.url(), |s| s.gateway_token = Some("wrong".into()), false).await;
+    let r = client().get(shim.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    let v: Value = r.json().await.unwrap();
+    // Within a moment the reason is the refused credentials, without leaking details.
+    assert!(v["reason"].is_string());
+    let r = shim.chat(user_msg("openclaw/main", "hi")).await;
+    assert_eq!(r.status(), 503);
+}
