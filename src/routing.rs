@@ -1,0 +1,312 @@
+//! Which agent and which gateway session an OpenAI request goes to.
+//!
+//! The rules are those of the gateway's built-in endpoint (`gateway/http-utils.js` in
+//! clawdbot 2026.1.24 and openclaw 2026.9.6), with every product name either version
+//! understood: the `x-openclaw-*`, `x-clawdbot-*` and `x-moltbot-*` headers, and the
+//! `openclaw:<id>`, `openclaw/<id>`, `clawdbot:<id>`, `moltbot:<id>` and `agent:<id>` model ids.
+//! A model id that names no agent (`gpt-4o`, `openclaw`) goes to the default agent instead of
+//! failing, so clients with a fixed model list still work.
+
+/// Agent headers, highest priority first.
+pub const AGENT_HEADERS: [&str; 6] = [
+    "x-openclaw-agent-id",
+    "x-openclaw-agent",
+    "x-clawdbot-agent-id",
+    "x-clawdbot-agent",
+    "x-moltbot-agent-id",
+    "x-moltbot-agent",
+];
+
+/// Session-key headers, highest priority first.
+pub const SESSION_HEADERS: [&str; 3] = [
+    "x-openclaw-session-key",
+    "x-clawdbot-session-key",
+    "x-moltbot-session-key",
+];
+
+/// The agent id the gateway uses when none is given (`DEFAULT_AGENT_ID`).
+pub const DEFAULT_AGENT_ID: &str = "main";
+
+/// Model-id prefixes that carry an agent id; `/` forms are the openclaw spelling.
+const MODEL_PREFIXES: [&str; 7] = [
+    "openclaw:",
+    "openclaw/",
+    "clawdbot:",
+    "clawdbot/",
+    "moltbot:",
+    "moltbot/",
+    "agent:",
+];
+
+/// The agent a request asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentSelector {
+    /// A specific agent id, already normalized.
+    Explicit(String),
+    /// No agent named: the gateway's default agent.
+    Default,
+}
+
+/// Picks the agent: the first non-empty agent header (see [`AGENT_HEADERS`]), else an agent
+/// named by the model id, else the default agent.
+///
+/// `header` returns a request header's value by lower-case name.
+pub fn select_agent(header: impl Fn(&str) -> Option<String>, model: Option<&str>) -> AgentSelector {
+    for name in AGENT_HEADERS {
+        if let Some(value) = header(name) {
+            let value = value.trim();
+            if !value.is_empty() {
+                return AgentSelector::Explicit(normalize_agent_id(value));
+            }
+        }
+    }
+    match model.and_then(agent_id_from_model) {
+        Some(id) => AgentSelector::Explicit(id),
+        None => AgentSelector::Default,
+    }
+}
+
+/// The agent id a model id names, lower-cased: `openclaw:<id>`, `openclaw/<id>`,
+/// `clawdbot:<id>`, `clawdbot/<id>`, `moltbot:<id>`, `moltbot/<id>` or `agent:<id>`, with a
+/// valid id (`^[a-z0-9][a-z0-9_-]{0,63}$`, any case). `openclaw/default` is the default
+/// agent's alias (openclaw 2026.9.6 `resolveAgentIdFromModel`), so it names none.
+pub fn agent_id_from_model(model: &str) -> Option<String> {
+    let raw = model.trim();
+    if raw.eq_ignore_ascii_case("openclaw/default") {
+        return None;
+    }
+    let id = MODEL_PREFIXES.iter().find_map(|prefix| {
+        raw.get(..prefix.len())
+            .filter(|head| head.eq_ignore_ascii_case(prefix))
+            .map(|_| &raw[prefix.len()..])
+    })?;
+    is_valid_agent_id(id).then(|| id.to_ascii_lowercase())
+}
+
+/// `^[a-z0-9][a-z0-9_-]{0,63}$`, case-insensitive.
+fn is_valid_agent_id(id: &str) -> bool {
+    let bytes = id.as_bytes();
+    match bytes.split_first() {
+        Some((first, rest)) => {
+            first.is_ascii_alphanumeric()
+                && rest.len() <= 63
+                && rest
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-')
+        }
+        None => false,
+    }
+}
+
+/// Normalizes an agent id like the gateway's `normalizeAgentId` (routing/session-key.js):
+/// trimmed; empty -> `main`; a valid id is lower-cased; anything else is lower-cased, runs of
+/// other characters become `-`, leading and trailing `-` go, and it is cut to 64 characters
+/// (`main` if nothing is left).
+pub fn normalize_agent_id(raw: &str) -> String {
+    let trimmed = raw.trim();
+    if trimmed.is_empty() {
+        return DEFAULT_AGENT_ID.to_owned();
+    }
+    if is_valid_agent_id(trimmed) {
+        return trimmed.to_ascii_lowercase();
+    }
+    let mut out = String::with_capacity(trimmed.len());
+    let mut in_run = false;
+    for c in trimmed.to_lowercase().chars() {
+        if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-' {
+            out.push(c);
+            in_run = false;
+        } else if !in_run {
+            out.push('-');
+            in_run = true;
+        }
+    }
+    let out = out.trim_matches('-');
+    // Only ASCII is left, so byte length is character length.
+    let out = &out[..out.len().min(64)];
+    if out.is_empty() {
+        DEFAULT_AGENT_ID.to_owned()
+    } else {
+        out.to_owned()
+    }
+}
+
+/// The gateway session key for a request: the first non-empty session header (trimmed, as
+/// given), else a stable per-user session `agent:<id>:openai-user:<user>`, else a fresh
+/// session `agent:<id>:openai:<uuid>` (the built-in endpoint's `resolveSessionKey` with
+/// prefix `openai`; the part after the agent id is lower-cased like `normalizeMainKey`).
+pub fn session_key(
+    header: impl Fn(&str) -> Option<String>,
+    agent_id: &str,
+    user: Option<&str>,
+) -> String {
+    for name in SESSION_HEADERS {
+        if let Some(value) = header(name) {
+            let value = value.trim();
+            if !value.is_empty() {
+                return value.to_owned();
+            }
+        }
+    }
+    let agent = normalize_agent_id(agent_id);
+    match user.map(str::trim).filter(|u| !u.is_empty()) {
+        Some(user) => format!("agent:{agent}:openai-user:{}", user.to_lowercase()),
+        None => format!("agent:{agent}:openai:{}", uuid::Uuid::new_v4()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    fn explicit(id: &str) -> AgentSelector {
+        AgentSelector::Explicit(id.to_owned())
+    }
+
+    #[test]
+    fn agent_headers_win_in_priority_order() {
+        let all: Vec<(&str, &str)> = AGENT_HEADERS
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (*h, ["a0", "a1", "a2", "a3", "a4", "a5"][i]))
+            .collect();
+        for skip in 0..AGENT_HEADERS.len() {
+            let h = headers(&all[skip..]);
+            assert_eq!(
+                select_agent(h, Some("openclaw/zzz")),
+                explicit(&format!("a{skip}"))
+            );
+        }
+    }
+
+    #[test]
+    fn blank_agent_header_falls_through() {
+        let h = [("x-openclaw-agent-id", "  "), ("x-clawdbot-agent", "Beta ")];
+        assert_eq!(select_agent(headers(&h), None), explicit("beta"));
+    }
+
+    #[test]
+    fn agent_header_is_normalized() {
+        let h = [("x-moltbot-agent", "My Agent!")];
+        assert_eq!(select_agent(headers(&h), None), explicit("my-agent"));
+    }
+
+    #[test]
+    fn header_beats_model() {
+        let h = [("x-openclaw-agent", "alpha")];
+        assert_eq!(
+            select_agent(headers(&h), Some("openclaw:beta")),
+            explicit("alpha")
+        );
+    }
+
+    #[test]
+    fn model_forms_select_the_agent() {
+        for model in [
+            "openclaw:beta",
+            "openclaw/beta",
+            "clawdbot:beta",
+            "clawdbot/beta",
+            "moltbot:beta",
+            "moltbot/beta",
+            "agent:beta",
+            "OpenClaw/BETA",
+            " agent:Beta ",
+        ] {
+            assert_eq!(
+                select_agent(headers(&[]), Some(model)),
+                explicit("beta"),
+                "{model}"
+            );
+        }
+    }
+
+    #[test]
+    fn other_models_select_the_default_agent() {
+        for model in [
+            "openclaw",
+            "openclaw/default",
+            "OPENCLAW/DEFAULT",
+            "clawdbot",
+            "moltbot",
+            "gpt-4o",
+            "",
+            "agent/beta",
+            "openclaw:",
+            "openclaw:-beta",
+            "openclaw:be ta",
+            "openclaw:beta/x",
+        ] {
+            assert_eq!(
+                select_agent(headers(&[]), Some(model)),
+                AgentSelector::Default,
+                "{model}"
+            );
+        }
+        assert_eq!(select_agent(headers(&[]), None), AgentSelector::Default);
+    }
+
+    #[test]
+    fn model_agent_id_length_limit() {
+        let ok = format!("agent:{}", "a".repeat(64));
+        let too_long = format!("agent:{}", "a".repeat(65));
+        assert_eq!(agent_id_from_model(&ok), Some("a".repeat(64)));
+        assert_eq!(agent_id_from_model(&too_long), None);
+    }
+
+    #[test]
+    fn normalize_agent_id_matches_the_gateway() {
+        assert_eq!(normalize_agent_id(""), "main");
+        assert_eq!(normalize_agent_id("   "), "main");
+        assert_eq!(normalize_agent_id(" Beta "), "beta");
+        assert_eq!(normalize_agent_id("ops_team-2"), "ops_team-2");
+        assert_eq!(normalize_agent_id("My  Cool Agent"), "my-cool-agent");
+        assert_eq!(normalize_agent_id("-lead"), "lead");
+        assert_eq!(normalize_agent_id("__x"), "__x");
+        assert_eq!(normalize_agent_id("a/b.c"), "a-b-c");
+        assert_eq!(normalize_agent_id("!!!"), "main");
+        assert_eq!(normalize_agent_id("Ünïcode"), "n-code");
+        assert_eq!(normalize_agent_id(&"x ".repeat(50)).len(), 64);
+    }
+
+    #[test]
+    fn session_header_wins_in_priority_order() {
+        let h = [
+            ("x-clawdbot-session-key", "second"),
+            ("x-openclaw-session-key", " First:Key "),
+        ];
+        assert_eq!(session_key(headers(&h), "main", Some("u")), "First:Key");
+        let h = [
+            ("x-openclaw-session-key", " "),
+            ("x-moltbot-session-key", "third"),
+        ];
+        assert_eq!(session_key(headers(&h), "main", None), "third");
+    }
+
+    #[test]
+    fn user_gives_a_stable_session() {
+        assert_eq!(
+            session_key(headers(&[]), "Beta", Some(" Alice@Example.com ")),
+            "agent:beta:openai-user:alice@example.com"
+        );
+    }
+
+    #[test]
+    fn no_user_gives_a_fresh_session() {
+        let a = session_key(headers(&[]), "main", None);
+        let b = session_key(headers(&[]), "main", Some("  "));
+        let uuid = a.strip_prefix("agent:main:openai:").unwrap();
+        assert!(uuid::Uuid::parse_str(uuid).is_ok(), "{a}");
+        assert!(b.starts_with("agent:main:openai:"));
+        assert_ne!(a, b);
+    }
+}
