@@ -1,0 +1,433 @@
+#!/usr/bin/env python3
+"""Interop cases, official `openai` Python SDK: one target (clawshim or a gateway's built-in endpoint).
+
+run.sh calls this once per target with the venv's Python. Each case yields pass, fail(reason) or
+n/a(reason); the results go to --out as JSON for report.py. The same cases, with the same names
+and checks, are in cases.mjs for the Node SDK.
+
+The checks that need to see what reached the LLM ask the mock (`GET /__mock__/requests?contains=`)
+for the requests carrying a per-case nonce. Agent `beta` is configured with the mock model
+`mock-echo-beta`, so the model name in those requests tells which agent ran.
+
+Every SDK call has a 60 s timeout and no retries; every case is bounded as a whole too.
+"""
+
+import argparse
+import asyncio
+import concurrent.futures
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+
+import openai
+
+CASE_TIMEOUT_S = 150
+REQUEST_TIMEOUT_S = 60
+MAIN, BETA, BROKEN = "openclaw/main", "openclaw/beta", "openclaw/broken"
+AGENT_HEADER = "x-openclaw-agent-id"
+RUN_ID_HEADER = "x-clawshim-run-id"
+PARALLEL = 20
+
+
+class Fail(Exception):
+    """The case failed; the message is the footnote."""
+
+
+class NotApplicable(Exception):
+    """The case does not apply to this target; the message says why."""
+
+
+def nonce():
+    return uuid.uuid4().hex[:10]
+
+
+def check(cond, reason):
+    if not cond:
+        raise Fail(reason)
+
+
+def short(value, n=160):
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+class Target:
+    def __init__(self, args):
+        self.args = args
+        self.kind = args.kind
+        self.protocol = args.protocol
+        self.client = openai.OpenAI(base_url=args.base_url, api_key=args.token,
+                                    timeout=REQUEST_TIMEOUT_S, max_retries=0)
+
+    def async_client(self):
+        return openai.AsyncOpenAI(base_url=self.args.base_url, api_key=self.args.token,
+                                  timeout=REQUEST_TIMEOUT_S, max_retries=0)
+
+    def mock_requests(self, needle):
+        """Chat requests the mock LLM received whose messages contain `needle`."""
+        url = "%s/__mock__/requests?contains=%s" % (self.args.mock_url, urllib.parse.quote(needle))
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            return json.load(resp)["requests"]
+
+    def mock_request_for(self, needle):
+        found = self.mock_requests(needle)
+        check(found, "the mock LLM received no request containing %r" % needle)
+        return found[-1]
+
+    def chat(self, text, model=MAIN, **kw):
+        messages = kw.pop("messages", None) or [{"role": "user", "content": text}]
+        return self.client.chat.completions.create(model=model, messages=messages, **kw)
+
+    def reply_of(self, completion):
+        check(completion.choices, "no choices in the response")
+        return completion.choices[0].message.content
+
+
+def expect_echo(reply, text):
+    check(reply == "echo: " + text, "reply %r, expected %r" % (short(reply), short("echo: " + text)))
+
+
+def collect_stream(stream):
+    chunks = list(stream)
+    content = "".join((c.choices[0].delta.content or "") for c in chunks if c.choices)
+    return chunks, content
+
+
+# ------------------------------------------------------------------ cases
+
+def raw_get(t, path):
+    """Status and content type of a GET without the SDK, for failure reasons."""
+    req = urllib.request.Request(t.args.base_url + path, headers={"authorization": "Bearer " + t.args.token})
+    try:
+        with urllib.request.urlopen(req, timeout=REQUEST_TIMEOUT_S) as resp:
+            return "HTTP %d %s" % (resp.status, resp.headers.get("content-type"))
+    except urllib.error.HTTPError as exc:
+        return "HTTP %d %s" % (exc.code, exc.headers.get("content-type"))
+
+
+def case_models(t):
+    try:
+        ids = [m.id for m in t.client.models.list().data]
+    except (AttributeError, TypeError, ValueError) as exc:  # the SDK got something that is not a list
+        raise Fail("GET /models did not return a model list (%s)" % raw_get(t, "/models"))
+    if MAIN not in ids:
+        raise Fail("models list %s lacks %s (GET /models: %s)" % (short(ids), MAIN, raw_get(t, "/models")))
+    model = t.client.models.retrieve(MAIN)
+    check(model.id == MAIN, "retrieve(%s) returned id %r" % (MAIN, model.id))
+
+
+def case_non_stream(t):
+    text = "hello non-stream %s" % nonce()
+    r = t.chat(text)
+    check(r.object == "chat.completion", "object %r" % r.object)
+    check(r.choices and r.choices[0].message.role == "assistant", "no assistant message")
+    expect_echo(t.reply_of(r), text)
+    check(r.choices[0].finish_reason == "stop", "finish_reason %r" % r.choices[0].finish_reason)
+
+
+def raw_sse_lines(t, body):
+    """POST without the SDK and return the `data:` payloads of the SSE body, in order."""
+    req = urllib.request.Request(t.args.base_url + "/chat/completions", data=json.dumps(body).encode(),
+                                 method="POST", headers={"authorization": "Bearer " + t.args.token,
+                                                         "content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=REQUEST_TIMEOUT_S) as resp:
+            text = resp.read().decode("utf-8")
+    except urllib.error.HTTPError as exc:
+        raise Fail("raw stream: HTTP %d" % exc.code)
+    return [line[5:].strip() for line in text.splitlines() if line.startswith("data:")]
+
+
+def case_stream(t):
+    text = "hello stream %s with several words" % nonce()
+    chunks, content = collect_stream(t.chat(text, stream=True))
+    check(chunks, "no chunks")
+    first = chunks[0]
+    check(first.choices and first.choices[0].delta.role == "assistant",
+          "first chunk is not a role chunk: %s" % short(first.model_dump_json()))
+    check(content == "echo: " + text, "streamed content %r" % short(content))
+    with_choices = [c for c in chunks if c.choices]
+    finishes = [c.choices[0].finish_reason for c in with_choices if c.choices[0].finish_reason]
+    check(finishes == ["stop"], "finish reasons %r (expected exactly one 'stop')" % finishes)
+    check(with_choices[-1].choices[0].finish_reason == "stop", "the finish chunk is not the last chunk")
+    check(all(c.object == "chat.completion.chunk" for c in chunks), "a chunk with another object type")
+    # the SDK ends quietly on EOF too, so check the wire: the last event must be [DONE]
+    lines = raw_sse_lines(t, {"model": MAIN, "stream": True,
+                              "messages": [{"role": "user", "content": "done check %s" % nonce()}]})
+    check(lines and lines[-1] == "[DONE]", "the stream does not end with data: [DONE] (last: %r)"
+          % short(lines[-1] if lines else None))
+
+
+def case_stream_usage(t):
+    text = "usage please %s" % nonce()
+    chunks, content = collect_stream(t.chat(text, stream=True, stream_options={"include_usage": True}))
+    check(content == "echo: " + text, "streamed content %r" % short(content))
+    check(chunks, "no chunks")
+    last = chunks[-1]
+    check(last.choices == [], "last chunk has choices: %s" % short(last.model_dump_json()))
+    u = last.usage
+    check(u is not None, "last chunk has no usage")
+    check(all(isinstance(x, int) for x in (u.prompt_tokens, u.completion_tokens, u.total_tokens)),
+          "usage fields are not integers: %s" % short(u.model_dump_json()))
+    check(u.total_tokens == u.prompt_tokens + u.completion_tokens, "total_tokens != prompt + completion")
+
+
+def expect_agent(t, needle, model):
+    req = t.mock_request_for(needle)
+    agent = "beta" if req["model"] == "mock-echo-beta" else "main" if req["model"] == "mock-echo" else req["model"]
+    check(req["model"] == model, "the run used agent %s (LLM model %s)" % (agent, req["model"]))
+
+
+def case_agent_by_model(t):
+    n = nonce()
+    text = "route by model %s" % n
+    expect_echo(t.reply_of(t.chat(text, model=BETA)), text)
+    expect_agent(t, n, "mock-echo-beta")
+
+
+def case_agent_by_header(t):
+    n = nonce()
+    text = "route by header %s" % n
+    expect_echo(t.reply_of(t.chat(text, model=MAIN, extra_headers={AGENT_HEADER: "beta"})), text)
+    expect_agent(t, n, "mock-echo-beta")
+
+
+def case_session_user(t):
+    user = "interop-user-%s" % nonce()
+    first = "remember KIWI-%s" % nonce()
+    expect_echo(t.reply_of(t.chat(first, user=user)), first)
+    n2 = nonce()
+    second = "second turn %s" % n2
+    expect_echo(t.reply_of(t.chat(second, user=user)), second)
+    req = t.mock_request_for(n2)
+    check(first in json.dumps(req["messages"]), "the second run's LLM prompt does not contain the first turn")
+
+
+def case_history(t):
+    n = nonce()
+    earlier = "earlier question %s" % n
+    current = "current question %s" % nonce()
+    r = t.chat(None, messages=[{"role": "user", "content": earlier},
+                               {"role": "assistant", "content": "echo: " + earlier},
+                               {"role": "user", "content": current}])
+    expect_echo(t.reply_of(r), current)
+    req = t.mock_request_for(current)
+    check(earlier in json.dumps(req["messages"]), "the earlier turns did not reach the LLM")
+
+
+def case_system_prompt(t):
+    marker = "SYSMARK-%s" % nonce()
+    n = nonce()
+    text = "system check %s" % n
+    r = t.chat(text, messages=[{"role": "system", "content": "You are a test fixture. %s" % marker},
+                               {"role": "user", "content": text}])
+    expect_echo(t.reply_of(r), text)
+    req = t.mock_request_for(n)
+    check(marker in json.dumps(req["messages"]), "the system prompt did not reach the LLM")
+
+
+def case_content_parts(t):
+    n = nonce()
+    parts = ["part one %s" % n, "part two %s" % n]
+    r = t.chat(None, messages=[{"role": "user", "content": [{"type": "text", "text": p} for p in parts]}])
+    reply = t.reply_of(r)
+    check(reply.startswith("echo: ") and all(p in reply for p in parts),
+          "reply %r lacks a text part" % short(reply))
+
+
+def case_wrong_token(t):
+    bad = openai.OpenAI(base_url=t.args.base_url, api_key="wrong-" + t.args.token,
+                        timeout=REQUEST_TIMEOUT_S, max_retries=0)
+    try:
+        bad.chat.completions.create(model=MAIN, messages=[{"role": "user", "content": "hi"}])
+    except openai.AuthenticationError:
+        return
+    except openai.APIStatusError as exc:
+        raise Fail("HTTP %d instead of 401" % exc.status_code)
+    raise Fail("request with a wrong token succeeded")
+
+
+def case_broken_agent(t):
+    t0 = time.monotonic()
+    try:
+        r = t.chat("broken agent %s" % nonce(), model=BROKEN)
+        raise Fail("non-stream: HTTP 200 with content %r" % short(t.reply_of(r)))
+    except openai.APITimeoutError:
+        raise Fail("non-stream: no answer within %d s" % REQUEST_TIMEOUT_S)
+    except openai.APIStatusError as exc:
+        check(exc.status_code >= 400, "non-stream: HTTP %d" % exc.status_code)
+    # streaming: an HTTP error status, or an error event in the stream; never a normal reply
+    try:
+        _, content = collect_stream(t.chat("broken agent stream %s" % nonce(), model=BROKEN, stream=True))
+        raise Fail("stream: ended normally with content %r" % short(content))
+    except openai.APITimeoutError:
+        raise Fail("stream: no answer within %d s" % REQUEST_TIMEOUT_S)
+    except openai.APIError:
+        pass
+    check(time.monotonic() - t0 < 2 * REQUEST_TIMEOUT_S, "took too long")
+
+
+def case_abort_stream(t):
+    n = nonce()
+    text = "MOCK_SLOW abort %s " % n + " ".join("w%d" % i for i in range(16))
+    raw = t.client.chat.completions.with_raw_response.create(
+        model=MAIN, stream=True, messages=[{"role": "user", "content": text}])
+    run_id = raw.headers.get(RUN_ID_HEADER)
+    stream = raw.parse()
+    got = ""
+    for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content:
+            got = chunk.choices[0].delta.content
+            break
+    stream.close()  # the client goes away mid-stream
+    check(got, "no content before the abort")
+    if t.kind != "clawshim":
+        raise NotApplicable("the built-in endpoint returns no run id to check the gateway run with")
+    check(run_id, "no %s response header" % RUN_ID_HEADER)
+    if t.protocol == 3:
+        # protocol v3 has no method to abort an agent run: the run finishes on the gateway;
+        # check clawshim still serves after the disconnect.
+        text2 = "after abort %s" % nonce()
+        expect_echo(t.reply_of(t.chat(text2)), text2)
+        return
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import gateway_probe
+    res = asyncio.run(gateway_probe.agent_wait(t.args.gateway_ws, t.args.token, run_id, 15000))
+    payload = res.get("payload") or {}
+    check(res.get("ok"), "agent.wait failed: %s" % short(json.dumps(res.get("error"))))
+    # traces: openclaw-lab abort_chat. agent.wait on an aborted run answers {status:"error",
+    # stopReason:"rpc"}; "timeout" without stopReason means the run is unknown or still running.
+    if payload.get("stopReason") != "rpc" and payload.get("status") not in ("aborted", "cancelled"):
+        llm = [r["outcome"] for r in t.mock_requests(n)]
+        what = "completed" if payload.get("status") == "ok" else "was not aborted"
+        raise Fail("the gateway run %s: agent.wait %s, LLM call outcome %s"
+                   % (what, short(json.dumps(payload), 120), llm))
+
+
+def case_parallel_streams(t):
+    n = nonce()
+
+    async def one(client, i):
+        text = "parallel %d %s" % (i, n)
+        stream = await client.chat.completions.create(model=MAIN, stream=True,
+                                                      messages=[{"role": "user", "content": text}])
+        content = ""
+        async for chunk in stream:
+            if chunk.choices:
+                content += chunk.choices[0].delta.content or ""
+        return text, content
+
+    async def all_of():
+        client = t.async_client()
+        try:
+            return await asyncio.wait_for(asyncio.gather(*(one(client, i) for i in range(PARALLEL)),
+                                                         return_exceptions=True), CASE_TIMEOUT_S - 20)
+        finally:
+            await client.close()
+
+    results = asyncio.run(all_of())
+    errors = [r for r in results if isinstance(r, BaseException)]
+    if errors:
+        raise Fail("%d of %d streams failed, e.g. %s" % (len(errors), PARALLEL, short(repr(errors[0]))))
+    wrong = [(text, got) for text, got in results if got != "echo: " + text]
+    if wrong:
+        raise Fail("%d of %d replies do not match their request, e.g. %r for %r"
+                   % (len(wrong), PARALLEL, short(wrong[0][1], 80), wrong[0][0]))
+
+
+CASES = [
+    ("models", case_models),
+    ("non_stream", case_non_stream),
+    ("stream", case_stream),
+    ("stream_usage", case_stream_usage),
+    ("agent_by_model", case_agent_by_model),
+    ("agent_by_header", case_agent_by_header),
+    ("session_user", case_session_user),
+    ("history", case_history),
+    ("system_prompt", case_system_prompt),
+    ("content_parts", case_content_parts),
+    ("wrong_token", case_wrong_token),
+    ("broken_agent", case_broken_agent),
+    ("abort_stream", case_abort_stream),
+    ("parallel_streams", case_parallel_streams),
+]
+
+
+def run_case(fn, t):
+    """Run one case in a worker thread, bounded by CASE_TIMEOUT_S."""
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    fut = pool.submit(fn, t)
+    t0 = time.monotonic()
+    try:
+        fut.result(timeout=CASE_TIMEOUT_S)
+        out = {"status": "pass", "reason": ""}
+    except concurrent.futures.TimeoutError:
+        out = {"status": "fail", "reason": "case did not finish within %d s" % CASE_TIMEOUT_S}
+    except NotApplicable as exc:
+        out = {"status": "n/a", "reason": str(exc)}
+    except Fail as exc:
+        out = {"status": "fail", "reason": str(exc)}
+    except openai.APIStatusError as exc:
+        out = {"status": "fail", "reason": "%s: HTTP %d %s" % (type(exc).__name__, exc.status_code,
+                                                              short(str(exc.message), 200))}
+    except Exception as exc:  # any other SDK or transport error is a failure of the case
+        out = {"status": "fail", "reason": "%s: %s" % (type(exc).__name__, short(str(exc), 200))}
+    pool.shutdown(wait=False)
+    out["seconds"] = round(time.monotonic() - t0, 2)
+    return out
+
+
+def signed_check(args):
+    """signed_handshake: clawshim started with CLAWSHIM_DEVICE_IDENTITY serves a run."""
+    t = Target(args)
+    res = run_case(case_non_stream, t)
+    if res["status"] == "pass" and not os.path.exists(args.identity):
+        res = {"status": "fail", "reason": "no device identity file at %s" % args.identity, "seconds": res["seconds"]}
+    return {"client": "-", "target": args.target, "cases": {"signed_handshake": res}}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--target", required=True)
+    ap.add_argument("--kind", choices=["clawshim", "builtin"], default="clawshim")
+    ap.add_argument("--protocol", type=int, choices=[3, 4], default=4)
+    ap.add_argument("--base-url", required=True)
+    ap.add_argument("--token", required=True)
+    ap.add_argument("--mock-url", required=True)
+    ap.add_argument("--gateway-ws", default="")
+    ap.add_argument("--probe", default="")
+    ap.add_argument("--unavailable", default="", help="the target is not running: fail every case with this")
+    ap.add_argument("--only", default="", help="comma-separated case names")
+    ap.add_argument("--signed-check", action="store_true")
+    ap.add_argument("--identity", default="")
+    args = ap.parse_args()
+
+    if args.signed_check:
+        doc = signed_check(args)
+    else:
+        only = set(filter(None, args.only.split(",")))
+        t = Target(args)
+        doc = {"client": "python", "target": args.target, "sdk": "openai %s" % openai.__version__, "cases": {}}
+        for name, fn in CASES:
+            if only and name not in only:
+                continue
+            if args.unavailable:
+                res = {"status": "fail", "reason": args.unavailable, "seconds": 0}
+            else:
+                res = run_case(fn, t)
+            doc["cases"][name] = res
+            print("%-18s %-5s %5.1fs %s" % (name, res["status"], res["seconds"], res["reason"]), flush=True)
+    with open(args.out, "w") as fh:
+        json.dump(doc, fh, indent=1)
+    sys.stdout.flush()
+    os._exit(0)  # do not wait for a worker thread stuck past its timeout
+
+
+if __name__ == "__main__":
+    main()
