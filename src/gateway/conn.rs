@@ -415,7 +415,7 @@ async fn next_frame(ws: &mut Ws) -> Result<InFrame, ConnectError> {
     loop {
         match ws.next().await {
             Some(Ok(Message::Text(text))) => {
-                return serde_json::from_str(text.as_str())
+                return InFrame::parse(text.as_str())
                     .map_err(|e| ConnectError::Protocol(format!("bad frame: {e}")));
             }
             Some(Ok(Message::Close(frame))) => {
@@ -465,7 +465,7 @@ impl ConnState {
     }
 
     fn handle_frame(&mut self, text: &str, shared: &Shared) -> Flow {
-        let frame: InFrame = match serde_json::from_str(text) {
+        let frame = match InFrame::parse(text) {
             Ok(f) => f,
             Err(e) => {
                 warn!(error = %e, "ignoring unparsable gateway frame");

@@ -9,30 +9,64 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 /// A frame received from the gateway.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
+#[derive(Debug)]
 pub enum InFrame {
     /// The answer to one of our requests.
     Res(ResFrame),
     /// A pushed event (broadcast to every operator socket).
     Event(EventFrame),
     /// Any other frame type: ignored, never an error.
-    #[serde(other)]
     Unknown,
 }
 
+/// The flat wire shape. serde's internally tagged enums buffer their content, which cannot
+/// hold a `RawValue`, so the tag is read here and the variant built by hand.
+#[derive(Deserialize)]
+struct WireFrame {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    ok: Option<bool>,
+    #[serde(default)]
+    payload: Option<Box<RawValue>>,
+    #[serde(default)]
+    error: Option<ErrorShape>,
+    #[serde(default)]
+    event: Option<String>,
+}
+
+impl InFrame {
+    /// Parse one text frame.
+    pub fn parse(text: &str) -> Result<InFrame, serde_json::Error> {
+        let w: WireFrame = serde_json::from_str(text)?;
+        Ok(match (w.kind.as_str(), w.id, w.event) {
+            ("res", Some(id), _) => InFrame::Res(ResFrame {
+                id,
+                ok: w.ok.unwrap_or(false),
+                payload: w.payload,
+                error: w.error,
+            }),
+            ("event", _, Some(event)) => InFrame::Event(EventFrame {
+                event,
+                payload: w.payload,
+            }),
+            _ => InFrame::Unknown,
+        })
+    }
+}
+
 /// `{"type":"res",...}`: `agent` answers twice on one id (accepted, then final).
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub struct ResFrame {
     /// The id of the request this answers.
     pub id: String,
     /// Whether the call succeeded.
     pub ok: bool,
     /// The result (an `agent` error res after acceptance carries both payload and error).
-    #[serde(default)]
     pub payload: Option<Box<RawValue>>,
     /// Why it failed, when `ok` is false.
-    #[serde(default)]
     pub error: Option<ErrorShape>,
 }
 
@@ -62,12 +96,11 @@ pub struct ErrorDetails {
 }
 
 /// `{"type":"event",...}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub struct EventFrame {
     /// Event name (`agent`, `chat`, `tick`, `shutdown`, `connect.challenge`, ...).
     pub event: String,
     /// Event body, parsed on demand.
-    #[serde(default)]
     pub payload: Option<Box<RawValue>>,
 }
 
@@ -157,7 +190,7 @@ mod tests {
     #[test]
     fn res_with_payload_and_error_parses() {
         // traces: gateway-lab broken_agent (an agent error res carries both)
-        let f: InFrame = serde_json::from_str(
+        let f = InFrame::parse(
             r#"{"type":"res","id":"a","ok":false,"payload":{"runId":"r","status":"error"},"error":{"code":"UNAVAILABLE","message":"Error: Unknown model"}}"#,
         )
         .unwrap();
@@ -173,7 +206,7 @@ mod tests {
 
     #[test]
     fn unknown_frame_type_is_not_an_error() {
-        let f: InFrame = serde_json::from_str(r#"{"type":"hello","x":1}"#).unwrap();
+        let f = InFrame::parse(r#"{"type":"hello","x":1}"#).unwrap();
         assert!(matches!(f, InFrame::Unknown));
     }
 

