@@ -45,7 +45,6 @@ def main():
 
     run_targets = set(args.targets.split())
     docs = load(args.results)
-    sdks = {c: docs[k].get("sdk", "") for k in docs for c, _ in CLIENTS if k[0] == c}
     extra = sorted({n for d in docs.values() for n in d["cases"] if n not in CASES and n != SIGNED})
     notes = []
     tally = {"clawshim": {"pass": 0, "fail": 0, "n/a": 0}, "builtin": {"pass": 0, "fail": 0, "n/a": 0}}
@@ -80,9 +79,6 @@ def main():
     rows.append("| `%s` | - | %s |" % (SIGNED, " | ".join(cells)))
 
     versions = json.loads(args.versions)
-    for client, label in CLIENTS:
-        if sdks.get(client):
-            versions.setdefault("%s SDK" % label, sdks[client])
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     cs, bi = tally["clawshim"], tally["builtin"]
     out = ["# Interop results", "",

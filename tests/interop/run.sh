@@ -144,10 +144,13 @@ start_bg() {  # start_bg <name> <logfile> <cmd...>: start in its own session, re
 # ------------------------------------------------------------------ prerequisites
 need_cmd() { command -v "$1" >/dev/null 2>&1; }
 apt_install() {
-  [[ "$(id -u)" == 0 ]] && need_cmd apt-get || die "missing $*; install it (Debian: apt-get install $*)"
+  if [[ "$(id -u)" != 0 ]] || ! need_cmd apt-get; then
+    die "missing $*; install it (Debian: apt-get install $*)"
+  fi
   log "apt-get install $*"
-  apt-get update -qq >"$LOGS/apt.log" 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >>"$LOGS/apt.log" 2>&1 \
-    || die "apt-get install $* failed (see $LOGS/apt.log)"
+  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"; } >"$LOGS/apt.log" 2>&1; then
+    die "apt-get install $* failed (see $LOGS/apt.log)"
+  fi
 }
 need_cmd python3 || apt_install python3 python3-venv
 python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
@@ -455,6 +458,14 @@ for v in v3 v4; do
 done
 
 # ------------------------------------------------------------------ 8. report
+shim_version() {  # the commit clawshim was built from, and whether its sources differ from it
+  local rev
+  rev="$(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  if [[ -n "$(cd "$REPO" && git status --porcelain -- src proxy Cargo.toml Cargo.lock 2>/dev/null)" ]]; then
+    rev="$rev (+ uncommitted changes)"
+  fi
+  echo "$rev"
+}
 versions_json="$(python3 -c 'import json,sys; print(json.dumps(dict(zip(sys.argv[1::2], sys.argv[2::2]))))' \
   clawdbot "$CLAWDBOT_VERSION (+ dist/link-understanding, dist/shared from $CLAWDBOT_FIX_FROM)" \
   "clawdbot node" "$("$NODE22/bin/node" --version)" \
@@ -462,6 +473,6 @@ versions_json="$(python3 -c 'import json,sys; print(json.dumps(dict(zip(sys.argv
   "openclaw node" "$("$NODE24/bin/node" --version)" \
   "openai (Python)" "$("$PY" -c 'import openai; print(openai.__version__)') on Python $("$PY" -c 'import platform; print(platform.python_version())')" \
   "openai (Node)" "$("$NODE22/bin/node" -e 'console.log(require(process.argv[1]).version)' "$NODE_CLIENT/node_modules/openai/package.json") on Node $("$NODE22/bin/node" --version)" \
-  clawshim "$( (cd "$REPO" && git rev-parse --short HEAD 2>/dev/null) || echo unknown)$( (cd "$REPO" && git status --porcelain -- src proxy Cargo.toml 2>/dev/null | grep -q .) && echo ' (+ uncommitted changes)' || true)")"
+  clawshim "$(shim_version)")"
 python3 "$HERE/report.py" --results "$OUT" --out "$RESULTS_MD" --versions "$versions_json" \
   --targets "$TARGETS" --seconds "$(($(date +%s) - T_START))"
