@@ -23,7 +23,11 @@ use crate::service::App;
 
 /// Serve one chat completion. Errors before any response byte are returned for the caller to
 /// write; errors after the SSE headers are written into the stream here.
-pub async fn serve(session: &mut Session, ctx: &mut RequestCtx, app: &App) -> Result<(), HttpError> {
+pub async fn serve(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    app: &App,
+) -> Result<(), HttpError> {
     let body = read_body(session, app.config.max_body_bytes).await?;
     let req = openai::request::parse(&body)?;
     let ignored = req.ignored_fields();
@@ -32,7 +36,12 @@ pub async fn serve(session: &mut Session, ctx: &mut RequestCtx, app: &App) -> Re
     }
     let prompt = prompt::build(&req.messages)?;
     let header = |name: &str| header_str(session, name);
-    let agent_id = resolve_agent(&app.gateway, routing::select_agent(header, req.model.as_deref()), &req).await?;
+    let agent_id = resolve_agent(
+        &app.gateway,
+        routing::select_agent(header, req.model.as_deref()),
+        &req,
+    )
+    .await?;
     let session_key = routing::session_key(header, &agent_id, req.user.as_deref());
     ctx.agent_id = Some(agent_id.clone());
 
@@ -40,7 +49,9 @@ pub async fn serve(session: &mut Session, ctx: &mut RequestCtx, app: &App) -> Re
         .runs
         .clone()
         .try_acquire_owned()
-        .map_err(|_| HttpError::TooManyRequests { retry_after_secs: 1 })?;
+        .map_err(|_| HttpError::TooManyRequests {
+            retry_after_secs: 1,
+        })?;
 
     let run = RunRequest {
         agent_id,
@@ -71,7 +82,17 @@ pub async fn serve(session: &mut Session, ctx: &mut RequestCtx, app: &App) -> Re
     };
     session.set_write_timeout(Some(app.config.write_timeout));
     if req.is_stream() {
-        stream(session, ctx, app, &run, handle, meta, req.include_usage(), deadline).await
+        stream(
+            session,
+            ctx,
+            app,
+            &run,
+            handle,
+            meta,
+            req.include_usage(),
+            deadline,
+        )
+        .await
     } else {
         respond_json(session, ctx, app, &run, handle, meta, deadline).await
     }
@@ -160,11 +181,17 @@ async fn client_gone(session: &mut Session) {
 /// Abort the run on the gateway without holding up the response path.
 fn abort_on_gateway(app: &App, run: &RunRequest, run_id: &str) {
     let gateway = app.gateway.clone();
-    let (run_id, session_key, agent_id) = (run_id.to_string(), run.session_key.clone(), run.agent_id.clone());
+    let (run_id, session_key, agent_id) = (
+        run_id.to_string(),
+        run.session_key.clone(),
+        run.agent_id.clone(),
+    );
     tokio::spawn(async move {
         match gateway.abort_run(&run_id, &session_key, &agent_id).await {
             Ok(true) => debug!(run_id = %run_id, "run aborted on the gateway"),
-            Ok(false) => debug!(run_id = %run_id, "gateway cannot abort runs (protocol 3); run left to finish"),
+            Ok(false) => {
+                debug!(run_id = %run_id, "gateway cannot abort runs (protocol 3); run left to finish")
+            }
             Err(e) => warn!(run_id = %run_id, error = %e, "abort failed"),
         }
     });
@@ -193,13 +220,16 @@ async fn respond_json(
                 Some(RunEvent::Failed(clawshim_core::gateway::GatewayError::RunTimedOut))
             }
         };
-        let event = event.unwrap_or(RunEvent::Failed(clawshim_core::gateway::GatewayError::Lagged));
+        let event = event.unwrap_or(RunEvent::Failed(
+            clawshim_core::gateway::GatewayError::Lagged,
+        ));
         if let Some(done) = collector.push(event) {
             break done;
         }
     };
     let response = result?;
-    let body = Bytes::from(serde_json::to_vec(&response).map_err(|e| HttpError::Internal(e.to_string()))?);
+    let body =
+        Bytes::from(serde_json::to_vec(&response).map_err(|e| HttpError::Internal(e.to_string()))?);
     let mut resp = base_header(ctx, 200, "application/json")?;
     resp.insert_header("content-length", body.len().to_string())
         .map_err(internal)?;
@@ -217,7 +247,10 @@ async fn respond_json(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments, reason = "one call site; a struct would only rename them")]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one call site; a struct would only rename them"
+)]
 async fn stream(
     session: &mut Session,
     ctx: &mut RequestCtx,
@@ -230,12 +263,15 @@ async fn stream(
 ) -> Result<(), HttpError> {
     let mut translator = ChunkTranslator::new(meta, include_usage);
     let mut resp = base_header(ctx, 200, "text/event-stream")?;
-    resp.insert_header("cache-control", "no-cache").map_err(internal)?;
-    resp.insert_header("x-accel-buffering", "no").map_err(internal)?;
+    resp.insert_header("cache-control", "no-cache")
+        .map_err(internal)?;
+    resp.insert_header("x-accel-buffering", "no")
+        .map_err(internal)?;
     if !session.as_downstream().is_http2() {
         // Without a length pingora frames HTTP/1.1 bodies by closing the connection; chunked
         // keeps the connection reusable and flushes every event.
-        resp.insert_header("transfer-encoding", "chunked").map_err(internal)?;
+        resp.insert_header("transfer-encoding", "chunked")
+            .map_err(internal)?;
     }
     ctx.status = 200;
     if let Err(e) = session.write_response_header(Box::new(resp), false).await {
@@ -314,12 +350,19 @@ async fn write_chunk(session: &mut Session, ctx: &mut RequestCtx, data: Bytes) -
     }
 }
 
-fn base_header(ctx: &RequestCtx, status: u16, content_type: &str) -> Result<ResponseHeader, HttpError> {
+fn base_header(
+    ctx: &RequestCtx,
+    status: u16,
+    content_type: &str,
+) -> Result<ResponseHeader, HttpError> {
     let mut resp = ResponseHeader::build(status, Some(6)).map_err(internal)?;
-    resp.insert_header("content-type", content_type).map_err(internal)?;
-    resp.insert_header("x-request-id", ctx.request_id.as_str()).map_err(internal)?;
+    resp.insert_header("content-type", content_type)
+        .map_err(internal)?;
+    resp.insert_header("x-request-id", ctx.request_id.as_str())
+        .map_err(internal)?;
     if let Some(run_id) = &ctx.run_id {
-        resp.insert_header("x-clawshim-run-id", run_id.as_str()).map_err(internal)?;
+        resp.insert_header("x-clawshim-run-id", run_id.as_str())
+            .map_err(internal)?;
     }
     Ok(resp)
 }

@@ -207,7 +207,11 @@ impl HttpError {
 }
 
 /// Write `err` as a complete JSON response. The only writer of error responses.
-pub async fn write(session: &mut Session, ctx: &mut RequestCtx, err: &HttpError) -> pingora::Result<()> {
+pub async fn write(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    err: &HttpError,
+) -> pingora::Result<()> {
     let body = err.body();
     let mut resp = ResponseHeader::build(err.status(), Some(6))?;
     resp.insert_header("content-type", "application/json")?;
@@ -272,7 +276,10 @@ mod tests {
         assert_eq!(v["error"]["code"], "invalid_api_key");
         assert!(v["error"]["param"].is_null());
         let v: serde_json::Value = serde_json::from_slice(
-            &HttpError::ModelNotFound { model: "openclaw/nope".into() }.body(),
+            &HttpError::ModelNotFound {
+                model: "openclaw/nope".into(),
+            }
+            .body(),
         )
         .unwrap();
         assert_eq!(v["error"]["code"], "model_not_found");

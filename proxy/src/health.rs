@@ -16,11 +16,16 @@ pub async fn healthz(session: &mut Session, ctx: &mut RequestCtx) -> Result<(), 
 }
 
 /// `GET /readyz`: 200 once connected, 503 with a short reason otherwise.
-pub async fn readyz(session: &mut Session, ctx: &mut RequestCtx, app: &App) -> Result<(), HttpError> {
+pub async fn readyz(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    app: &App,
+) -> Result<(), HttpError> {
     let (status, body) = match app.gateway.status() {
-        GatewayStatus::Connected { protocol, .. } => {
-            (200, json!({"status": "ready", "gateway": "connected", "protocol": protocol}))
-        }
+        GatewayStatus::Connected { protocol, .. } => (
+            200,
+            json!({"status": "ready", "gateway": "connected", "protocol": protocol}),
+        ),
         GatewayStatus::Connecting { last_error, .. } => (
             503,
             json!({"status": "not_ready", "gateway": "connecting", "reason": public_reason(last_error.as_deref())}),

@@ -58,7 +58,11 @@ pub fn build_server(config: Config) -> Server {
         gateway,
         config: Arc::new(config),
     });
-    let mut http = http_proxy_service_with_name(&server.configuration, ClawShim::new(app.clone()), "clawshim http");
+    let mut http = http_proxy_service_with_name(
+        &server.configuration,
+        ClawShim::new(app.clone()),
+        "clawshim http",
+    );
     http.add_tcp(&app.config.listen.to_string());
     let http_handle = server.add_service(http);
     http_handle.add_dependency(&gateway_handle);

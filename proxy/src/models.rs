@@ -30,6 +30,8 @@ pub async fn retrieve(
     };
     match found {
         Some(model) => respond::json(session, ctx, 200, &model).await,
-        None => Err(HttpError::ModelNotFound { model: id.to_string() }),
+        None => Err(HttpError::ModelNotFound {
+            model: id.to_string(),
+        }),
     }
 }

@@ -126,7 +126,10 @@ mod tests {
     #[test]
     fn everything_else_passes_through_unless_off() {
         assert_eq!(classify(&Method::GET, "/", true), Route::Passthrough);
-        assert_eq!(classify(&Method::POST, "/v1/responses", true), Route::Passthrough);
+        assert_eq!(
+            classify(&Method::POST, "/v1/responses", true),
+            Route::Passthrough
+        );
         assert_eq!(classify(&Method::GET, "/", false), Route::NotFound);
     }
 

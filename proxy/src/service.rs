@@ -51,7 +51,11 @@ fn request_id(session: &Session) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
-async fn serve_route(session: &mut Session, ctx: &mut RequestCtx, app: &App) -> Result<(), HttpError> {
+async fn serve_route(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    app: &App,
+) -> Result<(), HttpError> {
     match ctx.route.clone() {
         Route::ChatCompletions => chat::serve(session, ctx, app).await,
         Route::Models => models::list(session, ctx, app).await,
@@ -88,7 +92,11 @@ impl ProxyHttp for ClawShim {
         }
         let result = if ctx.route.needs_auth()
             && !auth::check(
-                session.req_header().headers.get("authorization").map(|v| v.as_bytes()),
+                session
+                    .req_header()
+                    .headers
+                    .get("authorization")
+                    .map(|v| v.as_bytes()),
                 &self.app.config.api_tokens,
             ) {
             Err(HttpError::Unauthorized)
@@ -110,7 +118,11 @@ impl ProxyHttp for ClawShim {
         Ok(true)
     }
 
-    async fn upstream_peer(&self, _session: &mut Session, _ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        _ctx: &mut RequestCtx,
+    ) -> Result<Box<HttpPeer>> {
         Ok(passthrough::peer(&self.app.config))
     }
 
@@ -137,7 +149,12 @@ impl ProxyHttp for ClawShim {
     }
 
     /// Passthrough failures (gateway unreachable, bad upstream answer) as JSON errors.
-    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut RequestCtx) -> FailToProxy {
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        ctx: &mut RequestCtx,
+    ) -> FailToProxy {
         let code = match e.etype() {
             ErrorType::HTTPStatus(code) => *code,
             _ => match e.esource() {
@@ -151,10 +168,15 @@ impl ProxyHttp for ClawShim {
         };
         if code > 0 && ctx.status == 0 {
             let err = match code {
-                400 => HttpError::BadRequest { message: "Malformed request.".into(), param: None },
-                502..=504 => HttpError::Gateway(clawshim_core::gateway::GatewayError::NotConnected {
-                    reason: "the gateway did not answer the proxied request".into(),
-                }),
+                400 => HttpError::BadRequest {
+                    message: "Malformed request.".into(),
+                    param: None,
+                },
+                502..=504 => {
+                    HttpError::Gateway(clawshim_core::gateway::GatewayError::NotConnected {
+                        reason: "the gateway did not answer the proxied request".into(),
+                    })
+                }
                 _ => HttpError::Internal(e.to_string()),
             };
             if errors::write(session, ctx, &err).await.is_err() {

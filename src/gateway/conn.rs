@@ -276,7 +276,9 @@ impl Connection {
                         .payload
                         .as_deref()
                         .and_then(|p| serde_json::from_str(p.get()).ok())
-                        .ok_or_else(|| ConnectError::Protocol("hello-ok without protocol".into()))?;
+                        .ok_or_else(|| {
+                            ConnectError::Protocol("hello-ok without protocol".into())
+                        })?;
                     if !(MIN_PROTOCOL..=MAX_PROTOCOL).contains(&hello.protocol) {
                         return Err(ConnectError::Protocol(format!(
                             "negotiated protocol {} outside {MIN_PROTOCOL}..={MAX_PROTOCOL}",
@@ -312,7 +314,9 @@ impl Connection {
             .map(Duration::from_millis)
             .unwrap_or(DEFAULT_TICK);
         info!(protocol = hello.protocol, server_version = %version, url = %self.config.url, "connected to gateway");
-        self.shared.protocol.store(hello.protocol, Ordering::Relaxed);
+        self.shared
+            .protocol
+            .store(hello.protocol, Ordering::Relaxed);
 
         let (mut sink, mut stream) = ws.split();
         let (out_tx, mut out_rx) = mpsc::channel::<Message>(1024);
@@ -628,8 +632,7 @@ impl ConnState {
                     let _ = tx.send(Err(err()));
                 }
                 Pending::Run {
-                    accepted: Some(tx),
-                    ..
+                    accepted: Some(tx), ..
                 } => {
                     let _ = tx.send(Err(err()));
                 }

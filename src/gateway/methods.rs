@@ -339,7 +339,8 @@ mod tests {
     #[test]
     fn v4_abort_by_rpc() {
         // traces: openclaw-lab abort_chat
-        let o = outcome(r#"{"runId":"r","status":"timeout","summary":"aborted","stopReason":"rpc"}"#);
+        let o =
+            outcome(r#"{"runId":"r","status":"timeout","summary":"aborted","stopReason":"rpc"}"#);
         assert_eq!(o.stop, StopKind::Aborted);
     }
 
@@ -371,9 +372,15 @@ mod tests {
 
     #[test]
     fn granted_scopes() {
-        let admin = HelloAuth { scopes: vec!["operator.admin".into()], device_token: None };
+        let admin = HelloAuth {
+            scopes: vec!["operator.admin".into()],
+            device_token: None,
+        };
         assert!(admin.can_run_agents());
-        let none = HelloAuth { scopes: vec![], device_token: None };
+        let none = HelloAuth {
+            scopes: vec![],
+            device_token: None,
+        };
         assert!(!none.can_run_agents());
     }
 }

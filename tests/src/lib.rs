@@ -60,7 +60,11 @@ impl Shim {
 
     /// Start with settings adjusted by `tweak`; wait for `/readyz` 200 when `wait_ready`,
     /// else only for `/healthz`.
-    pub async fn start_with(gateway_url: &str, tweak: impl FnOnce(&mut Settings), wait_ready: bool) -> Shim {
+    pub async fn start_with(
+        gateway_url: &str,
+        tweak: impl FnOnce(&mut Settings),
+        wait_ready: bool,
+    ) -> Shim {
         let port = free_port();
         let mut settings = Settings {
             listen: Some(format!("127.0.0.1:{port}")),
@@ -100,7 +104,10 @@ impl Shim {
                     return;
                 }
             }
-            assert!(tokio::time::Instant::now() < deadline, "{path} never answered {status}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{path} never answered {status}"
+            );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
@@ -178,7 +185,9 @@ pub fn parse_sse(body: &str) -> Vec<Sse> {
                 if d == "[DONE]" {
                     Sse::Done
                 } else {
-                    Sse::Data(serde_json::from_str(d).unwrap_or_else(|e| panic!("bad SSE json {d}: {e}")))
+                    Sse::Data(
+                        serde_json::from_str(d).unwrap_or_else(|e| panic!("bad SSE json {d}: {e}")),
+                    )
                 }
             } else {
                 panic!("unexpected SSE line {line:?}")
@@ -192,7 +201,9 @@ pub fn streamed_text(events: &[Sse]) -> String {
     events
         .iter()
         .filter_map(|e| match e {
-            Sse::Data(v) => v["choices"][0]["delta"]["content"].as_str().map(str::to_owned),
+            Sse::Data(v) => v["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned),
             _ => None,
         })
         .collect()

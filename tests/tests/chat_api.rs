@@ -47,7 +47,10 @@ async fn stream_round_trip(protocol: Protocol, include_usage: bool) {
     }
     let resp = shim.chat(body).await;
     assert_eq!(resp.status(), 200);
-    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
     let events = parse_sse(&resp.text().await.unwrap());
     assert_eq!(events.last(), Some(&Sse::Done));
     let data: Vec<&Value> = events
@@ -79,7 +82,9 @@ async fn stream_round_trip(protocol: Protocol, include_usage: bool) {
         assert_eq!(last["choices"], json!([]));
         assert!(last["usage"]["total_tokens"].as_u64().unwrap() > 0);
     } else {
-        assert!(data.iter().all(|c| c.get("usage").is_none() || c["usage"].is_null()));
+        assert!(data
+            .iter()
+            .all(|c| c.get("usage").is_none() || c["usage"].is_null()));
     }
 }
 
@@ -113,17 +118,41 @@ async fn models_list_and_retrieve() {
         .await
         .unwrap();
     assert_eq!(list["object"], "list");
-    let ids: Vec<&str> = list["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
-    for id in ["openclaw", "openclaw/default", "openclaw/main", "openclaw/beta"] {
+    let ids: Vec<&str> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    for id in [
+        "openclaw",
+        "openclaw/default",
+        "openclaw/main",
+        "openclaw/beta",
+    ] {
         assert!(ids.contains(&id), "{id} missing from {ids:?}");
     }
-    for path in ["/v1/models/openclaw%2Fmain", "/v1/models/openclaw/main", "/v1/models/openclaw"] {
-        let r = c.get(shim.url(path)).bearer_auth(TOKEN).send().await.unwrap();
+    for path in [
+        "/v1/models/openclaw%2Fmain",
+        "/v1/models/openclaw/main",
+        "/v1/models/openclaw",
+    ] {
+        let r = c
+            .get(shim.url(path))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200, "{path}");
         let m: Value = r.json().await.unwrap();
         assert_eq!(m["object"], "model");
     }
-    let r = c.get(shim.url("/v1/models/openclaw/nope")).bearer_auth(TOKEN).send().await.unwrap();
+    let r = c
+        .get(shim.url("/v1/models/openclaw/nope"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
     let e: Value = r.json().await.unwrap();
     assert_eq!(e["error"]["code"], "model_not_found");
@@ -138,8 +167,14 @@ async fn agent_routing_by_model_and_header() {
         (user_msg("openclaw:beta", "hi"), vec![]),
         (user_msg("clawdbot:beta", "hi"), vec![]),
         (user_msg("agent:beta", "hi"), vec![]),
-        (user_msg("gpt-4o", "hi"), vec![("x-openclaw-agent-id", "beta")]),
-        (user_msg("gpt-4o", "hi"), vec![("x-clawdbot-agent-id", "beta")]),
+        (
+            user_msg("gpt-4o", "hi"),
+            vec![("x-openclaw-agent-id", "beta")],
+        ),
+        (
+            user_msg("gpt-4o", "hi"),
+            vec![("x-clawdbot-agent-id", "beta")],
+        ),
     ] {
         let r = shim.chat_with(body, &headers).await;
         assert_eq!(r.status(), 200);
@@ -154,9 +189,17 @@ async fn agent_routing_by_model_and_header() {
     // Unknown names and plain model names go to the default agent; sessions follow the agent.
     let r = shim.chat(user_msg("gpt-4o", "hi")).await;
     assert_eq!(r.status(), 200);
-    let last = gw.requests().into_iter().filter(|r| r["method"] == "agent").last().unwrap();
+    let last = gw
+        .requests()
+        .into_iter()
+        .filter(|r| r["method"] == "agent")
+        .last()
+        .unwrap();
     assert_eq!(last["params"]["agentId"], "main");
-    assert!(last["params"]["sessionKey"].as_str().unwrap().starts_with("agent:main:openai:"));
+    assert!(last["params"]["sessionKey"]
+        .as_str()
+        .unwrap()
+        .starts_with("agent:main:openai:"));
 }
 
 #[tokio::test]
@@ -167,9 +210,12 @@ async fn session_from_user_and_header() {
     body["user"] = json!("Alice");
     assert_eq!(shim.chat(body).await.status(), 200);
     assert_eq!(
-        shim.chat_with(user_msg("openclaw/main", "hi"), &[("x-openclaw-session-key", "agent:main:custom")])
-            .await
-            .status(),
+        shim.chat_with(
+            user_msg("openclaw/main", "hi"),
+            &[("x-openclaw-session-key", "agent:main:custom")]
+        )
+        .await
+        .status(),
         200
     );
     let keys: Vec<String> = gw
@@ -178,7 +224,10 @@ async fn session_from_user_and_header() {
         .filter(|r| r["method"] == "agent")
         .map(|r| r["params"]["sessionKey"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(keys, vec!["agent:main:openai-user:alice", "agent:main:custom"]);
+    assert_eq!(
+        keys,
+        vec!["agent:main:openai-user:alice", "agent:main:custom"]
+    );
 }
 
 #[tokio::test]
@@ -192,12 +241,25 @@ async fn system_prompt_and_history_reach_the_gateway() {
         {"role": "user", "content": "second question"}
     ]});
     let v: Value = shim.chat(body).await.json().await.unwrap();
-    assert_eq!(v["choices"][0]["message"]["content"], "echo: User: second question");
-    let req = gw.requests().into_iter().find(|r| r["method"] == "agent").unwrap();
+    assert_eq!(
+        v["choices"][0]["message"]["content"],
+        "echo: User: second question"
+    );
+    let req = gw
+        .requests()
+        .into_iter()
+        .find(|r| r["method"] == "agent")
+        .unwrap();
     assert_eq!(req["params"]["extraSystemPrompt"], "be terse");
     let msg = req["params"]["message"].as_str().unwrap();
-    assert!(msg.contains("User: first question\nAssistant: first answer"), "{msg}");
-    assert!(msg.ends_with("[Current message - respond to this]\nUser: second question"), "{msg}");
+    assert!(
+        msg.contains("User: first question\nAssistant: first answer"),
+        "{msg}"
+    );
+    assert!(
+        msg.ends_with("[Current message - respond to this]\nUser: second question"),
+        "{msg}"
+    );
 }
 
 #[tokio::test]
@@ -220,7 +282,10 @@ async fn fields_the_gateway_cannot_honour_are_accepted() {
 
 async fn error_of(resp: reqwest::Response) -> (u16, Value) {
     let status = resp.status().as_u16();
-    assert!(resp.headers().contains_key("x-request-id"), "every response has x-request-id");
+    assert!(
+        resp.headers().contains_key("x-request-id"),
+        "every response has x-request-id"
+    );
     assert_eq!(resp.headers()["content-type"], "application/json");
     let v: Value = resp.json().await.unwrap();
     for k in ["message", "type", "param", "code"] {
@@ -235,11 +300,22 @@ async fn auth_failures_are_401_json() {
     let shim = Shim::start(&gw.url()).await;
     let c = client();
     let body = user_msg("openclaw/main", "hi");
-    let missing = c.post(shim.url("/v1/chat/completions")).json(&body).send().await.unwrap();
+    let missing = c
+        .post(shim.url("/v1/chat/completions"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     let (status, v) = error_of(missing).await;
     assert_eq!(status, 401);
     assert_eq!(v["error"]["code"], "invalid_api_key");
-    let wrong = c.post(shim.url("/v1/chat/completions")).bearer_auth("nope").json(&body).send().await.unwrap();
+    let wrong = c
+        .post(shim.url("/v1/chat/completions"))
+        .bearer_auth("nope")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_of(wrong).await.0, 401);
     let models = c.get(shim.url("/v1/models")).send().await.unwrap();
     assert_eq!(error_of(models).await.0, 401);
@@ -260,26 +336,60 @@ async fn bad_requests_get_openai_errors() {
             .send()
     };
     let (s, v) = error_of(post("{\"model\":".into()).await.unwrap()).await;
-    assert_eq!((s, v["error"]["type"].as_str()), (400, Some("invalid_request_error")));
+    assert_eq!(
+        (s, v["error"]["type"].as_str()),
+        (400, Some("invalid_request_error"))
+    );
     let (s, v) = error_of(post("{\"model\":\"x\"}".into()).await.unwrap()).await;
     assert_eq!((s, v["error"]["param"].as_str()), (400, Some("messages")));
-    let (s, _) = error_of(post("{\"model\":\"x\",\"messages\":[{\"role\":\"wizard\",\"content\":\"x\"}]}".into()).await.unwrap()).await;
+    let (s, _) = error_of(
+        post("{\"model\":\"x\",\"messages\":[{\"role\":\"wizard\",\"content\":\"x\"}]}".into())
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(s, 400);
-    let (s, v) = error_of(post("{\"model\":\"x\",\"messages\":[{\"role\":\"system\",\"content\":\"only system\"}]}".into()).await.unwrap()).await;
+    let (s, v) = error_of(
+        post(
+            "{\"model\":\"x\",\"messages\":[{\"role\":\"system\",\"content\":\"only system\"}]}"
+                .into(),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
     assert_eq!(s, 400, "{v}");
     let (s, _) = error_of(post("{\"model\":\"x\",\"stream\":\"yes\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}".into()).await.unwrap()).await;
     assert_eq!(s, 400);
-    let big = format!("{{\"model\":\"x\",\"messages\":[{{\"role\":\"user\",\"content\":\"{}\"}}]}}", "a".repeat(8000));
+    let big = format!(
+        "{{\"model\":\"x\",\"messages\":[{{\"role\":\"user\",\"content\":\"{}\"}}]}}",
+        "a".repeat(8000)
+    );
     let (s, v) = error_of(post(big).await.unwrap()).await;
-    assert_eq!((s, v["error"]["code"].as_str()), (413, Some("request_too_large")));
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (413, Some("request_too_large"))
+    );
     // Unknown explicit agent: 404 before any run starts.
     let (s, v) = error_of(shim.chat(user_msg("openclaw/nope", "hi")).await).await;
-    assert_eq!((s, v["error"]["code"].as_str()), (404, Some("model_not_found")));
-    let (s, _) = error_of(shim.chat_with(user_msg("x", "hi"), &[("x-openclaw-agent-id", "nope")]).await).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (404, Some("model_not_found"))
+    );
+    let (s, _) = error_of(
+        shim.chat_with(user_msg("x", "hi"), &[("x-openclaw-agent-id", "nope")])
+            .await,
+    )
+    .await;
     assert_eq!(s, 404);
     assert!(gw.requests().iter().all(|r| r["method"] != "agent"));
     // Wrong method: 405 with Allow.
-    let r = c.get(shim.url("/v1/chat/completions")).bearer_auth(TOKEN).send().await.unwrap();
+    let r = c
+        .get(shim.url("/v1/chat/completions"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.headers()["allow"], "POST");
     assert_eq!(error_of(r).await.0, 405);
 }
@@ -288,7 +398,12 @@ async fn bad_requests_get_openai_errors() {
 async fn unknown_routes_are_404_when_passthrough_is_off() {
     let gw = mock(Protocol::V4).await;
     let shim = Shim::start_with(&gw.url(), |s| s.passthrough = Some(false), true).await;
-    let r = client().get(shim.url("/v1/nothing")).bearer_auth(TOKEN).send().await.unwrap();
+    let r = client()
+        .get(shim.url("/v1/nothing"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
     let (s, v) = error_of(r).await;
     assert_eq!((s, v["error"]["code"].as_str()), (404, Some("unknown_url")));
 }
@@ -302,13 +417,18 @@ async fn broken_agent_is_a_clean_502_that_must_not_be_retried() {
         let r = shim.chat(user_msg("openclaw/broken", "hi")).await;
         assert_eq!(r.headers()["x-should-retry"], "false");
         let (s, v) = error_of(r).await;
-        assert_eq!((s, v["error"]["code"].as_str()), (502, Some("agent_run_failed")));
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (502, Some("agent_run_failed"))
+        );
         // Streaming: the error arrives as an event, then [DONE].
         let mut body = user_msg("openclaw/broken", "hi");
         body["stream"] = json!(true);
         let events = parse_sse(&shim.chat(body).await.text().await.unwrap());
         assert_eq!(events.last(), Some(&Sse::Done));
-        assert!(events.iter().any(|e| matches!(e, Sse::Data(v) if v["error"]["code"] == "agent_run_failed")));
+        assert!(events
+            .iter()
+            .any(|e| matches!(e, Sse::Data(v) if v["error"]["code"] == "agent_run_failed")));
     }
 }
 
@@ -319,5 +439,8 @@ async fn gateway_down_is_503_and_health_stays_up() {
     let r = client().get(shim.url("/readyz")).send().await.unwrap();
     assert_eq!(r.status(), 503);
     let (s, v) = error_of(shim.chat(user_msg("openclaw/main", "hi")).await).await;
-    assert_eq!((s, v["error"]["code"].as_str()), (503, Some("gateway_unavailable")));
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (503, Some("gateway_unavailable"))
+    );
 }

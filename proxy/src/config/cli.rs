@@ -41,13 +41,29 @@ pub struct Settings {
     #[arg(long, env = "CLAWSHIM_GATEWAY_URL", global = true)]
     pub gateway_url: Option<String>,
     /// Gateway token (gateway.auth.token).
-    #[arg(long, env = "CLAWSHIM_GATEWAY_TOKEN", global = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "CLAWSHIM_GATEWAY_TOKEN",
+        global = true,
+        hide_env_values = true
+    )]
     pub gateway_token: Option<String>,
     /// Gateway password (gateway.auth.password).
-    #[arg(long, env = "CLAWSHIM_GATEWAY_PASSWORD", global = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "CLAWSHIM_GATEWAY_PASSWORD",
+        global = true,
+        hide_env_values = true
+    )]
     pub gateway_password: Option<String>,
     /// Accepted client bearer tokens, comma-separated (default: the gateway token).
-    #[arg(long, env = "CLAWSHIM_API_TOKENS", global = true, value_delimiter = ',', hide_env_values = true)]
+    #[arg(
+        long,
+        env = "CLAWSHIM_API_TOKENS",
+        global = true,
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     pub api_tokens: Option<Vec<String>>,
     /// Largest request body in bytes.
     #[arg(long, env = "CLAWSHIM_MAX_BODY_BYTES", global = true)]

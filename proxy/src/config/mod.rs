@@ -128,12 +128,15 @@ impl Config {
         let listen = match listen_raw.parse::<SocketAddr>() {
             Ok(a) => a,
             Err(_) => {
-                errors.push(format!("listen: `{listen_raw}` is not an address like 127.0.0.1:8790"));
+                errors.push(format!(
+                    "listen: `{listen_raw}` is not an address like 127.0.0.1:8790"
+                ));
                 SocketAddr::from(([127, 0, 0, 1], 8790))
             }
         };
 
-        let url = pick(gateway_url, &file.gateway.url).unwrap_or_else(|| DEFAULT_GATEWAY_URL.into());
+        let url =
+            pick(gateway_url, &file.gateway.url).unwrap_or_else(|| DEFAULT_GATEWAY_URL.into());
         let gateway_http = match parse_ws_url(&url) {
             Ok(hp) => hp,
             Err(e) => {
@@ -190,7 +193,9 @@ impl Config {
                 errors.push(format!("{name} must be at least 1"));
             }
         }
-        let max_body_bytes = max_body_bytes.or(file.limits.max_body_bytes).unwrap_or(20 << 20);
+        let max_body_bytes = max_body_bytes
+            .or(file.limits.max_body_bytes)
+            .unwrap_or(20 << 20);
         if max_body_bytes == 0 {
             errors.push("max_body_bytes must be at least 1".into());
         }
