@@ -167,7 +167,7 @@ impl Connection {
                 }
                 Err(e) => {
                     let line = e.describe(&self.config.url);
-                    if attempt == 0 || attempt % 10 == 0 {
+                    if attempt == 0 || attempt.is_multiple_of(10) {
                         warn!(attempt, "{line}");
                     } else {
                         debug!(attempt, "{line}");
@@ -527,10 +527,10 @@ impl ConnState {
                 // A slow HTTP client must never stall the socket: drop its run. The reader
                 // sees its channel close without a final event and reports `Lagged`.
                 warn!(run_id = %ev.run_id, "run reader too slow; dropping run");
-                self.forget_run(&ev.run_id.into_owned());
+                self.forget_run(&ev.run_id);
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {
-                self.forget_run(&ev.run_id.into_owned());
+                self.forget_run(&ev.run_id);
             }
         }
     }

@@ -161,7 +161,7 @@ need_cmd setsid || apt_install util-linux
 # Started first so that the release build (minutes when cold) overlaps the npm and pip installs.
 want_shim=0
 for t in $TARGETS; do [[ "$t" == clawshim-* ]] && want_shim=1; done
-SHIM_BIN="${CLAWSHIM_BIN:-$REPO/target/release/clawshim}"
+SHIM_BIN="${CLAWSHIM_BIN:-${CARGO_TARGET_DIR:-$REPO/target}/release/clawshim}"
 if [[ "$want_shim" == 1 && -z "${CLAWSHIM_BIN:-}" ]] && need_cmd cargo; then
   log "cargo build --release -p clawshim-proxy (in the background)"
   (cd "$REPO" && exec timeout 1800 cargo build --release -p clawshim-proxy) >"$LOGS/cargo-build.log" 2>&1 &

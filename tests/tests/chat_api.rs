@@ -192,8 +192,7 @@ async fn agent_routing_by_model_and_header() {
     let last = gw
         .requests()
         .into_iter()
-        .filter(|r| r["method"] == "agent")
-        .last()
+        .rfind(|r| r["method"] == "agent")
         .unwrap();
     assert_eq!(last["params"]["agentId"], "main");
     assert!(last["params"]["sessionKey"]
