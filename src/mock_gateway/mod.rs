@@ -1,0 +1,574 @@
+//! An in-process gateway that speaks protocol v3 (clawdbot 2026.1.24) or v4 (openclaw
+//! 2026.9.6) on a loopback WebSocket and replays the frame sequences recorded from the real
+//! gateways.
+//!
+//! It exists for two reasons: the fast test suite runs the proxy end to end against it, and
+//! `clawshim demo` uses it to give a fresh machine a working endpoint without a gateway.
+//! Every frame it sends is a recorded frame (the `fixtures/` directory, compiled in) with ids,
+//! texts and timestamps substituted; the behaviour (handshake failures and close codes,
+//! broadcast of run events to every socket, per-session queueing, idempotent replay, aborts,
+//! shutdown) follows the lab traces, cited next to the code as `traces: <lab> <scenario>`
+//! (no lab named: both recorded it).
+//!
+//! An `agent` run answers `echo: <last line of message>`, streamed in up to four word-split
+//! deltas. Keywords in that line inject faults, like the labs' mock LLM:
+//!
+//! | keyword | effect |
+//! | --- | --- |
+//! | `MOCK_HTTP_500` | the recorded provider-error run (v3: `ok:true` with the error text; v4: `run_status` retries then `ok:false` `UNAVAILABLE`), without the real backoff |
+//! | `MOCK_SLOW` | ten times the chunk delay |
+//! | `MOCK_HANG` | one delta, then nothing until the run is aborted (v4) or its socket closes |
+//! | `MOCK_DROP` | after the first delta every socket is dropped without a close frame |
+//! | `MOCK_SHUTDOWN` | after the first delta every socket gets `shutdown` + close 1012 |
+//! | `MOCK_LONG` | a reply of 200 deltas |
+//!
+//! `MOCK_DROP` and `MOCK_SHUTDOWN` fire once per `idempotencyKey`: a client that reconnects and
+//! resubmits the same key gets a normal run, so resubmission can be tested. The agent id
+//! `broken` fails like the lab's agent with an unknown model (traces: broken_agent).
+
+mod conn;
+mod fixtures;
+mod methods;
+mod run;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use fixtures::Fixtures;
+
+/// Which gateway generation the mock imitates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// Protocol 3, clawdbot 2026.1.24.
+    V3,
+    /// Protocol 4, openclaw 2026.9.6.
+    V4,
+}
+
+impl Protocol {
+    /// The protocol number announced in `hello-ok`.
+    pub fn number(self) -> u64 {
+        match self {
+            Protocol::V3 => 3,
+            Protocol::V4 => 4,
+        }
+    }
+
+    /// How long the gateway waits for the `connect` request (traces: handshake_timeout, 10.0 s
+    /// on clawdbot, 15 s on openclaw).
+    pub fn default_handshake_timeout(self) -> Duration {
+        match self {
+            Protocol::V3 => Duration::from_secs(10),
+            Protocol::V4 => Duration::from_secs(15),
+        }
+    }
+}
+
+/// How the mock behaves; [`MockOptions::default`] is a v4 gateway with the labs' agents.
+#[derive(Clone, Debug)]
+pub struct MockOptions {
+    /// The protocol generation to imitate.
+    pub protocol: Protocol,
+    /// The accepted `auth.token` (`secret` by default, like the labs).
+    pub token: Option<String>,
+    /// The accepted `auth.password`. Protocol 3 still demands a token from a client without a
+    /// device identity (2026.1.24 `message-handler.js`: `canSkipDevice = hasTokenAuth`), so
+    /// with [`Protocol::V3`] a password alone gets `device identity required`, as it would there.
+    pub password: Option<String>,
+    /// Configured agents as `(id, name)`; the labs have `main`, `beta` and `broken`.
+    pub agents: Vec<(String, String)>,
+    /// The default agent id (`main`).
+    pub default_agent: String,
+    /// Pause before each assistant delta (20 ms by default).
+    pub chunk_delay: Duration,
+    /// Period of `tick` events; `hello-ok.policy.tickIntervalMs` announces the same (30 s).
+    pub tick_interval: Duration,
+    /// How long a socket may stay silent before `connect`; `None` uses the protocol's value.
+    pub handshake_timeout: Option<Duration>,
+    /// Frames queued per socket before it counts as a slow consumer and is closed with 1008
+    /// `slow consumer` (the gateway closes on buffered bytes; frames are close enough here).
+    pub max_queued_frames: usize,
+    /// Where to listen (`127.0.0.1:0` by default).
+    pub bind: SocketAddr,
+}
+
+impl Default for MockOptions {
+    fn default() -> Self {
+        MockOptions {
+            protocol: Protocol::V4,
+            token: Some("secret".to_string()),
+            password: None,
+            agents: vec![
+                ("main".to_string(), "Main".to_string()),
+                ("beta".to_string(), "Beta".to_string()),
+                (
+                    "broken".to_string(),
+                    "Broken (unknown provider/model, test fixture)".to_string(),
+                ),
+            ],
+            default_agent: "main".to_string(),
+            chunk_delay: Duration::from_millis(20),
+            tick_interval: Duration::from_secs(30),
+            handshake_timeout: None,
+            max_queued_frames: 4096,
+            bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        }
+    }
+}
+
+impl MockOptions {
+    /// Default options for `protocol`.
+    pub fn for_protocol(protocol: Protocol) -> Self {
+        MockOptions {
+            protocol,
+            ..MockOptions::default()
+        }
+    }
+
+    fn handshake_timeout(&self) -> Duration {
+        self.handshake_timeout
+            .unwrap_or_else(|| self.protocol.default_handshake_timeout())
+    }
+}
+
+/// A running mock gateway; dropping it stops its tasks, [`MockGateway::stop`] also waits for them.
+pub struct MockGateway {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl MockGateway {
+    /// Binds `opts.bind` and starts serving.
+    pub async fn start(opts: MockOptions) -> std::io::Result<MockGateway> {
+        let listener = TcpListener::bind(opts.bind).await?;
+        let addr = listener.local_addr()?;
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let shared = Arc::new(Shared {
+            fx: fixtures::fixtures(opts.protocol),
+            opts,
+            conns: Mutex::new(BTreeMap::new()),
+            next_conn: AtomicU64::new(1),
+            total_connects: AtomicUsize::new(0),
+            requests: Mutex::new(Vec::new()),
+            upgrade_headers: Mutex::new(Vec::new()),
+            ticks_paused: AtomicBool::new(false),
+            event_seq: AtomicU64::new(0),
+            runs: Mutex::new(Registry::default()),
+            tasks: Mutex::new(Vec::new()),
+            shutdown: shutdown_rx,
+            started: Instant::now(),
+        });
+        let accept = tokio::spawn(accept_loop(shared.clone(), listener));
+        let ticker = tokio::spawn(tick_loop(shared.clone()));
+        Ok(MockGateway {
+            shared,
+            addr,
+            shutdown,
+            tasks: vec![accept, ticker],
+        })
+    }
+
+    /// `ws://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Sockets that completed the handshake and are still open.
+    pub fn connections(&self) -> usize {
+        self.shared.conns().len()
+    }
+
+    /// Successful handshakes since start.
+    pub fn total_connects(&self) -> usize {
+        self.shared.total_connects.load(Ordering::SeqCst)
+    }
+
+    /// Every `req` frame received so far (including `connect`), in arrival order.
+    pub fn requests(&self) -> Vec<Value> {
+        lock(&self.shared.requests).clone()
+    }
+
+    /// The headers of every WebSocket upgrade request, lower-case names, in arrival order.
+    pub fn upgrade_headers(&self) -> Vec<Vec<(String, String)>> {
+        lock(&self.shared.upgrade_headers).clone()
+    }
+
+    /// Sends every socket the `shutdown` event and closes it with 1012 `service restart`, as
+    /// a stopping gateway does (traces: shutdown). Frames queued earlier are written first;
+    /// the sockets leave [`MockGateway::connections`] at once.
+    pub async fn shutdown_clients(&self) {
+        self.shared.shutdown_clients();
+    }
+
+    /// Drops every socket without a close frame, like a crashed gateway or a cut network
+    /// (frames queued before the call are still written); returns once they are closed.
+    pub async fn drop_clients(&self) {
+        self.shared.drop_clients().await;
+    }
+
+    /// Stops (or resumes) `tick` events, to exercise tick-loss detection.
+    pub fn pause_ticks(&self, paused: bool) {
+        self.shared.ticks_paused.store(paused, Ordering::SeqCst);
+    }
+
+    /// Plays a complete run that no socket started, its events broadcast to every socket
+    /// (traces: broadcast_observer; runs started over the gateway's HTTP endpoint look the
+    /// same); returns when its last event is queued.
+    pub async fn broadcast_foreign_run(&self, text: &str) {
+        run::play_foreign(self.shared.clone(), text).await;
+    }
+
+    /// Stops listening, drops every socket and waits for the mock's tasks to end.
+    pub async fn stop(mut self) {
+        self.shutdown.send_replace(true);
+        self.shared.kill_clients().await;
+        let mut tasks = std::mem::take(&mut self.tasks);
+        tasks.extend(std::mem::take(&mut *lock(&self.shared.tasks)));
+        for task in tasks {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(5), task)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+    }
+}
+
+impl Drop for MockGateway {
+    fn drop(&mut self) {
+        self.shutdown.send_replace(true);
+    }
+}
+
+/// Serves a mock gateway until `shutdown` completes (used by `clawshim demo`).
+pub async fn serve_until(
+    opts: MockOptions,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let mock = MockGateway::start(opts).await?;
+    shutdown.await;
+    mock.stop().await;
+    Ok(())
+}
+
+/// State shared by the accept loop, the socket tasks and the run tasks.
+struct Shared {
+    opts: MockOptions,
+    fx: &'static Fixtures,
+    conns: Mutex<BTreeMap<u64, ConnHandle>>,
+    next_conn: AtomicU64,
+    total_connects: AtomicUsize,
+    requests: Mutex<Vec<Value>>,
+    upgrade_headers: Mutex<Vec<Vec<(String, String)>>>,
+    ticks_paused: AtomicBool,
+    /// Protocol 3 numbers events with one gateway-wide counter (gaps per socket are normal);
+    /// protocol 4 counts per connection, which `conn` does.
+    event_seq: AtomicU64,
+    runs: Mutex<Registry>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    shutdown: watch::Receiver<bool>,
+    started: Instant,
+}
+
+/// What the run side needs to reach one handshaken socket.
+struct ConnHandle {
+    tx: mpsc::Sender<Outbound>,
+    /// Shared with the socket task, so the channel stays open as long as the socket does.
+    kill: Arc<watch::Sender<Kill>>,
+    /// Completes (`changed()` fails) once the socket task has ended.
+    gone: watch::Receiver<()>,
+    /// Protocol 4 socket without `operator.read` (token-only from a non-backend client): it
+    /// gets no run events.
+    run_events: bool,
+}
+
+/// A frame, or the end of the socket, queued for one socket: frames queued earlier are
+/// written first.
+enum Outbound {
+    Frame(Value),
+    /// Send a close frame with this code and reason.
+    Close(u16, String),
+    /// Drop the TCP connection without a close frame.
+    Drop,
+}
+
+/// Why a socket task must stop at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kill {
+    None,
+    /// Drop the TCP connection without a close frame.
+    Abrupt,
+    /// Close with 1008 `slow consumer` (2026.1.24 `server-broadcast.js`), then drop.
+    SlowConsumer,
+}
+
+/// Runs in flight and finished runs' results.
+#[derive(Default)]
+struct Registry {
+    /// `idempotencyKey` -> the answer a resubmission gets: the `accepted` payload while the run
+    /// is in flight, the final result afterwards (2026.1.24 `context.dedupe`; traces:
+    /// idempotent_replay).
+    dedupe: HashMap<String, Cached>,
+    /// `runId` -> the run's abort channel.
+    active: HashMap<String, ActiveRun>,
+    /// One lock per session key: runs of one session are played one after the other (traces:
+    /// concurrent_same_session).
+    sessions: HashMap<String, Arc<tokio::sync::Mutex<()>>>,
+    /// Keys whose `MOCK_DROP` / `MOCK_SHUTDOWN` already fired.
+    fired: HashSet<String>,
+}
+
+#[derive(Clone)]
+struct Cached {
+    ok: bool,
+    payload: Value,
+    error: Option<Value>,
+}
+
+struct ActiveRun {
+    session_key: String,
+    abort: mpsc::UnboundedSender<run::AbortRequest>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}
+
+fn uuid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+impl Shared {
+    fn conns(&self) -> MutexGuard<'_, BTreeMap<u64, ConnHandle>> {
+        lock(&self.conns)
+    }
+
+    fn v4(&self) -> bool {
+        self.opts.protocol == Protocol::V4
+    }
+
+    fn track(&self, task: JoinHandle<()>) {
+        let mut tasks = lock(&self.tasks);
+        tasks.retain(|t| !t.is_finished());
+        tasks.push(task);
+    }
+
+    /// Gives a protocol 3 event its gateway-wide `seq` (protocol 4 sockets number their own).
+    fn stamp(&self, mut frame: Value) -> Value {
+        if !self.v4() && frame["type"] == "event" {
+            let seq = self.event_seq.fetch_add(1, Ordering::SeqCst) + 1;
+            frame["seq"] = Value::from(seq);
+        }
+        frame
+    }
+
+    /// Queues `frame` on every handshaken socket; `run_event` frames skip protocol 4 sockets
+    /// without read scope. A socket whose queue is full is closed as a slow consumer, so one
+    /// stuck client never holds up the others.
+    fn broadcast(&self, frame: Value, run_event: bool) {
+        let frame = self.stamp(frame);
+        let mut conns = self.conns();
+        let mut dead = Vec::new();
+        for (id, conn) in conns.iter() {
+            if run_event && !conn.run_events {
+                continue;
+            }
+            if let Err(err) = conn.tx.try_send(Outbound::Frame(frame.clone())) {
+                let kill = match err {
+                    mpsc::error::TrySendError::Full(_) => Kill::SlowConsumer,
+                    mpsc::error::TrySendError::Closed(_) => Kill::Abrupt,
+                };
+                dead.push((*id, kill));
+            }
+        }
+        for (id, kill) in dead {
+            if let Some(conn) = conns.remove(&id) {
+                conn.kill.send_replace(kill);
+            }
+        }
+    }
+
+    /// Queues `frame` on one socket (responses); false when that socket is gone.
+    fn send_to(&self, conn_id: u64, frame: Value) -> bool {
+        let mut conns = self.conns();
+        let Some(conn) = conns.get(&conn_id) else {
+            return false;
+        };
+        match conn.tx.try_send(Outbound::Frame(frame)) {
+            Ok(()) => true,
+            Err(err) => {
+                let kill = match err {
+                    mpsc::error::TrySendError::Full(_) => Kill::SlowConsumer,
+                    mpsc::error::TrySendError::Closed(_) => Kill::Abrupt,
+                };
+                if let Some(conn) = conns.remove(&conn_id) {
+                    conn.kill.send_replace(kill);
+                }
+                false
+            }
+        }
+    }
+
+    /// Queues `shutdown` + close 1012 on every socket; they leave `connections()` at once and
+    /// close after writing what was queued before.
+    fn shutdown_clients(&self) {
+        let conns = std::mem::take(&mut *self.conns());
+        let shutdown = self.stamp(self.fx.shutdown.clone());
+        for (_, conn) in conns {
+            let queued = conn
+                .tx
+                .try_send(Outbound::Frame(shutdown.clone()))
+                .and_then(|()| {
+                    conn.tx
+                        .try_send(Outbound::Close(1012, "service restart".to_string()))
+                });
+            if queued.is_err() {
+                conn.kill.send_replace(Kill::Abrupt);
+            }
+        }
+    }
+
+    /// Drops every socket without a close frame once it has written what is already queued
+    /// (a run's delta before `MOCK_DROP` reaches the client first).
+    async fn drop_clients(&self) {
+        let conns = std::mem::take(&mut *self.conns());
+        let mut gone = Vec::new();
+        for (_, conn) in conns {
+            if conn.tx.try_send(Outbound::Drop).is_err() {
+                conn.kill.send_replace(Kill::Abrupt);
+            }
+            gone.push(conn.gone);
+        }
+        wait_gone(gone).await;
+    }
+
+    /// Drops every socket at once, queued frames or not.
+    async fn kill_clients(&self) {
+        let conns = std::mem::take(&mut *self.conns());
+        let mut gone = Vec::new();
+        for (_, conn) in conns {
+            conn.kill.send_replace(Kill::Abrupt);
+            gone.push(conn.gone);
+        }
+        wait_gone(gone).await;
+    }
+
+    /// The current `health` payload: the recorded one with this mock's agents.
+    fn health_payload(&self) -> Value {
+        let mut payload = self.fx.health["payload"].clone();
+        let template = payload["agents"]
+            .get(0)
+            .cloned()
+            .unwrap_or_else(|| Value::Object(Default::default()));
+        let agents: Vec<Value> = self
+            .opts
+            .agents
+            .iter()
+            .map(|(id, name)| {
+                let mut agent = template.clone();
+                agent["agentId"] = Value::from(id.as_str());
+                agent["name"] = Value::from(name.as_str());
+                agent["isDefault"] = Value::from(*id == self.opts.default_agent);
+                if let Some(path) = agent["sessions"]["path"].as_str() {
+                    let path = path.replace("/agents/main/", &format!("/agents/{id}/"));
+                    agent["sessions"]["path"] = Value::from(path);
+                }
+                agent
+            })
+            .collect();
+        payload["agents"] = Value::from(agents);
+        payload["defaultAgentId"] = Value::from(self.opts.default_agent.as_str());
+        payload["ts"] = Value::from(now_ms());
+        payload
+    }
+
+    /// The `health` event sent after each connect (traces: simple, broadcast_observer).
+    fn health_event(&self) -> Value {
+        let mut frame = self.fx.health.clone();
+        frame["payload"] = self.health_payload();
+        frame
+    }
+
+    fn known_agent(&self, id: &str) -> bool {
+        self.opts.agents.iter().any(|(a, _)| a == id)
+    }
+}
+
+/// Completes once `rx` says stop (or its sender is gone); the guard `wait_for` returns is
+/// dropped here, so callers stay `Send`.
+async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+async fn wait_gone(gone: Vec<watch::Receiver<()>>) {
+    for mut rx in gone {
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            while rx.changed().await.is_ok() {}
+        })
+        .await;
+    }
+}
+
+async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+    let mut shutdown = shared.shutdown.clone();
+    loop {
+        tokio::select! {
+            _ = stopped(&mut shutdown) => break,
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _peer)) => {
+                    let task = tokio::spawn(conn::serve(shared.clone(), tcp));
+                    shared.track(task);
+                }
+                // Accept errors (e.g. out of descriptors) are transient; back off briefly.
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            },
+        }
+    }
+}
+
+/// Sends `tick` to every socket each `tick_interval` (traces: tick, 30 s apart on both).
+async fn tick_loop(shared: Arc<Shared>) {
+    let period = shared.opts.tick_interval.max(Duration::from_millis(1));
+    let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut shutdown = shared.shutdown.clone();
+    loop {
+        tokio::select! {
+            _ = stopped(&mut shutdown) => break,
+            _ = interval.tick() => {
+                if !shared.ticks_paused.load(Ordering::SeqCst) {
+                    let mut tick = shared.fx.tick.clone();
+                    tick["payload"]["ts"] = Value::from(now_ms());
+                    shared.broadcast(tick, false);
+                }
+            }
+        }
+    }
+}
