@@ -1,6 +1,8 @@
 //! Logging set-up: `tracing` with text or JSON lines; pingora's `log` records are captured
 //! too. The level comes from `RUST_LOG` (default `info`).
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
