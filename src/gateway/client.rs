@@ -72,6 +72,8 @@ pub struct GatewayConfig {
     pub backoff: Backoff,
     /// Largest frame accepted from the gateway.
     pub max_frame_bytes: usize,
+    /// Trust anchors for a `wss://` gateway instead of the system roots (a private CA).
+    pub tls_roots: Option<Arc<rustls::RootCertStore>>,
 }
 
 impl GatewayConfig {
@@ -87,6 +89,7 @@ impl GatewayConfig {
             max_queued: 4096,
             backoff: Backoff::default(),
             max_frame_bytes: 64 << 20,
+            tls_roots: None,
         }
     }
 }

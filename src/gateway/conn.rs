@@ -211,10 +211,26 @@ impl Connection {
         let ws_config = WebSocketConfig::default()
             .max_message_size(Some(self.config.max_frame_bytes))
             .max_frame_size(Some(self.config.max_frame_bytes));
-        let (mut ws, _) = tokio_tungstenite::connect_async_with_config(
+        // No connector: tokio-tungstenite verifies `wss://` against the system roots.
+        let connector = self.config.tls_roots.as_ref().map(|roots| {
+            let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .map(|b| {
+                b.with_root_certificates(roots.clone())
+                    .with_no_client_auth()
+            });
+            tls.map(|c| tokio_tungstenite::Connector::Rustls(Arc::new(c)))
+        });
+        let connector = connector
+            .transpose()
+            .map_err(|e| ConnectError::Transport(format!("TLS set-up: {e}")))?;
+        let (mut ws, _) = tokio_tungstenite::connect_async_tls_with_config(
             self.config.url.as_str(),
             Some(ws_config),
             true,
+            connector,
         )
         .await
         .map_err(|e| ConnectError::Transport(e.to_string()))?;
