@@ -1,8 +1,8 @@
-//! Client authentication: `Authorization: Bearer <token>` compared in constant time with
-//! every accepted token. Runs in `request_filter`, before any body is read.
+//! Client authentication: `Authorization: Bearer <token>` checked against the shared tokens
+//! and API keys (constant time, see [`KeyStore::authenticate`]). Runs in `request_filter`,
+//! before any body is read.
 
-use clawshim_core::gateway::client::Secret;
-use subtle::ConstantTimeEq;
+use crate::keys::{KeyStore, Principal};
 
 /// The token of an `Authorization: Bearer ...` header value, if it has that form.
 pub fn bearer(header: &[u8]) -> Option<&[u8]> {
@@ -14,32 +14,24 @@ pub fn bearer(header: &[u8]) -> Option<&[u8]> {
     (!token.is_empty()).then_some(token)
 }
 
-/// Whether the header carries one of `accepted`. Compares against every token (no early
-/// exit), so timing tells nothing about which one nearly matched.
-pub fn check(header: Option<&[u8]>, accepted: &[Secret]) -> bool {
-    let Some(token) = header.and_then(bearer) else {
-        return false;
-    };
-    accepted
-        .iter()
-        .fold(subtle::Choice::from(0), |ok, t| {
-            ok | t.expose().as_bytes().ct_eq(token)
-        })
-        .into()
+/// Who the `Authorization` header belongs to, if anyone.
+pub fn authenticate(header: Option<&[u8]>, store: &KeyStore) -> Option<Principal> {
+    store.authenticate(header.and_then(bearer)?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clawshim_core::gateway::client::Secret;
 
     #[test]
     fn accepts_any_configured_token() {
-        let accepted = [Secret::new("one"), Secret::new("two")];
-        assert!(check(Some(b"Bearer two"), &accepted));
-        assert!(check(Some(b"bearer  one "), &accepted));
-        assert!(!check(Some(b"Bearer three"), &accepted));
-        assert!(!check(Some(b"Basic one"), &accepted));
-        assert!(!check(Some(b"Bearer "), &accepted));
-        assert!(!check(None, &accepted));
+        let store = KeyStore::new(vec![Secret::new("one"), Secret::new("two")], &[]);
+        assert!(authenticate(Some(b"Bearer two"), &store).is_some());
+        assert!(authenticate(Some(b"bearer  one "), &store).is_some());
+        assert!(authenticate(Some(b"Bearer three"), &store).is_none());
+        assert!(authenticate(Some(b"Basic one"), &store).is_none());
+        assert!(authenticate(Some(b"Bearer "), &store).is_none());
+        assert!(authenticate(None, &store).is_none());
     }
 }

@@ -19,6 +19,7 @@ use tracing::{debug, warn};
 
 use crate::ctx::RequestCtx;
 use crate::errors::HttpError;
+use crate::keys::Principal;
 use crate::service::App;
 
 /// Serve one chat completion. Errors before any response byte are returned for the caller to
@@ -36,13 +37,15 @@ pub async fn serve(
     }
     let prompt = prompt::build(&req.messages)?;
     let header = |name: &str| header_str(session, name);
+    let principal = ctx.principal.clone().unwrap_or(Principal::Shared);
     let agent_id = resolve_agent(
         &app.gateway,
         routing::select_agent(header, req.model.as_deref()),
         &req,
+        &principal,
     )
     .await?;
-    let session_key = routing::session_key(header, &agent_id, req.user.as_deref());
+    let session_key = session_key(header, &agent_id, req.user.as_deref(), &principal)?;
     ctx.agent_id = Some(agent_id.clone());
 
     let _permit = app
@@ -52,6 +55,12 @@ pub async fn serve(
         .map_err(|_| HttpError::TooManyRequests {
             retry_after_secs: 1,
         })?;
+    let _key_permit = match &principal {
+        Principal::Key(key) => key.acquire_run().map_err(|()| HttpError::TooManyRequests {
+            retry_after_secs: 1,
+        })?,
+        Principal::Shared => None,
+    };
 
     let run = RunRequest {
         agent_id,
@@ -98,27 +107,68 @@ pub async fn serve(
     }
 }
 
-/// The agent a request runs on. An explicit agent the gateway does not know is a 404 before
-/// any run starts; the list is re-read once in case the gateway's config changed.
+/// The agent a request runs on. An explicit agent the gateway does not know, or that the
+/// caller's key may not use, is a 404 before any run starts (the list is re-read once in
+/// case the gateway's config changed). Without an explicit agent: the gateway's default, or
+/// the key's first allowed agent when the default is not allowed.
 async fn resolve_agent(
     gateway: &GatewayClient,
     selector: AgentSelector,
     req: &ChatCompletionRequest,
+    principal: &Principal,
 ) -> Result<String, HttpError> {
+    let not_found = |id: String| HttpError::ModelNotFound {
+        model: req.model.clone().unwrap_or(id),
+    };
     let dir = gateway.agents().await?;
     match selector {
-        AgentSelector::Default => Ok(dir.default_id),
+        AgentSelector::Default if principal.allows(&dir.default_id) => Ok(dir.default_id),
+        AgentSelector::Default => dir
+            .agents
+            .iter()
+            .map(|a| a.id.clone())
+            .find(|id| principal.allows(id))
+            .ok_or_else(|| not_found(dir.default_id.clone())),
+        AgentSelector::Explicit(id) if !principal.allows(&id) => Err(not_found(id)),
         AgentSelector::Explicit(id) if dir.contains(&id) => Ok(id),
         AgentSelector::Explicit(id) => {
-            let dir = gateway.refresh_agents().await?;
-            if dir.contains(&id) {
+            if gateway.refresh_agents().await?.contains(&id) {
                 Ok(id)
             } else {
-                Err(HttpError::ModelNotFound {
-                    model: req.model.clone().unwrap_or(id),
-                })
+                Err(not_found(id))
             }
         }
+    }
+}
+
+/// The session key. A key with a fixed namespace keeps every session inside
+/// `agent:<id>:<namespace>:`; an explicit session header outside it is refused.
+fn session_key(
+    header: impl Fn(&str) -> Option<String> + Copy,
+    agent_id: &str,
+    user: Option<&str>,
+    principal: &Principal,
+) -> Result<String, HttpError> {
+    let namespace = match principal {
+        Principal::Key(key) => key.session_namespace.as_deref(),
+        Principal::Shared => None,
+    };
+    let Some(ns) = namespace else {
+        return Ok(routing::session_key(header, agent_id, user));
+    };
+    let prefix = format!("agent:{agent_id}:{ns}:");
+    let explicit = routing::SESSION_HEADERS.iter().find_map(|name| {
+        header(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    });
+    match (explicit, user.map(str::trim).filter(|u| !u.is_empty())) {
+        (Some(key), _) if key.starts_with(&prefix) => Ok(key),
+        (Some(_), _) => Err(HttpError::Forbidden {
+            message: format!("This API key may only use sessions under `{prefix}`."),
+        }),
+        (None, Some(user)) => Ok(format!("{prefix}user:{}", user.to_lowercase())),
+        (None, None) => Ok(format!("{prefix}{}", uuid::Uuid::new_v4())),
     }
 }
 
@@ -261,6 +311,7 @@ async fn stream(
     include_usage: bool,
     deadline: Instant,
 ) -> Result<(), HttpError> {
+    let _active = crate::metrics::ActiveStream::enter();
     let mut translator = ChunkTranslator::new(meta, include_usage);
     let mut resp = base_header(ctx, 200, "text/event-stream")?;
     resp.insert_header("cache-control", "no-cache")

@@ -2,6 +2,7 @@
 
 use std::time::Instant;
 
+use crate::keys::Principal;
 use crate::route::Route;
 
 /// What one request did; filled as it goes, read by `logging`.
@@ -19,6 +20,8 @@ pub struct RequestCtx {
     pub run_id: Option<String>,
     /// Agent the run went to.
     pub agent_id: Option<String>,
+    /// Name of the API key the client authenticated with (never the key itself).
+    pub key_name: Option<String>,
     /// Why the request failed, when it did (bounded label).
     pub error_kind: Option<&'static str>,
     /// Body bytes we wrote ourselves (passthrough bytes are counted by pingora).
@@ -27,6 +30,8 @@ pub struct RequestCtx {
     pub first_byte: Option<Instant>,
     /// The client went away before the response was complete.
     pub client_gone: bool,
+    /// Who authenticated (routes that need auth). Set in `request_filter`.
+    pub principal: Option<Principal>,
 }
 
 impl RequestCtx {
@@ -39,10 +44,12 @@ impl RequestCtx {
             status: 0,
             run_id: None,
             agent_id: None,
+            key_name: None,
             error_kind: None,
             bytes_out: 0,
             first_byte: None,
             client_gone: false,
+            principal: None,
         }
     }
 }

@@ -42,29 +42,28 @@ pub fn start(settings: &Settings) -> Result<(Settings, thread::JoinHandle<()>), 
     let url = rx
         .recv()
         .map_err(|_| "demo gateway thread died".to_string())??;
+    // Everything the user set still applies, except what points at a real gateway.
     let demo = Settings {
         gateway_url: Some(url),
         gateway_token: Some(DEMO_TOKEN.to_string()),
         gateway_password: None,
+        // The in-process demo gateway is local: no device identity.
+        device_identity: None,
         api_tokens: Some(vec![DEMO_TOKEN.to_string()]),
         passthrough: Some(false),
         config: None,
-        listen: settings.listen.clone(),
-        max_body_bytes: settings.max_body_bytes,
-        run_timeout_secs: settings.run_timeout_secs,
-        write_timeout_secs: settings.write_timeout_secs,
-        keepalive_secs: settings.keepalive_secs,
-        max_concurrent_runs: settings.max_concurrent_runs,
-        threads: settings.threads,
-        grace_period_secs: settings.grace_period_secs,
-        log_format: settings.log_format.clone(),
+        ..settings.clone()
     };
     Ok((demo, handle))
 }
 
 /// Tell the user how to try it.
 pub fn print_banner(config: &Config) {
-    let base = format!("http://{}", config.listen);
+    let base = match (&config.listen, &config.tls) {
+        (Some(addr), _) => format!("http://{addr}"),
+        (None, Some(tls)) => format!("https://{}", tls.listen),
+        (None, None) => String::new(),
+    };
     println!(
         "clawshim demo: an OpenAI-compatible endpoint backed by a built-in echo gateway.\n\
          \n  curl -s {base}/v1/chat/completions -H 'Authorization: Bearer {DEMO_TOKEN}' \\\n    \

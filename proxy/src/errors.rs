@@ -26,6 +26,9 @@ pub enum HttpError {
     /// No such route.
     #[error("unknown route {method} {path}")]
     NotFound { method: String, path: String },
+    /// The key may not do this.
+    #[error("{message}")]
+    Forbidden { message: String },
     /// The requested model / agent does not exist on the gateway.
     #[error("model `{model}` not found")]
     ModelNotFound { model: String },
@@ -70,6 +73,7 @@ impl HttpError {
         match self {
             HttpError::BadRequest { .. } => 400,
             HttpError::Unauthorized => 401,
+            HttpError::Forbidden { .. } => 403,
             HttpError::NotFound { .. } | HttpError::ModelNotFound { .. } => 404,
             HttpError::MethodNotAllowed { .. } => 405,
             HttpError::PayloadTooLarge { .. } => 413,
@@ -96,6 +100,7 @@ impl HttpError {
         match self {
             HttpError::BadRequest { .. } => "bad_request",
             HttpError::Unauthorized => "unauthorized",
+            HttpError::Forbidden { .. } => "forbidden",
             HttpError::NotFound { .. } => "not_found",
             HttpError::ModelNotFound { .. } => "model_not_found",
             HttpError::MethodNotAllowed { .. } => "method_not_allowed",
@@ -135,6 +140,9 @@ impl HttpError {
                 "Incorrect API key provided. Send `Authorization: Bearer <token>` with a token clawshim accepts.",
             )
             .with_code("invalid_api_key"),
+            HttpError::Forbidden { message } => {
+                ApiError::permission_error(message.clone()).with_code("forbidden")
+            }
             HttpError::NotFound { method, path } => {
                 ApiError::invalid_request_error(format!("Invalid URL ({method} {path})"))
                     .with_code("unknown_url")

@@ -2,11 +2,15 @@
 
 use clap::Parser;
 use clawshim_proxy::config::{Cli, Command, Config};
-use clawshim_proxy::{build_server, demo, telemetry};
+use clawshim_proxy::{build_server, demo, keys, telemetry};
 use pingora::server::RunArgs;
 
 fn main() {
     let cli = Cli::parse();
+    if let Some(Command::GenKey(opts)) = &cli.command {
+        print!("{}", keys::gen_key_block(opts));
+        return;
+    }
     if let Some(Command::Demo) = cli.command {
         let (settings, _gateway) = match demo::start(&cli.settings) {
             Ok(v) => v,

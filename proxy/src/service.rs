@@ -11,11 +11,13 @@ use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 use tokio::sync::Semaphore;
 
+use crate::auth_limit::FailedAuthLimiter;
 use crate::config::Config;
 use crate::ctx::RequestCtx;
 use crate::errors::{self, HttpError};
+use crate::keys::{KeyStore, Principal};
 use crate::route::{self, Route};
-use crate::{access, auth, chat, health, models, passthrough};
+use crate::{access, auth, chat, health, metrics, models, passthrough};
 
 /// Service-wide state shared by every request.
 pub struct App {
@@ -25,6 +27,23 @@ pub struct App {
     pub gateway: GatewayClient,
     /// One permit per run in flight.
     pub runs: Arc<Semaphore>,
+    /// Accepted credentials: shared tokens and API keys.
+    pub keys: KeyStore,
+    /// Failed-auth counts per client IP.
+    pub failed_auth: FailedAuthLimiter,
+}
+
+impl App {
+    /// Service state built from `config` around a gateway handle.
+    pub fn new(config: Config, gateway: GatewayClient) -> App {
+        App {
+            runs: Arc::new(Semaphore::new(config.max_concurrent_runs)),
+            keys: KeyStore::new(config.api_tokens.clone(), &config.keys),
+            failed_auth: FailedAuthLimiter::new(config.max_failed_auth, config.failed_auth_window),
+            gateway,
+            config: Arc::new(config),
+        }
+    }
 }
 
 /// The proxy.
@@ -49,6 +68,44 @@ fn request_id(session: &Session) -> String {
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+/// Authenticate routes that need it (before any body is read or gateway call is made),
+/// apply per-IP failed-auth limiting and the key's request rate.
+fn authorize(session: &Session, ctx: &mut RequestCtx, app: &App) -> Result<(), HttpError> {
+    if !ctx.route.needs_auth() {
+        return Ok(());
+    }
+    let ip = session
+        .client_addr()
+        .and_then(|a| a.as_inet())
+        .map(|a| a.ip())
+        .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+    let now = std::time::Instant::now();
+    if let Err(retry) = app.failed_auth.check(ip, now) {
+        return Err(HttpError::TooManyRequests {
+            retry_after_secs: retry.as_secs().max(1),
+        });
+    }
+    let header = session
+        .req_header()
+        .headers
+        .get("authorization")
+        .map(|v| v.as_bytes());
+    let Some(principal) = auth::authenticate(header, &app.keys) else {
+        app.failed_auth.record_failure(ip, now);
+        return Err(HttpError::Unauthorized);
+    };
+    app.failed_auth.record_success(ip);
+    ctx.key_name = principal.name().map(str::to_owned);
+    if let Principal::Key(key) = &principal {
+        key.take_request()
+            .map_err(|retry| HttpError::TooManyRequests {
+                retry_after_secs: retry.as_secs().max(1),
+            })?;
+    }
+    ctx.principal = Some(principal);
+    Ok(())
 }
 
 async fn serve_route(
@@ -90,18 +147,9 @@ impl ProxyHttp for ClawShim {
         if ctx.route == Route::Passthrough {
             return Ok(false);
         }
-        let result = if ctx.route.needs_auth()
-            && !auth::check(
-                session
-                    .req_header()
-                    .headers
-                    .get("authorization")
-                    .map(|v| v.as_bytes()),
-                &self.app.config.api_tokens,
-            ) {
-            Err(HttpError::Unauthorized)
-        } else {
-            serve_route(session, ctx, &self.app).await
+        let result = match authorize(session, ctx, &self.app) {
+            Ok(()) => serve_route(session, ctx, &self.app).await,
+            Err(e) => Err(e),
         };
         if let Err(err) = result {
             if ctx.status == 0 {
@@ -191,5 +239,6 @@ impl ProxyHttp for ClawShim {
 
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
         access::log(session, e, ctx);
+        metrics::observe(session, ctx);
     }
 }

@@ -26,10 +26,32 @@ pub enum Command {
     Serve,
     /// Serve with a built-in in-process echo gateway: a working endpoint with no gateway.
     Demo,
+    /// Generate an API key and print it with the `[[keys]]` block to add to the config file.
+    GenKey(GenKey),
+}
+
+/// `clawshim gen-key` options.
+#[derive(Debug, Args)]
+pub struct GenKey {
+    /// Name shown in logs and metrics (never the key).
+    #[arg(long)]
+    pub name: String,
+    /// Agents the key may use, comma-separated (default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub agents: Option<Vec<String>>,
+    /// Requests per minute.
+    #[arg(long)]
+    pub requests_per_minute: Option<u32>,
+    /// Runs in flight at once.
+    #[arg(long)]
+    pub max_concurrent_runs: Option<usize>,
+    /// Fixed session namespace.
+    #[arg(long)]
+    pub session_namespace: Option<String>,
 }
 
 /// Every setting that can come from a flag or the environment.
-#[derive(Debug, Default, Args)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct Settings {
     /// TOML config file.
     #[arg(long, env = "CLAWSHIM_CONFIG", global = true)]
@@ -56,6 +78,10 @@ pub struct Settings {
         hide_env_values = true
     )]
     pub gateway_password: Option<String>,
+    /// Ed25519 device identity file, created on first start (mode 0600). Needed when the
+    /// gateway is on another host: approve the device there once (`openclaw devices approve`).
+    #[arg(long, env = "CLAWSHIM_DEVICE_IDENTITY", global = true)]
+    pub device_identity: Option<PathBuf>,
     /// Accepted client bearer tokens, comma-separated (default: the gateway token).
     #[arg(
         long,
@@ -92,4 +118,7 @@ pub struct Settings {
     /// Log format: text or json.
     #[arg(long, env = "CLAWSHIM_LOG_FORMAT", global = true)]
     pub log_format: Option<String>,
+    /// HTTPS, metrics and upgrade listeners.
+    #[command(flatten)]
+    pub listeners: super::listeners::ListenerSettings,
 }

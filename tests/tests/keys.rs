@@ -1,0 +1,252 @@
+//! End-to-end: clawshim's own API keys (hashed in the config file), agent allowlists, rate
+//! limits, session namespaces and failed-auth limiting per client IP.
+
+use std::time::Duration;
+
+use clawshim_tests::*;
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+
+const KEY: &str = "csk-test-key-one";
+
+fn sha256_hex(s: &str) -> String {
+    use std::fmt::Write;
+    // The same hash `clawshim gen-key` prints.
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(s.as_bytes());
+    digest.iter().fold(String::new(), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
+fn config_file(body: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("clawshim-keys-{}.toml", uuid::Uuid::new_v4()));
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+async fn shim_with_keys(gw: &MockGateway, keys_toml: &str) -> Shim {
+    let path = config_file(keys_toml);
+    Shim::start_with(&gw.url(), move |s| s.config = Some(path), true).await
+}
+
+async fn chat_as(
+    shim: &Shim,
+    key: &str,
+    body: Value,
+    headers: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut req = client()
+        .post(shim.url("/v1/chat/completions"))
+        .bearer_auth(key)
+        .json(&body);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    req.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn key_allowlist_limits_agents_and_models() {
+    let gw = mock(Protocol::V4).await;
+    let shim = shim_with_keys(
+        &gw,
+        &format!(
+            "[[keys]]\nname = \"laptop\"\nsha256 = \"{}\"\nagents = [\"beta\"]\n",
+            sha256_hex(KEY)
+        ),
+    )
+    .await;
+    assert_eq!(
+        chat_as(&shim, KEY, user_msg("openclaw/main", "hi"), &[])
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        chat_as(&shim, KEY, user_msg("openclaw/beta", "hi"), &[])
+            .await
+            .status(),
+        200
+    );
+    // No agent named: the key's first allowed agent, not the gateway default.
+    assert_eq!(
+        chat_as(&shim, KEY, user_msg("gpt-4o", "hi"), &[])
+            .await
+            .status(),
+        200
+    );
+    let agents: Vec<Value> = gw
+        .requests()
+        .into_iter()
+        .filter(|r| r["method"] == "agent")
+        .map(|r| r["params"]["agentId"].clone())
+        .collect();
+    assert_eq!(agents, vec![json!("beta"), json!("beta")]);
+    let list: Value = client()
+        .get(shim.url("/v1/models"))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&"openclaw/beta") && !ids.contains(&"openclaw/main"),
+        "{ids:?}"
+    );
+    // The gateway token still works, for every agent.
+    assert_eq!(
+        shim.chat(user_msg("openclaw/main", "hi")).await.status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn key_request_rate_gives_429_with_retry_after() {
+    let gw = mock(Protocol::V3).await;
+    let shim = shim_with_keys(
+        &gw,
+        &format!(
+            "[[keys]]\nname = \"script\"\nsha256 = \"{}\"\nrequests_per_minute = 2\n",
+            sha256_hex(KEY)
+        ),
+    )
+    .await;
+    for _ in 0..2 {
+        assert_eq!(
+            chat_as(&shim, KEY, user_msg("x", "hi"), &[]).await.status(),
+            200
+        );
+    }
+    let r = chat_as(&shim, KEY, user_msg("x", "hi"), &[]).await;
+    assert_eq!(r.status(), 429);
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=30).contains(&retry));
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["type"], "rate_limit_error");
+}
+
+#[tokio::test]
+async fn key_concurrent_runs_limit() {
+    let gw = mock(Protocol::V4).await;
+    let shim = shim_with_keys(
+        &gw,
+        &format!(
+            "[[keys]]\nname = \"one-at-a-time\"\nsha256 = \"{}\"\nmax_concurrent_runs = 1\n",
+            sha256_hex(KEY)
+        ),
+    )
+    .await;
+    let mut body = user_msg("x", "MOCK_HANG");
+    body["stream"] = json!(true);
+    let hanging = chat_as(&shim, KEY, body, &[]).await;
+    assert_eq!(hanging.status(), 200);
+    let mut stream = hanging.bytes_stream();
+    let _ = tokio::time::timeout(WAIT, stream.next()).await.unwrap();
+    assert_eq!(
+        chat_as(&shim, KEY, user_msg("x", "hi"), &[]).await.status(),
+        429
+    );
+    drop(stream);
+    // The slot frees once the client is gone.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while chat_as(&shim, KEY, user_msg("x", "hi"), &[]).await.status() != 200 {
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn key_session_namespace_confines_sessions() {
+    let gw = mock(Protocol::V3).await;
+    let shim = shim_with_keys(
+        &gw,
+        &format!(
+            "[[keys]]\nname = \"bot\"\nsha256 = \"{}\"\nsession_namespace = \"bot\"\n",
+            sha256_hex(KEY)
+        ),
+    )
+    .await;
+    let mut body = user_msg("x", "hi");
+    body["user"] = json!("Carol");
+    assert_eq!(chat_as(&shim, KEY, body, &[]).await.status(), 200);
+    assert_eq!(
+        chat_as(&shim, KEY, user_msg("x", "hi"), &[]).await.status(),
+        200
+    );
+    let ok = chat_as(
+        &shim,
+        KEY,
+        user_msg("x", "hi"),
+        &[("x-openclaw-session-key", "agent:main:bot:mine")],
+    )
+    .await;
+    assert_eq!(ok.status(), 200);
+    let outside = chat_as(
+        &shim,
+        KEY,
+        user_msg("x", "hi"),
+        &[("x-openclaw-session-key", "agent:main:main")],
+    )
+    .await;
+    assert_eq!(outside.status(), 403);
+    let keys: Vec<String> = gw
+        .requests()
+        .into_iter()
+        .filter(|r| r["method"] == "agent")
+        .map(|r| r["params"]["sessionKey"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(keys[0], "agent:main:bot:user:carol");
+    assert!(keys[1].starts_with("agent:main:bot:"));
+    assert_eq!(keys[2], "agent:main:bot:mine");
+    assert_eq!(keys.len(), 3);
+}
+
+#[tokio::test]
+async fn repeated_bad_credentials_from_one_ip_get_429() {
+    let gw = mock(Protocol::V4).await;
+    let path = config_file("[auth]\nmax_failed_attempts = 3\nfailed_window_secs = 60\n");
+    let shim = Shim::start_with(&gw.url(), move |s| s.config = Some(path), true).await;
+    for _ in 0..3 {
+        assert_eq!(
+            chat_as(&shim, "guess", user_msg("x", "hi"), &[])
+                .await
+                .status(),
+            401
+        );
+    }
+    // Blocked now, even with the right token, until the window ends.
+    let r = chat_as(&shim, TOKEN, user_msg("x", "hi"), &[]).await;
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+}
+
+#[test]
+fn bad_key_entries_are_config_errors() {
+    use clawshim_proxy::config::{Config, Settings};
+    let path = config_file(
+        "[[keys]]\nname = \"x\"\nsha256 = \"nothex\"\n[[keys]]\nname = \"x\"\nsha256 = \"00\"\n",
+    );
+    let err = Config::load(&Settings {
+        config: Some(path),
+        gateway_token: Some("t".into()),
+        ..Settings::default()
+    })
+    .err()
+    .expect("invalid keys are refused");
+    let text = err.to_string();
+    assert!(text.contains("sha256 must be 64 hex digits"), "{text}");
+    assert!(text.contains("duplicate name"), "{text}");
+}
