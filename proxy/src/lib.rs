@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod auth_limit;
 pub mod chat;
 pub mod config;
 pub mod ctx;
@@ -13,22 +14,25 @@ pub mod demo;
 pub mod errors;
 pub mod gateway_service;
 pub mod health;
+pub mod keys;
+pub mod metrics;
 pub mod models;
 pub mod passthrough;
 pub mod respond;
 pub mod route;
 pub mod service;
 pub mod telemetry;
+pub mod tls;
 
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use clawshim_core::gateway::GatewayClient;
 use pingora::proxy::http_proxy_service_with_name;
-use pingora::server::configuration::ServerConf;
+use pingora::server::configuration::{Opt, ServerConf};
 use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
 use pingora::services::background::background_service;
-use tokio::sync::{oneshot, Semaphore};
+use tokio::sync::oneshot;
 
 use config::Config;
 use gateway_service::GatewayService;
@@ -41,11 +45,27 @@ pub fn build_server(config: Config) -> Server {
         threads: config.threads,
         grace_period_seconds: Some(config.grace_period.as_secs()),
         graceful_shutdown_timeout_seconds: Some(5),
+        upgrade_sock: config.upgrade_sock.to_string_lossy().into_owned(),
+        // The gateway is the only TLS upstream: its CA is the connector's CA.
+        ca_file: config
+            .gateway_ca_file
+            .as_ref()
+            .map(|p| p.to_string_lossy().into_owned()),
         ..ServerConf::default()
     };
     conf.upstream_keepalive_pool_size = 128;
-    let mut server = Server::new_with_opt_and_conf(None, conf);
+    let opt = Opt {
+        upgrade: config.upgrade,
+        ..Opt::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(opt, conf);
+    // With `--upgrade` this waits for the old process's listening sockets (see `tls`).
     server.bootstrap();
+    if let Some(path) = &config.pid_file {
+        if let Err(e) = std::fs::write(path, format!("{}\n", std::process::id())) {
+            tracing::warn!(path = %path.display(), error = %e, "cannot write the pid file");
+        }
+    }
 
     let (gateway, conn) = GatewayClient::new(config.gateway.clone());
     let gateway_handle = server.add_service(background_service(
@@ -53,19 +73,31 @@ pub fn build_server(config: Config) -> Server {
         GatewayService::new(conn),
     ));
 
-    let app = Arc::new(App {
-        runs: Arc::new(Semaphore::new(config.max_concurrent_runs)),
-        gateway,
-        config: Arc::new(config),
-    });
+    let app = Arc::new(App::new(config, gateway));
     let mut http = http_proxy_service_with_name(
         &server.configuration,
         ClawShim::new(app.clone()),
         "clawshim http",
     );
-    http.add_tcp(&app.config.listen.to_string());
+    if let Some(addr) = app.config.listen {
+        http.add_tcp(&addr.to_string());
+    }
+    if let Some(tls) = &app.config.tls {
+        http.add_tls_with_settings(&tls.listen.to_string(), None, tls::settings(tls));
+        server.add_service(background_service(
+            "tls reload",
+            tls::ReloadOnHangup::new(tls.store.clone()),
+        ));
+    }
     let http_handle = server.add_service(http);
     http_handle.add_dependency(&gateway_handle);
+    server.add_service(background_service(
+        "gateway metrics",
+        metrics::GatewayWatch::new(app.gateway.clone()),
+    ));
+    if let Some(addr) = app.config.metrics_listen {
+        server.add_service(metrics::service(&addr.to_string()));
+    }
     server
 }
 

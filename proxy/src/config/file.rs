@@ -17,6 +17,29 @@ pub struct FileConfig {
     pub limits: LimitsSection,
     #[serde(default)]
     pub server: ServerSection,
+    #[serde(default)]
+    pub tls: TlsSection,
+    /// clawshim's own API keys (`[[keys]]`), stored as SHA-256 hashes.
+    #[serde(default)]
+    pub keys: Vec<KeyEntry>,
+}
+
+/// One `[[keys]]` entry; `clawshim gen-key` prints one.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyEntry {
+    /// Name for logs and metrics.
+    pub name: String,
+    /// SHA-256 of the key, 64 hex digits.
+    pub sha256: String,
+    /// Agents the key may use (default: all).
+    pub agents: Option<Vec<String>>,
+    /// Requests per minute (default: unlimited).
+    pub requests_per_minute: Option<u32>,
+    /// Runs in flight at once (default: unlimited).
+    pub max_concurrent_runs: Option<usize>,
+    /// Fixed session namespace for the key's sessions.
+    pub session_namespace: Option<String>,
 }
 
 /// `[gateway]`.
@@ -33,6 +56,11 @@ pub struct GatewaySection {
     pub connect_timeout_secs: Option<u64>,
     /// Limit for a gateway call's answer, seconds.
     pub request_timeout_secs: Option<u64>,
+    /// PEM CA bundle trusted for a `wss://` gateway instead of the system roots.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Ed25519 device identity file (created on first start, mode 0600); needed when the
+    /// gateway is on another host.
+    pub device_identity: Option<std::path::PathBuf>,
 }
 
 /// `[auth]`.
@@ -41,6 +69,10 @@ pub struct GatewaySection {
 pub struct AuthSection {
     /// Bearer tokens clients may use; default: the gateway token (or password).
     pub tokens: Option<Vec<String>>,
+    /// Failed auth attempts per client IP before it gets 429 (0 disables).
+    pub max_failed_attempts: Option<u32>,
+    /// Window of that count, seconds.
+    pub failed_window_secs: Option<u64>,
 }
 
 /// `[limits]`.
@@ -71,4 +103,22 @@ pub struct ServerSection {
     pub passthrough: Option<bool>,
     /// `text` or `json` log lines.
     pub log_format: Option<String>,
+    /// Prometheus metrics listen address (default: off).
+    pub metrics_listen: Option<String>,
+    /// Unix socket for graceful upgrades (`--upgrade`); old and new process must agree.
+    pub upgrade_sock: Option<std::path::PathBuf>,
+    /// Write the process id here once serving.
+    pub pid_file: Option<std::path::PathBuf>,
+}
+
+/// `[tls]`: the HTTPS listener.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    /// HTTPS listen address, e.g. `0.0.0.0:8443`.
+    pub listen: Option<String>,
+    /// PEM certificate chain, leaf first.
+    pub cert: Option<std::path::PathBuf>,
+    /// PEM private key.
+    pub key: Option<std::path::PathBuf>,
 }

@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod file;
+pub mod listeners;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -12,7 +13,9 @@ use std::time::Duration;
 use clawshim_core::gateway::client::{GatewayAuth, Secret};
 use clawshim_core::gateway::GatewayConfig;
 
-pub use cli::{Cli, Command, Settings};
+pub use cli::{Cli, Command, GenKey, Settings};
+
+use crate::keys::KeySpec;
 use file::FileConfig;
 
 /// Default gateway URL: the gateway's default port on this host.
@@ -30,14 +33,32 @@ pub enum LogFormat {
 /// Everything clawshim needs, parsed and checked.
 #[derive(Clone)]
 pub struct Config {
-    /// Plain HTTP listener.
-    pub listen: SocketAddr,
+    /// Plain HTTP listener; `None` when `listen = "off"` (HTTPS only).
+    pub listen: Option<SocketAddr>,
+    /// HTTPS listener.
+    pub tls: Option<crate::tls::TlsConfig>,
+    /// Prometheus metrics listener.
+    pub metrics_listen: Option<SocketAddr>,
+    /// CA bundle for a `wss://` gateway (WebSocket and passthrough); `None`: system roots.
+    pub gateway_ca_file: Option<std::path::PathBuf>,
+    /// Graceful-upgrade socket (pingora's `upgrade_sock`).
+    pub upgrade_sock: std::path::PathBuf,
+    /// Process id file written once serving.
+    pub pid_file: Option<std::path::PathBuf>,
+    /// Take over a running process's listening sockets (`--upgrade`).
+    pub upgrade: bool,
     /// The gateway connection.
     pub gateway: GatewayConfig,
     /// `host:port` of the gateway for HTTP passthrough, and whether it uses TLS.
     pub gateway_http: (String, bool),
     /// Accepted client bearer tokens.
     pub api_tokens: Vec<Secret>,
+    /// clawshim's own API keys.
+    pub keys: Vec<KeySpec>,
+    /// Failed auth attempts per client IP within `failed_auth_window` before 429 (0 = off).
+    pub max_failed_auth: u32,
+    /// Window for `max_failed_auth`.
+    pub failed_auth_window: Duration,
     /// Largest request body.
     pub max_body_bytes: u64,
     /// Run timeout passed to the gateway; the local deadline adds [`Config::run_grace`].
@@ -65,7 +86,14 @@ impl fmt::Debug for Config {
         // Secrets never reach a log line: only their count.
         f.debug_struct("Config")
             .field("listen", &self.listen)
+            .field("tls", &self.tls)
+            .field("metrics_listen", &self.metrics_listen)
+            .field("gateway_ca_file", &self.gateway_ca_file)
             .field("gateway_url", &self.gateway.url)
+            .field(
+                "device_id",
+                &self.gateway.device.as_ref().map(|d| d.device_id()),
+            )
             .field(
                 "gateway_auth",
                 &match self.gateway.auth {
@@ -75,6 +103,14 @@ impl fmt::Debug for Config {
                 },
             )
             .field("api_tokens", &self.api_tokens.len())
+            .field(
+                "keys",
+                &self
+                    .keys
+                    .iter()
+                    .map(|k| k.name.as_str())
+                    .collect::<Vec<_>>(),
+            )
             .field("max_body_bytes", &self.max_body_bytes)
             .field("run_timeout", &self.run_timeout)
             .field("write_timeout", &self.write_timeout)
@@ -111,6 +147,7 @@ impl Config {
             gateway_url,
             gateway_token,
             gateway_password,
+            device_identity,
             api_tokens,
             max_body_bytes,
             run_timeout_secs,
@@ -121,19 +158,9 @@ impl Config {
             grace_period_secs,
             passthrough,
             log_format,
+            listeners,
         } = settings;
         let mut errors = Vec::new();
-
-        let listen_raw = pick(listen, &file.listen).unwrap_or_else(|| DEFAULT_LISTEN.into());
-        let listen = match listen_raw.parse::<SocketAddr>() {
-            Ok(a) => a,
-            Err(_) => {
-                errors.push(format!(
-                    "listen: `{listen_raw}` is not an address like 127.0.0.1:8790"
-                ));
-                SocketAddr::from(([127, 0, 0, 1], 8790))
-            }
-        };
 
         let url =
             pick(gateway_url, &file.gateway.url).unwrap_or_else(|| DEFAULT_GATEWAY_URL.into());
@@ -144,6 +171,7 @@ impl Config {
                 ("127.0.0.1:18789".into(), false)
             }
         };
+        let listeners = listeners::merge(listeners, listen, &file, gateway_http.1, &mut errors);
 
         let token = pick(gateway_token, &file.gateway.token).filter(|t| !t.is_empty());
         let password = pick(gateway_password, &file.gateway.password).filter(|p| !p.is_empty());
@@ -169,7 +197,8 @@ impl Config {
                 GatewayAuth::None => Vec::new(),
             },
         };
-        if api_tokens.is_empty() {
+        let keys = validate_keys(&file.keys, &mut errors);
+        if api_tokens.is_empty() && keys.is_empty() {
             errors.push(
                 "no accepted client token: set CLAWSHIM_GATEWAY_TOKEN (clients then use the same token) \
                  or CLAWSHIM_API_TOKENS"
@@ -221,6 +250,17 @@ impl Config {
         };
 
         let mut gateway = GatewayConfig::new(url, auth);
+        gateway.tls_roots = listeners.gateway_roots.clone();
+        // Loaded (or created) here so that an unusable key file is a start-up error.
+        if let Some(path) = device_identity
+            .as_ref()
+            .or(file.gateway.device_identity.as_ref())
+        {
+            match clawshim_core::gateway::device::DeviceIdentity::load_or_create(path) {
+                Ok(identity) => gateway.device = Some(std::sync::Arc::new(identity)),
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
         if let Some(s) = file.gateway.connect_timeout_secs {
             gateway.connect_timeout = Duration::from_secs(s.max(1));
         }
@@ -232,10 +272,21 @@ impl Config {
             return Err(ConfigError(errors));
         }
         Ok(Config {
-            listen,
+            listen: listeners.plain,
+            tls: listeners.tls,
+            metrics_listen: listeners.metrics,
+            gateway_ca_file: listeners.gateway_ca_file,
+            upgrade_sock: listeners.upgrade_sock,
+            pid_file: listeners.pid_file,
+            upgrade: listeners.upgrade,
             gateway,
             gateway_http,
             api_tokens,
+            keys,
+            max_failed_auth: file.auth.max_failed_attempts.unwrap_or(10),
+            failed_auth_window: Duration::from_secs(
+                file.auth.failed_window_secs.unwrap_or(60).max(1),
+            ),
             max_body_bytes,
             run_timeout,
             run_grace: Duration::from_secs(30),
@@ -248,6 +299,53 @@ impl Config {
             log_format,
         })
     }
+}
+
+/// Check every `[[keys]]` entry; problems go to `errors`.
+fn validate_keys(entries: &[file::KeyEntry], errors: &mut Vec<String>) -> Vec<KeySpec> {
+    let mut names = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for (i, k) in entries.iter().enumerate() {
+        let at = format!("keys[{i}] ({})", k.name);
+        if k.name.trim().is_empty() {
+            errors.push(format!("keys[{i}]: name must not be empty"));
+        } else if !names.insert(k.name.clone()) {
+            errors.push(format!("{at}: duplicate name"));
+        }
+        let Some(sha256) = crate::keys::parse_sha256_hex(&k.sha256) else {
+            errors.push(format!(
+                "{at}: sha256 must be 64 hex digits (use `clawshim gen-key`)"
+            ));
+            continue;
+        };
+        if k.agents.as_ref().is_some_and(|a| a.is_empty()) {
+            errors.push(format!(
+                "{at}: agents must not be empty (omit it to allow all)"
+            ));
+        }
+        if k.requests_per_minute == Some(0) || k.max_concurrent_runs == Some(0) {
+            errors.push(format!(
+                "{at}: limits must be at least 1 (omit them for no limit)"
+            ));
+        }
+        out.push(KeySpec {
+            name: k.name.clone(),
+            sha256,
+            agents: k.agents.as_ref().map(|a| {
+                a.iter()
+                    .map(|id| clawshim_core::routing::normalize_agent_id(id))
+                    .collect()
+            }),
+            requests_per_minute: k.requests_per_minute,
+            max_concurrent_runs: k.max_concurrent_runs,
+            session_namespace: k
+                .session_namespace
+                .as_ref()
+                .map(|n| n.trim().to_ascii_lowercase())
+                .filter(|n| !n.is_empty()),
+        });
+    }
+    out
 }
 
 fn pick(flag: &Option<String>, file: &Option<String>) -> Option<String> {
@@ -300,7 +398,7 @@ mod tests {
     #[test]
     fn defaults_accept_the_gateway_token() {
         let c = Config::from_parts(&settings(), FileConfig::default()).unwrap();
-        assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(c.listen.unwrap().to_string(), DEFAULT_LISTEN);
         assert_eq!(c.gateway.url, DEFAULT_GATEWAY_URL);
         assert_eq!(c.api_tokens, vec![Secret::new("secret")]);
         assert_eq!(c.gateway_http, ("127.0.0.1:18789".to_string(), false));
@@ -316,7 +414,7 @@ mod tests {
         let mut s = settings();
         s.listen = Some("127.0.0.1:2222".into());
         let c = Config::from_parts(&s, file).unwrap();
-        assert_eq!(c.listen.port(), 2222);
+        assert_eq!(c.listen.unwrap().port(), 2222);
         assert_eq!(c.gateway_http, ("gw.example:8443".to_string(), true));
     }
 
@@ -356,7 +454,7 @@ mod example_config {
             ..Settings::default()
         };
         let c = Config::load(&settings).expect("conf/clawshim.toml is valid");
-        assert_eq!(c.listen.port(), 8790);
+        assert_eq!(c.listen.unwrap().port(), 8790);
         assert_eq!(c.api_tokens.len(), 1);
     }
 }
