@@ -2,6 +2,7 @@
 //! the HTTP service talks to it only through the [`GatewayClient`] channels.
 
 use std::sync::Mutex;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use clawshim_core::gateway::conn::Connection;
@@ -11,13 +12,16 @@ use pingora::services::background::BackgroundService;
 /// Owns the connection task until the service starts it.
 pub struct GatewayService {
     conn: Mutex<Option<Connection>>,
+    grace: Duration,
 }
 
 impl GatewayService {
-    /// Wrap a connection task.
-    pub fn new(conn: Connection) -> Self {
+    /// Wrap a connection task. On a graceful stop the connection stays up for `grace`, so
+    /// streams that are still running can finish (pingora keeps the HTTP side alive that long).
+    pub fn new(conn: Connection, grace: Duration) -> Self {
         GatewayService {
             conn: Mutex::new(Some(conn)),
+            grace,
         }
     }
 }
@@ -27,8 +31,10 @@ impl BackgroundService for GatewayService {
     async fn start(&self, mut shutdown: ShutdownWatch) {
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(conn) = conn {
+            let grace = self.grace;
             conn.run(async move {
                 let _ = shutdown.changed().await;
+                tokio::time::sleep(grace).await;
             })
             .await;
         }

@@ -70,7 +70,7 @@ pub fn build_server(config: Config) -> Server {
     let (gateway, conn) = GatewayClient::new(config.gateway.clone());
     let gateway_handle = server.add_service(background_service(
         "gateway connection",
-        GatewayService::new(conn),
+        GatewayService::new(conn, config.grace_period),
     ));
 
     let app = Arc::new(App::new(config, gateway));

@@ -112,6 +112,14 @@ impl Shim {
         }
     }
 
+    /// Ask for a graceful stop (what SIGTERM does): no new connections, running requests
+    /// may finish within the grace period.
+    pub fn stop_gracefully(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(ShutdownSignal::GracefulTerminate);
+        }
+    }
+
     /// Absolute URL of `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)

@@ -279,3 +279,55 @@ async fn wrong_gateway_token_keeps_the_shim_unready() {
     let r = shim.chat(user_msg("openclaw/main", "hi")).await;
     assert_eq!(r.status(), 503);
 }
+
+#[tokio::test]
+async fn silent_runs_get_sse_keep_alive_comments() {
+    let gw = mock(Protocol::V4).await;
+    let shim = Shim::start_with(&gw.url(), |s| s.keepalive_secs = Some(1), true).await;
+    let resp = shim.chat(stream_body("openclaw/main", "MOCK_HANG")).await;
+    let mut body = resp.bytes_stream();
+    let mut got = String::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !got.contains(": keep-alive\n\n") {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no keep-alive in {got:?}"
+        );
+        let chunk = tokio::time::timeout(WAIT, body.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        got.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
+
+#[tokio::test]
+async fn graceful_stop_lets_a_running_stream_finish() {
+    let gw = mock_with(MockOptions {
+        protocol: Protocol::V3,
+        token: Some(TOKEN.into()),
+        chunk_delay: Duration::from_millis(100),
+        ..MockOptions::default()
+    })
+    .await;
+    let mut shim = Shim::start_with(&gw.url(), |s| s.grace_period_secs = Some(5), true).await;
+    let resp = shim
+        .chat(stream_body("openclaw/main", "one two three four five six"))
+        .await;
+    assert_eq!(resp.status(), 200);
+    let mut body = resp.bytes_stream();
+    let first = tokio::time::timeout(WAIT, body.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let mut text = String::from_utf8_lossy(&first).into_owned();
+    shim.stop_gracefully();
+    while let Some(chunk) = tokio::time::timeout(WAIT, body.next()).await.unwrap() {
+        text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+    }
+    let events = parse_sse(&text);
+    assert_eq!(events.last(), Some(&Sse::Done));
+    assert_eq!(streamed_text(&events), "echo: one two three four five six");
+}
