@@ -72,8 +72,13 @@ pub struct GatewayConfig {
     pub backoff: Backoff,
     /// Largest frame accepted from the gateway.
     pub max_frame_bytes: usize,
+    /// How long a call waits for the connection to come (back) up before failing with
+    /// `NotConnected`: a gateway restart then costs a short delay, not an error.
+    pub wait_for_connection: Duration,
     /// Trust anchors for a `wss://` gateway instead of the system roots (a private CA).
     pub tls_roots: Option<Arc<rustls::RootCertStore>>,
+    /// Ed25519 device identity signed into every `connect` (needed for a remote gateway).
+    pub device: Option<Arc<super::device::DeviceIdentity>>,
 }
 
 impl GatewayConfig {
@@ -89,7 +94,9 @@ impl GatewayConfig {
             max_queued: 4096,
             backoff: Backoff::default(),
             max_frame_bytes: 64 << 20,
+            wait_for_connection: Duration::from_secs(5),
             tls_roots: None,
+            device: None,
         }
     }
 }
@@ -158,6 +165,7 @@ pub struct GatewayClient {
     shared: Arc<Shared>,
     request_timeout: Duration,
     run_buffer: usize,
+    wait_for_connection: Duration,
 }
 
 impl GatewayClient {
@@ -179,6 +187,7 @@ impl GatewayClient {
             shared: shared.clone(),
             request_timeout: config.request_timeout,
             run_buffer: config.run_buffer.max(1),
+            wait_for_connection: config.wait_for_connection,
         };
         let conn = Connection::new(config, commands_rx, status_tx, shared);
         (client, conn)
@@ -221,7 +230,16 @@ impl GatewayClient {
 
     async fn submit(&self, cmd: Command) -> Result<(), GatewayError> {
         if !self.status.borrow().is_connected() {
-            return Err(self.not_connected());
+            // Nothing was sent yet, so waiting for a reconnect cannot run anything twice.
+            let mut status = self.status.clone();
+            let up = tokio::time::timeout(
+                self.wait_for_connection,
+                status.wait_for(|s| !matches!(s, GatewayStatus::Connecting { .. })),
+            )
+            .await;
+            if !matches!(up, Ok(Ok(ref s)) if s.is_connected()) {
+                return Err(self.not_connected());
+            }
         }
         self.commands
             .send(cmd)

@@ -434,7 +434,12 @@ async fn broken_agent_is_a_clean_502_that_must_not_be_retried() {
 #[tokio::test]
 async fn gateway_down_is_503_and_health_stays_up() {
     let port = free_port();
-    let shim = Shim::start_with(&format!("ws://127.0.0.1:{port}"), |_| {}, false).await;
+    let shim = Shim::start_with(
+        &format!("ws://127.0.0.1:{port}"),
+        |s| s.gateway_wait_secs = Some(0),
+        false,
+    )
+    .await;
     let r = client().get(shim.url("/readyz")).send().await.unwrap();
     assert_eq!(r.status(), 503);
     let (s, v) = error_of(shim.chat(user_msg("openclaw/main", "hi")).await).await;

@@ -267,6 +267,7 @@ async fn wrong_gateway_token_keeps_the_shim_unready() {
         |s| {
             s.gateway_token = Some("wrong".into());
             s.api_tokens = Some(vec![TOKEN.into()]);
+            s.gateway_wait_secs = Some(0);
         },
         false,
     )
@@ -330,4 +331,20 @@ async fn graceful_stop_lets_a_running_stream_finish() {
     let events = parse_sse(&text);
     assert_eq!(events.last(), Some(&Sse::Done));
     assert_eq!(streamed_text(&events), "echo: one two three four five six");
+}
+
+#[tokio::test]
+async fn a_request_during_a_gateway_restart_waits_for_the_reconnect() {
+    let gw = mock(Protocol::V4).await;
+    let shim = Shim::start(&gw.url()).await;
+    gw.drop_clients().await;
+    // No run was sent yet, so waiting is safe: the request succeeds once reconnected.
+    let r = shim.chat(user_msg("openclaw/main", "during restart")).await;
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        v["choices"][0]["message"]["content"],
+        "echo: during restart"
+    );
+    assert!(gw.total_connects() >= 2);
 }

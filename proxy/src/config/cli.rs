@@ -91,6 +91,22 @@ pub struct Settings {
         hide_env_values = true
     )]
     pub api_tokens: Option<Vec<String>>,
+    /// Seconds to connect to the gateway and finish its handshake.
+    #[arg(long, env = "CLAWSHIM_GATEWAY_CONNECT_TIMEOUT_SECS", global = true)]
+    pub gateway_connect_timeout_secs: Option<u64>,
+    /// Seconds to wait for a gateway call's answer.
+    #[arg(long, env = "CLAWSHIM_GATEWAY_REQUEST_TIMEOUT_SECS", global = true)]
+    pub gateway_request_timeout_secs: Option<u64>,
+    /// Seconds a request waits for the gateway connection (e.g. during a gateway restart)
+    /// before it gets 503.
+    #[arg(long, env = "CLAWSHIM_GATEWAY_WAIT_SECS", global = true)]
+    pub gateway_wait_secs: Option<u64>,
+    /// Failed auth attempts per client IP before 429 (0 disables).
+    #[arg(long, env = "CLAWSHIM_MAX_FAILED_AUTH", global = true)]
+    pub max_failed_auth: Option<u32>,
+    /// Window of the failed-auth count, seconds.
+    #[arg(long, env = "CLAWSHIM_FAILED_AUTH_WINDOW_SECS", global = true)]
+    pub failed_auth_window_secs: Option<u64>,
     /// Largest request body in bytes.
     #[arg(long, env = "CLAWSHIM_MAX_BODY_BYTES", global = true)]
     pub max_body_bytes: Option<u64>,

@@ -56,6 +56,8 @@ pub struct GatewaySection {
     pub connect_timeout_secs: Option<u64>,
     /// Limit for a gateway call's answer, seconds.
     pub request_timeout_secs: Option<u64>,
+    /// How long a request waits for the connection (e.g. a gateway restart) before 503, seconds.
+    pub wait_secs: Option<u64>,
     /// PEM CA bundle trusted for a `wss://` gateway instead of the system roots.
     pub ca_file: Option<std::path::PathBuf>,
     /// Ed25519 device identity file (created on first start, mode 0600); needed when the

@@ -149,6 +149,11 @@ impl Config {
             gateway_password,
             device_identity,
             api_tokens,
+            gateway_connect_timeout_secs,
+            gateway_request_timeout_secs,
+            gateway_wait_secs,
+            max_failed_auth,
+            failed_auth_window_secs,
             max_body_bytes,
             run_timeout_secs,
             write_timeout_secs,
@@ -261,11 +266,14 @@ impl Config {
                 Err(e) => errors.push(e.to_string()),
             }
         }
-        if let Some(s) = file.gateway.connect_timeout_secs {
+        if let Some(s) = gateway_connect_timeout_secs.or(file.gateway.connect_timeout_secs) {
             gateway.connect_timeout = Duration::from_secs(s.max(1));
         }
-        if let Some(s) = file.gateway.request_timeout_secs {
+        if let Some(s) = gateway_request_timeout_secs.or(file.gateway.request_timeout_secs) {
             gateway.request_timeout = Duration::from_secs(s.max(1));
+        }
+        if let Some(s) = gateway_wait_secs.or(file.gateway.wait_secs) {
+            gateway.wait_for_connection = Duration::from_secs(s);
         }
 
         if !errors.is_empty() {
@@ -283,7 +291,9 @@ impl Config {
             gateway_http,
             api_tokens,
             keys,
-            max_failed_auth: file.auth.max_failed_attempts.unwrap_or(10),
+            max_failed_auth: max_failed_auth
+                .or(file.auth.max_failed_attempts)
+                .unwrap_or(10),
             failed_auth_window: Duration::from_secs(
                 file.auth.failed_window_secs.unwrap_or(60).max(1),
             ),
