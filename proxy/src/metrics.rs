@@ -1,0 +1,242 @@
+//! Prometheus metrics: static series registered once in the process-wide registry, served by
+//! pingora's Prometheus HTTP service on their own listener (`metrics_listen`), so scraping
+//! needs no API key and never shares a port with clients.
+//!
+//! Every label value is bounded: routes and error kinds are `&'static str` labels of our own
+//! enums, statuses are HTTP codes, and `key` is the name of a configured API key (`-` for
+//! none). Nothing a client sends (model names, paths) becomes a label.
+//!
+//! Request series are updated once per request from `logging` ([`observe`]); the gateway
+//! series from a background task watching [`GatewayClient::watch_status`].
+
+use std::sync::LazyLock;
+
+use async_trait::async_trait;
+use clawshim_core::gateway::GatewayClient;
+use pingora::proxy::Session;
+use pingora::server::ShutdownWatch;
+use pingora::services::background::BackgroundService;
+use pingora::services::listening::Service;
+use pingora_prometheus::PrometheusServer;
+use prometheus::{
+    register_histogram_vec, register_int_counter, register_int_counter_vec, register_int_gauge,
+    HistogramVec, IntCounter, IntCounterVec, IntGauge,
+};
+
+use crate::ctx::RequestCtx;
+use crate::route::Route;
+
+/// Seconds; from a fast `/v1/models` to the 600 s default run limit.
+const DURATION_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0,
+];
+
+/// Seconds; the first byte of a run's answer waits for the model's first token.
+const TTFB_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0,
+];
+
+/// Every clawshim series.
+pub struct Metrics {
+    /// `clawshim_requests_total{route,status,key}`.
+    pub requests: IntCounterVec,
+    /// `clawshim_request_duration_seconds{route}`.
+    pub request_duration: HistogramVec,
+    /// `clawshim_time_to_first_byte_seconds{route}` (responses clawshim writes itself).
+    pub time_to_first_byte: HistogramVec,
+    /// `clawshim_active_streams`: SSE responses being written.
+    pub active_streams: IntGauge,
+    /// `clawshim_runs_started_total`: runs submitted to the gateway.
+    pub runs_started: IntCounter,
+    /// `clawshim_runs_failed_total{kind}`: submitted runs that ended in an error.
+    pub runs_failed: IntCounterVec,
+    /// `clawshim_gateway_connected`: 1 while the gateway handshake is done.
+    pub gateway_connected: IntGauge,
+    /// `clawshim_gateway_reconnects_total`: handshakes after the first one.
+    pub gateway_reconnects: IntCounter,
+    /// `clawshim_bytes_in_total{route}`: request body bytes.
+    pub bytes_in: IntCounterVec,
+    /// `clawshim_bytes_out_total{route}`: response body bytes.
+    pub bytes_out: IntCounterVec,
+}
+
+// Static names and label sets: registration fails only on a duplicate name, which the
+// `LazyLock` rules out, so a failure here is a bug worth stopping for.
+static METRICS: LazyLock<Metrics> = LazyLock::new(|| Metrics {
+    requests: register_int_counter_vec!(
+        "clawshim_requests_total",
+        "Requests by route, status and API key name.",
+        &["route", "status", "key"]
+    )
+    .expect("register clawshim_requests_total"),
+    request_duration: register_histogram_vec!(
+        "clawshim_request_duration_seconds",
+        "Time from request to the end of the response.",
+        &["route"],
+        DURATION_BUCKETS.to_vec()
+    )
+    .expect("register clawshim_request_duration_seconds"),
+    time_to_first_byte: register_histogram_vec!(
+        "clawshim_time_to_first_byte_seconds",
+        "Time from request to the first response body byte clawshim wrote.",
+        &["route"],
+        TTFB_BUCKETS.to_vec()
+    )
+    .expect("register clawshim_time_to_first_byte_seconds"),
+    active_streams: register_int_gauge!(
+        "clawshim_active_streams",
+        "Streaming (SSE) responses in progress."
+    )
+    .expect("register clawshim_active_streams"),
+    runs_started: register_int_counter!(
+        "clawshim_runs_started_total",
+        "Agent runs submitted to the gateway."
+    )
+    .expect("register clawshim_runs_started_total"),
+    runs_failed: register_int_counter_vec!(
+        "clawshim_runs_failed_total",
+        "Submitted agent runs that ended in an error, by error kind.",
+        &["kind"]
+    )
+    .expect("register clawshim_runs_failed_total"),
+    gateway_connected: register_int_gauge!(
+        "clawshim_gateway_connected",
+        "1 while the gateway connection is up, else 0."
+    )
+    .expect("register clawshim_gateway_connected"),
+    gateway_reconnects: register_int_counter!(
+        "clawshim_gateway_reconnects_total",
+        "Gateway handshakes after the first one."
+    )
+    .expect("register clawshim_gateway_reconnects_total"),
+    bytes_in: register_int_counter_vec!(
+        "clawshim_bytes_in_total",
+        "Request body bytes received, by route.",
+        &["route"]
+    )
+    .expect("register clawshim_bytes_in_total"),
+    bytes_out: register_int_counter_vec!(
+        "clawshim_bytes_out_total",
+        "Response body bytes sent, by route.",
+        &["route"]
+    )
+    .expect("register clawshim_bytes_out_total"),
+});
+
+/// The process-wide series (registered on first use).
+pub fn get() -> &'static Metrics {
+    &METRICS
+}
+
+/// The Prometheus text endpoint (any path) on `addr`, pingora's stock service.
+pub fn service(addr: &str) -> Service<PrometheusServer> {
+    // Register before the first scrape so every series shows, even at zero.
+    let _ = get();
+    let mut service = pingora_prometheus::prometheus_http_service();
+    service.add_tcp(addr);
+    service
+}
+
+/// Record one finished request (called from `logging`, next to the access line).
+pub fn observe(session: &Session, ctx: &RequestCtx) {
+    let m = get();
+    let route = ctx.route.label();
+    let status = if ctx.status != 0 {
+        ctx.status
+    } else {
+        session
+            .response_written()
+            .map(|r| r.status.as_u16())
+            .unwrap_or(0)
+    };
+    let downstream = session.as_downstream();
+    let bytes_out = if ctx.route == Route::Passthrough {
+        downstream.body_bytes_sent()
+    } else {
+        ctx.bytes_out
+    };
+    let status = status.to_string();
+    m.requests
+        .with_label_values(&[route, &status, ctx.key_name.as_deref().unwrap_or("-")])
+        .inc();
+    m.request_duration
+        .with_label_values(&[route])
+        .observe(ctx.started.elapsed().as_secs_f64());
+    if let Some(first) = ctx.first_byte {
+        m.time_to_first_byte
+            .with_label_values(&[route])
+            .observe(first.saturating_duration_since(ctx.started).as_secs_f64());
+    }
+    m.bytes_in
+        .with_label_values(&[route])
+        .inc_by(downstream.body_bytes_read() as u64);
+    m.bytes_out
+        .with_label_values(&[route])
+        .inc_by(bytes_out as u64);
+    if ctx.run_id.is_some() {
+        m.runs_started.inc();
+        if let Some(kind) = ctx.error_kind {
+            m.runs_failed.with_label_values(&[kind]).inc();
+        }
+    }
+}
+
+/// Counts one SSE response in `clawshim_active_streams` while alive.
+pub struct ActiveStream(());
+
+impl ActiveStream {
+    /// Start counting; the count drops when the guard does, however the stream ends.
+    pub fn enter() -> ActiveStream {
+        get().active_streams.inc();
+        ActiveStream(())
+    }
+}
+
+impl Drop for ActiveStream {
+    fn drop(&mut self) {
+        get().active_streams.dec();
+    }
+}
+
+/// Keeps `clawshim_gateway_connected` and `clawshim_gateway_reconnects_total` in step with
+/// the gateway connection.
+pub struct GatewayWatch {
+    gateway: GatewayClient,
+}
+
+impl GatewayWatch {
+    /// Watch `gateway`'s status.
+    pub fn new(gateway: GatewayClient) -> Self {
+        GatewayWatch { gateway }
+    }
+}
+
+#[async_trait]
+impl BackgroundService for GatewayWatch {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let m = get();
+        let mut status = self.gateway.watch_status();
+        let mut handshakes = 0u64;
+        let mut connected = false;
+        loop {
+            let now = status.borrow_and_update().is_connected();
+            if now && !connected {
+                handshakes += 1;
+                if handshakes > 1 {
+                    m.gateway_reconnects.inc();
+                }
+            }
+            connected = now;
+            m.gateway_connected.set(i64::from(now));
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                changed = status.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        m.gateway_connected.set(0);
+    }
+}
