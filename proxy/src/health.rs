@@ -39,7 +39,8 @@ pub async fn readyz(
 fn public_reason(last_error: Option<&str>) -> &'static str {
     match last_error {
         None => "connecting",
-        Some(e) if e.contains("refused the connection") && e.contains("pair") => "pairing_required",
+        // conn.rs `ConnectError::Pairing`: "the gateway refused the connection: pairing required ..."
+        Some(e) if e.contains("refused the connection: pairing required") => "pairing_required",
         Some(e) if e.contains("refused the connection") => "gateway_refused_credentials",
         Some(e) if e.contains("scopes") => "insufficient_scopes",
         Some(e) if e.contains("cannot reach") => "gateway_unreachable",

@@ -27,13 +27,14 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tracing::{debug, info, warn};
 
-use super::client::{AgentDirectory, GatewayAuth, GatewayConfig, GatewayStatus, Shared};
+use super::client::{AgentDirectory, GatewayConfig, GatewayStatus, Shared};
+use super::device::ConnectCredentials;
 use super::frame::{
     AgentEvent, AssistantData, Challenge, ErrorShape, InFrame, ReqFrame, ResFrame, Shutdown,
 };
 use super::methods::{
-    AgentResPayload, AgentsList, ClientInfo, ConnectAuth, ConnectParams, HelloOk, CLIENT_ID,
-    CLIENT_MODE, MAX_PROTOCOL, MIN_PROTOCOL, SCOPES,
+    AgentResPayload, AgentsList, ClientInfo, ConnectParams, HelloOk, CLIENT_ID, CLIENT_MODE,
+    MAX_PROTOCOL, MIN_PROTOCOL, SCOPES,
 };
 use super::run::RunEvent;
 use super::GatewayError;
@@ -83,6 +84,8 @@ enum ConnectError {
     Rejected(ErrorShape),
     Protocol(String),
     Scopes(Vec<String>),
+    /// The device waits for approval on the gateway host; the line says how to approve it.
+    Pairing(String),
 }
 
 impl ConnectError {
@@ -99,18 +102,19 @@ impl ConnectError {
                 } else if e.message.contains("protocol mismatch") {
                     " (clawshim speaks protocol 3 and 4: clawdbot 2026.1.x and openclaw 2026.x)"
                 } else if e.message.contains("device identity required") {
-                    " (configure a gateway token or password)"
-                } else if e.code == "NOT_PAIRED" || detail == Some("PAIRING_REQUIRED") {
-                    " (approve this device on the gateway host: `openclaw devices approve <requestId>`)"
+                    " (set CLAWSHIM_GATEWAY_TOKEN; clawdbot 2026.1 accepts CLAWSHIM_GATEWAY_PASSWORD only with CLAWSHIM_DEVICE_IDENTITY)"
+                } else if e.code == "NOT_PAIRED" {
+                    " (set CLAWSHIM_DEVICE_IDENTITY and approve the device on the gateway host)"
                 } else {
                     ""
                 };
                 format!("the gateway refused the connection: {} ({}){hint}", e.message, e.code)
             }
             ConnectError::Protocol(e) => format!("unexpected handshake from the gateway: {e}"),
+            ConnectError::Pairing(line) => format!("the gateway refused the connection: {line}"),
             ConnectError::Scopes(s) => format!(
                 "the gateway granted scopes {s:?}, too few to run agents (needs operator.read + operator.write): \
-                 connect from the gateway's host, or use a paired device identity"
+                 connect from the gateway's host, or set CLAWSHIM_DEVICE_IDENTITY and approve the device"
             ),
         }
     }
@@ -236,7 +240,7 @@ impl Connection {
         .map_err(|e| ConnectError::Transport(e.to_string()))?;
 
         // The challenge arrives first (gateway-lab README, Handshake).
-        let _challenge: Challenge = loop {
+        let challenge: Challenge = loop {
             match next_frame(&mut ws).await? {
                 InFrame::Event(ev) if ev.event == "connect.challenge" => {
                     break ev.payload_as().ok_or_else(|| {
@@ -247,30 +251,30 @@ impl Connection {
             }
         };
 
-        let (token, password) = match &self.config.auth {
-            GatewayAuth::Token(t) => (Some(t.expose()), None),
-            GatewayAuth::Password(p) => (None, Some(p.expose())),
-            GatewayAuth::None => (None, None),
+        let client = ClientInfo {
+            id: CLIENT_ID,
+            version: &self.config.client_version,
+            platform: std::env::consts::OS,
+            mode: CLIENT_MODE,
+            display_name: Some("clawshim"),
         };
-        let auth = (token.is_some() || password.is_some()).then_some(ConnectAuth {
-            token,
-            password,
-            device_token: None,
-        });
+        // Shared secret, stored device token and the signed device proof (device.rs).
+        let creds = ConnectCredentials::new(
+            &self.config.auth,
+            self.config.device.as_deref(),
+            &challenge,
+            &client,
+            "operator",
+            &SCOPES,
+        );
         let params = ConnectParams {
             min_protocol: MIN_PROTOCOL,
             max_protocol: MAX_PROTOCOL,
-            client: ClientInfo {
-                id: CLIENT_ID,
-                version: &self.config.client_version,
-                platform: std::env::consts::OS,
-                mode: CLIENT_MODE,
-                display_name: Some("clawshim"),
-            },
+            client,
             role: "operator",
             scopes: &SCOPES,
-            auth,
-            device: None,
+            auth: creds.auth(),
+            device: creds.proof.clone(),
         };
         let req_id = uuid::Uuid::new_v4().to_string();
         let frame = ReqFrame::new(&req_id, "connect", &params).to_json();
@@ -282,11 +286,15 @@ impl Connection {
             match next_frame(&mut ws).await? {
                 InFrame::Res(res) if res.id == req_id => {
                     if !res.ok {
-                        return Err(ConnectError::Rejected(res.error.unwrap_or(ErrorShape {
+                        let error = res.error.unwrap_or(ErrorShape {
                             code: "UNKNOWN".into(),
                             message: "connect refused".into(),
                             details: None,
-                        })));
+                        });
+                        return Err(match creds.rejected(&error) {
+                            Some(line) => ConnectError::Pairing(line),
+                            None => ConnectError::Rejected(error),
+                        });
                     }
                     let hello: HelloOk = res
                         .payload
@@ -308,6 +316,7 @@ impl Connection {
                             return Err(ConnectError::Scopes(auth.scopes.clone()));
                         }
                     }
+                    creds.accepted(&hello);
                     return Ok((ws, hello));
                 }
                 _ => continue,

@@ -143,11 +143,15 @@ impl<'a, P: Serialize> ReqFrame<'a, P> {
     }
 }
 
-/// `connect.challenge` payload (v4 adds `capabilities`, ignored).
+/// `connect.challenge` payload.
 #[derive(Debug, Deserialize)]
 pub struct Challenge {
     /// Nonce that a signed device identity must echo.
     pub nonce: String,
+    /// Present on openclaw only (openclaw-lab README, challenge row): tells the generations
+    /// apart before `connect` is sent.
+    #[serde(default)]
+    pub capabilities: Option<Vec<String>>,
 }
 
 /// The fields of an `agent` event payload we route on (borrowed: parsed for every broadcast).

@@ -7,6 +7,7 @@
 pub mod backoff;
 pub mod client;
 pub mod conn;
+pub mod device;
 pub mod error;
 pub mod frame;
 pub mod methods;
