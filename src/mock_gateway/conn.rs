@@ -20,6 +20,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
+use super::device::{self, Admission};
 use super::{lock, now_ms, stopped, uuid, ConnHandle, Kill, Outbound, Protocol, Shared};
 
 type Ws = WebSocketStream<TcpStream>;
@@ -97,17 +98,18 @@ pub(super) async fn serve(shared: Arc<Shared>, tcp: TcpStream) {
         _ = stopped(&mut shutdown) => return,
         ctx = handshake(&shared, &mut ws) => ctx,
     };
-    let Some((req_id, params)) = ctx else {
+    let Some((req_id, params, admission)) = ctx else {
         return;
     };
-    connected(shared, ws, req_id, params, &upgrade).await;
+    connected(shared, ws, req_id, params, admission, &upgrade).await;
 }
 
 /// Sends the challenge and waits for a valid `connect`; answers and closes on every failure
 /// the labs recorded. Returns the `connect` request id and params when the socket may proceed.
-async fn handshake(shared: &Shared, ws: &mut Ws) -> Option<(Value, Value)> {
+async fn handshake(shared: &Shared, ws: &mut Ws) -> Option<(Value, Value, Admission)> {
     let mut challenge = shared.fx.challenge.clone();
-    challenge["payload"]["nonce"] = Value::from(uuid());
+    let nonce = uuid();
+    challenge["payload"]["nonce"] = Value::from(nonce.as_str());
     challenge["payload"]["ts"] = Value::from(now_ms());
     ws.send(Message::text(challenge.to_string())).await.ok()?;
 
@@ -145,8 +147,8 @@ async fn handshake(shared: &Shared, ws: &mut Ws) -> Option<(Value, Value)> {
     }
     lock(&shared.requests).push(frame.clone());
     let id = frame["id"].clone();
-    match check_connect(shared, &frame) {
-        Ok(()) => Some((id, frame["params"].clone())),
+    match check_connect(shared, &frame, &nonce) {
+        Ok(admission) => Some((id, frame["params"].clone(), admission)),
         Err(Reject {
             error,
             code,
@@ -170,6 +172,17 @@ impl Reject {
     /// Close 1008 with the error message as reason (the gateway's usual pairing).
     fn policy(error: Value) -> Reject {
         let reason = error["message"].as_str().unwrap_or_default().to_string();
+        Reject {
+            error,
+            code: 1008,
+            reason,
+        }
+    }
+}
+
+impl Reject {
+    /// Close 1008 with a reason of its own (device and pairing refusals).
+    fn refusal((error, reason): device::Refusal) -> Reject {
         Reject {
             error,
             code: 1008,
@@ -251,7 +264,7 @@ fn invalid_request(message: String) -> Value {
 
 /// The gateway's `connect` checks, in its order: request shape, first method, params schema,
 /// protocol range, device/token requirement, shared secret.
-fn check_connect(shared: &Shared, frame: &Value) -> Result<(), Reject> {
+fn check_connect(shared: &Shared, frame: &Value, nonce: &str) -> Result<Admission, Reject> {
     let fx = shared.fx;
     let protocol = shared.opts.protocol;
     if frame["method"] != "connect" {
@@ -332,18 +345,20 @@ fn check_connect(shared: &Shared, frame: &Value) -> Result<(), Reject> {
         // traces: missing_token
         return Err(Reject::policy(fx.error("missing_token")));
     }
+    // Both gateways check the device proof before the shared secret.
+    let device = device::verify(shared, params, nonce).map_err(Reject::refusal)?;
     let opts = &shared.opts;
-    let auth_ok = match (token, password) {
-        (Some(t), _) if opts.token.as_deref() == Some(t) => true,
-        (_, Some(p)) if opts.password.as_deref() == Some(p) => true,
-        _ => false,
+    let method = match (token, password) {
+        (Some(t), _) if opts.token.as_deref() == Some(t) => "token",
+        (_, Some(p)) if opts.password.as_deref() == Some(p) => "password",
+        _ if device::token_ok(shared, device.as_ref(), params) => "device-token",
+        _ => {
+            let error = device::token_refusal(shared, params)
+                .unwrap_or_else(|| auth_error(shared, client_id, token, password));
+            return Err(Reject::policy(error));
+        }
     };
-    if !auth_ok {
-        return Err(Reject::policy(auth_error(
-            shared, client_id, token, password,
-        )));
-    }
-    Ok(())
+    device::pair(shared, device.as_ref(), params, method).map_err(Reject::refusal)
 }
 
 /// `formatGatewayAuthFailureMessage` of 2026.1.24 (same texts on 2026.9.6, which adds
@@ -452,7 +467,7 @@ pub(super) fn has_scope(scopes: &[String], needed: &str) -> bool {
 }
 
 /// The recorded `hello-ok` with this connection's values.
-fn hello_ok(shared: &Shared, req_id: &Value, params: &Value, scopes: &[String]) -> Value {
+fn hello_ok(shared: &Shared, req_id: &Value, admission: &Admission, scopes: &[String]) -> Value {
     let opts = &shared.opts;
     let mut hello = shared.fx.hello_ok.clone();
     hello["id"] = req_id.clone();
@@ -469,20 +484,24 @@ fn hello_ok(shared: &Shared, req_id: &Value, params: &Value, scopes: &[String]) 
         presence["ts"] = Value::from(now_ms());
     }
     if shared.v4() {
-        let method = if params["auth"]["token"]
-            .as_str()
-            .is_some_and(|t| !t.is_empty())
-        {
-            "token"
-        } else {
-            "password"
-        };
-        payload["auth"]["method"] = Value::from(method);
+        payload["auth"]["method"] = Value::from(admission.method);
         payload["auth"]["scopes"] = Value::from(scopes.to_vec());
+        if let Some((token, issued)) = &admission.device_token {
+            payload["auth"]["deviceToken"] = Value::from(token.as_str());
+            payload["auth"]["issuedAtMs"] = Value::from(*issued);
+        }
         payload["snapshot"]["authMode"] = Value::from(if opts.token.is_some() {
             "token"
         } else {
             "password"
+        });
+    } else if let Some((token, issued)) = &admission.device_token {
+        // 2026.1.24 `hello-ok.auth`, sent only to a paired device (message-handler.js).
+        payload["auth"] = json!({
+            "deviceToken": token,
+            "role": "operator",
+            "scopes": admission.token_scopes,
+            "issuedAtMs": issued,
         });
     }
     hello
@@ -495,6 +514,7 @@ async fn connected(
     mut ws: Ws,
     req_id: Value,
     params: Value,
+    admission: Admission,
     upgrade: &Upgrade,
 ) {
     let scopes = granted_scopes(&shared, &params, upgrade);
@@ -506,7 +526,7 @@ async fn connected(
     // hello-ok goes into the queue before the socket is registered, so no broadcast can
     // overtake it.
     let _ = tx.try_send(Outbound::Frame(hello_ok(
-        &shared, &req_id, &params, &scopes,
+        &shared, &req_id, &admission, &scopes,
     )));
     let run_events = !shared.v4() || has_scope(&scopes, "operator.read");
     shared.conns().insert(

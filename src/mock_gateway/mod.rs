@@ -27,6 +27,7 @@
 //! `broken` fails like the lab's agent with an unknown model (traces: broken_agent).
 
 mod conn;
+mod device;
 mod fixtures;
 mod methods;
 mod run;
@@ -101,6 +102,10 @@ pub struct MockOptions {
     pub max_queued_frames: usize,
     /// Where to listen (`127.0.0.1:0` by default).
     pub bind: SocketAddr,
+    /// Treat every unknown device as remote: its first `connect` gets `NOT_PAIRED` with a
+    /// `requestId` until [`MockGateway::approve_pairing`]; without it a device is approved
+    /// silently on v3 and needs no pairing on v4, as on the labs' loopback.
+    pub require_pairing: bool,
 }
 
 impl Default for MockOptions {
@@ -123,6 +128,7 @@ impl Default for MockOptions {
             handshake_timeout: None,
             max_queued_frames: 4096,
             bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            require_pairing: false,
         }
     }
 }
@@ -167,6 +173,7 @@ impl MockGateway {
             ticks_paused: AtomicBool::new(false),
             event_seq: AtomicU64::new(0),
             runs: Mutex::new(Registry::default()),
+            devices: Mutex::new(device::Devices::default()),
             tasks: Mutex::new(Vec::new()),
             shutdown: shutdown_rx,
             started: Instant::now(),
@@ -222,6 +229,17 @@ impl MockGateway {
     /// (frames queued before the call are still written); returns once they are closed.
     pub async fn drop_clients(&self) {
         self.shared.drop_clients().await;
+    }
+
+    /// Pairing requests waiting for approval (see [`MockOptions::require_pairing`]).
+    pub fn pending_pairings(&self) -> Vec<String> {
+        lock(&self.shared.devices).pending_ids()
+    }
+
+    /// Approves a pending pairing request, like `openclaw devices approve <requestId>`: the
+    /// device's next `connect` succeeds and gets a device token. False for an unknown id.
+    pub fn approve_pairing(&self, request_id: &str) -> bool {
+        lock(&self.shared.devices).approve(request_id)
     }
 
     /// Stops (or resumes) `tick` events, to exercise tick-loss detection.
@@ -285,6 +303,7 @@ struct Shared {
     /// protocol 4 counts per connection, which `conn` does.
     event_seq: AtomicU64,
     runs: Mutex<Registry>,
+    devices: Mutex<device::Devices>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     shutdown: watch::Receiver<bool>,
     started: Instant,
