@@ -450,6 +450,30 @@ mod tests {
         let c = Config::from_parts(&settings(), FileConfig::default()).unwrap();
         assert!(!format!("{c:?}").contains("secret"));
     }
+
+    #[test]
+    fn device_identity_from_the_file_is_created_and_a_readable_key_is_an_error() {
+        let dir = std::env::temp_dir().join(format!("clawshim-cfg-{}", std::process::id()));
+        let path = dir.join("device.json");
+        let file: FileConfig = toml::from_str(&format!(
+            "[gateway]\ndevice_identity = {:?}\n",
+            path.display().to_string()
+        ))
+        .unwrap();
+        let c = Config::from_parts(&settings(), file).unwrap();
+        let id = c.gateway.device.as_ref().expect("identity loaded");
+        assert!(format!("{c:?}").contains(id.device_id()));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let mut s = settings();
+            s.device_identity = Some(path.clone());
+            let err = Config::from_parts(&s, FileConfig::default()).unwrap_err();
+            assert!(err.to_string().contains("chmod 600"), "{err}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
 
 #[cfg(test)]
