@@ -69,15 +69,36 @@ pub async fn serve(
         extra_system_prompt: prompt.extra_system_prompt,
         timeout: Some(app.config.run_timeout),
     };
+    // A fresh per-request session nobody can name again: remove it once the run is over.
+    let ephemeral = app.config.delete_ephemeral_sessions
+        && req.user.as_deref().is_none_or(|u| u.trim().is_empty())
+        && routing::SESSION_HEADERS
+            .iter()
+            .all(|h| header(h).is_none_or(|v| v.trim().is_empty()));
+    let result = run_and_answer(session, ctx, app, &req, &run).await;
+    if ephemeral {
+        delete_session(app, &run.session_key);
+    }
+    result
+}
+
+/// Start the run and answer from its events.
+async fn run_and_answer(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    app: &App,
+    req: &ChatCompletionRequest,
+    run: &RunRequest,
+) -> Result<(), HttpError> {
     let run_id = uuid::Uuid::new_v4().to_string();
     ctx.run_id = Some(run_id.clone());
     let deadline = Instant::now() + app.config.run_timeout + app.config.run_grace;
     // Watch for the client leaving while the gateway decides whether to accept the run.
     let started = tokio::select! {
-        r = app.gateway.start_run_with_id(&run, run_id.clone()) => r,
+        r = app.gateway.start_run_with_id(run, run_id.clone()) => r,
         _ = client_gone(session) => {
             ctx.client_gone = true;
-            abort_on_gateway(app, &run, &run_id);
+            abort_on_gateway(app, run, &run_id);
             return Ok(());
         }
     };
@@ -95,7 +116,7 @@ pub async fn serve(
             session,
             ctx,
             app,
-            &run,
+            run,
             handle,
             meta,
             req.include_usage(),
@@ -103,7 +124,7 @@ pub async fn serve(
         )
         .await
     } else {
-        respond_json(session, ctx, app, &run, handle, meta, deadline).await
+        respond_json(session, ctx, app, run, handle, meta, deadline).await
     }
 }
 
@@ -226,6 +247,18 @@ async fn client_gone(session: &mut Session) {
             Ok(None) | Err(_) => return,
         }
     }
+}
+
+/// Delete a finished per-request session in the background (see
+/// `GatewayClient::delete_session`).
+fn delete_session(app: &App, key: &str) {
+    let gateway = app.gateway.clone();
+    let key = key.to_string();
+    tokio::spawn(async move {
+        if let Err(e) = gateway.delete_session(&key).await {
+            debug!(session = %key, error = %e, "could not delete the per-request session");
+        }
+    });
 }
 
 /// Abort the run on the gateway without holding up the response path.

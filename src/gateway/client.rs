@@ -79,6 +79,8 @@ pub struct GatewayConfig {
     pub tls_roots: Option<Arc<rustls::RootCertStore>>,
     /// Ed25519 device identity signed into every `connect` (needed for a remote gateway).
     pub device: Option<Arc<super::device::DeviceIdentity>>,
+    /// Ask for `operator.admin` too (needed by [`GatewayClient::delete_session`]).
+    pub admin_scope: bool,
 }
 
 impl GatewayConfig {
@@ -95,6 +97,7 @@ impl GatewayConfig {
             backoff: Backoff::default(),
             max_frame_bytes: 64 << 20,
             wait_for_connection: Duration::from_secs(5),
+            admin_scope: false,
             tls_roots: None,
             device: None,
         }
@@ -339,6 +342,16 @@ impl GatewayClient {
             agent_id,
         };
         self.call("chat.abort", &params).await.map(|_| true)
+    }
+
+    /// Delete a finished session the caller will never reuse, keeping its transcript
+    /// (`sessions.delete {key, deleteTranscript:false}`, an admin method). On clawdbot
+    /// 2026.1.x every run re-parses the whole per-agent session store, so one entry per
+    /// stateless request makes every later run slower (gateway-lab PERF-NOTES); deleting a
+    /// session also stops a run still going in it, the only way to stop an `agent` run on v3.
+    pub async fn delete_session(&self, key: &str) -> Result<(), GatewayError> {
+        let params = serde_json::json!({"key": key, "deleteTranscript": false});
+        self.call("sessions.delete", &params).await.map(|_| ())
     }
 
     /// The gateway's agents, from the cache filled at connect time (fetched when empty).

@@ -34,7 +34,7 @@ use super::frame::{
 };
 use super::methods::{
     AgentResPayload, AgentsList, ClientInfo, ConnectParams, HelloOk, CLIENT_ID, CLIENT_MODE,
-    MAX_PROTOCOL, MIN_PROTOCOL, SCOPES,
+    MAX_PROTOCOL, MIN_PROTOCOL, SCOPES, SCOPES_WITH_ADMIN,
 };
 use super::run::RunEvent;
 use super::GatewayError;
@@ -258,6 +258,12 @@ impl Connection {
             mode: CLIENT_MODE,
             display_name: Some("clawshim"),
         };
+        // Admin only when asked for (deleting finished per-request sessions needs it).
+        let scopes: &[&str] = if self.config.admin_scope {
+            &SCOPES_WITH_ADMIN
+        } else {
+            &SCOPES
+        };
         // Shared secret, stored device token and the signed device proof (device.rs).
         let creds = ConnectCredentials::new(
             &self.config.auth,
@@ -265,14 +271,14 @@ impl Connection {
             &challenge,
             &client,
             "operator",
-            &SCOPES,
+            scopes,
         );
         let params = ConnectParams {
             min_protocol: MIN_PROTOCOL,
             max_protocol: MAX_PROTOCOL,
             client,
             role: "operator",
-            scopes: &SCOPES,
+            scopes,
             auth: creds.auth(),
             device: creds.proof.clone(),
         };

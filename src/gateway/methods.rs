@@ -20,6 +20,9 @@ pub const CLIENT_ID: &str = "gateway-client";
 pub const CLIENT_MODE: &str = "backend";
 /// Scopes we ask for: read (`agents.list`) and write (`agent`, `chat.abort`).
 pub const SCOPES: [&str; 2] = ["operator.read", "operator.write"];
+/// Scopes when clawshim also cleans up its per-request sessions (`sessions.delete` is an
+/// admin method: clawdbot 2026.1.24 `gateway/server-methods.js`).
+pub const SCOPES_WITH_ADMIN: [&str; 3] = ["operator.read", "operator.write", "operator.admin"];
 
 /// `connect` params.
 #[derive(Debug, Serialize)]

@@ -448,3 +448,59 @@ async fn gateway_down_is_503_and_health_stays_up() {
         (503, Some("gateway_unavailable"))
     );
 }
+
+#[tokio::test]
+async fn per_request_sessions_are_deleted_when_asked() {
+    // gateway-lab PERF-NOTES: on clawdbot 2026.1.x every run parses the whole session store,
+    // and every stateless request adds an entry to it.
+    let gw = mock(Protocol::V3).await;
+    let shim = Shim::start_with(
+        &gw.url(),
+        |s| s.delete_ephemeral_sessions = Some(true),
+        true,
+    )
+    .await;
+    assert_eq!(
+        shim.chat(user_msg("openclaw/main", "stateless"))
+            .await
+            .status(),
+        200
+    );
+    let mut body = user_msg("openclaw/main", "remember me");
+    body["user"] = json!("dave");
+    assert_eq!(shim.chat(body).await.status(), 200);
+    let connect = gw
+        .requests()
+        .into_iter()
+        .find(|r| r["method"] == "connect")
+        .unwrap();
+    assert_eq!(
+        connect["params"]["scopes"],
+        json!(["operator.read", "operator.write", "operator.admin"])
+    );
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let deleted = loop {
+        let deleted: Vec<Value> = gw
+            .requests()
+            .into_iter()
+            .filter(|r| r["method"] == "sessions.delete")
+            .map(|r| r["params"].clone())
+            .collect();
+        if !deleted.is_empty() || tokio::time::Instant::now() > deadline {
+            break deleted;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let runs: Vec<Value> = gw
+        .requests()
+        .into_iter()
+        .filter(|r| r["method"] == "agent")
+        .collect();
+    assert_eq!(
+        deleted.len(),
+        1,
+        "only the stateless session is deleted: {deleted:?}"
+    );
+    assert_eq!(deleted[0]["key"], runs[0]["params"]["sessionKey"]);
+    assert_eq!(deleted[0]["deleteTranscript"], false);
+}

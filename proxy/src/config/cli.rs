@@ -101,6 +101,10 @@ pub struct Settings {
     /// before it gets 503.
     #[arg(long, env = "CLAWSHIM_GATEWAY_WAIT_SECS", global = true)]
     pub gateway_wait_secs: Option<u64>,
+    /// Delete each per-request session after its run (keeps clawdbot 2026.1.x fast; needs
+    /// the gateway to grant operator.admin).
+    #[arg(long, env = "CLAWSHIM_DELETE_EPHEMERAL_SESSIONS", global = true)]
+    pub delete_ephemeral_sessions: Option<bool>,
     /// Failed auth attempts per client IP before 429 (0 disables).
     #[arg(long, env = "CLAWSHIM_MAX_FAILED_AUTH", global = true)]
     pub max_failed_auth: Option<u32>,

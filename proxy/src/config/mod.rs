@@ -59,6 +59,8 @@ pub struct Config {
     pub max_failed_auth: u32,
     /// Window for `max_failed_auth`.
     pub failed_auth_window: Duration,
+    /// Delete per-request sessions after their run.
+    pub delete_ephemeral_sessions: bool,
     /// Largest request body.
     pub max_body_bytes: u64,
     /// Run timeout passed to the gateway; the local deadline adds [`Config::run_grace`].
@@ -152,6 +154,7 @@ impl Config {
             gateway_connect_timeout_secs,
             gateway_request_timeout_secs,
             gateway_wait_secs,
+            delete_ephemeral_sessions,
             max_failed_auth,
             failed_auth_window_secs,
             max_body_bytes,
@@ -275,6 +278,10 @@ impl Config {
         if let Some(s) = gateway_wait_secs.or(file.gateway.wait_secs) {
             gateway.wait_for_connection = Duration::from_secs(s);
         }
+        let delete_ephemeral_sessions = delete_ephemeral_sessions
+            .or(file.gateway.delete_ephemeral_sessions)
+            .unwrap_or(false);
+        gateway.admin_scope = delete_ephemeral_sessions;
 
         if !errors.is_empty() {
             return Err(ConfigError(errors));
@@ -297,6 +304,7 @@ impl Config {
             failed_auth_window: Duration::from_secs(
                 file.auth.failed_window_secs.unwrap_or(60).max(1),
             ),
+            delete_ephemeral_sessions,
             max_body_bytes,
             run_timeout,
             run_grace: Duration::from_secs(30),
