@@ -34,5 +34,7 @@ if [ "${CLAWSHIM_SKIP_INTEROP:-0}" = 1 ]; then
   echo "== interop suite skipped (CLAWSHIM_SKIP_INTEROP=1)"
 else
   echo "== interop suite (real gateways, official OpenAI SDKs)"
-  bash tests/interop/run.sh
+  # The debug binary the tests just built is enough here and saves a release build.
+  cargo build --locked -p clawshim-proxy
+  CLAWSHIM_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/clawshim" bash tests/interop/run.sh
 fi
