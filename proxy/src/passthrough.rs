@@ -2,6 +2,8 @@
 //! its WebSocket on `/` (pingora proxies the upgrade and then copies bytes both ways), and
 //! the gateway's other HTTP endpoints. Bodies are streamed, never buffered.
 
+use std::net::IpAddr;
+
 use pingora::http::RequestHeader;
 use pingora::upstreams::peer::HttpPeer;
 
@@ -31,6 +33,42 @@ pub fn peer(config: &Config) -> Box<HttpPeer> {
     Box::new(HttpPeer::new(hostport.as_str(), *tls, sni))
 }
 
+/// What the gateway is told about the client of a passthrough request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardedHeaders {
+    /// Overwrite `X-Forwarded-For`, `X-Forwarded-Proto` and `X-Real-IP` with what clawshim saw
+    /// (client input is never passed on). For a gateway that lists clawshim in
+    /// `gateway.trustedProxies`; without that, openclaw 2026.9 refuses remote clients with 403
+    /// `proxy_attribution_required` (fail closed) instead of taking them for local ones.
+    Set,
+    /// Send no attribution at all: the gateway sees every client as clawshim itself.
+    Strip,
+}
+
+/// Replace client-supplied attribution headers with what clawshim saw. A client on the
+/// loopback interface is local to the gateway's host too and gets no headers: openclaw
+/// refuses a loopback forwarded address from a trusted proxy (openclaw-lab README,
+/// forwarded headers), and a local client needs no attribution.
+pub fn attribute(
+    req: &mut RequestHeader,
+    mode: ForwardedHeaders,
+    client: Option<IpAddr>,
+    tls: bool,
+) {
+    strip_attribution(req);
+    let Some(ip) = client.filter(|ip| !ip.is_loopback()) else {
+        return;
+    };
+    if mode == ForwardedHeaders::Strip {
+        return;
+    }
+    let ip = ip.to_string();
+    // Inserting fixed header names with printable values cannot fail.
+    let _ = req.insert_header("x-forwarded-for", ip.as_str());
+    let _ = req.insert_header("x-real-ip", ip.as_str());
+    let _ = req.insert_header("x-forwarded-proto", if tls { "https" } else { "http" });
+}
+
 /// Remove client-supplied attribution headers before the request goes upstream.
 pub fn strip_attribution(req: &mut RequestHeader) {
     for name in ATTRIBUTION_HEADERS {
@@ -54,5 +92,37 @@ mod tests {
         assert!(req.headers.get("forwarded").is_none());
         assert!(req.headers.get("x-real-ip").is_none());
         assert!(req.headers.get("accept").is_some());
+    }
+
+    #[test]
+    fn remote_clients_are_attributed_with_what_clawshim_saw() {
+        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+        req.insert_header("x-forwarded-for", "10.9.9.9, 1.2.3.4")
+            .unwrap();
+        req.insert_header("forwarded", "for=1.2.3.4").unwrap();
+        let client: IpAddr = "192.168.1.20".parse().unwrap();
+        attribute(&mut req, ForwardedHeaders::Set, Some(client), true);
+        assert_eq!(req.headers["x-forwarded-for"], "192.168.1.20");
+        assert_eq!(req.headers["x-real-ip"], "192.168.1.20");
+        assert_eq!(req.headers["x-forwarded-proto"], "https");
+        assert!(req.headers.get("forwarded").is_none());
+    }
+
+    #[test]
+    fn local_clients_and_strip_mode_send_no_attribution() {
+        for (mode, ip) in [
+            (ForwardedHeaders::Set, "127.0.0.1"),
+            (ForwardedHeaders::Set, "::1"),
+            (ForwardedHeaders::Strip, "192.168.1.20"),
+        ] {
+            let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+            req.insert_header("x-forwarded-for", "203.0.113.7").unwrap();
+            attribute(&mut req, mode, Some(ip.parse().unwrap()), false);
+            assert!(
+                req.headers.get("x-forwarded-for").is_none(),
+                "{mode:?} {ip}"
+            );
+            assert!(req.headers.get("x-real-ip").is_none());
+        }
     }
 }

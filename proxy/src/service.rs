@@ -176,11 +176,21 @@ impl ProxyHttp for ClawShim {
 
     async fn upstream_request_filter(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         upstream_request: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        passthrough::strip_attribution(upstream_request);
+        let client = session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map(|a| a.ip());
+        let tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
+        passthrough::attribute(
+            upstream_request,
+            self.app.config.forwarded_headers,
+            client,
+            tls,
+        );
         upstream_request.insert_header("x-request-id", ctx.request_id.as_str())?;
         Ok(())
     }

@@ -135,6 +135,10 @@ pub struct Settings {
     /// Proxy other paths to the gateway (true/false).
     #[arg(long, env = "CLAWSHIM_PASSTHROUGH", global = true)]
     pub passthrough: Option<bool>,
+    /// Client attribution on passthrough requests: `set` (X-Forwarded-For etc. from what
+    /// clawshim saw) or `strip`.
+    #[arg(long, env = "CLAWSHIM_FORWARDED_HEADERS", global = true)]
+    pub forwarded_headers: Option<String>,
     /// Log format: text or json.
     #[arg(long, env = "CLAWSHIM_LOG_FORMAT", global = true)]
     pub log_format: Option<String>,

@@ -105,6 +105,8 @@ pub struct ServerSection {
     pub grace_period_secs: Option<u64>,
     /// Proxy every other path to the gateway (Control UI, its WebSocket, ...).
     pub passthrough: Option<bool>,
+    /// Passthrough client attribution: `set` (default) or `strip`.
+    pub forwarded_headers: Option<String>,
     /// `text` or `json` log lines.
     pub log_format: Option<String>,
     /// Prometheus metrics listen address (default: off).

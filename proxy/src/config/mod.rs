@@ -16,6 +16,7 @@ use clawshim_core::gateway::GatewayConfig;
 pub use cli::{Cli, Command, GenKey, Settings};
 
 use crate::keys::KeySpec;
+use crate::passthrough::ForwardedHeaders;
 use file::FileConfig;
 
 /// Default gateway URL: the gateway's default port on this host.
@@ -79,6 +80,8 @@ pub struct Config {
     pub grace_period: Duration,
     /// Proxy other paths to the gateway.
     pub passthrough: bool,
+    /// Client attribution on passthrough requests.
+    pub forwarded_headers: ForwardedHeaders,
     /// Log format.
     pub log_format: LogFormat,
 }
@@ -165,6 +168,7 @@ impl Config {
             threads,
             grace_period_secs,
             passthrough,
+            forwarded_headers,
             log_format,
             listeners,
         } = settings;
@@ -248,6 +252,15 @@ impl Config {
         if threads == 0 {
             errors.push("threads must be at least 1".into());
         }
+        let forwarded_headers =
+            match pick(forwarded_headers, &file.server.forwarded_headers).as_deref() {
+                None | Some("set") => ForwardedHeaders::Set,
+                Some("strip") => ForwardedHeaders::Strip,
+                Some(other) => {
+                    errors.push(format!("forwarded_headers: `{other}` is not set or strip"));
+                    ForwardedHeaders::Set
+                }
+            };
         let log_format = match pick(log_format, &file.server.log_format).as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -314,6 +327,7 @@ impl Config {
             threads,
             grace_period,
             passthrough: passthrough.or(file.server.passthrough).unwrap_or(true),
+            forwarded_headers,
             log_format,
         })
     }
