@@ -1,0 +1,327 @@
+//! End-to-end: everything clawshim does not serve goes to the gateway unchanged. The
+//! gateway's WebSocket protocol through the shim (v3 and v4, many sessions in a row and some
+//! at once), plain HTTP relayed as the gateway answered it, client-supplied forwarding
+//! headers dropped, and 404 when passthrough is off.
+
+use std::time::Instant;
+
+use clawshim_tests::*;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// `ws://127.0.0.1:PORT/` of the shim.
+fn ws_url(shim: &Shim) -> String {
+    shim.base.replacen("http://", "ws://", 1) + "/"
+}
+
+/// The next text frame as JSON.
+async fn next_json(ws: &mut Ws) -> Result<Value, String> {
+    loop {
+        let msg = tokio::time::timeout(WAIT, ws.next())
+            .await
+            .map_err(|_| "no frame within the wait".to_string())?
+            .ok_or("socket closed")?
+            .map_err(|e| format!("socket error: {e}"))?;
+        match msg {
+            Message::Text(t) => return serde_json::from_str(&t).map_err(|e| e.to_string()),
+            Message::Close(c) => return Err(format!("closed by the gateway: {c:?}")),
+            _ => continue,
+        }
+    }
+}
+
+/// The response frame to request `id`, skipping events.
+async fn response(ws: &mut Ws, id: &str) -> Result<Value, String> {
+    loop {
+        let v = next_json(ws).await?;
+        if v["type"] == "res" && v["id"] == id {
+            return Ok(v);
+        }
+    }
+}
+
+fn connect_frame(protocol: u64) -> Value {
+    json!({
+        "type": "req", "id": "connect-1", "method": "connect",
+        "params": {
+            "minProtocol": protocol, "maxProtocol": protocol,
+            "client": {"id": "gateway-client", "version": "test", "platform": "linux", "mode": "backend"},
+            "role": "operator", "scopes": ["operator.read", "operator.write"],
+            "auth": {"token": TOKEN}
+        }
+    })
+}
+
+/// One whole gateway session through the shim: upgrade, `connect.challenge`, `connect` ->
+/// `hello-ok`, `agents.list`, close. Returns the agent ids.
+async fn session(
+    url: &str,
+    protocol: u64,
+    headers: &[(&str, &str)],
+) -> Result<Vec<String>, String> {
+    let mut req = url.into_client_request().map_err(|e| e.to_string())?;
+    for (k, v) in headers {
+        let name = tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(k.as_bytes())
+            .expect("header name");
+        req.headers_mut()
+            .insert(name, v.parse().expect("header value"));
+    }
+    let (mut ws, resp) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(req))
+        .await
+        .map_err(|_| "no upgrade within the wait".to_string())?
+        .map_err(|e| format!("upgrade failed: {e}"))?;
+    if resp.status() != 101 {
+        return Err(format!("upgrade answered {}", resp.status()));
+    }
+    let challenge = next_json(&mut ws)
+        .await
+        .map_err(|e| format!("waiting for the challenge: {e}"))?;
+    if challenge["event"] != "connect.challenge" {
+        return Err(format!("first frame is not the challenge: {challenge}"));
+    }
+    ws.send(Message::text(connect_frame(protocol).to_string()))
+        .await
+        .map_err(|e| e.to_string())?;
+    let hello = response(&mut ws, "connect-1")
+        .await
+        .map_err(|e| format!("waiting for hello-ok: {e}"))?;
+    if hello["ok"] != true || hello["payload"]["type"] != "hello-ok" {
+        return Err(format!("connect refused: {hello}"));
+    }
+    if hello["payload"]["protocol"] != protocol {
+        return Err(format!("wrong protocol: {hello}"));
+    }
+    let list = json!({"type": "req", "id": "list-1", "method": "agents.list", "params": {}});
+    ws.send(Message::text(list.to_string()))
+        .await
+        .map_err(|e| e.to_string())?;
+    let agents = response(&mut ws, "list-1")
+        .await
+        .map_err(|e| format!("waiting for agents.list: {e}"))?;
+    if agents["ok"] != true {
+        return Err(format!("agents.list failed: {agents}"));
+    }
+    let ids = agents["payload"]["agents"]
+        .as_array()
+        .ok_or_else(|| format!("no agents array: {agents}"))?
+        .iter()
+        .filter_map(|a| a["id"].as_str().map(str::to_owned))
+        .collect();
+    let _ = tokio::time::timeout(WAIT, ws.close(None)).await;
+    Ok(ids)
+}
+
+#[tokio::test]
+async fn websocket_sessions_through_the_shim_never_fail() {
+    const SEQUENTIAL: usize = 150;
+    const BATCHES: usize = 10;
+    const PER_BATCH: usize = 5;
+    for protocol in [Protocol::V3, Protocol::V4] {
+        let gw = mock(protocol).await;
+        let shim = Shim::start(&gw.url()).await;
+        let url = ws_url(&shim);
+        let n = protocol.number();
+        let started = Instant::now();
+        let mut failures = Vec::new();
+        for i in 0..SEQUENTIAL {
+            match session(&url, n, &[]).await {
+                Ok(ids) => assert!(ids.contains(&"main".to_string()), "{ids:?}"),
+                Err(e) => failures.push(format!("sequential {i}: {e}")),
+            }
+        }
+        for b in 0..BATCHES {
+            let tasks: Vec<_> = (0..PER_BATCH)
+                .map(|_| {
+                    let url = url.clone();
+                    tokio::spawn(async move { session(&url, n, &[]).await })
+                })
+                .collect();
+            for (i, t) in tasks.into_iter().enumerate() {
+                match tokio::time::timeout(WAIT, t).await {
+                    Ok(Ok(Ok(_))) => {}
+                    other => failures.push(format!("batch {b} #{i}: {other:?}")),
+                }
+            }
+        }
+        let total = SEQUENTIAL + BATCHES * PER_BATCH;
+        eprintln!(
+            "protocol {n}: {total} sessions through the shim in {:?}, {} failed",
+            started.elapsed(),
+            failures.len()
+        );
+        assert!(failures.is_empty(), "{failures:#?}");
+        // The mock counts the shim's own connection too.
+        assert!(gw.total_connects() > total, "{}", gw.total_connects());
+    }
+}
+
+#[tokio::test]
+async fn forwarding_headers_from_the_client_are_not_passed_upstream() {
+    let gw = mock(Protocol::V4).await;
+    let shim = Shim::start(&gw.url()).await;
+    let spoofed = [
+        ("x-forwarded-for", "203.0.113.7"),
+        ("forwarded", "for=203.0.113.7;proto=https"),
+        ("x-real-ip", "203.0.113.7"),
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "evil.example"),
+    ];
+    // openclaw answers 403 to forwarding headers from an untrusted peer (openclaw-lab
+    // README, forwarded headers): getting through proves they were removed.
+    let ids = session(&ws_url(&shim), 4, &spoofed).await.expect("session");
+    assert!(ids.contains(&"main".to_string()));
+    let seen = gw.upgrade_headers();
+    let last = seen.last().expect("the upgrade reached the gateway");
+    for (name, _) in spoofed {
+        assert!(
+            !last.iter().any(|(k, _)| k == name),
+            "{name} reached the gateway: {last:?}"
+        );
+    }
+    assert!(last.iter().any(|(k, _)| k == "x-request-id"), "{last:?}");
+}
+
+/// A plain HTTP server standing in for the gateway's HTTP side (the Control UI): answers
+/// every request on a connection with a fixed 418 and records the request heads.
+struct FakeHttpGateway {
+    addr: std::net::SocketAddr,
+    heads: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeHttpGateway {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+const FAKE_BODY: &str = "<html>control ui</html>";
+
+async fn fake_http_gateway() -> FakeHttpGateway {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = heads.clone();
+    let task = tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    // Requests without bodies: a head ends the request.
+                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head: Vec<u8> = buf.drain(..end + 4).collect();
+                        seen.lock()
+                            .unwrap()
+                            .push(String::from_utf8_lossy(&head).into_owned());
+                        let resp = format!(
+                            "HTTP/1.1 418 I'm a teapot\r\ncontent-type: text/html\r\nx-gateway: fake\r\ncontent-length: {}\r\n\r\n{FAKE_BODY}",
+                            FAKE_BODY.len()
+                        );
+                        if tcp.write_all(resp.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                    match tcp.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+            });
+        }
+    });
+    FakeHttpGateway { addr, heads, task }
+}
+
+#[tokio::test]
+async fn plain_http_is_relayed_as_the_gateway_answered() {
+    let gw = fake_http_gateway().await;
+    // Not a WebSocket gateway: the shim never becomes ready, passthrough works regardless.
+    let shim = Shim::start_with(&format!("ws://{}", gw.addr), |_| {}, false).await;
+    for path in ["/", "/__openclaw__/control-ui/app.js?v=1"] {
+        let resp = client()
+            .get(shim.url(path))
+            .header("x-forwarded-for", "203.0.113.7")
+            .header("x-real-ip", "203.0.113.7")
+            .header("forwarded", "for=203.0.113.7")
+            .header("authorization", "Bearer not-for-clawshim")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 418, "{path}");
+        assert_eq!(resp.headers()["x-gateway"], "fake");
+        assert_eq!(resp.headers()["content-type"], "text/html");
+        assert!(resp.headers().contains_key("x-request-id"));
+        assert_eq!(resp.text().await.unwrap(), FAKE_BODY);
+    }
+    let heads = gw.heads.lock().unwrap().clone();
+    // The shim's own WebSocket attempts land here too; keep the proxied requests.
+    let ui: Vec<&String> = heads
+        .iter()
+        .filter(|h| !h.to_ascii_lowercase().contains("upgrade: websocket"))
+        .collect();
+    assert_eq!(ui.len(), 2, "{heads:?}");
+    assert!(ui[0].starts_with("GET / HTTP/1.1\r\n"), "{}", ui[0]);
+    assert!(
+        ui[1].starts_with("GET /__openclaw__/control-ui/app.js?v=1 HTTP/1.1\r\n"),
+        "{}",
+        ui[1]
+    );
+    for head in ui {
+        let lower = head.to_ascii_lowercase();
+        for name in ["x-forwarded-for:", "x-real-ip:", "forwarded:"] {
+            assert!(!lower.contains(name), "{name} reached the gateway: {head}");
+        }
+        // The gateway's own auth is the gateway's business: passed on untouched.
+        assert!(
+            lower.contains("authorization: bearer not-for-clawshim"),
+            "{head}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_gateway_that_closes_without_answering_gets_a_json_error() {
+    // The mock speaks only WebSocket: a plain GET is closed without a response.
+    let gw = mock(Protocol::V4).await;
+    let shim = Shim::start(&gw.url()).await;
+    let resp = client().get(shim.url("/")).send().await.unwrap();
+    assert!(
+        matches!(resp.status().as_u16(), 502 | 503),
+        "{}",
+        resp.status()
+    );
+    let v: serde_json::Value = resp.json().await.unwrap();
+    assert!(v["error"]["message"].is_string(), "{v}");
+}
+
+#[tokio::test]
+async fn passthrough_off_answers_404_json() {
+    let gw = mock(Protocol::V4).await;
+    let shim = Shim::start_with(&gw.url(), |s| s.passthrough = Some(false), true).await;
+    let resp = client().get(shim.url("/some/page")).send().await.unwrap();
+    assert_eq!(resp.status(), 404);
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "unknown_url", "{v}");
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("/some/page"));
+
+    // The WebSocket is not proxied either.
+    let upgrades = gw.upgrade_headers().len();
+    let err = session(&ws_url(&shim), 4, &[]).await.unwrap_err();
+    assert!(err.contains("404"), "{err}");
+    assert_eq!(gw.upgrade_headers().len(), upgrades);
+}
