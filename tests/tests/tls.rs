@@ -463,3 +463,151 @@ async fn ws_connect_through(base: &str) -> Value {
         }
     }
 }
+
+/// A server run on its own thread with a shutdown channel (the harness' `Shim` cannot take
+/// over sockets).
+struct Running {
+    shutdown: Option<tokio::sync::oneshot::Sender<pingora::server::ShutdownSignal>>,
+    done: std::sync::mpsc::Receiver<()>,
+}
+
+impl Running {
+    /// Build and run `settings` on a thread; with `--upgrade` the build itself waits for
+    /// the old server's sockets, so it happens on that thread too.
+    fn start(settings: Settings) -> Running {
+        let config = Config::load(&settings).expect("valid config");
+        let (watch, shutdown) = clawshim_proxy::ChannelShutdown::new();
+        let (done_tx, done) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            clawshim_proxy::build_server(config).run(watch.into_run_args());
+            let _ = done_tx.send(());
+        });
+        Running {
+            shutdown: Some(shutdown),
+            done,
+        }
+    }
+
+    fn signal(&mut self, signal: pingora::server::ShutdownSignal) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(signal);
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.signal(pingora::server::ShutdownSignal::FastShutdown);
+        let _ = self.done.recv_timeout(WAIT);
+    }
+}
+
+#[tokio::test]
+async fn graceful_upgrade_hands_over_the_sockets_with_a_new_certificate() {
+    let (old_pki, new_pki) = (Pki::new("upgrade-old"), Pki::new("upgrade-new"));
+    // Slow deltas: a 200-delta reply outlasts pingora's 5 s hand-over window.
+    let gw = mock_with(MockOptions {
+        token: Some(TOKEN.to_string()),
+        chunk_delay: std::time::Duration::from_millis(30),
+        ..MockOptions::for_protocol(Protocol::V4)
+    })
+    .await;
+    let (plain, https) = (free_port(), free_port());
+    let sock = old_pki.dir.join("upgrade.sock");
+    let pid_file = new_pki.dir.join("clawshim.pid");
+    let settings = |pki: &Pki, upgrade: bool| {
+        let mut s = Settings {
+            listen: Some(format!("127.0.0.1:{plain}")),
+            gateway_url: Some(gw.url()),
+            gateway_token: Some(TOKEN.to_string()),
+            threads: Some(2),
+            grace_period_secs: Some(8),
+            ..Settings::default()
+        };
+        s.listeners.tls_listen = Some(format!("127.0.0.1:{https}"));
+        s.listeners.tls_cert = Some(pki.cert.clone());
+        s.listeners.tls_key = Some(pki.key.clone());
+        s.listeners.upgrade_sock = Some(sock.clone());
+        s.listeners.upgrade = upgrade;
+        if upgrade {
+            s.listeners.pid_file = Some(pid_file.clone());
+        }
+        s
+    };
+    let base = format!("https://127.0.0.1:{https}");
+    let mut old = Running::start(settings(&old_pki, false));
+    let old_client = https_client(&old_pki.ca_pem, Some(Version::HTTP_11));
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Ok(r) = old_client.get(format!("{base}/readyz")).send().await {
+            if r.status() == 200 {
+                break;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "old server never ready"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+
+    // A long stream on the old server, under way before the upgrade.
+    let mut body = user_msg("openclaw/main", "MOCK_LONG please");
+    body["stream"] = json!(true);
+    let resp = chat(&old_client, &base, body).await;
+    assert_eq!(resp.status(), 200);
+    let mut stream = resp.bytes_stream();
+    let mut text = String::new();
+    use futures_util::StreamExt;
+    while !text.contains("echo") {
+        let chunk = tokio::time::timeout(WAIT, stream.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+
+    // The new process's part: start with --upgrade (it waits for the sockets), then SIGQUIT
+    // the old one.
+    let _new = Running::start(settings(&new_pki, true));
+    old.signal(pingora::server::ShutdownSignal::GracefulUpgrade);
+
+    // New handshakes end up on the new server: it presents the new certificate.
+    let new_client = https_client(&new_pki.ca_pem, None);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Ok(r) = new_client.get(format!("{base}/readyz")).send().await {
+            if r.status() == 200 {
+                break;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "new server never served"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let r = chat(
+        &new_client,
+        &base,
+        user_msg("openclaw/main", "after upgrade"),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let pid = std::fs::read_to_string(&pid_file).expect("pid file written");
+    assert_eq!(pid.trim(), std::process::id().to_string());
+
+    // The stream on the old server finished whole.
+    while let Some(chunk) = tokio::time::timeout(WAIT, stream.next()).await.unwrap() {
+        text.push_str(&String::from_utf8_lossy(&chunk.expect("stream not cut")));
+    }
+    let events = parse_sse(&text);
+    assert_eq!(events.last(), Some(&Sse::Done), "{text}");
+    assert!(streamed_text(&events).starts_with("echo: "));
+    // And the old server exits once its last request is done.
+    assert!(
+        old.done.recv_timeout(WAIT).is_ok(),
+        "old server still running"
+    );
+}
