@@ -1,0 +1,46 @@
+//! The shipped example configs load, so they cannot go stale.
+
+use clawshim_proxy::config::{Config, Settings};
+
+fn conf(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../conf")
+        .join(name)
+}
+
+#[test]
+fn lan_example_loads_with_real_certificate_files() {
+    // The example points at /etc/clawshim/*.pem; give it a generated pair instead.
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["clawshim.lan".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("clawshim-lan-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_path, cert.pem()).unwrap();
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+
+    let mut settings = Settings {
+        config: Some(conf("lan.toml")),
+        ..Settings::default()
+    };
+    settings.listeners.tls_cert = Some(cert_path);
+    settings.listeners.tls_key = Some(key_path);
+    let config = Config::load(&settings).expect("conf/lan.toml is valid");
+    assert!(config.tls.is_some());
+    assert_eq!(config.keys.len(), 2);
+    assert!(config.api_tokens.is_empty(), "only the keys are accepted");
+    assert!(config.delete_ephemeral_sessions);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn default_example_loads() {
+    let settings = Settings {
+        config: Some(conf("clawshim.toml")),
+        ..Settings::default()
+    };
+    Config::load(&settings).expect("conf/clawshim.toml is valid");
+}
