@@ -1,4 +1,4 @@
-//! One access line per request, from `logging`: method, path, status, route, agent, run id,
+//! One access line per request, from `logging`: method, path, status, route, agent, key name, run id,
 //! duration, bytes, request id. Never headers or bodies (tokens, prompts).
 
 use pingora::prelude::*;
@@ -34,6 +34,7 @@ pub fn log(session: &Session, e: Option<&Error>, ctx: &RequestCtx) {
         status,
         route = ctx.route.label(),
         agent = ctx.agent_id.as_deref().unwrap_or("-"),
+        key = ctx.key_name.as_deref().unwrap_or("-"),
         run_id = ctx.run_id.as_deref().unwrap_or("-"),
         duration_ms = ctx.started.elapsed().as_secs_f64() * 1000.0,
         ttfb_ms,
