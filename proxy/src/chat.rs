@@ -56,7 +56,7 @@ pub async fn serve(
             retry_after_secs: 1,
         })?;
     let _key_permit = match &principal {
-        Principal::Key(key) => key.acquire_run().map_err(|()| HttpError::TooManyRequests {
+        Principal::Key(key) => key.acquire_run().map_err(|_| HttpError::TooManyRequests {
             retry_after_secs: 1,
         })?,
         Principal::Shared => None,

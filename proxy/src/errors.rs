@@ -44,6 +44,9 @@ pub enum HttpError {
     /// The gateway or the run failed.
     #[error(transparent)]
     Gateway(#[from] GatewayError),
+    /// A passthrough request got no usable answer from the gateway.
+    #[error("bad gateway: {0}")]
+    BadGateway(String),
     /// A bug or an I/O failure on our side.
     #[error("internal error: {0}")]
     Internal(String),
@@ -79,6 +82,7 @@ impl HttpError {
             HttpError::PayloadTooLarge { .. } => 413,
             HttpError::TooManyRequests { .. } => 429,
             HttpError::Internal(_) => 500,
+            HttpError::BadGateway(_) => 502,
             HttpError::Gateway(g) => match g {
                 GatewayError::NotConnected { .. } => 503,
                 GatewayError::Rejected { code, .. } => match code.as_str() {
@@ -107,6 +111,7 @@ impl HttpError {
             HttpError::PayloadTooLarge { .. } => "payload_too_large",
             HttpError::TooManyRequests { .. } => "too_many_requests",
             HttpError::Internal(_) => "internal",
+            HttpError::BadGateway(_) => "bad_gateway",
             HttpError::Gateway(g) => match g {
                 GatewayError::NotConnected { .. } => "gateway_unavailable",
                 GatewayError::Rejected { .. } => "gateway_rejected",
@@ -164,6 +169,10 @@ impl HttpError {
                 "Too many requests in flight; retry shortly.",
             )
             .with_code("rate_limit_exceeded"),
+            HttpError::BadGateway(_) => {
+                ApiError::api_error("The gateway did not answer the proxied request.")
+                    .with_code("bad_gateway")
+            }
             HttpError::Internal(_) => ApiError::api_error("Internal error in clawshim.")
                 .with_code("internal_error"),
             HttpError::Gateway(g) => match g {
@@ -246,6 +255,7 @@ pub async fn write(
     ctx.status = err.status();
     ctx.error_kind = Some(err.kind());
     ctx.bytes_out += body.len();
+    ctx.first_byte.get_or_insert_with(std::time::Instant::now);
     session.write_response_header(Box::new(resp), false).await?;
     session.write_response_body(Some(body), true).await?;
     Ok(())

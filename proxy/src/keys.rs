@@ -74,14 +74,24 @@ impl ApiKey {
         }
     }
 
-    /// Hold one of the key's run slots for the life of the permit; `None` when all are taken.
-    pub fn acquire_run(&self) -> Result<Option<OwnedSemaphorePermit>, ()> {
+    /// Hold one of the key's run slots for the life of the permit (`Ok(None)` when the key
+    /// has no limit); `Err` when all are taken.
+    pub fn acquire_run(&self) -> Result<Option<OwnedSemaphorePermit>, AllSlotsTaken> {
         match &self.streams {
-            Some(sem) => sem.clone().try_acquire_owned().map(Some).map_err(|_| ()),
+            Some(sem) => sem
+                .clone()
+                .try_acquire_owned()
+                .map(Some)
+                .map_err(|_| AllSlotsTaken),
             None => Ok(None),
         }
     }
 }
+
+/// Every run slot of a key is in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("all run slots of the key are in use")]
+pub struct AllSlotsTaken;
 
 /// Who a request authenticated as.
 #[derive(Debug, Clone)]

@@ -230,11 +230,7 @@ impl ProxyHttp for ClawShim {
                     message: "Malformed request.".into(),
                     param: None,
                 },
-                502..=504 => {
-                    HttpError::Gateway(clawshim_core::gateway::GatewayError::NotConnected {
-                        reason: "the gateway did not answer the proxied request".into(),
-                    })
-                }
+                502..=504 => HttpError::BadGateway(e.to_string()),
                 _ => HttpError::Internal(e.to_string()),
             };
             if errors::write(session, ctx, &err).await.is_err() {

@@ -244,8 +244,7 @@ fn bad_key_entries_are_config_errors() {
         gateway_token: Some("t".into()),
         ..Settings::default()
     })
-    .err()
-    .expect("invalid keys are refused");
+    .expect_err("invalid keys are refused");
     let text = err.to_string();
     assert!(text.contains("sha256 must be 64 hex digits"), "{text}");
     assert!(text.contains("duplicate name"), "{text}");

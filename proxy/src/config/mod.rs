@@ -315,7 +315,10 @@ impl Config {
                 .or(file.auth.max_failed_attempts)
                 .unwrap_or(10),
             failed_auth_window: Duration::from_secs(
-                file.auth.failed_window_secs.unwrap_or(60).max(1),
+                failed_auth_window_secs
+                    .or(file.auth.failed_window_secs)
+                    .unwrap_or(60)
+                    .max(1),
             ),
             delete_ephemeral_sessions,
             max_body_bytes,
