@@ -6,6 +6,7 @@ went away: it connects like clawshim does (token auth, `gateway-client`/`backend
 then calls `agent.wait {runId, timeoutMs}` and prints the response payload as one JSON line.
 
     gateway_probe.py wait --url ws://127.0.0.1:18921 --token secret --run-id <id> [--timeout-ms 10000]
+    gateway_probe.py call --url ws://127.0.0.1:18921 --token secret --method device.pair.list
 
 Needs the `websockets` package (the suite's venv has it). Every wait is bounded.
 """
@@ -68,16 +69,31 @@ async def agent_wait(url, token, run_id, timeout_ms=10000):
         await ws.close()
 
 
+async def call(url, token, method, params, timeout_s=15.0):
+    """Return the `res` frame of one request (any method) on a fresh connection."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    ws = await connect(url, token, deadline)
+    try:
+        return await _request(ws, method, params, deadline)
+    finally:
+        await ws.close()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", choices=["wait"])
+    ap.add_argument("command", choices=["wait", "call"])
     ap.add_argument("--url", required=True)
     ap.add_argument("--token", required=True)
-    ap.add_argument("--run-id", required=True)
+    ap.add_argument("--run-id", help="wait: the run to wait for")
     ap.add_argument("--timeout-ms", type=int, default=10000)
+    ap.add_argument("--method", help="call: the method")
+    ap.add_argument("--params", default="{}", help="call: the params, JSON")
     args = ap.parse_args()
     try:
-        res = asyncio.run(agent_wait(args.url, args.token, args.run_id, args.timeout_ms))
+        if args.command == "wait":
+            res = asyncio.run(agent_wait(args.url, args.token, args.run_id, args.timeout_ms))
+        else:
+            res = asyncio.run(call(args.url, args.token, args.method, json.loads(args.params)))
     except Exception as exc:  # one JSON line either way, for the Node cases to parse
         print(json.dumps({"ok": False, "error": {"message": "%s: %s" % (type(exc).__name__, exc)}}))
         sys.exit(1)

@@ -448,6 +448,7 @@ for v in v3 v4; do
       signed_result "$v" fail "clawshim with CLAWSHIM_DEVICE_IDENTITY did not become ready within 60 s"
     else
       "$PY" "$HERE/cases.py" --signed-check --base-url "http://127.0.0.1:$port/v1" --token "$TOKEN" \
+        --protocol "${v#v}" --gateway-ws "ws://127.0.0.1:$gw" \
         --mock-url "http://127.0.0.1:$([[ $v == v3 ]] && echo $V3_MOCK_PORT || echo $V4_MOCK_PORT)" \
         --identity "$ident" --target "clawshim-$v" --out "$OUT/signed--clawshim-$v.json" \
         >"$LOGS/cases-signed-$v.log" 2>&1 || true
