@@ -6,24 +6,12 @@ use pingora::proxy::Session;
 use tracing::info;
 
 use crate::ctx::RequestCtx;
-use crate::route::Route;
 
 /// Emit the access line (target `clawshim::access`).
 pub fn log(session: &Session, e: Option<&Error>, ctx: &RequestCtx) {
     let req = session.req_header();
-    let status = if ctx.status != 0 {
-        ctx.status
-    } else {
-        session
-            .response_written()
-            .map(|r| r.status.as_u16())
-            .unwrap_or(0)
-    };
-    let bytes_out = if ctx.route == Route::Passthrough {
-        session.as_downstream().body_bytes_sent()
-    } else {
-        ctx.bytes_out
-    };
+    let status = ctx.final_status(session);
+    let bytes_out = ctx.final_bytes_out(session);
     let ttfb_ms = ctx
         .first_byte
         .map(|t| t.duration_since(ctx.started).as_secs_f64() * 1000.0);

@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use crate::keys::Principal;
 use crate::route::Route;
+use pingora::proxy::Session;
 
 /// What one request did; filled as it goes, read by `logging`.
 #[derive(Debug)]
@@ -50,6 +51,25 @@ impl RequestCtx {
             first_byte: None,
             client_gone: false,
             principal: None,
+        }
+    }
+}
+
+impl RequestCtx {
+    /// The status the client got: ours, or the gateway's for passthrough (0 if none).
+    pub fn final_status(&self, session: &Session) -> u16 {
+        if self.status != 0 {
+            return self.status;
+        }
+        session.response_written().map_or(0, |r| r.status.as_u16())
+    }
+
+    /// Response body bytes sent: counted by us, or by pingora for passthrough.
+    pub fn final_bytes_out(&self, session: &Session) -> usize {
+        if self.route == Route::Passthrough {
+            session.as_downstream().body_bytes_sent()
+        } else {
+            self.bytes_out
         }
     }
 }

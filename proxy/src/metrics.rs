@@ -24,7 +24,6 @@ use prometheus::{
 };
 
 use crate::ctx::RequestCtx;
-use crate::route::Route;
 
 /// Seconds; from a fast `/v1/models` to the 600 s default run limit.
 const DURATION_BUCKETS: &[f64] = &[
@@ -141,21 +140,9 @@ pub fn service(addr: &str) -> Service<PrometheusServer> {
 pub fn observe(session: &Session, ctx: &RequestCtx) {
     let m = get();
     let route = ctx.route.label();
-    let status = if ctx.status != 0 {
-        ctx.status
-    } else {
-        session
-            .response_written()
-            .map(|r| r.status.as_u16())
-            .unwrap_or(0)
-    };
+    let status = ctx.final_status(session).to_string();
+    let bytes_out = ctx.final_bytes_out(session);
     let downstream = session.as_downstream();
-    let bytes_out = if ctx.route == Route::Passthrough {
-        downstream.body_bytes_sent()
-    } else {
-        ctx.bytes_out
-    };
-    let status = status.to_string();
     m.requests
         .with_label_values(&[route, &status, ctx.key_name.as_deref().unwrap_or("-")])
         .inc();
