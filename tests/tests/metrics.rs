@@ -175,10 +175,10 @@ async fn scrape_reports_requests_runs_streams_bytes_and_the_gateway() {
         s.get("clawshim_request_duration_seconds_count{route=\"chat_completions\"}"),
         4.0
     );
-    // The three answers; the failed run's error response has no first-byte time.
+    // Every answer, the failed run's error response included.
     assert_eq!(
         s.get("clawshim_time_to_first_byte_seconds_count{route=\"chat_completions\"}"),
-        3.0
+        4.0
     );
     assert_eq!(
         s.get("clawshim_bytes_in_total{route=\"chat_completions\"}") as usize,
