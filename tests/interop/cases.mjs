@@ -261,9 +261,11 @@ async function caseWrongToken() {
 
 async function caseBrokenAgent() {
   const t0 = Date.now();
+  const n = nonce();
   try {
-    const r = await chat(`broken agent ${nonce()}`, { model: BROKEN });
-    throw new Fail(`non-stream: HTTP 200 with content ${q(short(replyOf(r)))}`);
+    const r = await chat(`broken agent ${n}`, { model: BROKEN });
+    const ran = (await mockRequests(n)).map((x) => x.model);
+    throw new Fail(`non-stream: HTTP 200 with content ${q(short(replyOf(r)))} (LLM model of the run: ${ran.join(', ') || 'none'})`);
   } catch (err) {
     if (err instanceof Fail) throw err;
     if (err instanceof OpenAI.APIConnectionTimeoutError) throw new Fail(`non-stream: no answer within ${REQUEST_TIMEOUT_MS / 1000} s`);

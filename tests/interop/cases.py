@@ -256,9 +256,12 @@ def case_wrong_token(t):
 
 def case_broken_agent(t):
     t0 = time.monotonic()
+    n = nonce()
     try:
-        r = t.chat("broken agent %s" % nonce(), model=BROKEN)
-        raise Fail("non-stream: HTTP 200 with content %r" % short(t.reply_of(r)))
+        r = t.chat("broken agent %s" % n, model=BROKEN)
+        ran = [q["model"] for q in t.mock_requests(n)]
+        raise Fail("non-stream: HTTP 200 with content %r (LLM model of the run: %s)"
+                   % (short(t.reply_of(r)), ", ".join(ran) or "none"))
     except openai.APITimeoutError:
         raise Fail("non-stream: no answer within %d s" % REQUEST_TIMEOUT_S)
     except openai.APIStatusError as exc:

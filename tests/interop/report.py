@@ -40,17 +40,19 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--versions", default="{}", help="JSON object: component -> version")
     ap.add_argument("--targets", default=" ".join(t for t, _ in TARGETS), help="targets that were run")
+    ap.add_argument("--clients", default=" ".join(c for c, _ in CLIENTS), help="SDK clients that were run")
     ap.add_argument("--seconds", type=int, default=0)
     args = ap.parse_args()
 
     run_targets = set(args.targets.split())
+    run_clients = set(args.clients.split()) | {"-"}
     docs = load(args.results)
     extra = sorted({n for d in docs.values() for n in d["cases"] if n not in CASES and n != SIGNED})
     notes = []
     tally = {"clawshim": {"pass": 0, "fail": 0, "n/a": 0}, "builtin": {"pass": 0, "fail": 0, "n/a": 0}}
 
     def cell(client, target, case):
-        if target not in run_targets:
+        if target not in run_targets or client not in run_clients:
             return "not run"
         doc = docs.get((client, target))
         if doc is None:

@@ -476,4 +476,4 @@ versions_json="$(python3 -c 'import json,sys; print(json.dumps(dict(zip(sys.argv
   "openai (Node)" "$("$NODE22/bin/node" -e 'console.log(require(process.argv[1]).version)' "$NODE_CLIENT/node_modules/openai/package.json") on Node $("$NODE22/bin/node" --version)" \
   clawshim "$(shim_version)")"
 python3 "$HERE/report.py" --results "$OUT" --out "$RESULTS_MD" --versions "$versions_json" \
-  --targets "$TARGETS" --seconds "$(($(date +%s) - T_START))"
+  --targets "$TARGETS" --clients "$CLIENTS" --seconds "$(($(date +%s) - T_START))"
