@@ -47,6 +47,7 @@ mkdir -p "$RUN" "$LOGS" "$DIR/runtime"
 rm -rf "$OUT"
 mkdir -p "$OUT"
 export GIT_CEILING_DIRECTORIES="$DIR"
+export PYTHONDONTWRITEBYTECODE=1  # keep __pycache__ out of the source tree
 
 T_START=$(date +%s)
 log() { printf '[interop %4ss] %s\n' "$(($(date +%s) - T_START))" "$*"; }
