@@ -352,6 +352,12 @@ async function caseParallelStreams() {
   check(!wrong.length, `${wrong.length} of ${PARALLEL} replies do not match their request, e.g. ${q(short(wrong[0]?.[1], 80))} for ${q(wrong[0]?.[0])}`);
 }
 
+// Passthrough involves no SDK: the Python client checks it (the Control UI page and its
+// WebSocket through clawshim).
+async function casePassthrough() {
+  throw new NotApplicable('no SDK involved; checked by the Python client');
+}
+
 const CASES = [
   ['models', caseModels],
   ['non_stream', caseNonStream],
@@ -367,6 +373,7 @@ const CASES = [
   ['broken_agent', caseBrokenAgent],
   ['abort_stream', caseAbortStream],
   ['parallel_streams', caseParallelStreams],
+  ['passthrough', casePassthrough],
 ];
 
 async function runCase(fn) {

@@ -345,6 +345,51 @@ def case_parallel_streams(t):
                    % (len(wrong), PARALLEL, short(wrong[0][1], 80), wrong[0][0]))
 
 
+def case_passthrough(t):
+    """Everything clawshim does not serve reaches the gateway: the Control UI page and its
+    WebSocket on `/` (challenge, connect, agents.list), from a client on the gateway's host
+    that sends a spoofed X-Forwarded-For (openclaw 2026.9 answers 403 to forwarded headers from
+    an untrusted peer: clawshim must not pass client input on)."""
+    if t.kind != "clawshim":
+        raise NotApplicable("the built-in endpoint is the gateway itself")
+    base = t.args.base_url.rsplit("/v1", 1)[0]
+    spoof = {"X-Forwarded-For": "203.0.113.9", "X-Real-IP": "203.0.113.9"}
+    req = urllib.request.Request(base + "/", headers=spoof)
+    with urllib.request.urlopen(req, timeout=REQUEST_TIMEOUT_S) as resp:
+        check(resp.status == 200, "GET / answered %d" % resp.status)
+        ctype = resp.headers.get("content-type", "")
+        check(ctype.startswith("text/html"), "GET / is not the Control UI page (%s)" % ctype)
+
+    async def ws_session():
+        import websockets
+        url = "ws" + base[len("http"):] + "/"
+        async with websockets.connect(url, additional_headers=spoof, open_timeout=10,
+                                      max_size=64 * 1024 * 1024) as ws:
+            async def frame():
+                return json.loads(await asyncio.wait_for(ws.recv(), 15))
+            first = await frame()
+            check(first.get("event") == "connect.challenge", "no connect.challenge through clawshim")
+            for method, params in (
+                ("connect", {"minProtocol": 3, "maxProtocol": 4,
+                             "client": {"id": "gateway-client", "version": "0.0.0-interop",
+                                        "platform": "linux", "mode": "backend"},
+                             "role": "operator", "scopes": ["operator.admin"],
+                             "auth": {"token": t.args.token}}),
+                ("agents.list", {}),
+            ):
+                rid = str(uuid.uuid4())
+                await ws.send(json.dumps({"type": "req", "id": rid, "method": method, "params": params}))
+                while True:
+                    res = await frame()
+                    if res.get("type") == "res" and res.get("id") == rid:
+                        break
+                check(res.get("ok"), "%s through clawshim failed: %s" % (method, json.dumps(res.get("error"))))
+            ids = [a.get("id") for a in res["payload"].get("agents", [])]
+            check("main" in ids, "agents.list through clawshim lacks main: %r" % ids)
+
+    asyncio.run(ws_session())
+
+
 CASES = [
     ("models", case_models),
     ("non_stream", case_non_stream),
@@ -360,6 +405,7 @@ CASES = [
     ("broken_agent", case_broken_agent),
     ("abort_stream", case_abort_stream),
     ("parallel_streams", case_parallel_streams),
+    ("passthrough", case_passthrough),
 ]
 
 
