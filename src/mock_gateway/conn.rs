@@ -429,15 +429,7 @@ fn auth_error(
 /// "token-only"; traces: token_only_test_client). Protocol 3 keeps them; an operator asking for
 /// none gets `operator.admin` on both.
 fn granted_scopes(shared: &Shared, params: &Value, upgrade: &Upgrade) -> Vec<String> {
-    let requested: Vec<String> = params["scopes"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
+    let requested = device::strings(&params["scopes"]);
     let requested = if requested.is_empty() {
         vec!["operator.admin".to_string()]
     } else {

@@ -125,7 +125,8 @@ fn device_auth_error(protocol: Protocol, reason: &str, message: &str) -> Refusal
     (error, message.to_string())
 }
 
-fn strings(value: &Value) -> Vec<String> {
+/// The strings of a JSON array (anything else: none).
+pub(super) fn strings(value: &Value) -> Vec<String> {
     value
         .as_array()
         .map(|a| {
