@@ -13,6 +13,11 @@ missing=()
 need_pkg cmake cmake
 need_pkg cc build-essential
 need_pkg python3 python3
+need_pkg curl curl
+if [ "${CLAWSHIM_SKIP_INTEROP:-0}" != 1 ] && command -v python3 >/dev/null 2>&1 \
+   && ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+  missing+=(python3-venv)   # the interop suite puts the OpenAI SDK in a venv
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing system packages: ${missing[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
