@@ -315,7 +315,7 @@ async fn sequential(plan: &Plan, binary: Option<&Path>) -> String {
     ));
     let _ = writeln!(
         out,
-        "\nThe mock paces each delta with a timer (`chunk_delay` 0 still waits for the next 1 ms tick of tokio's timer), so the rows above carry up to 1 ms of jitter per delta on both sides. A run of agent `broken` uses no timer (accepted, 8 recorded events, error `res`; clawshim answers with an error status):\n"
+        "\nThe mock paces each delta with a timer with `chunk_delay` 0, which only yields to the scheduler between deltas. A run of agent `broken` uses no timer (accepted, 8 recorded events, error `res`; clawshim answers with an error status):\n"
     );
     out.push_str(&table(&[
         ("(a') raw, agent `broken` -> final `res`", &raw_broken),
