@@ -21,6 +21,7 @@ CASES = ["models", "non_stream", "stream", "stream_usage", "agent_by_model", "ag
          "session_user", "history", "system_prompt", "content_parts", "wrong_token", "broken_agent",
          "abort_stream", "parallel_streams", "passthrough"]
 SIGNED = "signed_handshake"
+LAN = "lan_client"
 
 
 def load(results_dir):
@@ -45,9 +46,9 @@ def main():
     args = ap.parse_args()
 
     run_targets = set(args.targets.split())
-    run_clients = set(args.clients.split()) | {"-"}
+    run_clients = set(args.clients.split()) | {"-", "lan"}
     docs = load(args.results)
-    extra = sorted({n for d in docs.values() for n in d["cases"] if n not in CASES and n != SIGNED})
+    extra = sorted({n for d in docs.values() for n in d["cases"] if n not in CASES and n not in (SIGNED, LAN)})
     notes = []
     tally = {"clawshim": {"pass": 0, "fail": 0, "n/a": 0}, "builtin": {"pass": 0, "fail": 0, "n/a": 0}}
 
@@ -79,6 +80,8 @@ def main():
         else:
             cells.append("n/a")
     rows.append("| `%s` | - | %s |" % (SIGNED, " | ".join(cells)))
+    cells = [cell("lan", t, LAN) if t.startswith("clawshim") else "n/a" for t, _ in TARGETS]
+    rows.append("| `%s` | - | %s |" % (LAN, " | ".join(cells)))
 
     versions = json.loads(args.versions)
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

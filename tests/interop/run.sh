@@ -27,6 +27,9 @@ DIR="$(cd "$DIR" && pwd)"
 TOKEN=secret
 V3_MOCK_PORT=18910 V3_GW_PORT=18911 V3_SHIM_PORT=18912 V3_SIGNED_PORT=18913
 V4_MOCK_PORT=18920 V4_GW_PORT=18921 V4_SHIM_PORT=18922 V4_SIGNED_PORT=18923
+# lan_client: a network namespace of the suite's own plays a second LAN host (veth pair).
+V3_LAN_PORT=18914 V4_LAN_PORT=18924
+LAN_NS="csi$$" LAN_HOST_IF="csh$$" LAN_NS_IF="csn$$" LAN_HOST_IP=10.231.0.1 LAN_CLIENT_IP=10.231.0.2 LAN_UP=""
 NODE22_VERSION=22.22.0
 NODE24_VERSION=24.21.0
 CLAWDBOT_VERSION=2026.1.24
@@ -71,9 +74,14 @@ stop_pid() {  # stop_pid <name> <pid>: TERM, up to 15 s, then KILL
   fi
 }
 
+lan_teardown() {
+  ip netns del "$LAN_NS" 2>/dev/null || true
+  ip link del "$LAN_HOST_IF" 2>/dev/null || true
+}
 cleanup() {
   local rc=$? name
   trap - EXIT INT TERM
+  [[ -n "$LAN_UP" ]] && lan_teardown
   for name in "${!PIDS[@]}"; do
     stop_pid "$name" "${PIDS[$name]}" &
   done
@@ -458,6 +466,47 @@ for v in v3 v4; do
     stop_pid "clawshim-signed-$v" "${PIDS[clawshim-signed-$v]}"
   fi
 done
+
+# lan_client: a client on another LAN host reaches clawshim on the host side of a veth pair
+# (not loopback, so clawshim attributes it): the OpenAI API, the Control UI and its WebSocket.
+# openclaw runs with gateway.trustedProxies = loopback and refuses unattributed proxying.
+lan_result() {  # lan_result <v> <status> <reason>
+  python3 -c 'import json,sys; json.dump({"client":"lan","target":sys.argv[1],"cases":{"lan_client":{"status":sys.argv[2],"reason":sys.argv[3]}}}, open(sys.argv[4],"w"))' \
+    "clawshim-$1" "$2" "$3" "$OUT/lan--clawshim-$1.json"
+}
+lan_setup() {
+  ip netns add "$LAN_NS" && LAN_UP=1 &&
+    ip link add "$LAN_HOST_IF" type veth peer name "$LAN_NS_IF" &&
+    ip link set "$LAN_NS_IF" netns "$LAN_NS" &&
+    ip addr add "$LAN_HOST_IP/30" dev "$LAN_HOST_IF" && ip link set "$LAN_HOST_IF" up &&
+    ip netns exec "$LAN_NS" ip addr add "$LAN_CLIENT_IP/30" dev "$LAN_NS_IF" &&
+    ip netns exec "$LAN_NS" ip link set "$LAN_NS_IF" up &&
+    ip netns exec "$LAN_NS" ip link set lo up
+}
+lan_reason=""
+if [[ "$(id -u)" != 0 ]] || ! need_cmd ip; then
+  lan_reason="needs root and iproute2 to make a network namespace"
+elif ! lan_setup >"$LOGS/lan-setup.log" 2>&1; then
+  lan_reason="could not make the network namespace (see $LOGS/lan-setup.log)"
+fi
+for v in v3 v4; do
+  [[ " $TARGETS " == *" clawshim-$v "* ]] || continue
+  if [[ -n "${SHIM_STATE[$v]:-}" ]]; then lan_result "$v" fail "${SHIM_STATE[$v]}"; continue; fi
+  if [[ -n "$lan_reason" ]]; then lan_result "$v" "n/a" "$lan_reason"; continue; fi
+  if [[ $v == v3 ]]; then port=$V3_LAN_PORT gw=$V3_GW_PORT; else port=$V4_LAN_PORT gw=$V4_GW_PORT; fi
+  start_shim "clawshim-lan-$v" "$port" "$gw" CLAWSHIM_LISTEN="$LAN_HOST_IP:$port"
+  if ! wait_http "http://$LAN_HOST_IP:$port/readyz" 60 "${PIDS[clawshim-lan-$v]}" 200; then
+    lan_result "$v" fail "clawshim on $LAN_HOST_IP:$port did not become ready within 60 s"
+  else
+    out="$(timeout 120 ip netns exec "$LAN_NS" "$PY" "$HERE/lan_client.py" \
+      --base "http://$LAN_HOST_IP:$port" --token "$TOKEN" --my-ip "$LAN_CLIENT_IP" 2>"$LOGS/lan-client-$v.log")" || true
+    status="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["status"])' "$out" 2>/dev/null || echo fail)"
+    reason="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["reason"])' "$out" 2>/dev/null || echo "lan client crashed (see $LOGS/lan-client-$v.log)")"
+    lan_result "$v" "$status" "$reason"
+  fi
+  stop_pid "clawshim-lan-$v" "${PIDS[clawshim-lan-$v]}"
+done
+if [[ -n "$LAN_UP" ]]; then lan_teardown; LAN_UP=""; fi
 
 # ------------------------------------------------------------------ 8. report
 shim_version() {  # the commit clawshim was built from, and whether its sources differ from it
