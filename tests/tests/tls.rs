@@ -611,3 +611,47 @@ async fn graceful_upgrade_hands_over_the_sockets_with_a_new_certificate() {
         "old server still running"
     );
 }
+
+#[tokio::test]
+async fn http2_client_that_resets_its_stream_aborts_the_run() {
+    // On HTTP/2 a client leaving one stream sends RST_STREAM and keeps the connection: the
+    // run must still be noticed as abandoned and aborted on the gateway.
+    let pki = Pki::new("h2-abort");
+    let gw = mock(Protocol::V4).await;
+    let (_shim, base) = shim_with_tls(&gw.url(), &pki).await;
+    let client = https_client(&pki.ca_pem, Some(Version::HTTP_2));
+    let mut body = user_msg("openclaw/main", "MOCK_HANG over h2");
+    body["stream"] = json!(true);
+    let resp = chat(&client, &base, body).await;
+    assert_eq!(resp.version(), Version::HTTP_2);
+    let run_id = resp.headers()["x-clawshim-run-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let mut stream = resp.bytes_stream();
+    let mut got = String::new();
+    while !got.contains("echo") {
+        let chunk = tokio::time::timeout(WAIT, futures_util::StreamExt::next(&mut stream))
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        got.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    drop(stream);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !gw
+        .requests()
+        .iter()
+        .any(|r| r["method"] == "chat.abort" && r["params"]["runId"] == run_id.as_str())
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no chat.abort after RST_STREAM"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // The same connection still serves.
+    let resp = chat(&client, &base, user_msg("openclaw/main", "still here")).await;
+    assert_eq!(resp.status(), 200);
+}
