@@ -148,9 +148,15 @@ async fn scrape_reports_requests_runs_streams_bytes_and_the_gateway() {
     assert!(resp.status().is_server_error(), "{}", resp.status());
     let _ = resp.bytes().await;
 
+    // `logging` runs after each response has gone out, and a scrape can fall between two
+    // counters of one request: wait until everything of all five is there.
     let s = scrape_until(&murl, "requests counted", |s| {
         s.get("clawshim_runs_started_total") == 4.0
             && s.get("clawshim_request_duration_seconds_count{route=\"models\"}") == 1.0
+            && s.get("clawshim_request_duration_seconds_count{route=\"chat_completions\"}") == 4.0
+            && s.0
+                .keys()
+                .any(|k| k.starts_with("clawshim_runs_failed_total{"))
     })
     .await;
     assert_eq!(
