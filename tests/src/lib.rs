@@ -217,6 +217,28 @@ pub fn streamed_text(events: &[Sse]) -> String {
         .collect()
 }
 
+/// The string param `field` of every `agent` request the mock gateway received, in order.
+pub fn run_params(gw: &MockGateway, field: &str) -> Vec<String> {
+    gw.requests()
+        .iter()
+        .filter(|r| r["method"] == "agent")
+        .map(|r| r["params"][field].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// The ids of a `GET /v1/models` list.
+pub fn model_ids(list: &Value) -> Vec<String> {
+    list["data"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|m| m["id"].as_str())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// A user message body for `model`.
 pub fn user_msg(model: &str, text: &str) -> Value {
     serde_json::json!({"model": model, "messages": [{"role": "user", "content": text}]})

@@ -118,19 +118,14 @@ async fn models_list_and_retrieve() {
         .await
         .unwrap();
     assert_eq!(list["object"], "list");
-    let ids: Vec<&str> = list["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_str().unwrap())
-        .collect();
+    let ids = model_ids(&list);
     for id in [
         "openclaw",
         "openclaw/default",
         "openclaw/main",
         "openclaw/beta",
     ] {
-        assert!(ids.contains(&id), "{id} missing from {ids:?}");
+        assert!(ids.iter().any(|i| i == id), "{id} missing from {ids:?}");
     }
     for path in [
         "/v1/models/openclaw%2Fmain",
@@ -179,12 +174,7 @@ async fn agent_routing_by_model_and_header() {
         let r = shim.chat_with(body, &headers).await;
         assert_eq!(r.status(), 200);
     }
-    let agents: Vec<String> = gw
-        .requests()
-        .iter()
-        .filter(|r| r["method"] == "agent")
-        .map(|r| r["params"]["agentId"].as_str().unwrap().to_string())
-        .collect();
+    let agents = run_params(&gw, "agentId");
     assert_eq!(agents, vec!["beta"; 6]);
     // Unknown names and plain model names go to the default agent; sessions follow the agent.
     let r = shim.chat(user_msg("gpt-4o", "hi")).await;
@@ -217,12 +207,7 @@ async fn session_from_user_and_header() {
         .status(),
         200
     );
-    let keys: Vec<String> = gw
-        .requests()
-        .iter()
-        .filter(|r| r["method"] == "agent")
-        .map(|r| r["params"]["sessionKey"].as_str().unwrap().to_string())
-        .collect();
+    let keys = run_params(&gw, "sessionKey");
     assert_eq!(
         keys,
         vec!["agent:main:openai-user:alice", "agent:main:custom"]

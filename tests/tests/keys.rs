@@ -76,13 +76,7 @@ async fn key_allowlist_limits_agents_and_models() {
             .status(),
         200
     );
-    let agents: Vec<Value> = gw
-        .requests()
-        .into_iter()
-        .filter(|r| r["method"] == "agent")
-        .map(|r| r["params"]["agentId"].clone())
-        .collect();
-    assert_eq!(agents, vec![json!("beta"), json!("beta")]);
+    assert_eq!(run_params(&gw, "agentId"), vec!["beta", "beta"]);
     let list: Value = client()
         .get(shim.url("/v1/models"))
         .bearer_auth(KEY)
@@ -92,14 +86,9 @@ async fn key_allowlist_limits_agents_and_models() {
         .json()
         .await
         .unwrap();
-    let ids: Vec<&str> = list["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_str().unwrap())
-        .collect();
+    let ids = model_ids(&list);
     assert!(
-        ids.contains(&"openclaw/beta") && !ids.contains(&"openclaw/main"),
+        ids.iter().any(|i| i == "openclaw/beta") && !ids.iter().any(|i| i == "openclaw/main"),
         "{ids:?}"
     );
     // The gateway token still works, for every agent.
@@ -202,12 +191,7 @@ async fn key_session_namespace_confines_sessions() {
     )
     .await;
     assert_eq!(outside.status(), 403);
-    let keys: Vec<String> = gw
-        .requests()
-        .into_iter()
-        .filter(|r| r["method"] == "agent")
-        .map(|r| r["params"]["sessionKey"].as_str().unwrap().to_string())
-        .collect();
+    let keys = run_params(&gw, "sessionKey");
     assert_eq!(keys[0], "agent:main:bot:user:carol");
     assert!(keys[1].starts_with("agent:main:bot:"));
     assert_eq!(keys[2], "agent:main:bot:mine");
