@@ -233,13 +233,23 @@ impl DeviceIdentity {
     /// 0700, file 0600) when the file does not exist. A file that other users can read is
     /// refused, and so is a file that does not parse: it is never overwritten.
     pub fn load_or_create(path: impl AsRef<Path>) -> Result<DeviceIdentity, DeviceError> {
+        let path = path.as_ref();
+        match Self::load(path)? {
+            Some(identity) => Ok(identity),
+            None => Self::create(path.to_path_buf()),
+        }
+    }
+
+    /// Load the identity at `path` with the checks of [`DeviceIdentity::load_or_create`],
+    /// creating nothing: `Ok(None)` when there is no file (configuration checks use this).
+    pub fn load(path: impl AsRef<Path>) -> Result<Option<DeviceIdentity>, DeviceError> {
         let path = path.as_ref().to_path_buf();
         match fs::read_to_string(&path) {
             Ok(text) => {
                 check_permissions(&path)?;
-                Self::parse(path, &text)
+                Self::parse(path, &text).map(Some)
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Self::create(path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(source) => Err(DeviceError::Io { path, source }),
         }
     }
