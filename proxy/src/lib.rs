@@ -27,6 +27,7 @@ pub mod tls;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use clawshim_core::gateway::device::DeviceIdentity;
 use clawshim_core::gateway::GatewayClient;
 use pingora::proxy::http_proxy_service_with_name;
 use pingora::server::configuration::{Opt, ServerConf};
@@ -39,8 +40,27 @@ use gateway_service::GatewayService;
 use service::{App, ClawShim};
 
 /// Build the pingora server: the gateway connection (a background service) and the HTTP
-/// service that depends on it.
-pub fn build_server(config: Config) -> Server {
+/// service that depends on it. Start-up side effects that validation leaves out happen here:
+/// the device identity file is created when missing, the certificate is registered for
+/// SIGHUP reload, and the pid file is written.
+///
+/// Exits the process with status 2 (that of an invalid configuration) when the device
+/// identity cannot be loaded or created, the one start-up step that can fail after
+/// validation (e.g. a directory it may not write to).
+pub fn build_server(mut config: Config) -> Server {
+    if let Some(path) = &config.device_identity {
+        match DeviceIdentity::load_or_create(path) {
+            Ok(identity) => {
+                tracing::info!(device_id = identity.device_id(), path = %path.display(), "device identity");
+                config.gateway.device = Some(Arc::new(identity));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot load or create the device identity");
+                eprintln!("clawshim: {e}");
+                std::process::exit(2);
+            }
+        }
+    }
     let mut conf = ServerConf {
         threads: config.threads,
         grace_period_seconds: Some(config.grace_period.as_secs()),
@@ -84,6 +104,7 @@ pub fn build_server(config: Config) -> Server {
     }
     if let Some(tls) = &app.config.tls {
         http.add_tls_with_settings(&tls.listen.to_string(), None, tls::settings(tls));
+        tls::register(&tls.store);
         server.add_service(background_service(
             "tls reload",
             tls::ReloadOnHangup::new(tls.store.clone()),

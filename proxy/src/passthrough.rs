@@ -33,8 +33,10 @@ pub fn peer(config: &Config) -> Box<HttpPeer> {
     Box::new(HttpPeer::new(hostport.as_str(), *tls, sni))
 }
 
-/// What the gateway is told about the client of a passthrough request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What the gateway is told about the client of a passthrough request (`forwarded_headers`:
+/// `set` or `strip` in the file, the flag and the environment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ForwardedHeaders {
     /// Overwrite `X-Forwarded-For`, `X-Forwarded-Proto` and `X-Real-IP` with what clawshim saw
     /// (client input is never passed on). For a gateway that lists clawshim in

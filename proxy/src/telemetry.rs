@@ -5,7 +5,16 @@ use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
-use crate::config::LogFormat;
+/// Log line format (`log_format`: `text` or `json` in the file, the flag and the
+/// environment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, event fields flattened.
+    Json,
+}
 
 /// Install the global subscriber once; later calls are no-ops (tests start many servers).
 pub fn init(format: LogFormat) {

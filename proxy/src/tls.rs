@@ -4,7 +4,8 @@
 //! clawshim terminates TLS itself with rustls (through pingora's `rustls` listener): TLS 1.2
 //! and 1.3 only, rustls' safe cipher suites, HTTP/2 and HTTP/1.1 offered by ALPN. The
 //! certificate chain and key are read and checked once in [`crate::config::Config`]
-//! validation, so a missing file, a file without a certificate or key, or a key that does not
+//! validation (which only reads them; `build_server` registers the certificate for reload),
+//! so a missing file, a file without a certificate or key, or a key that does not
 //! match the certificate is a start-up error with the path in the message, never a panic.
 //! The same listener can run next to the plain one (`listen`), or alone (`listen = "off"`).
 //!
@@ -53,7 +54,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tracing::{error, info};
 
 /// The HTTPS listener: address, certificate chain and private key (PEM files), loaded.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct TlsConfig {
     /// Where the HTTPS listener binds.
     pub listen: SocketAddr,
@@ -63,16 +64,6 @@ pub struct TlsConfig {
     pub key: PathBuf,
     /// The pair as loaded at start-up; reloaded from the same paths.
     pub store: Arc<CertStore>,
-}
-
-impl fmt::Debug for TlsConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TlsConfig")
-            .field("listen", &self.listen)
-            .field("cert", &self.cert)
-            .field("key", &self.key)
-            .finish()
-    }
 }
 
 /// Read `cert` and `key` and check that they form a usable pair; the error names the file
@@ -146,22 +137,19 @@ pub struct CertStore {
     current: RwLock<Arc<CertifiedKey>>,
 }
 
-/// Every live store in the process, for [`reload_all`].
+/// Every serving store in the process, for [`reload_all`].
 static STORES: Mutex<Vec<Weak<CertStore>>> = Mutex::new(Vec::new());
 
 impl CertStore {
-    /// Load the pair from `cert` and `key`.
+    /// Load the pair from `cert` and `key`. Only reads the files: configuration checks call
+    /// this, and [`register`] makes the store reloadable once it serves.
     pub fn load(cert: &Path, key: &Path) -> Result<Arc<CertStore>, String> {
         let loaded = load_certified_key(cert, key)?;
-        let store = Arc::new(CertStore {
+        Ok(Arc::new(CertStore {
             cert: cert.to_path_buf(),
             key: key.to_path_buf(),
             current: RwLock::new(Arc::new(loaded)),
-        });
-        let mut stores = STORES.lock().unwrap_or_else(|p| p.into_inner());
-        stores.retain(|w| w.strong_count() > 0);
-        stores.push(Arc::downgrade(&store));
-        Ok(store)
+        }))
     }
 
     /// Read the files again; on success new handshakes use them, on failure nothing changes.
@@ -198,6 +186,19 @@ impl ResolvesServerCert for CertStore {
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
         )
+    }
+}
+
+/// Make `store` one of the certificates [`reload_all`] reloads; `build_server` calls this
+/// for the listener it adds.
+pub fn register(store: &Arc<CertStore>) {
+    let mut stores = STORES.lock().unwrap_or_else(|p| p.into_inner());
+    stores.retain(|w| w.strong_count() > 0);
+    if !stores
+        .iter()
+        .any(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(store)))
+    {
+        stores.push(Arc::downgrade(store));
     }
 }
 

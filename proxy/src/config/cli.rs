@@ -1,17 +1,24 @@
-//! Command-line flags. Each flag shares its definition with an environment variable, so a
-//! flag and `CLAWSHIM_*` can never drift apart; flags win over the environment, both win
-//! over the file.
+//! Command-line flags: the second of the three configuration layers (file, flags/env,
+//! validated [`super::Config`]). Each flag shares its definition with its `CLAWSHIM_*`
+//! environment variable, so the two can never drift apart, and clap makes the flag win over
+//! the environment; [`super::merge`] makes both win over the file. Values are kept as given
+//! (no defaults here); enums are parsed by clap.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::passthrough::ForwardedHeaders;
+use crate::telemetry::LogFormat;
+
 /// clawshim: OpenAI-compatible chat completions in front of a Clawdbot / OpenClaw gateway.
 #[derive(Debug, Parser)]
 #[command(name = "clawshim", version, about)]
 pub struct Cli {
+    /// What to do; none means `serve`.
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Settings shared by every command.
     #[command(flatten)]
     pub settings: Settings,
     /// Validate the configuration and exit.
@@ -138,11 +145,41 @@ pub struct Settings {
     /// Client attribution on passthrough requests: `set` (X-Forwarded-For etc. from what
     /// clawshim saw) or `strip`.
     #[arg(long, env = "CLAWSHIM_FORWARDED_HEADERS", global = true)]
-    pub forwarded_headers: Option<String>,
-    /// Log format: text or json.
+    pub forwarded_headers: Option<ForwardedHeaders>,
+    /// Log format.
     #[arg(long, env = "CLAWSHIM_LOG_FORMAT", global = true)]
-    pub log_format: Option<String>,
+    pub log_format: Option<LogFormat>,
     /// HTTPS, metrics and upgrade listeners.
     #[command(flatten)]
-    pub listeners: super::listeners::ListenerSettings,
+    pub listeners: ListenerSettings,
+}
+
+/// Listener flags (each with its `CLAWSHIM_*` variable).
+#[derive(Debug, Default, Clone, Args)]
+pub struct ListenerSettings {
+    /// HTTPS listen address, e.g. 0.0.0.0:8443 (needs --tls-cert and --tls-key).
+    #[arg(long, env = "CLAWSHIM_TLS_LISTEN", global = true)]
+    pub tls_listen: Option<String>,
+    /// PEM certificate chain for the HTTPS listener, leaf first.
+    #[arg(long, env = "CLAWSHIM_TLS_CERT", global = true)]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for the HTTPS listener.
+    #[arg(long, env = "CLAWSHIM_TLS_KEY", global = true)]
+    pub tls_key: Option<PathBuf>,
+    /// Prometheus metrics listen address, e.g. 127.0.0.1:9790 (default: off).
+    #[arg(long, env = "CLAWSHIM_METRICS_LISTEN", global = true)]
+    pub metrics_listen: Option<String>,
+    /// PEM CA bundle trusted for a wss:// gateway instead of the system roots.
+    #[arg(long, env = "CLAWSHIM_GATEWAY_CA_FILE", global = true)]
+    pub gateway_ca_file: Option<PathBuf>,
+    /// Unix socket over which a graceful upgrade hands the listening sockets over.
+    #[arg(long, env = "CLAWSHIM_UPGRADE_SOCK", global = true)]
+    pub upgrade_sock: Option<PathBuf>,
+    /// Write the process id here once serving (for `kill -QUIT` / `kill -HUP`).
+    #[arg(long, env = "CLAWSHIM_PID_FILE", global = true)]
+    pub pid_file: Option<PathBuf>,
+    /// Take over the listening sockets of a running clawshim (graceful upgrade; send the old
+    /// process SIGQUIT within 5 seconds).
+    #[arg(long, global = true)]
+    pub upgrade: bool,
 }

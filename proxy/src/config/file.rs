@@ -1,22 +1,33 @@
-//! The TOML config file, as written by users. Unknown keys are rejected so a typo is an
-//! error at start-up rather than a silently ignored setting.
+//! The TOML config file, as written by users: the first of the three configuration layers
+//! (file, flags/env, validated [`super::Config`]). Unknown keys are rejected so a typo is an
+//! error at start-up rather than a silently ignored setting. Values are kept as written (every
+//! key optional, no defaults): [`super::merge`] applies precedence and defaults, and
+//! [`super::validate`] checks them.
 
 use serde::Deserialize;
+
+use crate::passthrough::ForwardedHeaders;
+use crate::telemetry::LogFormat;
 
 /// Top level of `clawshim.toml`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
-    /// Plain HTTP listen address, e.g. `127.0.0.1:8790`.
+    /// Plain HTTP listen address, e.g. `127.0.0.1:8790`, or `off`.
     pub listen: Option<String>,
+    /// `[gateway]`.
     #[serde(default)]
     pub gateway: GatewaySection,
+    /// `[auth]`.
     #[serde(default)]
     pub auth: AuthSection,
+    /// `[limits]`.
     #[serde(default)]
     pub limits: LimitsSection,
+    /// `[server]`.
     #[serde(default)]
     pub server: ServerSection,
+    /// `[tls]`.
     #[serde(default)]
     pub tls: TlsSection,
     /// clawshim's own API keys (`[[keys]]`), stored as SHA-256 hashes.
@@ -106,9 +117,9 @@ pub struct ServerSection {
     /// Proxy every other path to the gateway (Control UI, its WebSocket, ...).
     pub passthrough: Option<bool>,
     /// Passthrough client attribution: `set` (default) or `strip`.
-    pub forwarded_headers: Option<String>,
+    pub forwarded_headers: Option<ForwardedHeaders>,
     /// `text` or `json` log lines.
-    pub log_format: Option<String>,
+    pub log_format: Option<LogFormat>,
     /// Prometheus metrics listen address (default: off).
     pub metrics_listen: Option<String>,
     /// Unix socket for graceful upgrades (`--upgrade`); old and new process must agree.

@@ -1,55 +1,56 @@
-//! The validated configuration: built once at start-up from the file, the environment and
-//! flags (flags > env > file > defaults), every problem reported together.
+//! The configuration, in three layers: [`file`] (the TOML file as written, serde with
+//! `deny_unknown_fields`), [`cli`] (flags, each sharing its definition with its `CLAWSHIM_*`
+//! variable) and [`Config`] here, the one validated configuration of parsed types the rest of
+//! clawshim reads. [`merge`] applies the precedence flags > env > file > [`defaults`] in one
+//! place; [`validate`] checks the result once and reports every problem together, without
+//! creating or changing anything (see its module docs), so `--check-config` is side-effect
+//! free.
 
 pub mod cli;
+pub mod defaults;
 pub mod file;
-pub mod listeners;
+pub mod merge;
+pub mod validate;
 
-use std::fmt;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clawshim_core::gateway::client::{GatewayAuth, Secret};
+use clawshim_core::gateway::client::Secret;
 use clawshim_core::gateway::GatewayConfig;
 
-pub use cli::{Cli, Command, GenKey, Settings};
+pub use cli::{Cli, Command, GenKey, ListenerSettings, Settings};
 
 use crate::keys::KeySpec;
 use crate::passthrough::ForwardedHeaders;
+use crate::telemetry::LogFormat;
+use crate::tls::TlsConfig;
 use file::FileConfig;
 
-/// Default gateway URL: the gateway's default port on this host.
-pub const DEFAULT_GATEWAY_URL: &str = "ws://127.0.0.1:18789";
-/// Default listen address.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8790";
-
-/// Log line format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    Text,
-    Json,
-}
-
-/// Everything clawshim needs, parsed and checked.
-#[derive(Clone)]
+/// Everything clawshim needs, parsed and checked. `Debug` shows no secret: tokens and
+/// passwords are [`Secret`]s, which redact themselves.
+#[derive(Debug, Clone)]
 pub struct Config {
     /// Plain HTTP listener; `None` when `listen = "off"` (HTTPS only).
     pub listen: Option<SocketAddr>,
-    /// HTTPS listener.
-    pub tls: Option<crate::tls::TlsConfig>,
+    /// HTTPS listener, its certificate loaded.
+    pub tls: Option<TlsConfig>,
     /// Prometheus metrics listener.
     pub metrics_listen: Option<SocketAddr>,
     /// CA bundle for a `wss://` gateway (WebSocket and passthrough); `None`: system roots.
-    pub gateway_ca_file: Option<std::path::PathBuf>,
+    /// Its certificates are loaded into `gateway.tls_roots`.
+    pub gateway_ca_file: Option<PathBuf>,
     /// Graceful-upgrade socket (pingora's `upgrade_sock`).
-    pub upgrade_sock: std::path::PathBuf,
+    pub upgrade_sock: PathBuf,
     /// Process id file written once serving.
-    pub pid_file: Option<std::path::PathBuf>,
+    pub pid_file: Option<PathBuf>,
     /// Take over a running process's listening sockets (`--upgrade`).
     pub upgrade: bool,
-    /// The gateway connection.
+    /// The gateway connection; its `device` is filled at start-up from `device_identity`.
     pub gateway: GatewayConfig,
+    /// Ed25519 device identity file: checked if it exists, created at start-up by
+    /// [`crate::build_server`] if not.
+    pub device_identity: Option<PathBuf>,
     /// `host:port` of the gateway for HTTP passthrough, and whether it uses TLS.
     pub gateway_http: (String, bool),
     /// Accepted client bearer tokens.
@@ -86,48 +87,6 @@ pub struct Config {
     pub log_format: LogFormat,
 }
 
-impl fmt::Debug for Config {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Secrets never reach a log line: only their count.
-        f.debug_struct("Config")
-            .field("listen", &self.listen)
-            .field("tls", &self.tls)
-            .field("metrics_listen", &self.metrics_listen)
-            .field("gateway_ca_file", &self.gateway_ca_file)
-            .field("gateway_url", &self.gateway.url)
-            .field(
-                "device_id",
-                &self.gateway.device.as_ref().map(|d| d.device_id()),
-            )
-            .field(
-                "gateway_auth",
-                &match self.gateway.auth {
-                    GatewayAuth::Token(_) => "token",
-                    GatewayAuth::Password(_) => "password",
-                    GatewayAuth::None => "none",
-                },
-            )
-            .field("api_tokens", &self.api_tokens.len())
-            .field(
-                "keys",
-                &self
-                    .keys
-                    .iter()
-                    .map(|k| k.name.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .field("max_body_bytes", &self.max_body_bytes)
-            .field("run_timeout", &self.run_timeout)
-            .field("write_timeout", &self.write_timeout)
-            .field("keepalive", &self.keepalive)
-            .field("max_concurrent_runs", &self.max_concurrent_runs)
-            .field("threads", &self.threads)
-            .field("grace_period", &self.grace_period)
-            .field("passthrough", &self.passthrough)
-            .finish()
-    }
-}
-
 /// Every problem found in the configuration.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
@@ -145,246 +104,8 @@ impl Config {
 
     /// Merge `settings` over `file` and validate.
     pub fn from_parts(settings: &Settings, file: FileConfig) -> Result<Config, ConfigError> {
-        // Destructured so that a new setting that is not merged here does not compile.
-        let Settings {
-            config: _,
-            listen,
-            gateway_url,
-            gateway_token,
-            gateway_password,
-            device_identity,
-            api_tokens,
-            gateway_connect_timeout_secs,
-            gateway_request_timeout_secs,
-            gateway_wait_secs,
-            delete_ephemeral_sessions,
-            max_failed_auth,
-            failed_auth_window_secs,
-            max_body_bytes,
-            run_timeout_secs,
-            write_timeout_secs,
-            keepalive_secs,
-            max_concurrent_runs,
-            threads,
-            grace_period_secs,
-            passthrough,
-            forwarded_headers,
-            log_format,
-            listeners,
-        } = settings;
-        let mut errors = Vec::new();
-
-        let url =
-            pick(gateway_url, &file.gateway.url).unwrap_or_else(|| DEFAULT_GATEWAY_URL.into());
-        let gateway_http = match parse_ws_url(&url) {
-            Ok(hp) => hp,
-            Err(e) => {
-                errors.push(format!("gateway url: {e}"));
-                ("127.0.0.1:18789".into(), false)
-            }
-        };
-        let listeners = listeners::merge(listeners, listen, &file, gateway_http.1, &mut errors);
-
-        let token = pick(gateway_token, &file.gateway.token).filter(|t| !t.is_empty());
-        let password = pick(gateway_password, &file.gateway.password).filter(|p| !p.is_empty());
-        let auth = match (token, password) {
-            (Some(_), Some(_)) => {
-                errors.push("gateway: set either a token or a password, not both".into());
-                GatewayAuth::None
-            }
-            (Some(t), None) => GatewayAuth::Token(Secret::new(t)),
-            (None, Some(p)) => GatewayAuth::Password(Secret::new(p)),
-            (None, None) => GatewayAuth::None,
-        };
-
-        let api_tokens: Vec<Secret> = match api_tokens.clone().or(file.auth.tokens.clone()) {
-            Some(list) => list
-                .into_iter()
-                .map(|t| t.trim().to_string())
-                .filter(|t| !t.is_empty())
-                .map(Secret::new)
-                .collect(),
-            None => match &auth {
-                GatewayAuth::Token(s) | GatewayAuth::Password(s) => vec![s.clone()],
-                GatewayAuth::None => Vec::new(),
-            },
-        };
-        let keys = validate_keys(&file.keys, &mut errors);
-        if api_tokens.is_empty() && keys.is_empty() {
-            errors.push(
-                "no accepted client token: set CLAWSHIM_GATEWAY_TOKEN (clients then use the same token) \
-                 or CLAWSHIM_API_TOKENS"
-                    .into(),
-            );
-        }
-
-        let secs = |flag: &Option<u64>, file: Option<u64>, default: u64| {
-            Duration::from_secs(flag.or(file).unwrap_or(default))
-        };
-        let run_timeout = secs(run_timeout_secs, file.limits.run_timeout_secs, 600);
-        let write_timeout = secs(write_timeout_secs, file.limits.write_timeout_secs, 30);
-        let keepalive = secs(keepalive_secs, file.limits.keepalive_secs, 15);
-        let grace_period = secs(grace_period_secs, file.server.grace_period_secs, 10);
-        for (name, d) in [
-            ("run_timeout_secs", run_timeout),
-            ("write_timeout_secs", write_timeout),
-            ("keepalive_secs", keepalive),
-        ] {
-            if d.is_zero() {
-                errors.push(format!("{name} must be at least 1"));
-            }
-        }
-        let max_body_bytes = max_body_bytes
-            .or(file.limits.max_body_bytes)
-            .unwrap_or(20 << 20);
-        if max_body_bytes == 0 {
-            errors.push("max_body_bytes must be at least 1".into());
-        }
-        let max_concurrent_runs = max_concurrent_runs
-            .or(file.limits.max_concurrent_runs)
-            .unwrap_or(4096);
-        if max_concurrent_runs == 0 {
-            errors.push("max_concurrent_runs must be at least 1".into());
-        }
-        let threads = threads
-            .or(file.server.threads)
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-        if threads == 0 {
-            errors.push("threads must be at least 1".into());
-        }
-        let forwarded_headers =
-            match pick(forwarded_headers, &file.server.forwarded_headers).as_deref() {
-                None | Some("set") => ForwardedHeaders::Set,
-                Some("strip") => ForwardedHeaders::Strip,
-                Some(other) => {
-                    errors.push(format!("forwarded_headers: `{other}` is not set or strip"));
-                    ForwardedHeaders::Set
-                }
-            };
-        let log_format = match pick(log_format, &file.server.log_format).as_deref() {
-            None | Some("text") => LogFormat::Text,
-            Some("json") => LogFormat::Json,
-            Some(other) => {
-                errors.push(format!("log_format: `{other}` is not text or json"));
-                LogFormat::Text
-            }
-        };
-
-        let mut gateway = GatewayConfig::new(url, auth);
-        gateway.tls_roots = listeners.gateway_roots.clone();
-        // Loaded (or created) here so that an unusable key file is a start-up error.
-        if let Some(path) = device_identity
-            .as_ref()
-            .or(file.gateway.device_identity.as_ref())
-        {
-            match clawshim_core::gateway::device::DeviceIdentity::load_or_create(path) {
-                Ok(identity) => gateway.device = Some(std::sync::Arc::new(identity)),
-                Err(e) => errors.push(e.to_string()),
-            }
-        }
-        if let Some(s) = gateway_connect_timeout_secs.or(file.gateway.connect_timeout_secs) {
-            gateway.connect_timeout = Duration::from_secs(s.max(1));
-        }
-        if let Some(s) = gateway_request_timeout_secs.or(file.gateway.request_timeout_secs) {
-            gateway.request_timeout = Duration::from_secs(s.max(1));
-        }
-        if let Some(s) = gateway_wait_secs.or(file.gateway.wait_secs) {
-            gateway.wait_for_connection = Duration::from_secs(s);
-        }
-        let delete_ephemeral_sessions = delete_ephemeral_sessions
-            .or(file.gateway.delete_ephemeral_sessions)
-            .unwrap_or(false);
-        gateway.admin_scope = delete_ephemeral_sessions;
-
-        if !errors.is_empty() {
-            return Err(ConfigError(errors));
-        }
-        Ok(Config {
-            listen: listeners.plain,
-            tls: listeners.tls,
-            metrics_listen: listeners.metrics,
-            gateway_ca_file: listeners.gateway_ca_file,
-            upgrade_sock: listeners.upgrade_sock,
-            pid_file: listeners.pid_file,
-            upgrade: listeners.upgrade,
-            gateway,
-            gateway_http,
-            api_tokens,
-            keys,
-            max_failed_auth: max_failed_auth
-                .or(file.auth.max_failed_attempts)
-                .unwrap_or(10),
-            failed_auth_window: Duration::from_secs(
-                failed_auth_window_secs
-                    .or(file.auth.failed_window_secs)
-                    .unwrap_or(60)
-                    .max(1),
-            ),
-            delete_ephemeral_sessions,
-            max_body_bytes,
-            run_timeout,
-            run_grace: Duration::from_secs(30),
-            write_timeout,
-            keepalive,
-            max_concurrent_runs,
-            threads,
-            grace_period,
-            passthrough: passthrough.or(file.server.passthrough).unwrap_or(true),
-            forwarded_headers,
-            log_format,
-        })
+        validate::validate(merge::merge(settings, file))
     }
-}
-
-/// Check every `[[keys]]` entry; problems go to `errors`.
-fn validate_keys(entries: &[file::KeyEntry], errors: &mut Vec<String>) -> Vec<KeySpec> {
-    let mut names = std::collections::HashSet::new();
-    let mut out = Vec::new();
-    for (i, k) in entries.iter().enumerate() {
-        let at = format!("keys[{i}] ({})", k.name);
-        if k.name.trim().is_empty() {
-            errors.push(format!("keys[{i}]: name must not be empty"));
-        } else if !names.insert(k.name.clone()) {
-            errors.push(format!("{at}: duplicate name"));
-        }
-        let Some(sha256) = crate::keys::parse_sha256_hex(&k.sha256) else {
-            errors.push(format!(
-                "{at}: sha256 must be 64 hex digits (use `clawshim gen-key`)"
-            ));
-            continue;
-        };
-        if k.agents.as_ref().is_some_and(|a| a.is_empty()) {
-            errors.push(format!(
-                "{at}: agents must not be empty (omit it to allow all)"
-            ));
-        }
-        if k.requests_per_minute == Some(0) || k.max_concurrent_runs == Some(0) {
-            errors.push(format!(
-                "{at}: limits must be at least 1 (omit them for no limit)"
-            ));
-        }
-        out.push(KeySpec {
-            name: k.name.clone(),
-            sha256,
-            agents: k.agents.as_ref().map(|a| {
-                a.iter()
-                    .map(|id| clawshim_core::routing::normalize_agent_id(id))
-                    .collect()
-            }),
-            requests_per_minute: k.requests_per_minute,
-            max_concurrent_runs: k.max_concurrent_runs,
-            session_namespace: k
-                .session_namespace
-                .as_ref()
-                .map(|n| n.trim().to_ascii_lowercase())
-                .filter(|n| !n.is_empty()),
-        });
-    }
-    out
-}
-
-fn pick(flag: &Option<String>, file: &Option<String>) -> Option<String> {
-    flag.clone().or_else(|| file.clone())
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
@@ -392,31 +113,6 @@ fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
         .map_err(|e| ConfigError(vec![format!("config file {}: {e}", path.display())]))?;
     toml::from_str(&text)
         .map_err(|e| ConfigError(vec![format!("config file {}: {e}", path.display())]))
-}
-
-/// `ws://host:port/...` -> (`host:port`, tls?) for HTTP passthrough to the same gateway.
-fn parse_ws_url(url: &str) -> Result<(String, bool), String> {
-    let (tls, rest) = if let Some(r) = url.strip_prefix("ws://") {
-        (false, r)
-    } else if let Some(r) = url.strip_prefix("wss://") {
-        (true, r)
-    } else {
-        return Err(format!("`{url}` must start with ws:// or wss://"));
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if authority.is_empty() || authority.contains('@') {
-        return Err(format!("`{url}` has no usable host"));
-    }
-    let has_port = match authority.rfind(':') {
-        Some(i) => !authority.ends_with(']') && authority[i + 1..].parse::<u16>().is_ok(),
-        None => false,
-    };
-    let hostport = if has_port {
-        authority.to_string()
-    } else {
-        format!("{authority}:{}", if tls { 443 } else { 80 })
-    };
-    Ok((hostport, tls))
 }
 
 #[cfg(test)]
@@ -430,14 +126,26 @@ mod tests {
         }
     }
 
+    fn temp_dir(tag: &str) -> PathBuf {
+        std::env::temp_dir().join(format!(
+            "clawshim-cfg-{tag}-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        ))
+    }
+
     #[test]
     fn defaults_accept_the_gateway_token() {
         let c = Config::from_parts(&settings(), FileConfig::default()).unwrap();
-        assert_eq!(c.listen.unwrap().to_string(), DEFAULT_LISTEN);
-        assert_eq!(c.gateway.url, DEFAULT_GATEWAY_URL);
+        assert_eq!(c.listen.unwrap().to_string(), defaults::LISTEN);
+        assert_eq!(c.gateway.url, defaults::GATEWAY_URL);
         assert_eq!(c.api_tokens, vec![Secret::new("secret")]);
         assert_eq!(c.gateway_http, ("127.0.0.1:18789".to_string(), false));
         assert_eq!(c.max_body_bytes, 20 << 20);
+        assert_eq!(c.forwarded_headers, ForwardedHeaders::Set);
+        assert_eq!(c.log_format, LogFormat::Text);
+        assert_eq!(c.gateway.connect_timeout, Duration::from_secs(10));
+        assert_eq!(c.gateway.wait_for_connection, Duration::from_secs(5));
     }
 
     #[test]
@@ -458,7 +166,7 @@ mod tests {
         let s = Settings {
             listen: Some("nope".into()),
             gateway_url: Some("http://x".into()),
-            log_format: Some("xml".into()),
+            max_body_bytes: Some(0),
             ..Settings::default()
         };
         let err = Config::from_parts(&s, FileConfig::default()).unwrap_err();
@@ -466,8 +174,29 @@ mod tests {
     }
 
     #[test]
-    fn unknown_file_keys_are_rejected() {
+    fn unknown_file_keys_and_enum_values_are_rejected() {
         assert!(toml::from_str::<FileConfig>("lisen = \"x\"").is_err());
+        assert!(toml::from_str::<FileConfig>("[server]\nlog_format = \"xml\"").is_err());
+        assert!(toml::from_str::<FileConfig>("[server]\nforwarded_headers = \"keep\"").is_err());
+    }
+
+    #[test]
+    fn enum_flags_are_parsed_by_clap() {
+        use clap::Parser;
+        let cli = Cli::try_parse_from([
+            "clawshim",
+            "--log-format",
+            "json",
+            "--forwarded-headers",
+            "strip",
+        ])
+        .unwrap();
+        assert_eq!(cli.settings.log_format, Some(LogFormat::Json));
+        assert_eq!(
+            cli.settings.forwarded_headers,
+            Some(ForwardedHeaders::Strip)
+        );
+        assert!(Cli::try_parse_from(["clawshim", "--log-format", "xml"]).is_err());
     }
 
     #[test]
@@ -477,26 +206,54 @@ mod tests {
     }
 
     #[test]
-    fn device_identity_from_the_file_is_created_and_a_readable_key_is_an_error() {
-        let dir = std::env::temp_dir().join(format!("clawshim-cfg-{}", std::process::id()));
-        let path = dir.join("device.json");
+    fn validation_creates_no_device_identity() {
+        let dir = temp_dir("device");
+        let path = dir.join("sub").join("device.json");
         let file: FileConfig = toml::from_str(&format!(
             "[gateway]\ndevice_identity = {:?}\n",
             path.display().to_string()
         ))
         .unwrap();
         let c = Config::from_parts(&settings(), file).unwrap();
-        let id = c.gateway.device.as_ref().expect("identity loaded");
-        assert!(format!("{c:?}").contains(id.device_id()));
+        assert_eq!(c.device_identity.as_deref(), Some(path.as_path()));
+        assert!(c.gateway.device.is_none());
+        assert!(!dir.exists(), "validation created {}", dir.display());
+    }
+
+    #[test]
+    fn an_existing_device_identity_is_checked() {
+        let dir = temp_dir("device-mode");
+        let path = dir.join("device.json");
+        // Created the way start-up creates it, then opened to other users.
+        clawshim_core::gateway::device::DeviceIdentity::load_or_create(&path).unwrap();
+        let mut s = settings();
+        s.device_identity = Some(path.clone());
+        Config::from_parts(&s, FileConfig::default()).unwrap();
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-            let mut s = settings();
-            s.device_identity = Some(path.clone());
             let err = Config::from_parts(&s, FileConfig::default()).unwrap_err();
             assert!(err.to_string().contains("chmod 600"), "{err}");
         }
+        std::fs::write(&path, "not json").unwrap();
+        let err = Config::from_parts(&s, FileConfig::default()).unwrap_err();
+        assert!(err.to_string().contains("device identity"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_device_identity_under_a_file_is_an_error() {
+        let dir = temp_dir("device-parent");
+        std::fs::create_dir_all(&dir).unwrap();
+        let blocker = dir.join("plain-file");
+        std::fs::write(&blocker, "x").unwrap();
+        let mut s = settings();
+        s.device_identity = Some(blocker.join("device.json"));
+        let err = Config::from_parts(&s, FileConfig::default()).unwrap_err();
+        let err = err.to_string();
+        assert!(err.contains("device identity"), "{err}");
+        assert!(err.contains("plain-file/device.json"), "{err}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -1,0 +1,169 @@
+//! From [`Merged`] settings to a [`Config`] of parsed types, every problem reported together.
+//!
+//! Validation reads but never writes: it may open files that must already exist (the TLS
+//! chain and key, a gateway CA bundle, an existing device identity) to parse and check them,
+//! because a bad file should fail `--check-config` and the start with its path in the
+//! message; it creates, changes and registers nothing, so `--check-config` leaves the disk and
+//! the process as it found them. What start-up creates (a missing device identity file, the
+//! certificate's SIGHUP registration, the pid file) is done by [`crate::build_server`].
+
+mod keys;
+mod listeners;
+
+use std::path::Path;
+use std::time::Duration;
+
+use clawshim_core::gateway::client::{GatewayAuth, Secret};
+use clawshim_core::gateway::device::DeviceIdentity;
+use clawshim_core::gateway::GatewayConfig;
+
+use super::defaults;
+use super::merge::Merged;
+use super::{Config, ConfigError};
+
+/// Check `m` and build the [`Config`]; `Err` lists every problem found.
+pub fn validate(m: Merged) -> Result<Config, ConfigError> {
+    let mut errors = Vec::new();
+
+    let gateway_http = match parse_ws_url(&m.gateway_url) {
+        Ok(hp) => hp,
+        Err(e) => {
+            errors.push(format!("gateway url: {e}"));
+            (String::new(), false)
+        }
+    };
+    let listen = listeners::plain(&m.listen, &mut errors);
+    let tls = listeners::https(&m.listen, m.tls_listen, m.tls_cert, m.tls_key, &mut errors);
+    let metrics_listen = listeners::metrics(m.metrics_listen.as_deref(), &mut errors);
+    let gateway_roots =
+        listeners::gateway_roots(m.gateway_ca_file.as_deref(), gateway_http.1, &mut errors);
+
+    // Precedence first (an empty flag or variable still overrides the file), then empty
+    // means unset.
+    let token = m.gateway_token.filter(|t| !t.is_empty());
+    let password = m.gateway_password.filter(|p| !p.is_empty());
+    let auth = match (token, password) {
+        (Some(_), Some(_)) => {
+            errors.push("gateway: set either a token or a password, not both".into());
+            GatewayAuth::None
+        }
+        (Some(t), None) => GatewayAuth::Token(Secret::new(t)),
+        (None, Some(p)) => GatewayAuth::Password(Secret::new(p)),
+        (None, None) => GatewayAuth::None,
+    };
+    let api_tokens: Vec<Secret> = match m.api_tokens {
+        Some(list) => list
+            .into_iter()
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .map(Secret::new)
+            .collect(),
+        None => match &auth {
+            GatewayAuth::Token(s) | GatewayAuth::Password(s) => vec![s.clone()],
+            GatewayAuth::None => Vec::new(),
+        },
+    };
+    let keys = keys::keys(&m.keys, &mut errors);
+    if api_tokens.is_empty() && keys.is_empty() {
+        errors.push(
+            "no accepted client token: set CLAWSHIM_GATEWAY_TOKEN (clients then use the same token) \
+             or CLAWSHIM_API_TOKENS"
+                .into(),
+        );
+    }
+
+    for (name, secs) in [
+        ("run_timeout_secs", m.run_timeout_secs),
+        ("write_timeout_secs", m.write_timeout_secs),
+        ("keepalive_secs", m.keepalive_secs),
+    ] {
+        if secs == 0 {
+            errors.push(format!("{name} must be at least 1"));
+        }
+    }
+    if m.max_body_bytes == 0 {
+        errors.push("max_body_bytes must be at least 1".into());
+    }
+    if m.max_concurrent_runs == 0 {
+        errors.push("max_concurrent_runs must be at least 1".into());
+    }
+    if m.threads == 0 {
+        errors.push("threads must be at least 1".into());
+    }
+
+    if let Some(path) = &m.device_identity {
+        check_device_identity(path, &mut errors);
+    }
+    let mut gateway = GatewayConfig::new(m.gateway_url, auth);
+    gateway.tls_roots = gateway_roots;
+    gateway.connect_timeout = Duration::from_secs(m.gateway_connect_timeout_secs.max(1));
+    gateway.request_timeout = Duration::from_secs(m.gateway_request_timeout_secs.max(1));
+    gateway.wait_for_connection = Duration::from_secs(m.gateway_wait_secs);
+    gateway.admin_scope = m.delete_ephemeral_sessions;
+
+    if !errors.is_empty() {
+        return Err(ConfigError(errors));
+    }
+    Ok(Config {
+        listen,
+        tls,
+        metrics_listen,
+        gateway_ca_file: m.gateway_ca_file,
+        upgrade_sock: m.upgrade_sock,
+        pid_file: m.pid_file,
+        upgrade: m.upgrade,
+        gateway,
+        device_identity: m.device_identity,
+        gateway_http,
+        api_tokens,
+        keys,
+        max_failed_auth: m.max_failed_auth,
+        failed_auth_window: Duration::from_secs(m.failed_auth_window_secs.max(1)),
+        delete_ephemeral_sessions: m.delete_ephemeral_sessions,
+        max_body_bytes: m.max_body_bytes,
+        run_timeout: Duration::from_secs(m.run_timeout_secs),
+        run_grace: defaults::RUN_GRACE,
+        write_timeout: Duration::from_secs(m.write_timeout_secs),
+        keepalive: Duration::from_secs(m.keepalive_secs),
+        max_concurrent_runs: m.max_concurrent_runs,
+        threads: m.threads,
+        grace_period: Duration::from_secs(m.grace_period_secs),
+        passthrough: m.passthrough,
+        forwarded_headers: m.forwarded_headers,
+        log_format: m.log_format,
+    })
+}
+
+/// An existing identity file must load (readable only by its owner, parseable). A missing one
+/// is fine: start-up creates it. A path through a plain file fails to read (`ENOTDIR`) and is
+/// reported here too. Nothing is created.
+fn check_device_identity(path: &Path, errors: &mut Vec<String>) {
+    if let Err(e) = DeviceIdentity::load(path) {
+        errors.push(e.to_string());
+    }
+}
+
+/// `ws://host:port/...` -> (`host:port`, tls?) for HTTP passthrough to the same gateway.
+fn parse_ws_url(url: &str) -> Result<(String, bool), String> {
+    let (tls, rest) = if let Some(r) = url.strip_prefix("ws://") {
+        (false, r)
+    } else if let Some(r) = url.strip_prefix("wss://") {
+        (true, r)
+    } else {
+        return Err(format!("`{url}` must start with ws:// or wss://"));
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.is_empty() || authority.contains('@') {
+        return Err(format!("`{url}` has no usable host"));
+    }
+    let has_port = match authority.rfind(':') {
+        Some(i) => !authority.ends_with(']') && authority[i + 1..].parse::<u16>().is_ok(),
+        None => false,
+    };
+    let hostport = if has_port {
+        authority.to_string()
+    } else {
+        format!("{authority}:{}", if tls { 443 } else { 80 })
+    };
+    Ok((hostport, tls))
+}
