@@ -4,6 +4,7 @@
 //! turned into a [`Cli`].
 
 use std::io::{self, Write};
+use std::path::PathBuf;
 
 use clap::{value_parser, Arg, ArgMatches, CommandFactory};
 use clap_complete::Shell;
@@ -13,8 +14,9 @@ use clawshim_proxy::config::Cli;
 pub enum Manual {
     /// `clawshim completions <shell>`.
     Completions(Shell),
-    /// `clawshim man`.
-    Man,
+    /// `clawshim man`: the main page on stdout, or with `--dir` every page (one per
+    /// subcommand too) written there as `clawshim.1`, `clawshim-demo.1`, ...
+    Man(Option<PathBuf>),
 }
 
 /// The full command line: [`Cli`] plus `completions` and `man`.
@@ -35,7 +37,15 @@ pub fn command() -> clap::Command {
                 ),
         )
         .subcommand(
-            clap::Command::new("man").about("Print the man page (roff): clawshim man | man -l -"),
+            clap::Command::new("man")
+                .about("Print the man page (roff): clawshim man | man -l -")
+                .arg(
+                    Arg::new("dir")
+                        .long("dir")
+                        .value_name("DIR")
+                        .value_parser(value_parser!(PathBuf))
+                        .help("Write every page (one per subcommand too) into DIR instead"),
+                ),
         )
 }
 
@@ -46,7 +56,7 @@ pub fn requested(matches: &ArgMatches) -> Option<Manual> {
             .get_one::<Shell>("shell")
             .copied()
             .map(Manual::Completions),
-        Some(("man", _)) => Some(Manual::Man),
+        Some(("man", sub)) => Some(Manual::Man(sub.get_one::<PathBuf>("dir").cloned())),
         _ => None,
     }
 }
@@ -59,6 +69,10 @@ pub fn write(manual: Manual, out: &mut dyn Write) -> io::Result<()> {
             clap_complete::generate(shell, &mut cmd, "clawshim", out);
             Ok(())
         }
-        Manual::Man => clap_mangen::Man::new(cmd).render(out),
+        Manual::Man(None) => clap_mangen::Man::new(cmd).render(out),
+        Manual::Man(Some(dir)) => {
+            std::fs::create_dir_all(&dir)?;
+            clap_mangen::generate_to(cmd, &dir)
+        }
     }
 }
