@@ -144,17 +144,15 @@ fn parse_promql(expr: &str) -> Query {
             _ if in_grouping && tok != "," => {
                 query.grouping_labels.insert(tok.clone());
             }
-            _ if depth_braces > 0 => {
-                if tokens.get(n + 1).map(String::as_str) == Some("=") {
-                    if let Some(value) = tokens.get(n + 2).and_then(|v| v.strip_prefix('"')) {
-                        if !value.contains('$') {
-                            query
-                                .equal_matchers
-                                .insert((tok.clone(), value.to_string()));
-                        }
-                    }
+            _ if depth_braces > 0 && tokens.get(n + 1).map(String::as_str) == Some("=") => {
+                let value = tokens.get(n + 2).and_then(|v| v.strip_prefix('"'));
+                if let Some(value) = value.filter(|v| !v.contains('$')) {
+                    query
+                        .equal_matchers
+                        .insert((tok.clone(), value.to_string()));
                 }
             }
+            _ if depth_braces > 0 => {}
             _ if tok.starts_with("clawshim_") => {
                 query.metrics.insert(tok.clone());
             }
