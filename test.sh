@@ -14,6 +14,8 @@ need_pkg cmake cmake
 need_pkg cc build-essential
 need_pkg python3 python3
 need_pkg curl curl
+need_pkg promtool prometheus              # monitoring test: promtool check/test rules
+need_pkg systemd-analyze systemd          # packaging test: systemd-analyze verify
 if [ "${CLAWSHIM_SKIP_INTEROP:-0}" != 1 ] && command -v python3 >/dev/null 2>&1 \
    && ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
   missing+=(python3-venv)   # the interop suite puts the OpenAI SDK in a venv
@@ -22,7 +24,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "installing system packages: ${missing[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# The packaging test builds the Debian package with cargo-deb (from the debug binary).
+if ! command -v cargo-deb >/dev/null 2>&1; then
+  echo "installing cargo-deb"
+  cargo install cargo-deb --version 3.8.0 --locked
 fi
 
 echo "== cargo fmt --check"

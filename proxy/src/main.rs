@@ -1,12 +1,22 @@
 //! The `clawshim` binary: parse flags, load the config, serve (or run the demo).
 
-use clap::Parser;
+use clap::FromArgMatches;
 use clawshim_proxy::config::{Cli, Command, Config};
 use clawshim_proxy::{build_server, demo, keys, telemetry};
 use pingora::server::RunArgs;
 
+mod manual;
+
 fn main() {
-    let cli = Cli::parse();
+    let matches = manual::command().get_matches();
+    if let Some(request) = manual::requested(&matches) {
+        if let Err(e) = manual::write(request, &mut std::io::stdout().lock()) {
+            eprintln!("clawshim: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if let Some(Command::GenKey(opts)) = &cli.command {
         print!("{}", keys::gen_key_block(opts));
         return;
