@@ -12,7 +12,10 @@
 
 pub mod gateway;
 pub mod mock_gateway;
+pub mod model_override;
 pub mod openai;
 pub mod prompt;
+pub mod response_id;
 pub mod routing;
+pub mod thinking;
 pub mod translate;

@@ -444,21 +444,24 @@ pub struct RequestError {
 }
 
 impl RequestError {
-    fn new(message: impl Into<String>, param: Option<String>) -> Self {
+    /// An error with an OpenAI-style message and the offending parameter.
+    pub(crate) fn new(message: impl Into<String>, param: Option<String>) -> Self {
         RequestError {
             message: message.into(),
             param,
         }
     }
 
-    fn missing(param: &str) -> Self {
+    /// `Missing required parameter: '<param>'.`
+    pub(crate) fn missing(param: &str) -> Self {
         Self::new(
             format!("Missing required parameter: '{param}'."),
             Some(param.to_owned()),
         )
     }
 
-    fn invalid_type(param: &str, expected: &str, got: &Value) -> Self {
+    /// `Invalid type for '<param>': expected <expected>, but got <type> instead.`
+    pub(crate) fn invalid_type(param: &str, expected: &str, got: &Value) -> Self {
         Self::new(
             format!(
                 "Invalid type for '{param}': expected {expected}, but got {} instead.",
@@ -604,7 +607,7 @@ fn check_messages(messages: Option<&mut Value>) -> Result<(), RequestError> {
 }
 
 /// How OpenAI's error messages name a JSON value's type.
-fn json_type(v: &Value) -> &'static str {
+pub(crate) fn json_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
