@@ -11,6 +11,7 @@
 //!   gateways; it powers `clawshim demo` and the test suite.
 
 pub mod gateway;
+pub mod media;
 pub mod mock_gateway;
 pub mod model_override;
 pub mod openai;

@@ -78,7 +78,12 @@ impl ResponseIdCodec {
         self.issue_with_nonce(session_key, credential, nonce)
     }
 
-    fn issue_with_nonce(&self, session_key: &str, credential: &str, nonce: [u8; NONCE_LEN]) -> String {
+    fn issue_with_nonce(
+        &self,
+        session_key: &str,
+        credential: &str,
+        nonce: [u8; NONCE_LEN],
+    ) -> String {
         let mut payload = Vec::with_capacity(1 + NONCE_LEN + session_key.len());
         payload.push(VERSION);
         payload.extend_from_slice(&nonce);
@@ -95,7 +100,9 @@ impl ResponseIdCodec {
     pub fn verify(&self, id: &str, credential: &str) -> Result<String, ResponseIdError> {
         let malformed = || ResponseIdError::Malformed(id.to_owned());
         let (payload_b64, tag_b64) = split_id(id).ok_or_else(malformed)?;
-        let payload = URL_SAFE_NO_PAD.decode(payload_b64).map_err(|_| malformed())?;
+        let payload = URL_SAFE_NO_PAD
+            .decode(payload_b64)
+            .map_err(|_| malformed())?;
         let tag = URL_SAFE_NO_PAD.decode(tag_b64).map_err(|_| malformed())?;
         if tag.len() != 32
             || payload.len() <= 1 + NONCE_LEN
