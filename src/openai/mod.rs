@@ -11,6 +11,7 @@ pub mod error;
 pub mod models;
 pub mod request;
 pub mod response;
+pub mod responses;
 pub mod sse;
 
 use serde::{Deserialize, Serialize};
