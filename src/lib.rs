@@ -17,6 +17,7 @@ pub mod model_override;
 pub mod openai;
 pub mod prompt;
 pub mod response_id;
+pub mod responses_translate;
 pub mod routing;
 pub mod thinking;
 pub mod translate;
