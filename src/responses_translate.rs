@@ -11,7 +11,7 @@
 //! `response.content_part.done`, `response.output_item.done` and the terminal event with the
 //! full output and usage (the agentgateway PR #3326 pitfall: a `response.completed` with
 //! `output: []` leaves the SDKs' `output_text` empty). Every event gets its
-//! `sequence_number` in [`ResponsesTranslator::emit`] only, from 0.
+//! `sequence_number` in one private function (`emit`) only, from 0.
 //!
 //! How a run ends:
 //! - completed -> `response.completed`;

@@ -7,7 +7,7 @@
 //!   URL (or an Open Responses `source` of type `base64`) becomes an [`Attachment`] after its
 //!   base64 and its bytes are checked (PNG, JPEG, GIF or WebP only); an `http(s)` URL becomes a
 //!   [`RemoteImage`], which the proxy fetches or refuses (off by default).
-//! - Files ([`file`]): chat `file` parts and Responses `input_file` parts with text-like types
+//! - Files ([`mod@file`]): chat `file` parts and Responses `input_file` parts with text-like types
 //!   are decoded and rendered into the run's extra system prompt the way openclaw's built-in
 //!   `/v1/responses` does (`<file name="...">` around the content wrapped in untrusted-content
 //!   markers); other types are a 400 that lists the supported ones.

@@ -5,7 +5,10 @@
 //! terminal event (`response.completed`, `response.incomplete` or `response.failed`) and no
 //! `data: [DONE]`: OpenAI's own stream has none, and the official Python and Node SDK parsers
 //! (and Codex) end on the terminal event; both SDKs would also skip a `[DONE]`, so leaving it
-//! out costs nothing and spares clients that parse every `data:` line as JSON.
+//! out costs nothing and spares clients that parse every `data:` line as JSON. (Checked by
+//! replaying this module's stream to `openai` 3.57.0 for Python and 6.49.0 for Node:
+//! `responses.create(stream=True)` yields all ten events and `responses.stream(...)` returns
+//! the final response with its `output_text`.)
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
