@@ -154,6 +154,15 @@ mod tests {
         let d = decode_base64("aGVs\r\nbG8", "p").unwrap();
         assert_eq!(d.bytes, b"hello");
         assert_eq!(d.canonical, "aGVsbG8=");
+        // Always padded: clawdbot 2026.1.24 refuses base64 whose length is not a multiple of 4.
+        for data in ["YQ", "YWI", "YWJj", "YQ==", "Y W I"] {
+            let d = decode_base64(data, "p").unwrap();
+            assert!(
+                d.canonical.len().is_multiple_of(4),
+                "{data:?} -> {}",
+                d.canonical
+            );
+        }
     }
 
     #[test]

@@ -9,6 +9,12 @@
 
 use super::{Attachment, MediaError};
 
+/// The per-attachment cap clawdbot 2026.1.24 applies without announcing it (the default
+/// `maxBytes` of `parseMessageWithAttachments` in its `chat-attachments`, decoded bytes);
+/// use it as [`AttachmentLimits::max_image_bytes`] on v3 gateways. That version also wants
+/// padded base64 (length a multiple of 4), which [`super::Attachment`] always carries.
+pub const CLAWDBOT_MAX_ATTACHMENT_BYTES: usize = 5_000_000;
+
 /// Bytes of an `agent` frame besides message, system prompt and attachments: the envelope,
 /// ids, session key and the JSON keys, rounded up generously.
 pub const FRAME_OVERHEAD: usize = 2048;
