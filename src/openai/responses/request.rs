@@ -497,6 +497,28 @@ mod tests {
     }
 
     #[test]
+    fn earlier_output_items_sent_back_as_input_are_history() {
+        // The Agents SDK sends the previous response's output items back verbatim.
+        let r = parse_json(json!({"input":[
+            {"role":"user","content":"hi"},
+            {"id":"msg_1","type":"message","role":"assistant","status":"completed",
+             "content":[{"type":"output_text","text":"hello","annotations":[],"logprobs":[]}]},
+            {"role":"user","content":"again"}
+        ]}))
+        .unwrap();
+        let ResponsesInput::Items(items) = r.input else {
+            panic!()
+        };
+        assert_eq!(
+            items[1],
+            InputItem::Message {
+                role: ItemRole::Assistant,
+                content: ItemContent::Parts(vec![ItemPart::Text("hello".into())])
+            }
+        );
+    }
+
+    #[test]
     fn parts_by_type() {
         let r = parse_json(json!({"input":[{"role":"user","content":[
             {"type":"input_text","text":"a"},
