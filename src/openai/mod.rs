@@ -1,4 +1,5 @@
-//! The OpenAI chat-completions wire types: what clients send us and what we send back.
+//! The OpenAI wire types: what clients send us and what we send back, for chat completions
+//! and, in [`responses`], for the Responses API.
 //!
 //! Types we emit ([`response`], [`chunk`], [`error`], [`models`]) are strict: every field
 //! OpenAI's SDKs expect is present, with `null` where OpenAI writes `null`. Types we accept
@@ -11,6 +12,7 @@ pub mod error;
 pub mod models;
 pub mod request;
 pub mod response;
+pub mod responses;
 pub mod sse;
 
 use serde::{Deserialize, Serialize};

@@ -1,7 +1,7 @@
 //! The `POST /v1/chat/completions` request body, parsed leniently.
 //!
-//! Only `model`, `messages`, `stream`, `stream_options.include_usage` and `user` change what
-//! we do. Every other documented OpenAI field is accepted as raw JSON and ignored (the agent
+//! Only `model`, `messages`, `stream`, `stream_options.include_usage`, `user` and
+//! `reasoning_effort` (the run's thinking level) change what we do. Every other documented OpenAI field is accepted as raw JSON and ignored (the agent
 //! picks its own model, tools and sampling), and unknown fields land in
 //! [`ChatCompletionRequest::unknown_fields`]: a request never fails because of a field we do
 //! not use (Open WebUI sends `tools` on every chat). [`parse`] still rejects what makes the
@@ -10,6 +10,8 @@
 
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
+
+use crate::thinking::ThinkingLevel;
 
 /// A chat-completions request. Build it with [`parse`], which validates before typing.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -92,9 +94,9 @@ pub struct ChatCompletionRequest {
     /// Ignored: OpenAI's own processing tier.
     #[serde(default)]
     pub service_tier: Option<Value>,
-    /// Ignored: thinking is configured on the agent.
-    #[serde(default)]
-    pub reasoning_effort: Option<Value>,
+    /// The run's thinking level (`none` -> `off`); validated by [`parse`].
+    #[serde(default, deserialize_with = "reasoning_effort")]
+    pub reasoning_effort: Option<ThinkingLevel>,
     /// Ignored: replies are text only.
     #[serde(default)]
     pub modalities: Option<Value>,
@@ -138,7 +140,7 @@ impl ChatCompletionRequest {
     /// Names of the fields that were sent (not `null`) and are ignored, documented ones first,
     /// then unknown ones; for a debug log.
     pub fn ignored_fields(&self) -> Vec<&str> {
-        let documented: [(&str, bool); 29] = [
+        let documented: [(&str, bool); 28] = [
             ("tools", self.tools.is_some()),
             ("tool_choice", self.tool_choice.is_some()),
             ("parallel_tool_calls", self.parallel_tool_calls.is_some()),
@@ -163,7 +165,6 @@ impl ChatCompletionRequest {
             ("metadata", self.metadata.is_some()),
             ("store", self.store.is_some()),
             ("service_tier", self.service_tier.is_some()),
-            ("reasoning_effort", self.reasoning_effort.is_some()),
             ("modalities", self.modalities.is_some()),
             ("audio", self.audio.is_some()),
             ("prediction", self.prediction.is_some()),
@@ -424,6 +425,14 @@ impl<'de> Deserialize<'de> for ContentPart {
     }
 }
 
+/// Reads `reasoning_effort`; [`parse`] has already rejected bad values with their param.
+fn reasoning_effort<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<ThinkingLevel>, D::Error> {
+    let value = Value::deserialize(deserializer)?;
+    ThinkingLevel::from_json(Some(&value), "reasoning_effort").map_err(serde::de::Error::custom)
+}
+
 /// Reads a string, or `None` for any other JSON value, so an odd optional field never fails
 /// a request.
 fn lenient_string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
@@ -444,21 +453,24 @@ pub struct RequestError {
 }
 
 impl RequestError {
-    fn new(message: impl Into<String>, param: Option<String>) -> Self {
+    /// An error with an OpenAI-style message and the offending parameter.
+    pub(crate) fn new(message: impl Into<String>, param: Option<String>) -> Self {
         RequestError {
             message: message.into(),
             param,
         }
     }
 
-    fn missing(param: &str) -> Self {
+    /// `Missing required parameter: '<param>'.`
+    pub(crate) fn missing(param: &str) -> Self {
         Self::new(
             format!("Missing required parameter: '{param}'."),
             Some(param.to_owned()),
         )
     }
 
-    fn invalid_type(param: &str, expected: &str, got: &Value) -> Self {
+    /// `Invalid type for '<param>': expected <expected>, but got <type> instead.`
+    pub(crate) fn invalid_type(param: &str, expected: &str, got: &Value) -> Self {
         Self::new(
             format!(
                 "Invalid type for '{param}': expected {expected}, but got {} instead.",
@@ -530,6 +542,7 @@ pub fn parse(body: &[u8]) -> Result<ChatCompletionRequest, RequestError> {
             Value::is_boolean,
         )?;
     }
+    ThinkingLevel::from_json(obj.get("reasoning_effort"), "reasoning_effort")?;
     check_messages(obj.get_mut("messages"))?;
     serde_json::from_value(value)
         .map_err(|e| RequestError::new(format!("Invalid request body: {e}"), None))
@@ -604,7 +617,7 @@ fn check_messages(messages: Option<&mut Value>) -> Result<(), RequestError> {
 }
 
 /// How OpenAI's error messages name a JSON value's type.
-fn json_type(v: &Value) -> &'static str {
+pub(crate) fn json_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -869,6 +882,20 @@ mod tests {
         assert_eq!(req.model, None);
         assert_eq!(req.stream, None);
         assert!(req.ignored_fields().is_empty());
+    }
+
+    #[test]
+    fn reasoning_effort_becomes_a_thinking_level() {
+        let msgs = json!([{"role":"user","content":"hi"}]);
+        let req = parse_json(json!({"messages":msgs, "reasoning_effort":"none"})).unwrap();
+        assert_eq!(req.reasoning_effort, Some(ThinkingLevel::Off));
+        assert!(req.ignored_fields().is_empty());
+        let req = parse_json(json!({"messages":msgs, "reasoning_effort":null})).unwrap();
+        assert_eq!(req.reasoning_effort, None);
+        let err = parse_json(json!({"messages":msgs, "reasoning_effort":"ultra"})).unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("reasoning_effort"));
+        let err = parse_json(json!({"messages":msgs, "reasoning_effort":1})).unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("reasoning_effort"));
     }
 
     #[test]

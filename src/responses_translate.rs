@@ -1,0 +1,679 @@
+//! Turns one agent run's events into Responses API output: stream events
+//! ([`ResponsesTranslator`]) or one `response` object ([`ResponsesCollector`]).
+//!
+//! Plain state machines over [`RunEvent`]s, like `translate` for chat, with the same text
+//! rules: the reply is the streamed deltas completed by the final result's text (a final
+//! text that disagrees with what was streamed cannot be taken back and is dropped).
+//!
+//! The stream is `response.created`, `response.in_progress`, `response.output_item.added`,
+//! `response.content_part.added` ([`ResponsesTranslator::start`]), one
+//! `response.output_text.delta` per delta, then `response.output_text.done`,
+//! `response.content_part.done`, `response.output_item.done` and the terminal event with the
+//! full output and usage (the agentgateway PR #3326 pitfall: a `response.completed` with
+//! `output: []` leaves the SDKs' `output_text` empty). Every event gets its
+//! `sequence_number` in one private function (`emit`) only, from 0.
+//!
+//! How a run ends:
+//! - completed -> `response.completed`;
+//! - timed out, or aborted after producing text -> `response.incomplete`
+//!   (`incomplete_details.reason: "max_output_tokens"`, chat's `length`); aborted with no
+//!   text -> `response.completed` with empty text, as chat ends it with `stop`;
+//! - failed -> `response.failed` with `error` and whatever text was streamed (no item or part
+//!   `done` events: the message never completed). The collector returns the error instead.
+
+use serde_json::{Map, Value};
+
+use crate::gateway::{GatewayError, RunEvent, RunOutcome, StopKind};
+use crate::openai::responses::object::{ResponseObjectKind, TextConfig};
+use crate::openai::responses::{
+    IncompleteDetails, OutputItem, OutputText, ReasoningEcho, ResponseError, ResponseEvent,
+    ResponseObject, ResponseStatus, ResponseStreamEvent, ResponseUsage,
+};
+use crate::thinking::ThinkingLevel;
+
+/// What every event or object of one response shares: ids and the request's echoes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResponseMeta {
+    /// The response id (`response_id::ResponseIdCodec::issue`).
+    pub id: String,
+    /// The output message id, `msg_<uuid>`.
+    pub item_id: String,
+    /// The model id to echo (the one the client asked for).
+    pub model: String,
+    /// Unix seconds when the request was accepted.
+    pub created_at: u64,
+    /// The request's `instructions`.
+    pub instructions: Option<String>,
+    /// The request's `previous_response_id`.
+    pub previous_response_id: Option<String>,
+    /// The request's `metadata`.
+    pub metadata: Option<Map<String, Value>>,
+    /// The request's `user`.
+    pub user: Option<String>,
+    /// The request's `reasoning.effort`.
+    pub reasoning_effort: Option<ThinkingLevel>,
+    /// The request's `store` (`true` when absent, as OpenAI's default).
+    pub store: bool,
+}
+
+impl ResponseMeta {
+    /// The response object in a given state.
+    fn object(
+        &self,
+        status: ResponseStatus,
+        output: Vec<OutputItem>,
+        usage: Option<ResponseUsage>,
+        error: Option<ResponseError>,
+    ) -> ResponseObject {
+        ResponseObject {
+            id: self.id.clone(),
+            object: ResponseObjectKind::Response,
+            created_at: self.created_at,
+            status,
+            error,
+            incomplete_details: (status == ResponseStatus::Incomplete).then(|| IncompleteDetails {
+                reason: "max_output_tokens".to_owned(),
+            }),
+            instructions: self.instructions.clone(),
+            max_output_tokens: None,
+            model: self.model.clone(),
+            output,
+            parallel_tool_calls: true,
+            previous_response_id: self.previous_response_id.clone(),
+            reasoning: ReasoningEcho {
+                effort: self.reasoning_effort.map(|level| match level {
+                    ThinkingLevel::Off => "none".to_owned(),
+                    other => other.as_str().to_owned(),
+                }),
+                summary: None,
+            },
+            store: self.store,
+            temperature: None,
+            text: TextConfig::default(),
+            tool_choice: "auto".to_owned(),
+            tools: Vec::new(),
+            top_p: None,
+            truncation: "disabled".to_owned(),
+            usage,
+            user: self.user.clone(),
+            metadata: self.metadata.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// The status a finished run gives its response (see the module docs).
+fn finished_status(stop: StopKind, produced_text: bool) -> ResponseStatus {
+    match stop {
+        StopKind::Completed => ResponseStatus::Completed,
+        StopKind::TimedOut => ResponseStatus::Incomplete,
+        StopKind::Aborted if produced_text => ResponseStatus::Incomplete,
+        StopKind::Aborted => ResponseStatus::Completed,
+    }
+}
+
+/// `error` of a failed response.
+fn response_error(err: &GatewayError) -> ResponseError {
+    let code = match err {
+        GatewayError::Timeout | GatewayError::RunTimedOut => "timeout",
+        _ => "server_error",
+    };
+    ResponseError {
+        code: code.to_owned(),
+        message: err.to_string(),
+    }
+}
+
+/// Usage as reported, zeros when the gateway reported none (the field is required once the
+/// response has ended).
+fn usage_of(outcome: &RunOutcome) -> ResponseUsage {
+    outcome.usage.map(ResponseUsage::from).unwrap_or_default()
+}
+
+/// Streaming translation: run events in, stream events out.
+#[derive(Debug)]
+pub struct ResponsesTranslator {
+    meta: ResponseMeta,
+    next_sequence: u64,
+    started: bool,
+    /// Everything sent as deltas so far.
+    streamed: String,
+    done: bool,
+}
+
+impl ResponsesTranslator {
+    /// A translator for one stream.
+    pub fn new(meta: ResponseMeta) -> Self {
+        ResponsesTranslator {
+            meta,
+            next_sequence: 0,
+            started: false,
+            streamed: String::new(),
+            done: false,
+        }
+    }
+
+    /// True once the terminal event has been returned; nothing follows it.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// The only place a `sequence_number` is stamped.
+    fn emit(&mut self, event: ResponseEvent) -> ResponseStreamEvent {
+        let sequence_number = self.next_sequence;
+        self.next_sequence += 1;
+        ResponseStreamEvent {
+            event,
+            sequence_number,
+        }
+    }
+
+    /// The opening events, sent when the stream starts; empty if already sent.
+    pub fn start(&mut self) -> Vec<ResponseStreamEvent> {
+        if self.started || self.done {
+            return Vec::new();
+        }
+        self.started = true;
+        let initial = self
+            .meta
+            .object(ResponseStatus::InProgress, Vec::new(), None, None);
+        let item = OutputItem::message(&self.meta.item_id, ResponseStatus::InProgress, None);
+        let item_id = self.meta.item_id.clone();
+        vec![
+            self.emit(ResponseEvent::Created {
+                response: initial.clone(),
+            }),
+            self.emit(ResponseEvent::InProgress { response: initial }),
+            self.emit(ResponseEvent::OutputItemAdded {
+                output_index: 0,
+                item,
+            }),
+            self.emit(ResponseEvent::ContentPartAdded {
+                item_id,
+                output_index: 0,
+                content_index: 0,
+                part: OutputText::new(String::new()),
+            }),
+        ]
+    }
+
+    /// The events one run event produces (after the opening events, if [`start`] was not
+    /// called yet); nothing once done.
+    ///
+    /// [`start`]: ResponsesTranslator::start
+    pub fn on_event(&mut self, ev: RunEvent) -> Vec<ResponseStreamEvent> {
+        if self.done {
+            return Vec::new();
+        }
+        let mut out = self.start();
+        match ev {
+            RunEvent::Delta(text) => {
+                if !text.is_empty() {
+                    self.streamed.push_str(&text);
+                    let delta = self.delta(text);
+                    out.push(delta);
+                }
+            }
+            RunEvent::Finished(outcome) => self.on_finished(outcome, &mut out),
+            RunEvent::Failed(err) => {
+                self.done = true;
+                let output = if self.streamed.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![OutputItem::message(
+                        &self.meta.item_id,
+                        ResponseStatus::Incomplete,
+                        Some(self.streamed.clone()),
+                    )]
+                };
+                let response = self.meta.object(
+                    ResponseStatus::Failed,
+                    output,
+                    None,
+                    Some(response_error(&err)),
+                );
+                out.push(self.emit(ResponseEvent::Failed { response }));
+            }
+        }
+        out
+    }
+
+    fn delta(&mut self, delta: String) -> ResponseStreamEvent {
+        let item_id = self.meta.item_id.clone();
+        self.emit(ResponseEvent::OutputTextDelta {
+            item_id,
+            output_index: 0,
+            content_index: 0,
+            delta,
+            logprobs: Vec::new(),
+        })
+    }
+
+    fn on_finished(&mut self, outcome: RunOutcome, out: &mut Vec<ResponseStreamEvent>) {
+        self.done = true;
+        if outcome.text.len() > self.streamed.len() && outcome.text.starts_with(&self.streamed) {
+            let suffix = outcome.text[self.streamed.len()..].to_owned();
+            self.streamed.push_str(&suffix);
+            let delta = self.delta(suffix);
+            out.push(delta);
+        }
+        let status = finished_status(outcome.stop, !self.streamed.is_empty());
+        let text = self.streamed.clone();
+        let item_id = self.meta.item_id.clone();
+        let item_status = if status == ResponseStatus::Completed {
+            ResponseStatus::Completed
+        } else {
+            ResponseStatus::Incomplete
+        };
+        let item = OutputItem::message(&item_id, item_status, Some(text.clone()));
+        out.push(self.emit(ResponseEvent::OutputTextDone {
+            item_id: item_id.clone(),
+            output_index: 0,
+            content_index: 0,
+            text: text.clone(),
+            logprobs: Vec::new(),
+        }));
+        out.push(self.emit(ResponseEvent::ContentPartDone {
+            item_id,
+            output_index: 0,
+            content_index: 0,
+            part: OutputText::new(text),
+        }));
+        out.push(self.emit(ResponseEvent::OutputItemDone {
+            output_index: 0,
+            item: item.clone(),
+        }));
+        let response = self
+            .meta
+            .object(status, vec![item], Some(usage_of(&outcome)), None);
+        let terminal = if status == ResponseStatus::Completed {
+            ResponseEvent::Completed { response }
+        } else {
+            ResponseEvent::Incomplete { response }
+        };
+        out.push(self.emit(terminal));
+    }
+}
+
+/// Non-streaming translation: collects a run's events into one `response` object.
+#[derive(Debug)]
+pub struct ResponsesCollector {
+    meta: ResponseMeta,
+    deltas: String,
+    done: bool,
+}
+
+impl ResponsesCollector {
+    /// A collector for one request.
+    pub fn new(meta: ResponseMeta) -> Self {
+        ResponsesCollector {
+            meta,
+            deltas: String::new(),
+            done: false,
+        }
+    }
+
+    /// Feeds one event; returns the result once the run has ended (and `None` after that).
+    /// The text is the final result's when it has one, else the deltas (as in chat).
+    pub fn push(&mut self, ev: RunEvent) -> Option<Result<ResponseObject, GatewayError>> {
+        if self.done {
+            return None;
+        }
+        match ev {
+            RunEvent::Delta(text) => {
+                self.deltas.push_str(&text);
+                None
+            }
+            RunEvent::Failed(err) => {
+                self.done = true;
+                Some(Err(err))
+            }
+            RunEvent::Finished(outcome) => {
+                self.done = true;
+                let usage = usage_of(&outcome);
+                let text = if outcome.text.is_empty() {
+                    std::mem::take(&mut self.deltas)
+                } else {
+                    outcome.text
+                };
+                let status = finished_status(outcome.stop, !text.is_empty());
+                let item = OutputItem::message(&self.meta.item_id, status, Some(text));
+                Some(Ok(self.meta.object(status, vec![item], Some(usage), None)))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::Usage;
+    use crate::openai::responses::ResponseObject;
+    use serde_json::json;
+
+    fn meta() -> ResponseMeta {
+        ResponseMeta {
+            id: "resp_test".into(),
+            item_id: "msg_test".into(),
+            model: "openclaw".into(),
+            created_at: 1_700_000_000,
+            instructions: Some("Be brief.".into()),
+            previous_response_id: None,
+            metadata: None,
+            user: None,
+            reasoning_effort: Some(ThinkingLevel::Off),
+            store: false,
+        }
+    }
+
+    fn finished(text: &str, stop: StopKind, usage: Option<Usage>) -> RunEvent {
+        RunEvent::Finished(RunOutcome {
+            text: text.into(),
+            usage,
+            stop,
+        })
+    }
+
+    fn usage() -> Usage {
+        Usage {
+            input: 10,
+            output: 4,
+            cache_read: 2,
+            cache_write: 0,
+            total: 16,
+        }
+    }
+
+    fn stream(events: Vec<RunEvent>) -> (Vec<ResponseStreamEvent>, ResponsesTranslator) {
+        let mut t = ResponsesTranslator::new(meta());
+        let mut out = t.start();
+        for ev in events {
+            out.extend(t.on_event(ev));
+        }
+        (out, t)
+    }
+
+    /// `type` names, with the delta texts inline.
+    fn view(events: &[ResponseStreamEvent]) -> Vec<String> {
+        events
+            .iter()
+            .map(|e| match &e.event {
+                ResponseEvent::OutputTextDelta { delta, .. } => format!("delta:{delta}"),
+                other => other.type_name().trim_start_matches("response.").to_owned(),
+            })
+            .collect()
+    }
+
+    fn terminal(events: &[ResponseStreamEvent]) -> &ResponseObject {
+        match &events.last().unwrap().event {
+            ResponseEvent::Completed { response }
+            | ResponseEvent::Incomplete { response }
+            | ResponseEvent::Failed { response } => response,
+            other => panic!("not terminal: {other:?}"),
+        }
+    }
+
+    const OPENING: [&str; 4] = [
+        "created",
+        "in_progress",
+        "output_item.added",
+        "content_part.added",
+    ];
+
+    fn with_opening(rest: &[&str]) -> Vec<String> {
+        OPENING.iter().chain(rest).map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn completed_run_gives_the_full_sequence() {
+        let (events, t) = stream(vec![
+            RunEvent::Delta("Hel".into()),
+            RunEvent::Delta(String::new()),
+            RunEvent::Delta("lo".into()),
+            finished("Hello", StopKind::Completed, Some(usage())),
+        ]);
+        assert_eq!(
+            view(&events),
+            with_opening(&[
+                "delta:Hel",
+                "delta:lo",
+                "output_text.done",
+                "content_part.done",
+                "output_item.done",
+                "completed"
+            ])
+        );
+        assert!(t.is_done());
+        // sequence_number counts from 0 with no gaps.
+        let seqs: Vec<u64> = events.iter().map(|e| e.sequence_number).collect();
+        assert_eq!(seqs, (0..events.len() as u64).collect::<Vec<_>>());
+        // The terminal response carries the full output and usage.
+        let r = terminal(&events);
+        assert_eq!(r.status, ResponseStatus::Completed);
+        assert_eq!(r.output.len(), 1);
+        assert_eq!(r.output[0].content[0].text, "Hello");
+        assert_eq!(r.output[0].status, ResponseStatus::Completed);
+        let u = r.usage.unwrap();
+        assert_eq!(
+            (u.input_tokens, u.output_tokens, u.total_tokens),
+            (12, 4, 16)
+        );
+        let ResponseEvent::OutputTextDone { text, .. } = &events[events.len() - 4].event else {
+            panic!()
+        };
+        assert_eq!(text, "Hello");
+    }
+
+    #[test]
+    fn opening_events_have_the_in_progress_shape() {
+        let (events, _) = stream(vec![]);
+        let json: Vec<Value> = events
+            .iter()
+            .map(|e| serde_json::to_value(e).unwrap())
+            .collect();
+        assert_eq!(json[0]["type"], "response.created");
+        assert_eq!(json[0]["sequence_number"], 0);
+        assert_eq!(json[0]["response"]["status"], "in_progress");
+        assert_eq!(json[0]["response"]["output"], json!([]));
+        assert_eq!(json[0]["response"]["usage"], Value::Null);
+        assert_eq!(json[0]["response"]["instructions"], "Be brief.");
+        assert_eq!(json[0]["response"]["reasoning"]["effort"], "none");
+        assert_eq!(json[0]["response"]["store"], false);
+        assert_eq!(json[0]["response"]["object"], "response");
+        assert_eq!(
+            json[2],
+            json!({"type":"response.output_item.added","output_index":0,"sequence_number":2,
+                   "item":{"type":"message","id":"msg_test","status":"in_progress",
+                           "role":"assistant","content":[]}})
+        );
+        assert_eq!(
+            json[3],
+            json!({"type":"response.content_part.added","item_id":"msg_test","output_index":0,
+                   "content_index":0,"sequence_number":3,
+                   "part":{"type":"output_text","text":"","annotations":[],"logprobs":[]}})
+        );
+    }
+
+    #[test]
+    fn text_only_in_the_final_result_is_one_delta() {
+        let (events, _) = stream(vec![finished("whole", StopKind::Completed, None)]);
+        assert_eq!(
+            view(&events),
+            with_opening(&[
+                "delta:whole",
+                "output_text.done",
+                "content_part.done",
+                "output_item.done",
+                "completed"
+            ])
+        );
+        // No usage reported: zeros, never null, once the response has ended.
+        assert_eq!(terminal(&events).usage, Some(ResponseUsage::default()));
+    }
+
+    #[test]
+    fn final_suffix_completes_and_disagreeing_final_is_dropped() {
+        let (events, _) = stream(vec![
+            RunEvent::Delta("Hello".into()),
+            finished("Hello world", StopKind::Completed, None),
+        ]);
+        assert!(view(&events).contains(&"delta: world".to_owned()));
+        assert_eq!(terminal(&events).output[0].content[0].text, "Hello world");
+        let (events, _) = stream(vec![
+            RunEvent::Delta("Hello there".into()),
+            finished("Goodbye", StopKind::Completed, None),
+        ]);
+        assert_eq!(terminal(&events).output[0].content[0].text, "Hello there");
+    }
+
+    #[test]
+    fn timed_out_run_is_incomplete() {
+        let (events, _) = stream(vec![
+            RunEvent::Delta("partial".into()),
+            finished("", StopKind::TimedOut, None),
+        ]);
+        assert_eq!(
+            view(&events),
+            with_opening(&[
+                "delta:partial",
+                "output_text.done",
+                "content_part.done",
+                "output_item.done",
+                "incomplete"
+            ])
+        );
+        let r = terminal(&events);
+        assert_eq!(r.status, ResponseStatus::Incomplete);
+        assert_eq!(
+            r.incomplete_details.as_ref().unwrap().reason,
+            "max_output_tokens"
+        );
+        assert_eq!(r.output[0].status, ResponseStatus::Incomplete);
+        // Also without any text.
+        let (events, _) = stream(vec![finished("", StopKind::TimedOut, None)]);
+        assert_eq!(terminal(&events).status, ResponseStatus::Incomplete);
+    }
+
+    #[test]
+    fn aborted_run_is_incomplete_with_text_and_completed_without() {
+        let (events, _) = stream(vec![
+            RunEvent::Delta("so far".into()),
+            finished("", StopKind::Aborted, None),
+        ]);
+        assert_eq!(terminal(&events).status, ResponseStatus::Incomplete);
+        let (events, _) = stream(vec![finished("", StopKind::Aborted, None)]);
+        assert_eq!(terminal(&events).status, ResponseStatus::Completed);
+        assert_eq!(terminal(&events).output[0].content[0].text, "");
+    }
+
+    #[test]
+    fn failed_run_ends_with_response_failed() {
+        let err = GatewayError::RunFailed {
+            code: "UNAVAILABLE".into(),
+            message: "boom".into(),
+        };
+        let (events, t) = stream(vec![RunEvent::Delta("a".into()), RunEvent::Failed(err)]);
+        assert_eq!(view(&events), with_opening(&["delta:a", "failed"]));
+        assert!(t.is_done());
+        let r = terminal(&events);
+        assert_eq!(r.status, ResponseStatus::Failed);
+        let e = r.error.as_ref().unwrap();
+        assert_eq!(e.code, "server_error");
+        assert_eq!(e.message, "agent run failed (UNAVAILABLE): boom");
+        assert_eq!(r.output[0].content[0].text, "a");
+        assert_eq!(r.output[0].status, ResponseStatus::Incomplete);
+
+        let (events, _) = stream(vec![RunEvent::Failed(GatewayError::Timeout)]);
+        assert_eq!(terminal(&events).error.as_ref().unwrap().code, "timeout");
+        assert!(terminal(&events).output.is_empty());
+    }
+
+    #[test]
+    fn nothing_after_the_terminal_event_and_no_done_marker() {
+        let (events, mut t) = stream(vec![finished("x", StopKind::Completed, None)]);
+        assert!(t.on_event(RunEvent::Delta("late".into())).is_empty());
+        assert!(t
+            .on_event(RunEvent::Failed(GatewayError::Lagged))
+            .is_empty());
+        assert!(t.start().is_empty());
+        assert!(events.last().unwrap().event.is_terminal());
+        assert_eq!(events.iter().filter(|e| e.event.is_terminal()).count(), 1);
+        // The encoded stream ends with the terminal event: no `data: [DONE]`.
+        let wire: Vec<u8> = events.iter().flat_map(|e| e.to_sse().to_vec()).collect();
+        let wire = String::from_utf8(wire).unwrap();
+        assert!(!wire.contains("[DONE]"));
+        assert!(wire.starts_with("event: response.created\ndata: {"));
+        let last = wire.trim_end().rsplit("\n\n").next().unwrap();
+        assert!(
+            last.starts_with("event: response.completed\ndata: "),
+            "{last}"
+        );
+    }
+
+    #[test]
+    fn on_event_without_start_opens_the_stream_first() {
+        let mut t = ResponsesTranslator::new(meta());
+        let events = t.on_event(RunEvent::Delta("x".into()));
+        assert_eq!(view(&events), with_opening(&["delta:x"]));
+        assert_eq!(events[4].sequence_number, 4);
+    }
+
+    fn collect(events: Vec<RunEvent>) -> Result<ResponseObject, GatewayError> {
+        let mut c = ResponsesCollector::new(meta());
+        let mut result = None;
+        for ev in events {
+            if let Some(r) = c.push(ev) {
+                assert!(result.is_none(), "two results");
+                result = Some(r);
+            }
+        }
+        result.expect("no result")
+    }
+
+    #[test]
+    fn collector_builds_the_response_object() {
+        let r = collect(vec![
+            RunEvent::Delta("Hel".into()),
+            finished("Hello\n\nMore", StopKind::Completed, Some(usage())),
+        ])
+        .unwrap();
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["id"], "resp_test");
+        assert_eq!(v["object"], "response");
+        assert_eq!(v["created_at"], 1_700_000_000);
+        assert_eq!(v["status"], "completed");
+        assert_eq!(v["model"], "openclaw");
+        assert_eq!(v["error"], Value::Null);
+        assert_eq!(v["incomplete_details"], Value::Null);
+        assert_eq!(v["metadata"], json!({}));
+        assert_eq!(
+            v["output"],
+            json!([{"type":"message","id":"msg_test","status":"completed","role":"assistant",
+                    "content":[{"type":"output_text","text":"Hello\n\nMore","annotations":[],"logprobs":[]}]}])
+        );
+        assert_eq!(
+            v["usage"],
+            json!({"input_tokens":12,"input_tokens_details":{"cached_tokens":2},
+                   "output_tokens":4,"output_tokens_details":{"reasoning_tokens":0},"total_tokens":16})
+        );
+    }
+
+    #[test]
+    fn collector_statuses_and_failure() {
+        let r = collect(vec![
+            RunEvent::Delta("part".into()),
+            finished("", StopKind::TimedOut, None),
+        ])
+        .unwrap();
+        assert_eq!(r.status, ResponseStatus::Incomplete);
+        assert_eq!(r.output[0].content[0].text, "part");
+        let r = collect(vec![finished("", StopKind::Aborted, None)]).unwrap();
+        assert_eq!(r.status, ResponseStatus::Completed);
+        let err = GatewayError::Disconnected {
+            reason: "closed".into(),
+        };
+        let mut c = ResponsesCollector::new(meta());
+        assert_eq!(c.push(RunEvent::Delta("a".into())), None);
+        assert_eq!(c.push(RunEvent::Failed(err.clone())), Some(Err(err)));
+        assert_eq!(c.push(finished("x", StopKind::Completed, None)), None);
+    }
+}
