@@ -3,7 +3,7 @@
 //! how much memory. BENCHMARKS.md explains the method and records the results.
 //!
 //! Every number compares the same `agent` run done two ways against the mock gateway
-//! (`clawshim_core::mock_gateway`, `chunk_delay` 0), which runs as its own one-thread process
+//! (`clawshim_mock_gateway`, `chunk_delay` 0), which runs as its own one-thread process
 //! (this binary, re-executed) like a real gateway: a raw WebSocket client speaking the gateway
 //! protocol directly, and an HTTP/1.1 keep-alive client going through clawshim. Both clients
 //! are minimal (one write per request, no HTTP library, only the frame fields a client needs

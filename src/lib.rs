@@ -7,11 +7,8 @@
 //! - [`gateway`]: the gateway WebSocket protocol (typed frames) and the shared client that
 //!   multiplexes every HTTP request's run over one connection.
 //! - [`translate`]: turns a run's events into OpenAI chunks or a full response.
-//! - [`mock_gateway`]: an in-process gateway that replays frame sequences recorded from real
-//!   gateways; it powers `clawshim demo` and the test suite.
 
 pub mod gateway;
-pub mod mock_gateway;
 pub mod openai;
 pub mod prompt;
 pub mod routing;

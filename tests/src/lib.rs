@@ -12,7 +12,7 @@ use clawshim_proxy::{build_server, ChannelShutdown};
 use pingora::server::ShutdownSignal;
 use serde_json::Value;
 
-pub use clawshim_core::mock_gateway::{MockGateway, MockOptions, Protocol};
+pub use clawshim_mock_gateway::{MockGateway, MockOptions, Protocol};
 
 /// Upper bound for any single wait in the suites.
 pub const WAIT: Duration = Duration::from_secs(20);

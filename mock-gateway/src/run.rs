@@ -35,7 +35,7 @@ pub(super) struct RunSpec {
 }
 
 /// The injected behaviour, from the keywords of the message's last line (see the module docs
-/// of `mock_gateway`).
+/// of the crate root).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Fault {
     None,
