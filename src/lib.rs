@@ -12,12 +12,9 @@
 //!   multiplexes every HTTP request's run over one connection.
 //! - [`translate`]: turns a run's events into OpenAI chunks or a full response;
 //!   [`responses_translate`] does the same for the Responses API.
-//! - [`mock_gateway`]: an in-process gateway that replays frame sequences recorded from real
-//!   gateways; it powers `clawshim demo` and the test suite.
 
 pub mod gateway;
 pub mod media;
-pub mod mock_gateway;
 pub mod model_override;
 pub mod openai;
 pub mod prompt;

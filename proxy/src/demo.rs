@@ -4,7 +4,7 @@
 
 use std::thread;
 
-use clawshim_core::mock_gateway::{MockGateway, MockOptions, Protocol};
+use clawshim_mock_gateway::{MockGateway, MockOptions, Protocol};
 
 use crate::config::{Config, Settings};
 

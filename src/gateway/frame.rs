@@ -168,15 +168,13 @@ pub struct AgentEvent<'a> {
     pub data: Option<&'a RawValue>,
 }
 
-/// `data` of an `assistant` stream event: `{text: accumulated, delta: new part}`.
+/// `data` of an `assistant` stream event: `{text: accumulated, delta: new part}`; only the
+/// delta is read (the final `res` carries the whole text).
 #[derive(Debug, Deserialize)]
 pub struct AssistantData {
     /// The new text since the previous event.
     #[serde(default)]
     pub delta: Option<String>,
-    /// The accumulated text (used when `delta` is absent).
-    #[serde(default)]
-    pub text: Option<String>,
 }
 
 /// `shutdown` event payload.

@@ -101,8 +101,6 @@ pub struct ServerInfo {
 pub struct Policy {
     #[serde(default)]
     pub tick_interval_ms: Option<u64>,
-    #[serde(default)]
-    pub max_payload: Option<u64>,
 }
 
 /// `hello-ok.auth` (v4).
@@ -156,9 +154,6 @@ pub struct AgentResPayload {
     /// `accepted`, `ok`, `error`, `timeout`.
     #[serde(default)]
     pub status: Option<String>,
-    /// v4: `aborted` for timeouts and aborts.
-    #[serde(default)]
-    pub summary: Option<String>,
     #[serde(default, rename = "stopReason")]
     pub stop_reason: Option<String>,
     #[serde(default)]
@@ -222,7 +217,6 @@ impl AgentResPayload {
         raw.and_then(|r| serde_json::from_str(r.get()).ok())
             .unwrap_or(AgentResPayload {
                 status: None,
-                summary: None,
                 stop_reason: None,
                 result: None,
             })

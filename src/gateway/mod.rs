@@ -9,8 +9,8 @@ pub mod client;
 pub mod conn;
 pub mod device;
 pub mod error;
-pub mod frame;
-pub mod methods;
+pub(crate) mod frame;
+pub(crate) mod methods;
 pub mod run;
 
 pub use client::{GatewayClient, GatewayConfig, GatewayStatus};

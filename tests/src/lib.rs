@@ -1,6 +1,10 @@
 //! Test harness for clawshim's end-to-end suites: start the real pingora server on an
 //! ephemeral loopback port in front of the in-process mock gateway, talk to it with an HTTP
-//! client, read SSE streams into typed events. Every wait is bounded.
+//! client, read SSE streams into typed events, speak the gateway protocol over a WebSocket
+//! ([`ws`]), wait for a condition instead of sleeping ([`poll`]). Every wait is bounded.
+
+pub mod poll;
+pub mod ws;
 
 use std::net::TcpListener;
 use std::sync::mpsc;
@@ -12,7 +16,9 @@ use clawshim_proxy::{build_server, ChannelShutdown};
 use pingora::server::ShutdownSignal;
 use serde_json::Value;
 
-pub use clawshim_core::mock_gateway::{MockGateway, MockOptions, Protocol};
+pub use clawshim_mock_gateway::{MockGateway, MockOptions, Protocol};
+pub use poll::{poll_until, wait_until};
+pub use ws::{next_json, response, send_json, ws_open, Ws};
 
 /// Upper bound for any single wait in the suites.
 pub const WAIT: Duration = Duration::from_secs(20);
@@ -97,19 +103,18 @@ impl Shim {
     /// Poll `path` until it answers `status` (bounded by [`WAIT`]).
     pub async fn wait_status(&self, path: &str, status: u16) {
         let client = reqwest::Client::new();
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            if let Ok(r) = client.get(self.url(path)).send().await {
-                if r.status().as_u16() == status {
-                    return;
+        let url = self.url(path);
+        poll_until(&format!("{path} answering {status}"), || {
+            let probe = client.get(&url).send();
+            async move {
+                match probe.await {
+                    Ok(r) if r.status().as_u16() == status => Ok(()),
+                    Ok(r) => Err(r.status().to_string()),
+                    Err(e) => Err(e.to_string()),
                 }
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{path} never answered {status}"
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        })
+        .await
     }
 
     /// Ask for a graceful stop (what SIGTERM does): no new connections, running requests
@@ -237,6 +242,17 @@ pub fn model_ids(list: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Lower-case hex SHA-256 of `text`: what `clawshim gen-key` prints for a key, and the form
+/// of the vendored-crate manifest.
+pub fn sha256_hex(text: &str) -> String {
+    use std::fmt::Write;
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(text.as_bytes());
+    digest.iter().fold(String::new(), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
 }
 
 /// A user message body for `model`.

@@ -463,19 +463,20 @@ async fn per_request_sessions_are_deleted_when_asked() {
         connect["params"]["scopes"],
         json!(["operator.read", "operator.write", "operator.admin"])
     );
-    let deadline = tokio::time::Instant::now() + WAIT;
-    let deleted = loop {
+    let deleted = poll_until("sessions.delete sent", || {
         let deleted: Vec<Value> = gw
             .requests()
             .into_iter()
             .filter(|r| r["method"] == "sessions.delete")
             .map(|r| r["params"].clone())
             .collect();
-        if !deleted.is_empty() || tokio::time::Instant::now() > deadline {
-            break deleted;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    };
+        std::future::ready(if deleted.is_empty() {
+            Err("none")
+        } else {
+            Ok(deleted)
+        })
+    })
+    .await;
     let runs: Vec<Value> = gw
         .requests()
         .into_iter()

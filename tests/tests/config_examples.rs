@@ -1,4 +1,4 @@
-//! The shipped example configs load, so they cannot go stale.
+//! The shipped example configs load, so they cannot go stale (the only test of `conf/`).
 
 use clawshim_proxy::config::{Config, Settings};
 
@@ -42,5 +42,7 @@ fn default_example_loads() {
         config: Some(conf("clawshim.toml")),
         ..Settings::default()
     };
-    Config::load(&settings).expect("conf/clawshim.toml is valid");
+    let config = Config::load(&settings).expect("conf/clawshim.toml is valid");
+    assert_eq!(config.listen.unwrap().port(), 8790);
+    assert_eq!(config.api_tokens.len(), 1);
 }

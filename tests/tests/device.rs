@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
-use std::time::Duration;
 
 use clawshim_core::gateway::device::{DeviceIdentity, PayloadVersion, SignInput};
 use clawshim_tests::*;
@@ -41,18 +40,15 @@ impl std::io::Write for Capture {
 
 /// Wait until a captured log line contains `needle`.
 async fn wait_log(needle: &str) -> String {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
+    poll_until(&format!("a log line with {needle:?}"), || {
         let text = String::from_utf8_lossy(&logs().lock().unwrap()).into_owned();
-        if let Some(line) = text.lines().find(|l| l.contains(needle)) {
-            return line.to_string();
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no log line with {needle:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+        let line = text
+            .lines()
+            .find(|l| l.contains(needle))
+            .map(str::to_string);
+        std::future::ready(line.ok_or("none yet"))
+    })
+    .await
 }
 
 /// A scratch directory for identity files, removed on drop.
@@ -91,21 +87,17 @@ fn connects(gw: &MockGateway) -> Vec<Value> {
 
 /// Poll `/readyz` until its `reason` is `reason`; returns the body.
 async fn wait_ready_reason(shim: &Shim, reason: &str) -> Value {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
+    poll_until(&format!("/readyz saying {reason}"), || async {
         let r = client().get(shim.url("/readyz")).send().await.unwrap();
         let status = r.status().as_u16();
         let body: Value = r.json().await.unwrap();
-        if body["reason"] == reason {
-            assert_eq!(status, 503);
-            return body;
+        if body["reason"] != reason {
+            return Err(body);
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "readyz never said {reason}: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+        assert_eq!(status, 503);
+        Ok(body)
+    })
+    .await
 }
 
 async fn assert_serves(shim: &Shim) {
@@ -251,14 +243,7 @@ async fn a_refused_device_token_is_forgotten() {
     )
     .await;
     wait_ready_reason(&shim, "gateway_refused_credentials").await;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while stored_token(&path).is_some() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "token never cleared"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    wait_until("stored token cleared", || stored_token(&path).is_none()).await;
 }
 
 #[tokio::test]
@@ -321,10 +306,8 @@ async fn password_auth_on_v3_needs_a_device_identity() {
     assert!(connect["device"]["id"].is_string());
 }
 
-type RawWs =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn next(ws: &mut RawWs) -> Option<Result<Message, tokio_tungstenite::tungstenite::Error>> {
+/// The next frame, whatever its kind (close frames matter here).
+async fn next(ws: &mut Ws) -> Option<Result<Message, tokio_tungstenite::tungstenite::Error>> {
     tokio::time::timeout(WAIT, ws.next())
         .await
         .expect("a frame within the wait")
@@ -339,10 +322,7 @@ async fn raw_connect(
     let dir = Scratch::new();
     let identity = DeviceIdentity::load_or_create(dir.identity()).unwrap();
     let gw = mock(protocol).await;
-    let (mut ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(gw.url()))
-        .await
-        .unwrap()
-        .unwrap();
+    let mut ws = ws_open(gw.url()).await.unwrap();
     let Some(Ok(Message::Text(challenge))) = next(&mut ws).await else {
         panic!("no challenge");
     };
@@ -463,10 +443,7 @@ async fn real_gateway_signed_handshake() {
         let identity = DeviceIdentity::load_or_create(&path).unwrap();
 
         // Raw: challenge -> signed connect -> hello-ok.auth.
-        let (mut ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(&url))
-            .await
-            .unwrap()
-            .unwrap();
+        let mut ws = ws_open(&url).await.unwrap();
         let Some(Ok(Message::Text(challenge))) = next(&mut ws).await else {
             panic!("no challenge from {url}");
         };

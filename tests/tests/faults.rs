@@ -75,21 +75,12 @@ async fn client_disconnect_mid_stream_aborts_the_run_on_v4() {
         got.push_str(&String::from_utf8_lossy(&chunk));
     }
     drop(body);
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let aborted = gw
-            .requests()
+    wait_until(&format!("chat.abort sent for {run_id}"), || {
+        gw.requests()
             .iter()
-            .any(|r| r["method"] == "chat.abort" && r["params"]["runId"] == run_id.as_str());
-        if aborted {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no chat.abort for {run_id}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+            .any(|r| r["method"] == "chat.abort" && r["params"]["runId"] == run_id.as_str())
+    })
+    .await;
     // The shim is still healthy and serves the next request.
     assert_eq!(
         shim.chat(user_msg("openclaw/main", "after")).await.status(),
@@ -107,19 +98,16 @@ async fn client_disconnect_on_v3_frees_our_side() {
     let _ = tokio::time::timeout(WAIT, body.next()).await.unwrap();
     drop(body);
     // With one run slot, a new run only works once the abandoned one was freed.
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let r = shim.chat(user_msg("openclaw/main", "next")).await;
-        if r.status() == 200 {
-            break;
+    poll_until("run slot freed", || async {
+        let status = shim.chat(user_msg("openclaw/main", "next")).await.status();
+        assert!(status == 200 || status == 429, "{status}");
+        if status == 200 {
+            Ok(())
+        } else {
+            Err(status)
         }
-        assert_eq!(r.status(), 429);
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "run slot never freed"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await;
     assert!(gw.requests().iter().all(|r| r["method"] != "chat.abort"));
 }
 
@@ -146,22 +134,21 @@ async fn gateway_loss_mid_stream(keyword: &str, protocol: Protocol) {
     assert_eq!(err["error"]["code"], "gateway_disconnected");
     // The shim reconnects and serves again.
     shim.wait_status("/readyz", 200).await;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
+    poll_until("serving again after the reconnect", || async {
         let r = shim
             .chat(user_msg("openclaw/main", "after reconnect"))
             .await;
-        if r.status() == 200 {
-            let v: Value = r.json().await.unwrap();
-            assert_eq!(
-                v["choices"][0]["message"]["content"],
-                "echo: after reconnect"
-            );
-            break;
+        if r.status() != 200 {
+            return Err(r.status());
         }
-        assert!(tokio::time::Instant::now() < deadline, "never recovered");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(
+            v["choices"][0]["message"]["content"],
+            "echo: after reconnect"
+        );
+        Ok(())
+    })
+    .await;
     assert!(gw.total_connects() >= 2);
 }
 
@@ -197,14 +184,10 @@ async fn missing_ticks_count_as_a_lost_connection() {
     let shim = Shim::start(&gw.url()).await;
     let before = gw.total_connects();
     gw.pause_ticks(true);
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while gw.total_connects() == before {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "tick loss never detected"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until("tick loss detected (a reconnect)", || {
+        gw.total_connects() != before
+    })
+    .await;
     gw.pause_ticks(false);
     shim.wait_status("/readyz", 200).await;
 }

@@ -1,23 +1,11 @@
 //! End-to-end: clawshim's own API keys (hashed in the config file), agent allowlists, rate
 //! limits, session namespaces and failed-auth limiting per client IP.
 
-use std::time::Duration;
-
 use clawshim_tests::*;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 
 const KEY: &str = "csk-test-key-one";
-
-fn sha256_hex(s: &str) -> String {
-    use std::fmt::Write;
-    // The same hash `clawshim gen-key` prints.
-    let digest = <sha2::Sha256 as sha2::Digest>::digest(s.as_bytes());
-    digest.iter().fold(String::new(), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
-}
 
 fn config_file(body: &str) -> std::path::PathBuf {
     let path = std::env::temp_dir().join(format!("clawshim-keys-{}.toml", uuid::Uuid::new_v4()));
@@ -150,11 +138,13 @@ async fn key_concurrent_runs_limit() {
     );
     drop(stream);
     // The slot frees once the client is gone.
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while chat_as(&shim, KEY, user_msg("x", "hi"), &[]).await.status() != 200 {
-        assert!(tokio::time::Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    poll_until("the key's run slot freed", || async {
+        match chat_as(&shim, KEY, user_msg("x", "hi"), &[]).await.status() {
+            s if s == 200 => Ok(()),
+            s => Err(s),
+        }
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -5,22 +5,12 @@
 //! other shim in the process adds to the counts.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use clawshim_tests::*;
 use futures_util::StreamExt;
 use serde_json::json;
 
 const KEY: &str = "csk-metrics-test-key";
-
-fn sha256_hex(s: &str) -> String {
-    use std::fmt::Write;
-    let digest = <sha2::Sha256 as sha2::Digest>::digest(s.as_bytes());
-    digest.iter().fold(String::new(), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
-}
 
 /// One scrape: `name{label="value",...}` (labels sorted) -> value.
 #[derive(Debug)]
@@ -65,15 +55,15 @@ async fn scrape(url: &str) -> Scrape {
 
 /// Scrape until `check` holds (values the shim updates just after a response ends).
 async fn scrape_until(url: &str, what: &str, check: impl Fn(&Scrape) -> bool) -> Scrape {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
+    poll_until(what, || async {
         let s = scrape(url).await;
         if check(&s) {
-            return s;
+            Ok(s)
+        } else {
+            Err(s)
         }
-        assert!(tokio::time::Instant::now() < deadline, "{what}: {s:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await
 }
 
 #[tokio::test]

@@ -6,43 +6,12 @@
 use std::time::Instant;
 
 use clawshim_tests::*;
-use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::Message;
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// `ws://127.0.0.1:PORT/` of the shim.
 fn ws_url(shim: &Shim) -> String {
     shim.base.replacen("http://", "ws://", 1) + "/"
-}
-
-/// The next text frame as JSON.
-async fn next_json(ws: &mut Ws) -> Result<Value, String> {
-    loop {
-        let msg = tokio::time::timeout(WAIT, ws.next())
-            .await
-            .map_err(|_| "no frame within the wait".to_string())?
-            .ok_or("socket closed")?
-            .map_err(|e| format!("socket error: {e}"))?;
-        match msg {
-            Message::Text(t) => return serde_json::from_str(&t).map_err(|e| e.to_string()),
-            Message::Close(c) => return Err(format!("closed by the gateway: {c:?}")),
-            _ => continue,
-        }
-    }
-}
-
-/// The response frame to request `id`, skipping events.
-async fn response(ws: &mut Ws, id: &str) -> Result<Value, String> {
-    loop {
-        let v = next_json(ws).await?;
-        if v["type"] == "res" && v["id"] == id {
-            return Ok(v);
-        }
-    }
 }
 
 fn connect_frame(protocol: u64) -> Value {
@@ -71,22 +40,14 @@ async fn session(
         req.headers_mut()
             .insert(name, v.parse().expect("header value"));
     }
-    let (mut ws, resp) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(req))
-        .await
-        .map_err(|_| "no upgrade within the wait".to_string())?
-        .map_err(|e| format!("upgrade failed: {e}"))?;
-    if resp.status() != 101 {
-        return Err(format!("upgrade answered {}", resp.status()));
-    }
+    let mut ws = ws_open(req).await?;
     let challenge = next_json(&mut ws)
         .await
         .map_err(|e| format!("waiting for the challenge: {e}"))?;
     if challenge["event"] != "connect.challenge" {
         return Err(format!("first frame is not the challenge: {challenge}"));
     }
-    ws.send(Message::text(connect_frame(protocol).to_string()))
-        .await
-        .map_err(|e| e.to_string())?;
+    send_json(&mut ws, &connect_frame(protocol)).await?;
     let hello = response(&mut ws, "connect-1")
         .await
         .map_err(|e| format!("waiting for hello-ok: {e}"))?;
@@ -97,9 +58,7 @@ async fn session(
         return Err(format!("wrong protocol: {hello}"));
     }
     let list = json!({"type": "req", "id": "list-1", "method": "agents.list", "params": {}});
-    ws.send(Message::text(list.to_string()))
-        .await
-        .map_err(|e| e.to_string())?;
+    send_json(&mut ws, &list).await?;
     let agents = response(&mut ws, "list-1")
         .await
         .map_err(|e| format!("waiting for agents.list: {e}"))?;

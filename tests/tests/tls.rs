@@ -400,47 +400,21 @@ async fn wss_gateway_with_an_untrusted_certificate_is_never_connected() {
     )
     .await;
     // Wait for the shim's first refused handshake (the client aborts it with an alert).
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while front.failures.load(Ordering::SeqCst) == 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no TLS attempt seen"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    wait_until("a TLS attempt seen", || {
+        front.failures.load(Ordering::SeqCst) > 0
+    })
+    .await;
     assert_eq!(gw.total_connects(), 0);
     let r = client().get(shim.url("/readyz")).send().await.unwrap();
     assert_eq!(r.status(), 503);
 }
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// The next text frame as JSON.
-async fn next_json(ws: &mut Ws) -> Value {
-    use futures_util::StreamExt;
-    loop {
-        let msg = tokio::time::timeout(WAIT, ws.next())
-            .await
-            .expect("frame within the wait")
-            .expect("socket open")
-            .expect("frame");
-        if let tokio_tungstenite::tungstenite::Message::Text(t) = msg {
-            return serde_json::from_str(&t).unwrap();
-        }
-    }
-}
-
 /// Open a WebSocket to the gateway through the shim (`ws://shim/`), do the `connect`
 /// handshake and return the `hello-ok` response frame.
 async fn ws_connect_through(base: &str) -> Value {
-    use futures_util::SinkExt;
     let url = base.replacen("http://", "ws://", 1) + "/";
-    let (mut ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
-        .await
-        .expect("upgrade within the wait")
-        .expect("upgrade through the shim");
-    let challenge = next_json(&mut ws).await;
+    let mut ws = ws_open(url).await.expect("upgrade through the shim");
+    let challenge = next_json(&mut ws).await.expect("challenge");
     assert_eq!(challenge["event"], "connect.challenge", "{challenge}");
     let connect = json!({
         "type": "req", "id": "c1", "method": "connect",
@@ -451,17 +425,24 @@ async fn ws_connect_through(base: &str) -> Value {
             "auth": {"token": TOKEN}
         }
     });
-    ws.send(tokio_tungstenite::tungstenite::Message::text(
-        connect.to_string(),
-    ))
-    .await
-    .unwrap();
-    loop {
-        let v = next_json(&mut ws).await;
-        if v["type"] == "res" && v["id"] == "c1" {
-            return v;
+    send_json(&mut ws, &connect).await.expect("connect sent");
+    response(&mut ws, "c1").await.expect("connect answered")
+}
+
+/// Poll `base/readyz` with `client` until it answers 200.
+async fn ready_through(client: &reqwest::Client, base: &str, what: &str) {
+    let url = format!("{base}/readyz");
+    poll_until(what, || {
+        let probe = client.get(&url).send();
+        async move {
+            match probe.await {
+                Ok(r) if r.status() == 200 => Ok(()),
+                Ok(r) => Err(r.status().to_string()),
+                Err(e) => Err(e.to_string()),
+            }
         }
-    }
+    })
+    .await
 }
 
 /// A server run on its own thread with a shutdown channel (the harness' `Shim` cannot take
@@ -537,19 +518,7 @@ async fn graceful_upgrade_hands_over_the_sockets_with_a_new_certificate() {
     let base = format!("https://127.0.0.1:{https}");
     let mut old = Running::start(settings(&old_pki, false));
     let old_client = https_client(&old_pki.ca_pem, Some(Version::HTTP_11));
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        if let Ok(r) = old_client.get(format!("{base}/readyz")).send().await {
-            if r.status() == 200 {
-                break;
-            }
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "old server never ready"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
+    ready_through(&old_client, &base, "old server ready").await;
 
     // A long stream on the old server, under way before the upgrade.
     let mut body = user_msg("openclaw/main", "MOCK_LONG please");
@@ -575,19 +544,7 @@ async fn graceful_upgrade_hands_over_the_sockets_with_a_new_certificate() {
 
     // New handshakes end up on the new server: it presents the new certificate.
     let new_client = https_client(&new_pki.ca_pem, None);
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        if let Ok(r) = new_client.get(format!("{base}/readyz")).send().await {
-            if r.status() == 200 {
-                break;
-            }
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "new server never served"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    ready_through(&new_client, &base, "new server serving").await;
     let r = chat(
         &new_client,
         &base,
@@ -639,18 +596,12 @@ async fn http2_client_that_resets_its_stream_aborts_the_run() {
         got.push_str(&String::from_utf8_lossy(&chunk));
     }
     drop(stream);
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !gw
-        .requests()
-        .iter()
-        .any(|r| r["method"] == "chat.abort" && r["params"]["runId"] == run_id.as_str())
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no chat.abort after RST_STREAM"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    wait_until("chat.abort sent after RST_STREAM", || {
+        gw.requests()
+            .iter()
+            .any(|r| r["method"] == "chat.abort" && r["params"]["runId"] == run_id.as_str())
+    })
+    .await;
     // The same connection still serves.
     let resp = chat(&client, &base, user_msg("openclaw/main", "still here")).await;
     assert_eq!(resp.status(), 200);

@@ -257,20 +257,3 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
-
-#[cfg(test)]
-mod example_config {
-    use super::*;
-
-    #[test]
-    fn the_shipped_example_config_loads() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../conf/clawshim.toml");
-        let settings = Settings {
-            config: Some(path.into()),
-            ..Settings::default()
-        };
-        let c = Config::load(&settings).expect("conf/clawshim.toml is valid");
-        assert_eq!(c.listen.unwrap().port(), 8790);
-        assert_eq!(c.api_tokens.len(), 1);
-    }
-}

@@ -21,6 +21,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 use super::device::{self, Admission};
+use super::frame;
 use super::{lock, now_ms, stopped, uuid, ConnHandle, Kill, Outbound, Protocol, Shared};
 
 type Ws = WebSocketStream<TcpStream>;
@@ -140,7 +141,7 @@ async fn handshake(shared: &Shared, ws: &mut Ws) -> Option<(Value, Value, Admiss
         close(ws, 1000, "").await;
         return None;
     };
-    if !is_request_frame(&frame) {
+    if !frame::is_request(&frame) {
         // traces: non_request_first_frame
         close(ws, 1008, "invalid request frame").await;
         return None;
@@ -154,7 +155,7 @@ async fn handshake(shared: &Shared, ws: &mut Ws) -> Option<(Value, Value, Admiss
             code,
             reason,
         }) => {
-            let res = json!({"type": "res", "id": id, "ok": false, "error": error});
+            let res = frame::res_err(&id, error);
             let _ = ws.send(Message::text(res.to_string())).await;
             close(ws, code, &reason).await;
             None
@@ -189,13 +190,6 @@ impl Reject {
             reason,
         }
     }
-}
-
-/// A frame the gateway's `validateRequestFrame` accepts: `{type:"req", id, method}`.
-fn is_request_frame(frame: &Value) -> bool {
-    frame["type"] == "req"
-        && frame["id"].as_str().is_some_and(|s| !s.is_empty())
-        && frame["method"].as_str().is_some_and(|s| !s.is_empty())
 }
 
 /// Client ids of `dist/gateway/protocol/client-info.js` (2026.1.24) and of the openclaw

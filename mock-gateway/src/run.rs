@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use tokio::sync::{mpsc, watch};
 
 use super::fixtures::{is_agent_stream, is_chat_state, Rewrite, Script};
+use super::frame;
 use super::{lock, now_ms, stopped, uuid, Cached, Shared};
 
 /// The socket and request a run answers.
@@ -35,7 +36,7 @@ pub(super) struct RunSpec {
 }
 
 /// The injected behaviour, from the keywords of the message's last line (see the module docs
-/// of `mock_gateway`).
+/// of the crate root).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Fault {
     None,
@@ -341,7 +342,7 @@ impl Player {
     /// Sends a `res` to the requester.
     fn respond(&self, ok: bool, payload: Value, error: Option<Value>) {
         if let Some(req) = &self.spec.requester {
-            let mut res = json!({"type": "res", "id": req.req_id, "ok": ok, "payload": payload});
+            let mut res = frame::res(&req.req_id, ok, payload);
             if let Some(error) = error {
                 res["error"] = error;
             }
@@ -658,7 +659,7 @@ impl Player {
                         json!({"ok": true, "abortedRunId": null, "status": "no-active-run"})
                     }
                 };
-                let res = json!({"type": "res", "id": req_id, "ok": true, "payload": payload});
+                let res = frame::res_ok(&req_id, payload);
                 self.shared.send_to(conn_id, res);
             }
         }

@@ -29,6 +29,7 @@
 mod conn;
 mod device;
 mod fixtures;
+mod frame;
 mod methods;
 mod run;
 #[cfg(test)]

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use super::conn::{has_scope, ConnCtx};
+use super::frame::{res_err, res_ok};
 use super::run::{self, AbortKind, AbortRequest, Fault, RunSpec};
 use super::{lock, ActiveRun, Cached, Protocol, Shared};
 
@@ -72,14 +73,6 @@ fn agent_param_allowed(protocol: Protocol, name: &str) -> bool {
                 || name.starts_with("swarm")
         }
     }
-}
-
-fn res_ok(id: &Value, payload: Value) -> Value {
-    json!({"type": "res", "id": id, "ok": true, "payload": payload})
-}
-
-fn res_err(id: &Value, error: Value) -> Value {
-    json!({"type": "res", "id": id, "ok": false, "error": error})
 }
 
 fn invalid(message: impl Into<String>) -> Value {

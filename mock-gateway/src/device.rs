@@ -12,13 +12,21 @@
 //! `gateway-client`/`backend` with a shared secret skips pairing: openclaw-lab
 //! device_identity got no device token). With `require_pairing` every unknown device gets a
 //! pending request, as a remote client would.
+//!
+//! The signed payload is rebuilt here from the gateways' own rules (`gateway/device-auth.js`
+//! `buildDeviceAuthPayload` / `buildDeviceAuthPayloadV3`; openclaw-lab README, device identity
+//! row), not with clawshim-core's payload builder, so a client that signs the wrong text
+//! fails here as it would on a real gateway.
 
 use std::collections::{BTreeMap, HashMap};
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 
 use super::{now_ms, uuid, Protocol, Shared};
-use crate::gateway::device::{self, PayloadVersion, SignInput};
 
 /// Pending and approved devices.
 #[derive(Default)]
@@ -138,6 +146,99 @@ pub(super) fn strings(value: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Signed payload layouts, oldest first.
+#[derive(Clone, Copy)]
+enum Version {
+    /// 2026.1.24 without a nonce: `v1|device|client|mode|role|scopes|signedAt|token`.
+    V1,
+    /// `v1`'s fields with the `v2` tag and the nonce appended.
+    V2,
+    /// openclaw: `v2`'s fields with the `v3` tag, then platform and device family.
+    V3,
+}
+
+/// What the gateway reads from `connect` to rebuild the signed text.
+struct Signed<'a> {
+    device_id: &'a str,
+    client_id: &'a str,
+    client_mode: &'a str,
+    role: &'a str,
+    /// `connect.scopes` joined with `,`, in the order sent.
+    scopes: String,
+    signed_at_ms: u64,
+    /// Empty when the client sent none.
+    token: &'a str,
+    nonce: &'a str,
+    platform: &'a str,
+    device_family: &'a str,
+}
+
+impl Signed<'_> {
+    /// The text the client must have signed: the fields joined with `|`
+    /// (`buildDeviceAuthPayload`, `buildDeviceAuthPayloadV3`).
+    fn payload(&self, version: Version) -> String {
+        let tag = match version {
+            Version::V1 => "v1",
+            Version::V2 => "v2",
+            Version::V3 => "v3",
+        };
+        let mut text = format!(
+            "{tag}|{}|{}|{}|{}|{}|{}|{}",
+            self.device_id,
+            self.client_id,
+            self.client_mode,
+            self.role,
+            self.scopes,
+            self.signed_at_ms,
+            self.token
+        );
+        if !matches!(version, Version::V1) {
+            text.push('|');
+            text.push_str(self.nonce);
+        }
+        if matches!(version, Version::V3) {
+            // `normalizeDeviceMetadataForAuth`: trimmed, A-Z lower-cased.
+            for field in [self.platform, self.device_family] {
+                text.push('|');
+                text.push_str(&field.trim().to_ascii_lowercase());
+            }
+        }
+        text
+    }
+}
+
+/// base64url with or without padding (`base64UrlDecode` accepts both).
+fn decode_b64url(text: &str) -> Option<Vec<u8>> {
+    URL_SAFE_NO_PAD
+        .decode(text.trim().trim_end_matches('='))
+        .ok()
+}
+
+/// `deriveDeviceIdFromPublicKey`: SHA-256 hex of the raw 32-byte key.
+fn device_id(public_key: &str) -> Option<String> {
+    let raw = decode_b64url(public_key)?;
+    (raw.len() == 32).then(|| {
+        Sha256::digest(&raw)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    })
+}
+
+/// `verifyDeviceSignature`: an Ed25519 signature of `payload` by `public_key`.
+fn signature_ok(public_key: &str, payload: &str, signature: &str) -> bool {
+    let Some(key) = decode_b64url(public_key)
+        .and_then(|k| <[u8; 32]>::try_from(k).ok())
+        .and_then(|k| VerifyingKey::from_bytes(&k).ok())
+    else {
+        return false;
+    };
+    let Some(sig) = decode_b64url(signature).and_then(|s| Signature::from_slice(&s).ok()) else {
+        return false;
+    };
+    key.verify(payload.as_bytes(), &sig).is_ok()
+}
+
 /// Checks `params.device` against the challenge `nonce`; `Ok(None)` without a device block.
 pub(super) fn verify(
     shared: &Shared,
@@ -153,7 +254,7 @@ pub(super) fn verify(
     let id = dev["id"].as_str().unwrap_or_default();
     let public_key = dev["publicKey"].as_str().unwrap_or_default();
     let signature = dev["signature"].as_str().unwrap_or_default();
-    if device::device_id_for(public_key).as_deref() != Some(id) || id.is_empty() {
+    if device_id(public_key).as_deref() != Some(id) || id.is_empty() {
         return fail("device-id-mismatch", "device identity mismatch");
     }
     // 2 min on openclaw (`DEVICE_SIGNATURE_SKEW_MS = 12e4`), 10 min on 2026.1.24.
@@ -176,8 +277,6 @@ pub(super) fn verify(
     }
     let auth = &params["auth"];
     let client = &params["client"];
-    let scopes = strings(&params["scopes"]);
-    let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
     // v3: `auth.token`; v4 `resolveSignatureToken`: token ?? deviceToken ?? bootstrapToken.
     let token = match protocol {
         Protocol::V3 => auth["token"].as_str(),
@@ -186,36 +285,25 @@ pub(super) fn verify(
             .or(auth["deviceToken"].as_str())
             .or(auth["bootstrapToken"].as_str()),
     };
-    let input = |version| SignInput {
-        version,
+    let signed = Signed {
+        device_id: id,
         client_id: client["id"].as_str().unwrap_or_default(),
         client_mode: client["mode"].as_str().unwrap_or_default(),
         role: params["role"].as_str().unwrap_or("operator"),
-        scopes: &scopes,
-        token,
+        scopes: strings(&params["scopes"]).join(","),
+        signed_at_ms: signed_at,
+        token: token.unwrap_or(""),
         nonce: provided,
         platform: client["platform"].as_str().unwrap_or_default(),
-        device_family: client["deviceFamily"].as_str(),
-        signed_at_ms: signed_at,
+        device_family: client["deviceFamily"].as_str().unwrap_or_default(),
     };
-    let signed = |version| device::verify(public_key, &input(version).payload(id), signature);
+    let valid = |version| signature_ok(public_key, &signed.payload(version), signature);
     let ok = match protocol {
         // `resolveDeviceSignaturePayloadVersion`: v3, then v2.
-        Protocol::V4 => signed(PayloadVersion::V3) || signed(PayloadVersion::V2),
-        Protocol::V3 if !provided.is_empty() => signed(PayloadVersion::V2),
+        Protocol::V4 => valid(Version::V3) || valid(Version::V2),
+        Protocol::V3 if !provided.is_empty() => valid(Version::V2),
         // A local client without a nonce may still sign the legacy v1 payload.
-        Protocol::V3 => {
-            let i = input(PayloadVersion::V2);
-            let v1 = format!(
-                "v1|{id}|{}|{}|{}|{}|{signed_at}|{}",
-                i.client_id,
-                i.client_mode,
-                i.role,
-                scopes.join(","),
-                token.unwrap_or("")
-            );
-            device::verify(public_key, &v1, signature)
-        }
+        Protocol::V3 => valid(Version::V1),
     };
     if !ok {
         return fail("device-signature", "device signature invalid");
@@ -342,4 +430,51 @@ pub(super) fn token_refusal(shared: &Shared, params: &Value) -> Option<Value> {
             }
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signed() -> Signed<'static> {
+        Signed {
+            device_id: "dev",
+            client_id: "gateway-client",
+            client_mode: "backend",
+            role: "operator",
+            scopes: "operator.read,operator.write".to_string(),
+            signed_at_ms: 1_700_000_000_000,
+            token: "secret",
+            nonce: "n-1",
+            platform: " Linux ",
+            device_family: "",
+        }
+    }
+
+    #[test]
+    fn payloads_have_the_gateways_layouts() {
+        // Written out from the gateways' rules (openclaw-lab README, device identity row).
+        let s = signed();
+        assert_eq!(
+            s.payload(Version::V1),
+            "v1|dev|gateway-client|backend|operator|operator.read,operator.write|1700000000000|secret"
+        );
+        assert_eq!(
+            s.payload(Version::V2),
+            "v2|dev|gateway-client|backend|operator|operator.read,operator.write|1700000000000|secret|n-1"
+        );
+        assert_eq!(
+            s.payload(Version::V3),
+            "v3|dev|gateway-client|backend|operator|operator.read,operator.write|1700000000000|secret|n-1|linux|"
+        );
+    }
+
+    #[test]
+    fn a_missing_token_is_an_empty_field() {
+        let s = Signed {
+            token: "",
+            ..signed()
+        };
+        assert!(s.payload(Version::V2).ends_with("|1700000000000||n-1"));
+    }
 }

@@ -61,24 +61,24 @@ pub(super) struct Fixtures {
 
 mod raw {
     pub mod v3 {
-        pub const CONNECT: &str = include_str!("fixtures/v3/connect.jsonl");
-        pub const ERRORS: &str = include_str!("fixtures/v3/errors.json");
-        pub const LISTS: &str = include_str!("fixtures/v3/lists.jsonl");
-        pub const SIMPLE: &str = include_str!("fixtures/v3/simple.jsonl");
-        pub const BROKEN_AGENT: &str = include_str!("fixtures/v3/broken_agent.jsonl");
-        pub const LLM_HTTP500: &str = include_str!("fixtures/v3/llm_http500.jsonl");
-        pub const RUN_TIMEOUT: &str = include_str!("fixtures/v3/run_timeout.jsonl");
+        pub const CONNECT: &str = include_str!("../fixtures/v3/connect.jsonl");
+        pub const ERRORS: &str = include_str!("../fixtures/v3/errors.json");
+        pub const LISTS: &str = include_str!("../fixtures/v3/lists.jsonl");
+        pub const SIMPLE: &str = include_str!("../fixtures/v3/simple.jsonl");
+        pub const BROKEN_AGENT: &str = include_str!("../fixtures/v3/broken_agent.jsonl");
+        pub const LLM_HTTP500: &str = include_str!("../fixtures/v3/llm_http500.jsonl");
+        pub const RUN_TIMEOUT: &str = include_str!("../fixtures/v3/run_timeout.jsonl");
     }
     pub mod v4 {
-        pub const CONNECT: &str = include_str!("fixtures/v4/connect.jsonl");
-        pub const ERRORS: &str = include_str!("fixtures/v4/errors.json");
-        pub const LISTS: &str = include_str!("fixtures/v4/lists.jsonl");
-        pub const SIMPLE: &str = include_str!("fixtures/v4/simple.jsonl");
-        pub const BROKEN_AGENT: &str = include_str!("fixtures/v4/broken_agent.jsonl");
-        pub const LLM_HTTP500: &str = include_str!("fixtures/v4/llm_http500.jsonl");
-        pub const RUN_TIMEOUT: &str = include_str!("fixtures/v4/run_timeout.jsonl");
-        pub const ABORT_CHAT: &str = include_str!("fixtures/v4/abort_chat.jsonl");
-        pub const ABORT_SESSIONS: &str = include_str!("fixtures/v4/abort_sessions.jsonl");
+        pub const CONNECT: &str = include_str!("../fixtures/v4/connect.jsonl");
+        pub const ERRORS: &str = include_str!("../fixtures/v4/errors.json");
+        pub const LISTS: &str = include_str!("../fixtures/v4/lists.jsonl");
+        pub const SIMPLE: &str = include_str!("../fixtures/v4/simple.jsonl");
+        pub const BROKEN_AGENT: &str = include_str!("../fixtures/v4/broken_agent.jsonl");
+        pub const LLM_HTTP500: &str = include_str!("../fixtures/v4/llm_http500.jsonl");
+        pub const RUN_TIMEOUT: &str = include_str!("../fixtures/v4/run_timeout.jsonl");
+        pub const ABORT_CHAT: &str = include_str!("../fixtures/v4/abort_chat.jsonl");
+        pub const ABORT_SESSIONS: &str = include_str!("../fixtures/v4/abort_sessions.jsonl");
     }
 }
 
