@@ -107,11 +107,15 @@ impl ChunkTranslator {
                 vec![StreamItem::Chunk(self.content_chunk(text))]
             }
             RunEvent::Finished(outcome) => self.on_finished(outcome),
-            RunEvent::Failed(err) => {
-                self.done = true;
-                vec![StreamItem::Error(err), StreamItem::Done]
-            }
+            RunEvent::Failed(err) => self.on_failed(err),
+            RunEvent::Lagged => self.on_failed(GatewayError::Lagged),
+            RunEvent::TimedOut => self.on_failed(GatewayError::RunTimedOut),
         }
+    }
+
+    fn on_failed(&mut self, err: GatewayError) -> Vec<StreamItem> {
+        self.done = true;
+        vec![StreamItem::Error(err), StreamItem::Done]
     }
 
     fn on_finished(&mut self, outcome: RunOutcome) -> Vec<StreamItem> {
@@ -204,6 +208,14 @@ impl ResponseCollector {
             RunEvent::Failed(err) => {
                 self.done = true;
                 Some(Err(err))
+            }
+            RunEvent::Lagged => {
+                self.done = true;
+                Some(Err(GatewayError::Lagged))
+            }
+            RunEvent::TimedOut => {
+                self.done = true;
+                Some(Err(GatewayError::RunTimedOut))
             }
             RunEvent::Finished(outcome) => {
                 self.done = true;

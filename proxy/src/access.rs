@@ -1,5 +1,6 @@
 //! One access line per request, from `logging`: method, path, status, route, agent, key name, run id,
-//! duration, bytes, request id. Never headers or bodies (tokens, prompts).
+//! duration, bytes, request id, and
+//! the error kind (with the detail of our own failures). Never headers or bodies (tokens, prompts).
 
 use pingora::prelude::*;
 use pingora::proxy::Session;
@@ -30,6 +31,7 @@ pub fn log(session: &Session, e: Option<&Error>, ctx: &RequestCtx) {
         request_id = %ctx.request_id,
         client_gone = ctx.client_gone,
         error = ctx.error_kind.or(e.map(|_| "proxy_error")).unwrap_or("-"),
+        error_detail = ctx.error_detail.as_deref().unwrap_or("-"),
         "request"
     );
 }

@@ -25,6 +25,8 @@ pub struct RequestCtx {
     pub key_name: Option<String>,
     /// Why the request failed, when it did (bounded label).
     pub error_kind: Option<&'static str>,
+    /// What went wrong on our side (`Internal`, `BadGateway`): for the access line only.
+    pub error_detail: Option<String>,
     /// Body bytes we wrote ourselves (passthrough bytes are counted by pingora).
     pub bytes_out: usize,
     /// When the first body byte of a served response went out.
@@ -47,6 +49,7 @@ impl RequestCtx {
             agent_id: None,
             key_name: None,
             error_kind: None,
+            error_detail: None,
             bytes_out: 0,
             first_byte: None,
             client_gone: false,

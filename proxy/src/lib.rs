@@ -20,6 +20,7 @@ pub mod models;
 pub mod passthrough;
 pub mod respond;
 pub mod route;
+pub mod run_loop;
 pub mod service;
 pub mod telemetry;
 pub mod tls;

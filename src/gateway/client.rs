@@ -12,12 +12,14 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::agents::{AgentDirectory, AgentNotFound, Resolution};
 use super::backoff::Backoff;
 use super::conn::{Command, Connection, PendingKind};
 use super::frame::ReqFrame;
-use super::methods::{AgentParams, AgentsList, ChatAbortParams};
-use super::run::{AgentInfo, RunHandle, RunRequest};
+use super::methods::{AgentParams, ChatAbortParams};
+use super::run::{Run, RunGuard, RunRequest};
 use super::GatewayError;
+use crate::routing::AgentSelector;
 
 /// A secret string whose `Debug` never shows the value.
 #[derive(Clone, PartialEq, Eq)]
@@ -128,36 +130,22 @@ impl GatewayStatus {
     }
 }
 
-/// The gateway's agents, from `agents.list`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AgentDirectory {
-    /// The agent used when a request names none.
-    pub default_id: String,
-    /// Every configured agent.
-    pub agents: Vec<AgentInfo>,
-}
-
-impl AgentDirectory {
-    /// Whether `id` is a configured agent.
-    pub fn contains(&self, id: &str) -> bool {
-        self.agents.iter().any(|a| a.id == id)
-    }
-}
-
-impl From<AgentsList> for AgentDirectory {
-    fn from(list: AgentsList) -> Self {
-        let agents: Vec<AgentInfo> = list.agents.into_iter().map(AgentInfo::from).collect();
-        let default_id = list
-            .default_id
-            .or_else(|| agents.first().map(|a| a.id.clone()))
-            .unwrap_or_else(|| "main".to_string());
-        AgentDirectory { default_id, agents }
-    }
-}
-
 pub(crate) struct Shared {
-    pub(crate) agents: RwLock<Option<AgentDirectory>>,
+    agents: RwLock<Option<AgentDirectory>>,
     pub(crate) protocol: std::sync::atomic::AtomicU32,
+}
+
+impl Shared {
+    /// Parse an `agents.list` answer and make it the cached directory: the one place the
+    /// cache is written (after connecting, and on demand).
+    pub(crate) fn store_agents(
+        &self,
+        payload: Option<&RawValue>,
+    ) -> Result<AgentDirectory, GatewayError> {
+        let dir = AgentDirectory::parse(payload)?;
+        *self.agents.write().unwrap_or_else(|p| p.into_inner()) = Some(dir.clone());
+        Ok(dir)
+    }
 }
 
 /// Handle to the shared gateway connection. Clone freely.
@@ -276,26 +264,27 @@ impl GatewayClient {
         }
     }
 
-    /// Start an agent run and wait until the gateway accepted it. Its events (deltas, then the
-    /// final result or an error) arrive on the returned handle. The run id is a fresh UUID
-    /// sent as `idempotencyKey`.
-    pub async fn start_run(&self, req: &RunRequest) -> Result<RunHandle, GatewayError> {
+    /// Start an agent run and wait until the gateway accepted it; read its events with
+    /// [`Run::next`]. The run id is a fresh UUID sent as `idempotencyKey`.
+    pub async fn start_run(&self, req: &RunRequest) -> Result<Run, GatewayError> {
         let run_id = uuid::Uuid::new_v4().to_string();
         self.start_run_with_id(req, run_id).await
     }
 
-    /// [`Self::start_run`] with a caller-chosen run id.
+    /// [`Self::start_run`] with a caller-chosen run id. Dropping the future while it waits
+    /// for `accepted` aborts the run like dropping the [`Run`] would.
     pub async fn start_run_with_id(
         &self,
         req: &RunRequest,
         run_id: String,
-    ) -> Result<RunHandle, GatewayError> {
+    ) -> Result<Run, GatewayError> {
+        let mut guard = RunGuard::new(self.clone(), req, &run_id);
         let req_id = uuid::Uuid::new_v4().to_string();
         let params = AgentParams {
             message: &req.message,
             idempotency_key: &run_id,
             agent_id: &req.agent_id,
-            session_key: &req.session_key,
+            session_key: req.session_key.as_str(),
             extra_system_prompt: req.extra_system_prompt.as_deref(),
             timeout: req.timeout.map(|t| t.as_secs().max(1)),
             deliver: false,
@@ -303,23 +292,35 @@ impl GatewayClient {
         let frame = ReqFrame::new(&req_id, "agent", &params).to_json();
         let (events_tx, events) = mpsc::channel(self.run_buffer);
         let (accepted_tx, accepted) = oneshot::channel();
-        self.submit(Command::Send {
-            req_id,
-            frame,
-            kind: PendingKind::Run {
-                run_id: run_id.clone(),
-                events: events_tx,
-                accepted: accepted_tx,
+        let sent = self
+            .submit(Command::Send {
+                req_id,
+                frame,
+                kind: PendingKind::Run {
+                    run_id: run_id.clone(),
+                    events: events_tx,
+                    accepted: accepted_tx,
+                },
+            })
+            .await;
+        let result = match sent {
+            Err(e) => Err(e),
+            Ok(()) => match tokio::time::timeout(self.request_timeout, accepted).await {
+                Ok(Ok(Ok(()))) => Ok(()),
+                Ok(Ok(Err(e))) => Err(e),
+                Ok(Err(_)) => Err(GatewayError::Disconnected {
+                    reason: "connection task ended".to_string(),
+                }),
+                Err(_) => Err(GatewayError::Timeout),
             },
-        })
-        .await?;
-        match tokio::time::timeout(self.request_timeout, accepted).await {
-            Ok(Ok(Ok(()))) => Ok(RunHandle { run_id, events }),
-            Ok(Ok(Err(e))) => Err(e),
-            Ok(Err(_)) => Err(GatewayError::Disconnected {
-                reason: "connection task ended".to_string(),
-            }),
-            Err(_) => Err(GatewayError::Timeout),
+        };
+        match result {
+            Ok(()) => Ok(Run::new(run_id, events, guard)),
+            Err(e) => {
+                // Refused, never sent, or no answer: nothing we could abort.
+                guard.ended = true;
+                Err(e)
+            }
         }
     }
 
@@ -373,18 +374,26 @@ impl GatewayClient {
 
     /// Fetch `agents.list` again and update the cache.
     pub async fn refresh_agents(&self) -> Result<AgentDirectory, GatewayError> {
-        let payload = self
-            .call("agents.list", &serde_json::json!({}))
-            .await?
-            .ok_or_else(|| GatewayError::Protocol("agents.list without payload".into()))?;
-        let list: AgentsList = serde_json::from_str(payload.get())
-            .map_err(|e| GatewayError::Protocol(format!("agents.list: {e}")))?;
-        let dir = AgentDirectory::from(list);
-        *self
-            .shared
-            .agents
-            .write()
-            .unwrap_or_else(|p| p.into_inner()) = Some(dir.clone());
-        Ok(dir)
+        let payload = self.call("agents.list", &serde_json::json!({})).await?;
+        self.shared.store_agents(payload.as_deref())
+    }
+
+    /// The agent a request runs on ([`AgentDirectory::resolve`] on the cached list). An
+    /// allowed agent the list does not name makes one fresh `agents.list` call, in case the
+    /// gateway's config changed.
+    pub async fn resolve_agent(
+        &self,
+        selector: &AgentSelector,
+        allowed: impl Fn(&str) -> bool,
+    ) -> Result<Result<String, AgentNotFound>, GatewayError> {
+        let resolved = match self.agents().await?.resolve(selector, &allowed) {
+            Resolution::Unlisted(_) => self.refresh_agents().await?.resolve(selector, &allowed),
+            resolved => resolved,
+        };
+        Ok(match resolved {
+            Resolution::Agent(id) => Ok(id),
+            Resolution::Unlisted(id) => Err(AgentNotFound { id }),
+            Resolution::NotFound(e) => Err(e),
+        })
     }
 }

@@ -27,14 +27,14 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tracing::{debug, info, warn};
 
-use super::client::{AgentDirectory, GatewayConfig, GatewayStatus, Shared};
+use super::client::{GatewayConfig, GatewayStatus, Shared};
 use super::device::ConnectCredentials;
 use super::frame::{
     AgentEvent, AssistantData, Challenge, ErrorShape, InFrame, ReqFrame, ResFrame, Shutdown,
 };
 use super::methods::{
-    AgentResPayload, AgentsList, ClientInfo, ConnectParams, HelloOk, CLIENT_ID, CLIENT_MODE,
-    MAX_PROTOCOL, MIN_PROTOCOL, SCOPES, SCOPES_WITH_ADMIN,
+    AgentResPayload, ClientInfo, ConnectParams, HelloOk, CLIENT_ID, CLIENT_MODE, MAX_PROTOCOL,
+    MIN_PROTOCOL, SCOPES, SCOPES_WITH_ADMIN,
 };
 use super::run::RunEvent;
 use super::GatewayError;
@@ -636,18 +636,16 @@ impl ConnState {
             }
             Pending::AgentsRefresh => {
                 self.pending.remove(&res.id);
-                let list = res
-                    .payload
-                    .as_deref()
-                    .filter(|_| res.ok)
-                    .and_then(|p| serde_json::from_str::<AgentsList>(p.get()).ok());
-                match list {
-                    Some(list) => {
-                        let dir = AgentDirectory::from(list);
-                        debug!(agents = dir.agents.len(), default = %dir.default_id, "agent list loaded");
-                        *shared.agents.write().unwrap_or_else(|p| p.into_inner()) = Some(dir);
+                let stored = if res.ok {
+                    shared.store_agents(res.payload.as_deref())
+                } else {
+                    Err(rejected(res.error))
+                };
+                match stored {
+                    Ok(dir) => {
+                        debug!(agents = dir.agents.len(), default = %dir.default_id, "agent list loaded")
                     }
-                    None => warn!("agents.list failed; agent names are resolved on demand"),
+                    Err(_) => warn!("agents.list failed; agent names are resolved on demand"),
                 }
             }
         }

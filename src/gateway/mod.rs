@@ -4,6 +4,7 @@
 //! [`GatewayClient`]; the connection task owns the socket, the pending-request map and the
 //! run map, and routes broadcast `agent` events to the one run that owns them.
 
+pub mod agents;
 pub mod backoff;
 pub mod client;
 pub mod conn;
@@ -13,6 +14,7 @@ pub mod frame;
 pub mod methods;
 pub mod run;
 
+pub use agents::{AgentDirectory, AgentInfo, AgentNotFound};
 pub use client::{GatewayClient, GatewayConfig, GatewayStatus};
 pub use error::GatewayError;
-pub use run::{AgentInfo, RunEvent, RunHandle, RunOutcome, RunRequest, StopKind, Usage};
+pub use run::{Run, RunEvent, RunOutcome, RunRequest, StopKind, Usage};

@@ -1,8 +1,19 @@
-//! What a caller sees of one agent run: the request it makes and the events it receives.
+//! What a caller sees of one agent run: the request it makes, the events it receives, and
+//! the [`Run`] that owns the run's life on our side.
+//!
+//! A [`Run`] ends in exactly one way: the gateway's final answer, a failure, the reader
+//! falling behind, or the local deadline. Dropping it before the gateway's final answer
+//! (client gone, write failed, deadline) aborts the run on the gateway, so every caller
+//! gets the same clean-up without remembering it.
 
 use std::time::Duration;
 
-use crate::gateway::GatewayError;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tracing::{debug, warn};
+
+use crate::gateway::{GatewayClient, GatewayError};
+use crate::routing::SessionKey;
 
 /// Input of one `agent` run, already resolved (agent, session, prompt).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -10,13 +21,16 @@ pub struct RunRequest {
     /// The agent that runs it (always sent: v4 refuses ownerless runs with several agents).
     pub agent_id: String,
     /// The session key, e.g. `agent:main:openai:<uuid>`.
-    pub session_key: String,
+    pub session_key: SessionKey,
     /// The user turn (with the history envelope when the request carried history).
     pub message: String,
     /// System and developer messages, joined by a blank line.
     pub extra_system_prompt: Option<String>,
     /// Run timeout passed to the gateway (`timeout`, whole seconds).
     pub timeout: Option<Duration>,
+    /// Delete the session once the run is over when it is a per-request one
+    /// ([`SessionKey::is_ephemeral`]; see [`GatewayClient::delete_session`]).
+    pub delete_ephemeral_session: bool,
 }
 
 /// Token counts from the final result's `meta.agentMeta.usage`.
@@ -51,30 +65,133 @@ pub struct RunOutcome {
     pub stop: StopKind,
 }
 
-/// One item of a run's event stream, in arrival order. The stream ends after
-/// [`RunEvent::Finished`] or [`RunEvent::Failed`].
+/// One item of a run's event stream, in arrival order. The stream ends after any event but
+/// [`RunEvent::Delta`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunEvent {
     /// New assistant text (`agent` event, `stream:"assistant"`, `data.delta`).
     Delta(String),
     /// The run finished; the final `res` arrived.
     Finished(RunOutcome),
-    /// The run failed: gateway error after acceptance, lost connection, or local timeout.
+    /// The run failed: gateway error after acceptance or lost connection.
     Failed(GatewayError),
+    /// The reader fell too far behind and the connection dropped the run (its channel
+    /// closed without a final event); the run goes on on the gateway.
+    Lagged,
+    /// The local deadline passed before the gateway's final answer.
+    TimedOut,
 }
 
-/// An accepted run: its id and the bounded stream of its events.
-#[derive(Debug)]
-pub struct RunHandle {
+impl RunEvent {
+    /// Whether nothing follows this event.
+    pub fn is_terminal(&self) -> bool {
+        !matches!(self, RunEvent::Delta(_))
+    }
+}
+
+/// An accepted run: its id and its events. Dropping it before the gateway's final answer
+/// aborts the run there (see the module doc).
+pub struct Run {
+    id: String,
+    events: mpsc::Receiver<RunEvent>,
+    guard: RunGuard,
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Run")
+            .field("id", &self.id)
+            .field("ended", &self.guard.ended)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Run {
+    pub(crate) fn new(id: String, events: mpsc::Receiver<RunEvent>, guard: RunGuard) -> Run {
+        Run { id, events, guard }
+    }
+
     /// The run id (= the `idempotencyKey` we sent).
-    pub run_id: String,
-    /// Events of this run only; bounded so a slow reader never stalls the socket.
-    pub events: tokio::sync::mpsc::Receiver<RunEvent>,
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The next event: a delta, the gateway's final answer, [`RunEvent::Lagged`] when the
+    /// connection dropped the run, or [`RunEvent::TimedOut`] once `deadline` passes. Cancel
+    /// safe; after a terminal event it returns the same kind of end again.
+    pub async fn next(&mut self, deadline: Instant) -> RunEvent {
+        let event = tokio::select! {
+            ev = self.events.recv() => ev.unwrap_or(RunEvent::Lagged),
+            _ = tokio::time::sleep_until(deadline) => RunEvent::TimedOut,
+        };
+        if matches!(
+            event,
+            RunEvent::Finished(_) | RunEvent::Failed(_) | RunEvent::Lagged
+        ) {
+            // The gateway is done with it (or we already let go of it): nothing to abort.
+            self.guard.ended = true;
+        }
+        event
+    }
 }
 
-/// One configured agent, from `agents.list`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AgentInfo {
-    pub id: String,
-    pub name: Option<String>,
+/// Our side of a run that may still go on at the gateway: on drop, aborts it unless it
+/// ended, and deletes its session when asked to. Exists from before the `agent` request is
+/// sent, so a caller that stops waiting for `accepted` still aborts it.
+pub(crate) struct RunGuard {
+    gateway: GatewayClient,
+    run_id: String,
+    session_key: String,
+    agent_id: String,
+    delete_session: bool,
+    /// Set once no abort is needed (final answer, failure, or refused before it started).
+    pub(crate) ended: bool,
+}
+
+impl RunGuard {
+    pub(crate) fn new(gateway: GatewayClient, req: &RunRequest, run_id: &str) -> RunGuard {
+        RunGuard {
+            gateway,
+            run_id: run_id.to_owned(),
+            session_key: req.session_key.as_str().to_owned(),
+            agent_id: req.agent_id.clone(),
+            delete_session: req.delete_ephemeral_session && req.session_key.is_ephemeral(),
+            ended: false,
+        }
+    }
+}
+
+impl Drop for RunGuard {
+    fn drop(&mut self) {
+        // Without a runtime (process exit) there is nobody left to send the request.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if !self.ended {
+            let gateway = self.gateway.clone();
+            let (run_id, session_key, agent_id) = (
+                self.run_id.clone(),
+                self.session_key.clone(),
+                self.agent_id.clone(),
+            );
+            runtime.spawn(async move {
+                match gateway.abort_run(&run_id, &session_key, &agent_id).await {
+                    Ok(true) => debug!(run_id = %run_id, "run aborted on the gateway"),
+                    Ok(false) => {
+                        debug!(run_id = %run_id, "gateway cannot abort runs (protocol 3); run left to finish")
+                    }
+                    Err(e) => warn!(run_id = %run_id, error = %e, "abort failed"),
+                }
+            });
+        }
+        if self.delete_session {
+            let gateway = self.gateway.clone();
+            let key = self.session_key.clone();
+            runtime.spawn(async move {
+                if let Err(e) = gateway.delete_session(&key).await {
+                    debug!(session = %key, error = %e, "could not delete the per-request session");
+                }
+            });
+        }
+    }
 }
