@@ -24,7 +24,7 @@ pub fn log(session: &Session, e: Option<&Error>, ctx: &RequestCtx) {
         route = ctx.route.label(),
         agent = ctx.agent_id.as_deref().unwrap_or("-"),
         key = ctx.key_name.as_deref().unwrap_or("-"),
-        run_id = ctx.run_id.as_deref().unwrap_or("-"),
+        run_id = ctx.run_id.as_ref().map_or("-", |id| id.as_str()),
         duration_ms = ctx.started.elapsed().as_secs_f64() * 1000.0,
         ttfb_ms,
         bytes_out,

@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use clawshim_core::gateway::{RunEvent, RunRequest};
+use clawshim_core::gateway::{RunEvent, RunId, RunRequest};
 use clawshim_core::openai;
 use clawshim_core::prompt;
 use clawshim_core::routing;
@@ -81,7 +81,7 @@ pub async fn serve(
         timeout: Some(app.config.run_timeout),
         delete_ephemeral_session: app.config.delete_ephemeral_sessions,
     };
-    let run_id = uuid::Uuid::new_v4().to_string();
+    let run_id = RunId::new();
     ctx.run_id = Some(run_id.clone());
     let deadline = Instant::now() + app.config.run_timeout + app.config.run_grace;
     // Watch for the client leaving while the gateway decides whether to accept the run;

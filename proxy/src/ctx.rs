@@ -2,6 +2,8 @@
 
 use std::time::Instant;
 
+use clawshim_core::gateway::RunId;
+
 use crate::keys::Principal;
 use crate::route::Route;
 use pingora::proxy::Session;
@@ -18,7 +20,7 @@ pub struct RequestCtx {
     /// Status sent (0 until a response header is written).
     pub status: u16,
     /// Gateway run id, once a run was accepted.
-    pub run_id: Option<String>,
+    pub run_id: Option<RunId>,
     /// Agent the run went to.
     pub agent_id: Option<String>,
     /// Name of the API key the client authenticated with (never the key itself).

@@ -10,6 +10,7 @@ use clawshim_core::prompt::PromptError;
 use pingora::proxy::Session;
 
 use crate::ctx::RequestCtx;
+use crate::gateway_status;
 use crate::respond::{self, Head};
 
 /// Why a request failed.
@@ -95,7 +96,7 @@ impl HttpError {
                 | GatewayError::Disconnected { .. }
                 | GatewayError::Protocol(_) => 502,
                 GatewayError::RunTimedOut | GatewayError::Timeout => 504,
-                GatewayError::Lagged => 500,
+                GatewayError::Lagged | GatewayError::DuplicateRun(_) => 500,
             },
         }
     }
@@ -122,6 +123,7 @@ impl HttpError {
                 GatewayError::Timeout => "gateway_timeout",
                 GatewayError::Protocol(_) => "gateway_protocol",
                 GatewayError::Lagged => "client_too_slow",
+                GatewayError::DuplicateRun(_) => "duplicate_run",
             },
         }
     }
@@ -183,7 +185,8 @@ impl HttpError {
                 .with_code("internal_error"),
             HttpError::Gateway(g) => match g {
                 GatewayError::NotConnected { reason } => ApiError::server_error(format!(
-                    "The agent gateway is not available: {reason}"
+                    "The agent gateway is not available: {}",
+                    gateway_status::not_connected(reason)
                 ))
                 .with_code("gateway_unavailable"),
                 GatewayError::Rejected { code, message } if code == "INVALID_REQUEST" => {
@@ -217,6 +220,9 @@ impl HttpError {
                     "The client read the stream too slowly; the run was dropped.",
                 )
                 .with_code("client_too_slow"),
+                GatewayError::DuplicateRun(_) => {
+                    ApiError::api_error("Internal error in clawshim.").with_code("internal_error")
+                }
             },
         }
     }
@@ -324,7 +330,9 @@ mod tests {
 
     #[test]
     fn gateway_errors_map_to_statuses() {
-        let nc = HttpError::Gateway(GatewayError::NotConnected { reason: "x".into() });
+        let nc = HttpError::Gateway(GatewayError::NotConnected {
+            reason: clawshim_core::gateway::NotConnected::Connecting,
+        });
         assert_eq!(nc.status(), 503);
         assert!(!nc.run_may_have_started());
         let unknown_agent = HttpError::Gateway(GatewayError::Rejected {
@@ -342,6 +350,39 @@ mod tests {
         assert_eq!(
             HttpError::Gateway(GatewayError::Disconnected { reason: "x".into() }).status(),
             502
+        );
+    }
+
+    #[test]
+    fn pingora_errors_map_to_statuses() {
+        use pingora::{Error, ErrorType};
+        let (code, err) = proxy_failure(&Error::new_up(ErrorType::ConnectRefused));
+        assert_eq!(code, 502);
+        assert!(matches!(err, Some(HttpError::BadGateway(_))));
+        let (code, err) = proxy_failure(&Error::new_down(ErrorType::WriteError));
+        assert_eq!((code, err.is_none()), (0, true));
+        let (code, err) = proxy_failure(&Error::new_down(ErrorType::InvalidHTTPHeader));
+        assert_eq!(code, 400);
+        assert!(matches!(err, Some(HttpError::BadRequest { .. })));
+        let (code, err) = proxy_failure(&Error::new(ErrorType::HTTPStatus(504)));
+        assert_eq!(code, 504);
+        assert!(matches!(err, Some(HttpError::BadGateway(_))));
+        let (code, err) = proxy_failure(&Error::new_in(ErrorType::InternalError));
+        assert_eq!(code, 500);
+        assert!(matches!(err, Some(HttpError::Internal(_))));
+    }
+
+    #[test]
+    fn our_failures_keep_their_detail_for_the_access_line() {
+        let mut ctx = RequestCtx::new();
+        record(&mut ctx, &HttpError::Internal("serializer broke".into()));
+        assert_eq!(ctx.error_kind, Some("internal"));
+        assert_eq!(ctx.error_detail.as_deref(), Some("serializer broke"));
+        let mut ctx = RequestCtx::new();
+        record(&mut ctx, &HttpError::Unauthorized);
+        assert_eq!(
+            (ctx.error_kind, ctx.error_detail),
+            (Some("unauthorized"), None)
         );
     }
 

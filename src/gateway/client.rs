@@ -15,11 +15,13 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::agents::{AgentDirectory, AgentNotFound, Resolution};
 use super::backoff::Backoff;
 use super::conn::{Command, Connection, PendingKind};
+use super::error::{ConnectFailure, NotConnected};
 use super::frame::ReqFrame;
+use super::ids::{RequestId, RunId};
 use super::methods::{AgentParams, ChatAbortParams};
 use super::run::{Run, RunGuard, RunRequest};
 use super::GatewayError;
-use crate::routing::AgentSelector;
+use crate::routing::{AgentSelector, SessionKey};
 
 /// A secret string whose `Debug` never shows the value.
 #[derive(Clone, PartialEq, Eq)]
@@ -106,19 +108,17 @@ impl GatewayConfig {
     }
 }
 
-/// The connection's state, as `/readyz` reports it.
+/// The connection's state, as `/readyz` reports it. Each change is published once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GatewayStatus {
-    /// Not connected; `last_error` says why when a connect failed or the socket was lost.
+    /// Not connected; `last_failure` says why when a connect failed or the socket was lost.
     Connecting {
+        /// Failed attempts since the last success (the failure was attempt `attempt - 1`).
         attempt: u32,
-        last_error: Option<String>,
+        last_failure: Option<ConnectFailure>,
     },
-    /// Handshake done.
-    Connected {
-        protocol: u32,
-        server_version: String,
-    },
+    /// Handshake done (the negotiated protocol is [`GatewayClient::protocol`]).
+    Connected { server_version: String },
     /// The connection task has stopped (shutdown).
     Stopped,
 }
@@ -166,7 +166,7 @@ impl GatewayClient {
         let (commands, commands_rx) = mpsc::channel(config.max_queued.max(1));
         let (status_tx, status) = watch::channel(GatewayStatus::Connecting {
             attempt: 0,
-            last_error: None,
+            last_failure: None,
         });
         let shared = Arc::new(Shared {
             agents: RwLock::new(None),
@@ -194,7 +194,9 @@ impl GatewayClient {
         self.status.clone()
     }
 
-    /// The negotiated protocol (3 or 4), `None` before the first handshake.
+    /// The negotiated protocol (3 or 4), `None` before the first handshake; the only record
+    /// of it (kept while reconnecting, so an abort waits for the connection instead of
+    /// assuming v3).
     pub fn protocol(&self) -> Option<u32> {
         match self
             .shared
@@ -209,12 +211,12 @@ impl GatewayClient {
     fn not_connected(&self) -> GatewayError {
         let reason = match self.status() {
             GatewayStatus::Connecting {
-                last_error: Some(e),
+                last_failure: Some(failure),
                 ..
-            } => e,
-            GatewayStatus::Connecting { .. } => "connecting".to_string(),
-            GatewayStatus::Stopped => "shutting down".to_string(),
-            GatewayStatus::Connected { .. } => "reconnecting".to_string(),
+            } => NotConnected::Failed(failure),
+            GatewayStatus::Connecting { .. } => NotConnected::Connecting,
+            GatewayStatus::Stopped => NotConnected::ShuttingDown,
+            GatewayStatus::Connected { .. } => NotConnected::Reconnecting,
         };
         GatewayError::NotConnected { reason }
     }
@@ -236,7 +238,7 @@ impl GatewayClient {
             .send(cmd)
             .await
             .map_err(|_| GatewayError::NotConnected {
-                reason: "shutting down".to_string(),
+                reason: NotConnected::ShuttingDown,
             })
     }
 
@@ -246,8 +248,8 @@ impl GatewayClient {
         method: &str,
         params: &P,
     ) -> Result<Option<Box<RawValue>>, GatewayError> {
-        let req_id = uuid::Uuid::new_v4().to_string();
-        let frame = ReqFrame::new(&req_id, method, params).to_json();
+        let req_id = RequestId::new();
+        let frame = ReqFrame::new(req_id.as_str(), method, params).to_json();
         let (reply, rx) = oneshot::channel();
         self.submit(Command::Send {
             req_id,
@@ -267,8 +269,7 @@ impl GatewayClient {
     /// Start an agent run and wait until the gateway accepted it; read its events with
     /// [`Run::next`]. The run id is a fresh UUID sent as `idempotencyKey`.
     pub async fn start_run(&self, req: &RunRequest) -> Result<Run, GatewayError> {
-        let run_id = uuid::Uuid::new_v4().to_string();
-        self.start_run_with_id(req, run_id).await
+        self.start_run_with_id(req, RunId::new()).await
     }
 
     /// [`Self::start_run`] with a caller-chosen run id. Dropping the future while it waits
@@ -276,20 +277,20 @@ impl GatewayClient {
     pub async fn start_run_with_id(
         &self,
         req: &RunRequest,
-        run_id: String,
+        run_id: RunId,
     ) -> Result<Run, GatewayError> {
         let mut guard = RunGuard::new(self.clone(), req, &run_id);
-        let req_id = uuid::Uuid::new_v4().to_string();
+        let req_id = RequestId::new();
         let params = AgentParams {
             message: &req.message,
-            idempotency_key: &run_id,
+            idempotency_key: run_id.as_str(),
             agent_id: &req.agent_id,
             session_key: req.session_key.as_str(),
             extra_system_prompt: req.extra_system_prompt.as_deref(),
             timeout: req.timeout.map(|t| t.as_secs().max(1)),
             deliver: false,
         };
-        let frame = ReqFrame::new(&req_id, "agent", &params).to_json();
+        let frame = ReqFrame::new(req_id.as_str(), "agent", &params).to_json();
         let (events_tx, events) = mpsc::channel(self.run_buffer);
         let (accepted_tx, accepted) = oneshot::channel();
         let sent = self
@@ -330,16 +331,16 @@ impl GatewayClient {
     /// freed. Returns whether an abort was sent.
     pub async fn abort_run(
         &self,
-        run_id: &str,
-        session_key: &str,
+        run_id: &RunId,
+        session_key: &SessionKey,
         agent_id: &str,
     ) -> Result<bool, GatewayError> {
         if self.protocol().unwrap_or(0) < 4 {
             return Ok(false);
         }
         let params = ChatAbortParams {
-            session_key,
-            run_id,
+            session_key: session_key.as_str(),
+            run_id: run_id.as_str(),
             agent_id,
         };
         self.call("chat.abort", &params).await.map(|_| true)
@@ -350,8 +351,8 @@ impl GatewayClient {
     /// 2026.1.x every run re-parses the whole per-agent session store, so one entry per
     /// stateless request makes every later run slower (gateway-lab PERF-NOTES); deleting a
     /// session also stops a run still going in it, the only way to stop an `agent` run on v3.
-    pub async fn delete_session(&self, key: &str) -> Result<(), GatewayError> {
-        let params = serde_json::json!({"key": key, "deleteTranscript": false});
+    pub async fn delete_session(&self, key: &SessionKey) -> Result<(), GatewayError> {
+        let params = serde_json::json!({"key": key.as_str(), "deleteTranscript": false});
         self.call("sessions.delete", &params).await.map(|_| ())
     }
 

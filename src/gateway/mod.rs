@@ -11,10 +11,12 @@ pub mod conn;
 pub mod device;
 pub mod error;
 pub mod frame;
+pub mod ids;
 pub mod methods;
 pub mod run;
 
 pub use agents::{AgentDirectory, AgentInfo, AgentNotFound};
 pub use client::{GatewayClient, GatewayConfig, GatewayStatus};
-pub use error::GatewayError;
+pub use error::{ConnectFailure, GatewayError, NotConnected};
+pub use ids::{RequestId, RunId};
 pub use run::{Run, RunEvent, RunOutcome, RunRequest, StopKind, Usage};

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
-use crate::gateway::{GatewayClient, GatewayError};
+use crate::gateway::{GatewayClient, GatewayError, RunId};
 use crate::routing::SessionKey;
 
 /// Input of one `agent` run, already resolved (agent, session, prompt).
@@ -92,7 +92,7 @@ impl RunEvent {
 /// An accepted run: its id and its events. Dropping it before the gateway's final answer
 /// aborts the run there (see the module doc).
 pub struct Run {
-    id: String,
+    id: RunId,
     events: mpsc::Receiver<RunEvent>,
     guard: RunGuard,
 }
@@ -107,18 +107,19 @@ impl std::fmt::Debug for Run {
 }
 
 impl Run {
-    pub(crate) fn new(id: String, events: mpsc::Receiver<RunEvent>, guard: RunGuard) -> Run {
+    pub(crate) fn new(id: RunId, events: mpsc::Receiver<RunEvent>, guard: RunGuard) -> Run {
         Run { id, events, guard }
     }
 
     /// The run id (= the `idempotencyKey` we sent).
-    pub fn id(&self) -> &str {
+    pub fn id(&self) -> &RunId {
         &self.id
     }
 
     /// The next event: a delta, the gateway's final answer, [`RunEvent::Lagged`] when the
     /// connection dropped the run, or [`RunEvent::TimedOut`] once `deadline` passes. Cancel
-    /// safe; after a terminal event it returns the same kind of end again.
+    /// safe. Stop after the first terminal event ([`RunEvent::is_terminal`]): nothing
+    /// meaningful follows it.
     pub async fn next(&mut self, deadline: Instant) -> RunEvent {
         let event = tokio::select! {
             ev = self.events.recv() => ev.unwrap_or(RunEvent::Lagged),
@@ -140,8 +141,8 @@ impl Run {
 /// sent, so a caller that stops waiting for `accepted` still aborts it.
 pub(crate) struct RunGuard {
     gateway: GatewayClient,
-    run_id: String,
-    session_key: String,
+    run_id: RunId,
+    session_key: SessionKey,
     agent_id: String,
     delete_session: bool,
     /// Set once no abort is needed (final answer, failure, or refused before it started).
@@ -149,11 +150,11 @@ pub(crate) struct RunGuard {
 }
 
 impl RunGuard {
-    pub(crate) fn new(gateway: GatewayClient, req: &RunRequest, run_id: &str) -> RunGuard {
+    pub(crate) fn new(gateway: GatewayClient, req: &RunRequest, run_id: &RunId) -> RunGuard {
         RunGuard {
             gateway,
-            run_id: run_id.to_owned(),
-            session_key: req.session_key.as_str().to_owned(),
+            run_id: run_id.clone(),
+            session_key: req.session_key.clone(),
             agent_id: req.agent_id.clone(),
             delete_session: req.delete_ephemeral_session && req.session_key.is_ephemeral(),
             ended: false,
