@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use clawshim_core::gateway::{RunEvent, RunId, RunRequest};
+use clawshim_core::gateway::{RunEvent, RunRequest};
 use clawshim_core::openai;
 use clawshim_core::prompt;
 use clawshim_core::routing;
@@ -22,7 +22,7 @@ use crate::ctx::RequestCtx;
 use crate::errors::HttpError;
 use crate::keys::Principal;
 use crate::respond::{self, Head};
-use crate::run_loop::{client_gone, serve_run, Flow, RunOutput};
+use crate::run_loop::{serve_run, start_run, Flow, RunOutput};
 use crate::service::App;
 
 /// Serve one chat completion. Errors before any response byte are returned for the caller to
@@ -81,17 +81,9 @@ pub async fn serve(
         timeout: Some(app.config.run_timeout),
         delete_ephemeral_session: app.config.delete_ephemeral_sessions,
     };
-    let run_id = RunId::new();
-    ctx.run_id = Some(run_id.clone());
     let deadline = Instant::now() + app.config.run_timeout + app.config.run_grace;
-    // Watch for the client leaving while the gateway decides whether to accept the run;
-    // dropping the start aborts it.
-    let run = tokio::select! {
-        r = app.gateway.start_run_with_id(&run, run_id) => r?,
-        _ = client_gone(session) => {
-            ctx.client_gone = true;
-            return Ok(());
-        }
+    let Some(run) = start_run(session, ctx, &app.gateway, &run).await? else {
+        return Ok(());
     };
     let meta = CompletionMeta {
         id: format!("chatcmpl-{}", uuid::Uuid::new_v4().simple()),

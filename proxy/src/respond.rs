@@ -35,11 +35,6 @@ impl Head {
         self
     }
 
-    /// The status it carries.
-    pub fn status(&self) -> u16 {
-        self.status
-    }
-
     fn build(self, ctx: &RequestCtx) -> pingora::Result<ResponseHeader> {
         let mut resp = ResponseHeader::build(self.status, Some(self.headers.len() + 4))?;
         resp.insert_header("content-type", self.content_type)?;

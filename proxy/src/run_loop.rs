@@ -1,13 +1,14 @@
 //! The one loop that serves a gateway [`Run`] to an HTTP client, whatever the body format.
 //!
-//! It waits on three things at once: the client leaving, the run's next event, and the
-//! keep-alive tick. A [`RunOutput`] turns events into bytes (one JSON object at the end, or
+//! [`start_run`] waits for the gateway to accept the run while watching the client;
+//! [`serve_run`] then waits on three things at once: the client leaving, the run's next
+//! event, and the keep-alive tick. A [`RunOutput`] turns events into bytes (one JSON object at the end, or
 //! SSE as they come). Leaving the loop early drops the run, which aborts it on the gateway
 //! (see `clawshim_core::gateway::run`), so no path here has to remember to.
 
 use std::time::Duration;
 
-use clawshim_core::gateway::{Run, RunEvent};
+use clawshim_core::gateway::{GatewayClient, Run, RunEvent, RunId, RunRequest};
 use pingora::proxy::Session;
 use tokio::time::Instant;
 
@@ -54,6 +55,25 @@ pub trait RunOutput {
         session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<Flow, HttpError>;
+}
+
+/// Start `req` on the gateway while watching the client, and record its run id. `Ok(None)`
+/// when the client left before the gateway accepted the run (dropping the start aborts it).
+pub async fn start_run(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    gateway: &GatewayClient,
+    req: &RunRequest,
+) -> Result<Option<Run>, HttpError> {
+    let run_id = RunId::new();
+    ctx.run_id = Some(run_id.clone());
+    tokio::select! {
+        run = gateway.start_run_with_id(req, run_id) => Ok(Some(run?)),
+        _ = client_gone(session) => {
+            ctx.client_gone = true;
+            Ok(None)
+        }
+    }
 }
 
 /// Serve `run` through `output` until the output stops, the client leaves, or `deadline`
