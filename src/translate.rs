@@ -618,4 +618,22 @@ mod tests {
         assert_eq!(c.push(RunEvent::Failed(err.clone())), Some(Err(err)));
         assert_eq!(c.push(finished("x", StopKind::Completed, None)), None);
     }
+
+    #[test]
+    fn lagged_and_timed_out_runs_report_their_errors() {
+        for (event, err) in [
+            (RunEvent::Lagged, GatewayError::Lagged),
+            (RunEvent::TimedOut, GatewayError::RunTimedOut),
+        ] {
+            let (items, t) = stream(false, vec![RunEvent::Delta("a".into()), event.clone()]);
+            assert_eq!(
+                items[2..],
+                [StreamItem::Error(err.clone()), StreamItem::Done]
+            );
+            assert!(t.is_done());
+            let mut c = ResponseCollector::new(meta());
+            assert_eq!(c.push(RunEvent::Delta("a".into())), None);
+            assert_eq!(c.push(event), Some(Err(err)));
+        }
+    }
 }

@@ -196,3 +196,70 @@ impl Drop for RunGuard {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::gateway::client::GatewayAuth;
+    use crate::gateway::GatewayConfig;
+
+    fn run_with_channel() -> (Run, mpsc::Sender<RunEvent>) {
+        // Never connected: an abort from the guard finds no protocol and sends nothing.
+        let (gateway, _conn) =
+            GatewayClient::new(GatewayConfig::new("ws://127.0.0.1:9", GatewayAuth::None));
+        let req = RunRequest {
+            agent_id: "main".into(),
+            session_key: SessionKey::named("agent:main:openai:x"),
+            message: "hi".into(),
+            extra_system_prompt: None,
+            timeout: None,
+            delete_ephemeral_session: false,
+        };
+        let id = RunId::from("run-1");
+        let (tx, rx) = mpsc::channel(4);
+        let guard = RunGuard::new(gateway, &req, &id);
+        (Run::new(id, rx, guard), tx)
+    }
+
+    fn later() -> Instant {
+        Instant::now() + Duration::from_secs(30)
+    }
+
+    #[tokio::test]
+    async fn the_deadline_is_an_event_and_leaves_the_run_to_abort() {
+        let (mut run, tx) = run_with_channel();
+        tx.send(RunEvent::Delta("a".into())).await.unwrap();
+        assert_eq!(run.next(later()).await, RunEvent::Delta("a".into()));
+        assert!(!run.guard.ended);
+        assert_eq!(run.next(Instant::now()).await, RunEvent::TimedOut);
+        assert!(
+            !run.guard.ended,
+            "a timed-out run is still going on the gateway"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_closed_channel_is_lagged_once_in_one_place() {
+        let (mut run, tx) = run_with_channel();
+        drop(tx);
+        let event = run.next(later()).await;
+        assert_eq!(event, RunEvent::Lagged);
+        assert!(event.is_terminal() && run.guard.ended);
+    }
+
+    #[tokio::test]
+    async fn the_final_answer_ends_the_run() {
+        let (mut run, tx) = run_with_channel();
+        let outcome = RunOutcome {
+            text: "done".into(),
+            usage: None,
+            stop: StopKind::Completed,
+        };
+        tx.send(RunEvent::Finished(outcome.clone())).await.unwrap();
+        assert_eq!(run.next(later()).await, RunEvent::Finished(outcome));
+        assert!(run.guard.ended);
+        assert_eq!(run.id().as_str(), "run-1");
+    }
+}
