@@ -103,6 +103,8 @@ pub fn log_failure(attempt: u32, failure: &ConnectFailure) {
         return;
     }
     let line = describe(failure);
+    // Under the connection's target, where these lines always were, so log filters such as
+    // `RUST_LOG=clawshim_core::gateway=debug` keep showing them.
     if attempt == 0 || attempt.is_multiple_of(10) {
         warn!(target: "clawshim_core::gateway::conn", attempt, "{line}");
     } else {
