@@ -4,9 +4,7 @@
 //! The run itself is served by [`crate::run_loop`]; this module adds what is specific to chat
 //! completions: the request, and the two outputs (one JSON object, or SSE chunks).
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 use clawshim_core::gateway::{RunEvent, RunRequest};
