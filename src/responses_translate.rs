@@ -214,27 +214,32 @@ impl ResponsesTranslator {
                 }
             }
             RunEvent::Finished(outcome) => self.on_finished(outcome, &mut out),
-            RunEvent::Failed(err) => {
-                self.done = true;
-                let output = if self.streamed.is_empty() {
-                    Vec::new()
-                } else {
-                    vec![OutputItem::message(
-                        &self.meta.item_id,
-                        ResponseStatus::Incomplete,
-                        Some(self.streamed.clone()),
-                    )]
-                };
-                let response = self.meta.object(
-                    ResponseStatus::Failed,
-                    output,
-                    None,
-                    Some(response_error(&err)),
-                );
-                out.push(self.emit(ResponseEvent::Failed { response }));
-            }
+            RunEvent::Failed(err) => self.on_failed(err, &mut out),
+            RunEvent::Lagged => self.on_failed(GatewayError::Lagged, &mut out),
+            RunEvent::TimedOut => self.on_failed(GatewayError::RunTimedOut, &mut out),
         }
         out
+    }
+
+    /// A run that ended without a result (gateway failure, lost reader, local deadline).
+    fn on_failed(&mut self, err: GatewayError, out: &mut Vec<ResponseStreamEvent>) {
+        self.done = true;
+        let output = if self.streamed.is_empty() {
+            Vec::new()
+        } else {
+            vec![OutputItem::message(
+                &self.meta.item_id,
+                ResponseStatus::Incomplete,
+                Some(self.streamed.clone()),
+            )]
+        };
+        let response = self.meta.object(
+            ResponseStatus::Failed,
+            output,
+            None,
+            Some(response_error(&err)),
+        );
+        out.push(self.emit(ResponseEvent::Failed { response }));
     }
 
     fn delta(&mut self, delta: String) -> ResponseStreamEvent {
@@ -326,6 +331,14 @@ impl ResponsesCollector {
             RunEvent::Failed(err) => {
                 self.done = true;
                 Some(Err(err))
+            }
+            RunEvent::Lagged => {
+                self.done = true;
+                Some(Err(GatewayError::Lagged))
+            }
+            RunEvent::TimedOut => {
+                self.done = true;
+                Some(Err(GatewayError::RunTimedOut))
             }
             RunEvent::Finished(outcome) => {
                 self.done = true;

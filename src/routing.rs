@@ -6,6 +6,9 @@
 //! `openclaw:<id>`, `openclaw/<id>`, `clawdbot:<id>`, `moltbot:<id>` and `agent:<id>` model ids.
 //! A model id that names no agent (`gpt-4o`, `openclaw`) goes to the default agent instead of
 //! failing, so clients with a fixed model list still work.
+//!
+//! Which of the gateway's agents a selector ends on is
+//! [`crate::gateway::AgentDirectory::resolve`]; the session key is [`session_key`] alone.
 
 /// Agent headers, highest priority first.
 pub const AGENT_HEADERS: [&str; 6] = [
@@ -131,27 +134,95 @@ pub fn normalize_agent_id(raw: &str) -> String {
     }
 }
 
+/// A gateway session key, e.g. `agent:main:openai:<uuid>`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SessionKey {
+    key: String,
+    ephemeral: bool,
+}
+
+impl SessionKey {
+    /// A key the caller named (a session header, or a key read back from the gateway).
+    pub fn named(key: impl Into<String>) -> SessionKey {
+        SessionKey {
+            key: key.into(),
+            ephemeral: false,
+        }
+    }
+
+    /// A fresh per-request key under `prefix`, which nobody can name again.
+    fn fresh(prefix: &str) -> SessionKey {
+        SessionKey {
+            key: format!("{prefix}{}", uuid::Uuid::new_v4()),
+            ephemeral: true,
+        }
+    }
+
+    /// The key as sent to the gateway.
+    pub fn as_str(&self) -> &str {
+        &self.key
+    }
+
+    /// Whether the key is a fresh per-request one (no session header, no `user`): its
+    /// session can be deleted once the run is over.
+    pub fn is_ephemeral(&self) -> bool {
+        self.ephemeral
+    }
+}
+
+impl std::fmt::Display for SessionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.key)
+    }
+}
+
+/// A session header names a session outside the caller's fixed namespace.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("session key outside `{prefix}`")]
+pub struct OutsideNamespace {
+    /// The prefix every session of the caller starts with: `agent:<id>:<namespace>:`.
+    pub prefix: String,
+}
+
 /// The gateway session key for a request: the first non-empty session header (trimmed, as
-/// given), else a stable per-user session `agent:<id>:openai-user:<user>`, else a fresh
-/// session `agent:<id>:openai:<uuid>` (the built-in endpoint's `resolveSessionKey` with
-/// prefix `openai`; the part after the agent id is lower-cased like `normalizeMainKey`).
+/// given), else a stable per-user session, else a fresh per-request session.
+///
+/// Without a namespace these are `agent:<id>:openai-user:<user>` and
+/// `agent:<id>:openai:<uuid>` (the built-in endpoint's `resolveSessionKey` with prefix
+/// `openai`; the part after the agent id is lower-cased like `normalizeMainKey`). With a
+/// namespace every session stays under `agent:<id>:<namespace>:` (`...:user:<user>`,
+/// `...:<uuid>`), and a session header outside it is refused.
 pub fn session_key(
     header: impl Fn(&str) -> Option<String>,
     agent_id: &str,
     user: Option<&str>,
-) -> String {
-    for name in SESSION_HEADERS {
-        if let Some(value) = header(name) {
-            let value = value.trim();
-            if !value.is_empty() {
-                return value.to_owned();
-            }
-        }
-    }
+    namespace: Option<&str>,
+) -> Result<SessionKey, OutsideNamespace> {
+    let explicit = SESSION_HEADERS.iter().find_map(|name| {
+        header(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    });
     let agent = normalize_agent_id(agent_id);
-    match user.map(str::trim).filter(|u| !u.is_empty()) {
-        Some(user) => format!("agent:{agent}:openai-user:{}", user.to_lowercase()),
-        None => format!("agent:{agent}:openai:{}", uuid::Uuid::new_v4()),
+    let user = user.map(str::trim).filter(|u| !u.is_empty());
+    let Some(ns) = namespace else {
+        return Ok(match (explicit, user) {
+            (Some(key), _) => SessionKey::named(key),
+            (None, Some(user)) => {
+                SessionKey::named(format!("agent:{agent}:openai-user:{}", user.to_lowercase()))
+            }
+            (None, None) => SessionKey::fresh(&format!("agent:{agent}:openai:")),
+        });
+    };
+    let prefix = format!("agent:{agent}:{ns}:");
+    match (explicit, user) {
+        (Some(key), _) if key.starts_with(&prefix) => Ok(SessionKey::named(key)),
+        (Some(_), _) => Err(OutsideNamespace { prefix }),
+        (None, Some(user)) => Ok(SessionKey::named(format!(
+            "{prefix}user:{}",
+            user.to_lowercase()
+        ))),
+        (None, None) => Ok(SessionKey::fresh(&prefix)),
     }
 }
 
@@ -284,29 +355,57 @@ mod tests {
             ("x-clawdbot-session-key", "second"),
             ("x-openclaw-session-key", " First:Key "),
         ];
-        assert_eq!(session_key(headers(&h), "main", Some("u")), "First:Key");
+        let key = session_key(headers(&h), "main", Some("u"), None).unwrap();
+        assert_eq!(key.as_str(), "First:Key");
+        assert!(!key.is_ephemeral());
         let h = [
             ("x-openclaw-session-key", " "),
             ("x-moltbot-session-key", "third"),
         ];
-        assert_eq!(session_key(headers(&h), "main", None), "third");
-    }
-
-    #[test]
-    fn user_gives_a_stable_session() {
         assert_eq!(
-            session_key(headers(&[]), "Beta", Some(" Alice@Example.com ")),
-            "agent:beta:openai-user:alice@example.com"
+            session_key(headers(&h), "main", None, None)
+                .unwrap()
+                .as_str(),
+            "third"
         );
     }
 
     #[test]
+    fn user_gives_a_stable_session() {
+        let key = session_key(headers(&[]), "Beta", Some(" Alice@Example.com "), None).unwrap();
+        assert_eq!(key.as_str(), "agent:beta:openai-user:alice@example.com");
+        assert!(!key.is_ephemeral());
+    }
+
+    #[test]
     fn no_user_gives_a_fresh_session() {
-        let a = session_key(headers(&[]), "main", None);
-        let b = session_key(headers(&[]), "main", Some("  "));
-        let uuid = a.strip_prefix("agent:main:openai:").unwrap();
+        let a = session_key(headers(&[]), "main", None, None).unwrap();
+        let b = session_key(headers(&[]), "main", Some("  "), None).unwrap();
+        let uuid = a.as_str().strip_prefix("agent:main:openai:").unwrap();
         assert!(uuid::Uuid::parse_str(uuid).is_ok(), "{a}");
-        assert!(b.starts_with("agent:main:openai:"));
+        assert!(b.as_str().starts_with("agent:main:openai:"));
         assert_ne!(a, b);
+        assert!(a.is_ephemeral() && b.is_ephemeral());
+    }
+
+    #[test]
+    fn a_namespace_keeps_every_session_under_it() {
+        let ns = Some("team");
+        let user = session_key(headers(&[]), "main", Some("Bob"), ns).unwrap();
+        assert_eq!(user.as_str(), "agent:main:team:user:bob");
+        let fresh = session_key(headers(&[]), "main", None, ns).unwrap();
+        let uuid = fresh.as_str().strip_prefix("agent:main:team:").unwrap();
+        assert!(uuid::Uuid::parse_str(uuid).is_ok() && fresh.is_ephemeral());
+        let inside = [("x-openclaw-session-key", "agent:main:team:mine")];
+        let key = session_key(headers(&inside), "main", None, ns).unwrap();
+        assert_eq!(key.as_str(), "agent:main:team:mine");
+        assert!(!key.is_ephemeral());
+        let outside = [("x-clawdbot-session-key", "agent:main:other:x")];
+        assert_eq!(
+            session_key(headers(&outside), "main", None, ns),
+            Err(OutsideNamespace {
+                prefix: "agent:main:team:".into()
+            })
+        );
     }
 }

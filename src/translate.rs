@@ -107,11 +107,15 @@ impl ChunkTranslator {
                 vec![StreamItem::Chunk(self.content_chunk(text))]
             }
             RunEvent::Finished(outcome) => self.on_finished(outcome),
-            RunEvent::Failed(err) => {
-                self.done = true;
-                vec![StreamItem::Error(err), StreamItem::Done]
-            }
+            RunEvent::Failed(err) => self.on_failed(err),
+            RunEvent::Lagged => self.on_failed(GatewayError::Lagged),
+            RunEvent::TimedOut => self.on_failed(GatewayError::RunTimedOut),
         }
+    }
+
+    fn on_failed(&mut self, err: GatewayError) -> Vec<StreamItem> {
+        self.done = true;
+        vec![StreamItem::Error(err), StreamItem::Done]
     }
 
     fn on_finished(&mut self, outcome: RunOutcome) -> Vec<StreamItem> {
@@ -204,6 +208,14 @@ impl ResponseCollector {
             RunEvent::Failed(err) => {
                 self.done = true;
                 Some(Err(err))
+            }
+            RunEvent::Lagged => {
+                self.done = true;
+                Some(Err(GatewayError::Lagged))
+            }
+            RunEvent::TimedOut => {
+                self.done = true;
+                Some(Err(GatewayError::RunTimedOut))
             }
             RunEvent::Finished(outcome) => {
                 self.done = true;
@@ -605,5 +617,23 @@ mod tests {
         assert_eq!(c.push(RunEvent::Delta("a".into())), None);
         assert_eq!(c.push(RunEvent::Failed(err.clone())), Some(Err(err)));
         assert_eq!(c.push(finished("x", StopKind::Completed, None)), None);
+    }
+
+    #[test]
+    fn lagged_and_timed_out_runs_report_their_errors() {
+        for (event, err) in [
+            (RunEvent::Lagged, GatewayError::Lagged),
+            (RunEvent::TimedOut, GatewayError::RunTimedOut),
+        ] {
+            let (items, t) = stream(false, vec![RunEvent::Delta("a".into()), event.clone()]);
+            assert_eq!(
+                items[2..],
+                [StreamItem::Error(err.clone()), StreamItem::Done]
+            );
+            assert!(t.is_done());
+            let mut c = ResponseCollector::new(meta());
+            assert_eq!(c.push(RunEvent::Delta("a".into())), None);
+            assert_eq!(c.push(event), Some(Err(err)));
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! One access line per request, from `logging`: method, path, status, route, agent, key name, run id,
-//! duration, bytes, request id. Never headers or bodies (tokens, prompts).
+//! duration, bytes, request id, and
+//! the error kind (with the detail of our own failures). Never headers or bodies (tokens, prompts).
 
 use pingora::prelude::*;
 use pingora::proxy::Session;
@@ -23,13 +24,14 @@ pub fn log(session: &Session, e: Option<&Error>, ctx: &RequestCtx) {
         route = ctx.route.label(),
         agent = ctx.agent_id.as_deref().unwrap_or("-"),
         key = ctx.key_name.as_deref().unwrap_or("-"),
-        run_id = ctx.run_id.as_deref().unwrap_or("-"),
+        run_id = ctx.run_id.as_ref().map_or("-", |id| id.as_str()),
         duration_ms = ctx.started.elapsed().as_secs_f64() * 1000.0,
         ttfb_ms,
         bytes_out,
         request_id = %ctx.request_id,
         client_gone = ctx.client_gone,
         error = ctx.error_kind.or(e.map(|_| "proxy_error")).unwrap_or("-"),
+        error_detail = ctx.error_detail.as_deref().unwrap_or("-"),
         "request"
     );
 }

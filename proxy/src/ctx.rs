@@ -2,6 +2,8 @@
 
 use std::time::Instant;
 
+use clawshim_core::gateway::RunId;
+
 use crate::keys::Principal;
 use crate::route::Route;
 use pingora::proxy::Session;
@@ -18,13 +20,15 @@ pub struct RequestCtx {
     /// Status sent (0 until a response header is written).
     pub status: u16,
     /// Gateway run id, once a run was accepted.
-    pub run_id: Option<String>,
+    pub run_id: Option<RunId>,
     /// Agent the run went to.
     pub agent_id: Option<String>,
     /// Name of the API key the client authenticated with (never the key itself).
     pub key_name: Option<String>,
     /// Why the request failed, when it did (bounded label).
     pub error_kind: Option<&'static str>,
+    /// What went wrong on our side (`Internal`, `BadGateway`): for the access line only.
+    pub error_detail: Option<String>,
     /// Body bytes we wrote ourselves (passthrough bytes are counted by pingora).
     pub bytes_out: usize,
     /// When the first body byte of a served response went out.
@@ -47,6 +51,7 @@ impl RequestCtx {
             agent_id: None,
             key_name: None,
             error_kind: None,
+            error_detail: None,
             bytes_out: 0,
             first_byte: None,
             client_gone: false,

@@ -1,15 +1,17 @@
 //! Every error an HTTP client can get, mapped to its status and OpenAI error body in one
-//! place, and the one writer of error responses.
+//! place; how a failed request is answered (error response, or only its record once a
+//! response is under way); and how pingora's own errors (passthrough) map onto them.
 
 use bytes::Bytes;
 use clawshim_core::gateway::GatewayError;
 use clawshim_core::openai::error::ApiError;
 use clawshim_core::openai::request::RequestError;
 use clawshim_core::prompt::PromptError;
-use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
 
 use crate::ctx::RequestCtx;
+use crate::gateway_status;
+use crate::respond::{self, Head};
 
 /// Why a request failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -94,7 +96,7 @@ impl HttpError {
                 | GatewayError::Disconnected { .. }
                 | GatewayError::Protocol(_) => 502,
                 GatewayError::RunTimedOut | GatewayError::Timeout => 504,
-                GatewayError::Lagged => 500,
+                GatewayError::Lagged | GatewayError::DuplicateRun(_) => 500,
             },
         }
     }
@@ -121,8 +123,14 @@ impl HttpError {
                 GatewayError::Timeout => "gateway_timeout",
                 GatewayError::Protocol(_) => "gateway_protocol",
                 GatewayError::Lagged => "client_too_slow",
+                GatewayError::DuplicateRun(_) => "duplicate_run",
             },
         }
+    }
+
+    /// A write to the client failed: it is gone (or too slow for the write timeout).
+    pub fn client_write(e: Box<pingora::Error>) -> HttpError {
+        HttpError::Internal(format!("client write failed: {e}"))
     }
 
     /// Whether a retry could run the agent twice: SDKs then must not retry
@@ -177,7 +185,8 @@ impl HttpError {
                 .with_code("internal_error"),
             HttpError::Gateway(g) => match g {
                 GatewayError::NotConnected { reason } => ApiError::server_error(format!(
-                    "The agent gateway is not available: {reason}"
+                    "The agent gateway is not available: {}",
+                    gateway_status::not_connected(reason)
                 ))
                 .with_code("gateway_unavailable"),
                 GatewayError::Rejected { code, message } if code == "INVALID_REQUEST" => {
@@ -211,6 +220,9 @@ impl HttpError {
                     "The client read the stream too slowly; the run was dropped.",
                 )
                 .with_code("client_too_slow"),
+                GatewayError::DuplicateRun(_) => {
+                    ApiError::api_error("Internal error in clawshim.").with_code("internal_error")
+                }
             },
         }
     }
@@ -223,42 +235,93 @@ impl HttpError {
     }
 }
 
+/// Record `err` for the access line and the metrics: its kind, and for our own failures
+/// (`Internal`, `BadGateway`) its detail, which the client never sees.
+pub fn record(ctx: &mut RequestCtx, err: &HttpError) {
+    ctx.error_kind = Some(err.kind());
+    if let HttpError::Internal(detail) | HttpError::BadGateway(detail) = err {
+        ctx.error_detail = Some(detail.clone());
+    }
+}
+
+/// Answer a request that failed: while nothing was sent, the error response (after reading
+/// what is left of the body, which would otherwise reset the connection under it; an
+/// oversized body is not read); once a response is under way, only the record of it.
+pub async fn answer(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    err: &HttpError,
+) -> pingora::Result<()> {
+    if ctx.status != 0 {
+        if ctx.error_kind.is_none() {
+            record(ctx, err);
+        }
+        return Ok(());
+    }
+    if !matches!(err, HttpError::PayloadTooLarge { .. }) {
+        let limit = std::time::Duration::from_secs(2);
+        let _ = tokio::time::timeout(limit, session.drain_request_body()).await;
+    }
+    write(session, ctx, err).await
+}
+
 /// Write `err` as a complete JSON response. The only writer of error responses.
 pub async fn write(
     session: &mut Session,
     ctx: &mut RequestCtx,
     err: &HttpError,
 ) -> pingora::Result<()> {
-    let body = err.body();
-    let mut resp = ResponseHeader::build(err.status(), Some(6))?;
-    resp.insert_header("content-type", "application/json")?;
-    resp.insert_header("content-length", body.len().to_string())?;
-    resp.insert_header("x-request-id", ctx.request_id.as_str())?;
+    let mut head = Head::new(err.status(), "application/json");
     match err {
-        HttpError::MethodNotAllowed { allow } => {
-            resp.insert_header("allow", *allow)?;
-        }
+        HttpError::MethodNotAllowed { allow } => head = head.with("allow", *allow),
         HttpError::TooManyRequests { retry_after_secs } => {
-            resp.insert_header("retry-after", retry_after_secs.to_string())?;
+            head = head.with("retry-after", retry_after_secs.to_string());
         }
-        HttpError::Unauthorized => {
-            resp.insert_header("www-authenticate", "Bearer")?;
-        }
+        HttpError::Unauthorized => head = head.with("www-authenticate", "Bearer"),
         _ => {}
     }
     if err.run_may_have_started() {
-        resp.insert_header("x-should-retry", "false")?;
+        head = head.with("x-should-retry", "false");
     }
-    if let Some(run_id) = &ctx.run_id {
-        resp.insert_header("x-clawshim-run-id", run_id.as_str())?;
+    record(ctx, err);
+    respond::complete(session, ctx, head, err.body()).await
+}
+
+/// How a passthrough request that pingora could not complete is answered: the status the
+/// client gets (0 when it is gone and gets nothing) and the error written for it.
+pub fn proxy_failure(e: &pingora::Error) -> (u16, Option<HttpError>) {
+    use pingora::{ErrorSource, ErrorType};
+    let code = match e.etype() {
+        ErrorType::HTTPStatus(code) => *code,
+        _ => match e.esource() {
+            ErrorSource::Upstream => 502,
+            ErrorSource::Downstream => match e.etype() {
+                ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed => 0,
+                _ => 400,
+            },
+            ErrorSource::Internal | ErrorSource::Unset => 500,
+        },
+    };
+    let err = match code {
+        0 => None,
+        400 => Some(HttpError::BadRequest {
+            message: "Malformed request.".into(),
+            param: None,
+        }),
+        502..=504 => Some(HttpError::BadGateway(e.to_string())),
+        _ => Some(HttpError::Internal(e.to_string())),
+    };
+    (code, err)
+}
+
+/// Answer a passthrough failure ([`proxy_failure`]) unless a response was already sent.
+pub async fn fail_to_proxy(session: &mut Session, ctx: &mut RequestCtx, e: &pingora::Error) -> u16 {
+    let (code, err) = proxy_failure(e);
+    if let Some(err) = err.filter(|_| ctx.status == 0) {
+        // A failed write already marked the client as gone.
+        let _ = write(session, ctx, &err).await;
     }
-    ctx.status = err.status();
-    ctx.error_kind = Some(err.kind());
-    ctx.bytes_out += body.len();
-    ctx.first_byte.get_or_insert_with(std::time::Instant::now);
-    session.write_response_header(Box::new(resp), false).await?;
-    session.write_response_body(Some(body), true).await?;
-    Ok(())
+    code
 }
 
 #[cfg(test)]
@@ -267,7 +330,9 @@ mod tests {
 
     #[test]
     fn gateway_errors_map_to_statuses() {
-        let nc = HttpError::Gateway(GatewayError::NotConnected { reason: "x".into() });
+        let nc = HttpError::Gateway(GatewayError::NotConnected {
+            reason: clawshim_core::gateway::NotConnected::Connecting,
+        });
         assert_eq!(nc.status(), 503);
         assert!(!nc.run_may_have_started());
         let unknown_agent = HttpError::Gateway(GatewayError::Rejected {
@@ -285,6 +350,39 @@ mod tests {
         assert_eq!(
             HttpError::Gateway(GatewayError::Disconnected { reason: "x".into() }).status(),
             502
+        );
+    }
+
+    #[test]
+    fn pingora_errors_map_to_statuses() {
+        use pingora::{Error, ErrorType};
+        let (code, err) = proxy_failure(&Error::new_up(ErrorType::ConnectRefused));
+        assert_eq!(code, 502);
+        assert!(matches!(err, Some(HttpError::BadGateway(_))));
+        let (code, err) = proxy_failure(&Error::new_down(ErrorType::WriteError));
+        assert_eq!((code, err.is_none()), (0, true));
+        let (code, err) = proxy_failure(&Error::new_down(ErrorType::InvalidHTTPHeader));
+        assert_eq!(code, 400);
+        assert!(matches!(err, Some(HttpError::BadRequest { .. })));
+        let (code, err) = proxy_failure(&Error::new(ErrorType::HTTPStatus(504)));
+        assert_eq!(code, 504);
+        assert!(matches!(err, Some(HttpError::BadGateway(_))));
+        let (code, err) = proxy_failure(&Error::new_in(ErrorType::InternalError));
+        assert_eq!(code, 500);
+        assert!(matches!(err, Some(HttpError::Internal(_))));
+    }
+
+    #[test]
+    fn our_failures_keep_their_detail_for_the_access_line() {
+        let mut ctx = RequestCtx::new();
+        record(&mut ctx, &HttpError::Internal("serializer broke".into()));
+        assert_eq!(ctx.error_kind, Some("internal"));
+        assert_eq!(ctx.error_detail.as_deref(), Some("serializer broke"));
+        let mut ctx = RequestCtx::new();
+        record(&mut ctx, &HttpError::Unauthorized);
+        assert_eq!(
+            (ctx.error_kind, ctx.error_detail),
+            (Some("unauthorized"), None)
         );
     }
 

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use crate::ctx::RequestCtx;
 use crate::errors::HttpError;
+use crate::gateway_status::public_reason;
 use crate::respond;
 use crate::service::App;
 
@@ -22,28 +23,15 @@ pub async fn readyz(
     app: &App,
 ) -> Result<(), HttpError> {
     let (status, body) = match app.gateway.status() {
-        GatewayStatus::Connected { protocol, .. } => (
+        GatewayStatus::Connected { .. } => (
             200,
-            json!({"status": "ready", "gateway": "connected", "protocol": protocol}),
+            json!({"status": "ready", "gateway": "connected", "protocol": app.gateway.protocol()}),
         ),
-        GatewayStatus::Connecting { last_error, .. } => (
+        GatewayStatus::Connecting { last_failure, .. } => (
             503,
-            json!({"status": "not_ready", "gateway": "connecting", "reason": public_reason(last_error.as_deref())}),
+            json!({"status": "not_ready", "gateway": "connecting", "reason": public_reason(last_failure.as_ref())}),
         ),
         GatewayStatus::Stopped => (503, json!({"status": "not_ready", "gateway": "stopped"})),
     };
     respond::json(session, ctx, status, &body).await
-}
-
-/// A coarse, non-leaking reason class for an unauthenticated caller.
-fn public_reason(last_error: Option<&str>) -> &'static str {
-    match last_error {
-        None => "connecting",
-        // conn.rs `ConnectError::Pairing`: "the gateway refused the connection: pairing required ..."
-        Some(e) if e.contains("refused the connection: pairing required") => "pairing_required",
-        Some(e) if e.contains("refused the connection") => "gateway_refused_credentials",
-        Some(e) if e.contains("scopes") => "insufficient_scopes",
-        Some(e) if e.contains("cannot reach") => "gateway_unreachable",
-        Some(_) => "reconnecting",
-    }
 }

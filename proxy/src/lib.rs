@@ -13,6 +13,7 @@ pub mod ctx;
 pub mod demo;
 pub mod errors;
 pub mod gateway_service;
+pub mod gateway_status;
 pub mod health;
 pub mod keys;
 pub mod metrics;
@@ -20,6 +21,7 @@ pub mod models;
 pub mod passthrough;
 pub mod respond;
 pub mod route;
+pub mod run_loop;
 pub mod service;
 pub mod telemetry;
 pub mod tls;
@@ -114,7 +116,7 @@ pub fn build_server(mut config: Config) -> Server {
     http_handle.add_dependency(&gateway_handle);
     server.add_service(background_service(
         "gateway metrics",
-        metrics::GatewayWatch::new(app.gateway.clone()),
+        gateway_status::GatewayWatch::new(app.gateway.clone()),
     ));
     if let Some(addr) = app.config.metrics_listen {
         server.add_service(metrics::service(&addr.to_string()));

@@ -7,15 +7,11 @@
 //! none). Nothing a client sends (model names, paths) becomes a label.
 //!
 //! Request series are updated once per request from `logging` ([`observe`]); the gateway
-//! series from a background task watching [`GatewayClient::watch_status`].
+//! series from `gateway_status::GatewayWatch`, a background task watching the connection.
 
 use std::sync::LazyLock;
 
-use async_trait::async_trait;
-use clawshim_core::gateway::GatewayClient;
 use pingora::proxy::Session;
-use pingora::server::ShutdownWatch;
-use pingora::services::background::BackgroundService;
 use pingora::services::listening::Service;
 use pingora_prometheus::PrometheusServer;
 use prometheus::{
@@ -182,48 +178,5 @@ impl ActiveStream {
 impl Drop for ActiveStream {
     fn drop(&mut self) {
         get().active_streams.dec();
-    }
-}
-
-/// Keeps `clawshim_gateway_connected` and `clawshim_gateway_reconnects_total` in step with
-/// the gateway connection.
-pub struct GatewayWatch {
-    gateway: GatewayClient,
-}
-
-impl GatewayWatch {
-    /// Watch `gateway`'s status.
-    pub fn new(gateway: GatewayClient) -> Self {
-        GatewayWatch { gateway }
-    }
-}
-
-#[async_trait]
-impl BackgroundService for GatewayWatch {
-    async fn start(&self, mut shutdown: ShutdownWatch) {
-        let m = get();
-        let mut status = self.gateway.watch_status();
-        let mut handshakes = 0u64;
-        let mut connected = false;
-        loop {
-            let now = status.borrow_and_update().is_connected();
-            if now && !connected {
-                handshakes += 1;
-                if handshakes > 1 {
-                    m.gateway_reconnects.inc();
-                }
-            }
-            connected = now;
-            m.gateway_connected.set(i64::from(now));
-            tokio::select! {
-                _ = shutdown.changed() => break,
-                changed = status.changed() => {
-                    if changed.is_err() {
-                        break;
-                    }
-                }
-            }
-        }
-        m.gateway_connected.set(0);
     }
 }

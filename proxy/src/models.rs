@@ -4,10 +4,12 @@
 
 use clawshim_core::gateway::AgentInfo;
 use clawshim_core::openai::models;
+use clawshim_core::routing::AgentSelector;
 use pingora::proxy::Session;
 
 use crate::ctx::RequestCtx;
 use crate::errors::HttpError;
+use crate::keys::Principal;
 use crate::respond;
 use crate::service::App;
 
@@ -26,25 +28,29 @@ fn visible(ctx: &RequestCtx, agents: Vec<AgentInfo>) -> Vec<AgentInfo> {
     }
 }
 
-/// `GET /v1/models/{id}`.
+/// `GET /v1/models/{id}`: the default ids always; an agent's id when the caller may use it
+/// and the gateway has it (the one resolution rule chat requests use too).
 pub async fn retrieve(
     session: &mut Session,
     ctx: &mut RequestCtx,
     app: &App,
     id: &str,
 ) -> Result<(), HttpError> {
-    let dir = app.gateway.agents().await?;
-    let found = match models::find(id, &visible(ctx, dir.agents)) {
-        Some(m) => Some(m),
-        None => models::find(
-            id,
-            &visible(ctx, app.gateway.refresh_agents().await?.agents),
-        ),
+    let not_found = || HttpError::ModelNotFound {
+        model: id.to_string(),
     };
-    match found {
-        Some(model) => respond::json(session, ctx, 200, &model).await,
-        None => Err(HttpError::ModelNotFound {
-            model: id.to_string(),
-        }),
+    let found = match models::requested_agent(id).ok_or_else(not_found)? {
+        AgentSelector::Default => true,
+        agent => {
+            let principal = ctx.principal.clone().unwrap_or(Principal::Shared);
+            app.gateway
+                .resolve_agent(&agent, |a| principal.allows(a))
+                .await?
+                .is_ok()
+        }
+    };
+    if !found {
+        return Err(not_found());
     }
+    respond::json(session, ctx, 200, &models::Model::new(id)).await
 }

@@ -1,4 +1,7 @@
-//! Small JSON responses written by clawshim itself (models, health).
+//! The one writer of the responses clawshim makes itself (chat, models, health, errors):
+//! every header set here carries `x-request-id` (and `x-clawshim-run-id` once a run has an
+//! id), and every write records the status, the body bytes and the first-byte time in the
+//! request context. A failed write means the client is gone; it is recorded as such.
 
 use bytes::Bytes;
 use pingora::http::ResponseHeader;
@@ -7,6 +10,84 @@ use serde::Serialize;
 
 use crate::ctx::RequestCtx;
 use crate::errors::HttpError;
+
+/// The header of one response: status, content type and any further headers.
+#[derive(Debug, Clone)]
+pub struct Head {
+    status: u16,
+    content_type: &'static str,
+    headers: Vec<(&'static str, String)>,
+}
+
+impl Head {
+    /// A header with `status` and `content-type`.
+    pub fn new(status: u16, content_type: &'static str) -> Head {
+        Head {
+            status,
+            content_type,
+            headers: Vec::new(),
+        }
+    }
+
+    /// Add a header.
+    pub fn with(mut self, name: &'static str, value: impl Into<String>) -> Head {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    fn build(self, ctx: &RequestCtx) -> pingora::Result<ResponseHeader> {
+        let mut resp = ResponseHeader::build(self.status, Some(self.headers.len() + 4))?;
+        resp.insert_header("content-type", self.content_type)?;
+        for (name, value) in self.headers {
+            resp.insert_header(name, value)?;
+        }
+        resp.insert_header("x-request-id", ctx.request_id.as_str())?;
+        if let Some(run_id) = &ctx.run_id {
+            resp.insert_header("x-clawshim-run-id", run_id.as_str())?;
+        }
+        Ok(resp)
+    }
+}
+
+/// Write the header of a response whose body follows in pieces ([`body`], [`end`]).
+pub async fn head(session: &mut Session, ctx: &mut RequestCtx, head: Head) -> pingora::Result<()> {
+    ctx.status = head.status;
+    let resp = head.build(ctx)?;
+    let written = session.write_response_header(Box::new(resp), false).await;
+    gone_on_error(ctx, written)
+}
+
+/// Write one body piece; pingora flushes it at once.
+pub async fn body(session: &mut Session, ctx: &mut RequestCtx, data: Bytes) -> pingora::Result<()> {
+    ctx.bytes_out += data.len();
+    ctx.first_byte.get_or_insert_with(std::time::Instant::now);
+    let written = session.write_response_body(Some(data), false).await;
+    gone_on_error(ctx, written)
+}
+
+/// End a body written in pieces.
+pub async fn end(session: &mut Session, ctx: &mut RequestCtx) -> pingora::Result<()> {
+    let written = session.write_response_body(None, true).await;
+    gone_on_error(ctx, written)
+}
+
+/// Write a complete response: `head` with a `content-length`, then `body`.
+pub async fn complete(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    head: Head,
+    body: Bytes,
+) -> pingora::Result<()> {
+    let head = head.with("content-length", body.len().to_string());
+    ctx.status = head.status;
+    ctx.bytes_out += body.len();
+    ctx.first_byte.get_or_insert_with(std::time::Instant::now);
+    let resp = head.build(ctx)?;
+    let written = session.write_response_header(Box::new(resp), false).await;
+    gone_on_error(ctx, written)?;
+    let written = session.write_response_body(Some(body), true).await;
+    gone_on_error(ctx, written)
+}
 
 /// Write `value` as a complete JSON response with `status`.
 pub async fn json(
@@ -17,24 +98,15 @@ pub async fn json(
 ) -> Result<(), HttpError> {
     let body =
         Bytes::from(serde_json::to_vec(value).map_err(|e| HttpError::Internal(e.to_string()))?);
-    let internal = |e: Box<pingora::Error>| HttpError::Internal(e.to_string());
-    let mut resp = ResponseHeader::build(status, Some(4)).map_err(internal)?;
-    resp.insert_header("content-type", "application/json")
-        .map_err(internal)?;
-    resp.insert_header("content-length", body.len().to_string())
-        .map_err(internal)?;
-    resp.insert_header("x-request-id", ctx.request_id.as_str())
-        .map_err(internal)?;
-    ctx.status = status;
-    ctx.bytes_out += body.len();
-    ctx.first_byte = Some(std::time::Instant::now());
-    session
-        .write_response_header(Box::new(resp), false)
+    complete(session, ctx, Head::new(status, "application/json"), body)
         .await
-        .map_err(internal)?;
-    session
-        .write_response_body(Some(body), true)
-        .await
-        .map_err(internal)?;
-    Ok(())
+        .map_err(HttpError::client_write)
+}
+
+fn gone_on_error(ctx: &mut RequestCtx, written: pingora::Result<()>) -> pingora::Result<()> {
+    if let Err(e) = &written {
+        tracing::debug!(request_id = %ctx.request_id, error = %e, "client write failed");
+        ctx.client_gone = true;
+    }
+    written
 }

@@ -152,16 +152,7 @@ impl ProxyHttp for ClawShim {
             Err(e) => Err(e),
         };
         if let Err(err) = result {
-            if ctx.status == 0 {
-                if !matches!(err, HttpError::PayloadTooLarge { .. }) {
-                    // An unread body would reset the connection under the response.
-                    let limit = std::time::Duration::from_secs(2);
-                    let _ = tokio::time::timeout(limit, session.drain_request_body()).await;
-                }
-                errors::write(session, ctx, &err).await?;
-            } else {
-                ctx.error_kind.get_or_insert(err.kind());
-            }
+            errors::answer(session, ctx, &err).await?;
         }
         Ok(true)
     }
@@ -213,32 +204,8 @@ impl ProxyHttp for ClawShim {
         e: &Error,
         ctx: &mut RequestCtx,
     ) -> FailToProxy {
-        let code = match e.etype() {
-            ErrorType::HTTPStatus(code) => *code,
-            _ => match e.esource() {
-                ErrorSource::Upstream => 502,
-                ErrorSource::Downstream => match e.etype() {
-                    ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed => 0,
-                    _ => 400,
-                },
-                ErrorSource::Internal | ErrorSource::Unset => 500,
-            },
-        };
-        if code > 0 && ctx.status == 0 {
-            let err = match code {
-                400 => HttpError::BadRequest {
-                    message: "Malformed request.".into(),
-                    param: None,
-                },
-                502..=504 => HttpError::BadGateway(e.to_string()),
-                _ => HttpError::Internal(e.to_string()),
-            };
-            if errors::write(session, ctx, &err).await.is_err() {
-                ctx.client_gone = true;
-            }
-        }
         FailToProxy {
-            error_code: code,
+            error_code: errors::fail_to_proxy(session, ctx, e).await,
             can_reuse_downstream: false,
         }
     }

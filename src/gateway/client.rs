@@ -12,12 +12,16 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::agents::{AgentDirectory, AgentNotFound, Resolution};
 use super::backoff::Backoff;
 use super::conn::{Command, Connection, PendingKind};
+use super::error::{ConnectFailure, NotConnected};
 use super::frame::ReqFrame;
-use super::methods::{AgentParams, AgentsList, ChatAbortParams};
-use super::run::{AgentInfo, RunHandle, RunRequest};
+use super::ids::{RequestId, RunId};
+use super::methods::{AgentParams, ChatAbortParams};
+use super::run::{Run, RunGuard, RunRequest};
 use super::GatewayError;
+use crate::routing::{AgentSelector, SessionKey};
 
 /// A secret string whose `Debug` never shows the value.
 #[derive(Clone, PartialEq, Eq)]
@@ -104,19 +108,17 @@ impl GatewayConfig {
     }
 }
 
-/// The connection's state, as `/readyz` reports it.
+/// The connection's state, as `/readyz` reports it. Each change is published once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GatewayStatus {
-    /// Not connected; `last_error` says why when a connect failed or the socket was lost.
+    /// Not connected; `last_failure` says why when a connect failed or the socket was lost.
     Connecting {
+        /// Failed attempts since the last success (the failure was attempt `attempt - 1`).
         attempt: u32,
-        last_error: Option<String>,
+        last_failure: Option<ConnectFailure>,
     },
-    /// Handshake done.
-    Connected {
-        protocol: u32,
-        server_version: String,
-    },
+    /// Handshake done (the negotiated protocol is [`GatewayClient::protocol`]).
+    Connected { server_version: String },
     /// The connection task has stopped (shutdown).
     Stopped,
 }
@@ -128,36 +130,22 @@ impl GatewayStatus {
     }
 }
 
-/// The gateway's agents, from `agents.list`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AgentDirectory {
-    /// The agent used when a request names none.
-    pub default_id: String,
-    /// Every configured agent.
-    pub agents: Vec<AgentInfo>,
-}
-
-impl AgentDirectory {
-    /// Whether `id` is a configured agent.
-    pub fn contains(&self, id: &str) -> bool {
-        self.agents.iter().any(|a| a.id == id)
-    }
-}
-
-impl From<AgentsList> for AgentDirectory {
-    fn from(list: AgentsList) -> Self {
-        let agents: Vec<AgentInfo> = list.agents.into_iter().map(AgentInfo::from).collect();
-        let default_id = list
-            .default_id
-            .or_else(|| agents.first().map(|a| a.id.clone()))
-            .unwrap_or_else(|| "main".to_string());
-        AgentDirectory { default_id, agents }
-    }
-}
-
 pub(crate) struct Shared {
-    pub(crate) agents: RwLock<Option<AgentDirectory>>,
+    agents: RwLock<Option<AgentDirectory>>,
     pub(crate) protocol: std::sync::atomic::AtomicU32,
+}
+
+impl Shared {
+    /// Parse an `agents.list` answer and make it the cached directory: the one place the
+    /// cache is written (after connecting, and on demand).
+    pub(crate) fn store_agents(
+        &self,
+        payload: Option<&RawValue>,
+    ) -> Result<AgentDirectory, GatewayError> {
+        let dir = AgentDirectory::parse(payload)?;
+        *self.agents.write().unwrap_or_else(|p| p.into_inner()) = Some(dir.clone());
+        Ok(dir)
+    }
 }
 
 /// Handle to the shared gateway connection. Clone freely.
@@ -178,7 +166,7 @@ impl GatewayClient {
         let (commands, commands_rx) = mpsc::channel(config.max_queued.max(1));
         let (status_tx, status) = watch::channel(GatewayStatus::Connecting {
             attempt: 0,
-            last_error: None,
+            last_failure: None,
         });
         let shared = Arc::new(Shared {
             agents: RwLock::new(None),
@@ -206,7 +194,9 @@ impl GatewayClient {
         self.status.clone()
     }
 
-    /// The negotiated protocol (3 or 4), `None` before the first handshake.
+    /// The negotiated protocol (3 or 4), `None` before the first handshake; the only record
+    /// of it (kept while reconnecting, so an abort waits for the connection instead of
+    /// assuming v3).
     pub fn protocol(&self) -> Option<u32> {
         match self
             .shared
@@ -221,12 +211,12 @@ impl GatewayClient {
     fn not_connected(&self) -> GatewayError {
         let reason = match self.status() {
             GatewayStatus::Connecting {
-                last_error: Some(e),
+                last_failure: Some(failure),
                 ..
-            } => e,
-            GatewayStatus::Connecting { .. } => "connecting".to_string(),
-            GatewayStatus::Stopped => "shutting down".to_string(),
-            GatewayStatus::Connected { .. } => "reconnecting".to_string(),
+            } => NotConnected::Failed(failure),
+            GatewayStatus::Connecting { .. } => NotConnected::Connecting,
+            GatewayStatus::Stopped => NotConnected::ShuttingDown,
+            GatewayStatus::Connected { .. } => NotConnected::Reconnecting,
         };
         GatewayError::NotConnected { reason }
     }
@@ -248,7 +238,7 @@ impl GatewayClient {
             .send(cmd)
             .await
             .map_err(|_| GatewayError::NotConnected {
-                reason: "shutting down".to_string(),
+                reason: NotConnected::ShuttingDown,
             })
     }
 
@@ -258,8 +248,8 @@ impl GatewayClient {
         method: &str,
         params: &P,
     ) -> Result<Option<Box<RawValue>>, GatewayError> {
-        let req_id = uuid::Uuid::new_v4().to_string();
-        let frame = ReqFrame::new(&req_id, method, params).to_json();
+        let req_id = RequestId::new();
+        let frame = ReqFrame::new(req_id.as_str(), method, params).to_json();
         let (reply, rx) = oneshot::channel();
         self.submit(Command::Send {
             req_id,
@@ -276,50 +266,62 @@ impl GatewayClient {
         }
     }
 
-    /// Start an agent run and wait until the gateway accepted it. Its events (deltas, then the
-    /// final result or an error) arrive on the returned handle. The run id is a fresh UUID
-    /// sent as `idempotencyKey`.
-    pub async fn start_run(&self, req: &RunRequest) -> Result<RunHandle, GatewayError> {
-        let run_id = uuid::Uuid::new_v4().to_string();
-        self.start_run_with_id(req, run_id).await
+    /// Start an agent run and wait until the gateway accepted it; read its events with
+    /// [`Run::next`]. The run id is a fresh UUID sent as `idempotencyKey`.
+    pub async fn start_run(&self, req: &RunRequest) -> Result<Run, GatewayError> {
+        self.start_run_with_id(req, RunId::new()).await
     }
 
-    /// [`Self::start_run`] with a caller-chosen run id.
+    /// [`Self::start_run`] with a caller-chosen run id. Dropping the future while it waits
+    /// for `accepted` aborts the run like dropping the [`Run`] would.
     pub async fn start_run_with_id(
         &self,
         req: &RunRequest,
-        run_id: String,
-    ) -> Result<RunHandle, GatewayError> {
-        let req_id = uuid::Uuid::new_v4().to_string();
+        run_id: RunId,
+    ) -> Result<Run, GatewayError> {
+        let mut guard = RunGuard::new(self.clone(), req, &run_id);
+        let req_id = RequestId::new();
         let params = AgentParams {
             message: &req.message,
-            idempotency_key: &run_id,
+            idempotency_key: run_id.as_str(),
             agent_id: &req.agent_id,
-            session_key: &req.session_key,
+            session_key: req.session_key.as_str(),
             extra_system_prompt: req.extra_system_prompt.as_deref(),
             timeout: req.timeout.map(|t| t.as_secs().max(1)),
             deliver: false,
         };
-        let frame = ReqFrame::new(&req_id, "agent", &params).to_json();
+        let frame = ReqFrame::new(req_id.as_str(), "agent", &params).to_json();
         let (events_tx, events) = mpsc::channel(self.run_buffer);
         let (accepted_tx, accepted) = oneshot::channel();
-        self.submit(Command::Send {
-            req_id,
-            frame,
-            kind: PendingKind::Run {
-                run_id: run_id.clone(),
-                events: events_tx,
-                accepted: accepted_tx,
+        let sent = self
+            .submit(Command::Send {
+                req_id,
+                frame,
+                kind: PendingKind::Run {
+                    run_id: run_id.clone(),
+                    events: events_tx,
+                    accepted: accepted_tx,
+                },
+            })
+            .await;
+        let result = match sent {
+            Err(e) => Err(e),
+            Ok(()) => match tokio::time::timeout(self.request_timeout, accepted).await {
+                Ok(Ok(Ok(()))) => Ok(()),
+                Ok(Ok(Err(e))) => Err(e),
+                Ok(Err(_)) => Err(GatewayError::Disconnected {
+                    reason: "connection task ended".to_string(),
+                }),
+                Err(_) => Err(GatewayError::Timeout),
             },
-        })
-        .await?;
-        match tokio::time::timeout(self.request_timeout, accepted).await {
-            Ok(Ok(Ok(()))) => Ok(RunHandle { run_id, events }),
-            Ok(Ok(Err(e))) => Err(e),
-            Ok(Err(_)) => Err(GatewayError::Disconnected {
-                reason: "connection task ended".to_string(),
-            }),
-            Err(_) => Err(GatewayError::Timeout),
+        };
+        match result {
+            Ok(()) => Ok(Run::new(run_id, events, guard)),
+            Err(e) => {
+                // Refused, never sent, or no answer: nothing we could abort.
+                guard.ended = true;
+                Err(e)
+            }
         }
     }
 
@@ -329,16 +331,16 @@ impl GatewayClient {
     /// freed. Returns whether an abort was sent.
     pub async fn abort_run(
         &self,
-        run_id: &str,
-        session_key: &str,
+        run_id: &RunId,
+        session_key: &SessionKey,
         agent_id: &str,
     ) -> Result<bool, GatewayError> {
         if self.protocol().unwrap_or(0) < 4 {
             return Ok(false);
         }
         let params = ChatAbortParams {
-            session_key,
-            run_id,
+            session_key: session_key.as_str(),
+            run_id: run_id.as_str(),
             agent_id,
         };
         self.call("chat.abort", &params).await.map(|_| true)
@@ -349,8 +351,8 @@ impl GatewayClient {
     /// 2026.1.x every run re-parses the whole per-agent session store, so one entry per
     /// stateless request makes every later run slower (gateway-lab PERF-NOTES); deleting a
     /// session also stops a run still going in it, the only way to stop an `agent` run on v3.
-    pub async fn delete_session(&self, key: &str) -> Result<(), GatewayError> {
-        let params = serde_json::json!({"key": key, "deleteTranscript": false});
+    pub async fn delete_session(&self, key: &SessionKey) -> Result<(), GatewayError> {
+        let params = serde_json::json!({"key": key.as_str(), "deleteTranscript": false});
         self.call("sessions.delete", &params).await.map(|_| ())
     }
 
@@ -373,18 +375,26 @@ impl GatewayClient {
 
     /// Fetch `agents.list` again and update the cache.
     pub async fn refresh_agents(&self) -> Result<AgentDirectory, GatewayError> {
-        let payload = self
-            .call("agents.list", &serde_json::json!({}))
-            .await?
-            .ok_or_else(|| GatewayError::Protocol("agents.list without payload".into()))?;
-        let list: AgentsList = serde_json::from_str(payload.get())
-            .map_err(|e| GatewayError::Protocol(format!("agents.list: {e}")))?;
-        let dir = AgentDirectory::from(list);
-        *self
-            .shared
-            .agents
-            .write()
-            .unwrap_or_else(|p| p.into_inner()) = Some(dir.clone());
-        Ok(dir)
+        let payload = self.call("agents.list", &serde_json::json!({})).await?;
+        self.shared.store_agents(payload.as_deref())
+    }
+
+    /// The agent a request runs on ([`AgentDirectory::resolve`] on the cached list). An
+    /// allowed agent the list does not name makes one fresh `agents.list` call, in case the
+    /// gateway's config changed.
+    pub async fn resolve_agent(
+        &self,
+        selector: &AgentSelector,
+        allowed: impl Fn(&str) -> bool,
+    ) -> Result<Result<String, AgentNotFound>, GatewayError> {
+        let resolved = match self.agents().await?.resolve(selector, &allowed) {
+            Resolution::Unlisted(_) => self.refresh_agents().await?.resolve(selector, &allowed),
+            resolved => resolved,
+        };
+        Ok(match resolved {
+            Resolution::Agent(id) => Ok(id),
+            Resolution::Unlisted(id) => Err(AgentNotFound { id }),
+            Resolution::NotFound(e) => Err(e),
+        })
     }
 }

@@ -27,14 +27,16 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tracing::{debug, info, warn};
 
-use super::client::{AgentDirectory, GatewayConfig, GatewayStatus, Shared};
+use super::client::{GatewayConfig, GatewayStatus, Shared};
 use super::device::ConnectCredentials;
+use super::error::{ConnectFailure, NotConnected};
 use super::frame::{
     AgentEvent, AssistantData, Challenge, ErrorShape, InFrame, ReqFrame, ResFrame, Shutdown,
 };
+use super::ids::{RequestId, RunId};
 use super::methods::{
-    AgentResPayload, AgentsList, ClientInfo, ConnectParams, HelloOk, CLIENT_ID, CLIENT_MODE,
-    MAX_PROTOCOL, MIN_PROTOCOL, SCOPES, SCOPES_WITH_ADMIN,
+    AgentResPayload, ClientInfo, ConnectParams, HelloOk, CLIENT_ID, CLIENT_MODE, MAX_PROTOCOL,
+    MIN_PROTOCOL, SCOPES, SCOPES_WITH_ADMIN,
 };
 use super::run::RunEvent;
 use super::GatewayError;
@@ -48,7 +50,7 @@ const DEFAULT_TICK: Duration = Duration::from_secs(30);
 pub(crate) enum Command {
     /// Send a prepared request frame and remember who waits for its answer.
     Send {
-        req_id: String,
+        req_id: RequestId,
         frame: String,
         kind: PendingKind,
     },
@@ -60,7 +62,7 @@ pub(crate) enum PendingKind {
     Call(oneshot::Sender<Result<Option<Box<RawValue>>, GatewayError>>),
     /// An `agent` run: answered twice on one id (accepted, then final).
     Run {
-        run_id: String,
+        run_id: RunId,
         events: mpsc::Sender<RunEvent>,
         accepted: oneshot::Sender<Result<(), GatewayError>>,
     },
@@ -69,55 +71,11 @@ pub(crate) enum PendingKind {
 enum Pending {
     Call(oneshot::Sender<Result<Option<Box<RawValue>>, GatewayError>>),
     Run {
-        run_id: String,
+        run_id: RunId,
         accepted: Option<oneshot::Sender<Result<(), GatewayError>>>,
     },
     /// Our own `agents.list` after connecting: fills the cache.
     AgentsRefresh,
-}
-
-/// Why a connection attempt failed; turned into one clear log line and `/readyz` text.
-#[derive(Debug)]
-enum ConnectError {
-    Transport(String),
-    Timeout,
-    Rejected(ErrorShape),
-    Protocol(String),
-    Scopes(Vec<String>),
-    /// The device waits for approval on the gateway host; the line says how to approve it.
-    Pairing(String),
-}
-
-impl ConnectError {
-    fn describe(&self, url: &str) -> String {
-        match self {
-            ConnectError::Transport(e) => format!("cannot reach the gateway at {url}: {e}"),
-            ConnectError::Timeout => format!("the gateway at {url} did not complete the handshake in time"),
-            ConnectError::Rejected(e) => {
-                let detail = e.details.as_ref().and_then(|d| d.code.as_deref());
-                let hint = if e.message.contains("token mismatch") || detail == Some("AUTH_TOKEN_MISMATCH") {
-                    " (set CLAWSHIM_GATEWAY_TOKEN to the gateway's gateway.auth.token)"
-                } else if e.message.contains("password") {
-                    " (set CLAWSHIM_GATEWAY_PASSWORD to the gateway's gateway.auth.password)"
-                } else if e.message.contains("protocol mismatch") {
-                    " (clawshim speaks protocol 3 and 4: clawdbot 2026.1.x and openclaw 2026.x)"
-                } else if e.message.contains("device identity required") {
-                    " (set CLAWSHIM_GATEWAY_TOKEN; clawdbot 2026.1 accepts CLAWSHIM_GATEWAY_PASSWORD only with CLAWSHIM_DEVICE_IDENTITY)"
-                } else if e.code == "NOT_PAIRED" {
-                    " (set CLAWSHIM_DEVICE_IDENTITY and approve the device on the gateway host)"
-                } else {
-                    ""
-                };
-                format!("the gateway refused the connection: {} ({}){hint}", e.message, e.code)
-            }
-            ConnectError::Protocol(e) => format!("unexpected handshake from the gateway: {e}"),
-            ConnectError::Pairing(line) => format!("the gateway refused the connection: {line}"),
-            ConnectError::Scopes(s) => format!(
-                "the gateway granted scopes {s:?}, too few to run agents (needs operator.read + operator.write): \
-                 connect from the gateway's host, or set CLAWSHIM_DEVICE_IDENTITY and approve the device"
-            ),
-        }
-    }
 }
 
 /// The background task behind a [`super::GatewayClient`].
@@ -147,16 +105,18 @@ impl Connection {
     pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut attempt: u32 = 0;
-        let mut last_error: Option<String> = None;
+        let mut last_failure: Option<ConnectFailure> = None;
         loop {
             self.set_status(GatewayStatus::Connecting {
                 attempt,
-                last_error: last_error.clone(),
+                last_failure: last_failure.clone(),
             });
             let connected = tokio::select! {
                 _ = &mut shutdown => break,
                 r = tokio::time::timeout(self.config.connect_timeout, self.handshake()) => {
-                    r.unwrap_or(Err(ConnectError::Timeout))
+                    r.unwrap_or_else(|_| Err(ConnectFailure::HandshakeTimeout {
+                        url: self.config.url.clone(),
+                    }))
                 }
             };
             match connected {
@@ -167,22 +127,19 @@ impl Connection {
                         _ = &mut shutdown => break,
                     };
                     warn!(reason = %reason, "gateway connection lost; reconnecting");
-                    last_error = Some(format!("connection lost: {reason}"));
+                    last_failure = Some(ConnectFailure::Lost { reason });
                 }
-                Err(e) => {
-                    let line = e.describe(&self.config.url);
-                    if attempt == 0 || attempt.is_multiple_of(10) {
-                        warn!(attempt, "{line}");
-                    } else {
-                        debug!(attempt, "{line}");
-                    }
-                    last_error = Some(line);
+                Err(failure) => {
+                    // The words and the setting that fixes it are the embedder's: the
+                    // failure reaches it in the status, with the attempt count.
+                    debug!(attempt, %failure, "gateway connect failed");
+                    last_failure = Some(failure);
                     attempt = attempt.saturating_add(1);
                 }
             }
             self.set_status(GatewayStatus::Connecting {
                 attempt,
-                last_error: last_error.clone(),
+                last_failure: last_failure.clone(),
             });
             // Wait before the next attempt, failing queued commands at once meanwhile.
             let delay = self.config.backoff.delay(attempt.saturating_sub(1));
@@ -193,7 +150,7 @@ impl Connection {
                     _ = &mut shutdown => { self.set_status(GatewayStatus::Stopped); return; }
                     _ = &mut wake => break,
                     cmd = self.commands.recv() => match cmd {
-                        Some(cmd) => reject(cmd, &last_error),
+                        Some(cmd) => reject(cmd, &last_failure),
                         None => { self.set_status(GatewayStatus::Stopped); return; }
                     },
                 }
@@ -201,17 +158,30 @@ impl Connection {
         }
         self.set_status(GatewayStatus::Stopped);
         while let Ok(cmd) = self.commands.try_recv() {
-            reject(cmd, &Some("shutting down".to_string()));
+            reject_shutting_down(cmd);
         }
     }
 
+    /// Publish `status` when it differs from the current one, so each change (each failed
+    /// attempt among them) is seen once.
     fn set_status(&self, status: GatewayStatus) {
-        self.status.send_replace(status);
+        self.status.send_if_modified(|current| {
+            let changed = *current != status;
+            if changed {
+                *current = status;
+            }
+            changed
+        });
     }
 
     /// TCP + WebSocket upgrade (no `Origin`, no `X-Forwarded-*`: openclaw refuses forwarded
     /// headers from untrusted peers), then `connect.challenge` -> `connect` -> `hello-ok`.
-    async fn handshake(&self) -> Result<(Ws, HelloOk), ConnectError> {
+    async fn handshake(&self) -> Result<(Ws, HelloOk), ConnectFailure> {
+        let url = self.config.url.as_str();
+        let unreachable = |detail: String| ConnectFailure::Unreachable {
+            url: url.to_owned(),
+            detail,
+        };
         let ws_config = WebSocketConfig::default()
             .max_message_size(Some(self.config.max_frame_bytes))
             .max_frame_size(Some(self.config.max_frame_bytes));
@@ -229,7 +199,7 @@ impl Connection {
         });
         let connector = connector
             .transpose()
-            .map_err(|e| ConnectError::Transport(format!("TLS set-up: {e}")))?;
+            .map_err(|e| unreachable(format!("TLS set-up: {e}")))?;
         let (mut ws, _) = tokio_tungstenite::connect_async_tls_with_config(
             self.config.url.as_str(),
             Some(ws_config),
@@ -237,15 +207,17 @@ impl Connection {
             connector,
         )
         .await
-        .map_err(|e| ConnectError::Transport(e.to_string()))?;
+        .map_err(|e| unreachable(e.to_string()))?;
 
         // The challenge arrives first (gateway-lab README, Handshake).
         let challenge: Challenge = loop {
-            match next_frame(&mut ws).await? {
+            match next_frame(&mut ws, url).await? {
                 InFrame::Event(ev) if ev.event == "connect.challenge" => {
-                    break ev.payload_as().ok_or_else(|| {
-                        ConnectError::Protocol("connect.challenge without nonce".into())
-                    })?;
+                    break ev
+                        .payload_as()
+                        .ok_or_else(|| ConnectFailure::ProtocolMismatch {
+                            detail: "connect.challenge without nonce".into(),
+                        })?;
                 }
                 _ => continue,
             }
@@ -282,44 +254,51 @@ impl Connection {
             auth: creds.auth(),
             device: creds.proof.clone(),
         };
-        let req_id = uuid::Uuid::new_v4().to_string();
-        let frame = ReqFrame::new(&req_id, "connect", &params).to_json();
+        let req_id = RequestId::new();
+        let frame = ReqFrame::new(req_id.as_str(), "connect", &params).to_json();
         ws.send(Message::text(frame))
             .await
-            .map_err(|e| ConnectError::Transport(e.to_string()))?;
+            .map_err(|e| unreachable(e.to_string()))?;
 
         loop {
-            match next_frame(&mut ws).await? {
-                InFrame::Res(res) if res.id == req_id => {
+            match next_frame(&mut ws, url).await? {
+                InFrame::Res(res) if res.id == req_id.as_str() => {
                     if !res.ok {
                         let error = res.error.unwrap_or(ErrorShape {
                             code: "UNKNOWN".into(),
                             message: "connect refused".into(),
                             details: None,
                         });
-                        return Err(match creds.rejected(&error) {
-                            Some(line) => ConnectError::Pairing(line),
-                            None => ConnectError::Rejected(error),
-                        });
+                        return Err(creds.rejected(&error).unwrap_or_else(|| {
+                            ConnectFailure::Refused {
+                                detail_code: error.details.as_ref().and_then(|d| d.code.clone()),
+                                code: error.code,
+                                message: error.message,
+                            }
+                        }));
                     }
                     let hello: HelloOk = res
                         .payload
                         .as_deref()
                         .and_then(|p| serde_json::from_str(p.get()).ok())
-                        .ok_or_else(|| {
-                            ConnectError::Protocol("hello-ok without protocol".into())
+                        .ok_or_else(|| ConnectFailure::ProtocolMismatch {
+                            detail: "hello-ok without protocol".into(),
                         })?;
                     if !(MIN_PROTOCOL..=MAX_PROTOCOL).contains(&hello.protocol) {
-                        return Err(ConnectError::Protocol(format!(
-                            "negotiated protocol {} outside {MIN_PROTOCOL}..={MAX_PROTOCOL}",
-                            hello.protocol
-                        )));
+                        return Err(ConnectFailure::ProtocolMismatch {
+                            detail: format!(
+                                "negotiated protocol {} outside {MIN_PROTOCOL}..={MAX_PROTOCOL}",
+                                hello.protocol
+                            ),
+                        });
                     }
                     // v4 clears the scopes of token-only clients it does not trust
                     // (openclaw-lab README, token-only row); v3 sends no `auth`.
                     if let Some(auth) = &hello.auth {
                         if !auth.can_run_agents() {
-                            return Err(ConnectError::Scopes(auth.scopes.clone()));
+                            return Err(ConnectFailure::MissingScopes {
+                                granted: auth.scopes.clone(),
+                            });
                         }
                     }
                     creds.accepted(&hello);
@@ -368,14 +347,13 @@ impl Connection {
 
         let mut state = ConnState::default();
         // Fill the agent cache before declaring ourselves ready.
-        let req_id = uuid::Uuid::new_v4().to_string();
-        let frame = ReqFrame::new(&req_id, "agents.list", &serde_json::json!({})).to_json();
+        let req_id = RequestId::new();
+        let frame = ReqFrame::new(req_id.as_str(), "agents.list", &serde_json::json!({})).to_json();
         state.pending.insert(req_id, Pending::AgentsRefresh);
         if out_tx.send(Message::text(frame)).await.is_err() {
             return "writer stopped".into();
         }
         self.set_status(GatewayStatus::Connected {
-            protocol: hello.protocol,
             server_version: version,
         });
 
@@ -404,7 +382,9 @@ impl Connection {
                 },
                 cmd = self.commands.recv() => match cmd {
                     Some(Command::Send { req_id, frame, kind }) => {
-                        state.register(req_id, kind);
+                        if !state.register(req_id, kind) {
+                            continue;
+                        }
                         if out_tx.send(Message::text(frame)).await.is_err() {
                             break "writer stopped".to_string();
                         }
@@ -417,7 +397,9 @@ impl Connection {
         };
         self.set_status(GatewayStatus::Connecting {
             attempt: 0,
-            last_error: Some(format!("connection lost: {reason}")),
+            last_failure: Some(ConnectFailure::Lost {
+                reason: reason.clone(),
+            }),
         });
         state.fail_all(&reason);
         let _ = out_tx.try_send(Message::Close(Some(CloseFrame {
@@ -431,10 +413,24 @@ impl Connection {
     }
 }
 
-fn reject(cmd: Command, last_error: &Option<String>) {
-    let err = GatewayError::NotConnected {
-        reason: last_error.clone().unwrap_or_else(|| "connecting".into()),
+fn reject(cmd: Command, last_failure: &Option<ConnectFailure>) {
+    let reason = match last_failure {
+        Some(failure) => NotConnected::Failed(failure.clone()),
+        None => NotConnected::Connecting,
     };
+    fail_command(cmd, GatewayError::NotConnected { reason });
+}
+
+fn reject_shutting_down(cmd: Command) {
+    fail_command(
+        cmd,
+        GatewayError::NotConnected {
+            reason: NotConnected::ShuttingDown,
+        },
+    );
+}
+
+fn fail_command(cmd: Command, err: GatewayError) {
     let Command::Send { kind, .. } = cmd;
     match kind {
         PendingKind::Call(tx) => {
@@ -446,22 +442,29 @@ fn reject(cmd: Command, last_error: &Option<String>) {
     }
 }
 
-async fn next_frame(ws: &mut Ws) -> Result<InFrame, ConnectError> {
+async fn next_frame(ws: &mut Ws, url: &str) -> Result<InFrame, ConnectFailure> {
+    let unreachable = |detail: String| ConnectFailure::Unreachable {
+        url: url.to_owned(),
+        detail,
+    };
     loop {
         match ws.next().await {
             Some(Ok(Message::Text(text))) => {
-                return InFrame::parse(text.as_str())
-                    .map_err(|e| ConnectError::Protocol(format!("bad frame: {e}")));
+                return InFrame::parse(text.as_str()).map_err(|e| {
+                    ConnectFailure::ProtocolMismatch {
+                        detail: format!("bad frame: {e}"),
+                    }
+                });
             }
             Some(Ok(Message::Close(frame))) => {
                 let why = frame
                     .map(|f| format!("closed {} {}", u16::from(f.code), f.reason))
                     .unwrap_or_else(|| "closed".into());
-                return Err(ConnectError::Transport(why));
+                return Err(unreachable(why));
             }
             Some(Ok(_)) => continue,
-            Some(Err(e)) => return Err(ConnectError::Transport(e.to_string())),
-            None => return Err(ConnectError::Transport("connection closed".into())),
+            Some(Err(e)) => return Err(unreachable(e.to_string())),
+            None => return Err(unreachable("connection closed".into())),
         }
     }
 }
@@ -475,12 +478,14 @@ enum Flow {
 /// Requests awaiting an answer and runs awaiting events, for one connection.
 #[derive(Default)]
 struct ConnState {
-    pending: HashMap<String, Pending>,
-    runs: HashMap<String, mpsc::Sender<RunEvent>>,
+    pending: HashMap<RequestId, Pending>,
+    runs: HashMap<RunId, mpsc::Sender<RunEvent>>,
 }
 
 impl ConnState {
-    fn register(&mut self, req_id: String, kind: PendingKind) {
+    /// Remember who waits for `req_id`; false when the request must not be sent (a run id
+    /// already in flight: its events could not be told apart).
+    fn register(&mut self, req_id: RequestId, kind: PendingKind) -> bool {
         let pending = match kind {
             PendingKind::Call(tx) => Pending::Call(tx),
             PendingKind::Run {
@@ -488,6 +493,10 @@ impl ConnState {
                 events,
                 accepted,
             } => {
+                if self.runs.contains_key(&run_id) {
+                    let _ = accepted.send(Err(GatewayError::DuplicateRun(run_id)));
+                    return false;
+                }
                 // Registered before the request goes out, so no event can miss its run.
                 self.runs.insert(run_id.clone(), events);
                 Pending::Run {
@@ -497,6 +506,7 @@ impl ConnState {
             }
         };
         self.pending.insert(req_id, pending);
+        true
     }
 
     fn handle_frame(&mut self, text: &str, shared: &Shared) -> Flow {
@@ -569,11 +579,11 @@ impl ConnState {
     fn forget_run(&mut self, run_id: &str) {
         self.runs.remove(run_id);
         self.pending
-            .retain(|_, p| !matches!(p, Pending::Run { run_id: r, .. } if r == run_id));
+            .retain(|_, p| !matches!(p, Pending::Run { run_id: r, .. } if r.as_str() == run_id));
     }
 
     fn on_res(&mut self, res: ResFrame, shared: &Shared) {
-        let Some(pending) = self.pending.get_mut(&res.id) else {
+        let Some(pending) = self.pending.get_mut(res.id.as_str()) else {
             return;
         };
         match pending {
@@ -584,14 +594,14 @@ impl ConnState {
                         if tx.send(Ok(())).is_err() {
                             // The caller gave up waiting; nobody will read this run.
                             let run_id = run_id.clone();
-                            self.forget_run(&run_id);
+                            self.forget_run(run_id.as_str());
                         }
                     }
                     return;
                 }
                 let run_id = run_id.clone();
                 let accepted = accepted.take();
-                self.pending.remove(&res.id);
+                self.pending.remove(res.id.as_str());
                 let Some(events) = self.runs.remove(&run_id) else {
                     return;
                 };
@@ -624,7 +634,7 @@ impl ConnState {
                 }
             }
             Pending::Call(_) => {
-                let Some(Pending::Call(tx)) = self.pending.remove(&res.id) else {
+                let Some(Pending::Call(tx)) = self.pending.remove(res.id.as_str()) else {
                     return;
                 };
                 let result = if res.ok {
@@ -635,19 +645,17 @@ impl ConnState {
                 let _ = tx.send(result);
             }
             Pending::AgentsRefresh => {
-                self.pending.remove(&res.id);
-                let list = res
-                    .payload
-                    .as_deref()
-                    .filter(|_| res.ok)
-                    .and_then(|p| serde_json::from_str::<AgentsList>(p.get()).ok());
-                match list {
-                    Some(list) => {
-                        let dir = AgentDirectory::from(list);
-                        debug!(agents = dir.agents.len(), default = %dir.default_id, "agent list loaded");
-                        *shared.agents.write().unwrap_or_else(|p| p.into_inner()) = Some(dir);
+                self.pending.remove(res.id.as_str());
+                let stored = if res.ok {
+                    shared.store_agents(res.payload.as_deref())
+                } else {
+                    Err(rejected(res.error))
+                };
+                match stored {
+                    Ok(dir) => {
+                        debug!(agents = dir.agents.len(), default = %dir.default_id, "agent list loaded")
                     }
-                    None => warn!("agents.list failed; agent names are resolved on demand"),
+                    Err(_) => warn!("agents.list failed; agent names are resolved on demand"),
                 }
             }
         }
@@ -698,5 +706,38 @@ fn deliver_terminal(events: mpsc::Sender<RunEvent>, event: RunEvent) {
                 let _ = events.send(event).await;
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_command(run_id: &str) -> (PendingKind, oneshot::Receiver<Result<(), GatewayError>>) {
+        let (events, _) = mpsc::channel(1);
+        let (accepted, rx) = oneshot::channel();
+        let kind = PendingKind::Run {
+            run_id: RunId::from(run_id),
+            events,
+            accepted,
+        };
+        (kind, rx)
+    }
+
+    #[test]
+    fn registering_a_run_id_twice_is_an_error() {
+        let mut state = ConnState::default();
+        let (first, mut first_rx) = run_command("r1");
+        assert!(state.register(RequestId::new(), first));
+        let (second, mut second_rx) = run_command("r1");
+        assert!(!state.register(RequestId::new(), second));
+        assert_eq!(
+            second_rx.try_recv(),
+            Ok(Err(GatewayError::DuplicateRun(RunId::from("r1"))))
+        );
+        // The first run keeps its registration and still waits for `accepted`.
+        assert!(first_rx.try_recv().is_err());
+        assert_eq!(state.runs.len(), 1);
+        assert_eq!(state.pending.len(), 1);
     }
 }

@@ -32,6 +32,7 @@ use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
 use super::client::GatewayAuth;
+use super::error::ConnectFailure;
 use super::frame::{Challenge, ErrorShape};
 use super::methods::{ClientInfo, ConnectAuth, DeviceProof, HelloOk};
 
@@ -577,8 +578,8 @@ impl<'a> ConnectCredentials<'a> {
     }
 
     /// After a refused `connect`: forget a stored device token the gateway no longer accepts,
-    /// and for a pending pairing return the line that tells the operator how to approve it.
-    pub(crate) fn rejected(&self, error: &ErrorShape) -> Option<String> {
+    /// and for a pending pairing return what the operator needs to approve it.
+    pub(crate) fn rejected(&self, error: &ErrorShape) -> Option<ConnectFailure> {
         let detail = error.details.as_ref().and_then(|d| d.code.as_deref());
         if self.uses_device_token
             && (error.message.starts_with("unauthorized")
@@ -595,27 +596,12 @@ impl<'a> ConnectCredentials<'a> {
             && (error.message.starts_with("pairing required")
                 || detail == Some("PAIRING_REQUIRED"));
         let device = self.device.filter(|_| pairing)?;
-        Some(pairing_line(
-            self.openclaw,
-            device.device_id(),
-            error.details.as_ref().and_then(|d| d.request_id.as_deref()),
-        ))
+        Some(ConnectFailure::PairingRequired {
+            device_id: device.device_id().to_owned(),
+            request_id: error.details.as_ref().and_then(|d| d.request_id.clone()),
+            openclaw: self.openclaw,
+        })
     }
-}
-
-/// What to run on the gateway host to approve this device: `openclaw devices approve`
-/// (openclaw 2026.9 `devices` CLI) or `clawdbot devices approve` (2026.1.24
-/// `cli/devices-cli.js`).
-fn pairing_line(openclaw: bool, device_id: &str, request_id: Option<&str>) -> String {
-    let cli = if openclaw { "openclaw" } else { "clawdbot" };
-    let how = match request_id {
-        Some(id) => format!("`{cli} devices approve {id}`"),
-        None => format!("`{cli} devices list`, then `{cli} devices approve <requestId>`"),
-    };
-    format!(
-        "pairing required for device {device_id}: approve it on the gateway host with {how}; \
-         clawshim keeps retrying and connects once it is approved"
-    )
 }
 
 #[cfg(test)]
@@ -974,7 +960,7 @@ mod tests {
     }
 
     #[test]
-    fn a_pending_pairing_names_the_approve_command_of_each_gateway() {
+    fn a_pending_pairing_reports_the_request_to_approve() {
         let dir = Scratch::new();
         let id = fixed_identity(&dir.0);
         let auth = GatewayAuth::Token(Secret::new("secret"));
@@ -993,9 +979,14 @@ mod tests {
             "operator",
             &SCOPES,
         );
-        let line = creds.rejected(&v4).unwrap();
-        assert!(line.contains("`openclaw devices approve req-1`"), "{line}");
-        assert!(line.contains(VEC_ID), "{line}");
+        assert_eq!(
+            creds.rejected(&v4),
+            Some(ConnectFailure::PairingRequired {
+                device_id: VEC_ID.to_owned(),
+                request_id: Some("req-1".to_owned()),
+                openclaw: true,
+            })
+        );
         let v3: ErrorShape = serde_json::from_value(serde_json::json!({
             "code": "NOT_PAIRED", "message": "pairing required", "details": {"requestId": "req-2"}
         }))
@@ -1008,10 +999,11 @@ mod tests {
             "operator",
             &SCOPES,
         );
-        assert!(creds
-            .rejected(&v3)
-            .unwrap()
-            .contains("`clawdbot devices approve req-2`"));
+        assert!(matches!(
+            creds.rejected(&v3),
+            Some(ConnectFailure::PairingRequired { request_id: Some(id), openclaw: false, .. })
+                if id == "req-2"
+        ));
         let no_device: ErrorShape = serde_json::from_value(serde_json::json!({
             "code": "NOT_PAIRED", "message": "device identity required"
         }))

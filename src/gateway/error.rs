@@ -1,12 +1,71 @@
 //! Errors of the gateway client. Every way a call or a run can fail is one variant, so the
 //! proxy maps each to exactly one HTTP status.
 
+use super::ids::RunId;
+
+/// Why a connection attempt failed, or why an established connection ended. The proxy turns
+/// it into words and the setting that fixes it; core only reports what happened.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectFailure {
+    /// TCP, TLS or the WebSocket upgrade failed, or the socket closed during the handshake.
+    #[error("cannot reach the gateway at {url}: {detail}")]
+    Unreachable { url: String, detail: String },
+    /// No `hello-ok` within the connect timeout.
+    #[error("the gateway at {url} did not complete the handshake in time")]
+    HandshakeTimeout { url: String },
+    /// The gateway refused `connect` (wrong token or password, a protocol it does not speak,
+    /// a device it requires): its error as sent.
+    #[error("the gateway refused the connection: {message} ({code})")]
+    Refused {
+        code: String,
+        message: String,
+        /// `error.details.code`, when the gateway sent one (e.g. `AUTH_TOKEN_MISMATCH`).
+        detail_code: Option<String>,
+    },
+    /// Our device identity waits for approval on the gateway host.
+    #[error("the gateway refused the connection: pairing required for device {device_id}")]
+    PairingRequired {
+        device_id: String,
+        /// The pairing request to approve, when the gateway named it.
+        request_id: Option<String>,
+        /// Whether the gateway is openclaw (else clawdbot): the approve command differs.
+        openclaw: bool,
+    },
+    /// Connected, but with too few scopes to run agents (v4 clears them for token-only
+    /// clients it does not trust).
+    #[error("the gateway granted scopes {granted:?}, too few to run agents")]
+    MissingScopes { granted: Vec<String> },
+    /// The handshake did not follow the protocol (bad frame, protocol outside 3..=4).
+    #[error("unexpected handshake from the gateway: {detail}")]
+    ProtocolMismatch { detail: String },
+    /// An established connection was lost (close, error, missed ticks, `shutdown`).
+    #[error("connection lost: {reason}")]
+    Lost { reason: String },
+}
+
+/// Why a request found no connection to send on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotConnected {
+    /// Never connected yet, no failure so far.
+    #[error("connecting")]
+    Connecting,
+    /// The last attempt failed, or the connection was lost.
+    #[error("{0}")]
+    Failed(ConnectFailure),
+    /// Between a lost connection and the next attempt.
+    #[error("reconnecting")]
+    Reconnecting,
+    /// The connection task stopped.
+    #[error("shutting down")]
+    ShuttingDown,
+}
+
 /// Why a gateway call or run failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GatewayError {
     /// Not connected (never connected, reconnecting, or the handshake was refused).
     #[error("gateway not connected: {reason}")]
-    NotConnected { reason: String },
+    NotConnected { reason: NotConnected },
     /// The gateway answered the request with `ok:false` before any run started
     /// (e.g. `INVALID_REQUEST` "unknown agent id").
     #[error("gateway rejected the request ({code}): {message}")]
@@ -30,6 +89,9 @@ pub enum GatewayError {
     /// The caller's run channel fell too far behind and the run was dropped.
     #[error("run dropped: reader too slow")]
     Lagged,
+    /// A run with this id is already in flight on the connection (ids must be unique).
+    #[error("a run with id {0} is already in flight")]
+    DuplicateRun(RunId),
 }
 
 impl GatewayError {

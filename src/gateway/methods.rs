@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use super::run::{AgentInfo, RunOutcome, StopKind, Usage};
+use super::run::{RunOutcome, StopKind, Usage};
 
 /// Lowest protocol we speak (clawdbot 2026.1.x).
 pub const MIN_PROTOCOL: u32 = 3;
@@ -281,15 +281,6 @@ pub struct AgentEntry {
     pub id: String,
     #[serde(default)]
     pub name: Option<String>,
-}
-
-impl From<AgentEntry> for AgentInfo {
-    fn from(e: AgentEntry) -> Self {
-        AgentInfo {
-            id: e.id,
-            name: e.name,
-        }
-    }
 }
 
 #[cfg(test)]

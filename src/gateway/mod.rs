@@ -4,15 +4,19 @@
 //! [`GatewayClient`]; the connection task owns the socket, the pending-request map and the
 //! run map, and routes broadcast `agent` events to the one run that owns them.
 
+pub mod agents;
 pub mod backoff;
 pub mod client;
 pub mod conn;
 pub mod device;
 pub mod error;
 pub(crate) mod frame;
+pub mod ids;
 pub(crate) mod methods;
 pub mod run;
 
+pub use agents::{AgentDirectory, AgentInfo, AgentNotFound};
 pub use client::{GatewayClient, GatewayConfig, GatewayStatus};
-pub use error::GatewayError;
-pub use run::{AgentInfo, RunEvent, RunHandle, RunOutcome, RunRequest, StopKind, Usage};
+pub use error::{ConnectFailure, GatewayError, NotConnected};
+pub use ids::{RequestId, RunId};
+pub use run::{Run, RunEvent, RunOutcome, RunRequest, StopKind, Usage};

@@ -1,8 +1,19 @@
-//! What a caller sees of one agent run: the request it makes and the events it receives.
+//! What a caller sees of one agent run: the request it makes, the events it receives, and
+//! the [`Run`] that owns the run's life on our side.
+//!
+//! A [`Run`] ends in exactly one way: the gateway's final answer, a failure, the reader
+//! falling behind, or the local deadline. Dropping it before the gateway's final answer
+//! (client gone, write failed, deadline) aborts the run on the gateway, so every caller
+//! gets the same clean-up without remembering it.
 
 use std::time::Duration;
 
-use crate::gateway::GatewayError;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tracing::{debug, warn};
+
+use crate::gateway::{GatewayClient, GatewayError, RunId};
+use crate::routing::SessionKey;
 
 /// Input of one `agent` run, already resolved (agent, session, prompt).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -10,13 +21,16 @@ pub struct RunRequest {
     /// The agent that runs it (always sent: v4 refuses ownerless runs with several agents).
     pub agent_id: String,
     /// The session key, e.g. `agent:main:openai:<uuid>`.
-    pub session_key: String,
+    pub session_key: SessionKey,
     /// The user turn (with the history envelope when the request carried history).
     pub message: String,
     /// System and developer messages, joined by a blank line.
     pub extra_system_prompt: Option<String>,
     /// Run timeout passed to the gateway (`timeout`, whole seconds).
     pub timeout: Option<Duration>,
+    /// Delete the session once the run is over when it is a per-request one
+    /// ([`SessionKey::is_ephemeral`]; see [`GatewayClient::delete_session`]).
+    pub delete_ephemeral_session: bool,
 }
 
 /// Token counts from the final result's `meta.agentMeta.usage`.
@@ -51,30 +65,201 @@ pub struct RunOutcome {
     pub stop: StopKind,
 }
 
-/// One item of a run's event stream, in arrival order. The stream ends after
-/// [`RunEvent::Finished`] or [`RunEvent::Failed`].
+/// One item of a run's event stream, in arrival order. The stream ends after any event but
+/// [`RunEvent::Delta`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunEvent {
     /// New assistant text (`agent` event, `stream:"assistant"`, `data.delta`).
     Delta(String),
     /// The run finished; the final `res` arrived.
     Finished(RunOutcome),
-    /// The run failed: gateway error after acceptance, lost connection, or local timeout.
+    /// The run failed: gateway error after acceptance or lost connection.
     Failed(GatewayError),
+    /// The reader fell too far behind and the connection dropped the run (its channel
+    /// closed without a final event); the run goes on on the gateway.
+    Lagged,
+    /// The local deadline passed before the gateway's final answer.
+    TimedOut,
 }
 
-/// An accepted run: its id and the bounded stream of its events.
-#[derive(Debug)]
-pub struct RunHandle {
+impl RunEvent {
+    /// Whether nothing follows this event.
+    pub fn is_terminal(&self) -> bool {
+        !matches!(self, RunEvent::Delta(_))
+    }
+}
+
+/// An accepted run: its id and its events. Dropping it before the gateway's final answer
+/// aborts the run there (see the module doc).
+pub struct Run {
+    id: RunId,
+    events: mpsc::Receiver<RunEvent>,
+    guard: RunGuard,
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Run")
+            .field("id", &self.id)
+            .field("ended", &self.guard.ended)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Run {
+    pub(crate) fn new(id: RunId, events: mpsc::Receiver<RunEvent>, guard: RunGuard) -> Run {
+        Run { id, events, guard }
+    }
+
     /// The run id (= the `idempotencyKey` we sent).
-    pub run_id: String,
-    /// Events of this run only; bounded so a slow reader never stalls the socket.
-    pub events: tokio::sync::mpsc::Receiver<RunEvent>,
+    pub fn id(&self) -> &RunId {
+        &self.id
+    }
+
+    /// The next event: a delta, the gateway's final answer, [`RunEvent::Lagged`] when the
+    /// connection dropped the run, or [`RunEvent::TimedOut`] once `deadline` passes. Cancel
+    /// safe. Stop after the first terminal event ([`RunEvent::is_terminal`]): nothing
+    /// meaningful follows it.
+    pub async fn next(&mut self, deadline: Instant) -> RunEvent {
+        let event = tokio::select! {
+            ev = self.events.recv() => ev.unwrap_or(RunEvent::Lagged),
+            _ = tokio::time::sleep_until(deadline) => RunEvent::TimedOut,
+        };
+        if matches!(
+            event,
+            RunEvent::Finished(_) | RunEvent::Failed(_) | RunEvent::Lagged
+        ) {
+            // The gateway is done with it (or we already let go of it): nothing to abort.
+            self.guard.ended = true;
+        }
+        event
+    }
 }
 
-/// One configured agent, from `agents.list`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AgentInfo {
-    pub id: String,
-    pub name: Option<String>,
+/// Our side of a run that may still go on at the gateway: on drop, aborts it unless it
+/// ended, and deletes its session when asked to. Exists from before the `agent` request is
+/// sent, so a caller that stops waiting for `accepted` still aborts it.
+pub(crate) struct RunGuard {
+    gateway: GatewayClient,
+    run_id: RunId,
+    session_key: SessionKey,
+    agent_id: String,
+    delete_session: bool,
+    /// Set once no abort is needed (final answer, failure, or refused before it started).
+    pub(crate) ended: bool,
+}
+
+impl RunGuard {
+    pub(crate) fn new(gateway: GatewayClient, req: &RunRequest, run_id: &RunId) -> RunGuard {
+        RunGuard {
+            gateway,
+            run_id: run_id.clone(),
+            session_key: req.session_key.clone(),
+            agent_id: req.agent_id.clone(),
+            delete_session: req.delete_ephemeral_session && req.session_key.is_ephemeral(),
+            ended: false,
+        }
+    }
+}
+
+impl Drop for RunGuard {
+    fn drop(&mut self) {
+        // Without a runtime (process exit) there is nobody left to send the request.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if !self.ended {
+            let gateway = self.gateway.clone();
+            let (run_id, session_key, agent_id) = (
+                self.run_id.clone(),
+                self.session_key.clone(),
+                self.agent_id.clone(),
+            );
+            runtime.spawn(async move {
+                match gateway.abort_run(&run_id, &session_key, &agent_id).await {
+                    Ok(true) => debug!(run_id = %run_id, "run aborted on the gateway"),
+                    Ok(false) => {
+                        debug!(run_id = %run_id, "gateway cannot abort runs (protocol 3); run left to finish")
+                    }
+                    Err(e) => warn!(run_id = %run_id, error = %e, "abort failed"),
+                }
+            });
+        }
+        if self.delete_session {
+            let gateway = self.gateway.clone();
+            let key = self.session_key.clone();
+            runtime.spawn(async move {
+                if let Err(e) = gateway.delete_session(&key).await {
+                    debug!(session = %key, error = %e, "could not delete the per-request session");
+                }
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::gateway::client::GatewayAuth;
+    use crate::gateway::GatewayConfig;
+
+    fn run_with_channel() -> (Run, mpsc::Sender<RunEvent>) {
+        // Never connected: an abort from the guard finds no protocol and sends nothing.
+        let (gateway, _conn) =
+            GatewayClient::new(GatewayConfig::new("ws://127.0.0.1:9", GatewayAuth::None));
+        let req = RunRequest {
+            agent_id: "main".into(),
+            session_key: SessionKey::named("agent:main:openai:x"),
+            message: "hi".into(),
+            extra_system_prompt: None,
+            timeout: None,
+            delete_ephemeral_session: false,
+        };
+        let id = RunId::from("run-1");
+        let (tx, rx) = mpsc::channel(4);
+        let guard = RunGuard::new(gateway, &req, &id);
+        (Run::new(id, rx, guard), tx)
+    }
+
+    fn later() -> Instant {
+        Instant::now() + Duration::from_secs(30)
+    }
+
+    #[tokio::test]
+    async fn the_deadline_is_an_event_and_leaves_the_run_to_abort() {
+        let (mut run, tx) = run_with_channel();
+        tx.send(RunEvent::Delta("a".into())).await.unwrap();
+        assert_eq!(run.next(later()).await, RunEvent::Delta("a".into()));
+        assert!(!run.guard.ended);
+        assert_eq!(run.next(Instant::now()).await, RunEvent::TimedOut);
+        assert!(
+            !run.guard.ended,
+            "a timed-out run is still going on the gateway"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_closed_channel_is_lagged_once_in_one_place() {
+        let (mut run, tx) = run_with_channel();
+        drop(tx);
+        let event = run.next(later()).await;
+        assert_eq!(event, RunEvent::Lagged);
+        assert!(event.is_terminal() && run.guard.ended);
+    }
+
+    #[tokio::test]
+    async fn the_final_answer_ends_the_run() {
+        let (mut run, tx) = run_with_channel();
+        let outcome = RunOutcome {
+            text: "done".into(),
+            usage: None,
+            stop: StopKind::Completed,
+        };
+        tx.send(RunEvent::Finished(outcome.clone())).await.unwrap();
+        assert_eq!(run.next(later()).await, RunEvent::Finished(outcome));
+        assert!(run.guard.ended);
+        assert_eq!(run.id().as_str(), "run-1");
+    }
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Object;
 use crate::gateway::AgentInfo;
-use crate::routing;
+use crate::routing::{self, AgentSelector};
 
 /// The id that routes to the gateway's default agent.
 pub const DEFAULT_MODEL_ID: &str = "openclaw";
@@ -70,20 +70,29 @@ pub fn list(agents: &[AgentInfo]) -> ModelList {
     }
 }
 
-/// The model object for `id` when it names the default agent or a configured agent, in any
-/// spelling `routing` accepts (`openclaw/<id>`, `openclaw:<id>`, `clawdbot:<id>`,
-/// `clawdbot/<id>`, `moltbot:<id>`, `moltbot/<id>`, `agent:<id>`). The object carries the id
-/// as asked, like the gateway's endpoint.
-pub fn find(id: &str, agents: &[AgentInfo]) -> Option<Model> {
+/// Which agent a model id of this list addresses: [`AgentSelector::Default`] for
+/// [`DEFAULT_MODEL_ID`] and [`DEFAULT_MODEL_ALIAS`] (any case), the agent for every spelling
+/// `routing` accepts (`openclaw/<id>`, `openclaw:<id>`, `clawdbot:<id>`, `clawdbot/<id>`,
+/// `moltbot:<id>`, `moltbot/<id>`, `agent:<id>`), `None` for anything else (unlike a chat
+/// request's `model`, which falls back to the default agent).
+pub fn requested_agent(id: &str) -> Option<AgentSelector> {
     let lowered = id.trim().to_ascii_lowercase();
     if lowered == DEFAULT_MODEL_ID || lowered == DEFAULT_MODEL_ALIAS {
-        return Some(Model::new(id));
+        return Some(AgentSelector::Default);
     }
-    let agent_id = routing::agent_id_from_model(id)?;
-    agents
-        .iter()
-        .any(|a| routing::normalize_agent_id(&a.id) == agent_id)
-        .then(|| Model::new(id))
+    routing::agent_id_from_model(id).map(AgentSelector::Explicit)
+}
+
+/// The model object for `id` when it names the default agent or one of `agents`
+/// ([`requested_agent`]). The object carries the id as asked, like the gateway's endpoint.
+pub fn find(id: &str, agents: &[AgentInfo]) -> Option<Model> {
+    match requested_agent(id)? {
+        AgentSelector::Default => Some(Model::new(id)),
+        AgentSelector::Explicit(agent_id) => agents
+            .iter()
+            .any(|a| routing::normalize_agent_id(&a.id) == agent_id)
+            .then(|| Model::new(id)),
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,129 @@
+//! The one loop that serves a gateway [`Run`] to an HTTP client, whatever the body format.
+//!
+//! [`start_run`] waits for the gateway to accept the run while watching the client;
+//! [`serve_run`] then waits on three things at once: the client leaving, the run's next
+//! event, and the keep-alive tick. A [`RunOutput`] turns events into bytes (one JSON object at the end, or
+//! SSE as they come). Leaving the loop early drops the run, which aborts it on the gateway
+//! (see `clawshim_core::gateway::run`), so no path here has to remember to.
+
+use std::time::Duration;
+
+use clawshim_core::gateway::{GatewayClient, Run, RunEvent, RunId, RunRequest};
+use pingora::proxy::Session;
+use tokio::time::Instant;
+
+use crate::ctx::RequestCtx;
+use crate::errors::HttpError;
+
+/// What the loop does after an output handled an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Wait for the next event.
+    Continue,
+    /// The response is complete, or the client cannot take more: stop.
+    Stop,
+}
+
+/// How a run's events become the response. Errors returned before the output wrote a
+/// header are written by the caller as an error response.
+#[allow(
+    async_fn_in_trait,
+    reason = "implemented in this crate only; `Send` is checked where the concrete output is served"
+)]
+pub trait RunOutput {
+    /// Called once before the first event (e.g. the SSE header and role chunk).
+    async fn open(
+        &mut self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<Flow, HttpError>;
+
+    /// Handle one event of the run.
+    async fn event(
+        &mut self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        event: RunEvent,
+    ) -> Result<Flow, HttpError>;
+
+    /// How often to send a keep-alive while no event comes; `None` for none.
+    fn keepalive_every(&self) -> Option<Duration>;
+
+    /// Send one keep-alive.
+    async fn keepalive(
+        &mut self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<Flow, HttpError>;
+}
+
+/// Start `req` on the gateway while watching the client, and record its run id. `Ok(None)`
+/// when the client left before the gateway accepted the run (dropping the start aborts it).
+pub async fn start_run(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    gateway: &GatewayClient,
+    req: &RunRequest,
+) -> Result<Option<Run>, HttpError> {
+    let run_id = RunId::new();
+    ctx.run_id = Some(run_id.clone());
+    tokio::select! {
+        run = gateway.start_run_with_id(req, run_id) => Ok(Some(run?)),
+        _ = client_gone(session) => {
+            ctx.client_gone = true;
+            Ok(None)
+        }
+    }
+}
+
+/// Serve `run` through `output` until the output stops, the client leaves, or `deadline`
+/// passes (then the run reports [`RunEvent::TimedOut`]).
+pub async fn serve_run(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    mut run: Run,
+    deadline: Instant,
+    output: &mut impl RunOutput,
+) -> Result<(), HttpError> {
+    if output.open(session, ctx).await? == Flow::Stop {
+        return Ok(());
+    }
+    let every = output.keepalive_every();
+    // Without keep-alives the tick never fires before the deadline ends the run.
+    let mut next_tick = every.map_or(deadline, |d| Instant::now() + d);
+    loop {
+        let flow = tokio::select! {
+            event = run.next(deadline) => {
+                let flow = output.event(session, ctx, event).await?;
+                if let Some(every) = every {
+                    next_tick = Instant::now() + every;
+                }
+                flow
+            }
+            _ = client_gone(session) => {
+                ctx.client_gone = true;
+                Flow::Stop
+            }
+            _ = tokio::time::sleep_until(next_tick), if every.is_some() => {
+                next_tick = Instant::now() + every.unwrap_or_default();
+                output.keepalive(session, ctx).await?
+            }
+        };
+        if flow == Flow::Stop {
+            return Ok(());
+        }
+    }
+}
+
+/// Resolves when the downstream client has gone away (FIN, reset, or stray bytes after the
+/// body). Never resolves while the client is still there.
+pub async fn client_gone(session: &mut Session) {
+    let downstream = session.as_downstream_mut();
+    downstream.set_abort_on_close(true);
+    loop {
+        match downstream.read_body_or_idle(true).await {
+            Ok(Some(_)) => continue,
+            Ok(None) | Err(_) => return,
+        }
+    }
+}
