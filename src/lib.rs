@@ -10,6 +10,7 @@
 //! - [`routing`]: which agent and which session a request goes to.
 //! - [`gateway`]: the gateway WebSocket protocol (typed frames) and the shared client that
 //!   multiplexes every HTTP request's run over one connection.
+//! - [`private_fs`]: private key files and directories (mode checks, `O_EXCL|O_NOFOLLOW`).
 //! - [`translate`]: turns a run's events into OpenAI chunks or a full response;
 //!   [`responses_translate`] does the same for the Responses API.
 
@@ -17,6 +18,7 @@ pub mod gateway;
 pub mod media;
 pub mod model_override;
 pub mod openai;
+pub mod private_fs;
 pub mod prompt;
 pub mod response_id;
 pub mod responses_translate;

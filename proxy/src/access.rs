@@ -1,6 +1,6 @@
-//! One access line per request, from `logging`: method, path, status, route, agent, key name, run id,
-//! duration, bytes, request id, and
-//! the error kind (with the detail of our own failures). Never headers or bodies (tokens, prompts).
+//! One access line per request, from `logging`: client address (see `client_ip`), method,
+//! path, status, route, agent, key name, run id, duration, bytes, request id, and the error
+//! kind (with the detail of our own failures). Never headers or bodies (tokens, prompts).
 
 use pingora::prelude::*;
 use pingora::proxy::Session;
@@ -18,6 +18,7 @@ pub fn log(session: &Session, e: Option<&Error>, ctx: &RequestCtx) {
         .map(|t| t.duration_since(ctx.started).as_secs_f64() * 1000.0);
     info!(
         target: "clawshim::access",
+        client = ctx.client_ip.map(|ip| ip.to_string()).as_deref().unwrap_or("-"),
         method = %req.method,
         path = %req.uri.path(),
         status,

@@ -1,108 +1,265 @@
-//! Failed-auth limiting per client IP: after `max_failures` bad credentials within `window`,
-//! the address gets 429 with `Retry-After` until the window ends, so a LAN host cannot
+//! Failed-auth limiting per client: after `max_failures` bad credentials within `window`,
+//! the client gets 429 with `Retry-After` until the window ends, so a LAN host cannot
 //! brute-force keys.
+//!
+//! Three things keep it from being walked around:
+//! - a success never clears failures (else 9 guesses, 1 good request, repeat);
+//! - clients are counted per bucket: an IPv4 address, or an IPv6 /64 (one host usually owns
+//!   a whole /64 and can pick a fresh address for every try); IPv4-mapped IPv6 is IPv4;
+//! - the table is bounded and every operation is O(1): a segmented LRU (on the `lru`
+//!   crate). A client's first failure goes to the probation segment; its second moves it to
+//!   the protected segment. A flood of one-off addresses only churns probation, so a client
+//!   that is guessing stays tracked; pushing it out of protected takes two failures from
+//!   each of [`PROTECTED_CAPACITY`] other buckets, more guesses than the table saves it.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
+use std::num::NonZeroUsize;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Entries kept before expired ones are swept.
-const SWEEP_AT: usize = 4096;
+use lru::LruCache;
 
-/// Failure counts per address.
+/// Buckets with one failure, newest kept.
+pub const PROBATION_CAPACITY: usize = 16_384;
+/// Buckets with two or more failures, most recently seen kept.
+pub const PROTECTED_CAPACITY: usize = 16_384;
+
+/// Who is counted together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Bucket {
+    /// One IPv4 address.
+    V4(u32),
+    /// The /64 prefix of an IPv6 address.
+    V6(u64),
+}
+
+impl Bucket {
+    /// The bucket of `ip`: IPv4 per address (mapped IPv6 included), IPv6 per /64.
+    pub fn of(ip: IpAddr) -> Bucket {
+        match ip.to_canonical() {
+            IpAddr::V4(v4) => Bucket::V4(v4.to_bits()),
+            IpAddr::V6(v6) => Bucket::V6((v6.to_bits() >> 64) as u64),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Count {
+    failures: u32,
+    since: Instant,
+}
+
+impl Count {
+    /// One more failure; a window that ended starts again.
+    fn bump(&mut self, now: Instant, window: Duration) {
+        if now.saturating_duration_since(self.since) >= window {
+            *self = Count {
+                failures: 1,
+                since: now,
+            };
+        } else {
+            self.failures = self.failures.saturating_add(1);
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Table {
+    probation: LruCache<Bucket, Count>,
+    protected: LruCache<Bucket, Count>,
+}
+
+/// Failure counts per client bucket.
 #[derive(Debug)]
 pub struct FailedAuthLimiter {
     max_failures: u32,
     window: Duration,
-    seen: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+    table: Mutex<Table>,
 }
 
 impl FailedAuthLimiter {
     /// Block after `max_failures` failures within `window` (0 disables).
     pub fn new(max_failures: u32, window: Duration) -> Self {
+        let cap = |n: usize| NonZeroUsize::new(n).expect("capacity is not zero");
         FailedAuthLimiter {
             max_failures,
             window,
-            seen: Mutex::new(HashMap::new()),
+            table: Mutex::new(Table {
+                probation: LruCache::new(cap(PROBATION_CAPACITY)),
+                protected: LruCache::new(cap(PROTECTED_CAPACITY)),
+            }),
         }
     }
 
-    /// `Err(retry_after)` when `ip` is blocked.
+    fn table(&self) -> std::sync::MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `Err(retry_after)` when `ip`'s bucket is blocked.
     pub fn check(&self, ip: IpAddr, now: Instant) -> Result<(), Duration> {
         if self.max_failures == 0 {
             return Ok(());
         }
-        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        match seen.get(&ip) {
-            Some((count, start)) if *count >= self.max_failures => {
-                let end = *start + self.window;
-                if now < end {
-                    Err(end - now)
-                } else {
-                    Ok(())
-                }
-            }
-            _ => Ok(()),
+        let bucket = Bucket::of(ip);
+        let mut table = self.table();
+        // `get` marks a blocked client as recently seen: one that keeps trying stays.
+        let count = match table.protected.get(&bucket) {
+            Some(c) => *c,
+            None => match table.probation.peek(&bucket) {
+                Some(c) => *c,
+                None => return Ok(()),
+            },
+        };
+        let end = count.since + self.window;
+        if count.failures >= self.max_failures && now < end {
+            Err(end - now)
+        } else {
+            Ok(())
         }
     }
 
-    /// Count a failure for `ip`.
+    /// Count a failure for `ip`'s bucket.
     pub fn record_failure(&self, ip: IpAddr, now: Instant) {
         if self.max_failures == 0 {
             return;
         }
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        if seen.len() >= SWEEP_AT {
-            let window = self.window;
-            seen.retain(|_, (_, start)| now.saturating_duration_since(*start) < window);
-        }
-        let entry = seen.entry(ip).or_insert((0, now));
-        if now.saturating_duration_since(entry.1) >= self.window {
-            *entry = (0, now);
-        }
-        entry.0 += 1;
-    }
-
-    /// Forget `ip` after a success.
-    pub fn record_success(&self, ip: IpAddr) {
-        if self.max_failures == 0 {
+        let bucket = Bucket::of(ip);
+        let promote_at = self.max_failures.min(2);
+        let mut table = self.table();
+        if let Some(count) = table.protected.get_mut(&bucket) {
+            count.bump(now, self.window);
             return;
         }
-        self.seen
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&ip);
+        let count = match table.probation.pop(&bucket) {
+            Some(mut count) => {
+                count.bump(now, self.window);
+                count
+            }
+            None => Count {
+                failures: 1,
+                since: now,
+            },
+        };
+        if count.failures >= promote_at {
+            table.protected.push(bucket, count);
+        } else {
+            table.probation.push(bucket, count);
+        }
+    }
+
+    /// Buckets tracked now (at most [`PROBATION_CAPACITY`] + [`PROTECTED_CAPACITY`]).
+    pub fn tracked(&self) -> usize {
+        let table = self.table();
+        table.probation.len() + table.protected.len()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
 
     #[test]
     fn blocks_after_the_limit_until_the_window_ends() {
         let l = FailedAuthLimiter::new(3, Duration::from_secs(60));
-        let ip: IpAddr = "192.0.2.1".parse().unwrap();
-        let other: IpAddr = "192.0.2.2".parse().unwrap();
+        let ip1 = ip("192.0.2.1");
+        let other = ip("192.0.2.2");
         let t0 = Instant::now();
         for _ in 0..3 {
-            assert!(l.check(ip, t0).is_ok());
-            l.record_failure(ip, t0);
+            assert!(l.check(ip1, t0).is_ok());
+            l.record_failure(ip1, t0);
         }
-        let retry = l.check(ip, t0 + Duration::from_secs(10)).unwrap_err();
+        let retry = l.check(ip1, t0 + Duration::from_secs(10)).unwrap_err();
         assert_eq!(retry, Duration::from_secs(50));
         assert!(l.check(other, t0).is_ok());
-        assert!(l.check(ip, t0 + Duration::from_secs(61)).is_ok());
+        assert!(l.check(ip1, t0 + Duration::from_secs(61)).is_ok());
     }
 
     #[test]
     fn zero_disables() {
         let l = FailedAuthLimiter::new(0, Duration::from_secs(60));
-        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let a = ip("192.0.2.1");
         for _ in 0..100 {
-            l.record_failure(ip, Instant::now());
+            l.record_failure(a, Instant::now());
         }
-        assert!(l.check(ip, Instant::now()).is_ok());
+        assert!(l.check(a, Instant::now()).is_ok());
+        assert_eq!(l.tracked(), 0);
+    }
+
+    #[test]
+    fn one_failure_blocks_when_the_limit_is_one() {
+        let l = FailedAuthLimiter::new(1, Duration::from_secs(60));
+        let t0 = Instant::now();
+        l.record_failure(ip("192.0.2.1"), t0);
+        assert!(l.check(ip("192.0.2.1"), t0).is_err());
+    }
+
+    #[test]
+    fn buckets_are_ipv4_addresses_and_ipv6_64s() {
+        let table = [
+            ("192.0.2.1", "192.0.2.1", true),
+            ("192.0.2.1", "192.0.2.2", false),
+            ("::ffff:192.0.2.1", "192.0.2.1", true),
+            ("2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:ffff", true),
+            ("2001:db8:1:2::1", "2001:db8:1:3::1", false),
+            ("2001:db8::", "0.0.0.0", false),
+        ];
+        for (a, b, same) in table {
+            assert_eq!(Bucket::of(ip(a)) == Bucket::of(ip(b)), same, "{a} {b}");
+        }
+    }
+
+    #[test]
+    fn fresh_ipv6_addresses_in_one_64_share_a_budget() {
+        let l = FailedAuthLimiter::new(10, Duration::from_secs(60));
+        let t0 = Instant::now();
+        let prefix = 0x2001_0db8_0000_0001_u128 << 64;
+        for i in 0..100_000u128 {
+            let addr = IpAddr::V6(Ipv6Addr::from_bits(prefix | (i * 7919 + 1)));
+            if i >= 10 {
+                assert!(
+                    l.check(addr, t0).is_err(),
+                    "address #{i} got a fresh budget"
+                );
+            } else {
+                l.record_failure(addr, t0);
+            }
+        }
+        assert_eq!(l.tracked(), 1);
+    }
+
+    #[test]
+    fn a_flood_of_addresses_stays_bounded_and_the_guesser_stays_blocked() {
+        let l = FailedAuthLimiter::new(10, Duration::from_secs(600));
+        let t0 = Instant::now();
+        let hot = ip("198.51.100.7");
+        for _ in 0..10 {
+            l.record_failure(hot, t0);
+        }
+        assert!(l.check(hot, t0).is_err());
+        // 100k addresses with one failure each (the cheap flood), then 100k more with two
+        // while the guesser keeps probing now and then.
+        for i in 0..100_000u32 {
+            l.record_failure(IpAddr::V4(Ipv4Addr::from_bits(0x0a00_0000 + i)), t0);
+        }
+        assert!(
+            l.check(hot, t0).is_err(),
+            "one-off addresses evicted the guesser"
+        );
+        assert!(l.tracked() <= PROBATION_CAPACITY + PROTECTED_CAPACITY);
+        for i in 0..100_000u32 {
+            let addr = IpAddr::V4(Ipv4Addr::from_bits(0x0b00_0000 + i));
+            l.record_failure(addr, t0);
+            l.record_failure(addr, t0);
+            if i % 1000 == 0 {
+                assert!(l.check(hot, t0).is_err(), "evicted after {i}");
+            }
+        }
+        assert!(l.check(hot, t0).is_err());
+        assert!(l.tracked() <= PROBATION_CAPACITY + PROTECTED_CAPACITY);
     }
 }

@@ -37,6 +37,8 @@ pub struct RequestCtx {
     pub client_gone: bool,
     /// Who authenticated (routes that need auth). Set in `request_filter`.
     pub principal: Option<Principal>,
+    /// The client's address ([`crate::client_ip`]). Set in `request_filter`.
+    pub client_ip: Option<std::net::IpAddr>,
 }
 
 impl RequestCtx {
@@ -56,6 +58,7 @@ impl RequestCtx {
             first_byte: None,
             client_gone: false,
             principal: None,
+            client_ip: None,
         }
     }
 }

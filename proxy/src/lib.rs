@@ -8,6 +8,7 @@ pub mod access;
 pub mod auth;
 pub mod auth_limit;
 pub mod chat;
+pub mod client_ip;
 pub mod config;
 pub mod ctx;
 pub mod demo;
@@ -25,6 +26,7 @@ pub mod run_loop;
 pub mod service;
 pub mod telemetry;
 pub mod tls;
+pub mod upgrade_sock;
 
 use std::sync::{Arc, Mutex};
 
@@ -47,9 +49,18 @@ use service::{App, ClawShim};
 /// SIGHUP reload, and the pid file is written.
 ///
 /// Exits the process with status 2 (that of an invalid configuration) when the device
-/// identity cannot be loaded or created, the one start-up step that can fail after
-/// validation (e.g. a directory it may not write to).
+/// identity cannot be loaded or created or the graceful-upgrade socket's directory is not
+/// private ([`upgrade_sock::prepare`]), the start-up steps that can fail after validation
+/// (e.g. a directory it may not write to).
 pub fn build_server(mut config: Config) -> Server {
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
+    if let Err(e) = upgrade_sock::prepare(&config.upgrade_sock) {
+        tracing::error!(error = %e, "refusing the graceful-upgrade socket");
+        eprintln!("clawshim: {e}");
+        std::process::exit(2);
+    }
     if let Some(path) = &config.device_identity {
         match DeviceIdentity::load_or_create(path) {
             Ok(identity) => {

@@ -37,6 +37,9 @@ fn main() {
     }
     let config = load_or_exit(&cli.settings);
     if cli.check_config {
+        for warning in &config.warnings {
+            eprintln!("clawshim: warning: {warning}");
+        }
         println!("configuration OK: {config:?}");
         return;
     }

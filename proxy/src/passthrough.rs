@@ -47,8 +47,10 @@ pub enum ForwardedHeaders {
     Strip,
 }
 
-/// Replace client-supplied attribution headers with what clawshim saw. A client on the
-/// loopback interface is local to the gateway's host too and gets no headers: openclaw
+/// Replace client-supplied attribution headers with what clawshim saw (`client`: the address
+/// from [`crate::client_ip`], which believes `X-Forwarded-For` only from trusted proxies, so a
+/// remote client behind a local tunnel is attributed as remote). A client on the
+/// loopback interface (`::ffff:127.0.0.1` included) is local to the gateway's host too and gets no headers: openclaw
 /// refuses a loopback forwarded address from a trusted proxy (openclaw-lab README,
 /// forwarded headers), and a local client needs no attribution.
 pub fn attribute(
@@ -58,6 +60,7 @@ pub fn attribute(
     tls: bool,
 ) {
     strip_attribution(req);
+    let client = client.map(crate::client_ip::normalize);
     let Some(ip) = client.filter(|ip| !ip.is_loopback()) else {
         return;
     };
@@ -115,6 +118,7 @@ mod tests {
         for (mode, ip) in [
             (ForwardedHeaders::Set, "127.0.0.1"),
             (ForwardedHeaders::Set, "::1"),
+            (ForwardedHeaders::Set, "::ffff:127.0.0.1"),
             (ForwardedHeaders::Strip, "192.168.1.20"),
         ] {
             let mut req = RequestHeader::build("GET", b"/", None).unwrap();

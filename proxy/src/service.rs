@@ -17,7 +17,7 @@ use crate::ctx::RequestCtx;
 use crate::errors::{self, HttpError};
 use crate::keys::{KeyStore, Principal};
 use crate::route::{self, Route};
-use crate::{access, auth, chat, health, metrics, models, passthrough};
+use crate::{access, auth, chat, client_ip, health, metrics, models, passthrough};
 
 /// Service-wide state shared by every request.
 pub struct App {
@@ -76,10 +76,8 @@ fn authorize(session: &Session, ctx: &mut RequestCtx, app: &App) -> Result<(), H
     if !ctx.route.needs_auth() {
         return Ok(());
     }
-    let ip = session
-        .client_addr()
-        .and_then(|a| a.as_inet())
-        .map(|a| a.ip())
+    let ip = ctx
+        .client_ip
         .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
     let now = std::time::Instant::now();
     if let Err(retry) = app.failed_auth.check(ip, now) {
@@ -96,7 +94,6 @@ fn authorize(session: &Session, ctx: &mut RequestCtx, app: &App) -> Result<(), H
         app.failed_auth.record_failure(ip, now);
         return Err(HttpError::Unauthorized);
     };
-    app.failed_auth.record_success(ip);
     ctx.key_name = principal.name().map(str::to_owned);
     if let Principal::Key(key) = &principal {
         key.take_request()
@@ -142,6 +139,7 @@ impl ProxyHttp for ClawShim {
     /// Route, authenticate (before any body is read or gateway call is made), serve.
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         ctx.request_id = request_id(session);
+        ctx.client_ip = client_ip::of_session(session, &self.app.config.trusted_proxies);
         let req = session.req_header();
         ctx.route = route::classify(&req.method, req.uri.path(), self.app.config.passthrough);
         if ctx.route == Route::Passthrough {
@@ -171,10 +169,7 @@ impl ProxyHttp for ClawShim {
         upstream_request: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        let client = session
-            .client_addr()
-            .and_then(|a| a.as_inet())
-            .map(|a| a.ip());
+        let client = ctx.client_ip;
         let tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
         passthrough::attribute(
             upstream_request,

@@ -21,8 +21,9 @@
 //!    `ExecReload=/bin/kill -HUP $MAINPID`.
 //! 2. **Graceful upgrade (SIGQUIT + `--upgrade`)**, pingora's mechanism, which also replaces
 //!    the binary and every other setting. The old and the new process must agree on
-//!    `[server] upgrade_sock` (`CLAWSHIM_UPGRADE_SOCK`, default
-//!    `/tmp/clawshim_upgrade.sock`) and listen on the same addresses. Then:
+//!    `[server] upgrade_sock` (`CLAWSHIM_UPGRADE_SOCK`, default `upgrade.sock` in a
+//!    directory private to clawshim's user, see [`crate::upgrade_sock`]) and listen on the
+//!    same addresses. Then:
 //!    1. start the new process with the same configuration plus `--upgrade`:
 //!       `clawshim --config /etc/clawshim.toml --upgrade`. It waits (about 5 s) for the
 //!       listening sockets on the upgrade socket instead of binding them;
@@ -43,6 +44,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use async_trait::async_trait;
+use clawshim_core::private_fs::{self, PrivateFsError};
 use pingora::listeners::tls::TlsSettings;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
@@ -69,6 +71,11 @@ pub struct TlsConfig {
 /// Read `cert` and `key` and check that they form a usable pair; the error names the file
 /// and the problem.
 pub fn load_certified_key(cert: &Path, key: &Path) -> Result<CertifiedKey, String> {
+    // Another local user must not read the key (the device identity's rule, shared). A file
+    // that cannot be read at all is reported below, with the certificate's problems first.
+    if let Err(e @ PrivateFsError::Readable { .. }) = private_fs::check_owner_only(key) {
+        return Err(format!("tls key {e}"));
+    }
     let chain = load_certs(cert)?;
     let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| {
         format!(
@@ -274,6 +281,9 @@ mod tests {
     fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
         let p = dir.join(name);
         std::fs::write(&p, text).unwrap();
+        // Private like a real key file: the content is what these tests are about.
+        #[cfg(unix)]
+        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
         p
     }
 
@@ -292,6 +302,30 @@ mod tests {
         let e =
             load_certified_key(Path::new("/nonexistent/c.pem"), Path::new("/x/k.pem")).unwrap_err();
         assert!(e.contains("/nonexistent/c.pem"), "{e}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_key_other_users_can_read_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempdir("keymode");
+        let key = rcgen_free_key(&d);
+        for mode in [0o640, 0o604, 0o644] {
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(mode)).unwrap();
+            let e = load_certified_key(&key, &key).unwrap_err();
+            assert!(e.contains("chmod 600"), "{mode:o}: {e}");
+            assert!(e.contains(&key.display().to_string()), "{e}");
+        }
+        let _ = std::fs::remove_dir_all(d);
+    }
+
+    /// A file standing in for a private key: the mode is checked before the content.
+    fn rcgen_free_key(dir: &Path) -> PathBuf {
+        write(
+            dir,
+            "key.pem",
+            "-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----\n",
+        )
     }
 
     #[test]

@@ -65,6 +65,52 @@ fn check_config_reports_every_problem_and_exits_2() {
 }
 
 #[test]
+fn a_lan_listener_with_only_the_gateway_token_is_warned_about() {
+    // Valid (exit 0), but clients on the LAN would hold the gateway's own token.
+    let out = clawshim(&[
+        "--check-config",
+        "--gateway-token",
+        "t",
+        "--listen",
+        "0.0.0.0:8790",
+    ]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("warning"), "{err}");
+    assert!(err.contains("admin token"), "{err}");
+    assert!(err.contains("clawshim gen-key"), "{err}");
+    assert!(err.contains("0.0.0.0:8790"), "{err}");
+
+    // Loopback only, or clients with tokens of their own: no warning.
+    for args in [
+        &["--listen", "127.0.0.1:8790"][..],
+        &["--listen", "0.0.0.0:8790", "--api-tokens", "client-token"][..],
+    ] {
+        let mut all = vec!["--check-config", "--gateway-token", "t"];
+        all.extend_from_slice(args);
+        let out = clawshim(&all);
+        assert!(out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("warning"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn a_bad_trusted_proxy_is_a_configuration_error() {
+    let out = clawshim(&[
+        "--check-config",
+        "--gateway-token",
+        "t",
+        "--trusted-proxies",
+        "127.0.0.1/32,not-a-cidr",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("trusted_proxies"), "{err}");
+    assert!(err.contains("not-a-cidr"), "{err}");
+}
+
+#[test]
 fn an_unknown_log_format_is_refused_by_the_flag_parser() {
     let out = clawshim(&[
         "--check-config",

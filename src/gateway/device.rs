@@ -19,7 +19,6 @@
 
 use std::fmt;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -35,6 +34,7 @@ use super::client::GatewayAuth;
 use super::error::ConnectFailure;
 use super::frame::{Challenge, ErrorShape};
 use super::methods::{ClientInfo, ConnectAuth, DeviceProof, HelloOk};
+use crate::private_fs::{self, PrivateFsError};
 
 /// Version of the identity file layout.
 const FILE_VERSION: u32 = 1;
@@ -308,7 +308,7 @@ impl DeviceIdentity {
             path,
         };
         if let Some(parent) = identity.path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            create_private_dir(parent).map_err(|source| DeviceError::Io {
+            private_fs::create_private_dir(parent).map_err(|source| DeviceError::Io {
                 path: parent.to_path_buf(),
                 source,
             })?;
@@ -406,58 +406,33 @@ impl DeviceIdentity {
     }
 }
 
-#[cfg(unix)]
+/// The identity file must be readable by its owner only (the one check shared with the TLS
+/// key, [`crate::private_fs::check_owner_only`]).
 fn check_permissions(path: &Path) -> Result<(), DeviceError> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = fs::metadata(path)
-        .map_err(|source| DeviceError::Io {
+    match private_fs::check_owner_only(path) {
+        Ok(()) => Ok(()),
+        Err(PrivateFsError::Readable { path, mode }) => {
+            Err(DeviceError::Permissions { path, mode })
+        }
+        Err(PrivateFsError::Io { path, source }) => Err(DeviceError::Io { path, source }),
+        Err(other) => Err(DeviceError::Io {
             path: path.to_path_buf(),
-            source,
-        })?
-        .permissions()
-        .mode()
-        & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(DeviceError::Permissions {
-            path: path.to_path_buf(),
-            mode,
-        });
+            source: std::io::Error::other(other),
+        }),
     }
-    Ok(())
 }
 
-#[cfg(not(unix))]
-fn check_permissions(_path: &Path) -> Result<(), DeviceError> {
-    Ok(())
-}
-
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
-}
-
+/// Write a new 0600 file (`O_EXCL|O_NOFOLLOW`, see [`private_fs::create_private_file`]).
+/// For the update's temporary file a leftover name (a crashed run, or a symlink planted by
+/// another user) is unlinked (never followed) and the exclusive create tried once more.
 fn write_private(path: &Path, bytes: &[u8], create_new: bool) -> std::io::Result<()> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true);
-    if create_new {
-        options.create_new(true);
-    } else {
-        options.create(true).truncate(true);
+    match private_fs::create_private_file(path, bytes) {
+        Err(e) if !create_new && e.kind() == std::io::ErrorKind::AlreadyExists => {
+            fs::remove_file(path)?;
+            private_fs::create_private_file(path, bytes)
+        }
+        other => other,
     }
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    // The mode above only applies to a new file; an existing temporary file keeps its own.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(fs::Permissions::from_mode(0o600))?;
-    }
-    file.write_all(bytes)?;
-    file.sync_all()
 }
 
 /// The credentials of one `connect`: the shared secret, a stored device token and the signed
@@ -826,6 +801,31 @@ mod tests {
             "{err}"
         );
         assert!(err.to_string().contains("chmod 600"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_update_never_writes_through_a_planted_temporary_file() {
+        // Another local user who can write the directory plants a symlink where the update's
+        // temporary file goes: the update must not follow it.
+        let dir = Scratch::new();
+        let path = dir.0.join("identity.json");
+        let id = DeviceIdentity::load_or_create(&path).unwrap();
+        let victim = dir.0.join("victim");
+        fs::write(&victim, "untouched").unwrap();
+        let mut tmp = path.clone().into_os_string();
+        tmp.push(format!(".tmp{}", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &tmp).unwrap();
+        let token = DeviceToken {
+            token: "dt-2".into(),
+            role: "operator".into(),
+            scopes: vec![],
+            issued_at_ms: None,
+        };
+        id.store_device_token(token.clone()).unwrap();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "untouched");
+        let again = DeviceIdentity::load(&path).unwrap().unwrap();
+        assert_eq!(again.device_token(), Some(token));
     }
 
     #[test]

@@ -21,6 +21,13 @@ fn lan_example_loads_with_real_certificate_files() {
     let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
     std::fs::write(&cert_path, cert.pem()).unwrap();
     std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    // clawshim refuses a key other users can read.
+    #[cfg(unix)]
+    std::fs::set_permissions(
+        &key_path,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
 
     let mut settings = Settings {
         config: Some(conf("lan.toml")),

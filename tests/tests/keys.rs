@@ -207,6 +207,101 @@ async fn repeated_bad_credentials_from_one_ip_get_429() {
     assert!(r.headers().contains_key("retry-after"));
 }
 
+#[tokio::test]
+async fn a_valid_credential_never_resets_the_failure_count() {
+    // 9 bad guesses, 1 good request, then guessing again: the 10th failure blocks the
+    // address; a success in between must not have cleared the first nine.
+    let gw = mock(Protocol::V4).await;
+    let path = config_file("[auth]\nmax_failed_attempts = 10\nfailed_window_secs = 600\n");
+    let shim = Shim::start_with(&gw.url(), move |s| s.config = Some(path), true).await;
+    for _ in 0..9 {
+        let r = client()
+            .get(shim.url("/v1/models"))
+            .bearer_auth("guess")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+    }
+    let r = client()
+        .get(shim.url("/v1/models"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = client()
+        .get(shim.url("/v1/models"))
+        .bearer_auth("guess")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = client()
+        .get(shim.url("/v1/models"))
+        .bearer_auth("guess")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429, "the walk-around still works");
+    let r = client()
+        .get(shim.url("/v1/models"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+}
+
+/// `GET /v1/models` with `token`, as a proxy on loopback forwarding for `forwarded_for`.
+async fn models_via_proxy(shim: &Shim, token: &str, forwarded_for: &str) -> u16 {
+    client()
+        .get(shim.url("/v1/models"))
+        .bearer_auth(token)
+        .header("x-forwarded-for", forwarded_for)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_failures_count_per_forwarded_client() {
+    let gw = mock(Protocol::V4).await;
+    let path = config_file(
+        "[auth]\nmax_failed_attempts = 3\nfailed_window_secs = 600\n\
+         [server]\ntrusted_proxies = [\"127.0.0.1/32\"]\n",
+    );
+    let shim = Shim::start_with(&gw.url(), move |s| s.config = Some(path), true).await;
+    for _ in 0..3 {
+        // What the client put in the header itself (left) is not believed.
+        assert_eq!(
+            models_via_proxy(&shim, "guess", "198.51.100.1, 203.0.113.7").await,
+            401
+        );
+    }
+    assert_eq!(models_via_proxy(&shim, TOKEN, "203.0.113.7").await, 429);
+    // Other clients of the same proxy, and the proxy's own host, are not blocked.
+    assert_eq!(models_via_proxy(&shim, TOKEN, "198.51.100.1").await, 200);
+    assert_eq!(models_via_proxy(&shim, TOKEN, "127.0.0.1").await, 200);
+}
+
+#[tokio::test]
+async fn forwarded_for_from_an_untrusted_peer_is_ignored() {
+    // No trusted proxies: a client cannot pick a fresh address per guess.
+    let gw = mock(Protocol::V4).await;
+    let path = config_file("[auth]\nmax_failed_attempts = 3\nfailed_window_secs = 600\n");
+    let shim = Shim::start_with(&gw.url(), move |s| s.config = Some(path), true).await;
+    for i in 0..3 {
+        assert_eq!(
+            models_via_proxy(&shim, "guess", &format!("203.0.113.{i}")).await,
+            401
+        );
+    }
+    assert_eq!(models_via_proxy(&shim, TOKEN, "203.0.113.99").await, 429);
+}
+
 #[test]
 fn bad_key_entries_are_config_errors() {
     use clawshim_proxy::config::{Config, Settings};

@@ -284,3 +284,76 @@ async fn passthrough_off_answers_404_json() {
     assert!(err.contains("404"), "{err}");
     assert_eq!(gw.upgrade_headers().len(), upgrades);
 }
+
+/// The request heads the fake gateway saw that were proxied (not the shim's own WebSocket
+/// attempts), lower-cased.
+fn proxied_heads(gw: &FakeHttpGateway) -> Vec<String> {
+    gw.heads
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|h| h.to_ascii_lowercase())
+        .filter(|h| !h.contains("upgrade: websocket"))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_client_behind_a_trusted_local_proxy_is_attributed_as_remote() {
+    // A tunnel or reverse proxy on the same host (cloudflared, tailscale serve, nginx) connects
+    // from 127.0.0.1 and names the real client in X-Forwarded-For.
+    let gw = fake_http_gateway().await;
+    let shim = Shim::start_with(
+        &format!("ws://{}", gw.addr),
+        |s| s.trusted_proxies = Some(vec!["127.0.0.1/32".into()]),
+        false,
+    )
+    .await;
+    let proxied = |xff: &'static str| {
+        client()
+            .get(shim.url("/"))
+            .header("x-forwarded-for", xff)
+            .send()
+    };
+    // The client wrote the left entry itself; the proxy appended the right one.
+    assert_eq!(proxied("6.6.6.6, 203.0.113.7").await.unwrap().status(), 418);
+    // A local client through the same proxy stays local.
+    assert_eq!(proxied("127.0.0.1").await.unwrap().status(), 418);
+    let heads = proxied_heads(&gw);
+    assert_eq!(heads.len(), 2, "{heads:?}");
+    assert!(
+        heads[0].contains("x-forwarded-for: 203.0.113.7\r\n"),
+        "{}",
+        heads[0]
+    );
+    assert!(
+        heads[0].contains("x-real-ip: 203.0.113.7\r\n"),
+        "{}",
+        heads[0]
+    );
+    assert!(!heads[0].contains("6.6.6.6"), "{}", heads[0]);
+    assert!(!heads[1].contains("x-forwarded-for:"), "{}", heads[1]);
+}
+
+#[tokio::test]
+async fn a_mapped_loopback_peer_is_local() {
+    // A listener on an IPv6 socket sees IPv4 clients as ::ffff:a.b.c.d; ::ffff:127.0.0.1 is
+    // this host and gets no attribution.
+    let gw = fake_http_gateway().await;
+    // The harness's port, on an IPv6 socket bound to the mapped loopback address.
+    let shim = Shim::start_with(
+        &format!("ws://{}", gw.addr),
+        |s| {
+            let listen = s.listen.take().expect("the harness sets a listener");
+            let port = listen.rsplit(':').next().expect("a port");
+            s.listen = Some(format!("[::ffff:127.0.0.1]:{port}"));
+        },
+        false,
+    )
+    .await;
+    let resp = client().get(shim.url("/")).send().await.unwrap();
+    assert_eq!(resp.status(), 418);
+    let heads = proxied_heads(&gw);
+    assert_eq!(heads.len(), 1, "{heads:?}");
+    assert!(!heads[0].contains("x-forwarded-for:"), "{}", heads[0]);
+    assert!(!heads[0].contains("x-real-ip:"), "{}", heads[0]);
+}

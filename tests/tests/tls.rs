@@ -56,6 +56,13 @@ impl Pki {
         std::fs::write(&pki.ca, &pki.ca_pem).unwrap();
         std::fs::write(&pki.cert, leaf.pem()).unwrap();
         std::fs::write(&pki.key, leaf_key.serialize_pem()).unwrap();
+        // clawshim refuses a key other users can read.
+        #[cfg(unix)]
+        std::fs::set_permissions(
+            &pki.key,
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .unwrap();
         pki
     }
 

@@ -146,6 +146,15 @@ pub struct Settings {
     /// clawshim saw) or `strip`.
     #[arg(long, env = "CLAWSHIM_FORWARDED_HEADERS", global = true)]
     pub forwarded_headers: Option<ForwardedHeaders>,
+    /// Proxies in front of clawshim (tunnels, reverse proxies), comma-separated CIDRs such
+    /// as 127.0.0.1/32: their X-Forwarded-For names the client (rightmost untrusted hop).
+    #[arg(
+        long,
+        env = "CLAWSHIM_TRUSTED_PROXIES",
+        global = true,
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Option<Vec<String>>,
     /// Log format.
     #[arg(long, env = "CLAWSHIM_LOG_FORMAT", global = true)]
     pub log_format: Option<LogFormat>,

@@ -45,15 +45,15 @@ pub const PASSTHROUGH: bool = true;
 pub const FORWARDED_HEADERS: ForwardedHeaders = ForwardedHeaders::Set;
 /// Log line format.
 pub const LOG_FORMAT: LogFormat = LogFormat::Text;
-/// Graceful-upgrade socket; old and new process must use the same.
-pub const UPGRADE_SOCK: &str = "/tmp/clawshim_upgrade.sock";
 
 /// HTTP worker threads: one per CPU (2 when the count is unknown).
 pub fn threads() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
-/// [`UPGRADE_SOCK`] as a path.
+/// Graceful-upgrade socket, in a directory private to this user (old and new process must
+/// use the same): `/run/clawshim/upgrade.sock` as root, else under `$XDG_RUNTIME_DIR/clawshim/`,
+/// else `<temp dir>/clawshim-<uid>/` ([`crate::upgrade_sock`]).
 pub fn upgrade_sock() -> PathBuf {
-    PathBuf::from(UPGRADE_SOCK)
+    crate::upgrade_sock::default_path()
 }

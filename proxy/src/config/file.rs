@@ -118,6 +118,8 @@ pub struct ServerSection {
     pub passthrough: Option<bool>,
     /// Passthrough client attribution: `set` (default) or `strip`.
     pub forwarded_headers: Option<ForwardedHeaders>,
+    /// Proxies (CIDRs) in front of clawshim whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Option<Vec<String>>,
     /// `text` or `json` log lines.
     pub log_format: Option<LogFormat>,
     /// Prometheus metrics listen address (default: off).

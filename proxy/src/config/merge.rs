@@ -76,6 +76,8 @@ pub struct Merged {
     pub passthrough: bool,
     /// Passthrough client attribution.
     pub forwarded_headers: ForwardedHeaders,
+    /// Trusted proxies, as written (none by default).
+    pub trusted_proxies: Vec<String>,
     /// Log format.
     pub log_format: LogFormat,
     /// `[[keys]]` (file only).
@@ -107,6 +109,7 @@ pub fn merge(settings: &Settings, file: FileConfig) -> Merged {
         grace_period_secs,
         passthrough,
         forwarded_headers,
+        trusted_proxies,
         log_format,
         listeners:
             ListenerSettings {
@@ -154,6 +157,7 @@ pub fn merge(settings: &Settings, file: FileConfig) -> Merged {
                 grace_period_secs: file_grace_period_secs,
                 passthrough: file_passthrough,
                 forwarded_headers: file_forwarded_headers,
+                trusted_proxies: file_trusted_proxies,
                 log_format: file_log_format,
                 metrics_listen: file_metrics_listen,
                 upgrade_sock: file_upgrade_sock,
@@ -233,6 +237,7 @@ pub fn merge(settings: &Settings, file: FileConfig) -> Merged {
         forwarded_headers: forwarded_headers
             .or(file_forwarded_headers)
             .unwrap_or(defaults::FORWARDED_HEADERS),
+        trusted_proxies: trusted_proxies.or(file_trusted_proxies).unwrap_or_default(),
         log_format: log_format
             .or(file_log_format)
             .unwrap_or(defaults::LOG_FORMAT),
@@ -288,6 +293,7 @@ mod tests {
         );
         assert_eq!(m.tls_cert, Some(PathBuf::from("/flag/cert.pem")));
         assert_eq!(m.tls_key, Some(PathBuf::from("/file/key.pem")));
-        assert_eq!(m.upgrade_sock, PathBuf::from(defaults::UPGRADE_SOCK));
+        assert_eq!(m.upgrade_sock, defaults::upgrade_sock());
+        assert!(m.trusted_proxies.is_empty());
     }
 }

@@ -21,6 +21,7 @@ use clawshim_core::gateway::GatewayConfig;
 
 pub use cli::{Cli, Command, GenKey, ListenerSettings, Settings};
 
+use crate::client_ip::TrustedProxies;
 use crate::keys::KeySpec;
 use crate::passthrough::ForwardedHeaders;
 use crate::telemetry::LogFormat;
@@ -83,6 +84,11 @@ pub struct Config {
     pub passthrough: bool,
     /// Client attribution on passthrough requests.
     pub forwarded_headers: ForwardedHeaders,
+    /// Proxies whose `X-Forwarded-For` names the client (passthrough attribution, the
+    /// failed-auth limiter, the access log).
+    pub trusted_proxies: TrustedProxies,
+    /// Valid but risky settings, logged at start and printed by `--check-config`.
+    pub warnings: Vec<String>,
     /// Log format.
     pub log_format: LogFormat,
 }
@@ -197,6 +203,46 @@ mod tests {
             Some(ForwardedHeaders::Strip)
         );
         assert!(Cli::try_parse_from(["clawshim", "--log-format", "xml"]).is_err());
+    }
+
+    #[test]
+    fn a_lan_listener_with_only_the_gateway_token_is_a_warning() {
+        let mut s = settings();
+        let c = Config::from_parts(&s, FileConfig::default()).unwrap();
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        s.listen = Some("0.0.0.0:8790".into());
+        let c = Config::from_parts(&s, FileConfig::default()).unwrap();
+        assert_eq!(c.warnings.len(), 1);
+        assert!(
+            c.warnings[0].contains("clawshim gen-key"),
+            "{:?}",
+            c.warnings
+        );
+        s.api_tokens = Some(vec!["own".into()]);
+        let c = Config::from_parts(&s, FileConfig::default()).unwrap();
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn trusted_proxies_come_from_file_env_and_flag() {
+        let file: FileConfig =
+            toml::from_str("[server]\ntrusted_proxies = [\"10.0.0.0/8\"]\n").unwrap();
+        let c = Config::from_parts(&settings(), file).unwrap();
+        assert!(c.trusted_proxies.contains("10.1.2.3".parse().unwrap()));
+        use clap::Parser;
+        let cli =
+            Cli::try_parse_from(["clawshim", "--trusted-proxies", "127.0.0.1,::1/128"]).unwrap();
+        let mut s = cli.settings;
+        s.gateway_token = Some("secret".into());
+        let c = Config::from_parts(&s, FileConfig::default()).unwrap();
+        assert!(c.trusted_proxies.contains("::1".parse().unwrap()));
+        assert!(c
+            .trusted_proxies
+            .contains("::ffff:127.0.0.1".parse().unwrap()));
+        let file: FileConfig =
+            toml::from_str("[server]\ntrusted_proxies = [\"10.0.0.0/99\"]\n").unwrap();
+        let err = Config::from_parts(&settings(), file).unwrap_err();
+        assert!(err.to_string().contains("trusted_proxies"), "{err}");
     }
 
     #[test]

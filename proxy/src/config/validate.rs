@@ -7,6 +7,7 @@
 //! the process as it found them. What start-up creates (a missing device identity file, the
 //! certificate's SIGHUP registration, the pid file) is done by [`crate::build_server`].
 
+mod exposure;
 mod keys;
 mod listeners;
 
@@ -20,6 +21,7 @@ use clawshim_core::gateway::GatewayConfig;
 use super::defaults;
 use super::merge::Merged;
 use super::{Config, ConfigError};
+use crate::client_ip::TrustedProxies;
 
 /// Check `m` and build the [`Config`]; `Err` lists every problem found.
 pub fn validate(m: Merged) -> Result<Config, ConfigError> {
@@ -64,6 +66,17 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
         },
     };
     let keys = keys::keys(&m.keys, &mut errors);
+    let mut warnings = Vec::new();
+    let listening: Vec<std::net::SocketAddr> = listen
+        .iter()
+        .copied()
+        .chain(tls.as_ref().map(|t| t.listen))
+        .collect();
+    exposure::shared_gateway_secret(&listening, &auth, &api_tokens, &keys, &mut warnings);
+    let trusted_proxies = TrustedProxies::parse(&m.trusted_proxies).unwrap_or_else(|e| {
+        errors.push(format!("trusted_proxies: {e}"));
+        TrustedProxies::default()
+    });
     if api_tokens.is_empty() && keys.is_empty() {
         errors.push(
             "no accepted client token: set CLAWSHIM_GATEWAY_TOKEN (clients then use the same token) \
@@ -130,6 +143,8 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
         grace_period: Duration::from_secs(m.grace_period_secs),
         passthrough: m.passthrough,
         forwarded_headers: m.forwarded_headers,
+        trusted_proxies,
+        warnings,
         log_format: m.log_format,
     })
 }
