@@ -17,6 +17,7 @@ use super::backoff::Backoff;
 use super::conn::{Command, Connection, PendingKind};
 use super::error::{ConnectFailure, NotConnected};
 use super::frame::ReqFrame;
+use super::hello::Hello;
 use super::ids::{RequestId, RunId};
 use super::methods::{AgentParams, ChatAbortParams};
 use super::run::{Run, RunGuard, RunRequest};
@@ -117,7 +118,7 @@ pub enum GatewayStatus {
         attempt: u32,
         last_failure: Option<ConnectFailure>,
     },
-    /// Handshake done (the negotiated protocol is [`GatewayClient::protocol`]).
+    /// Handshake done (what the gateway said is [`GatewayClient::hello`]).
     Connected { server_version: String },
     /// The connection task has stopped (shutdown).
     Stopped,
@@ -132,7 +133,9 @@ impl GatewayStatus {
 
 pub(crate) struct Shared {
     agents: RwLock<Option<AgentDirectory>>,
-    pub(crate) protocol: std::sync::atomic::AtomicU32,
+    /// The last `hello-ok`; kept while reconnecting, so an abort waits for the connection
+    /// instead of assuming protocol 3.
+    pub(crate) hello: RwLock<Option<Arc<Hello>>>,
 }
 
 impl Shared {
@@ -170,7 +173,7 @@ impl GatewayClient {
         });
         let shared = Arc::new(Shared {
             agents: RwLock::new(None),
-            protocol: std::sync::atomic::AtomicU32::new(0),
+            hello: RwLock::new(None),
         });
         let client = GatewayClient {
             commands,
@@ -194,18 +197,19 @@ impl GatewayClient {
         self.status.clone()
     }
 
-    /// The negotiated protocol (3 or 4), `None` before the first handshake; the only record
-    /// of it (kept while reconnecting, so an abort waits for the connection instead of
-    /// assuming v3).
+    /// What the gateway said in its last `hello-ok` (protocol, granted scopes, limits);
+    /// `None` before the first handshake. The only record of the negotiated protocol.
+    pub fn hello(&self) -> Option<Arc<Hello>> {
+        self.shared
+            .hello
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The negotiated protocol (3 or 4), `None` before the first handshake.
     pub fn protocol(&self) -> Option<u32> {
-        match self
-            .shared
-            .protocol
-            .load(std::sync::atomic::Ordering::Relaxed)
-        {
-            0 => None,
-            p => Some(p),
-        }
+        self.hello().map(|h| h.protocol)
     }
 
     fn not_connected(&self) -> GatewayError {

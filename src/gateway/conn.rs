@@ -13,7 +13,6 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,6 +32,7 @@ use super::error::{ConnectFailure, NotConnected};
 use super::frame::{
     AgentEvent, AssistantData, Challenge, ErrorShape, InFrame, ReqFrame, ResFrame, Shutdown,
 };
+use super::hello::Hello;
 use super::ids::{RequestId, RunId};
 use super::methods::{
     AgentResPayload, ClientInfo, ConnectParams, HelloOk, CLIENT_ID, CLIENT_MODE, MAX_PROTOCOL,
@@ -42,9 +42,6 @@ use super::run::RunEvent;
 use super::GatewayError;
 
 type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// Tick interval assumed when `hello-ok.policy` has none (both versions send 30 s).
-const DEFAULT_TICK: Duration = Duration::from_secs(30);
 
 /// What a caller asks the connection task to do.
 pub(crate) enum Command {
@@ -311,22 +308,11 @@ impl Connection {
 
     /// Serve one established connection until it is lost; returns why.
     async fn serve(&mut self, ws: Ws, hello: HelloOk) -> String {
-        let version = hello
-            .server
-            .as_ref()
-            .and_then(|s| s.version.clone())
-            .unwrap_or_else(|| "unknown".into());
-        let tick = hello
-            .policy
-            .as_ref()
-            .and_then(|p| p.tick_interval_ms)
-            .filter(|ms| *ms > 0)
-            .map(Duration::from_millis)
-            .unwrap_or(DEFAULT_TICK);
-        info!(protocol = hello.protocol, server_version = %version, url = %self.config.url, "connected to gateway");
-        self.shared
-            .protocol
-            .store(hello.protocol, Ordering::Relaxed);
+        let summary = Arc::new(Hello::from(&hello));
+        let tick = summary.tick_interval;
+        let version = summary.server_version.clone();
+        info!(protocol = summary.protocol, server_version = %version, url = %self.config.url, "connected to gateway");
+        *self.shared.hello.write().unwrap_or_else(|p| p.into_inner()) = Some(summary);
 
         let (mut sink, mut stream) = ws.split();
         let (out_tx, mut out_rx) = mpsc::channel::<Message>(1024);

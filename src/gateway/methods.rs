@@ -101,6 +101,23 @@ pub struct ServerInfo {
 pub struct Policy {
     #[serde(default)]
     pub tick_interval_ms: Option<u64>,
+    #[serde(default)]
+    pub max_payload: Option<usize>,
+    #[serde(default)]
+    pub max_buffered_bytes: Option<usize>,
+    /// openclaw 2026.9 only.
+    #[serde(default)]
+    pub attachments: Option<AttachmentPolicy>,
+}
+
+/// `hello-ok.policy.attachments` (openclaw 2026.9).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttachmentPolicy {
+    #[serde(default)]
+    pub max_bytes: Option<usize>,
+    #[serde(default)]
+    pub max_image_bytes: Option<usize>,
 }
 
 /// `hello-ok.auth` (v4).
