@@ -22,6 +22,15 @@ fn main() {
         return;
     }
     if let Some(Command::Demo) = cli.command {
+        if let Ok(Some(local)) = clawshim_proxy::config::discover::discover(
+            &clawshim_proxy::config::discover::ProcessEnv,
+        ) {
+            eprintln!(
+                "clawshim demo: a local gateway is configured in {} ({}); run `clawshim` to serve it",
+                local.path.display(),
+                local.url
+            );
+        }
         let (settings, _gateway) = match demo::start(&cli.settings) {
             Ok(v) => v,
             Err(e) => {
@@ -37,10 +46,19 @@ fn main() {
     }
     let config = load_or_exit(&cli.settings);
     if cli.check_config {
+        if let Some(path) = &config.gateway_discovered_from {
+            println!(
+                "gateway settings from the local gateway's config {}",
+                path.display()
+            );
+        }
         println!("configuration OK: {config:?}");
         return;
     }
     telemetry::init(config.log_format);
+    if let Some(path) = &config.gateway_discovered_from {
+        tracing::info!(path = %path.display(), url = %config.gateway.url, "gateway URL and credential from the local gateway's config");
+    }
     tracing::info!(?config, "starting clawshim");
     build_server(config).run(RunArgs::default());
 }

@@ -131,6 +131,7 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
         passthrough: m.passthrough,
         forwarded_headers: m.forwarded_headers,
         log_format: m.log_format,
+        gateway_discovered_from: m.discovered_from,
     })
 }
 
