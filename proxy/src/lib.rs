@@ -11,6 +11,7 @@ pub mod chat;
 pub mod config;
 pub mod ctx;
 pub mod demo;
+pub mod doctor;
 pub mod errors;
 pub mod gateway_service;
 pub mod health;

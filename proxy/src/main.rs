@@ -21,6 +21,9 @@ fn main() {
         print!("{}", keys::gen_key_block(opts));
         return;
     }
+    if let Some(Command::Doctor) = cli.command {
+        std::process::exit(doctor(&cli.settings));
+    }
     if let Some(Command::Demo) = cli.command {
         if let Ok(Some(local)) = clawshim_proxy::config::discover::discover(
             &clawshim_proxy::config::discover::ProcessEnv,
@@ -61,6 +64,27 @@ fn main() {
     }
     tracing::info!(?config, "starting clawshim");
     build_server(config).run(RunArgs::default());
+}
+
+/// `clawshim doctor` on its own runtime; logs only warnings, so the report stays readable.
+fn doctor(settings: &clawshim_proxy::config::Settings) -> i32 {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("clawshim doctor: {e}");
+            return 1;
+        }
+    };
+    let env = clawshim_proxy::config::discover::ProcessEnv;
+    runtime.block_on(clawshim_proxy::doctor::diagnose(
+        settings,
+        &env,
+        &mut std::io::stdout().lock(),
+    ))
 }
 
 fn load_or_exit(settings: &clawshim_proxy::config::Settings) -> Config {
