@@ -11,7 +11,10 @@
 //! `~/.openclaw/{openclaw,clawdbot}.json` and `~/.clawdbot/{openclaw,clawdbot}.json`
 //! (`~` is `OPENCLAW_HOME`, else `HOME`); the first that exists wins. The file is JSON5;
 //! string values may hold `${VAR}` (`$${VAR}` escapes it), as in `config/env-substitution`.
-//! `$include` directives and non-`env` secret providers are not followed.
+//! `$include` directives, non-`env` secret providers, `gateway.remote` (a config that points
+//! the CLI at another host) and `OPENCLAW_PROFILE` (a per-profile port) are not followed; a
+//! `tailnet` bind is dialled on 127.0.0.1, where the gateway also listens when it can. Set the
+//! URL and credential explicitly in those cases.
 
 use std::path::{Path, PathBuf};
 
