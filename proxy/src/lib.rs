@@ -12,6 +12,7 @@ pub mod client_ip;
 pub mod config;
 pub mod ctx;
 pub mod demo;
+pub mod doctor;
 pub mod errors;
 pub mod gateway_service;
 pub mod gateway_status;

@@ -21,7 +21,19 @@ fn main() {
         print!("{}", keys::gen_key_block(opts));
         return;
     }
+    if let Some(Command::Doctor) = cli.command {
+        std::process::exit(doctor(&cli.settings));
+    }
     if let Some(Command::Demo) = cli.command {
+        if let Ok(Some(local)) = clawshim_proxy::config::discover::discover(
+            &clawshim_proxy::config::discover::ProcessEnv,
+        ) {
+            eprintln!(
+                "clawshim demo: a local gateway is configured in {} ({}); run `clawshim` to serve it",
+                local.path.display(),
+                local.url
+            );
+        }
         let (settings, _gateway) = match demo::start(&cli.settings) {
             Ok(v) => v,
             Err(e) => {
@@ -40,12 +52,42 @@ fn main() {
         for warning in &config.warnings {
             eprintln!("clawshim: warning: {warning}");
         }
+        if let Some(path) = &config.gateway_discovered_from {
+            println!(
+                "gateway settings from the local gateway's config {}",
+                path.display()
+            );
+        }
         println!("configuration OK: {config:?}");
         return;
     }
     telemetry::init(config.log_format);
+    if let Some(path) = &config.gateway_discovered_from {
+        tracing::info!(path = %path.display(), url = %config.gateway.url, "gateway URL and credential from the local gateway's config");
+    }
     tracing::info!(?config, "starting clawshim");
     build_server(config).run(RunArgs::default());
+}
+
+/// `clawshim doctor` on its own runtime; logs only warnings, so the report stays readable.
+fn doctor(settings: &clawshim_proxy::config::Settings) -> i32 {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("clawshim doctor: {e}");
+            return 1;
+        }
+    };
+    let env = clawshim_proxy::config::discover::ProcessEnv;
+    runtime.block_on(clawshim_proxy::doctor::diagnose(
+        settings,
+        &env,
+        &mut std::io::stdout().lock(),
+    ))
 }
 
 fn load_or_exit(settings: &clawshim_proxy::config::Settings) -> Config {

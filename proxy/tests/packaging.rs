@@ -56,7 +56,7 @@ fn scratch(name: &str) -> PathBuf {
 fn completions_and_man_page_list_every_subcommand_and_flag() {
     for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
         let script = stdout(Command::new(BIN).args(["completions", shell]));
-        for word in ["gen-key", "demo", "gateway-token", "check-config"] {
+        for word in ["gen-key", "demo", "doctor", "gateway-token", "check-config"] {
             assert!(script.contains(word), "{shell} completions lack {word}");
         }
     }
@@ -75,6 +75,7 @@ fn completions_and_man_page_list_every_subcommand_and_flag() {
     for page in [
         "clawshim.1",
         "clawshim-demo.1",
+        "clawshim-doctor.1",
         "clawshim-gen-key.1",
         "clawshim-serve.1",
     ] {

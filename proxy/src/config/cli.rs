@@ -35,6 +35,10 @@ pub enum Command {
     Demo,
     /// Generate an API key and print it with the `[[keys]]` block to add to the config file.
     GenKey(GenKey),
+    /// Check the set-up end to end (config, gateway, credentials, scopes, pairing, listeners,
+    /// one real run), explain each problem with its fix, and print the client settings. Exit
+    /// status 0 only when every check passes.
+    Doctor,
 }
 
 /// `clawshim gen-key` options.

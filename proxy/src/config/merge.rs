@@ -1,13 +1,18 @@
 //! Precedence, in one place: for every setting the flag (or its `CLAWSHIM_*` variable; clap
 //! already made the flag win over the environment) wins over the file, and the file over the
 //! default from [`super::defaults`]. Both [`Settings`] and [`FileConfig`] are destructured, so
-//! a new flag or file key that is not merged here does not compile. Nothing is checked here:
-//! [`super::validate`] turns the result into a [`super::Config`].
+//! a new flag or file key that is not merged here does not compile. Below them all, for the
+//! gateway URL, credential and CA only, comes the local gateway's own config
+//! ([`super::discover`]), read only when no gateway credential is set anywhere. Its credential
+//! is used only for the gateway it describes: with an explicit URL of another gateway it is
+//! left out. Nothing is checked here: [`super::validate`] turns the result into a
+//! [`super::Config`].
 
 use std::path::PathBuf;
 
 use super::cli::{ListenerSettings, Settings};
 use super::defaults;
+use super::discover::{self, LocalAuth, LocalGateway};
 use super::file::{
     AuthSection, FileConfig, GatewaySection, KeyEntry, LimitsSection, ServerSection, TlsSection,
 };
@@ -82,10 +87,22 @@ pub struct Merged {
     pub log_format: LogFormat,
     /// `[[keys]]` (file only).
     pub keys: Vec<KeyEntry>,
+    /// The local gateway config file whose URL or credential was used.
+    pub discovered_from: Option<PathBuf>,
 }
 
-/// Apply flags/env over the file over the defaults.
-pub fn merge(settings: &Settings, file: FileConfig) -> Merged {
+/// Whether flags, env or the file set a gateway credential (even an empty one, which
+/// explicitly unsets it): then the local gateway's config is not consulted.
+pub fn has_explicit_credential(settings: &Settings, file: &FileConfig) -> bool {
+    settings.gateway_token.is_some()
+        || settings.gateway_password.is_some()
+        || file.gateway.token.is_some()
+        || file.gateway.password.is_some()
+}
+
+/// Apply flags/env over the file over the defaults; `local` (the local gateway's config) only
+/// fills the gateway URL, credential and CA that nothing else set.
+pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>) -> Merged {
     let Settings {
         config: _,
         listen,
@@ -172,6 +189,27 @@ pub fn merge(settings: &Settings, file: FileConfig) -> Merged {
         keys,
     } = file;
 
+    let explicit_url = gateway_url.or(url);
+    let explicit_ca = gateway_ca_file.or(ca_file);
+    let explicit_auth = gateway_token.is_some()
+        || gateway_password.is_some()
+        || token.is_some()
+        || password.is_some();
+    // The local gateway's credential only for that gateway, and only when none is set.
+    let local = local.filter(|l| {
+        !explicit_auth
+            && explicit_url
+                .as_deref()
+                .is_none_or(|u| discover::same_gateway(u, l))
+    });
+    let (local_token, local_password) = match local.and_then(|l| l.auth.clone()) {
+        Some(LocalAuth::Token(t)) => (Some(t), None),
+        Some(LocalAuth::Password(p)) => (None, Some(p)),
+        None => (None, None),
+    };
+    let local_ca = local
+        .filter(|_| explicit_url.is_none())
+        .and_then(|l| l.ca_file.clone());
     Merged {
         listen: listen
             .or(file_listen)
@@ -180,18 +218,18 @@ pub fn merge(settings: &Settings, file: FileConfig) -> Merged {
         tls_cert: tls_cert.or(cert),
         tls_key: tls_key.or(key),
         metrics_listen: metrics_listen.or(file_metrics_listen),
-        gateway_ca_file: gateway_ca_file.or(ca_file),
+        gateway_ca_file: explicit_ca.or(local_ca),
         upgrade_sock: upgrade_sock
             .or(file_upgrade_sock)
             .unwrap_or_else(defaults::upgrade_sock),
         pid_file: pid_file.or(file_pid_file),
         // A flag only: an upgrade is one start, not a setting.
         upgrade,
-        gateway_url: gateway_url
-            .or(url)
+        gateway_url: explicit_url
+            .or_else(|| local.map(|l| l.url.clone()))
             .unwrap_or_else(|| defaults::GATEWAY_URL.into()),
-        gateway_token: gateway_token.or(token),
-        gateway_password: gateway_password.or(password),
+        gateway_token: gateway_token.or(token).or(local_token),
+        gateway_password: gateway_password.or(password).or(local_password),
         device_identity: device_identity.or(file_device_identity),
         api_tokens: api_tokens.or(tokens),
         gateway_connect_timeout_secs: gateway_connect_timeout_secs
@@ -242,6 +280,7 @@ pub fn merge(settings: &Settings, file: FileConfig) -> Merged {
             .or(file_log_format)
             .unwrap_or(defaults::LOG_FORMAT),
         keys,
+        discovered_from: local.map(|l| l.path.clone()),
     }
 }
 
@@ -263,6 +302,7 @@ mod tests {
         let m = merge(
             &settings,
             file("listen = \"127.0.0.1:1111\"\n[server]\nlog_format = \"text\"\nforwarded_headers = \"strip\"\n"),
+            None,
         );
         assert_eq!(m.listen, "127.0.0.1:2222");
         assert_eq!(m.log_format, LogFormat::Json);
@@ -279,7 +319,7 @@ mod tests {
             gateway_token: Some(String::new()),
             ..Settings::default()
         };
-        let m = merge(&settings, file("[gateway]\ntoken = \"from-file\"\n"));
+        let m = merge(&settings, file("[gateway]\ntoken = \"from-file\"\n"), None);
         assert_eq!(m.gateway_token.as_deref(), Some(""));
     }
 
@@ -290,10 +330,67 @@ mod tests {
         let m = merge(
             &settings,
             file("[tls]\ncert = \"/file/cert.pem\"\nkey = \"/file/key.pem\"\n"),
+            None,
         );
         assert_eq!(m.tls_cert, Some(PathBuf::from("/flag/cert.pem")));
         assert_eq!(m.tls_key, Some(PathBuf::from("/file/key.pem")));
         assert_eq!(m.upgrade_sock, defaults::upgrade_sock());
         assert!(m.trusted_proxies.is_empty());
+    }
+
+    fn local() -> LocalGateway {
+        let env = NoEnv;
+        discover::read(
+            std::path::Path::new("/home/u/.openclaw/openclaw.json"),
+            "{gateway:{port:19000,auth:{token:'local-token'}}}",
+            &env,
+        )
+        .unwrap()
+    }
+
+    struct NoEnv;
+
+    impl discover::Environment for NoEnv {
+        fn var(&self, _: &str) -> Option<String> {
+            None
+        }
+    }
+
+    #[test]
+    fn the_local_gateway_is_the_lowest_source() {
+        let l = local();
+        let m = merge(&Settings::default(), FileConfig::default(), Some(&l));
+        assert_eq!(m.gateway_url, "ws://127.0.0.1:19000");
+        assert_eq!(m.gateway_token.as_deref(), Some("local-token"));
+        assert_eq!(m.discovered_from, Some(l.path.clone()));
+
+        // An explicit credential wins, and the local file is then not used at all.
+        let m = merge(
+            &Settings::default(),
+            file("[gateway]\npassword = \"p\"\n"),
+            Some(&l),
+        );
+        assert_eq!(m.gateway_url, defaults::GATEWAY_URL);
+        assert_eq!(m.gateway_token, None);
+        assert_eq!(m.discovered_from, None);
+    }
+
+    #[test]
+    fn the_local_credential_only_goes_to_its_own_gateway() {
+        let l = local();
+        let same = Settings {
+            gateway_url: Some("ws://localhost:19000/".into()),
+            ..Settings::default()
+        };
+        let m = merge(&same, FileConfig::default(), Some(&l));
+        assert_eq!(m.gateway_url, "ws://localhost:19000/");
+        assert_eq!(m.gateway_token.as_deref(), Some("local-token"));
+        let other = Settings {
+            gateway_url: Some("wss://gw.example:443".into()),
+            ..Settings::default()
+        };
+        let m = merge(&other, FileConfig::default(), Some(&l));
+        assert_eq!(m.gateway_token, None);
+        assert_eq!(m.discovered_from, None);
     }
 }

@@ -4,10 +4,12 @@
 //! clawshim reads. [`merge`] applies the precedence flags > env > file > [`defaults`] in one
 //! place; [`validate`] checks the result once and reports every problem together, without
 //! creating or changing anything (see its module docs), so `--check-config` is side-effect
-//! free.
+//! free. [`discover`] finds the local gateway's own config, the lowest source of the gateway
+//! URL and credential (zero-config on the gateway's host).
 
 pub mod cli;
 pub mod defaults;
+pub mod discover;
 pub mod file;
 pub mod merge;
 pub mod validate;
@@ -91,6 +93,8 @@ pub struct Config {
     pub warnings: Vec<String>,
     /// Log format.
     pub log_format: LogFormat,
+    /// The local gateway config file the gateway URL or credential came from, if any.
+    pub gateway_discovered_from: Option<PathBuf>,
 }
 
 /// Every problem found in the configuration.
@@ -99,18 +103,56 @@ pub struct Config {
 pub struct ConfigError(pub Vec<String>);
 
 impl Config {
-    /// Load from the settings (flags/env) and the file they name, if any.
+    /// Load from the settings (flags/env) and the file they name, if any; when neither sets
+    /// a gateway credential, the local gateway's own config ([`discover`]) is the lowest
+    /// source.
     pub fn load(settings: &Settings) -> Result<Config, ConfigError> {
+        Config::load_with(settings, &discover::ProcessEnv)
+    }
+
+    /// [`Config::load`] with the gateway's config looked up in `env`.
+    pub fn load_with(
+        settings: &Settings,
+        env: &dyn discover::Environment,
+    ) -> Result<Config, ConfigError> {
         let file = match &settings.config {
             Some(path) => read_file(path)?,
             None => FileConfig::default(),
         };
-        Config::from_parts(settings, file)
+        if merge::has_explicit_credential(settings, &file) {
+            return Config::from_parts(settings, file);
+        }
+        let local = discover::discover(env).map_err(|e| ConfigError(vec![e]))?;
+        let result = Config::from_sources(settings, file, local.as_ref());
+        match (result, local) {
+            (Err(mut e), None) => {
+                let looked: Vec<String> = discover::candidates(env)
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect();
+                e.0.push(format!(
+                    "no local gateway config found (looked for {}); `clawshim demo` runs \
+                     without a gateway",
+                    looked.join(", ")
+                ));
+                Err(e)
+            }
+            (result, _) => result,
+        }
     }
 
-    /// Merge `settings` over `file` and validate.
+    /// Merge `settings` over `file` and validate (no local gateway config).
     pub fn from_parts(settings: &Settings, file: FileConfig) -> Result<Config, ConfigError> {
-        validate::validate(merge::merge(settings, file))
+        Config::from_sources(settings, file, None)
+    }
+
+    /// Merge `settings` over `file` over the local gateway's config and validate.
+    pub fn from_sources(
+        settings: &Settings,
+        file: FileConfig,
+        local: Option<&discover::LocalGateway>,
+    ) -> Result<Config, ConfigError> {
+        validate::validate(merge::merge(settings, file, local))
     }
 }
 
@@ -301,5 +343,81 @@ mod tests {
         assert!(err.contains("device identity"), "{err}");
         assert!(err.contains("plain-file/device.json"), "{err}");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[cfg(test)]
+mod zero_config {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    struct Vars(HashMap<&'static str, String>);
+
+    impl discover::Environment for Vars {
+        fn var(&self, name: &str) -> Option<String> {
+            self.0.get(name).cloned()
+        }
+    }
+
+    /// A state dir holding the interop harness's v4 config, as `tests/interop/run.sh` writes it.
+    fn v4_state_dir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "clawshim-zero-config-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let template = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/interop/v4/openclaw.template.json"
+        ))
+        .unwrap();
+        let text = template
+            .replace("__GATEWAY_PORT__", "18955")
+            .replace("__MOCK_PORT__", "18999")
+            .replace("__STATE_DIR__", &dir.display().to_string())
+            .replace("__LOG_DIR__", &dir.display().to_string())
+            .replace("__GATEWAY_TOKEN__", "zero-config-token");
+        std::fs::write(dir.join("openclaw.json"), text).unwrap();
+        dir
+    }
+
+    #[test]
+    fn nothing_configured_uses_the_local_gateway() {
+        let dir = v4_state_dir();
+        let env = Vars(HashMap::from([
+            ("HOME", "/nonexistent-clawshim-home".to_string()),
+            ("OPENCLAW_STATE_DIR", dir.display().to_string()),
+        ]));
+        let c = Config::load_with(&Settings::default(), &env).unwrap();
+        assert_eq!(c.gateway.url, "ws://127.0.0.1:18955");
+        assert_eq!(c.api_tokens, vec![Secret::new("zero-config-token")]);
+        assert_eq!(c.gateway_discovered_from, Some(dir.join("openclaw.json")));
+
+        // An explicit token wins and the file is not read.
+        let explicit = Settings {
+            gateway_token: Some("mine".into()),
+            ..Settings::default()
+        };
+        let c = Config::load_with(&explicit, &env).unwrap();
+        assert_eq!(c.gateway.url, defaults::GATEWAY_URL);
+        assert_eq!(c.gateway_discovered_from, None);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn nothing_configured_and_nothing_found_names_where_it_looked() {
+        let env = Vars(HashMap::from([(
+            "HOME",
+            "/nonexistent-clawshim-home".to_string(),
+        )]));
+        let err = Config::load_with(&Settings::default(), &env).unwrap_err();
+        let err = err.to_string();
+        assert!(
+            err.contains("/nonexistent-clawshim-home/.openclaw/openclaw.json"),
+            "{err}"
+        );
+        assert!(err.contains("clawshim demo"), "{err}");
     }
 }

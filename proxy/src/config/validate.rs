@@ -146,6 +146,7 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
         trusted_proxies,
         warnings,
         log_format: m.log_format,
+        gateway_discovered_from: m.discovered_from,
     })
 }
 
