@@ -1,6 +1,6 @@
 //! Per-request state shared by the proxy phases.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clawshim_core::gateway::RunId;
 
@@ -37,6 +37,8 @@ pub struct RequestCtx {
     pub client_gone: bool,
     /// Who authenticated (routes that need auth). Set in `request_filter`.
     pub principal: Option<Principal>,
+    /// Limit for each write of the response to the client. Set in `request_filter`.
+    pub write_timeout: Duration,
 }
 
 impl RequestCtx {
@@ -56,6 +58,7 @@ impl RequestCtx {
             first_byte: None,
             client_gone: false,
             principal: None,
+            write_timeout: Duration::from_secs(crate::config::defaults::WRITE_TIMEOUT_SECS),
         }
     }
 }

@@ -70,23 +70,39 @@ fn request_id(session: &Session) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
-/// Authenticate routes that need it (before any body is read or gateway call is made),
-/// apply per-IP failed-auth limiting and the key's request rate.
-fn authorize(session: &Session, ctx: &mut RequestCtx, app: &App) -> Result<(), HttpError> {
-    if !ctx.route.needs_auth() {
-        return Ok(());
-    }
-    let ip = session
+/// The client's address, the key of the failed-auth limiter.
+fn client_ip(session: &Session) -> std::net::IpAddr {
+    session
         .client_addr()
         .and_then(|a| a.as_inet())
         .map(|a| a.ip())
-        .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
-    let now = std::time::Instant::now();
-    if let Err(retry) = app.failed_auth.check(ip, now) {
-        return Err(HttpError::TooManyRequests {
+        .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]))
+}
+
+/// 429 while the client's address is blocked by the failed-auth limiter.
+fn check_failed_auth(ip: std::net::IpAddr, app: &App) -> Result<(), HttpError> {
+    app.failed_auth
+        .check(ip, std::time::Instant::now())
+        .map_err(|retry| HttpError::TooManyRequests {
             retry_after_secs: retry.as_secs().max(1),
-        });
+        })
+}
+
+/// Authenticate routes that need it (before any body is read or gateway call is made),
+/// apply per-IP failed-auth limiting and the key's request rate. Passthrough is only
+/// checked against the limiter: the gateway authenticates it, and its 401s count as
+/// failures (`response_filter`), so the gateway's login cannot be guessed through clawshim
+/// either.
+fn authorize(session: &Session, ctx: &mut RequestCtx, app: &App) -> Result<(), HttpError> {
+    if ctx.route == Route::Passthrough {
+        return check_failed_auth(client_ip(session), app);
     }
+    if !ctx.route.needs_auth() {
+        return Ok(());
+    }
+    let ip = client_ip(session);
+    let now = std::time::Instant::now();
+    check_failed_auth(ip, app)?;
     let header = session
         .req_header()
         .headers
@@ -120,6 +136,14 @@ async fn serve_route(
         Route::Healthz => health::healthz(session, ctx).await,
         Route::Readyz => health::readyz(session, ctx, app).await,
         Route::WrongMethod { allow } => Err(HttpError::MethodNotAllowed { allow }),
+        Route::NonCanonical => Err(HttpError::BadRequest {
+            message: format!(
+                "`{}` is not the canonical path of this route: no percent-encoding, `\\` or \
+                 `.`/`..` segments",
+                session.req_header().uri.path()
+            ),
+            param: None,
+        }),
         Route::NotFound => {
             let req = session.req_header();
             Err(HttpError::NotFound {
@@ -142,12 +166,15 @@ impl ProxyHttp for ClawShim {
     /// Route, authenticate (before any body is read or gateway call is made), serve.
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         ctx.request_id = request_id(session);
+        ctx.write_timeout = self.app.config.write_timeout;
+        // Proxied responses too: a client that never reads is dropped after the timeout.
+        session.set_write_timeout(Some(ctx.write_timeout));
+        let config = &self.app.config;
+        let allow = config.passthrough.then_some(&config.passthrough_allow);
         let req = session.req_header();
-        ctx.route = route::classify(&req.method, req.uri.path(), self.app.config.passthrough);
-        if ctx.route == Route::Passthrough {
-            return Ok(false);
-        }
+        ctx.route = route::classify(&req.method, req.uri.path(), allow);
         let result = match authorize(session, ctx, &self.app) {
+            Ok(()) if ctx.route == Route::Passthrough => return Ok(false),
             Ok(()) => serve_route(session, ctx, &self.app).await,
             Err(e) => Err(e),
         };
@@ -188,11 +215,17 @@ impl ProxyHttp for ClawShim {
 
     async fn response_filter(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         upstream_response: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         ctx.status = upstream_response.status.as_u16();
+        // A refused gateway login through passthrough counts like a refused key.
+        if ctx.status == 401 {
+            self.app
+                .failed_auth
+                .record_failure(client_ip(session), std::time::Instant::now());
+        }
         upstream_response.insert_header("x-request-id", ctx.request_id.as_str())?;
         Ok(())
     }

@@ -21,7 +21,9 @@ use clawshim_core::gateway::GatewayConfig;
 
 pub use cli::{Cli, Command, GenKey, ListenerSettings, Settings};
 
+use crate::connections::ConnectionLimits;
 use crate::keys::KeySpec;
+use crate::passthrough::Allowlist;
 use crate::passthrough::ForwardedHeaders;
 use crate::telemetry::LogFormat;
 use crate::tls::TlsConfig;
@@ -81,6 +83,10 @@ pub struct Config {
     pub grace_period: Duration,
     /// Proxy other paths to the gateway.
     pub passthrough: bool,
+    /// The path prefixes passthrough forwards.
+    pub passthrough_allow: Allowlist,
+    /// Connection-level limits of the client listeners.
+    pub connections: ConnectionLimits,
     /// Client attribution on passthrough requests.
     pub forwarded_headers: ForwardedHeaders,
     /// Log format.
