@@ -168,6 +168,31 @@ mod tests {
     }
 
     #[test]
+    fn the_default_allowlist_is_valid_and_keeps_the_gateway_api_out() {
+        let allow = Allowlist::parse(&crate::config::defaults::passthrough_allow()).unwrap();
+        for ui in [
+            "/",
+            "/assets/index-abc.js",
+            "/avatar/main",
+            "/chat",
+            "/favicon.ico",
+        ] {
+            assert!(allow.allows(ui), "{ui}");
+        }
+        for api in [
+            "/tools/invoke",
+            "/hooks/agent",
+            "/v1/responses",
+            "/v1/embeddings",
+            "/v1/chat/completions",
+            "/api/artifacts/download/x",
+            "/__openclaw__/worker-bundle/x",
+        ] {
+            assert!(!allow.allows(api), "{api}");
+        }
+    }
+
+    #[test]
     fn attribution_headers_are_removed() {
         let mut req = RequestHeader::build("GET", b"/", None).unwrap();
         req.insert_header("x-forwarded-for", "203.0.113.7").unwrap();

@@ -206,6 +206,24 @@ mod tests {
     }
 
     #[test]
+    fn passthrough_allow_and_connection_limits_are_validated() {
+        let file: FileConfig =
+            toml::from_str("[passthrough]\nallow = [\"/ui/\"]\n[limits]\nmax_connections = 5\n")
+                .unwrap();
+        let c = Config::from_parts(&settings(), file).unwrap();
+        assert_eq!(c.passthrough_allow.entries(), ["/ui"]);
+        assert_eq!(c.connections.max_connections, 5);
+        assert_eq!(c.connections.h2_max_concurrent_streams, 100);
+        let mut s = settings();
+        s.passthrough_allow = Some(vec!["ui".into()]);
+        s.h2_max_concurrent_streams = Some(101);
+        s.header_timeout_secs = Some(0);
+        let err = Config::from_parts(&s, FileConfig::default()).unwrap_err();
+        assert_eq!(err.0.len(), 3, "{err}");
+        assert!(err.to_string().contains("must start with `/`"), "{err}");
+    }
+
+    #[test]
     fn debug_never_shows_secrets() {
         let c = Config::from_parts(&settings(), FileConfig::default()).unwrap();
         assert!(!format!("{c:?}").contains("secret"));
