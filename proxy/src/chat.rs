@@ -90,7 +90,6 @@ pub async fn serve(
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
     };
-    session.set_write_timeout(Some(app.config.write_timeout));
     if req.is_stream() {
         let mut output = SseOutput::new(meta, req.include_usage(), app.config.keepalive);
         serve_run(session, ctx, run, deadline, &mut output).await

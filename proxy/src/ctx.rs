@@ -1,6 +1,6 @@
 //! Per-request state shared by the proxy phases.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clawshim_core::gateway::RunId;
 
@@ -39,6 +39,8 @@ pub struct RequestCtx {
     pub principal: Option<Principal>,
     /// The client's address ([`crate::client_ip`]). Set in `request_filter`.
     pub client_ip: Option<std::net::IpAddr>,
+    /// Limit for each write of the response to the client. Set in `request_filter`.
+    pub write_timeout: Duration,
 }
 
 impl RequestCtx {
@@ -59,6 +61,7 @@ impl RequestCtx {
             client_gone: false,
             principal: None,
             client_ip: None,
+            write_timeout: Duration::from_secs(crate::config::defaults::WRITE_TIMEOUT_SECS),
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod auth_limit;
 pub mod chat;
 pub mod client_ip;
 pub mod config;
+pub mod connections;
 pub mod ctx;
 pub mod demo;
 pub mod doctor;
@@ -34,13 +35,15 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use clawshim_core::gateway::device::DeviceIdentity;
 use clawshim_core::gateway::GatewayClient;
-use pingora::proxy::http_proxy_service_with_name;
+use pingora::proxy::HttpProxy;
 use pingora::server::configuration::{Opt, ServerConf};
 use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
 use pingora::services::background::background_service;
+use pingora::services::listening::Service;
 use tokio::sync::oneshot;
 
 use config::Config;
+use connections::Guarded;
 use gateway_service::GatewayService;
 use service::{App, ClawShim};
 
@@ -108,10 +111,12 @@ pub fn build_server(mut config: Config) -> Server {
     ));
 
     let app = Arc::new(App::new(config, gateway));
-    let mut http = http_proxy_service_with_name(
-        &server.configuration,
-        ClawShim::new(app.clone()),
-        "clawshim http",
+    let mut proxy = HttpProxy::new(ClawShim::new(app.clone()), server.configuration.clone());
+    proxy.handle_init_modules();
+    proxy.h2_options = Some(app.config.connections.h2_options());
+    let mut http = Service::new(
+        "clawshim http".to_string(),
+        Guarded::new(proxy, app.config.connections.clone()),
     );
     if let Some(addr) = app.config.listen {
         http.add_tcp(&addr.to_string());

@@ -1,6 +1,11 @@
 //! Everything clawshim does not serve itself goes to the gateway unchanged: the Control UI,
 //! its WebSocket on `/` (pingora proxies the upgrade and then copies bytes both ways), and
 //! the gateway's other HTTP endpoints. Bodies are streamed, never buffered.
+//!
+//! Only paths under the [`Allowlist`] go through (by default what the Control UI and its
+//! WebSocket need, [`crate::config::defaults::PASSTHROUGH_ALLOW`]): the gateway also serves
+//! `/tools/invoke` (runs a tool), `/hooks`, its own `/v1/...` endpoints and more, each with
+//! only the gateway's own check in front.
 
 use std::net::IpAddr;
 
@@ -21,6 +26,57 @@ const ATTRIBUTION_HEADERS: [&str; 6] = [
     "x-forwarded-port",
     "x-real-ip",
 ];
+
+/// The path prefixes passthrough forwards (`passthrough.allow`). An entry allows itself and
+/// everything below it by whole segments (`/assets` allows `/assets` and `/assets/x.js`, not
+/// `/assetsx`); `/` allows the root only (the Control UI page and its WebSocket), as it would
+/// otherwise allow everything. Matching is case-sensitive, like the gateway's routing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Allowlist(Vec<String>);
+
+impl Allowlist {
+    /// Check the entries (each must start with `/`); a trailing `/` is dropped.
+    pub fn parse(entries: &[String]) -> Result<Allowlist, String> {
+        let mut out = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let entry = entry.trim();
+            if !entry.starts_with('/') {
+                return Err(format!(
+                    "passthrough allow entry `{entry}` must start with `/`"
+                ));
+            }
+            if entry.contains(['?', '#', '\\', '%']) || entry.contains("//") {
+                return Err(format!(
+                    "passthrough allow entry `{entry}` must be a plain path (no `?`, `#`, `%`, `\\`, `//`)"
+                ));
+            }
+            if entry.split('/').any(|s| s == "." || s == "..") {
+                return Err(format!(
+                    "passthrough allow entry `{entry}` must not contain `.` or `..` segments"
+                ));
+            }
+            let trimmed = entry.trim_end_matches('/');
+            out.push(if trimmed.is_empty() { "/" } else { trimmed }.to_string());
+        }
+        Ok(Allowlist(out))
+    }
+
+    /// Whether `path` lies under an entry.
+    pub fn allows(&self, path: &str) -> bool {
+        self.0.iter().any(|prefix| {
+            if prefix == "/" {
+                return path == "/";
+            }
+            path.strip_prefix(prefix.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
+    }
+
+    /// The entries, as validated.
+    pub fn entries(&self) -> &[String] {
+        &self.0
+    }
+}
 
 /// The gateway as an HTTP peer (same host and port as its WebSocket).
 pub fn peer(config: &Config) -> Box<HttpPeer> {
@@ -84,6 +140,60 @@ pub fn strip_attribution(req: &mut RequestHeader) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn allowlist_entries_are_checked_and_matched_by_segment() {
+        let list =
+            |e: &[&str]| Allowlist::parse(&e.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        for bad in ["assets", "", "/a?b", "/a/../b", "/a//b", "/a%2Fb"] {
+            assert!(list(&[bad]).is_err(), "{bad}");
+        }
+        let allow = list(&["/", "/assets/", "/__openclaw__/canvas"]).unwrap();
+        assert_eq!(allow.entries(), ["/", "/assets", "/__openclaw__/canvas"]);
+        for ok in [
+            "/",
+            "/assets",
+            "/assets/",
+            "/assets/a.js",
+            "/__openclaw__/canvas/x",
+        ] {
+            assert!(allow.allows(ok), "{ok}");
+        }
+        for no in [
+            "/x",
+            "/assetsx",
+            "/__openclaw__/canvasx",
+            "/__openclaw__",
+            "/tools/invoke",
+        ] {
+            assert!(!allow.allows(no), "{no}");
+        }
+    }
+
+    #[test]
+    fn the_default_allowlist_is_valid_and_keeps_the_gateway_api_out() {
+        let allow = Allowlist::parse(&crate::config::defaults::passthrough_allow()).unwrap();
+        for ui in [
+            "/",
+            "/assets/index-abc.js",
+            "/avatar/main",
+            "/chat",
+            "/favicon.ico",
+        ] {
+            assert!(allow.allows(ui), "{ui}");
+        }
+        for api in [
+            "/tools/invoke",
+            "/hooks/agent",
+            "/v1/responses",
+            "/v1/embeddings",
+            "/v1/chat/completions",
+            "/api/artifacts/download/x",
+            "/__openclaw__/worker-bundle/x",
+        ] {
+            assert!(!allow.allows(api), "{api}");
+        }
+    }
 
     #[test]
     fn attribution_headers_are_removed() {

@@ -1,7 +1,9 @@
 //! The one writer of the responses clawshim makes itself (chat, models, health, errors):
 //! every header set here carries `x-request-id` (and `x-clawshim-run-id` once a run has an
 //! id), and every write records the status, the body bytes and the first-byte time in the
-//! request context. A failed write means the client is gone; it is recorded as such.
+//! request context. A failed write means the client is gone; it is recorded as such. Every
+//! response is written under the configured write timeout, so a client that never reads
+//! cannot hold a response (and its run) forever.
 
 use bytes::Bytes;
 use pingora::http::ResponseHeader;
@@ -53,6 +55,7 @@ impl Head {
 pub async fn head(session: &mut Session, ctx: &mut RequestCtx, head: Head) -> pingora::Result<()> {
     ctx.status = head.status;
     let resp = head.build(ctx)?;
+    session.set_write_timeout(Some(ctx.write_timeout));
     let written = session.write_response_header(Box::new(resp), false).await;
     gone_on_error(ctx, written)
 }
@@ -83,6 +86,7 @@ pub async fn complete(
     ctx.bytes_out += body.len();
     ctx.first_byte.get_or_insert_with(std::time::Instant::now);
     let resp = head.build(ctx)?;
+    session.set_write_timeout(Some(ctx.write_timeout));
     let written = session.write_response_header(Box::new(resp), false).await;
     gone_on_error(ctx, written)?;
     let written = session.write_response_body(Some(body), true).await;

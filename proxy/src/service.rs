@@ -70,21 +70,36 @@ fn request_id(session: &Session) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
+/// The client's address ([`client_ip`]), the key of the failed-auth limiter.
+fn limiter_key(ctx: &RequestCtx) -> std::net::IpAddr {
+    ctx.client_ip
+        .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]))
+}
+
+/// 429 while the client's address is blocked by the failed-auth limiter.
+fn check_failed_auth(ip: std::net::IpAddr, app: &App) -> Result<(), HttpError> {
+    app.failed_auth
+        .check(ip, std::time::Instant::now())
+        .map_err(|retry| HttpError::TooManyRequests {
+            retry_after_secs: retry.as_secs().max(1),
+        })
+}
+
 /// Authenticate routes that need it (before any body is read or gateway call is made),
-/// apply per-IP failed-auth limiting and the key's request rate.
+/// apply per-IP failed-auth limiting and the key's request rate. Passthrough is only
+/// checked against the limiter: the gateway authenticates it, and its 401s count as
+/// failures (`response_filter`), so the gateway's login cannot be guessed through clawshim
+/// either.
 fn authorize(session: &Session, ctx: &mut RequestCtx, app: &App) -> Result<(), HttpError> {
+    if ctx.route == Route::Passthrough {
+        return check_failed_auth(limiter_key(ctx), app);
+    }
     if !ctx.route.needs_auth() {
         return Ok(());
     }
-    let ip = ctx
-        .client_ip
-        .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+    let ip = limiter_key(ctx);
     let now = std::time::Instant::now();
-    if let Err(retry) = app.failed_auth.check(ip, now) {
-        return Err(HttpError::TooManyRequests {
-            retry_after_secs: retry.as_secs().max(1),
-        });
-    }
+    check_failed_auth(ip, app)?;
     let header = session
         .req_header()
         .headers
@@ -117,6 +132,14 @@ async fn serve_route(
         Route::Healthz => health::healthz(session, ctx).await,
         Route::Readyz => health::readyz(session, ctx, app).await,
         Route::WrongMethod { allow } => Err(HttpError::MethodNotAllowed { allow }),
+        Route::NonCanonical => Err(HttpError::BadRequest {
+            message: format!(
+                "`{}` is not the canonical path of this route: no percent-encoding, `\\` or \
+                 `.`/`..` segments",
+                session.req_header().uri.path()
+            ),
+            param: None,
+        }),
         Route::NotFound => {
             let req = session.req_header();
             Err(HttpError::NotFound {
@@ -140,12 +163,15 @@ impl ProxyHttp for ClawShim {
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         ctx.request_id = request_id(session);
         ctx.client_ip = client_ip::of_session(session, &self.app.config.trusted_proxies);
+        ctx.write_timeout = self.app.config.write_timeout;
+        // Proxied responses too: a client that never reads is dropped after the timeout.
+        session.set_write_timeout(Some(ctx.write_timeout));
+        let config = &self.app.config;
+        let allow = config.passthrough.then_some(&config.passthrough_allow);
         let req = session.req_header();
-        ctx.route = route::classify(&req.method, req.uri.path(), self.app.config.passthrough);
-        if ctx.route == Route::Passthrough {
-            return Ok(false);
-        }
+        ctx.route = route::classify(&req.method, req.uri.path(), allow);
         let result = match authorize(session, ctx, &self.app) {
+            Ok(()) if ctx.route == Route::Passthrough => return Ok(false),
             Ok(()) => serve_route(session, ctx, &self.app).await,
             Err(e) => Err(e),
         };
@@ -188,6 +214,12 @@ impl ProxyHttp for ClawShim {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         ctx.status = upstream_response.status.as_u16();
+        // A refused gateway login through passthrough counts like a refused key.
+        if ctx.status == 401 {
+            self.app
+                .failed_auth
+                .record_failure(limiter_key(ctx), std::time::Instant::now());
+        }
         upstream_response.insert_header("x-request-id", ctx.request_id.as_str())?;
         Ok(())
     }

@@ -346,10 +346,11 @@ def case_parallel_streams(t):
 
 
 def case_passthrough(t):
-    """Everything clawshim does not serve reaches the gateway: the Control UI page and its
-    WebSocket on `/` (challenge, connect, agents.list), from a client on the gateway's host
-    that sends a spoofed X-Forwarded-For (openclaw 2026.9 answers 403 to forwarded headers from
-    an untrusted peer: clawshim must not pass client input on)."""
+    """The Control UI reaches the gateway through clawshim: its page and its WebSocket on `/`
+    (challenge, connect, agents.list), from a client on the gateway's host that sends a
+    spoofed X-Forwarded-For (openclaw 2026.9 answers 403 to forwarded headers from an
+    untrusted peer: clawshim must not pass client input on). The gateway's other endpoints do
+    not: `POST /tools/invoke` with the gateway token is clawshim's 404."""
     if t.kind != "clawshim":
         raise NotApplicable("the built-in endpoint is the gateway itself")
     base = t.args.base_url.rsplit("/v1", 1)[0]
@@ -388,6 +389,25 @@ def case_passthrough(t):
             check("main" in ids, "agents.list through clawshim lacks main: %r" % ids)
 
     asyncio.run(ws_session())
+
+    # The gateway's tool endpoint is not the Control UI's: clawshim refuses it itself (404
+    # JSON), even with the gateway's own token.
+    req = urllib.request.Request(
+        base + "/tools/invoke", method="POST",
+        data=json.dumps({"tool": "sessions_list", "args": {}}).encode(),
+        headers={"Authorization": "Bearer " + t.args.token, "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=REQUEST_TIMEOUT_S) as resp:
+            raise Fail("POST /tools/invoke through clawshim answered %d" % resp.status)
+    except urllib.error.HTTPError as e:
+        body = e.read().decode("utf-8", "replace")
+        check(e.code == 404, "POST /tools/invoke answered %d: %s" % (e.code, short(body)))
+        try:
+            error = json.loads(body).get("error", {})
+        except ValueError:
+            error = {}
+        check(error.get("code") == "unknown_url",
+              "POST /tools/invoke is not clawshim's 404: %s" % short(body))
 
 
 CASES = [

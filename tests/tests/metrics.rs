@@ -212,9 +212,9 @@ async fn scrape_reports_requests_runs_streams_bytes_and_the_gateway() {
     })
     .await;
 
-    // Passthrough requests are counted with the gateway's status.
+    // Passthrough requests (an allowed path) are counted with the gateway's status.
     let resp = client()
-        .get(shim.url("/some/gateway/page"))
+        .get(shim.url("/assets/app.js"))
         .send()
         .await
         .unwrap();

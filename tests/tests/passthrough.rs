@@ -1,7 +1,9 @@
 //! End-to-end: everything clawshim does not serve goes to the gateway unchanged. The
 //! gateway's WebSocket protocol through the shim (v3 and v4, many sessions in a row and some
 //! at once), plain HTTP relayed as the gateway answered it, client-supplied forwarding
-//! headers dropped, and 404 when passthrough is off.
+//! headers dropped, and 404 when passthrough is off. Only allowed paths reach the gateway:
+//! its other endpoints (`/tools/invoke`) and non-canonical spellings of clawshim's own routes
+//! never do, and the gateway's 401s count against the client's failed-auth budget.
 
 use std::time::Instant;
 
@@ -146,7 +148,8 @@ async fn forwarding_headers_from_the_client_are_not_passed_upstream() {
 }
 
 /// A plain HTTP server standing in for the gateway's HTTP side (the Control UI): answers
-/// every request on a connection with a fixed 418 and records the request heads.
+/// every request on a connection with a fixed status (418 unless told) and records the
+/// request heads.
 struct FakeHttpGateway {
     addr: std::net::SocketAddr,
     heads: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
@@ -162,6 +165,10 @@ impl Drop for FakeHttpGateway {
 const FAKE_BODY: &str = "<html>control ui</html>";
 
 async fn fake_http_gateway() -> FakeHttpGateway {
+    fake_http_gateway_answering("418 I'm a teapot").await
+}
+
+async fn fake_http_gateway_answering(status_line: &'static str) -> FakeHttpGateway {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -181,7 +188,7 @@ async fn fake_http_gateway() -> FakeHttpGateway {
                             .unwrap()
                             .push(String::from_utf8_lossy(&head).into_owned());
                         let resp = format!(
-                            "HTTP/1.1 418 I'm a teapot\r\ncontent-type: text/html\r\nx-gateway: fake\r\ncontent-length: {}\r\n\r\n{FAKE_BODY}",
+                            "HTTP/1.1 {status_line}\r\ncontent-type: text/html\r\nx-gateway: fake\r\ncontent-length: {}\r\n\r\n{FAKE_BODY}",
                             FAKE_BODY.len()
                         );
                         if tcp.write_all(resp.as_bytes()).await.is_err() {
@@ -204,7 +211,7 @@ async fn plain_http_is_relayed_as_the_gateway_answered() {
     let gw = fake_http_gateway().await;
     // Not a WebSocket gateway: the shim never becomes ready, passthrough works regardless.
     let shim = Shim::start_with(&format!("ws://{}", gw.addr), |_| {}, false).await;
-    for path in ["/", "/__openclaw__/control-ui/app.js?v=1"] {
+    for path in ["/", "/assets/app.js?v=1"] {
         let resp = client()
             .get(shim.url(path))
             .header("x-forwarded-for", "203.0.113.7")
@@ -229,7 +236,7 @@ async fn plain_http_is_relayed_as_the_gateway_answered() {
     assert_eq!(ui.len(), 2, "{heads:?}");
     assert!(ui[0].starts_with("GET / HTTP/1.1\r\n"), "{}", ui[0]);
     assert!(
-        ui[1].starts_with("GET /__openclaw__/control-ui/app.js?v=1 HTTP/1.1\r\n"),
+        ui[1].starts_with("GET /assets/app.js?v=1 HTTP/1.1\r\n"),
         "{}",
         ui[1]
     );
@@ -285,16 +292,20 @@ async fn passthrough_off_answers_404_json() {
     assert_eq!(gw.upgrade_headers().len(), upgrades);
 }
 
-/// The request heads the fake gateway saw that were proxied (not the shim's own WebSocket
-/// attempts), lower-cased.
-fn proxied_heads(gw: &FakeHttpGateway) -> Vec<String> {
+/// The requests a fake gateway got that were not the shim's own WebSocket attempts.
+fn proxied(gw: &FakeHttpGateway) -> Vec<String> {
     gw.heads
         .lock()
         .unwrap()
         .iter()
-        .map(|h| h.to_ascii_lowercase())
-        .filter(|h| !h.contains("upgrade: websocket"))
+        .filter(|h| !h.to_ascii_lowercase().contains("upgrade: websocket"))
+        .cloned()
         .collect()
+}
+
+/// [`proxied`], lower-cased (header names are compared in any case).
+fn proxied_heads(gw: &FakeHttpGateway) -> Vec<String> {
+    proxied(gw).iter().map(|h| h.to_ascii_lowercase()).collect()
 }
 
 #[tokio::test]
@@ -356,4 +367,170 @@ async fn a_mapped_loopback_peer_is_local() {
     assert_eq!(heads.len(), 1, "{heads:?}");
     assert!(!heads[0].contains("x-forwarded-for:"), "{}", heads[0]);
     assert!(!heads[0].contains("x-real-ip:"), "{}", heads[0]);
+}
+
+/// Send one request with `path` exactly as given (HTTP clients resolve `.` and `..` segments
+/// before sending) and return the status and the body.
+async fn raw_request(shim: &Shim, method: &str, path: &str, body: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = shim.base.trim_start_matches("http://");
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nhost: clawshim\r\nauthorization: Bearer {TOKEN}\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(WAIT, tcp.read_to_end(&mut answer))
+        .await
+        .expect("an answer")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let status = answer.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+async fn assert_404_json(resp: reqwest::Response, path: &str) {
+    assert_eq!(resp.status(), 404, "{path}");
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "unknown_url", "{path}: {v}");
+}
+
+#[tokio::test]
+async fn gateway_endpoints_outside_the_allowlist_never_reach_the_gateway() {
+    let gw = fake_http_gateway().await;
+    let shim = Shim::start_with(&format!("ws://{}", gw.addr), |_| {}, false).await;
+    let http = client();
+    for path in [
+        "/tools/invoke",
+        "/v1/responses",
+        "/v1/embeddings",
+        "/hooks/agent",
+        "/assets/../tools/invoke",
+        "/assets/./../tools/invoke",
+        "/assets/%2e%2e/tools/invoke",
+        "/assets/..%2Ftools/invoke",
+        "/assets\\..\\tools/invoke",
+        "//tools/invoke",
+        "/Tools/Invoke",
+    ] {
+        let (status, body) =
+            raw_request(&shim, "POST", path, r#"{"tool":"sessions_list","args":{}}"#).await;
+        assert!(
+            status == 404 || status == 400,
+            "{path} answered {status}: {body}"
+        );
+        let v: Value =
+            serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"));
+        assert!(v["error"]["message"].is_string(), "{path}: {v}");
+    }
+    // Allowed paths still pass: proves the gateway was reachable all along.
+    let resp = http.get(shim.url("/assets/app.js")).send().await.unwrap();
+    assert_eq!(resp.status(), 418);
+    let heads = proxied(&gw);
+    assert_eq!(heads.len(), 1, "{heads:?}");
+    assert!(
+        heads[0].starts_with("GET /assets/app.js HTTP/1.1\r\n"),
+        "{heads:?}"
+    );
+}
+
+#[tokio::test]
+async fn tools_invoke_is_404_json() {
+    let gw = fake_http_gateway().await;
+    let shim = Shim::start_with(&format!("ws://{}", gw.addr), |_| {}, false).await;
+    let resp = client()
+        .post(shim.url("/tools/invoke"))
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .header("content-type", "application/json")
+        .body(r#"{"tool":"sessions_list","args":{}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
+    assert_404_json(resp, "/tools/invoke").await;
+    assert!(proxied(&gw).is_empty(), "{:?}", proxied(&gw));
+}
+
+#[tokio::test]
+async fn non_canonical_forms_of_our_routes_are_served_or_refused_never_forwarded() {
+    let gw = mock(Protocol::V4).await;
+    let shim = Shim::start(&gw.url()).await;
+    let http = client();
+    // Slash and case variants are served as the route itself.
+    for path in [
+        "/v1/chat/completions/",
+        "//v1/chat/completions",
+        "/v1//chat/completions",
+        "/V1/Chat/Completions",
+    ] {
+        let resp = http
+            .post(shim.url(path))
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .json(&user_msg("openclaw/main", "hi"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{path}");
+        let v: Value = resp.json().await.unwrap();
+        assert_eq!(v["object"], "chat.completion", "{path}: {v}");
+    }
+    // Encoded and dot forms are refused with a JSON 400.
+    let body = user_msg("openclaw/main", "hi").to_string();
+    for path in [
+        "/v1/chat%2Fcompletions",
+        "/v1/chat/completion%73",
+        "/v1/./chat/completions",
+        "/x/../v1/chat/completions",
+        "/v1\\chat\\completions",
+    ] {
+        let (status, answer) = raw_request(&shim, "POST", path, &body).await;
+        assert_eq!(status, 400, "{path}: {answer}");
+        let v: Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!(v["error"]["type"], "invalid_request_error", "{path}: {v}");
+    }
+    // (Forwarded, each would have been a 502: the mock closes plain HTTP requests.)
+}
+
+#[tokio::test]
+async fn gateway_401s_through_passthrough_count_as_failed_logins() {
+    let gw = fake_http_gateway_answering("401 Unauthorized").await;
+    let shim = Shim::start_with(
+        &format!("ws://{}", gw.addr),
+        |s| s.max_failed_auth = Some(10),
+        false,
+    )
+    .await;
+    let http = client();
+    for i in 0..10 {
+        let resp = http
+            .get(shim.url("/"))
+            .header("authorization", "Bearer wrong")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 401, "attempt {i}");
+    }
+    let resp = http.get(shim.url("/")).send().await.unwrap();
+    assert_eq!(resp.status(), 429);
+    assert!(resp.headers().contains_key("retry-after"));
+    let v: Value = resp.json().await.unwrap();
+    assert!(v["error"]["message"].is_string(), "{v}");
+    // The same address is blocked on clawshim's own routes too, even with a good token.
+    let resp = http
+        .get(shim.url("/v1/models"))
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 429);
+    assert_eq!(proxied(&gw).len(), 10);
 }

@@ -96,6 +96,15 @@ fn https_client(ca_pem: &str, version: Option<Version>) -> reqwest::Client {
 
 /// Start clawshim with a plain listener (for the harness' readiness check) and an HTTPS one.
 async fn shim_with_tls(gateway_url: &str, pki: &Pki) -> (Shim, String) {
+    shim_with_tls_and(gateway_url, pki, |_| {}).await
+}
+
+/// [`shim_with_tls`] with settings adjusted by `tweak`.
+async fn shim_with_tls_and(
+    gateway_url: &str,
+    pki: &Pki,
+    tweak: impl FnOnce(&mut Settings),
+) -> (Shim, String) {
     let port = free_port();
     let (cert, key) = (pki.cert.clone(), pki.key.clone());
     let shim = Shim::start_with(
@@ -104,6 +113,7 @@ async fn shim_with_tls(gateway_url: &str, pki: &Pki) -> (Shim, String) {
             s.listeners.tls_listen = Some(format!("127.0.0.1:{port}"));
             s.listeners.tls_cert = Some(cert);
             s.listeners.tls_key = Some(key);
+            tweak(s);
         },
         true,
     )
@@ -612,4 +622,115 @@ async fn http2_client_that_resets_its_stream_aborts_the_run() {
     // The same connection still serves.
     let resp = chat(&client, &base, user_msg("openclaw/main", "still here")).await;
     assert_eq!(resp.status(), 200);
+}
+
+/// An HTTP/2 connection to `base` (ALPN `h2`), driven by its own task; the client side of the
+/// connection's settings is read through the returned handle before it is spawned.
+async fn h2_connect(
+    pki: &Pki,
+    base: &str,
+) -> (
+    h2::client::SendRequest<bytes::Bytes>,
+    h2::client::Connection<tokio_rustls::client::TlsStream<TcpStream>, bytes::Bytes>,
+) {
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls_pki_types::CertificateDer::from_pem_slice(pki.ca_pem.as_bytes()).unwrap())
+        .unwrap();
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let addr = base.trim_start_matches("https://");
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    h2::client::handshake(tls).await.unwrap()
+}
+
+fn h2_get(base: &str, path: &str) -> http::Request<()> {
+    http::Request::get(format!("{base}{path}"))
+        .body(())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn http2_streams_per_connection_are_limited() {
+    let pki = Pki::new("h2-streams");
+    let gw = mock(Protocol::V4).await;
+    let (_shim, base) =
+        shim_with_tls_and(&gw.url(), &pki, |s| s.h2_max_concurrent_streams = Some(7)).await;
+    let (mut send, mut conn) = h2_connect(&pki, &base).await;
+    // The server's SETTINGS arrive before the first response.
+    let (answer, _) = send.send_request(h2_get(&base, "/healthz"), true).unwrap();
+    let resp = tokio::select! {
+        r = answer => r.unwrap(),
+        c = &mut conn => panic!("connection ended: {c:?}"),
+    };
+    assert_eq!(resp.status(), 200);
+    assert_eq!(conn.max_concurrent_send_streams(), 7);
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    // 150 streams opened at once: the client may have 7 open at a time, and all are served.
+    let mut answers = Vec::new();
+    for _ in 0..150 {
+        let mut send = send.clone().ready().await.unwrap();
+        let (answer, _) = send.send_request(h2_get(&base, "/healthz"), true).unwrap();
+        answers.push(answer);
+    }
+    for answer in answers {
+        let resp = tokio::time::timeout(WAIT, answer).await.unwrap().unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+}
+
+#[tokio::test]
+async fn http2_default_allows_100_streams_per_connection() {
+    let pki = Pki::new("h2-default");
+    let gw = mock(Protocol::V4).await;
+    let (_shim, base) = shim_with_tls(&gw.url(), &pki).await;
+    let (mut send, mut conn) = h2_connect(&pki, &base).await;
+    let (answer, _) = send.send_request(h2_get(&base, "/healthz"), true).unwrap();
+    tokio::select! {
+        r = answer => assert_eq!(r.unwrap().status(), 200),
+        c = &mut conn => panic!("connection ended: {c:?}"),
+    }
+    assert_eq!(conn.max_concurrent_send_streams(), 100);
+}
+
+#[tokio::test]
+async fn http2_header_lists_over_the_limit_are_refused() {
+    let pki = Pki::new("h2-headers");
+    let gw = mock(Protocol::V4).await;
+    let (_shim, base) =
+        shim_with_tls_and(&gw.url(), &pki, |s| s.h2_max_header_list_bytes = Some(4096)).await;
+    let (mut send, conn) = h2_connect(&pki, &base).await;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let small = send
+        .send_request(h2_get(&base, "/healthz"), true)
+        .unwrap()
+        .0;
+    let resp = tokio::time::timeout(WAIT, small).await.unwrap().unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut big = h2_get(&base, "/healthz");
+    big.headers_mut()
+        .insert("x-big", "b".repeat(8192).parse().unwrap());
+    // Refused one way or another: the client may not send it at all (the server announced the
+    // limit), the stream may be reset, or the answer is 431; never served.
+    if let Ok((answer, _)) = send.send_request(big, true) {
+        if let Ok(resp) = tokio::time::timeout(WAIT, answer).await.unwrap() {
+            assert_eq!(resp.status(), 431, "an 8 KiB header list was served");
+        }
+    }
 }

@@ -146,6 +146,34 @@ pub struct Settings {
     /// Proxy other paths to the gateway (true/false).
     #[arg(long, env = "CLAWSHIM_PASSTHROUGH", global = true)]
     pub passthrough: Option<bool>,
+    /// Path prefixes proxied to the gateway, comma-separated, each starting with `/`
+    /// (default: what the Control UI and its WebSocket need).
+    #[arg(
+        long,
+        env = "CLAWSHIM_PASSTHROUGH_ALLOW",
+        global = true,
+        value_delimiter = ','
+    )]
+    pub passthrough_allow: Option<Vec<String>>,
+    /// Open client connections at once; beyond it new ones are closed.
+    #[arg(long, env = "CLAWSHIM_MAX_CONNECTIONS", global = true)]
+    pub max_connections: Option<usize>,
+    /// Seconds a client has to send the first request header of a connection (HTTP/1).
+    #[arg(long, env = "CLAWSHIM_HEADER_TIMEOUT_SECS", global = true)]
+    pub header_timeout_secs: Option<u64>,
+    /// HTTP/2 streams open at once per connection (1 to 100).
+    #[arg(long, env = "CLAWSHIM_H2_MAX_CONCURRENT_STREAMS", global = true)]
+    pub h2_max_concurrent_streams: Option<u32>,
+    /// HTTP/2 streams reset by the client before they were accepted, per connection.
+    #[arg(
+        long,
+        env = "CLAWSHIM_H2_MAX_PENDING_ACCEPT_RESET_STREAMS",
+        global = true
+    )]
+    pub h2_max_pending_accept_reset_streams: Option<usize>,
+    /// Largest HTTP/2 header list, bytes.
+    #[arg(long, env = "CLAWSHIM_H2_MAX_HEADER_LIST_BYTES", global = true)]
+    pub h2_max_header_list_bytes: Option<u32>,
     /// Client attribution on passthrough requests: `set` (X-Forwarded-For etc. from what
     /// clawshim saw) or `strip`.
     #[arg(long, env = "CLAWSHIM_FORWARDED_HEADERS", global = true)]

@@ -33,6 +33,19 @@ pub const RUN_TIMEOUT_SECS: u64 = 600;
 pub const RUN_GRACE: Duration = Duration::from_secs(30);
 /// Per-write limit towards a client, seconds.
 pub const WRITE_TIMEOUT_SECS: u64 = 30;
+/// Open client connections at once (both listeners together); beyond it new connections are
+/// closed at once.
+pub const MAX_CONNECTIONS: usize = 2048;
+/// Time a client has to send a request's whole header (HTTP/1), from the first byte of the
+/// connection or the end of the previous request, seconds.
+pub const HEADER_TIMEOUT_SECS: u64 = 10;
+/// HTTP/2 streams a client may have open at once on one connection.
+pub const H2_MAX_CONCURRENT_STREAMS: u32 = 100;
+/// HTTP/2 streams a client opened and reset before they were accepted, per connection
+/// (the "rapid reset" bound; h2's own default).
+pub const H2_MAX_PENDING_ACCEPT_RESET_STREAMS: usize = 20;
+/// Largest HTTP/2 header list (decoded), bytes.
+pub const H2_MAX_HEADER_LIST_BYTES: u32 = 64 << 10;
 /// SSE keep-alive interval, seconds.
 pub const KEEPALIVE_SECS: u64 = 15;
 /// Runs in flight at once.
@@ -41,6 +54,79 @@ pub const MAX_CONCURRENT_RUNS: usize = 4096;
 pub const GRACE_PERIOD_SECS: u64 = 10;
 /// Proxy other paths to the gateway.
 pub const PASSTHROUGH: bool = true;
+/// Path prefixes passthrough forwards: what the Control UI and its WebSocket need on
+/// clawdbot 2026.1 and openclaw 2026.9 with the UI at the root (`gateway.controlUi.basePath`
+/// unset). From the gateways' HTTP request handlers (clawdbot `dist/gateway/server-http.js`
+/// `handleRequest`, `control-ui.js`; openclaw `dist/server-start-*.mjs` request stages,
+/// `control-ui-resource-routes-*.mjs`), the files of their `dist/control-ui/`, and the
+/// client-side routes of the UI (a reload of `/chat` is answered by the gateway with the UI
+/// page). Left out on purpose: `/tools/invoke`, `/hooks`, `/v1/*`, `/api/*`, plugin routes,
+/// `/__openclaw__/worker*` (node transfers) and the rest of the gateway's HTTP API.
+pub const PASSTHROUGH_ALLOW: &[&str] = &[
+    // The UI page and the gateway WebSocket (both gateways upgrade on `/`).
+    "/",
+    // Static files of the UI (both); `/avatar/{agent}` (both).
+    "/assets",
+    "/avatar",
+    "/favicon.ico",
+    "/favicon.svg",
+    "/favicon-32.png",
+    "/apple-touch-icon.png",
+    "/manifest.webmanifest",
+    "/asset-manifest.json",
+    "/sw.js",
+    "/social-card.png",
+    "/fonts",
+    "/themes",
+    "/app-art",
+    "/community-art",
+    "/provider-icons",
+    "/cloud-provider-icons",
+    "/file-icons",
+    // Images, media and the canvas the UI shows (openclaw; clawdbot's canvas host).
+    "/__openclaw__/assistant-media",
+    "/__openclaw__/plugin-icon",
+    "/__openclaw__/plugin-activity-icon",
+    "/__openclaw__/plugin-theme-art",
+    "/__openclaw__/catalog-icon",
+    "/__openclaw__/channel-avatar",
+    "/__openclaw__/link-favicon",
+    "/__openclaw__/workspace-icon",
+    "/__openclaw__/canvas",
+    "/__openclaw__/a2ui",
+    "/__clawdbot__/canvas",
+    "/__clawdbot__/a2ui",
+    // Client-side routes of the UI (clawdbot 2026.1 tabs, then openclaw 2026.9 pages).
+    "/overview",
+    "/chat",
+    "/channels",
+    "/instances",
+    "/sessions",
+    "/cron",
+    "/skills",
+    "/nodes",
+    "/config",
+    "/debug",
+    "/logs",
+    "/activity",
+    "/agents",
+    "/apps",
+    "/automations",
+    "/custodian",
+    "/dashboard",
+    "/dashboards",
+    "/meetings",
+    "/memory-import",
+    "/new",
+    "/portals",
+    "/settings",
+    "/systems",
+    "/tasks",
+    "/terminal",
+    "/usage",
+    "/workboard",
+    "/worktrees",
+];
 /// Client attribution on passthrough requests.
 pub const FORWARDED_HEADERS: ForwardedHeaders = ForwardedHeaders::Set;
 /// Log line format.
@@ -49,6 +135,11 @@ pub const LOG_FORMAT: LogFormat = LogFormat::Text;
 /// HTTP worker threads: one per CPU (2 when the count is unknown).
 pub fn threads() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// [`PASSTHROUGH_ALLOW`] as owned strings.
+pub fn passthrough_allow() -> Vec<String> {
+    PASSTHROUGH_ALLOW.iter().map(|s| s.to_string()).collect()
 }
 
 /// Graceful-upgrade socket, in a directory private to this user (old and new process must

@@ -30,6 +30,9 @@ pub struct FileConfig {
     /// `[tls]`.
     #[serde(default)]
     pub tls: TlsSection,
+    /// `[passthrough]`.
+    #[serde(default)]
+    pub passthrough: PassthroughSection,
     /// clawshim's own API keys (`[[keys]]`), stored as SHA-256 hashes.
     #[serde(default)]
     pub keys: Vec<KeyEntry>,
@@ -104,6 +107,24 @@ pub struct LimitsSection {
     pub keepalive_secs: Option<u64>,
     /// Runs in flight at once; beyond it requests get 429.
     pub max_concurrent_runs: Option<usize>,
+    /// Open client connections at once; beyond it new ones are closed.
+    pub max_connections: Option<usize>,
+    /// Time to send the first request header of a connection (HTTP/1), seconds.
+    pub header_timeout_secs: Option<u64>,
+    /// HTTP/2 streams open at once per connection (1 to 100).
+    pub h2_max_concurrent_streams: Option<u32>,
+    /// HTTP/2 streams reset by the client before they were accepted, per connection.
+    pub h2_max_pending_accept_reset_streams: Option<usize>,
+    /// Largest HTTP/2 header list, bytes.
+    pub h2_max_header_list_bytes: Option<u32>,
+}
+
+/// `[passthrough]`: what is proxied to the gateway.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PassthroughSection {
+    /// Path prefixes passed through (each starting with `/`); default: the Control UI's.
+    pub allow: Option<Vec<String>>,
 }
 
 /// `[server]`.

@@ -14,7 +14,8 @@ use super::cli::{ListenerSettings, Settings};
 use super::defaults;
 use super::discover::{self, LocalAuth, LocalGateway};
 use super::file::{
-    AuthSection, FileConfig, GatewaySection, KeyEntry, LimitsSection, ServerSection, TlsSection,
+    AuthSection, FileConfig, GatewaySection, KeyEntry, LimitsSection, PassthroughSection,
+    ServerSection, TlsSection,
 };
 use crate::passthrough::ForwardedHeaders;
 use crate::telemetry::LogFormat;
@@ -79,6 +80,18 @@ pub struct Merged {
     pub grace_period_secs: u64,
     /// Proxy other paths to the gateway.
     pub passthrough: bool,
+    /// Path prefixes passed through, as written.
+    pub passthrough_allow: Vec<String>,
+    /// Open client connections at once.
+    pub max_connections: usize,
+    /// First request header deadline, seconds.
+    pub header_timeout_secs: u64,
+    /// HTTP/2 streams per connection.
+    pub h2_max_concurrent_streams: u32,
+    /// HTTP/2 pending-accept reset streams per connection.
+    pub h2_max_pending_accept_reset_streams: usize,
+    /// Largest HTTP/2 header list, bytes.
+    pub h2_max_header_list_bytes: u32,
     /// Passthrough client attribution.
     pub forwarded_headers: ForwardedHeaders,
     /// Trusted proxies, as written (none by default).
@@ -125,6 +138,12 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
         threads,
         grace_period_secs,
         passthrough,
+        passthrough_allow,
+        max_connections,
+        header_timeout_secs,
+        h2_max_concurrent_streams,
+        h2_max_pending_accept_reset_streams,
+        h2_max_header_list_bytes,
         forwarded_headers,
         trusted_proxies,
         log_format,
@@ -167,6 +186,11 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
                 write_timeout_secs: file_write_timeout_secs,
                 keepalive_secs: file_keepalive_secs,
                 max_concurrent_runs: file_max_concurrent_runs,
+                max_connections: file_max_connections,
+                header_timeout_secs: file_header_timeout_secs,
+                h2_max_concurrent_streams: file_h2_max_concurrent_streams,
+                h2_max_pending_accept_reset_streams: file_h2_max_pending_accept_reset_streams,
+                h2_max_header_list_bytes: file_h2_max_header_list_bytes,
             },
         server:
             ServerSection {
@@ -186,6 +210,7 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
                 cert,
                 key,
             },
+        passthrough: PassthroughSection { allow },
         keys,
     } = file;
 
@@ -272,6 +297,24 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
         passthrough: passthrough
             .or(file_passthrough)
             .unwrap_or(defaults::PASSTHROUGH),
+        passthrough_allow: passthrough_allow
+            .or(allow)
+            .unwrap_or_else(defaults::passthrough_allow),
+        max_connections: max_connections
+            .or(file_max_connections)
+            .unwrap_or(defaults::MAX_CONNECTIONS),
+        header_timeout_secs: header_timeout_secs
+            .or(file_header_timeout_secs)
+            .unwrap_or(defaults::HEADER_TIMEOUT_SECS),
+        h2_max_concurrent_streams: h2_max_concurrent_streams
+            .or(file_h2_max_concurrent_streams)
+            .unwrap_or(defaults::H2_MAX_CONCURRENT_STREAMS),
+        h2_max_pending_accept_reset_streams: h2_max_pending_accept_reset_streams
+            .or(file_h2_max_pending_accept_reset_streams)
+            .unwrap_or(defaults::H2_MAX_PENDING_ACCEPT_RESET_STREAMS),
+        h2_max_header_list_bytes: h2_max_header_list_bytes
+            .or(file_h2_max_header_list_bytes)
+            .unwrap_or(defaults::H2_MAX_HEADER_LIST_BYTES),
         forwarded_headers: forwarded_headers
             .or(file_forwarded_headers)
             .unwrap_or(defaults::FORWARDED_HEADERS),

@@ -24,7 +24,9 @@ use clawshim_core::gateway::GatewayConfig;
 pub use cli::{Cli, Command, GenKey, ListenerSettings, Settings};
 
 use crate::client_ip::TrustedProxies;
+use crate::connections::ConnectionLimits;
 use crate::keys::KeySpec;
+use crate::passthrough::Allowlist;
 use crate::passthrough::ForwardedHeaders;
 use crate::telemetry::LogFormat;
 use crate::tls::TlsConfig;
@@ -84,6 +86,10 @@ pub struct Config {
     pub grace_period: Duration,
     /// Proxy other paths to the gateway.
     pub passthrough: bool,
+    /// The path prefixes passthrough forwards.
+    pub passthrough_allow: Allowlist,
+    /// Connection-level limits of the client listeners.
+    pub connections: ConnectionLimits,
     /// Client attribution on passthrough requests.
     pub forwarded_headers: ForwardedHeaders,
     /// Proxies whose `X-Forwarded-For` names the client (passthrough attribution, the
@@ -285,6 +291,24 @@ mod tests {
             toml::from_str("[server]\ntrusted_proxies = [\"10.0.0.0/99\"]\n").unwrap();
         let err = Config::from_parts(&settings(), file).unwrap_err();
         assert!(err.to_string().contains("trusted_proxies"), "{err}");
+    }
+
+    #[test]
+    fn passthrough_allow_and_connection_limits_are_validated() {
+        let file: FileConfig =
+            toml::from_str("[passthrough]\nallow = [\"/ui/\"]\n[limits]\nmax_connections = 5\n")
+                .unwrap();
+        let c = Config::from_parts(&settings(), file).unwrap();
+        assert_eq!(c.passthrough_allow.entries(), ["/ui"]);
+        assert_eq!(c.connections.max_connections, 5);
+        assert_eq!(c.connections.h2_max_concurrent_streams, 100);
+        let mut s = settings();
+        s.passthrough_allow = Some(vec!["ui".into()]);
+        s.h2_max_concurrent_streams = Some(101);
+        s.header_timeout_secs = Some(0);
+        let err = Config::from_parts(&s, FileConfig::default()).unwrap_err();
+        assert_eq!(err.0.len(), 3, "{err}");
+        assert!(err.to_string().contains("must start with `/`"), "{err}");
     }
 
     #[test]

@@ -22,6 +22,8 @@ use super::defaults;
 use super::merge::Merged;
 use super::{Config, ConfigError};
 use crate::client_ip::TrustedProxies;
+use crate::connections::ConnectionLimits;
+use crate::passthrough::Allowlist;
 
 /// Check `m` and build the [`Config`]; `Err` lists every problem found.
 pub fn validate(m: Merged) -> Result<Config, ConfigError> {
@@ -100,6 +102,25 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
     if m.max_concurrent_runs == 0 {
         errors.push("max_concurrent_runs must be at least 1".into());
     }
+    let passthrough_allow = Allowlist::parse(&m.passthrough_allow).unwrap_or_else(|e| {
+        errors.push(e);
+        Allowlist::default()
+    });
+    if m.max_connections == 0 {
+        errors.push("max_connections must be at least 1".into());
+    }
+    if m.header_timeout_secs == 0 {
+        errors.push("header_timeout_secs must be at least 1".into());
+    }
+    if !(1..=defaults::H2_MAX_CONCURRENT_STREAMS).contains(&m.h2_max_concurrent_streams) {
+        errors.push(format!(
+            "h2_max_concurrent_streams must be between 1 and {}",
+            defaults::H2_MAX_CONCURRENT_STREAMS
+        ));
+    }
+    if m.h2_max_header_list_bytes < 1024 {
+        errors.push("h2_max_header_list_bytes must be at least 1024".into());
+    }
     if m.threads == 0 {
         errors.push("threads must be at least 1".into());
     }
@@ -142,6 +163,14 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
         threads: m.threads,
         grace_period: Duration::from_secs(m.grace_period_secs),
         passthrough: m.passthrough,
+        passthrough_allow,
+        connections: ConnectionLimits {
+            max_connections: m.max_connections,
+            header_timeout: Duration::from_secs(m.header_timeout_secs),
+            h2_max_concurrent_streams: m.h2_max_concurrent_streams,
+            h2_max_pending_accept_reset_streams: m.h2_max_pending_accept_reset_streams,
+            h2_max_header_list_bytes: m.h2_max_header_list_bytes,
+        },
         forwarded_headers: m.forwarded_headers,
         trusted_proxies,
         warnings,

@@ -1,0 +1,156 @@
+//! End-to-end connection-level limits: a client dripping its request header is cut at the
+//! header timeout, connections beyond the cap are closed while open ones keep working, and a
+//! client that never reads its response is dropped after the write timeout (its run
+//! aborted). HTTP/2 stream limits are in `tls.rs` (HTTP/2 needs the HTTPS listener).
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use clawshim_tests::*;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+
+fn addr(shim: &Shim) -> SocketAddr {
+    shim.base.trim_start_matches("http://").parse().unwrap()
+}
+
+/// Send `GET /healthz` on `tcp` and read the whole response; its status, or why not.
+async fn healthz(tcp: &mut TcpStream) -> Result<u16, String> {
+    tcp.write_all(b"GET /healthz HTTP/1.1\r\nhost: clawshim\r\n\r\n")
+        .await
+        .map_err(|e| format!("write: {e}"))?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 1024];
+    loop {
+        let n = tokio::time::timeout(WAIT, tcp.read(&mut chunk))
+            .await
+            .map_err(|_| "no answer".to_string())?
+            .map_err(|e| format!("read: {e}"))?;
+        if n == 0 {
+            return Err(format!("closed after {:?}", String::from_utf8_lossy(&buf)));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buf).into_owned();
+        let Some(end) = text.find("\r\n\r\n") else {
+            continue;
+        };
+        let length: usize = text[..end]
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length:")
+                    .map(|v| v.trim().parse().unwrap())
+            })
+            .unwrap_or(0);
+        if buf.len() >= end + 4 + length {
+            return text[9..12].parse().map_err(|e| format!("status: {e}"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_client_dripping_its_header_is_cut_at_the_header_timeout() {
+    let gw = mock(Protocol::V4).await;
+    let shim = Shim::start_with(&gw.url(), |s| s.header_timeout_secs = Some(1), true).await;
+    let mut tcp = TcpStream::connect(addr(&shim)).await.unwrap();
+    let (mut read, mut write) = tcp.split();
+    let started = Instant::now();
+    // One header byte every 100 ms: each read arrives long before pingora's per-read timeout
+    // (60 s), so only a total deadline can end this. 200 bytes would take 20 s.
+    let drip = async {
+        write.write_all(b"GET /healthz HTTP/1.1\r\n").await?;
+        for _ in 0..200 {
+            write.write_all(b"x").await?;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok::<(), std::io::Error>(())
+    };
+    let closed = async {
+        let mut rest = Vec::new();
+        let _ = read.read_to_end(&mut rest).await;
+        rest
+    };
+    tokio::select! {
+        answer = closed => {
+            let text = String::from_utf8_lossy(&answer);
+            assert!(!text.contains(" 200 "), "served a dripped header: {text}");
+        }
+        sent = drip => panic!("the whole dripped header was accepted ({sent:?}) after {:?}", started.elapsed()),
+    }
+    // A normal client on the same shim is served.
+    let mut tcp = TcpStream::connect(addr(&shim)).await.unwrap();
+    assert_eq!(healthz(&mut tcp).await, Ok(200));
+}
+
+#[tokio::test]
+async fn connections_beyond_the_cap_are_closed_and_open_ones_keep_working() {
+    const CAP: usize = 3;
+    let gw = mock(Protocol::V4).await;
+    let shim = Shim::start_with(&gw.url(), |s| s.max_connections = Some(CAP), true).await;
+    // Fill the cap with kept-alive connections that have each been served once. The start-up
+    // probe's connection may hold a slot for a moment: a refused attempt is retried.
+    let deadline = Instant::now() + WAIT;
+    let mut open = Vec::new();
+    while open.len() < CAP {
+        assert!(
+            Instant::now() < deadline,
+            "could not open {CAP} connections"
+        );
+        let mut tcp = TcpStream::connect(addr(&shim)).await.unwrap();
+        if healthz(&mut tcp).await == Ok(200) {
+            open.push(tcp);
+        }
+    }
+    // One more is closed without an answer.
+    let mut extra = TcpStream::connect(addr(&shim)).await.unwrap();
+    let refused = healthz(&mut extra).await;
+    assert!(refused.is_err(), "a connection beyond the cap was served");
+    // The open ones still work.
+    for tcp in &mut open {
+        assert_eq!(healthz(tcp).await, Ok(200));
+    }
+    // A closed one gives its slot back.
+    drop(open.pop());
+    poll_until("a slot given back", || async {
+        let mut tcp = TcpStream::connect(addr(&shim))
+            .await
+            .map_err(|e| e.to_string())?;
+        healthz(&mut tcp).await.map(|_| ())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_client_that_never_reads_is_dropped_after_the_write_timeout_and_its_run_aborted() {
+    let gw = mock(Protocol::V4).await;
+    let shim = Shim::start_with(&gw.url(), |s| s.write_timeout_secs = Some(1), true).await;
+    // One delta far larger than the socket buffers, then the run hangs until aborted.
+    let big = "y".repeat(8 << 20);
+    let body = json!({
+        "model": "openclaw/main",
+        "stream": true,
+        "messages": [{"role": "user", "content": format!("MOCK_HANG\n{big}")}]
+    })
+    .to_string();
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut tcp = socket.connect(addr(&shim)).await.unwrap();
+    let head = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: clawshim\r\nauthorization: Bearer {TOKEN}\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    tcp.write_all(body.as_bytes()).await.unwrap();
+    // Never read: the shim's write blocks, times out, and the run is aborted on the gateway.
+    wait_until("chat.abort after the write timeout", || {
+        gw.requests().iter().any(|r| r["method"] == "chat.abort")
+    })
+    .await;
+    // And the connection was dropped: reading now ends before the stream's end.
+    let mut got = Vec::new();
+    let _ = tokio::time::timeout(WAIT, tcp.read_to_end(&mut got)).await;
+    let text = String::from_utf8_lossy(&got);
+    assert!(!text.contains("data: [DONE]"), "the stream completed");
+}
