@@ -327,11 +327,13 @@ proptest! {
         super::routing(format!("{id}\n{model}").as_bytes());
     }
 
-    /// `normalize_agent_id` is the gateway's `normalizeAgentId`, written here with its own
-    /// regular expressions (clawdbot 2026.1.24 `routing/session-key.js`).
+    /// `normalize_agent_id` is the id the gateway ends up with: its `normalizeAgentId`,
+    /// written here with its own regular expressions (clawdbot 2026.1.24
+    /// `routing/session-key.js`), applied to the raw id and again to the id it receives.
     #[test]
-    fn normalize_agent_id_matches_the_gateway(raw in "[ -~\u{a0}\u{feff}\u{85}\u{130}\u{212a}é]{0,80}") {
-        prop_assert_eq!(routing::normalize_agent_id(&raw), gateway_normalize_agent_id(&raw));
+    fn normalize_agent_id_matches_the_gateway(raw in "[ -~\u{a0}\u{feff}\u{85}\u{130}\u{212a}é_-]{0,80}") {
+        let gateway = gateway_normalize_agent_id(&gateway_normalize_agent_id(&raw));
+        prop_assert_eq!(routing::normalize_agent_id(&raw), gateway);
     }
 
     #[test]
