@@ -6,7 +6,7 @@
 #   fuzz/run.sh 10000000             # the full run recorded in RELIABILITY.md
 #   fuzz/run.sh 10000000 frame       # one target
 #   FUZZ_SECONDS=300 fuzz/run.sh 10000000   # stop each target after 300 s at the latest
-#   fuzz/run.sh merge                # add the inputs a run found that reach new code to
+#   fuzz/run.sh merge                # add the inputs a run found that reach new edges to
 #                                    # fuzz/corpus/<target>/ (libFuzzer -set_cover_merge=1)
 #
 # Installs cargo-fuzz when missing. cargo-fuzz passes -Z flags to rustc; RUSTC_BOOTSTRAP=1
@@ -42,7 +42,7 @@ cargo fuzz build "${fuzz_flags[@]}"
 if [ "$runs" = "merge" ]; then
     for t in "${targets[@]}"; do
         mkdir -p "$work/$t"
-        cargo fuzz run "${fuzz_flags[@]}" "$t" "corpus/$t" "$work/$t" -- -set_cover_merge=1 -max_len=2048
+        cargo fuzz run "${fuzz_flags[@]}" "$t" "corpus/$t" "$work/$t" -- -set_cover_merge=1 -use_counters=0 -max_len=128
     done
     exit 0
 fi
