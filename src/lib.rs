@@ -14,6 +14,8 @@
 //! - [`translate`]: turns a run's events into OpenAI chunks or a full response;
 //!   [`responses_translate`] does the same for the Responses API.
 
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gateway;
 pub mod media;
 pub mod model_override;

@@ -104,7 +104,9 @@ fn is_valid_agent_id(id: &str) -> bool {
 /// Normalizes an agent id like the gateway's `normalizeAgentId` (routing/session-key.js):
 /// trimmed; empty -> `main`; a valid id is lower-cased; anything else is lower-cased, runs of
 /// other characters become `-`, leading and trailing `-` go, and it is cut to 64 characters
-/// (`main` if nothing is left).
+/// (`main` if nothing is left). The gateway normalizes the id it receives once more, so a cut
+/// that leaves a trailing `-` on an id the gateway would not take as valid (it starts with
+/// `_`) is trimmed here too: the result is the id the run really gets, and a fixed point.
 pub fn normalize_agent_id(raw: &str) -> String {
     let trimmed = raw.trim();
     if trimmed.is_empty() {
@@ -127,6 +129,11 @@ pub fn normalize_agent_id(raw: &str) -> String {
     let out = out.trim_matches('-');
     // Only ASCII is left, so byte length is character length.
     let out = &out[..out.len().min(64)];
+    let out = if is_valid_agent_id(out) {
+        out
+    } else {
+        out.trim_end_matches('-')
+    };
     if out.is_empty() {
         DEFAULT_AGENT_ID.to_owned()
     } else {
@@ -407,5 +414,15 @@ mod tests {
                 prefix: "agent:main:team:".into()
             })
         );
+    }
+
+    #[test]
+    fn normalized_id_is_a_fixed_point_when_the_cut_ends_in_a_dash() {
+        // Found by the `routing` fuzz target: an id starting with `_` whose cut at 64
+        // characters ends in a run of `-`; the gateway would trim that run on its own pass.
+        let raw = format!("_----\"base64\"{}2{}222", "-".repeat(20), "-".repeat(40));
+        let once = normalize_agent_id(&raw);
+        assert_eq!(once, format!("_-----base64{}2", "-".repeat(21)));
+        assert_eq!(normalize_agent_id(&once), once);
     }
 }
