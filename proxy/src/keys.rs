@@ -120,10 +120,11 @@ impl Principal {
     }
 }
 
-/// All accepted credentials.
+/// All accepted credentials, each kept as its SHA-256 only.
 #[derive(Debug, Default)]
 pub struct KeyStore {
-    shared: Vec<Secret>,
+    /// SHA-256 of each shared token.
+    shared: Vec<[u8; 32]>,
     keys: Vec<Arc<ApiKey>>,
 }
 
@@ -131,18 +132,23 @@ impl KeyStore {
     /// Shared tokens plus API keys.
     pub fn new(shared: Vec<Secret>, keys: &[KeySpec]) -> KeyStore {
         KeyStore {
-            shared,
+            shared: shared
+                .iter()
+                .map(|t| Sha256::digest(t.expose().as_bytes()).into())
+                .collect(),
             keys: keys.iter().map(|k| Arc::new(ApiKey::new(k))).collect(),
         }
     }
 
-    /// Who `token` is. Every credential is compared (no early exit) in constant time.
+    /// Who `token` is. The token is hashed first and every credential's hash is compared
+    /// (no early exit) in constant time: comparing raw bytes stops at the first length
+    /// difference, which tells an attacker a shared token's length.
     pub fn authenticate(&self, token: &[u8]) -> Option<Principal> {
+        let digest: [u8; 32] = Sha256::digest(token).into();
         let mut shared = subtle::Choice::from(0);
         for t in &self.shared {
-            shared |= t.expose().as_bytes().ct_eq(token);
+            shared |= t.ct_eq(&digest);
         }
-        let digest: [u8; 32] = Sha256::digest(token).into();
         let mut found: Option<&Arc<ApiKey>> = None;
         for k in &self.keys {
             if bool::from(k.hash.ct_eq(&digest)) {
@@ -264,6 +270,18 @@ mod tests {
         assert_eq!(p.name(), Some("laptop"));
         assert!(p.allows("beta") && !p.allows("main"));
         assert!(store.authenticate(b"csk-abd").is_none());
+    }
+
+    #[test]
+    fn shared_tokens_are_kept_and_compared_as_hashes() {
+        let store = KeyStore::new(vec![Secret::new("gateway-token")], &[]);
+        let digest: [u8; 32] = Sha256::digest(b"gateway-token").into();
+        // Only the fixed-length hash is kept, so no comparison depends on the token's length.
+        assert_eq!(store.shared, vec![digest]);
+        assert!(store.authenticate(b"gateway-token").is_some());
+        for wrong in [&b"gateway-toke"[..], b"gateway-token-", b"", b"g"] {
+            assert!(store.authenticate(wrong).is_none());
+        }
     }
 
     #[test]
