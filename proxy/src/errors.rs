@@ -154,7 +154,7 @@ impl HttpError {
             )
             .with_code("invalid_api_key"),
             HttpError::Forbidden { message } => {
-                ApiError::permission_error(message.clone()).with_code("forbidden")
+                ApiError::permission_error(message.clone()).with_code("permission_denied")
             }
             HttpError::NotFound { method, path } => {
                 ApiError::invalid_request_error(format!("Invalid URL ({method} {path})"))

@@ -20,8 +20,9 @@ pub struct ApiKey {
     pub hash: [u8; 32],
     /// Agents the key may use; `None` = all.
     pub agents: Option<Vec<String>>,
-    /// Fixed session namespace: the key's sessions are `agent:<id>:<namespace>:...`.
-    pub session_namespace: Option<String>,
+    /// The key's session namespace: its sessions are `agent:<id>:<namespace>:...`, and it
+    /// may name no other (see `clawshim_core::routing::session_key`).
+    pub session_namespace: String,
     /// Requests per minute, when limited.
     rate: Option<Mutex<TokenBucket>>,
     /// Concurrent runs, when limited.
@@ -36,7 +37,8 @@ pub struct KeySpec {
     pub agents: Option<Vec<String>>,
     pub requests_per_minute: Option<u32>,
     pub max_concurrent_runs: Option<usize>,
-    pub session_namespace: Option<String>,
+    /// Checked by `clawshim_core::routing::check_namespace`, unique across keys.
+    pub session_namespace: String,
 }
 
 impl ApiKey {
@@ -222,9 +224,16 @@ pub fn gen_key_block(opts: &crate::config::GenKey) -> String {
     if let Some(n) = opts.max_concurrent_runs {
         block.push_str(&format!("max_concurrent_runs = {n}\n"));
     }
-    if let Some(ns) = &opts.session_namespace {
-        block.push_str(&format!("session_namespace = {ns:?}\n"));
+    // Written out even when derived from the name, so the operator sees where the key's
+    // sessions live.
+    let ns = match &opts.session_namespace {
+        Some(ns) => ns.trim().to_ascii_lowercase(),
+        None => clawshim_core::routing::namespace_from_name(&opts.name),
+    };
+    if let Err(e) = clawshim_core::routing::check_namespace(&ns) {
+        block.push_str(&format!("# {e}: choose another with --session-namespace\n"));
     }
+    block.push_str(&format!("session_namespace = {ns:?}\n"));
     block
 }
 
@@ -258,7 +267,7 @@ mod tests {
             agents: Some(vec!["beta".into()]),
             requests_per_minute: Some(2),
             max_concurrent_runs: Some(1),
-            session_namespace: None,
+            session_namespace: name.into(),
         }
     }
 
