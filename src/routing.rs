@@ -183,6 +183,130 @@ impl std::fmt::Display for SessionKey {
     }
 }
 
+/// Words that cannot be a key's session namespace, because the gateway gives the same place
+/// in a session key (`agent:<id>:<word>...`) its own meaning: the owner's main and global
+/// sessions (`routing/session-key.js` `buildAgentMainSessionKey`, `DEFAULT_ACCOUNT_ID`), the
+/// built-in endpoints' sessions (`openai`, `openai-user`, `openresponses`), cron jobs, hooks,
+/// heartbeats, nodes, sub-agents and ACP sessions (`sessions/session-key-utils.js`), direct
+/// messages and groups (`buildAgentPeerSessionKey`), the Control UI (`dashboard`), and every
+/// chat channel of clawdbot 2026.1.24 (`CHAT_CHANNEL_ORDER`) and openclaw 2026.9.6
+/// (`GENERATED_BUNDLED_CHANNEL_IDS` and their aliases): a channel's sessions are
+/// `agent:<id>:<channel>:dm:<peer>`.
+pub const RESERVED_NAMESPACES: &[&str] = &[
+    // The owner's own sessions and the gateway's defaults.
+    "main",
+    "global",
+    "default",
+    "unknown",
+    "agent",
+    "explicit",
+    "recent",
+    "pinned",
+    // The built-in OpenAI-compatible endpoints and what runs without a chat.
+    "openai",
+    "openai-user",
+    "openresponses",
+    "cron",
+    "hook",
+    "hooks",
+    "heartbeat",
+    "node",
+    "run",
+    "isolated",
+    "subagent",
+    "acp",
+    "boot",
+    "sdk",
+    "dashboard",
+    "webchat",
+    "ui",
+    // Peer and group shapes.
+    "dm",
+    "direct",
+    "group",
+    "channel",
+    "thread",
+    "topic",
+    // Chat channels (and aliases) of both gateway versions.
+    "a2a",
+    "buzz",
+    "clickclack",
+    "discord",
+    "feishu",
+    "lark",
+    "googlechat",
+    "gchat",
+    "google-chat",
+    "imessage",
+    "imsg",
+    "irc",
+    "line",
+    "matrix",
+    "mattermost",
+    "msteams",
+    "teams",
+    "nextcloud-talk",
+    "nc",
+    "nc-talk",
+    "nostr",
+    "qa-channel",
+    "raft",
+    "reef",
+    "signal",
+    "slack",
+    "sms",
+    "synology-chat",
+    "telegram",
+    "tlon",
+    "twitch",
+    "whatsapp",
+    "zalo",
+    "zalouser",
+];
+
+/// Why a string cannot be a session namespace.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadNamespace {
+    /// Not `^[a-z0-9][a-z0-9_-]{0,63}$` (so no `:`, no upper case: the gateway lower-cases
+    /// session keys).
+    #[error("`{0}` is not a valid session namespace (1-64 of a-z, 0-9, `_`, `-`, starting with a letter or digit)")]
+    Charset(String),
+    /// One of [`RESERVED_NAMESPACES`].
+    #[error("`{0}` is reserved by the gateway for its own sessions")]
+    Reserved(String),
+}
+
+/// Check a session namespace: the agent-id charset, lower case only, not reserved.
+pub fn check_namespace(ns: &str) -> Result<(), BadNamespace> {
+    if !is_valid_agent_id(ns) || ns.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Err(BadNamespace::Charset(ns.to_owned()));
+    }
+    if RESERVED_NAMESPACES.contains(&ns) {
+        return Err(BadNamespace::Reserved(ns.to_owned()));
+    }
+    Ok(())
+}
+
+/// The namespace a key gets when its entry names none: its name, normalized like an agent
+/// id (lower case, other characters become `-`). May still be reserved or clash with
+/// another key's; [`check_namespace`] and the caller's uniqueness check decide.
+pub fn namespace_from_name(name: &str) -> String {
+    let trimmed = name.trim();
+    if is_valid_agent_id(trimmed) {
+        return trimmed.to_ascii_lowercase();
+    }
+    let mut out = String::with_capacity(trimmed.len());
+    for c in trimmed.to_lowercase().chars() {
+        if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-' {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let out = out.trim_matches(|c| c == '-' || c == '_');
+    out[..out.len().min(64)].trim_end_matches('-').to_owned()
+}
+
 /// A session header names a session outside the caller's fixed namespace.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("session key outside `{prefix}`")]
@@ -194,11 +318,12 @@ pub struct OutsideNamespace {
 /// The gateway session key for a request: the first non-empty session header (trimmed, as
 /// given), else a stable per-user session, else a fresh per-request session.
 ///
-/// Without a namespace these are `agent:<id>:openai-user:<user>` and
-/// `agent:<id>:openai:<uuid>` (the built-in endpoint's `resolveSessionKey` with prefix
-/// `openai`; the part after the agent id is lower-cased like `normalizeMainKey`). With a
-/// namespace every session stays under `agent:<id>:<namespace>:` (`...:user:<user>`,
-/// `...:<uuid>`), and a session header outside it is refused.
+/// Without a namespace (shared tokens: the operator's own) these are
+/// `agent:<id>:openai-user:<user>` and `agent:<id>:openai:<uuid>` (the built-in endpoint's
+/// `resolveSessionKey` with prefix `openai`; the part after the agent id is lower-cased like
+/// `normalizeMainKey`). With a namespace (every API key has one) every session stays under
+/// `agent:<id>:<namespace>:` (`...:user:<user>`, `...:<uuid>`), and a session header outside
+/// it is refused: the owner's `main`, `global` and channel sessions are out of reach.
 pub fn session_key(
     header: impl Fn(&str) -> Option<String>,
     agent_id: &str,
@@ -222,7 +347,9 @@ pub fn session_key(
         });
     };
     let prefix = format!("agent:{agent}:{ns}:");
-    match (explicit, user) {
+    // The gateway lower-cases a session key before it looks it up
+    // (`toAgentStoreSessionKey` in routing/session-key.js), so compare what it will use.
+    match (explicit.map(|key| key.to_lowercase()), user) {
         (Some(key), _) if key.starts_with(&prefix) => Ok(SessionKey::named(key)),
         (Some(_), _) => Err(OutsideNamespace { prefix }),
         (None, Some(user)) => Ok(SessionKey::named(format!(
@@ -407,6 +534,9 @@ mod tests {
         let key = session_key(headers(&inside), "main", None, ns).unwrap();
         assert_eq!(key.as_str(), "agent:main:team:mine");
         assert!(!key.is_ephemeral());
+        let shouted = [("x-openclaw-session-key", " AGENT:Main:TEAM:Mine ")];
+        let key = session_key(headers(&shouted), "main", None, ns).unwrap();
+        assert_eq!(key.as_str(), "agent:main:team:mine");
         let outside = [("x-clawdbot-session-key", "agent:main:other:x")];
         assert_eq!(
             session_key(headers(&outside), "main", None, ns),
@@ -424,5 +554,69 @@ mod tests {
         let once = normalize_agent_id(&raw);
         assert_eq!(once, format!("_-----base64{}2", "-".repeat(21)));
         assert_eq!(normalize_agent_id(&once), once);
+    }
+
+    #[test]
+    fn a_namespace_cannot_reach_the_owners_sessions() {
+        for owner in [
+            "agent:main:main",
+            "main",
+            "global",
+            "agent:main:whatsapp:dm:+15551234567",
+            "agent:main:openai-user:alice",
+            "agent:main:team",
+            "agent:beta:team:x",
+            "team:x",
+            "subagent:x",
+        ] {
+            let h = [("x-openclaw-session-key", owner)];
+            assert!(
+                session_key(headers(&h), "main", None, Some("team")).is_err(),
+                "{owner}"
+            );
+        }
+    }
+
+    #[test]
+    fn user_sessions_are_per_namespace() {
+        let a = session_key(headers(&[]), "main", Some("alice"), Some("one")).unwrap();
+        let b = session_key(headers(&[]), "main", Some("alice"), Some("two")).unwrap();
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn namespaces_are_checked() {
+        for ok in ["n8n", "open-webui", "team_2", &"a".repeat(64)] {
+            assert_eq!(check_namespace(ok), Ok(()), "{ok}");
+        }
+        for bad in ["", "a:b", "Team", "-x", "_x", "a b", &"a".repeat(65)] {
+            assert!(
+                matches!(check_namespace(bad), Err(BadNamespace::Charset(_))),
+                "{bad}"
+            );
+        }
+        for reserved in [
+            "main", "global", "default", "openai", "cron", "hook", "hooks",
+        ] {
+            assert_eq!(
+                check_namespace(reserved),
+                Err(BadNamespace::Reserved(reserved.into()))
+            );
+        }
+        for channel in [
+            "whatsapp", "telegram", "discord", "slack", "signal", "imessage",
+        ] {
+            assert!(check_namespace(channel).is_err(), "{channel}");
+        }
+    }
+
+    #[test]
+    fn a_name_gives_a_namespace() {
+        assert_eq!(namespace_from_name("laptop"), "laptop");
+        assert_eq!(namespace_from_name(" Open WebUI "), "open-webui");
+        assert_eq!(namespace_from_name("n8n: prod!"), "n8n-prod");
+        assert_eq!(namespace_from_name("__x__"), "x");
+        assert_eq!(namespace_from_name("!!!"), "");
+        assert_eq!(namespace_from_name(&"x ".repeat(40)).len(), 63);
     }
 }

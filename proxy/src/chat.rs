@@ -29,6 +29,7 @@ pub async fn serve(
     session: &mut Session,
     ctx: &mut RequestCtx,
     app: &App,
+    principal: &Principal,
 ) -> Result<(), HttpError> {
     let body = read_body(session, app.config.max_body_bytes).await?;
     let req = openai::request::parse(&body)?;
@@ -38,7 +39,6 @@ pub async fn serve(
     }
     let prompt = prompt::build(&req.messages)?;
     let header = |name: &str| header_str(session, name);
-    let principal = ctx.principal.clone().unwrap_or(Principal::Shared);
     let selector = routing::select_agent(header, req.model.as_deref());
     let agent_id = app
         .gateway
@@ -47,13 +47,16 @@ pub async fn serve(
         .map_err(|e| HttpError::ModelNotFound {
             model: req.model.clone().unwrap_or(e.id),
         })?;
-    let namespace = match &principal {
-        Principal::Key(key) => key.session_namespace.as_deref(),
+    let namespace = match principal {
+        Principal::Key(key) => Some(key.session_namespace.as_str()),
         Principal::Shared => None,
     };
     let session_key = routing::session_key(header, &agent_id, req.user.as_deref(), namespace)
         .map_err(|e| HttpError::Forbidden {
-            message: format!("This API key may only use sessions under `{}`.", e.prefix),
+            message: format!(
+                "This API key may only use sessions under `{}` (x-openclaw-session-key).",
+                e.prefix
+            ),
         })?;
     ctx.agent_id = Some(agent_id.clone());
 
@@ -64,7 +67,7 @@ pub async fn serve(
         .map_err(|_| HttpError::TooManyRequests {
             retry_after_secs: 1,
         })?;
-    let _key_permit = match &principal {
+    let _key_permit = match principal {
         Principal::Key(key) => key.acquire_run().map_err(|_| HttpError::TooManyRequests {
             retry_after_secs: 1,
         })?,

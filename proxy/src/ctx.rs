@@ -4,7 +4,6 @@ use std::time::{Duration, Instant};
 
 use clawshim_core::gateway::RunId;
 
-use crate::keys::Principal;
 use crate::route::Route;
 use pingora::proxy::Session;
 
@@ -35,8 +34,6 @@ pub struct RequestCtx {
     pub first_byte: Option<Instant>,
     /// The client went away before the response was complete.
     pub client_gone: bool,
-    /// Who authenticated (routes that need auth). Set in `request_filter`.
-    pub principal: Option<Principal>,
     /// The client's address ([`crate::client_ip`]). Set in `request_filter`.
     pub client_ip: Option<std::net::IpAddr>,
     /// Limit for each write of the response to the client. Set in `request_filter`.
@@ -59,7 +56,6 @@ impl RequestCtx {
             bytes_out: 0,
             first_byte: None,
             client_gone: false,
-            principal: None,
             client_ip: None,
             write_timeout: Duration::from_secs(crate::config::defaults::WRITE_TIMEOUT_SECS),
         }

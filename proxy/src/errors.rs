@@ -154,7 +154,7 @@ impl HttpError {
             )
             .with_code("invalid_api_key"),
             HttpError::Forbidden { message } => {
-                ApiError::permission_error(message.clone()).with_code("forbidden")
+                ApiError::permission_error(message.clone()).with_code("permission_denied")
             }
             HttpError::NotFound { method, path } => {
                 ApiError::invalid_request_error(format!("Invalid URL ({method} {path})"))
@@ -236,11 +236,18 @@ impl HttpError {
 }
 
 /// Record `err` for the access line and the metrics: its kind, and for our own failures
-/// (`Internal`, `BadGateway`) its detail, which the client never sees.
+/// (`Internal`, `BadGateway`) and a missing gateway connection its detail, which the client
+/// never sees.
 pub fn record(ctx: &mut RequestCtx, err: &HttpError) {
     ctx.error_kind = Some(err.kind());
-    if let HttpError::Internal(detail) | HttpError::BadGateway(detail) = err {
-        ctx.error_detail = Some(detail.clone());
+    match err {
+        HttpError::Internal(detail) | HttpError::BadGateway(detail) => {
+            ctx.error_detail = Some(detail.clone());
+        }
+        HttpError::Gateway(GatewayError::NotConnected { reason }) => {
+            ctx.error_detail = Some(gateway_status::not_connected_detail(reason));
+        }
+        _ => {}
     }
 }
 
@@ -384,6 +391,45 @@ mod tests {
             (ctx.error_kind, ctx.error_detail),
             (Some("unauthorized"), None)
         );
+    }
+
+    #[test]
+    fn unavailable_bodies_name_no_url_and_quote_no_refusal() {
+        use clawshim_core::gateway::{ConnectFailure, NotConnected};
+        let failures = [
+            ConnectFailure::Unreachable {
+                url: "ws://10.1.2.3:18789".into(),
+                detail: "Connection refused (os error 111)".into(),
+            },
+            ConnectFailure::Refused {
+                code: "INVALID_REQUEST".into(),
+                message: "unauthorized: gateway token mismatch".into(),
+                detail_code: None,
+            },
+            ConnectFailure::HandshakeTimeout {
+                url: "wss://gw.internal:443".into(),
+            },
+        ];
+        for failure in failures {
+            let err = HttpError::Gateway(GatewayError::NotConnected {
+                reason: NotConnected::Failed(failure),
+            });
+            let body = String::from_utf8(err.body().to_vec()).unwrap();
+            for secret in ["10.1.2.3", "18789", "os error", "mismatch", "gw.internal"] {
+                assert!(!body.contains(secret), "{body}");
+            }
+            assert!(body.contains("gateway_unavailable"), "{body}");
+            // The operator still gets the whole story on the access line.
+            let mut ctx = RequestCtx::new();
+            record(&mut ctx, &err);
+            let detail = ctx.error_detail.unwrap();
+            assert!(
+                ["10.1.2.3", "mismatch", "gw.internal"]
+                    .iter()
+                    .any(|s| detail.contains(s)),
+                "{detail}"
+            );
+        }
     }
 
     #[test]

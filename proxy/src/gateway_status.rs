@@ -1,7 +1,7 @@
 //! The gateway connection's state in words: why a connect failed, with the `CLAWSHIM_*`
-//! setting that fixes it (log lines and the 503 body of a request that found no
-//! connection), and the coarse, non-leaking reason `/readyz` gives an unauthenticated
-//! caller. Core reports a typed [`ConnectFailure`]; the words live here.
+//! setting that fixes it (log lines and the access line of a request that found no
+//! connection), and the coarse, non-leaking reason `/readyz` and 503 bodies give a
+//! client. Core reports a typed [`ConnectFailure`]; the words live here.
 
 use async_trait::async_trait;
 use clawshim_core::gateway::{ConnectFailure, GatewayClient, GatewayStatus, NotConnected};
@@ -69,13 +69,24 @@ pub fn describe(failure: &ConnectFailure) -> String {
     }
 }
 
-/// Why requests cannot reach the gateway, as the 503 body says it.
-pub fn not_connected(reason: &NotConnected) -> String {
+/// Why requests cannot reach the gateway, as the 503 body says it: the coarse class of
+/// [`public_reason`], never the gateway's URL or its refusal text (those tell a client
+/// where the gateway is and how it authenticates; they go to the log, [`not_connected_detail`]).
+pub fn not_connected(reason: &NotConnected) -> &'static str {
     match reason {
-        NotConnected::Connecting => "connecting".to_string(),
+        NotConnected::Connecting => "connecting",
+        NotConnected::Failed(failure) => public_reason(Some(failure)),
+        NotConnected::Reconnecting => "reconnecting",
+        NotConnected::ShuttingDown => "shutting_down",
+    }
+}
+
+/// The operator's line for a request that found no connection: [`describe`] when a connect
+/// failed, else the same words as [`not_connected`].
+pub fn not_connected_detail(reason: &NotConnected) -> String {
+    match reason {
         NotConnected::Failed(failure) => describe(failure),
-        NotConnected::Reconnecting => "reconnecting".to_string(),
-        NotConnected::ShuttingDown => "shutting down".to_string(),
+        other => not_connected(other).to_string(),
     }
 }
 

@@ -20,8 +20,9 @@ pub struct ApiKey {
     pub hash: [u8; 32],
     /// Agents the key may use; `None` = all.
     pub agents: Option<Vec<String>>,
-    /// Fixed session namespace: the key's sessions are `agent:<id>:<namespace>:...`.
-    pub session_namespace: Option<String>,
+    /// The key's session namespace: its sessions are `agent:<id>:<namespace>:...`, and it
+    /// may name no other (see `clawshim_core::routing::session_key`).
+    pub session_namespace: String,
     /// Requests per minute, when limited.
     rate: Option<Mutex<TokenBucket>>,
     /// Concurrent runs, when limited.
@@ -36,7 +37,8 @@ pub struct KeySpec {
     pub agents: Option<Vec<String>>,
     pub requests_per_minute: Option<u32>,
     pub max_concurrent_runs: Option<usize>,
-    pub session_namespace: Option<String>,
+    /// Checked by `clawshim_core::routing::check_namespace`, unique across keys.
+    pub session_namespace: String,
 }
 
 impl ApiKey {
@@ -120,10 +122,11 @@ impl Principal {
     }
 }
 
-/// All accepted credentials.
+/// All accepted credentials, each kept as its SHA-256 only.
 #[derive(Debug, Default)]
 pub struct KeyStore {
-    shared: Vec<Secret>,
+    /// SHA-256 of each shared token.
+    shared: Vec<[u8; 32]>,
     keys: Vec<Arc<ApiKey>>,
 }
 
@@ -131,18 +134,23 @@ impl KeyStore {
     /// Shared tokens plus API keys.
     pub fn new(shared: Vec<Secret>, keys: &[KeySpec]) -> KeyStore {
         KeyStore {
-            shared,
+            shared: shared
+                .iter()
+                .map(|t| Sha256::digest(t.expose().as_bytes()).into())
+                .collect(),
             keys: keys.iter().map(|k| Arc::new(ApiKey::new(k))).collect(),
         }
     }
 
-    /// Who `token` is. Every credential is compared (no early exit) in constant time.
+    /// Who `token` is. The token is hashed first and every credential's hash is compared
+    /// (no early exit) in constant time: comparing raw bytes stops at the first length
+    /// difference, which tells an attacker a shared token's length.
     pub fn authenticate(&self, token: &[u8]) -> Option<Principal> {
+        let digest: [u8; 32] = Sha256::digest(token).into();
         let mut shared = subtle::Choice::from(0);
         for t in &self.shared {
-            shared |= t.expose().as_bytes().ct_eq(token);
+            shared |= t.ct_eq(&digest);
         }
-        let digest: [u8; 32] = Sha256::digest(token).into();
         let mut found: Option<&Arc<ApiKey>> = None;
         for k in &self.keys {
             if bool::from(k.hash.ct_eq(&digest)) {
@@ -216,9 +224,16 @@ pub fn gen_key_block(opts: &crate::config::GenKey) -> String {
     if let Some(n) = opts.max_concurrent_runs {
         block.push_str(&format!("max_concurrent_runs = {n}\n"));
     }
-    if let Some(ns) = &opts.session_namespace {
-        block.push_str(&format!("session_namespace = {ns:?}\n"));
+    // Written out even when derived from the name, so the operator sees where the key's
+    // sessions live.
+    let ns = match &opts.session_namespace {
+        Some(ns) => ns.trim().to_ascii_lowercase(),
+        None => clawshim_core::routing::namespace_from_name(&opts.name),
+    };
+    if let Err(e) = clawshim_core::routing::check_namespace(&ns) {
+        block.push_str(&format!("# {e}: choose another with --session-namespace\n"));
     }
+    block.push_str(&format!("session_namespace = {ns:?}\n"));
     block
 }
 
@@ -252,7 +267,7 @@ mod tests {
             agents: Some(vec!["beta".into()]),
             requests_per_minute: Some(2),
             max_concurrent_runs: Some(1),
-            session_namespace: None,
+            session_namespace: name.into(),
         }
     }
 
@@ -264,6 +279,18 @@ mod tests {
         assert_eq!(p.name(), Some("laptop"));
         assert!(p.allows("beta") && !p.allows("main"));
         assert!(store.authenticate(b"csk-abd").is_none());
+    }
+
+    #[test]
+    fn shared_tokens_are_kept_and_compared_as_hashes() {
+        let store = KeyStore::new(vec![Secret::new("gateway-token")], &[]);
+        let digest: [u8; 32] = Sha256::digest(b"gateway-token").into();
+        // Only the fixed-length hash is kept, so no comparison depends on the token's length.
+        assert_eq!(store.shared, vec![digest]);
+        assert!(store.authenticate(b"gateway-token").is_some());
+        for wrong in [&b"gateway-toke"[..], b"gateway-token-", b"", b"g"] {
+            assert!(store.authenticate(wrong).is_none());
+        }
     }
 
     #[test]

@@ -14,18 +14,23 @@ use crate::respond;
 use crate::service::App;
 
 /// `GET /v1/models`.
-pub async fn list(session: &mut Session, ctx: &mut RequestCtx, app: &App) -> Result<(), HttpError> {
+pub async fn list(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    app: &App,
+    principal: &Principal,
+) -> Result<(), HttpError> {
     let dir = app.gateway.agents().await?;
-    let agents = visible(ctx, dir.agents);
+    let agents = visible(principal, dir.agents);
     respond::json(session, ctx, 200, &models::list(&agents)).await
 }
 
-/// The agents the caller's key may use.
-fn visible(ctx: &RequestCtx, agents: Vec<AgentInfo>) -> Vec<AgentInfo> {
-    match &ctx.principal {
-        Some(p) => agents.into_iter().filter(|a| p.allows(&a.id)).collect(),
-        None => agents,
-    }
+/// The agents the caller may use.
+fn visible(principal: &Principal, agents: Vec<AgentInfo>) -> Vec<AgentInfo> {
+    agents
+        .into_iter()
+        .filter(|a| principal.allows(&a.id))
+        .collect()
 }
 
 /// `GET /v1/models/{id}`: the default ids always; an agent's id when the caller may use it
@@ -34,6 +39,7 @@ pub async fn retrieve(
     session: &mut Session,
     ctx: &mut RequestCtx,
     app: &App,
+    principal: &Principal,
     id: &str,
 ) -> Result<(), HttpError> {
     let not_found = || HttpError::ModelNotFound {
@@ -41,13 +47,11 @@ pub async fn retrieve(
     };
     let found = match models::requested_agent(id).ok_or_else(not_found)? {
         AgentSelector::Default => true,
-        agent => {
-            let principal = ctx.principal.clone().unwrap_or(Principal::Shared);
-            app.gateway
-                .resolve_agent(&agent, |a| principal.allows(a))
-                .await?
-                .is_ok()
-        }
+        agent => app
+            .gateway
+            .resolve_agent(&agent, |a| principal.allows(a))
+            .await?
+            .is_ok(),
     };
     if !found {
         return Err(not_found());

@@ -86,16 +86,20 @@ fn check_failed_auth(ip: std::net::IpAddr, app: &App) -> Result<(), HttpError> {
 }
 
 /// Authenticate routes that need it (before any body is read or gateway call is made),
-/// apply per-IP failed-auth limiting and the key's request rate. Passthrough is only
-/// checked against the limiter: the gateway authenticates it, and its 401s count as
-/// failures (`response_filter`), so the gateway's login cannot be guessed through clawshim
-/// either.
-fn authorize(session: &Session, ctx: &mut RequestCtx, app: &App) -> Result<(), HttpError> {
+/// apply per-IP failed-auth limiting and the key's request rate. `Ok(None)` only for routes
+/// that need no auth. Passthrough is only checked against the limiter: the gateway
+/// authenticates it, and its 401s count as failures (`response_filter`), so the gateway's
+/// login cannot be guessed through clawshim either.
+fn authorize(
+    session: &Session,
+    ctx: &mut RequestCtx,
+    app: &App,
+) -> Result<Option<Principal>, HttpError> {
     if ctx.route == Route::Passthrough {
-        return check_failed_auth(limiter_key(ctx), app);
+        return check_failed_auth(limiter_key(ctx), app).map(|()| None);
     }
     if !ctx.route.needs_auth() {
-        return Ok(());
+        return Ok(None);
     }
     let ip = limiter_key(ctx);
     let now = std::time::Instant::now();
@@ -116,19 +120,25 @@ fn authorize(session: &Session, ctx: &mut RequestCtx, app: &App) -> Result<(), H
                 retry_after_secs: retry.as_secs().max(1),
             })?;
     }
-    ctx.principal = Some(principal);
-    Ok(())
+    Ok(Some(principal))
+}
+
+/// The principal a route that needs auth is served as. None there would be a bug in
+/// [`authorize`]: refuse the request rather than treat it as the operator's full access.
+fn required(principal: Option<Principal>) -> Result<Principal, HttpError> {
+    principal.ok_or(HttpError::Unauthorized)
 }
 
 async fn serve_route(
     session: &mut Session,
     ctx: &mut RequestCtx,
     app: &App,
+    principal: Option<Principal>,
 ) -> Result<(), HttpError> {
     match ctx.route.clone() {
-        Route::ChatCompletions => chat::serve(session, ctx, app).await,
-        Route::Models => models::list(session, ctx, app).await,
-        Route::Model(id) => models::retrieve(session, ctx, app, &id).await,
+        Route::ChatCompletions => chat::serve(session, ctx, app, &required(principal)?).await,
+        Route::Models => models::list(session, ctx, app, &required(principal)?).await,
+        Route::Model(id) => models::retrieve(session, ctx, app, &required(principal)?, &id).await,
         Route::Healthz => health::healthz(session, ctx).await,
         Route::Readyz => health::readyz(session, ctx, app).await,
         Route::WrongMethod { allow } => Err(HttpError::MethodNotAllowed { allow }),
@@ -171,8 +181,8 @@ impl ProxyHttp for ClawShim {
         let req = session.req_header();
         ctx.route = route::classify(&req.method, req.uri.path(), allow);
         let result = match authorize(session, ctx, &self.app) {
-            Ok(()) if ctx.route == Route::Passthrough => return Ok(false),
-            Ok(()) => serve_route(session, ctx, &self.app).await,
+            Ok(_) if ctx.route == Route::Passthrough => return Ok(false),
+            Ok(principal) => serve_route(session, ctx, &self.app, principal).await,
             Err(e) => Err(e),
         };
         if let Err(err) = result {
@@ -240,5 +250,19 @@ impl ProxyHttp for ClawShim {
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
         access::log(session, e, ctx);
         metrics::observe(session, ctx);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_principal_is_refused_not_full_access() {
+        assert!(matches!(required(None), Err(HttpError::Unauthorized)));
+        assert!(matches!(
+            required(Some(Principal::Shared)),
+            Ok(Principal::Shared)
+        ));
     }
 }

@@ -28,6 +28,7 @@ const { values: args } = parseArgs({
     protocol: { type: 'string', default: '4' },
     'base-url': { type: 'string' },
     token: { type: 'string' },
+    'api-key': { type: 'string', default: '' },
     'mock-url': { type: 'string' },
     'gateway-ws': { type: 'string', default: '' },
     probe: { type: 'string', default: '' },
@@ -358,6 +359,31 @@ async function casePassthrough() {
   throw new NotApplicable('no SDK involved; checked by the Python client');
 }
 
+// An API key of clawshim's own cannot name the owner's main session: 403 before any run (the
+// LLM never sees the message), while the same key works in its own namespace.
+async function caseKeySessionScope() {
+  if (kind !== 'clawshim') throw new NotApplicable('the built-in endpoint has no API keys');
+  if (!args['api-key']) throw new NotApplicable('no --api-key given');
+  const keyed = new OpenAI({ baseURL: args['base-url'], apiKey: args['api-key'], timeout: REQUEST_TIMEOUT_MS, maxRetries: 0 });
+  const own = `key in its namespace ${nonce()}`;
+  expectEcho(replyOf(await keyed.chat.completions.create({ model: MAIN, messages: [{ role: 'user', content: own }] })), own);
+  const n = nonce();
+  for (const session of ['agent:main:main', 'main', 'global']) {
+    try {
+      await keyed.chat.completions.create(
+        { model: MAIN, messages: [{ role: 'user', content: `owner's chat ${n}` }] },
+        { headers: { 'x-openclaw-session-key': session } },
+      );
+    } catch (err) {
+      if (err instanceof OpenAI.PermissionDeniedError) continue;
+      if (err instanceof OpenAI.APIError && err.status) throw new Fail(`HTTP ${err.status} instead of 403 for session ${session}`);
+      throw err;
+    }
+    throw new Fail(`the key reached session ${session}`);
+  }
+  check(!(await mockRequests(n)).length, 'a refused request reached the LLM');
+}
+
 const CASES = [
   ['models', caseModels],
   ['non_stream', caseNonStream],
@@ -374,6 +400,7 @@ const CASES = [
   ['abort_stream', caseAbortStream],
   ['parallel_streams', caseParallelStreams],
   ['passthrough', casePassthrough],
+  ['key_session_scope', caseKeySessionScope],
 ];
 
 async function runCase(fn) {

@@ -410,6 +410,32 @@ def case_passthrough(t):
               "POST /tools/invoke is not clawshim's 404: %s" % short(body))
 
 
+def case_key_session_scope(t):
+    """An API key of clawshim's own cannot name the owner's main session: 403 before any run
+    (the LLM never sees the message), while the same key works in its own namespace."""
+    if t.kind != "clawshim":
+        raise NotApplicable("the built-in endpoint has no API keys")
+    if not t.args.api_key:
+        raise NotApplicable("no --api-key given")
+    keyed = openai.OpenAI(base_url=t.args.base_url, api_key=t.args.api_key,
+                          timeout=REQUEST_TIMEOUT_S, max_retries=0)
+    own = "key in its namespace %s" % nonce()
+    expect_echo(t.reply_of(keyed.chat.completions.create(
+        model=MAIN, messages=[{"role": "user", "content": own}])), own)
+    n = nonce()
+    for session in ("agent:main:main", "main", "global"):
+        try:
+            keyed.chat.completions.create(
+                model=MAIN, messages=[{"role": "user", "content": "owner's chat %s" % n}],
+                extra_headers={"x-openclaw-session-key": session})
+        except openai.PermissionDeniedError:
+            continue
+        except openai.APIStatusError as exc:
+            raise Fail("HTTP %d instead of 403 for session %s" % (exc.status_code, session))
+        raise Fail("the key reached session %s" % session)
+    check(not t.mock_requests(n), "a refused request reached the LLM")
+
+
 CASES = [
     ("models", case_models),
     ("non_stream", case_non_stream),
@@ -426,6 +452,7 @@ CASES = [
     ("abort_stream", case_abort_stream),
     ("parallel_streams", case_parallel_streams),
     ("passthrough", case_passthrough),
+    ("key_session_scope", case_key_session_scope),
 ]
 
 
@@ -490,6 +517,7 @@ def main():
     ap.add_argument("--protocol", type=int, choices=[3, 4], default=4)
     ap.add_argument("--base-url", required=True)
     ap.add_argument("--token", required=True)
+    ap.add_argument("--api-key", default="", help="an API key of clawshim's own ([[keys]])")
     ap.add_argument("--mock-url", required=True)
     ap.add_argument("--gateway-ws", default="")
     ap.add_argument("--probe", default="")

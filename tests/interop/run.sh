@@ -25,6 +25,9 @@ mkdir -p "$DIR"
 DIR="$(cd "$DIR" && pwd)"
 
 TOKEN=secret
+# An API key of clawshim's own ([[keys]], config file only) for the key_session_scope case; the
+# gateway token stays a shared token for every other case.
+API_KEY=csk-interop-key
 V3_MOCK_PORT=18910 V3_GW_PORT=18911 V3_SHIM_PORT=18912 V3_SIGNED_PORT=18913
 V4_MOCK_PORT=18920 V4_GW_PORT=18921 V4_SHIM_PORT=18922 V4_SIGNED_PORT=18923
 # lan_client: a network namespace of the suite's own plays a second LAN host (veth pair).
@@ -369,13 +372,15 @@ fi
 
 # ------------------------------------------------------------------ 6. clawshim in front of each gateway
 declare -A SHIM_STATE=()  # target -> "" (ready) or the reason it is not
+SHIM_CONFIG="$RUN/clawshim.toml"
+printf '[[keys]]\nname = "interop"\nsha256 = "%s"\n' "$(printf %s "$API_KEY" | sha256sum | cut -d' ' -f1)" >"$SHIM_CONFIG"
 start_shim() {  # start_shim <name> <listen port> <gateway port> [extra env...]
   local name="$1" port="$2" gw="$3"
   shift 3
   # a short grace period: pingora's graceful stop on SIGTERM would otherwise outlast stop_pid's wait
   start_bg "$name" "$LOGS/$name.log" env CLAWSHIM_LISTEN="127.0.0.1:$port" \
     CLAWSHIM_GATEWAY_URL="ws://127.0.0.1:$gw" CLAWSHIM_GATEWAY_TOKEN="$TOKEN" CLAWSHIM_GRACE_PERIOD_SECS=1 \
-    "$@" "$SHIM_BIN"
+    CLAWSHIM_CONFIG="$SHIM_CONFIG" "$@" "$SHIM_BIN"
 }
 : >"$LOGS/clawshim-v3.log"
 : >"$LOGS/clawshim-v4.log"
@@ -431,6 +436,7 @@ for target in $TARGETS; do
   for client in $CLIENTS; do
     args=(--target "$target" --kind "$kind" --protocol "$proto" --base-url "$base" --token "$TOKEN"
       --mock-url "http://127.0.0.1:$mock" --gateway-ws "ws://127.0.0.1:$gw" --probe "$HERE/gateway_probe.py")
+    [[ $kind == clawshim ]] && args+=(--api-key "$API_KEY")
     if [[ $kind == clawshim && -n "${SHIM_STATE[$v]:-}" ]]; then
       args+=(--unavailable "${SHIM_STATE[$v]}")
     fi

@@ -260,8 +260,26 @@ async fn wrong_gateway_token_keeps_the_shim_unready() {
     let v: Value = r.json().await.unwrap();
     // Within a moment the reason is the refused credentials, without leaking details.
     assert!(v["reason"].is_string());
-    let r = shim.chat(user_msg("openclaw/main", "hi")).await;
-    assert_eq!(r.status(), 503);
+    let message = poll_until("the refusal reaching the 503 body", || async {
+        let r = shim.chat(user_msg("openclaw/main", "hi")).await;
+        let status = r.status();
+        let v: Value = r.json().await.map_err(|e| e.to_string())?;
+        let message = v["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        match status.as_u16() {
+            503 if message.contains("gateway_refused_credentials") => Ok(message),
+            503 => Err(message),
+            other => Err(format!("status {other}")),
+        }
+    })
+    .await;
+    // Neither where the gateway is nor how it refused reaches a client.
+    let port = gw.addr().port().to_string();
+    for leak in ["mismatch", "127.0.0.1", port.as_str(), "ws://", "CLAWSHIM_"] {
+        assert!(!message.contains(leak), "{message}");
+    }
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! End-to-end: clawshim's own API keys (hashed in the config file), agent allowlists, rate
-//! limits, session namespaces and failed-auth limiting per client IP.
+//! limits, session namespaces (every key has one; the owner's sessions are out of reach)
+//! and failed-auth limiting per client IP.
 
 use clawshim_tests::*;
 use futures_util::StreamExt;
@@ -186,6 +187,125 @@ async fn key_session_namespace_confines_sessions() {
     assert!(keys[1].starts_with("agent:main:bot:"));
     assert_eq!(keys[2], "agent:main:bot:mine");
     assert_eq!(keys.len(), 3);
+}
+
+#[tokio::test]
+async fn a_key_cannot_reach_the_owners_sessions() {
+    let gw = mock(Protocol::V4).await;
+    // No session_namespace: the key still gets one, from its name.
+    let shim = shim_with_keys(
+        &gw,
+        &format!(
+            "[[keys]]\nname = \"Open WebUI\"\nsha256 = \"{}\"\n",
+            sha256_hex(KEY)
+        ),
+    )
+    .await;
+    for owner in [
+        "agent:main:main",
+        "main",
+        "global",
+        "agent:main:whatsapp:dm:+15551234567",
+        "AGENT:MAIN:MAIN",
+    ] {
+        let r = chat_as(
+            &shim,
+            KEY,
+            user_msg("openclaw/main", "read the owner's chat"),
+            &[("x-openclaw-session-key", owner)],
+        )
+        .await;
+        assert_eq!(r.status(), 403, "{owner}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["error"]["type"], "permission_error", "{owner}");
+        assert_eq!(v["error"]["code"], "permission_denied", "{owner}");
+    }
+    assert!(run_params(&gw, "sessionKey").is_empty(), "no run may start");
+    // Inside its own namespace the key works.
+    let own = chat_as(
+        &shim,
+        KEY,
+        user_msg("openclaw/main", "hi"),
+        &[("x-openclaw-session-key", "agent:main:open-webui:notes")],
+    )
+    .await;
+    assert_eq!(own.status(), 200);
+    // The operator's shared token keeps reaching any session.
+    let r = shim
+        .chat_with(
+            user_msg("openclaw/main", "hi"),
+            &[("x-openclaw-session-key", "agent:main:main")],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        run_params(&gw, "sessionKey"),
+        vec!["agent:main:open-webui:notes", "agent:main:main"]
+    );
+}
+
+#[tokio::test]
+async fn two_keys_with_the_same_user_get_different_sessions() {
+    const OTHER: &str = "csk-test-key-two";
+    let gw = mock(Protocol::V3).await;
+    let shim = shim_with_keys(
+        &gw,
+        &format!(
+            "[[keys]]\nname = \"laptop\"\nsha256 = \"{}\"\n\
+             [[keys]]\nname = \"phone\"\nsha256 = \"{}\"\n",
+            sha256_hex(KEY),
+            sha256_hex(OTHER)
+        ),
+    )
+    .await;
+    let mut body = user_msg("openclaw/main", "hi");
+    body["user"] = json!("alice");
+    for key in [KEY, OTHER, KEY] {
+        assert_eq!(chat_as(&shim, key, body.clone(), &[]).await.status(), 200);
+    }
+    let keys = run_params(&gw, "sessionKey");
+    assert_eq!(
+        keys,
+        vec![
+            "agent:main:laptop:user:alice",
+            "agent:main:phone:user:alice",
+            "agent:main:laptop:user:alice"
+        ]
+    );
+}
+
+#[test]
+fn reserved_or_shared_namespaces_stop_the_start() {
+    use clawshim_proxy::config::{Config, Settings};
+    let hash = sha256_hex(KEY);
+    for (entries, expected) in [
+        (
+            format!("[[keys]]\nname = \"main\"\nsha256 = \"{hash}\"\n"),
+            "`main` is reserved",
+        ),
+        (
+            format!(
+                "[[keys]]\nname = \"a\"\nsha256 = \"{hash}\"\nsession_namespace = \"telegram\"\n"
+            ),
+            "`telegram` is reserved",
+        ),
+        (
+            format!(
+                "[[keys]]\nname = \"a\"\nsha256 = \"{hash}\"\nsession_namespace = \"b\"\n\
+                 [[keys]]\nname = \"b\"\nsha256 = \"{hash}\"\n"
+            ),
+            "session namespace `b` is already another key's",
+        ),
+    ] {
+        let path = config_file(&entries);
+        let err = Config::load(&Settings {
+            config: Some(path),
+            gateway_token: Some("t".into()),
+            ..Settings::default()
+        })
+        .expect_err("refused at start");
+        assert!(err.to_string().contains(expected), "{err}");
+    }
 }
 
 #[tokio::test]

@@ -56,7 +56,8 @@ pub struct GenKey {
     /// Runs in flight at once.
     #[arg(long)]
     pub max_concurrent_runs: Option<usize>,
-    /// Fixed session namespace.
+    /// Session namespace: the key's sessions are `agent:<id>:<namespace>:...` (default: the
+    /// name, lower-cased, other characters as `-`).
     #[arg(long)]
     pub session_namespace: Option<String>,
 }

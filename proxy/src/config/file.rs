@@ -52,7 +52,7 @@ pub struct KeyEntry {
     pub requests_per_minute: Option<u32>,
     /// Runs in flight at once (default: unlimited).
     pub max_concurrent_runs: Option<usize>,
-    /// Fixed session namespace for the key's sessions.
+    /// Session namespace of the key's sessions (default: derived from the name).
     pub session_namespace: Option<String>,
 }
 

@@ -1,5 +1,6 @@
 //! Checks of the `[[keys]]` entries: unique non-empty names, a SHA-256 of 64 hex digits,
-//! non-empty agent lists and limits of at least 1.
+//! non-empty agent lists, limits of at least 1, and one session namespace per key (given, or
+//! derived from the name), valid, not reserved by the gateway and used by no other key.
 
 use std::collections::HashSet;
 
@@ -9,6 +10,7 @@ use crate::keys::KeySpec;
 /// Every `[[keys]]` entry, checked; problems go to `errors`.
 pub fn keys(entries: &[KeyEntry], errors: &mut Vec<String>) -> Vec<KeySpec> {
     let mut names = HashSet::new();
+    let mut namespaces = HashSet::new();
     let mut out = Vec::new();
     for (i, k) in entries.iter().enumerate() {
         let at = format!("keys[{i}] ({})", k.name);
@@ -33,6 +35,13 @@ pub fn keys(entries: &[KeyEntry], errors: &mut Vec<String>) -> Vec<KeySpec> {
                 "{at}: limits must be at least 1 (omit them for no limit)"
             ));
         }
+        let session_namespace = namespace(k, &at, errors);
+        if !session_namespace.is_empty() && !namespaces.insert(session_namespace.clone()) {
+            errors.push(format!(
+                "{at}: session namespace `{session_namespace}` is already another key's \
+                 (each key needs its own; set session_namespace)"
+            ));
+        }
         out.push(KeySpec {
             name: k.name.clone(),
             sha256,
@@ -43,14 +52,30 @@ pub fn keys(entries: &[KeyEntry], errors: &mut Vec<String>) -> Vec<KeySpec> {
             }),
             requests_per_minute: k.requests_per_minute,
             max_concurrent_runs: k.max_concurrent_runs,
-            session_namespace: k
-                .session_namespace
-                .as_ref()
-                .map(|n| n.trim().to_ascii_lowercase())
-                .filter(|n| !n.is_empty()),
+            session_namespace,
         });
     }
     out
+}
+
+/// The key's session namespace: `session_namespace` (trimmed, lower-cased) or, when absent,
+/// derived from the name; a bad one is reported and returned empty.
+fn namespace(k: &KeyEntry, at: &str, errors: &mut Vec<String>) -> String {
+    use clawshim_core::routing::{check_namespace, namespace_from_name};
+    let (ns, source) = match &k.session_namespace {
+        Some(given) => (given.trim().to_ascii_lowercase(), "session_namespace"),
+        None => (
+            namespace_from_name(&k.name),
+            "the session namespace derived from the name",
+        ),
+    };
+    match check_namespace(&ns) {
+        Ok(()) => ns,
+        Err(e) => {
+            errors.push(format!("{at}: {source}: {e}; set session_namespace"));
+            String::new()
+        }
+    }
 }
 
 #[cfg(test)]
@@ -91,6 +116,65 @@ mod tests {
         );
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(specs[0].agents, Some(vec!["main".to_string()]));
-        assert_eq!(specs[0].session_namespace.as_deref(), Some("n8n"));
+        assert_eq!(specs[0].session_namespace, "n8n");
+    }
+
+    #[test]
+    fn every_key_gets_its_own_namespace() {
+        let hash = "ab".repeat(32);
+        let mut errors = Vec::new();
+        let specs = keys(
+            &entries(&format!(
+                "[[keys]]\nname = \"Open WebUI\"\nsha256 = \"{hash}\"\n\
+                 [[keys]]\nname = \"laptop\"\nsha256 = \"{hash}\"\nsession_namespace = \"lab\"\n"
+            )),
+            &mut errors,
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(specs[0].session_namespace, "open-webui");
+        assert_eq!(specs[1].session_namespace, "lab");
+    }
+
+    #[test]
+    fn reserved_invalid_and_shared_namespaces_are_refused() {
+        let hash = "ab".repeat(32);
+        let mut errors = Vec::new();
+        keys(
+            &entries(&format!(
+                "[[keys]]\nname = \"main\"\nsha256 = \"{hash}\"\n\
+                 [[keys]]\nname = \"phone\"\nsha256 = \"{hash}\"\nsession_namespace = \"whatsapp\"\n\
+                 [[keys]]\nname = \"a\"\nsha256 = \"{hash}\"\nsession_namespace = \"x:y\"\n\
+                 [[keys]]\nname = \"b\"\nsha256 = \"{hash}\"\nsession_namespace = \"team\"\n\
+                 [[keys]]\nname = \"Team\"\nsha256 = \"{hash}\"\n\
+                 [[keys]]\nname = \"???\"\nsha256 = \"{hash}\"\n"
+            )),
+            &mut errors,
+        );
+        let text = errors.join("\n");
+        assert_eq!(errors.len(), 5, "{text}");
+        assert!(
+            text.contains(
+                "keys[0] (main): the session namespace derived from the name: `main` is reserved"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("keys[1] (phone): session_namespace: `whatsapp` is reserved"),
+            "{text}"
+        );
+        assert!(
+            text.contains("keys[2] (a): session_namespace: `x:y` is not a valid"),
+            "{text}"
+        );
+        assert!(
+            text.contains("keys[4] (Team): session namespace `team` is already another key's"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "keys[5] (???): the session namespace derived from the name: `` is not a valid"
+            ),
+            "{text}"
+        );
     }
 }
