@@ -133,6 +133,8 @@ impl GatewayStatus {
 pub(crate) struct Shared {
     agents: RwLock<Option<AgentDirectory>>,
     pub(crate) protocol: std::sync::atomic::AtomicU32,
+    /// `hello-ok.policy.maxPayload` of the current connection, 0 when none was announced.
+    pub(crate) max_payload: std::sync::atomic::AtomicUsize,
 }
 
 impl Shared {
@@ -171,6 +173,7 @@ impl GatewayClient {
         let shared = Arc::new(Shared {
             agents: RwLock::new(None),
             protocol: std::sync::atomic::AtomicU32::new(0),
+            max_payload: std::sync::atomic::AtomicUsize::new(0),
         });
         let client = GatewayClient {
             commands,
@@ -208,6 +211,19 @@ impl GatewayClient {
         }
     }
 
+    /// The largest request frame the gateway announced it reads (`policy.maxPayload`),
+    /// `None` before the first handshake or when it announced none.
+    pub fn max_frame_bytes(&self) -> Option<usize> {
+        match self
+            .shared
+            .max_payload
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            0 => None,
+            n => Some(n),
+        }
+    }
+
     fn not_connected(&self) -> GatewayError {
         let reason = match self.status() {
             GatewayStatus::Connecting {
@@ -221,6 +237,9 @@ impl GatewayClient {
         GatewayError::NotConnected { reason }
     }
 
+    /// Hand a request frame to the connection task. Every outgoing request passes here, so
+    /// this is the one check against the announced frame limit: a frame over it is refused
+    /// before it is sent, and the other calls on the socket are untouched.
     async fn submit(&self, cmd: Command) -> Result<(), GatewayError> {
         if !self.status.borrow().is_connected() {
             // Nothing was sent yet, so waiting for a reconnect cannot run anything twice.
@@ -232,6 +251,17 @@ impl GatewayClient {
             .await;
             if !matches!(up, Ok(Ok(ref s)) if s.is_connected()) {
                 return Err(self.not_connected());
+            }
+        }
+        let Command::Send { frame, .. } = &cmd;
+        if let Some(limit) = self.max_frame_bytes() {
+            // `ws` compares the message's byte length with `maxPayload` (receiver.js:
+            // `totalPayloadLength > maxPayload` closes with 1009), so equal still fits.
+            if frame.len() > limit {
+                return Err(GatewayError::FrameTooLarge {
+                    size: frame.len(),
+                    limit,
+                });
             }
         }
         self.commands

@@ -327,6 +327,14 @@ impl Connection {
         self.shared
             .protocol
             .store(hello.protocol, Ordering::Relaxed);
+        let max_payload = hello
+            .policy
+            .as_ref()
+            .and_then(|p| p.max_payload)
+            .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX));
+        self.shared
+            .max_payload
+            .store(max_payload, Ordering::Relaxed);
 
         let (mut sink, mut stream) = ws.split();
         let (out_tx, mut out_rx) = mpsc::channel::<Message>(1024);
