@@ -490,3 +490,59 @@ async fn per_request_sessions_are_deleted_when_asked() {
     assert_eq!(deleted[0]["key"], runs[0]["params"]["sessionKey"]);
     assert_eq!(deleted[0]["deleteTranscript"], false);
 }
+
+/// `model`, `user` and the routing headers have length caps (400 naming the parameter or
+/// header, before any run); values at the cap still work.
+#[tokio::test]
+async fn overlong_model_user_and_headers_get_400_before_any_run() {
+    let gw = mock(Protocol::V4).await;
+    let shim = Shim::start(&gw.url()).await;
+    let mut body = user_msg("openclaw/main", "hi");
+    body["user"] = json!("u".repeat(256));
+    let r = shim
+        .chat_with(
+            body,
+            &[
+                ("x-openclaw-session-key", &"s".repeat(512)),
+                ("x-openclaw-agent-id", "main"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let runs = run_params(&gw, "message").len();
+
+    let mut long_user = user_msg("openclaw/main", "hi");
+    long_user["user"] = json!("u".repeat(257));
+    let long_model = user_msg(&format!("openclaw/{}", "m".repeat(250)), "hi");
+    let cases: [(Value, &[(&str, &str)], &str); 4] = [
+        (long_user, &[], "user"),
+        (long_model, &[], "model"),
+        (
+            user_msg("openclaw/main", "hi"),
+            &[("x-openclaw-session-key", &"s".repeat(513))],
+            "x-openclaw-session-key",
+        ),
+        (
+            user_msg("openclaw/main", "hi"),
+            &[("x-clawdbot-agent-id", &"a".repeat(129))],
+            "x-clawdbot-agent-id",
+        ),
+    ];
+    for (body, headers, param) in cases {
+        let (status, v) = error_of(shim.chat_with(body, headers).await).await;
+        assert_eq!(
+            (status, v["error"]["param"].as_str()),
+            (400, Some(param)),
+            "{v}"
+        );
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains("too long"),
+            "{v}"
+        );
+    }
+    assert_eq!(
+        run_params(&gw, "message").len(),
+        runs,
+        "no run for a refused request"
+    );
+}

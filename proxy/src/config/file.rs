@@ -104,6 +104,8 @@ pub struct LimitsSection {
     pub keepalive_secs: Option<u64>,
     /// Runs in flight at once; beyond it requests get 429.
     pub max_concurrent_runs: Option<usize>,
+    /// Request bodies read and parsed at once; more wait, then get 503.
+    pub max_concurrent_bodies: Option<usize>,
 }
 
 /// `[server]`.

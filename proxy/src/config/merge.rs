@@ -68,6 +68,8 @@ pub struct Merged {
     pub keepalive_secs: u64,
     /// Runs in flight at once.
     pub max_concurrent_runs: usize,
+    /// Request bodies read and parsed at once.
+    pub max_concurrent_bodies: usize,
     /// Worker threads.
     pub threads: usize,
     /// Grace period after SIGTERM, seconds.
@@ -103,6 +105,7 @@ pub fn merge(settings: &Settings, file: FileConfig) -> Merged {
         write_timeout_secs,
         keepalive_secs,
         max_concurrent_runs,
+        max_concurrent_bodies,
         threads,
         grace_period_secs,
         passthrough,
@@ -147,6 +150,7 @@ pub fn merge(settings: &Settings, file: FileConfig) -> Merged {
                 write_timeout_secs: file_write_timeout_secs,
                 keepalive_secs: file_keepalive_secs,
                 max_concurrent_runs: file_max_concurrent_runs,
+                max_concurrent_bodies: file_max_concurrent_bodies,
             },
         server:
             ServerSection {
@@ -223,6 +227,9 @@ pub fn merge(settings: &Settings, file: FileConfig) -> Merged {
         max_concurrent_runs: max_concurrent_runs
             .or(file_max_concurrent_runs)
             .unwrap_or(defaults::MAX_CONCURRENT_RUNS),
+        max_concurrent_bodies: max_concurrent_bodies
+            .or(file_max_concurrent_bodies)
+            .unwrap_or_else(defaults::max_concurrent_bodies),
         threads: threads.or(file_threads).unwrap_or_else(defaults::threads),
         grace_period_secs: grace_period_secs
             .or(file_grace_period_secs)
