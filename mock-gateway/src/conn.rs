@@ -13,11 +13,12 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::tungstenite::error::CapacityError;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
 use super::device::{self, Admission};
@@ -85,9 +86,15 @@ pub(super) async fn serve(shared: Arc<Shared>, tcp: TcpStream) {
         }
         Ok(resp)
     };
+    // `ws` reads at most `maxPayload` bytes per message on both versions (the gateway's
+    // `new WebSocketServer({ maxPayload })`); a bigger one is answered with close 1009.
+    let max_payload = shared.opts.max_payload();
+    let ws_config = WebSocketConfig::default()
+        .max_message_size(Some(max_payload))
+        .max_frame_size(Some(max_payload));
     let accepted = tokio::time::timeout(
         Duration::from_secs(10),
-        tokio_tungstenite::accept_hdr_async(tcp, callback),
+        tokio_tungstenite::accept_hdr_async_with_config(tcp, callback, Some(ws_config)),
     )
     .await;
     let Ok(Ok(mut ws)) = accepted else {
@@ -129,6 +136,10 @@ async fn handshake(shared: &Shared, ws: &mut Ws) -> Option<(Value, Value, Admiss
                 Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
                 Some(Ok(Message::Close(_))) => {
                     drain(ws).await;
+                    return None;
+                }
+                Some(Err(e)) if too_big(&e) => {
+                    close(ws, CLOSE_TOO_BIG, "").await;
                     return None;
                 }
                 Some(Err(_)) | None => return None,
@@ -460,6 +471,7 @@ fn hello_ok(shared: &Shared, req_id: &Value, admission: &Admission, scopes: &[St
     let payload = &mut hello["payload"];
     payload["server"]["connId"] = Value::from(uuid());
     payload["policy"]["tickIntervalMs"] = Value::from(opts.tick_interval.as_millis() as u64);
+    payload["policy"]["maxPayload"] = Value::from(opts.max_payload());
     let snapshot = &mut payload["snapshot"];
     snapshot["uptimeMs"] = Value::from(shared.started.elapsed().as_millis() as u64);
     snapshot["health"] = shared.health_payload();
@@ -578,6 +590,11 @@ async fn connected(
                     drain(&mut ws).await;
                     return;
                 }
+                Some(Err(e)) if too_big(&e) => {
+                    shared.conns().remove(&id);
+                    close(&mut ws, CLOSE_TOO_BIG, "").await;
+                    return;
+                }
                 Some(Err(_)) | None => break,
             },
         }
@@ -595,6 +612,16 @@ async fn finish(shared: &Shared, id: u64, ws: &mut Ws, why: Kill) {
         .await;
     }
     // Kill::Abrupt: returning drops the TCP stream with no close frame.
+}
+
+/// `ws` closes with 1009 and no reason on a message over `maxPayload` (`receiver.js`
+/// "Max payload size exceeded", `websocket.js` `receiverOnError` -> `close(1009)`); every run
+/// on that socket is lost with it.
+const CLOSE_TOO_BIG: u16 = 1009;
+
+/// Whether a read failed because the frame is over the announced `maxPayload`.
+fn too_big(e: &WsError) -> bool {
+    matches!(e, WsError::Capacity(CapacityError::MessageTooLong { .. }))
 }
 
 fn close_frame(code: u16, reason: &str) -> CloseFrame {

@@ -67,6 +67,16 @@ impl Protocol {
         }
     }
 
+    /// The frame limit announced in `hello-ok.policy.maxPayload` and enforced on every
+    /// received frame (524288 on clawdbot 2026.1.24, 26214400 on openclaw 2026.9.6: every
+    /// `hello-ok` in the labs' traces).
+    pub fn default_max_payload(self) -> usize {
+        match self {
+            Protocol::V3 => 512 * 1024,
+            Protocol::V4 => 25 * 1024 * 1024,
+        }
+    }
+
     /// How long the gateway waits for the `connect` request (traces: handshake_timeout, 10.0 s
     /// on clawdbot, 15 s on openclaw).
     pub fn default_handshake_timeout(self) -> Duration {
@@ -107,6 +117,10 @@ pub struct MockOptions {
     /// `requestId` until [`MockGateway::approve_pairing`]; without it a device is approved
     /// silently on v3 and needs no pairing on v4, as on the labs' loopback.
     pub require_pairing: bool,
+    /// Largest frame read from a client, announced as `policy.maxPayload`; a bigger one
+    /// closes the socket with 1009, as `ws` does on the real gateways. `None` uses the
+    /// protocol's value ([`Protocol::default_max_payload`]).
+    pub max_payload: Option<usize>,
 }
 
 impl Default for MockOptions {
@@ -130,6 +144,7 @@ impl Default for MockOptions {
             max_queued_frames: 4096,
             bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             require_pairing: false,
+            max_payload: None,
         }
     }
 }
@@ -141,6 +156,12 @@ impl MockOptions {
             protocol,
             ..MockOptions::default()
         }
+    }
+
+    /// The frame limit in force: [`Self::max_payload`] or the protocol's.
+    pub fn max_payload(&self) -> usize {
+        self.max_payload
+            .unwrap_or_else(|| self.protocol.default_max_payload())
     }
 
     fn handshake_timeout(&self) -> Duration {

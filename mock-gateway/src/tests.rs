@@ -1280,3 +1280,42 @@ async fn client_close_is_answered_with_a_close_frame() {
     }
     mock.stop().await;
 }
+
+/// Both versions announce their frame limit and close with 1009 on a bigger frame; a frame
+/// of exactly the limit is read (`ws` `receiver.js`: `totalPayloadLength > maxPayload`).
+#[tokio::test]
+async fn a_frame_over_max_payload_closes_with_1009() {
+    for (protocol, announced) in [(Protocol::V3, 524_288), (Protocol::V4, 26_214_400)] {
+        let mock = start(protocol).await;
+        let (_, hello) = connect(&mock, protocol).await;
+        assert_eq!(hello["payload"]["policy"]["maxPayload"], announced);
+    }
+    const LIMIT: usize = 4096;
+    let mock = start_with(MockOptions {
+        max_payload: Some(LIMIT),
+        ..MockOptions::for_protocol(Protocol::V3)
+    })
+    .await;
+    let (mut ws, hello) = connect(&mock, Protocol::V3).await;
+    assert_eq!(hello["payload"]["policy"]["maxPayload"], LIMIT);
+    // A request of exactly LIMIT bytes is answered; padding goes into an ignored param.
+    let probe = |pad: usize| {
+        let mut req =
+            json!({"type": "req", "id": "probe", "method": "health", "params": {"pad": ""}});
+        let base = req.to_string().len();
+        req["params"]["pad"] = Value::from("p".repeat(pad - base));
+        req
+    };
+    let exact = probe(LIMIT);
+    assert_eq!(exact.to_string().len(), LIMIT);
+    send(&mut ws, exact).await;
+    loop {
+        let v = recv_quiet(&mut ws).await;
+        if v["id"] == "probe" {
+            break;
+        }
+    }
+    send(&mut ws, probe(LIMIT + 1)).await;
+    let (_, end) = until_close(&mut ws).await;
+    assert!(matches!(end, Got::Closed(1009, _)), "{end:?}");
+}

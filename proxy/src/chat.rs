@@ -16,6 +16,7 @@ use pingora::proxy::Session;
 use tokio::time::Instant;
 use tracing::debug;
 
+use crate::body;
 use crate::ctx::RequestCtx;
 use crate::errors::HttpError;
 use crate::keys::Principal;
@@ -31,14 +32,16 @@ pub async fn serve(
     app: &App,
     principal: &Principal,
 ) -> Result<(), HttpError> {
-    let body = read_body(session, app.config.max_body_bytes).await?;
-    let req = openai::request::parse(&body)?;
+    let body = body::read(session, &app.bodies, app.config.max_body_bytes).await?;
+    let req = openai::request::parse(&body.bytes)?;
+    drop(body);
     let ignored = req.ignored_fields();
     if !ignored.is_empty() {
         debug!(request_id = %ctx.request_id, ?ignored, "ignoring fields the gateway cannot honour");
     }
     let prompt = prompt::build(&req.messages)?;
     let header = |name: &str| header_str(session, name);
+    openai::limits::check_headers(header)?;
     let selector = routing::select_agent(header, req.model.as_deref());
     let agent_id = app
         .gateway
@@ -99,40 +102,6 @@ pub async fn serve(
     } else {
         let mut output = JsonOutput::new(meta);
         serve_run(session, ctx, run, deadline, &mut output).await
-    }
-}
-
-async fn read_body(session: &mut Session, limit: u64) -> Result<Bytes, HttpError> {
-    let declared = session
-        .req_header()
-        .headers
-        .get("content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        // Not reading the body: the connection cannot be reused afterwards.
-        session.set_keepalive(None);
-        return Err(HttpError::PayloadTooLarge { limit });
-    }
-    let mut buf = BytesMut::with_capacity(declared.unwrap_or(4096).min(limit) as usize);
-    loop {
-        match session.read_request_body().await {
-            Ok(Some(chunk)) => {
-                if (buf.len() + chunk.len()) as u64 > limit {
-                    session.set_keepalive(None);
-                    return Err(HttpError::PayloadTooLarge { limit });
-                }
-                buf.extend_from_slice(&chunk);
-            }
-            Ok(None) => return Ok(buf.freeze()),
-            Err(e) => {
-                session.set_keepalive(None);
-                return Err(HttpError::BadRequest {
-                    message: format!("Could not read the request body: {e}"),
-                    param: None,
-                });
-            }
-        }
     }
 }
 

@@ -43,6 +43,9 @@ pub enum HttpError {
     /// Too many runs in flight.
     #[error("too many requests in flight")]
     TooManyRequests { retry_after_secs: u64 },
+    /// Every body-parsing slot stayed taken for the whole wait (`limits.max_concurrent_bodies`).
+    #[error("too many request bodies being read at once")]
+    Busy { retry_after_secs: u64 },
     /// The gateway or the run failed.
     #[error(transparent)]
     Gateway(#[from] GatewayError),
@@ -83,6 +86,7 @@ impl HttpError {
             HttpError::MethodNotAllowed { .. } => 405,
             HttpError::PayloadTooLarge { .. } => 413,
             HttpError::TooManyRequests { .. } => 429,
+            HttpError::Busy { .. } => 503,
             HttpError::Internal(_) => 500,
             HttpError::BadGateway(_) => 502,
             HttpError::Gateway(g) => match g {
@@ -97,6 +101,7 @@ impl HttpError {
                 | GatewayError::Protocol(_) => 502,
                 GatewayError::RunTimedOut | GatewayError::Timeout => 504,
                 GatewayError::Lagged | GatewayError::DuplicateRun(_) => 500,
+                GatewayError::FrameTooLarge { .. } => 413,
             },
         }
     }
@@ -112,6 +117,7 @@ impl HttpError {
             HttpError::MethodNotAllowed { .. } => "method_not_allowed",
             HttpError::PayloadTooLarge { .. } => "payload_too_large",
             HttpError::TooManyRequests { .. } => "too_many_requests",
+            HttpError::Busy { .. } => "busy",
             HttpError::Internal(_) => "internal",
             HttpError::BadGateway(_) => "bad_gateway",
             HttpError::Gateway(g) => match g {
@@ -124,6 +130,7 @@ impl HttpError {
                 GatewayError::Protocol(_) => "gateway_protocol",
                 GatewayError::Lagged => "client_too_slow",
                 GatewayError::DuplicateRun(_) => "duplicate_run",
+                GatewayError::FrameTooLarge { .. } => "frame_too_large",
             },
         }
     }
@@ -177,6 +184,10 @@ impl HttpError {
                 "Too many requests in flight; retry shortly.",
             )
             .with_code("rate_limit_exceeded"),
+            HttpError::Busy { .. } => ApiError::server_error(
+                "clawshim is reading too many request bodies at once; retry shortly.",
+            )
+            .with_code("server_busy"),
             HttpError::BadGateway(_) => {
                 ApiError::api_error("The gateway did not answer the proxied request.")
                     .with_code("bad_gateway")
@@ -222,6 +233,14 @@ impl HttpError {
                 .with_code("client_too_slow"),
                 GatewayError::DuplicateRun(_) => {
                     ApiError::api_error("Internal error in clawshim.").with_code("internal_error")
+                }
+                GatewayError::FrameTooLarge { size, limit } => {
+                    ApiError::invalid_request_error(format!(
+                        "Request too large for the gateway: the run would be a {size}-byte \
+                         frame, and the gateway accepts at most {limit} bytes per frame \
+                         (its policy.maxPayload). Shorten the messages or send fewer images."
+                    ))
+                    .with_code("request_too_large")
                 }
             },
         }
@@ -281,7 +300,7 @@ pub async fn write(
     let mut head = Head::new(err.status(), "application/json");
     match err {
         HttpError::MethodNotAllowed { allow } => head = head.with("allow", *allow),
-        HttpError::TooManyRequests { retry_after_secs } => {
+        HttpError::TooManyRequests { retry_after_secs } | HttpError::Busy { retry_after_secs } => {
             head = head.with("retry-after", retry_after_secs.to_string());
         }
         HttpError::Unauthorized => head = head.with("www-authenticate", "Bearer"),
@@ -354,6 +373,25 @@ mod tests {
         assert_eq!(failed.status(), 502);
         assert!(failed.run_may_have_started());
         assert_eq!(HttpError::Gateway(GatewayError::RunTimedOut).status(), 504);
+        let too_big = HttpError::Gateway(GatewayError::FrameTooLarge {
+            size: 600_000,
+            limit: 524_288,
+        });
+        assert_eq!(too_big.status(), 413);
+        assert!(!too_big.run_may_have_started());
+        let body: serde_json::Value = serde_json::from_slice(&too_big.body()).unwrap();
+        assert_eq!(body["error"]["code"], "request_too_large");
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("524288"));
+        assert_eq!(
+            HttpError::Busy {
+                retry_after_secs: 1
+            }
+            .status(),
+            503
+        );
         assert_eq!(
             HttpError::Gateway(GatewayError::Disconnected { reason: "x".into() }).status(),
             502

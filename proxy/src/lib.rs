@@ -7,6 +7,7 @@
 pub mod access;
 pub mod auth;
 pub mod auth_limit;
+pub mod body;
 pub mod chat;
 pub mod client_ip;
 pub mod config;

@@ -27,6 +27,8 @@ pub struct App {
     pub gateway: GatewayClient,
     /// One permit per run in flight.
     pub runs: Arc<Semaphore>,
+    /// One slot per request body being read and parsed ([`crate::body`]).
+    pub bodies: Arc<Semaphore>,
     /// Accepted credentials: shared tokens and API keys.
     pub keys: KeyStore,
     /// Failed-auth counts per client IP.
@@ -38,6 +40,7 @@ impl App {
     pub fn new(config: Config, gateway: GatewayClient) -> App {
         App {
             runs: Arc::new(Semaphore::new(config.max_concurrent_runs)),
+            bodies: Arc::new(Semaphore::new(config.max_concurrent_bodies)),
             keys: KeyStore::new(config.api_tokens.clone(), &config.keys),
             failed_auth: FailedAuthLimiter::new(config.max_failed_auth, config.failed_auth_window),
             gateway,

@@ -212,6 +212,12 @@ impl GatewayClient {
         self.hello().map(|h| h.protocol)
     }
 
+    /// The largest request frame the gateway announced it reads (`policy.maxPayload`),
+    /// `None` before the first handshake or when it announced none.
+    pub fn max_frame_bytes(&self) -> Option<usize> {
+        self.hello().and_then(|h| h.max_payload)
+    }
+
     fn not_connected(&self) -> GatewayError {
         let reason = match self.status() {
             GatewayStatus::Connecting {
@@ -225,6 +231,9 @@ impl GatewayClient {
         GatewayError::NotConnected { reason }
     }
 
+    /// Hand a request frame to the connection task. Every outgoing request passes here, so
+    /// this is the one check against the announced frame limit: a frame over it is refused
+    /// before it is sent, and the other calls on the socket are untouched.
     async fn submit(&self, cmd: Command) -> Result<(), GatewayError> {
         if !self.status.borrow().is_connected() {
             // Nothing was sent yet, so waiting for a reconnect cannot run anything twice.
@@ -236,6 +245,17 @@ impl GatewayClient {
             .await;
             if !matches!(up, Ok(Ok(ref s)) if s.is_connected()) {
                 return Err(self.not_connected());
+            }
+        }
+        let Command::Send { frame, .. } = &cmd;
+        if let Some(limit) = self.max_frame_bytes() {
+            // `ws` compares the message's byte length with `maxPayload` (receiver.js:
+            // `totalPayloadLength > maxPayload` closes with 1009), so equal still fits.
+            if frame.len() > limit {
+                return Err(GatewayError::FrameTooLarge {
+                    size: frame.len(),
+                    limit,
+                });
             }
         }
         self.commands

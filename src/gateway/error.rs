@@ -89,6 +89,11 @@ pub enum GatewayError {
     /// The caller's run channel fell too far behind and the run was dropped.
     #[error("run dropped: reader too slow")]
     Lagged,
+    /// The serialized request frame is bigger than the gateway's announced `maxPayload`; it
+    /// was not sent (the gateway would close the socket with 1009, failing every call in
+    /// flight).
+    #[error("request frame of {size} bytes exceeds the gateway's limit of {limit} bytes")]
+    FrameTooLarge { size: usize, limit: usize },
     /// A run with this id is already in flight on the connection (ids must be unique).
     #[error("a run with id {0} is already in flight")]
     DuplicateRun(RunId),

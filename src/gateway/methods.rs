@@ -101,6 +101,9 @@ pub struct ServerInfo {
 pub struct Policy {
     #[serde(default)]
     pub tick_interval_ms: Option<u64>,
+    /// Largest WebSocket message the gateway reads; a bigger one closes the socket with 1009
+    /// (`ws` `maxPayload`): 524288 on clawdbot 2026.1.24, 26214400 on openclaw 2026.9.6
+    /// (every `hello-ok` in both labs' traces).
     #[serde(default)]
     pub max_payload: Option<usize>,
     #[serde(default)]

@@ -9,6 +9,8 @@
 
 pub mod chunk;
 pub mod error;
+mod lean;
+pub mod limits;
 pub mod models;
 pub mod request;
 pub mod response;

@@ -1,126 +1,88 @@
-//! The `POST /v1/chat/completions` request body, parsed leniently.
+//! The `POST /v1/chat/completions` request body, parsed leniently in one typed pass.
 //!
 //! Only `model`, `messages`, `stream`, `stream_options.include_usage`, `user` and
-//! `reasoning_effort` (the run's thinking level) change what we do. Every other documented OpenAI field is accepted as raw JSON and ignored (the agent
-//! picks its own model, tools and sampling), and unknown fields land in
-//! [`ChatCompletionRequest::unknown_fields`]: a request never fails because of a field we do
-//! not use (Open WebUI sends `tools` on every chat). [`parse`] still rejects what makes the
-//! request meaningless (no JSON, no `messages`, unknown roles, wrong types for the fields we
-//! use) with the OpenAI-style message and the offending `param`.
+//! `reasoning_effort` (the run's thinking level) change what we do. Every other documented
+//! OpenAI field is accepted and skipped (the agent picks its own model, tools and
+//! sampling); its name lands in [`ChatCompletionRequest::ignored_fields`], as do the names of
+//! unknown fields: a request never fails because of a field we do not use (Open WebUI sends
+//! `tools` on every chat). [`parse`] still rejects what makes the request meaningless (no
+//! JSON, no `messages`, unknown roles, wrong types for the fields we use) with the
+//! OpenAI-style message and the offending `param`, and what is over the limits of
+//! [`super::limits`].
+//!
+//! The body is read once, straight into these types: no intermediate `serde_json::Value`.
+//! Values we skip are read by serde_json without allocating ([`super::lean`]), and messages
+//! and content parts are counted as they are read, so the memory one body costs stays close
+//! to its own size plus the strings it carries, whatever its shape.
 
-use serde::{Deserialize, Deserializer};
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::lean::{skip_map, skip_seq, Loose, Shallow};
+use super::limits::{self, MAX_CONTENT_PARTS, MAX_MESSAGES, MAX_MODEL_BYTES, MAX_USER_BYTES};
 use crate::thinking::ThinkingLevel;
 
-/// A chat-completions request. Build it with [`parse`], which validates before typing.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// Documented OpenAI fields clawshim accepts and ignores (the agent decides tools, sampling,
+/// output format; see `prompt`'s module docs), in the order [`ChatCompletionRequest::ignored_fields`]
+/// lists them.
+pub const IGNORED_FIELDS: [&str; 28] = [
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "functions",
+    "function_call",
+    "temperature",
+    "top_p",
+    "n",
+    "stop",
+    "max_tokens",
+    "max_completion_tokens",
+    "presence_penalty",
+    "frequency_penalty",
+    "logit_bias",
+    "logprobs",
+    "top_logprobs",
+    "seed",
+    "response_format",
+    "metadata",
+    "store",
+    "service_tier",
+    "modalities",
+    "audio",
+    "prediction",
+    "web_search_options",
+    "verbosity",
+    "prompt_cache_key",
+    "safety_identifier",
+];
+
+/// Unknown field names kept for the debug log; more are skipped uncounted.
+const MAX_UNKNOWN_NAMES: usize = 32;
+
+/// A chat-completions request. Build it with [`parse`].
+#[derive(Debug, Clone, PartialEq)]
 pub struct ChatCompletionRequest {
     /// The requested model; selects the agent (see `routing`). `None` when absent or `null`.
-    #[serde(default)]
     pub model: Option<String>,
     /// The conversation; never empty after [`parse`].
     pub messages: Vec<ChatMessage>,
     /// Stream the reply as server-sent events.
-    #[serde(default)]
     pub stream: Option<bool>,
     /// Streaming options; only `include_usage` is used.
-    #[serde(default)]
     pub stream_options: Option<StreamOptions>,
     /// End-user id; gives the user a stable gateway session.
-    #[serde(default)]
     pub user: Option<String>,
-
-    /// Ignored: the agent decides which tools it uses.
-    #[serde(default)]
-    pub tools: Option<Value>,
-    /// Ignored, like `tools`.
-    #[serde(default)]
-    pub tool_choice: Option<Value>,
-    /// Ignored, like `tools`.
-    #[serde(default)]
-    pub parallel_tool_calls: Option<Value>,
-    /// Ignored: deprecated form of `tools`.
-    #[serde(default)]
-    pub functions: Option<Value>,
-    /// Ignored: deprecated form of `tool_choice`.
-    #[serde(default)]
-    pub function_call: Option<Value>,
-    /// Ignored: sampling is configured on the agent's model.
-    #[serde(default)]
-    pub temperature: Option<Value>,
-    /// Ignored, like `temperature`.
-    #[serde(default)]
-    pub top_p: Option<Value>,
-    /// Ignored: an agent run yields exactly one choice.
-    #[serde(default)]
-    pub n: Option<Value>,
-    /// Ignored: the gateway has no stop sequences.
-    #[serde(default)]
-    pub stop: Option<Value>,
-    /// Ignored: the gateway has no output token limit per run.
-    #[serde(default)]
-    pub max_tokens: Option<Value>,
-    /// Ignored, like `max_tokens`.
-    #[serde(default)]
-    pub max_completion_tokens: Option<Value>,
-    /// Ignored, like `temperature`.
-    #[serde(default)]
-    pub presence_penalty: Option<Value>,
-    /// Ignored, like `temperature`.
-    #[serde(default)]
-    pub frequency_penalty: Option<Value>,
-    /// Ignored, like `temperature`.
-    #[serde(default)]
-    pub logit_bias: Option<Value>,
-    /// Ignored: the gateway reports no log probabilities (`logprobs` is always `null`).
-    #[serde(default)]
-    pub logprobs: Option<Value>,
-    /// Ignored, like `logprobs`.
-    #[serde(default)]
-    pub top_logprobs: Option<Value>,
-    /// Ignored, like `temperature`.
-    #[serde(default)]
-    pub seed: Option<Value>,
-    /// Ignored: the reply is the agent's free text.
-    #[serde(default)]
-    pub response_format: Option<Value>,
-    /// Ignored: OpenAI's stored-completion metadata.
-    #[serde(default)]
-    pub metadata: Option<Value>,
-    /// Ignored, like `metadata`.
-    #[serde(default)]
-    pub store: Option<Value>,
-    /// Ignored: OpenAI's own processing tier.
-    #[serde(default)]
-    pub service_tier: Option<Value>,
-    /// The run's thinking level (`none` -> `off`); validated by [`parse`].
-    #[serde(default, deserialize_with = "reasoning_effort")]
+    /// The run's thinking level (`none` -> `off`).
     pub reasoning_effort: Option<ThinkingLevel>,
-    /// Ignored: replies are text only.
-    #[serde(default)]
-    pub modalities: Option<Value>,
-    /// Ignored, like `modalities`.
-    #[serde(default)]
-    pub audio: Option<Value>,
-    /// Ignored: predicted outputs are an OpenAI latency feature.
-    #[serde(default)]
-    pub prediction: Option<Value>,
-    /// Ignored: web search is an agent tool.
-    #[serde(default)]
-    pub web_search_options: Option<Value>,
-    /// Ignored, like `temperature`.
-    #[serde(default)]
-    pub verbosity: Option<Value>,
-    /// Ignored: OpenAI's prompt cache routing.
-    #[serde(default)]
-    pub prompt_cache_key: Option<Value>,
-    /// Ignored: OpenAI's abuse-detection id.
-    #[serde(default)]
-    pub safety_identifier: Option<Value>,
-    /// Every field not listed above, kept so it can be logged; never an error.
-    #[serde(flatten)]
-    pub unknown_fields: Map<String, Value>,
+    /// The [`IGNORED_FIELDS`] that were sent (not `null`), in that list's order.
+    pub ignored: Vec<&'static str>,
+    /// Names of fields OpenAI does not document (the first few), for a debug log; never an
+    /// error.
+    pub unknown_fields: Vec<String>,
 }
 
 impl ChatCompletionRequest {
@@ -140,123 +102,71 @@ impl ChatCompletionRequest {
     /// Names of the fields that were sent (not `null`) and are ignored, documented ones first,
     /// then unknown ones; for a debug log.
     pub fn ignored_fields(&self) -> Vec<&str> {
-        let documented: [(&str, bool); 28] = [
-            ("tools", self.tools.is_some()),
-            ("tool_choice", self.tool_choice.is_some()),
-            ("parallel_tool_calls", self.parallel_tool_calls.is_some()),
-            ("functions", self.functions.is_some()),
-            ("function_call", self.function_call.is_some()),
-            ("temperature", self.temperature.is_some()),
-            ("top_p", self.top_p.is_some()),
-            ("n", self.n.is_some()),
-            ("stop", self.stop.is_some()),
-            ("max_tokens", self.max_tokens.is_some()),
-            (
-                "max_completion_tokens",
-                self.max_completion_tokens.is_some(),
-            ),
-            ("presence_penalty", self.presence_penalty.is_some()),
-            ("frequency_penalty", self.frequency_penalty.is_some()),
-            ("logit_bias", self.logit_bias.is_some()),
-            ("logprobs", self.logprobs.is_some()),
-            ("top_logprobs", self.top_logprobs.is_some()),
-            ("seed", self.seed.is_some()),
-            ("response_format", self.response_format.is_some()),
-            ("metadata", self.metadata.is_some()),
-            ("store", self.store.is_some()),
-            ("service_tier", self.service_tier.is_some()),
-            ("modalities", self.modalities.is_some()),
-            ("audio", self.audio.is_some()),
-            ("prediction", self.prediction.is_some()),
-            ("web_search_options", self.web_search_options.is_some()),
-            ("verbosity", self.verbosity.is_some()),
-            ("prompt_cache_key", self.prompt_cache_key.is_some()),
-            ("safety_identifier", self.safety_identifier.is_some()),
-        ];
-        let mut names: Vec<&str> = documented
-            .iter()
-            .filter(|(_, sent)| *sent)
-            .map(|(name, _)| *name)
-            .collect();
-        names.extend(self.unknown_fields.keys().map(String::as_str));
+        let mut names: Vec<&str> = self.ignored.clone();
+        names.extend(self.unknown_fields.iter().map(String::as_str));
         names
     }
 }
 
 /// `stream_options`; other options (e.g. `include_obfuscation`) are ignored.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StreamOptions {
     /// Send a last chunk with `usage` and no choices before `[DONE]`.
-    #[serde(default)]
     pub include_usage: Option<bool>,
 }
 
-/// One message of `messages`, tagged by `role`. Unknown message fields are ignored, and a
+/// One message of `messages`, by `role`. Unknown message fields are ignored, and a
 /// non-string `name`, `refusal` or `tool_call_id` reads as absent instead of failing.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(tag = "role", rename_all = "lowercase")]
+/// Deserializing one checks it as [`parse`] does (the error is serde's, without a `param`).
+#[derive(Debug, Clone, PartialEq)]
 pub enum ChatMessage {
     /// Instructions; become the run's extra system prompt.
     System {
         /// The text.
-        #[serde(default)]
         content: MessageContent,
         /// Optional participant name (unused).
-        #[serde(default, deserialize_with = "lenient_string")]
         name: Option<String>,
     },
     /// The newer name of `system`; treated the same way.
     Developer {
         /// The text.
-        #[serde(default)]
         content: MessageContent,
         /// Optional participant name (unused).
-        #[serde(default, deserialize_with = "lenient_string")]
         name: Option<String>,
     },
     /// A user turn.
     User {
         /// The text, or parts (text, images, audio, files).
-        #[serde(default)]
         content: MessageContent,
         /// Optional participant name (unused).
-        #[serde(default, deserialize_with = "lenient_string")]
         name: Option<String>,
     },
     /// An earlier assistant reply.
     Assistant {
         /// The reply text (absent when the reply was only tool calls).
-        #[serde(default)]
         content: MessageContent,
         /// Optional participant name (unused).
-        #[serde(default, deserialize_with = "lenient_string")]
         name: Option<String>,
-        /// Tool calls the client's model made (ignored: the agent runs its own tools).
-        #[serde(default)]
+        /// Whether tool calls were sent, as their JSON type only (ignored: the agent runs its
+        /// own tools).
         tool_calls: Option<Value>,
         /// A refusal message (ignored).
-        #[serde(default, deserialize_with = "lenient_string")]
         refusal: Option<String>,
     },
     /// A tool result.
     Tool {
         /// The result text.
-        #[serde(default)]
         content: MessageContent,
         /// Tool name; shown as the sender `Tool:<name>`.
-        #[serde(default, deserialize_with = "lenient_string")]
         name: Option<String>,
         /// The call it answers (unused).
-        #[serde(default, deserialize_with = "lenient_string")]
         tool_call_id: Option<String>,
     },
     /// Deprecated form of `tool`; treated the same way.
     Function {
         /// The result text.
-        #[serde(default)]
         content: MessageContent,
         /// Function name; shown as the sender `Tool:<name>`.
-        #[serde(default, deserialize_with = "lenient_string")]
         name: Option<String>,
     },
 }
@@ -300,8 +210,7 @@ impl ChatMessage {
 }
 
 /// A message's `content`: a string, an array of parts, or nothing (`null` or absent).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub enum MessageContent {
     /// Plain text.
     Text(String),
@@ -326,19 +235,19 @@ pub enum ContentPart {
         /// The text.
         text: String,
     },
-    /// `{"type":"image_url","image_url":{...}}` (ignored: the gateway input is text).
+    /// `{"type":"image_url","image_url":{...}}`: its `url` and `detail` (or the bare string).
     ImageUrl {
-        /// The raw `image_url` object.
+        /// The `image_url` value, one level deep.
         image_url: Value,
     },
     /// `{"type":"input_audio","input_audio":{...}}` (ignored).
     InputAudio {
-        /// The raw `input_audio` object.
+        /// The `input_audio` value, one level deep.
         input_audio: Value,
     },
-    /// `{"type":"file","file":{...}}` (ignored).
+    /// `{"type":"file","file":{...}}`: its `file_data`, `filename`, `file_id`, `file_url`.
     File {
-        /// The raw `file` object.
+        /// The `file` value, one level deep.
         file: Value,
     },
     /// `{"type":"refusal","refusal":...}` in an assistant turn (ignored).
@@ -346,8 +255,9 @@ pub enum ContentPart {
         /// The refusal text.
         refusal: String,
     },
-    /// Anything else, kept raw. A string `input_text` field on it still counts as text, as
-    /// in the gateway's own endpoint.
+    /// Anything else: an object keeps its `type` and `input_text`, another value its
+    /// scalar (arrays and objects empty). A string `input_text` field still counts as text,
+    /// as in the gateway's own endpoint.
     Other(Value),
 }
 
@@ -365,81 +275,6 @@ impl ContentPart {
             | ContentPart::Refusal { .. } => None,
         }
     }
-
-    fn from_value(mut v: Value) -> ContentPart {
-        let Some(obj) = v.as_object_mut() else {
-            return ContentPart::Other(v);
-        };
-        let part_type = obj.get("type").and_then(Value::as_str).unwrap_or("");
-        let string_field = |obj: &Map<String, Value>, key: &str| {
-            obj.get(key).and_then(Value::as_str).map(str::to_owned)
-        };
-        match part_type {
-            "text" => {
-                if let Some(text) = string_field(obj, "text") {
-                    return ContentPart::Text { text };
-                }
-            }
-            "input_text" => {
-                if let Some(text) = string_field(obj, "text") {
-                    return ContentPart::InputText { text };
-                }
-            }
-            _ => {}
-        }
-        // A stray string `input_text` makes any part text (openai-http.js extractTextContent),
-        // so keep such parts raw.
-        if obj.get("input_text").is_some_and(Value::is_string) {
-            return ContentPart::Other(v);
-        }
-        match part_type {
-            "image_url" => {
-                if let Some(image_url) = obj.remove("image_url") {
-                    return ContentPart::ImageUrl { image_url };
-                }
-            }
-            "input_audio" => {
-                if let Some(input_audio) = obj.remove("input_audio") {
-                    return ContentPart::InputAudio { input_audio };
-                }
-            }
-            "file" => {
-                if let Some(file) = obj.remove("file") {
-                    return ContentPart::File { file };
-                }
-            }
-            "refusal" => {
-                if let Some(refusal) = string_field(obj, "refusal") {
-                    return ContentPart::Refusal { refusal };
-                }
-            }
-            _ => {}
-        }
-        ContentPart::Other(v)
-    }
-}
-
-impl<'de> Deserialize<'de> for ContentPart {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Value::deserialize(deserializer).map(ContentPart::from_value)
-    }
-}
-
-/// Reads `reasoning_effort`; [`parse`] has already rejected bad values with their param.
-fn reasoning_effort<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<ThinkingLevel>, D::Error> {
-    let value = Value::deserialize(deserializer)?;
-    ThinkingLevel::from_json(Some(&value), "reasoning_effort").map_err(serde::de::Error::custom)
-}
-
-/// Reads a string, or `None` for any other JSON value, so an odd optional field never fails
-/// a request.
-fn lenient_string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
-    Ok(match Value::deserialize(deserializer)? {
-        Value::String(s) => Some(s),
-        _ => None,
-    })
 }
 
 /// Why a request body was rejected: an OpenAI-style message and the offending parameter.
@@ -471,11 +306,13 @@ impl RequestError {
 
     /// `Invalid type for '<param>': expected <expected>, but got <type> instead.`
     pub(crate) fn invalid_type(param: &str, expected: &str, got: &Value) -> Self {
+        Self::wrong_type(param, expected, json_type(got))
+    }
+
+    /// [`Self::invalid_type`] with the type already named.
+    fn wrong_type(param: &str, expected: &str, got: &str) -> Self {
         Self::new(
-            format!(
-                "Invalid type for '{param}': expected {expected}, but got {} instead.",
-                json_type(got)
-            ),
+            format!("Invalid type for '{param}': expected {expected}, but got {got} instead."),
             Some(param.to_owned()),
         )
     }
@@ -501,93 +338,596 @@ const ROLES: [&str; 6] = [
     "developer",
 ];
 
-/// Parses and validates a request body.
+const NOT_JSON: &str = "We could not parse the JSON body of your request. (HINT: This likely \
+                        means you aren't using your HTTP library correctly. The API expects a \
+                        JSON payload, but what was sent was not valid JSON.)";
+
+/// Parses and validates a request body in one pass (see the module docs).
 ///
-/// The body is read as untyped JSON first so each problem gets a precise `param`; then it is
-/// typed. Roles are trimmed, as the gateway's endpoint does.
+/// Problems are reported in a fixed order (the body, then `model`, `stream`, `user`,
+/// `stream_options`, `reasoning_effort`, then `messages` in order), each with its precise
+/// `param`. Roles are trimmed, as the gateway's endpoint does. serde_json's recursion limit
+/// (128) stays on; the typed reader descends at most five levels (body, messages, message,
+/// content, part), and anything deeper is skipped iteratively.
 pub fn parse(body: &[u8]) -> Result<ChatCompletionRequest, RequestError> {
-    let mut value: Value = serde_json::from_slice(body).map_err(|_| {
-        RequestError::new(
-            "We could not parse the JSON body of your request. (HINT: This likely means you \
-             aren't using your HTTP library correctly. The API expects a JSON payload, \
-             but what was sent was not valid JSON.)",
-            None,
-        )
-    })?;
-    let Some(obj) = value.as_object_mut() else {
-        return Err(RequestError::new(
-            format!(
-                "Invalid request body: expected a JSON object, but got {} instead.",
-                json_type(&value)
-            ),
-            None,
-        ));
+    let top =
+        serde_json::from_slice::<Body>(body).map_err(|_| RequestError::new(NOT_JSON, None))?;
+    let raw = match top {
+        Body::Object(raw) => raw,
+        Body::Other(got) => {
+            return Err(RequestError::new(
+                format!(
+                    "Invalid request body: expected a JSON object, but got {} instead.",
+                    got.json_type()
+                ),
+                None,
+            ))
+        }
     };
-    check_optional(obj, "model", "model", "a string", Value::is_string)?;
-    check_optional(obj, "stream", "stream", "a boolean", Value::is_boolean)?;
-    check_optional(obj, "user", "user", "a string", Value::is_string)?;
-    check_optional(
-        obj,
-        "stream_options",
-        "stream_options",
-        "an object",
-        Value::is_object,
-    )?;
-    if let Some(options) = obj.get("stream_options").and_then(Value::as_object) {
-        check_optional(
-            options,
-            "include_usage",
-            "stream_options.include_usage",
-            "a boolean",
-            Value::is_boolean,
-        )?;
-    }
-    ThinkingLevel::from_json(obj.get("reasoning_effort"), "reasoning_effort")?;
-    check_messages(obj.get_mut("messages"))?;
-    serde_json::from_value(value)
-        .map_err(|e| RequestError::new(format!("Invalid request body: {e}"), None))
+    raw.validate()
 }
 
-/// A field the gateway uses must have the right type when present; `null` counts as absent.
-fn check_optional(
-    obj: &Map<String, Value>,
-    key: &str,
-    param: &str,
-    expected: &str,
-    ok: fn(&Value) -> bool,
-) -> Result<(), RequestError> {
-    match obj.get(key) {
-        Some(v) if !v.is_null() && !ok(v) => Err(RequestError::invalid_type(param, expected, v)),
-        _ => Ok(()),
-    }
+/// The top-level value: an object, or what it was instead.
+enum Body {
+    Object(Box<RawRequest>),
+    Other(Loose),
 }
 
-fn check_messages(messages: Option<&mut Value>) -> Result<(), RequestError> {
-    let messages = match messages {
-        None | Some(Value::Null) => return Err(RequestError::missing("messages")),
-        Some(Value::Array(list)) => list,
-        Some(other) => return Err(RequestError::invalid_type("messages", "an array", other)),
-    };
-    if messages.is_empty() {
-        return Err(RequestError::new(
-            "Invalid 'messages': empty array. Expected an array with minimum length 1, but got \
-             an empty array instead.",
-            Some("messages".to_owned()),
-        ));
-    }
-    for (i, message) in messages.iter_mut().enumerate() {
-        let Some(obj) = message.as_object_mut() else {
-            return Err(RequestError::invalid_type(
-                &format!("messages[{i}]"),
-                "an object",
-                message,
-            ));
+/// The fields as read, before their types are checked.
+#[derive(Default)]
+struct RawRequest {
+    model: Option<Loose>,
+    messages: Option<RawMessages>,
+    stream: Option<Loose>,
+    stream_options: Option<RawStreamOptions>,
+    user: Option<Loose>,
+    reasoning_effort: Option<Loose>,
+    /// Which [`IGNORED_FIELDS`] were sent, not `null`.
+    ignored: [bool; IGNORED_FIELDS.len()],
+    unknown_fields: Vec<String>,
+}
+
+/// `stream_options` as read.
+enum RawStreamOptions {
+    Object { include_usage: Option<Loose> },
+    Other(Loose),
+}
+
+/// `messages` as read: the messages up to the first problem, how many there were, and that
+/// problem.
+enum RawMessages {
+    List {
+        list: Vec<ChatMessage>,
+        len: usize,
+        error: Option<RequestError>,
+    },
+    Other(Loose),
+}
+
+impl RawRequest {
+    fn validate(self) -> Result<ChatCompletionRequest, RequestError> {
+        let model = string_field(self.model, "model", Some(MAX_MODEL_BYTES))?;
+        let stream = bool_field(self.stream, "stream")?;
+        let user = string_field(self.user, "user", Some(MAX_USER_BYTES))?;
+        let stream_options = match self.stream_options {
+            None => None,
+            Some(RawStreamOptions::Other(got)) => {
+                return Err(RequestError::wrong_type(
+                    "stream_options",
+                    "an object",
+                    got.json_type(),
+                ))
+            }
+            Some(RawStreamOptions::Object { include_usage }) => Some(StreamOptions {
+                include_usage: bool_field(include_usage, "stream_options.include_usage")?,
+            }),
         };
-        let role_param = format!("messages[{i}].role");
-        let role = match obj.get_mut("role") {
-            None | Some(Value::Null) => return Err(RequestError::missing(&role_param)),
-            Some(Value::String(role)) => role,
-            Some(other) => return Err(RequestError::invalid_type(&role_param, "a string", other)),
+        let effort = self.reasoning_effort.map(Loose::into_value);
+        let reasoning_effort = ThinkingLevel::from_json(effort.as_ref(), "reasoning_effort")?;
+        let messages =
+            match self.messages {
+                None => return Err(RequestError::missing("messages")),
+                Some(RawMessages::Other(got)) => {
+                    return Err(RequestError::wrong_type(
+                        "messages",
+                        "an array",
+                        got.json_type(),
+                    ))
+                }
+                Some(RawMessages::List { len: 0, .. }) => return Err(RequestError::new(
+                    "Invalid 'messages': empty array. Expected an array with minimum length 1, \
+                     but got an empty array instead.",
+                    Some("messages".to_owned()),
+                )),
+                Some(RawMessages::List { len, .. }) if len > MAX_MESSAGES => {
+                    return Err(limits::array_too_long("messages", len, MAX_MESSAGES))
+                }
+                Some(RawMessages::List {
+                    error: Some(error), ..
+                }) => return Err(error),
+                Some(RawMessages::List { list, .. }) => list,
+            };
+        Ok(ChatCompletionRequest {
+            model,
+            messages,
+            stream,
+            stream_options,
+            user,
+            reasoning_effort,
+            ignored: IGNORED_FIELDS
+                .iter()
+                .zip(self.ignored)
+                .filter_map(|(name, sent)| sent.then_some(*name))
+                .collect(),
+            unknown_fields: self.unknown_fields,
+        })
+    }
+}
+
+/// A string field the gateway uses (`null` counts as absent), with an optional length cap.
+fn string_field(
+    value: Option<Loose>,
+    param: &str,
+    max: Option<usize>,
+) -> Result<Option<String>, RequestError> {
+    match value {
+        None | Some(Loose::Null) => Ok(None),
+        Some(Loose::String(s)) => {
+            if let Some(max) = max {
+                limits::check_string(param, &s, max)?;
+            }
+            Ok(Some(s))
+        }
+        Some(other) => Err(RequestError::wrong_type(
+            param,
+            "a string",
+            other.json_type(),
+        )),
+    }
+}
+
+/// A boolean field the gateway uses (`null` counts as absent).
+fn bool_field(value: Option<Loose>, param: &str) -> Result<Option<bool>, RequestError> {
+    match value {
+        None | Some(Loose::Null) => Ok(None),
+        Some(other) => match other.as_bool() {
+            Some(b) => Ok(Some(b)),
+            None => Err(RequestError::wrong_type(
+                param,
+                "a boolean",
+                other.json_type(),
+            )),
+        },
+    }
+}
+
+impl<'de> Deserialize<'de> for Body {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(BodyVisitor)
+    }
+}
+
+/// A top-level key, matched without allocating (an unknown one is kept by name).
+enum TopKey {
+    Model,
+    Messages,
+    Stream,
+    StreamOptions,
+    User,
+    ReasoningEffort,
+    /// Index into [`IGNORED_FIELDS`].
+    Ignored(usize),
+    Unknown(String),
+}
+
+impl<'de> Deserialize<'de> for TopKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = TopKey;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E>(self, s: &str) -> Result<TopKey, E> {
+                Ok(match s {
+                    "model" => TopKey::Model,
+                    "messages" => TopKey::Messages,
+                    "stream" => TopKey::Stream,
+                    "stream_options" => TopKey::StreamOptions,
+                    "user" => TopKey::User,
+                    "reasoning_effort" => TopKey::ReasoningEffort,
+                    other => match IGNORED_FIELDS.iter().position(|f| *f == other) {
+                        Some(i) => TopKey::Ignored(i),
+                        None => TopKey::Unknown(other.to_owned()),
+                    },
+                })
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+struct BodyVisitor;
+
+impl<'de> Visitor<'de> for BodyVisitor {
+    type Value = Body;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Body, A::Error> {
+        let mut raw = RawRequest::default();
+        // A key sent twice: the last value counts, as in `JSON.parse`.
+        while let Some(key) = map.next_key::<TopKey>()? {
+            match key {
+                TopKey::Model => raw.model = map.next_value()?,
+                TopKey::Stream => raw.stream = map.next_value()?,
+                TopKey::User => raw.user = map.next_value()?,
+                TopKey::ReasoningEffort => raw.reasoning_effort = map.next_value()?,
+                TopKey::StreamOptions => {
+                    raw.stream_options =
+                        map.next_value::<Option<StreamOptionsField>>()?.map(|f| f.0)
+                }
+                TopKey::Messages => {
+                    raw.messages = map.next_value::<Option<MessagesField>>()?.map(|f| f.0)
+                }
+                TopKey::Ignored(i) => {
+                    raw.ignored[i] = map.next_value::<Option<IgnoredAny>>()?.is_some();
+                }
+                TopKey::Unknown(name) => {
+                    map.next_value::<IgnoredAny>()?;
+                    if raw.unknown_fields.len() < MAX_UNKNOWN_NAMES
+                        && !raw.unknown_fields.contains(&name)
+                    {
+                        raw.unknown_fields.push(name);
+                    }
+                }
+            }
+        }
+        Ok(Body::Object(Box::new(raw)))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Body, A::Error> {
+        skip_seq(seq)?;
+        Ok(Body::Other(Loose::Array))
+    }
+    fn visit_unit<E>(self) -> Result<Body, E> {
+        Ok(Body::Other(Loose::Null))
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<Body, E> {
+        Ok(Body::Other(Loose::Bool(b)))
+    }
+    fn visit_i64<E>(self, n: i64) -> Result<Body, E> {
+        Ok(Body::Other(Loose::Number(n.into())))
+    }
+    fn visit_u64<E>(self, n: u64) -> Result<Body, E> {
+        Ok(Body::Other(Loose::Number(n.into())))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Body, E> {
+        Ok(Body::Other(Loose::Number(0.into())))
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Body, E> {
+        Ok(Body::Other(Loose::String(String::new())))
+    }
+}
+
+/// `stream_options`: an object read for `include_usage`, or what it was instead.
+struct StreamOptionsField(RawStreamOptions);
+
+impl<'de> Deserialize<'de> for StreamOptionsField {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct OptionsVisitor;
+        impl<'de> Visitor<'de> for OptionsVisitor {
+            type Value = StreamOptionsField;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("stream options")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut include_usage = None;
+                while let Some(key) = map.next_key::<KnownKey<StreamOptionKeys>>()? {
+                    match key.0 {
+                        Some(_) => include_usage = map.next_value()?,
+                        None => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(StreamOptionsField(RawStreamOptions::Object {
+                    include_usage,
+                }))
+            }
+        }
+        let other = |got| StreamOptionsField(RawStreamOptions::Other(got));
+        deserializer
+            .deserialize_any(MapOr(OptionsVisitor))
+            .map(|v| v.unwrap_or_else(other))
+    }
+}
+
+/// `messages`: read message by message (see [`MessagesVisitor`]), or what it was instead.
+struct MessagesField(RawMessages);
+
+impl<'de> Deserialize<'de> for MessagesField {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_any(SeqOr(MessagesVisitor))
+            .map(|v| MessagesField(v.unwrap_or_else(RawMessages::Other)))
+    }
+}
+
+/// Reads `messages`: each message is checked as soon as it is read; after the first
+/// problem, or past [`MAX_MESSAGES`], the rest is only counted. Content parts share one
+/// budget of [`MAX_CONTENT_PARTS`].
+struct MessagesVisitor;
+
+impl<'de> Visitor<'de> for MessagesVisitor {
+    type Value = RawMessages;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of messages")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawMessages, A::Error> {
+        let mut list = Vec::new();
+        let mut error = None;
+        let mut parts = 0;
+        let mut len = 0;
+        while error.is_none() && len < MAX_MESSAGES {
+            let seed = MessageSeed {
+                index: len,
+                parts: &mut parts,
+            };
+            match seq.next_element_seed(seed)? {
+                None => return Ok(RawMessages::List { list, len, error }),
+                Some(Ok(message)) => list.push(message),
+                Some(Err(e)) => error = Some(e),
+            }
+            len += 1;
+        }
+        len += skip_seq(&mut seq)?;
+        Ok(RawMessages::List { list, len, error })
+    }
+}
+
+/// Turns a visitor of objects into one of any value: another value is read as [`Loose`]
+/// (the `Err` of the result) for the type error.
+struct MapOr<V>(V);
+
+/// Turns a visitor of arrays into one of any value, like [`MapOr`].
+struct SeqOr<V>(V);
+
+macro_rules! scalars_to_loose {
+    ($($method:ident($($arg:ident: $ty:ty),*)),*) => {$(
+        fn $method<E: de::Error>(self, $($arg: $ty),*) -> Result<Self::Value, E> {
+            Visitor::$method(LooseOf, $($arg),*).map(Err)
+        }
+    )*};
+}
+
+macro_rules! or_loose_visitor {
+    ($wrapper:ident, $kind:ident, $kind_access:ident, $other:ident, $other_access:ident, $skip:ident, $placeholder:expr) => {
+        impl<'de, V: Visitor<'de>> Visitor<'de> for $wrapper<V> {
+            type Value = Result<V::Value, Loose>;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                self.0.expecting(f)
+            }
+            fn $kind<A: $kind_access<'de>>(self, access: A) -> Result<Self::Value, A::Error> {
+                self.0.$kind(access).map(Ok)
+            }
+            fn $other<A: $other_access<'de>>(self, access: A) -> Result<Self::Value, A::Error> {
+                $skip(access)?;
+                Ok(Err($placeholder))
+            }
+            scalars_to_loose!(
+                visit_unit(),
+                visit_none(),
+                visit_bool(b: bool),
+                visit_i64(n: i64),
+                visit_u64(n: u64),
+                visit_f64(n: f64),
+                visit_str(s: &str),
+                visit_string(s: String)
+            );
+        }
+    };
+}
+
+or_loose_visitor!(
+    MapOr,
+    visit_map,
+    MapAccess,
+    visit_seq,
+    SeqAccess,
+    skip_seq,
+    Loose::Array
+);
+or_loose_visitor!(
+    SeqOr,
+    visit_seq,
+    SeqAccess,
+    visit_map,
+    MapAccess,
+    skip_map,
+    Loose::Object
+);
+
+/// [`Loose`] for the scalars [`MapOr`] and [`SeqOr`] hand on.
+struct LooseOf;
+
+impl Visitor<'_> for LooseOf {
+    type Value = Loose;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Loose, E> {
+        Ok(Loose::Null)
+    }
+    fn visit_none<E>(self) -> Result<Loose, E> {
+        Ok(Loose::Null)
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<Loose, E> {
+        Ok(Loose::Bool(b))
+    }
+    fn visit_i64<E>(self, n: i64) -> Result<Loose, E> {
+        Ok(Loose::Number(n.into()))
+    }
+    fn visit_u64<E>(self, n: u64) -> Result<Loose, E> {
+        Ok(Loose::Number(n.into()))
+    }
+    fn visit_f64<E>(self, n: f64) -> Result<Loose, E> {
+        Ok(serde_json::Number::from_f64(n).map_or(Loose::Null, Loose::Number))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Loose, E> {
+        Ok(Loose::String(s.to_owned()))
+    }
+    fn visit_string<E>(self, s: String) -> Result<Loose, E> {
+        Ok(Loose::String(s))
+    }
+}
+
+/// A list of object keys a reader matches against.
+trait KeyList {
+    const KEYS: &'static [&'static str];
+}
+
+/// An object key: its index in `L::KEYS`, or `None` for any other, matched without
+/// allocating.
+struct KnownKey<L>(Option<usize>, PhantomData<L>);
+
+impl<'de, L: KeyList> Deserialize<'de> for KnownKey<L> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor<L>(PhantomData<L>);
+        impl<L: KeyList> Visitor<'_> for KeyVisitor<L> {
+            type Value = KnownKey<L>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E>(self, s: &str) -> Result<KnownKey<L>, E> {
+                Ok(KnownKey(L::KEYS.iter().position(|k| *k == s), PhantomData))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor(PhantomData))
+    }
+}
+
+/// The key of `stream_options` that is read.
+struct StreamOptionKeys;
+impl KeyList for StreamOptionKeys {
+    const KEYS: &'static [&'static str] = &["include_usage"];
+}
+
+/// The keys of a message that are read; any other is skipped.
+struct MessageKeys;
+impl KeyList for MessageKeys {
+    const KEYS: &'static [&'static str] = &MESSAGE_KEYS;
+}
+
+/// The keys of a content part that are read; any other is skipped.
+struct PartKeys;
+impl KeyList for PartKeys {
+    const KEYS: &'static [&'static str] = &PART_KEYS;
+}
+
+/// The keys of a message that are read; any other is skipped.
+const MESSAGE_KEYS: [&str; 6] = [
+    "role",
+    "content",
+    "name",
+    "tool_calls",
+    "refusal",
+    "tool_call_id",
+];
+
+/// Reads message `index` of `messages` and checks it, counting its content parts into
+/// `parts`. A problem with the message is the inner `Err`, with its `param`.
+struct MessageSeed<'a> {
+    index: usize,
+    parts: &'a mut usize,
+}
+
+impl<'de> DeserializeSeed<'de> for MessageSeed<'_> {
+    type Value = Result<ChatMessage, RequestError>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        let index = self.index;
+        let read = deserializer.deserialize_any(MapOr(MessageVisitor(self)))?;
+        Ok(match read {
+            Ok(message) => message,
+            Err(got) => Err(RequestError::wrong_type(
+                &format!("messages[{index}]"),
+                "an object",
+                got.json_type(),
+            )),
+        })
+    }
+}
+
+struct MessageVisitor<'a>(MessageSeed<'a>);
+
+/// A message's fields as read.
+#[derive(Default)]
+struct RawMessage {
+    role: Option<Loose>,
+    content: Option<RawContent>,
+    name: Option<Loose>,
+    tool_calls: Option<Loose>,
+    refusal: Option<Loose>,
+    tool_call_id: Option<Loose>,
+}
+
+/// `content` as read.
+enum RawContent {
+    Content(MessageContent),
+    /// More parts than the request's budget left.
+    TooManyParts,
+    Other(Loose),
+}
+
+impl<'de> Visitor<'de> for MessageVisitor<'_> {
+    type Value = Result<ChatMessage, RequestError>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a message object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let MessageSeed { index, parts } = self.0;
+        let mut raw = RawMessage::default();
+        while let Some(key) = map.next_key::<KnownKey<MessageKeys>>()? {
+            match key.0 {
+                Some(0) => raw.role = map.next_value()?,
+                Some(1) => {
+                    raw.content = Some(map.next_value_seed(ContentSeed { parts: &mut *parts })?)
+                }
+                Some(2) => raw.name = map.next_value()?,
+                Some(3) => raw.tool_calls = map.next_value()?,
+                Some(4) => raw.refusal = map.next_value()?,
+                Some(5) => raw.tool_call_id = map.next_value()?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(raw.check(index))
+    }
+}
+
+impl RawMessage {
+    /// The checks of message `index`, in the order OpenAI reports them: role, then content.
+    fn check(self, index: usize) -> Result<ChatMessage, RequestError> {
+        let role_param = format!("messages[{index}].role");
+        let role = match self.role {
+            None | Some(Loose::Null) => return Err(RequestError::missing(&role_param)),
+            Some(Loose::String(role)) => role,
+            Some(other) => {
+                return Err(RequestError::wrong_type(
+                    &role_param,
+                    "a string",
+                    other.json_type(),
+                ))
+            }
         };
         let trimmed = role.trim();
         if !ROLES.contains(&trimmed) {
@@ -599,21 +939,242 @@ fn check_messages(messages: Option<&mut Value>) -> Result<(), RequestError> {
                 Some(role_param),
             ));
         }
-        if trimmed.len() != role.len() {
-            *role = trimmed.to_owned();
-        }
-        match obj.get("content") {
-            None | Some(Value::Null | Value::String(_) | Value::Array(_)) => {}
-            Some(other) => {
-                return Err(RequestError::invalid_type(
-                    &format!("messages[{i}].content"),
+        let content = match self.content {
+            None => MessageContent::Empty,
+            Some(RawContent::Content(content)) => content,
+            Some(RawContent::Other(got)) => {
+                return Err(RequestError::wrong_type(
+                    &format!("messages[{index}].content"),
                     "one of a string or array of objects",
-                    other,
+                    got.json_type(),
                 ))
             }
-        }
+            Some(RawContent::TooManyParts) => {
+                return Err(RequestError::new(
+                    format!(
+                        "Invalid 'messages[{index}].content': too many content parts. Expected \
+                         at most {MAX_CONTENT_PARTS} parts across all messages."
+                    ),
+                    Some(format!("messages[{index}].content")),
+                ))
+            }
+        };
+        let name = self.name.and_then(Loose::into_string);
+        Ok(match trimmed {
+            "system" => ChatMessage::System { content, name },
+            "developer" => ChatMessage::Developer { content, name },
+            "user" => ChatMessage::User { content, name },
+            "assistant" => ChatMessage::Assistant {
+                content,
+                name,
+                tool_calls: self
+                    .tool_calls
+                    .filter(|v| *v != Loose::Null)
+                    .map(Loose::into_value),
+                refusal: self.refusal.and_then(Loose::into_string),
+            },
+            "tool" => ChatMessage::Tool {
+                content,
+                name,
+                tool_call_id: self.tool_call_id.and_then(Loose::into_string),
+            },
+            _ => ChatMessage::Function { content, name },
+        })
     }
-    Ok(())
+}
+
+/// Reads a message's `content`, counting its parts into the request's budget.
+struct ContentSeed<'a> {
+    parts: &'a mut usize,
+}
+
+impl<'de> DeserializeSeed<'de> for ContentSeed<'_> {
+    type Value = RawContent;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<RawContent, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ContentSeed<'_> {
+    type Value = RawContent;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string or an array of content parts")
+    }
+    fn visit_unit<E>(self) -> Result<RawContent, E> {
+        Ok(RawContent::Content(MessageContent::Empty))
+    }
+    fn visit_none<E>(self) -> Result<RawContent, E> {
+        Ok(RawContent::Content(MessageContent::Empty))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<RawContent, E> {
+        Ok(RawContent::Content(MessageContent::Text(s.to_owned())))
+    }
+    fn visit_string<E>(self, s: String) -> Result<RawContent, E> {
+        Ok(RawContent::Content(MessageContent::Text(s)))
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<RawContent, E> {
+        Ok(RawContent::Other(Loose::Bool(b)))
+    }
+    fn visit_i64<E>(self, n: i64) -> Result<RawContent, E> {
+        Ok(RawContent::Other(Loose::Number(n.into())))
+    }
+    fn visit_u64<E>(self, n: u64) -> Result<RawContent, E> {
+        Ok(RawContent::Other(Loose::Number(n.into())))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<RawContent, E> {
+        Ok(RawContent::Other(Loose::Number(0.into())))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawContent, A::Error> {
+        skip_map(map)?;
+        Ok(RawContent::Other(Loose::Object))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawContent, A::Error> {
+        let mut parts = Vec::new();
+        while *self.parts < MAX_CONTENT_PARTS {
+            match seq.next_element::<ContentPart>()? {
+                Some(part) => parts.push(part),
+                None => return Ok(RawContent::Content(MessageContent::Parts(parts))),
+            }
+            *self.parts += 1;
+        }
+        if skip_seq(&mut seq)? == 0 {
+            return Ok(RawContent::Content(MessageContent::Parts(parts)));
+        }
+        Ok(RawContent::TooManyParts)
+    }
+}
+
+/// The keys of a content part that are read; any other is skipped.
+const PART_KEYS: [&str; 7] = [
+    "type",
+    "text",
+    "input_text",
+    "image_url",
+    "input_audio",
+    "file",
+    "refusal",
+];
+
+impl<'de> Deserialize<'de> for ContentPart {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct PartVisitor;
+        impl<'de> Visitor<'de> for PartVisitor {
+            type Value = ContentPart;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a content part")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ContentPart, A::Error> {
+                let mut part = RawPart::default();
+                while let Some(key) = map.next_key::<KnownKey<PartKeys>>()? {
+                    match key.0 {
+                        Some(0) => part.part_type = map.next_value()?,
+                        Some(1) => part.text = map.next_value()?,
+                        Some(2) => part.input_text = map.next_value()?,
+                        Some(3) => part.image_url = Some(map.next_value::<Shallow>()?.0),
+                        Some(4) => part.input_audio = Some(map.next_value::<Shallow>()?.0),
+                        Some(5) => part.file = Some(map.next_value::<Shallow>()?.0),
+                        Some(6) => part.refusal = map.next_value()?,
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(part.into_part())
+            }
+        }
+        deserializer
+            .deserialize_any(MapOr(PartVisitor))
+            .map(|part| part.unwrap_or_else(|got| ContentPart::Other(got.into_value())))
+    }
+}
+
+/// A content part's fields as read.
+#[derive(Default)]
+struct RawPart {
+    part_type: Option<Loose>,
+    text: Option<Loose>,
+    input_text: Option<Loose>,
+    image_url: Option<Value>,
+    input_audio: Option<Value>,
+    file: Option<Value>,
+    refusal: Option<Loose>,
+}
+
+impl RawPart {
+    /// The gateway endpoint's rules (`openai-http.js` `extractTextContent`): `text` and
+    /// `input_text` parts by their string `text`; a stray string `input_text` makes any other
+    /// part text, so such a part stays [`ContentPart::Other`]; then the typed parts.
+    fn into_part(self) -> ContentPart {
+        let part_type = match &self.part_type {
+            Some(Loose::String(t)) => t.as_str(),
+            _ => "",
+        };
+        let text = || match &self.text {
+            Some(Loose::String(s)) => Some(s.clone()),
+            _ => None,
+        };
+        match part_type {
+            "text" => {
+                if let Some(text) = text() {
+                    return ContentPart::Text { text };
+                }
+            }
+            "input_text" => {
+                if let Some(text) = text() {
+                    return ContentPart::InputText { text };
+                }
+            }
+            _ => {}
+        }
+        let stray_input_text = matches!(self.input_text, Some(Loose::String(_)));
+        if !stray_input_text {
+            match part_type {
+                "image_url" => {
+                    if let Some(image_url) = self.image_url {
+                        return ContentPart::ImageUrl { image_url };
+                    }
+                }
+                "input_audio" => {
+                    if let Some(input_audio) = self.input_audio {
+                        return ContentPart::InputAudio { input_audio };
+                    }
+                }
+                "file" => {
+                    if let Some(file) = self.file {
+                        return ContentPart::File { file };
+                    }
+                }
+                "refusal" => {
+                    if let Some(Loose::String(refusal)) = self.refusal {
+                        return ContentPart::Refusal { refusal };
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut kept = Map::new();
+        if let Some(t) = self.part_type {
+            kept.insert("type".into(), t.into_value());
+        }
+        if let Some(t) = self.input_text {
+            kept.insert("input_text".into(), t.into_value());
+        }
+        ContentPart::Other(Value::Object(kept))
+    }
+}
+
+impl<'de> Deserialize<'de> for ChatMessage {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut parts = 0;
+        let seed = MessageSeed {
+            index: 0,
+            parts: &mut parts,
+        };
+        seed.deserialize(deserializer)?
+            .map_err(|e| de::Error::custom(e.message))
+    }
 }
 
 /// How OpenAI's error messages name a JSON value's type.
@@ -698,7 +1259,7 @@ mod tests {
                 "brand_new_field"
             ]
         );
-        assert!(req.unknown_fields.contains_key("brand_new_field"));
+        assert_eq!(req.unknown_fields, ["brand_new_field"]);
     }
 
     #[test]
@@ -904,5 +1465,101 @@ mod tests {
         let api: crate::openai::ApiError = err.into();
         assert_eq!(api.r#type, "invalid_request_error");
         assert_eq!(api.param.as_deref(), Some("messages"));
+    }
+
+    #[test]
+    fn model_and_user_lengths_are_capped() {
+        let msgs = json!([{"role":"user","content":"hi"}]);
+        let at_cap = "m".repeat(limits::MAX_MODEL_BYTES);
+        assert!(
+            parse_json(json!({"messages":msgs, "model":at_cap, "user":"u".repeat(256)})).is_ok()
+        );
+        let err = parse_json(json!({"messages":msgs, "model":format!("{at_cap}m")})).unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("model"));
+        assert!(err.message.contains("string too long"), "{err}");
+        let err = parse_json(json!({"messages":msgs, "user":"u".repeat(257)})).unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("user"));
+    }
+
+    #[test]
+    fn message_and_part_counts_are_capped() {
+        let one = json!({"role":"user","content":"hi"});
+        let many = vec![one.clone(); MAX_MESSAGES];
+        assert_eq!(
+            parse_json(json!({"messages":many})).unwrap().messages.len(),
+            MAX_MESSAGES
+        );
+        let too_many = vec![one; MAX_MESSAGES + 1];
+        let err = parse_json(json!({"messages":too_many})).unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("messages"));
+        assert!(
+            err.message
+                .contains(&format!("length {}", MAX_MESSAGES + 1)),
+            "{err}"
+        );
+
+        // The part budget is shared by all messages.
+        let half = vec![json!({"type":"text","text":"a"}); MAX_CONTENT_PARTS / 2];
+        let m = json!({"role":"user","content":half});
+        assert!(parse_json(json!({"messages":[m, m]})).is_ok());
+        let err =
+            parse_json(json!({"messages":[m, m, {"role":"user","content":[{}]}]})).unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("messages[2].content"));
+    }
+
+    #[test]
+    fn the_first_bad_message_is_reported_and_the_rest_only_counted() {
+        // A million empty arrays as messages: only the first is looked at.
+        let body = format!("{{\"messages\":[{}[]]}}", "[],".repeat(1_000_000));
+        let err = parse(body.as_bytes()).unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("messages"), "{err}");
+        let body = format!("{{\"messages\":[{}[]]}}", "[],".repeat(100));
+        let err = parse(body.as_bytes()).unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("messages[0]"));
+        assert!(
+            err.message.contains("expected an object, but got an array"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn nesting_is_skipped_without_recursion() {
+        // The typed reader descends at most five levels (body, messages, message, content,
+        // part); anything deeper is skipped iteratively by serde_json (whose recursion limit
+        // stays on), so depth costs neither stack nor memory.
+        let msgs = r#"[{"role":"user","content":"hi"}]"#;
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let body = format!(r#"{{"messages":{msgs},"tools":{deep},"x_custom":{deep}}}"#);
+        let req = parse(body.as_bytes()).unwrap();
+        assert_eq!(req.ignored_fields(), ["tools", "x_custom"]);
+        let body = format!(
+            r#"{{"messages":[{{"role":"user","content":[{{"type":"text","text":{deep}}}]}}]}}"#
+        );
+        let req = parse(body.as_bytes()).unwrap();
+        assert!(matches!(
+            req.messages[0].content(),
+            MessageContent::Parts(parts) if matches!(parts[0], ContentPart::Other(_))
+        ));
+        let body = format!(r#"{{"messages":{deep}}}"#);
+        assert_eq!(err_param_raw(&body).as_deref(), Some("messages[0]"));
+        // Unbalanced nesting is still invalid JSON.
+        let body = format!(r#"{{"messages":{msgs},"tools":{}}}"#, "[".repeat(1000));
+        let err = parse(body.as_bytes()).unwrap_err();
+        assert!(
+            err.message.starts_with("We could not parse the JSON body"),
+            "{err}"
+        );
+    }
+
+    fn err_param_raw(body: &str) -> Option<String> {
+        parse(body.as_bytes()).unwrap_err().param
+    }
+
+    #[test]
+    fn duplicate_keys_keep_the_last_value() {
+        let body = br#"{"messages":[{"role":"user","content":"hi"}],"model":"a","model":"b","tools":[1],"tools":null}"#;
+        let req = parse(body).unwrap();
+        assert_eq!(req.model.as_deref(), Some("b"));
+        assert!(req.ignored_fields().is_empty());
     }
 }

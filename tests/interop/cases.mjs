@@ -384,6 +384,40 @@ async function caseKeySessionScope() {
   check(!(await mockRequests(n)).length, 'a refused request reached the LLM');
 }
 
+// A 600 KB message (200k CJK characters) beside a running stream: 413 request_too_large naming
+// clawdbot 2026.1.24's 524288-byte frame limit, nothing sent, the stream completes; on openclaw
+// 2026.9.6 (25 MiB) the same request runs. See case_frame_limit in cases.py.
+async function caseFrameLimit() {
+  if (kind !== 'clawshim') throw new NotApplicable("the frame limit is on clawshim's socket to the gateway");
+  const n = nonce();
+  const big = `${'\u6f22'.repeat(200_000)} ${n}`;
+  const small = `beside the big one ${n}`;
+  const stream = await chat(small, { stream: true });
+  let content = '';
+  let bigResult;
+  let first = true;
+  for await (const chunk of stream) {
+    content += chunk.choices?.[0]?.delta?.content ?? '';
+    if (first) {
+      first = false;
+      bigResult = await chat(big).catch((err) => err);
+    }
+  }
+  expectEcho(content, small);
+  if (protocol === 3) {
+    check(bigResult instanceof OpenAI.APIError, `the 600 KB request was not refused: ${short(bigResult)}`);
+    const err = bigResult.error ?? {};
+    check(bigResult.status === 413 && (bigResult.code ?? err.code) === 'request_too_large',
+      `expected 413 request_too_large, got HTTP ${bigResult.status} ${short(err)}`);
+    check(String(err.message ?? bigResult.message).includes('524288'),
+      `the message does not name the gateway's limit: ${short(err.message ?? bigResult.message)}`);
+    check(!(await mockRequests(big.slice(-40))).length, 'the big request reached the LLM');
+  } else {
+    if (bigResult instanceof Error) throw new Fail(`the 600 KB request failed on v4: ${short(String(bigResult.message))}`);
+    expectEcho(replyOf(bigResult), big);
+  }
+}
+
 const CASES = [
   ['models', caseModels],
   ['non_stream', caseNonStream],
@@ -401,6 +435,7 @@ const CASES = [
   ['parallel_streams', caseParallelStreams],
   ['passthrough', casePassthrough],
   ['key_session_scope', caseKeySessionScope],
+  ['frame_limit', caseFrameLimit],
 ];
 
 async function runCase(fn) {

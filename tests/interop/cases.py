@@ -436,6 +436,60 @@ def case_key_session_scope(t):
     check(not t.mock_requests(n), "a refused request reached the LLM")
 
 
+def case_frame_limit(t):
+    """A 600 KB message (200k CJK characters) beside a running stream. clawdbot 2026.1.24
+    announces policy.maxPayload 524288 and closes its socket with 1009 on a bigger frame, which
+    would fail every run in flight: clawshim answers 413 request_too_large naming that limit,
+    sends nothing, and the stream completes. openclaw 2026.9.6 announces 25 MiB: the same
+    request runs."""
+    if t.kind != "clawshim":
+        raise NotApplicable("the frame limit is on clawshim's socket to the gateway")
+    n = nonce()
+    big = "\u6f22" * 200000 + " " + n
+    small = "beside the big one %s" % n
+
+    async def both():
+        client = t.async_client()
+        try:
+            stream = await client.chat.completions.create(
+                model=MAIN, stream=True, messages=[{"role": "user", "content": small}])
+            content = ""
+            first = True
+            big_result = None
+            async for chunk in stream:
+                if chunk.choices:
+                    content += chunk.choices[0].delta.content or ""
+                if first:
+                    first = False
+                    try:
+                        big_result = await client.chat.completions.create(
+                            model=MAIN, messages=[{"role": "user", "content": big}])
+                    except openai.APIStatusError as exc:
+                        big_result = exc
+            return content, big_result
+        finally:
+            await client.close()
+
+    content, big_result = asyncio.run(asyncio.wait_for(both(), CASE_TIMEOUT_S - 20))
+    expect_echo(content, small)
+    if t.protocol == 3:
+        check(isinstance(big_result, openai.APIStatusError),
+              "the 600 KB request was not refused: %s" % short(repr(big_result)))
+        body = big_result.body if isinstance(big_result.body, dict) else {}
+        err = body.get("error", body) if isinstance(body, dict) else {}
+        check(big_result.status_code == 413 and err.get("code") == "request_too_large",
+              "expected 413 request_too_large, got HTTP %d %s"
+              % (big_result.status_code, short(json.dumps(body))))
+        check("524288" in (err.get("message") or ""),
+              "the message does not name the gateway's limit: %s" % short(err.get("message")))
+        check(not t.mock_requests(big[-40:]), "the big request reached the LLM")
+    else:
+        if isinstance(big_result, openai.APIStatusError):
+            raise Fail("the 600 KB request failed on v4: HTTP %d %s"
+                       % (big_result.status_code, short(str(big_result.message))))
+        expect_echo(t.reply_of(big_result), big)
+
+
 CASES = [
     ("models", case_models),
     ("non_stream", case_non_stream),
@@ -453,6 +507,7 @@ CASES = [
     ("parallel_streams", case_parallel_streams),
     ("passthrough", case_passthrough),
     ("key_session_scope", case_key_session_scope),
+    ("frame_limit", case_frame_limit),
 ]
 
 

@@ -19,7 +19,8 @@ TARGETS = [("clawshim-v3", "clawshim v3"), ("builtin-v3", "built-in v3"),
 CLIENTS = [("python", "Python"), ("node", "Node")]
 CASES = ["models", "non_stream", "stream", "stream_usage", "agent_by_model", "agent_by_header",
          "session_user", "history", "system_prompt", "content_parts", "wrong_token", "broken_agent",
-         "abort_stream", "parallel_streams", "passthrough", "key_session_scope"]
+         "abort_stream", "parallel_streams", "passthrough", "key_session_scope",
+         "frame_limit"]
 SIGNED = "signed_handshake"
 LAN = "lan_client"
 

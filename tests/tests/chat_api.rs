@@ -490,3 +490,115 @@ async fn per_request_sessions_are_deleted_when_asked() {
     assert_eq!(deleted[0]["key"], runs[0]["params"]["sessionKey"]);
     assert_eq!(deleted[0]["deleteTranscript"], false);
 }
+
+/// `model`, `user` and the routing headers have length caps (400 naming the parameter or
+/// header, before any run); values at the cap still work.
+#[tokio::test]
+async fn overlong_model_user_and_headers_get_400_before_any_run() {
+    let gw = mock(Protocol::V4).await;
+    let shim = Shim::start(&gw.url()).await;
+    let mut body = user_msg("openclaw/main", "hi");
+    body["user"] = json!("u".repeat(256));
+    let r = shim
+        .chat_with(
+            body,
+            &[
+                ("x-openclaw-session-key", &"s".repeat(512)),
+                ("x-openclaw-agent-id", "main"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let runs = run_params(&gw, "message").len();
+
+    let mut long_user = user_msg("openclaw/main", "hi");
+    long_user["user"] = json!("u".repeat(257));
+    let long_model = user_msg(&format!("openclaw/{}", "m".repeat(250)), "hi");
+    type Headers<'a> = &'a [(&'a str, &'a str)];
+    let cases: [(Value, Headers, &str); 4] = [
+        (long_user, &[], "user"),
+        (long_model, &[], "model"),
+        (
+            user_msg("openclaw/main", "hi"),
+            &[("x-openclaw-session-key", &"s".repeat(513))],
+            "x-openclaw-session-key",
+        ),
+        (
+            user_msg("openclaw/main", "hi"),
+            &[("x-clawdbot-agent-id", &"a".repeat(129))],
+            "x-clawdbot-agent-id",
+        ),
+    ];
+    for (body, headers, param) in cases {
+        let (status, v) = error_of(shim.chat_with(body, headers).await).await;
+        assert_eq!(
+            (status, v["error"]["param"].as_str()),
+            (400, Some(param)),
+            "{v}"
+        );
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains("too long"),
+            "{v}"
+        );
+    }
+    assert_eq!(
+        run_params(&gw, "message").len(),
+        runs,
+        "no run for a refused request"
+    );
+}
+
+/// With every body slot taken (here: one, held by a client that sends its headers and then
+/// stalls its body), another request waits for a slot, then gets 503 `server_busy` with
+/// `Retry-After`; once the slot is free, requests are served again.
+#[tokio::test]
+async fn a_request_finding_every_body_slot_taken_gets_503_after_the_wait() {
+    use tokio::io::AsyncWriteExt;
+    let gw = mock(Protocol::V4).await;
+    let shim = Shim::start_with(&gw.url(), |s| s.max_concurrent_bodies = Some(1), true).await;
+    let addr = shim.base.trim_start_matches("http://").to_string();
+    let mut stalled = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {TOKEN}\r\n\
+         content-type: application/json\r\ncontent-length: 100\r\n\r\n{{"
+    );
+    stalled.write_all(head.as_bytes()).await.unwrap();
+    // The stalled request holds the slot once the server has read its headers; until then
+    // a request may still be served, so ask until one is refused (bounded).
+    let client = reqwest::Client::builder().timeout(WAIT).build().unwrap();
+    let mut refused = None;
+    for _ in 0..100 {
+        let resp = client
+            .post(shim.url("/v1/chat/completions"))
+            .bearer_auth(TOKEN)
+            .json(&user_msg("openclaw/main", "hi"))
+            .send()
+            .await
+            .expect("an answer within the wait");
+        if resp.status() == 503 {
+            refused = Some(resp);
+            break;
+        }
+        assert_eq!(resp.status(), 200);
+    }
+    let resp = refused.expect("a request refused while the slot is held");
+    assert_eq!(resp.headers()["retry-after"], "1");
+    let (status, v) = error_of(resp).await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (503, Some("server_busy"))
+    );
+    drop(stalled);
+    poll_until("a body slot is free again", || async {
+        match shim
+            .chat(user_msg("openclaw/main", "hi"))
+            .await
+            .status()
+            .as_u16()
+        {
+            200 => Ok(()),
+            other => Err(other.to_string()),
+        }
+    })
+    .await;
+}

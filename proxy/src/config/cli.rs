@@ -138,6 +138,9 @@ pub struct Settings {
     /// Runs in flight at once.
     #[arg(long, env = "CLAWSHIM_MAX_CONCURRENT_RUNS", global = true)]
     pub max_concurrent_runs: Option<usize>,
+    /// Request bodies read and parsed at once (default: twice the CPU count).
+    #[arg(long, env = "CLAWSHIM_MAX_CONCURRENT_BODIES", global = true)]
+    pub max_concurrent_bodies: Option<usize>,
     /// Worker threads.
     #[arg(long, env = "CLAWSHIM_THREADS", global = true)]
     pub threads: Option<usize>,

@@ -50,6 +50,13 @@ pub const H2_MAX_HEADER_LIST_BYTES: u32 = 64 << 10;
 pub const KEEPALIVE_SECS: u64 = 15;
 /// Runs in flight at once.
 pub const MAX_CONCURRENT_RUNS: usize = 4096;
+/// Request bodies read and parsed at once: twice the CPU count. Parsing is CPU work, so more
+/// would not finish sooner, and each body in memory costs up to `max_body_bytes`.
+pub fn max_concurrent_bodies() -> usize {
+    2 * std::thread::available_parallelism().map_or(1, usize::from)
+}
+/// How long a request waits for a body slot before it gets 503 (not configurable).
+pub const BODY_SLOT_WAIT: Duration = Duration::from_secs(10);
 /// Grace period after SIGTERM, seconds.
 pub const GRACE_PERIOD_SECS: u64 = 10;
 /// Proxy other paths to the gateway.

@@ -117,6 +117,8 @@ pub struct LimitsSection {
     pub h2_max_pending_accept_reset_streams: Option<usize>,
     /// Largest HTTP/2 header list, bytes.
     pub h2_max_header_list_bytes: Option<u32>,
+    /// Request bodies read and parsed at once; more wait, then get 503.
+    pub max_concurrent_bodies: Option<usize>,
 }
 
 /// `[passthrough]`: what is proxied to the gateway.

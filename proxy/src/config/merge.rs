@@ -74,6 +74,8 @@ pub struct Merged {
     pub keepalive_secs: u64,
     /// Runs in flight at once.
     pub max_concurrent_runs: usize,
+    /// Request bodies read and parsed at once.
+    pub max_concurrent_bodies: usize,
     /// Worker threads.
     pub threads: usize,
     /// Grace period after SIGTERM, seconds.
@@ -135,6 +137,7 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
         write_timeout_secs,
         keepalive_secs,
         max_concurrent_runs,
+        max_concurrent_bodies,
         threads,
         grace_period_secs,
         passthrough,
@@ -191,6 +194,7 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
                 h2_max_concurrent_streams: file_h2_max_concurrent_streams,
                 h2_max_pending_accept_reset_streams: file_h2_max_pending_accept_reset_streams,
                 h2_max_header_list_bytes: file_h2_max_header_list_bytes,
+                max_concurrent_bodies: file_max_concurrent_bodies,
             },
         server:
             ServerSection {
@@ -290,6 +294,9 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
         max_concurrent_runs: max_concurrent_runs
             .or(file_max_concurrent_runs)
             .unwrap_or(defaults::MAX_CONCURRENT_RUNS),
+        max_concurrent_bodies: max_concurrent_bodies
+            .or(file_max_concurrent_bodies)
+            .unwrap_or_else(defaults::max_concurrent_bodies),
         threads: threads.or(file_threads).unwrap_or_else(defaults::threads),
         grace_period_secs: grace_period_secs
             .or(file_grace_period_secs)

@@ -80,6 +80,9 @@ pub struct Config {
     pub keepalive: Duration,
     /// Runs in flight at once.
     pub max_concurrent_runs: usize,
+    /// Request bodies read and parsed at once; more wait up to
+    /// [`defaults::BODY_SLOT_WAIT`], then get 503.
+    pub max_concurrent_bodies: usize,
     /// HTTP worker threads.
     pub threads: usize,
     /// Grace period after SIGTERM.

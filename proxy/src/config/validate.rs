@@ -99,6 +99,9 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
     if m.max_body_bytes == 0 {
         errors.push("max_body_bytes must be at least 1".into());
     }
+    if m.max_concurrent_bodies == 0 {
+        errors.push("max_concurrent_bodies must be at least 1".into());
+    }
     if m.max_concurrent_runs == 0 {
         errors.push("max_concurrent_runs must be at least 1".into());
     }
@@ -160,6 +163,7 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
         write_timeout: Duration::from_secs(m.write_timeout_secs),
         keepalive: Duration::from_secs(m.keepalive_secs),
         max_concurrent_runs: m.max_concurrent_runs,
+        max_concurrent_bodies: m.max_concurrent_bodies,
         threads: m.threads,
         grace_period: Duration::from_secs(m.grace_period_secs),
         passthrough: m.passthrough,

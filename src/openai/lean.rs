@@ -1,0 +1,266 @@
+//! Cheap readers for JSON values a request only needs to glance at, used by the typed,
+//! one-pass request parser ([`super::request::parse`]).
+//!
+//! Arrays and objects we do not use are skipped with [`IgnoredAny`], which serde_json reads
+//! iteratively without allocating (its nesting costs one byte per level), so a 20 MiB
+//! `[[],[],...]` in an ignored field costs nothing beyond the body. Only strings and other
+//! scalars are kept, and only where a rule reads them.
+
+use std::fmt;
+
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
+
+/// A JSON value with its scalars kept and its arrays and objects reduced to their type:
+/// enough to type-check a field and to word the error.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Loose {
+    Null,
+    Bool(bool),
+    Number(Number),
+    String(String),
+    Array,
+    Object,
+}
+
+impl Loose {
+    /// How OpenAI's error messages name this value's type.
+    pub(crate) fn json_type(&self) -> &'static str {
+        match self {
+            Loose::Null => "null",
+            Loose::Bool(_) => "a boolean",
+            Loose::Number(_) => "a number",
+            Loose::String(_) => "a string",
+            Loose::Array => "an array",
+            Loose::Object => "an object",
+        }
+    }
+
+    /// The value as JSON, with arrays and objects empty.
+    pub(crate) fn into_value(self) -> Value {
+        match self {
+            Loose::Null => Value::Null,
+            Loose::Bool(b) => Value::Bool(b),
+            Loose::Number(n) => Value::Number(n),
+            Loose::String(s) => Value::String(s),
+            Loose::Array => Value::Array(Vec::new()),
+            Loose::Object => Value::Object(Map::new()),
+        }
+    }
+
+    /// The string, if this is one.
+    pub(crate) fn into_string(self) -> Option<String> {
+        match self {
+            Loose::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The boolean, if this is one.
+    pub(crate) fn as_bool(&self) -> Option<bool> {
+        match self {
+            Loose::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+}
+
+/// Drains the rest of a sequence without keeping anything.
+pub(crate) fn skip_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<usize, A::Error> {
+    let mut n = 0;
+    while seq.next_element::<IgnoredAny>()?.is_some() {
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Drains the rest of a map without keeping anything.
+pub(crate) fn skip_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
+    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+    Ok(())
+}
+
+/// Keeps a scalar, reduces an array or object to its type.
+struct LooseVisitor;
+
+impl<'de> Visitor<'de> for LooseVisitor {
+    type Value = Loose;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Loose, E> {
+        Ok(Loose::Null)
+    }
+    fn visit_none<E>(self) -> Result<Loose, E> {
+        Ok(Loose::Null)
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<Loose, E> {
+        Ok(Loose::Bool(b))
+    }
+    fn visit_i64<E>(self, n: i64) -> Result<Loose, E> {
+        Ok(Loose::Number(n.into()))
+    }
+    fn visit_u64<E>(self, n: u64) -> Result<Loose, E> {
+        Ok(Loose::Number(n.into()))
+    }
+    fn visit_f64<E>(self, n: f64) -> Result<Loose, E> {
+        Ok(Number::from_f64(n).map_or(Loose::Null, Loose::Number))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Loose, E> {
+        Ok(Loose::String(s.to_owned()))
+    }
+    fn visit_string<E>(self, s: String) -> Result<Loose, E> {
+        Ok(Loose::String(s))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Loose, A::Error> {
+        skip_seq(seq)?;
+        Ok(Loose::Array)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Loose, A::Error> {
+        skip_map(map)?;
+        Ok(Loose::Object)
+    }
+}
+
+impl<'de> Deserialize<'de> for Loose {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(LooseVisitor)
+    }
+}
+
+/// The keys a content part's nested object (`image_url`, `input_audio`, `file`) or an
+/// unknown part is read for; any other key is skipped.
+const SHALLOW_KEYS: [&str; 10] = [
+    "url",
+    "detail",
+    "data",
+    "format",
+    "file_data",
+    "file_id",
+    "file_url",
+    "filename",
+    "type",
+    "input_text",
+];
+
+/// A value read one level deep: an object keeps the [`SHALLOW_KEYS`] entries as [`Loose`]
+/// values, anything else is [`Loose`]. Enough for every rule that reads a content part, at
+/// a cost bounded by those few keys whatever the object holds.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Shallow(pub(crate) Value);
+
+struct ShallowVisitor;
+
+impl<'de> Visitor<'de> for ShallowVisitor {
+    type Value = Shallow;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Shallow, E> {
+        Ok(Shallow(Value::Null))
+    }
+    fn visit_none<E>(self) -> Result<Shallow, E> {
+        Ok(Shallow(Value::Null))
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<Shallow, E> {
+        Ok(Shallow(Value::Bool(b)))
+    }
+    fn visit_i64<E>(self, n: i64) -> Result<Shallow, E> {
+        Ok(Shallow(n.into()))
+    }
+    fn visit_u64<E>(self, n: u64) -> Result<Shallow, E> {
+        Ok(Shallow(n.into()))
+    }
+    fn visit_f64<E>(self, n: f64) -> Result<Shallow, E> {
+        Ok(Shallow(n.into()))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Shallow, E> {
+        Ok(Shallow(Value::String(s.to_owned())))
+    }
+    fn visit_string<E>(self, s: String) -> Result<Shallow, E> {
+        Ok(Shallow(Value::String(s)))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Shallow, A::Error> {
+        skip_seq(seq)?;
+        Ok(Shallow(Value::Array(Vec::new())))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Shallow, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<ShallowKey>()? {
+            match key.0 {
+                Some(name) => {
+                    let value: Loose = map.next_value()?;
+                    out.insert(name.to_owned(), value.into_value());
+                }
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Shallow(Value::Object(out)))
+    }
+}
+
+impl<'de> Deserialize<'de> for Shallow {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ShallowVisitor)
+    }
+}
+
+/// An object key: one of [`SHALLOW_KEYS`], or `None` (read without allocating).
+struct ShallowKey(Option<&'static str>);
+
+impl<'de> Deserialize<'de> for ShallowKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = ShallowKey;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object key")
+            }
+            fn visit_str<E>(self, s: &str) -> Result<ShallowKey, E> {
+                Ok(ShallowKey(SHALLOW_KEYS.iter().copied().find(|k| *k == s)))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loose_keeps_scalars_and_types() {
+        let read = |s: &str| serde_json::from_str::<Loose>(s).unwrap();
+        assert_eq!(read("null"), Loose::Null);
+        assert_eq!(read("true"), Loose::Bool(true));
+        assert_eq!(read("\"a\\u00e9\""), Loose::String("aé".into()));
+        assert_eq!(read("[[1],{\"a\":[]}]"), Loose::Array);
+        assert_eq!(read("{\"a\":[[[]]]}"), Loose::Object);
+        assert_eq!(read("1.5").json_type(), "a number");
+    }
+
+    #[test]
+    fn shallow_keeps_known_keys_one_level_deep() {
+        let v: Shallow = serde_json::from_str(
+            r#"{"url":"u","detail":"low","extra":[1,2,3],"data":{"deep":1},"file_id":null}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            v.0,
+            serde_json::json!({"url":"u","detail":"low","data":{},"file_id":null})
+        );
+        let v: Shallow = serde_json::from_str(r#"[["x"]]"#).unwrap();
+        assert_eq!(v.0, serde_json::json!([]));
+    }
+
+    #[test]
+    fn skipped_values_may_nest_deeper_than_the_recursion_limit() {
+        // Skipping is iterative in serde_json: no stack, no allocation per level.
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert_eq!(serde_json::from_str::<Loose>(&deep).unwrap(), Loose::Array);
+    }
+}

@@ -1,0 +1,108 @@
+//! Length limits on what a request may carry besides its body size, in one place.
+//!
+//! The body cap (`max_body_bytes`, 20 MiB by default) bounds the bytes; these bound what the
+//! bytes may turn into. `model` is copied into every stream chunk, `user` and the session
+//! header become a session key stored by the gateway, the agent header an agent id; and
+//! every message and content part is a parsed struct, so their counts cap the memory one
+//! body costs (a 20 MiB body of `[{},{},...]` would otherwise be millions of structs). Each
+//! limit is far above what OpenAI clients send. Over a limit, the request gets a 400 naming
+//! the parameter or header.
+
+use super::RequestError;
+
+/// Longest `model`, in bytes (OpenAI model ids and `openclaw/<agent>` are far shorter).
+pub const MAX_MODEL_BYTES: usize = 256;
+/// Longest `user`, in bytes (it becomes part of a gateway session key).
+pub const MAX_USER_BYTES: usize = 256;
+/// Longest session header (`x-openclaw-session-key` and its aliases), in bytes.
+pub const MAX_SESSION_HEADER_BYTES: usize = 512;
+/// Longest agent header (`x-openclaw-agent-id` and its aliases), in bytes.
+pub const MAX_AGENT_HEADER_BYTES: usize = 128;
+/// Most entries in `messages`.
+pub const MAX_MESSAGES: usize = 10_000;
+/// Most content parts across all messages of one request.
+pub const MAX_CONTENT_PARTS: usize = 10_000;
+
+/// `Invalid '<param>': string too long. ...` when `value` is longer than `max` bytes.
+pub fn check_string(param: &str, value: &str, max: usize) -> Result<(), RequestError> {
+    if value.len() <= max {
+        return Ok(());
+    }
+    Err(RequestError::new(
+        format!(
+            "Invalid '{param}': string too long. Expected a string with maximum length {max}, \
+             but got a string with length {} instead.",
+            value.len()
+        ),
+        Some(param.to_owned()),
+    ))
+}
+
+/// Checks the routing headers (`header` reads one by name): every session header against
+/// [`MAX_SESSION_HEADER_BYTES`], every agent header against [`MAX_AGENT_HEADER_BYTES`]. The
+/// error's `param` is the header's name.
+pub fn check_headers(header: impl Fn(&str) -> Option<String>) -> Result<(), RequestError> {
+    let groups = [
+        (
+            &crate::routing::SESSION_HEADERS[..],
+            MAX_SESSION_HEADER_BYTES,
+        ),
+        (&crate::routing::AGENT_HEADERS[..], MAX_AGENT_HEADER_BYTES),
+    ];
+    for (names, max) in groups {
+        for name in names {
+            if let Some(value) = header(name) {
+                check_string(name, &value, max)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `Invalid '<param>': array too long. ...` for an array of `len` entries over `max`.
+pub(crate) fn array_too_long(param: &str, len: usize, max: usize) -> RequestError {
+    RequestError::new(
+        format!(
+            "Invalid '{param}': array too long. Expected an array with maximum length {max}, \
+             but got an array with length {len} instead."
+        ),
+        Some(param.to_owned()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_up_to_the_limit_pass() {
+        assert_eq!(
+            check_string("user", &"u".repeat(MAX_USER_BYTES), MAX_USER_BYTES),
+            Ok(())
+        );
+        let err =
+            check_string("user", &"u".repeat(MAX_USER_BYTES + 1), MAX_USER_BYTES).unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("user"));
+        assert!(err.message.contains("maximum length 256"), "{err}");
+        assert!(err.message.contains("length 257"), "{err}");
+    }
+
+    #[test]
+    fn headers_are_checked_by_group() {
+        let long_session = "s".repeat(MAX_SESSION_HEADER_BYTES + 1);
+        let err =
+            check_headers(|name| (name == "x-openclaw-session-key").then(|| long_session.clone()))
+                .unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("x-openclaw-session-key"));
+        let agent = "a".repeat(MAX_AGENT_HEADER_BYTES);
+        assert_eq!(
+            check_headers(|name| (name == "x-openclaw-agent-id").then(|| agent.clone())),
+            Ok(())
+        );
+        let err =
+            check_headers(|name| (name == "x-openclaw-agent-id").then(|| format!("{agent}a")))
+                .unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("x-openclaw-agent-id"));
+        assert_eq!(check_headers(|_| None), Ok(()));
+    }
+}
