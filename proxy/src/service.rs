@@ -15,6 +15,7 @@ use crate::auth_limit::FailedAuthLimiter;
 use crate::config::Config;
 use crate::ctx::RequestCtx;
 use crate::errors::{self, HttpError};
+use crate::image_fetch::ImageFetcher;
 use crate::keys::{KeyStore, Principal};
 use crate::route::{self, Route};
 use crate::{access, auth, chat, health, metrics, models, passthrough};
@@ -31,6 +32,8 @@ pub struct App {
     pub keys: KeyStore,
     /// Failed-auth counts per client IP.
     pub failed_auth: FailedAuthLimiter,
+    /// Remote image URLs: fetched or refused.
+    pub images: ImageFetcher,
 }
 
 impl App {
@@ -40,6 +43,7 @@ impl App {
             runs: Arc::new(Semaphore::new(config.max_concurrent_runs)),
             keys: KeyStore::new(config.api_tokens.clone(), &config.keys),
             failed_auth: FailedAuthLimiter::new(config.max_failed_auth, config.failed_auth_window),
+            images: ImageFetcher::new(&config.images),
             gateway,
             config: Arc::new(config),
         }

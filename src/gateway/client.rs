@@ -21,7 +21,9 @@ use super::ids::{RequestId, RunId};
 use super::methods::{AgentParams, ChatAbortParams};
 use super::run::{Run, RunGuard, RunRequest};
 use super::GatewayError;
+use crate::media::AttachmentLimits;
 use crate::routing::{AgentSelector, SessionKey};
+use crate::thinking::ThinkingLevel;
 
 /// A secret string whose `Debug` never shows the value.
 #[derive(Clone, PartialEq, Eq)]
@@ -133,6 +135,8 @@ impl GatewayStatus {
 pub(crate) struct Shared {
     agents: RwLock<Option<AgentDirectory>>,
     pub(crate) protocol: std::sync::atomic::AtomicU32,
+    /// From the last `hello-ok.policy`; kept while reconnecting.
+    pub(crate) attachment_limits: RwLock<AttachmentLimits>,
 }
 
 impl Shared {
@@ -171,6 +175,7 @@ impl GatewayClient {
         let shared = Arc::new(Shared {
             agents: RwLock::new(None),
             protocol: std::sync::atomic::AtomicU32::new(0),
+            attachment_limits: RwLock::new(AttachmentLimits::default()),
         });
         let client = GatewayClient {
             commands,
@@ -206,6 +211,23 @@ impl GatewayClient {
             0 => None,
             p => Some(p),
         }
+    }
+
+    /// Whether the gateway takes a run's backend `provider`/`model`: openclaw 2026.9.6 (v4)
+    /// does; clawdbot 2026.1.24 (v3) refuses the keys (`additionalProperties: false`). Before
+    /// the first handshake the answer is yes, and a v3 gateway then refuses the run itself.
+    pub fn supports_model_override(&self) -> bool {
+        self.protocol().is_none_or(|p| p >= 4)
+    }
+
+    /// The attachment limits the gateway announced in its last `hello-ok` (none before the
+    /// first handshake).
+    pub fn attachment_limits(&self) -> AttachmentLimits {
+        *self
+            .shared
+            .attachment_limits
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn not_connected(&self) -> GatewayError {
@@ -289,6 +311,10 @@ impl GatewayClient {
             extra_system_prompt: req.extra_system_prompt.as_deref(),
             timeout: req.timeout.map(|t| t.as_secs().max(1)),
             deliver: false,
+            attachments: &req.attachments,
+            thinking: req.thinking.map(ThinkingLevel::as_str),
+            provider: req.model.as_ref().and_then(|m| m.provider.as_deref()),
+            model: req.model.as_ref().map(|m| m.model.as_str()),
         };
         let frame = ReqFrame::new(req_id.as_str(), "agent", &params).to_json();
         let (events_tx, events) = mpsc::channel(self.run_buffer);

@@ -35,11 +35,13 @@ use super::frame::{
 };
 use super::ids::{RequestId, RunId};
 use super::methods::{
-    AgentResPayload, ClientInfo, ConnectParams, HelloOk, CLIENT_ID, CLIENT_MODE, MAX_PROTOCOL,
-    MIN_PROTOCOL, SCOPES, SCOPES_WITH_ADMIN,
+    AgentResPayload, ClientInfo, ConnectParams, HelloOk, Policy, CLIENT_ID, CLIENT_MODE,
+    MAX_PROTOCOL, MIN_PROTOCOL, SCOPES, SCOPES_WITH_ADMIN,
 };
 use super::run::RunEvent;
 use super::GatewayError;
+use crate::media::limits::CLAWDBOT_MAX_ATTACHMENT_BYTES;
+use crate::media::AttachmentLimits;
 
 type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -327,6 +329,12 @@ impl Connection {
         self.shared
             .protocol
             .store(hello.protocol, Ordering::Relaxed);
+        let limits = attachment_limits(hello.protocol, hello.policy.as_ref());
+        *self
+            .shared
+            .attachment_limits
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = limits;
 
         let (mut sink, mut stream) = ws.split();
         let (out_tx, mut out_rx) = mpsc::channel::<Message>(1024);
@@ -684,6 +692,24 @@ impl ConnState {
     }
 }
 
+/// The attachment limits a `hello-ok` announces: openclaw's `policy.attachments` (the smaller
+/// of its two caps) and `policy.maxPayload`; clawdbot 2026.1.24 announces no per-image cap but
+/// applies one ([`CLAWDBOT_MAX_ATTACHMENT_BYTES`]).
+fn attachment_limits(protocol: u32, policy: Option<&Policy>) -> AttachmentLimits {
+    let to_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    let announced = policy
+        .and_then(|p| p.attachments.as_ref())
+        .and_then(|a| match (a.max_bytes, a.max_image_bytes) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        })
+        .map(to_usize);
+    AttachmentLimits {
+        max_image_bytes: announced.or((protocol == 3).then_some(CLAWDBOT_MAX_ATTACHMENT_BYTES)),
+        max_frame_bytes: policy.and_then(|p| p.max_payload).map(to_usize),
+    }
+}
+
 fn rejected(error: Option<ErrorShape>) -> GatewayError {
     let e = error.unwrap_or(ErrorShape {
         code: "UNKNOWN".into(),
@@ -712,6 +738,31 @@ fn deliver_terminal(events: mpsc::Sender<RunEvent>, event: RunEvent) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attachment_limits_follow_the_announced_policy() {
+        let policy = |json: &str| serde_json::from_str::<Policy>(json).unwrap();
+        let v4 = policy(
+            r#"{"maxPayload":26214400,"attachments":{"maxBytes":20000000,"maxImageBytes":10000000}}"#,
+        );
+        assert_eq!(
+            attachment_limits(4, Some(&v4)),
+            AttachmentLimits {
+                max_image_bytes: Some(10_000_000),
+                max_frame_bytes: Some(26_214_400)
+            }
+        );
+        // clawdbot announces only the frame limit but caps images all the same.
+        let v3 = policy(r#"{"maxPayload":524288}"#);
+        assert_eq!(
+            attachment_limits(3, Some(&v3)),
+            AttachmentLimits {
+                max_image_bytes: Some(CLAWDBOT_MAX_ATTACHMENT_BYTES),
+                max_frame_bytes: Some(524_288)
+            }
+        );
+        assert_eq!(attachment_limits(4, None), AttachmentLimits::default());
+    }
 
     fn run_command(run_id: &str) -> (PendingKind, oneshot::Receiver<Result<(), GatewayError>>) {
         let (events, _) = mpsc::channel(1);

@@ -30,6 +30,9 @@ pub struct FileConfig {
     /// `[tls]`.
     #[serde(default)]
     pub tls: TlsSection,
+    /// `[images]`.
+    #[serde(default)]
+    pub images: ImagesSection,
     /// clawshim's own API keys (`[[keys]]`), stored as SHA-256 hashes.
     #[serde(default)]
     pub keys: Vec<KeyEntry>,
@@ -104,6 +107,18 @@ pub struct LimitsSection {
     pub keepalive_secs: Option<u64>,
     /// Runs in flight at once; beyond it requests get 429.
     pub max_concurrent_runs: Option<usize>,
+}
+
+/// `[images]`: remote image URLs in requests (file only).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImagesSection {
+    /// Fetch `http(s)` image URLs (default: refuse them with 400).
+    pub allow_urls: Option<bool>,
+    /// Largest fetched image, bytes.
+    pub max_url_bytes: Option<u64>,
+    /// Limit for one fetch (connect, redirects and body), seconds.
+    pub fetch_timeout_secs: Option<u64>,
 }
 
 /// `[server]`.

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use super::cli::{ListenerSettings, Settings};
 use super::defaults;
 use super::file::{
-    AuthSection, FileConfig, GatewaySection, KeyEntry, LimitsSection, ServerSection, TlsSection,
+    AuthSection, FileConfig, GatewaySection, ImagesSection, KeyEntry, LimitsSection, ServerSection,
+    TlsSection,
 };
 use crate::passthrough::ForwardedHeaders;
 use crate::telemetry::LogFormat;
@@ -80,6 +81,12 @@ pub struct Merged {
     pub log_format: LogFormat,
     /// `[[keys]]` (file only).
     pub keys: Vec<KeyEntry>,
+    /// Fetch remote image URLs (file only).
+    pub images_allow_urls: bool,
+    /// Largest fetched image, bytes (file only).
+    pub images_max_url_bytes: u64,
+    /// One image fetch, seconds (file only).
+    pub images_fetch_timeout_secs: u64,
 }
 
 /// Apply flags/env over the file over the defaults.
@@ -165,6 +172,12 @@ pub fn merge(settings: &Settings, file: FileConfig) -> Merged {
                 cert,
                 key,
             },
+        images:
+            ImagesSection {
+                allow_urls,
+                max_url_bytes,
+                fetch_timeout_secs,
+            },
         keys,
     } = file;
 
@@ -237,6 +250,10 @@ pub fn merge(settings: &Settings, file: FileConfig) -> Merged {
             .or(file_log_format)
             .unwrap_or(defaults::LOG_FORMAT),
         keys,
+        images_allow_urls: allow_urls.unwrap_or(defaults::IMAGES_ALLOW_URLS),
+        images_max_url_bytes: max_url_bytes.unwrap_or(defaults::IMAGES_MAX_URL_BYTES),
+        images_fetch_timeout_secs: fetch_timeout_secs
+            .unwrap_or(defaults::IMAGES_FETCH_TIMEOUT_SECS),
     }
 }
 

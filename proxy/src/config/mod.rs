@@ -21,6 +21,7 @@ use clawshim_core::gateway::GatewayConfig;
 
 pub use cli::{Cli, Command, GenKey, ListenerSettings, Settings};
 
+use crate::image_fetch::ImageFetchConfig;
 use crate::keys::KeySpec;
 use crate::passthrough::ForwardedHeaders;
 use crate::telemetry::LogFormat;
@@ -85,6 +86,8 @@ pub struct Config {
     pub forwarded_headers: ForwardedHeaders,
     /// Log format.
     pub log_format: LogFormat,
+    /// Remote image URLs: refused, or fetched within these limits.
+    pub images: ImageFetchConfig,
 }
 
 /// Every problem found in the configuration.

@@ -20,6 +20,7 @@ use clawshim_core::gateway::GatewayConfig;
 use super::defaults;
 use super::merge::Merged;
 use super::{Config, ConfigError};
+use crate::image_fetch::ImageFetchConfig;
 
 /// Check `m` and build the [`Config`]; `Err` lists every problem found.
 pub fn validate(m: Merged) -> Result<Config, ConfigError> {
@@ -81,6 +82,9 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
             errors.push(format!("{name} must be at least 1"));
         }
     }
+    if m.images_max_url_bytes == 0 {
+        errors.push("images.max_url_bytes must be at least 1".into());
+    }
     if m.max_body_bytes == 0 {
         errors.push("max_body_bytes must be at least 1".into());
     }
@@ -131,6 +135,11 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
         passthrough: m.passthrough,
         forwarded_headers: m.forwarded_headers,
         log_format: m.log_format,
+        images: ImageFetchConfig {
+            allow_urls: m.images_allow_urls,
+            max_bytes: m.images_max_url_bytes,
+            timeout: Duration::from_secs(m.images_fetch_timeout_secs.max(1)),
+        },
     })
 }
 
