@@ -7,6 +7,10 @@ use http::Method;
 pub enum Route {
     /// `POST /v1/chat/completions`.
     ChatCompletions,
+    /// `POST /v1/responses`.
+    Responses,
+    /// `POST /v1/embeddings` (forwarded to the gateway after clawshim's auth).
+    Embeddings,
     /// `GET /v1/models`.
     Models,
     /// `GET /v1/models/{id}` (id percent-decoded; may contain `/`).
@@ -28,6 +32,8 @@ impl Route {
     pub fn label(&self) -> &'static str {
         match self {
             Route::ChatCompletions => "chat_completions",
+            Route::Responses => "responses",
+            Route::Embeddings => "embeddings",
             Route::Models => "models",
             Route::Model(_) => "model",
             Route::Healthz => "healthz",
@@ -42,7 +48,11 @@ impl Route {
     pub fn needs_auth(&self) -> bool {
         matches!(
             self,
-            Route::ChatCompletions | Route::Models | Route::Model(_)
+            Route::ChatCompletions
+                | Route::Responses
+                | Route::Embeddings
+                | Route::Models
+                | Route::Model(_)
         )
     }
 }
@@ -58,6 +68,8 @@ pub fn classify(method: &Method, path: &str, passthrough: bool) -> Route {
     };
     match path {
         "/v1/chat/completions" => only(Method::POST, "POST", Route::ChatCompletions),
+        "/v1/responses" => only(Method::POST, "POST", Route::Responses),
+        "/v1/embeddings" => only(Method::POST, "POST", Route::Embeddings),
         "/v1/models" => only(Method::GET, "GET", Route::Models),
         "/healthz" => only(Method::GET, "GET", Route::Healthz),
         "/readyz" => only(Method::GET, "GET", Route::Readyz),
@@ -124,10 +136,27 @@ mod tests {
     }
 
     #[test]
+    fn responses_and_embeddings_are_served_here() {
+        assert_eq!(
+            classify(&Method::POST, "/v1/responses", true),
+            Route::Responses
+        );
+        assert_eq!(
+            classify(&Method::GET, "/v1/responses", true),
+            Route::WrongMethod { allow: "POST" }
+        );
+        assert_eq!(
+            classify(&Method::POST, "/v1/embeddings", false),
+            Route::Embeddings
+        );
+        assert!(Route::Responses.needs_auth() && Route::Embeddings.needs_auth());
+    }
+
+    #[test]
     fn everything_else_passes_through_unless_off() {
         assert_eq!(classify(&Method::GET, "/", true), Route::Passthrough);
         assert_eq!(
-            classify(&Method::POST, "/v1/responses", true),
+            classify(&Method::POST, "/v1/files", true),
             Route::Passthrough
         );
         assert_eq!(classify(&Method::GET, "/", false), Route::NotFound);
