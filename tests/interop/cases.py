@@ -469,19 +469,19 @@ def case_agents_sdk(t):
     # "openclaw:main", not "openclaw/main": the SDK reads "openclaw/" as one of its own
     # provider prefixes (docs/clients.md).
     agent = agents.Agent(name="interop", instructions="Answer briefly.", model="openclaw:main")
-    n = nonce()
-    result = asyncio.run(agents.Runner.run(agent, "hello agents %s" % n))
-    expect_echo(result.final_output, "hello agents %s" % n)
+    n, n2 = nonce(), nonce()
 
-    async def streamed(text):
-        run = agents.Runner.run_streamed(agent, text)
+    async def both():
+        # One event loop for both runs: the client's connections belong to it.
+        result = await agents.Runner.run(agent, "hello agents %s" % n)
+        run = agents.Runner.run_streamed(agent, "stream agents %s" % n2)
         async for _ in run.stream_events():
             pass
-        return run.final_output
+        return result.final_output, run.final_output
 
-    n2 = nonce()
-    expect_echo(asyncio.run(streamed("stream agents %s" % n2)), "stream agents %s" % n2)
-
+    plain, streamed = asyncio.run(both())
+    expect_echo(plain, "hello agents %s" % n)
+    expect_echo(streamed, "stream agents %s" % n2)
 
 CASES = [
     ("models", case_models),
