@@ -1,6 +1,8 @@
 //! End-to-end: `POST /v1/responses` (JSON and SSE, continuation, the fields real clients
 //! send) and `POST /v1/embeddings`, through the real pingora server and the mock gateway.
 
+use std::sync::{Arc, Mutex};
+
 use clawshim_tests::*;
 use serde_json::{json, Value};
 
@@ -306,4 +308,95 @@ async fn embeddings_need_auth_and_say_when_the_gateway_has_none() {
         .as_str()
         .unwrap()
         .contains("no embeddings endpoint"));
+}
+
+/// A front for the mock gateway on one port, as a real gateway serves HTTP and its WebSocket
+/// together: `POST /v1/embeddings` is answered here (and its request head recorded), every
+/// other connection is piped to the mock.
+async fn embeddings_front(mock: std::net::SocketAddr) -> (String, Arc<Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            let record = record.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if tcp.read_exact(&mut byte).await.is_err() {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let text = String::from_utf8_lossy(&head).to_string();
+                if !text.starts_with("POST /v1/embeddings ") {
+                    let Ok(mut upstream) = tokio::net::TcpStream::connect(mock).await else {
+                        return;
+                    };
+                    if upstream.write_all(&head).await.is_ok() {
+                        let _ = tokio::io::copy_bidirectional(&mut tcp, &mut upstream).await;
+                    }
+                    return;
+                }
+                let length = text
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                    })
+                    .unwrap_or(0);
+                let mut body = vec![0u8; length];
+                let _ = tcp.read_exact(&mut body).await;
+                record
+                    .lock()
+                    .unwrap()
+                    .push(format!("{text}{}", String::from_utf8_lossy(&body)));
+                let answer = r#"{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.5,-0.25]}],"model":"text-embedding-3-small","usage":{"prompt_tokens":1,"total_tokens":1}}"#;
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+                    answer.len()
+                );
+                let _ = tcp.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    (format!("ws://{addr}"), seen)
+}
+
+#[tokio::test]
+async fn embeddings_go_to_the_gateway_with_the_gateways_credential() {
+    let gw = mock(Protocol::V4).await;
+    let (url, seen) = embeddings_front(gw.addr()).await;
+    // Clients use their own token; the gateway's is TOKEN.
+    let shim = Shim::start_with(
+        &url,
+        |s| s.api_tokens = Some(vec!["client-token".to_string()]),
+        true,
+    )
+    .await;
+    let body = json!({"model": "text-embedding-3-small", "input": "hello"});
+    let resp = post(&shim, "/v1/embeddings", &body, TOKEN).await;
+    assert_eq!(
+        resp.status(),
+        401,
+        "the gateway token is not a client token here"
+    );
+    let resp = post(&shim, "/v1/embeddings", &body, "client-token").await;
+    assert_eq!(resp.status(), 200);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["data"][0]["embedding"], json!([0.5, -0.25]));
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "one forwarded request");
+    let request = seen[0].to_ascii_lowercase();
+    assert!(
+        request.contains(&format!("authorization: bearer {TOKEN}")),
+        "{request}"
+    );
+    assert!(!request.contains("client-token"), "{request}");
+    let forwarded: Value = serde_json::from_str(seen[0].split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    assert_eq!(forwarded, body, "the body is forwarded as sent");
 }
