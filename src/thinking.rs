@@ -3,9 +3,10 @@
 //! Chat completions send `reasoning_effort`, the Responses API `reasoning.effort`; both use
 //! OpenAI's effort words. The gateway's `agent` method takes `thinking` with its own level
 //! names (clawdbot 2026.1.24 and openclaw 2026.9.6 `agent` params schema), which match
-//! OpenAI's except that OpenAI's `none` is the gateway's `off`. Any other word is a 400 that
-//! names the parameter, so a client learns that its effort was not understood instead of
-//! silently running at the agent's default.
+//! OpenAI's except that OpenAI's `none` is the gateway's `off`; OpenAI's newer `xhigh` (sent
+//! by Codex CLI) becomes `high`, the highest level both versions take. Any other word is a
+//! 400 that names the parameter, so a client learns that its effort was not understood
+//! instead of silently running at the agent's default.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -51,7 +52,7 @@ impl ThinkingLevel {
             "minimal" => Ok(ThinkingLevel::Minimal),
             "low" => Ok(ThinkingLevel::Low),
             "medium" => Ok(ThinkingLevel::Medium),
-            "high" => Ok(ThinkingLevel::High),
+            "high" | "xhigh" => Ok(ThinkingLevel::High),
             _ => Err(RequestError::new(
                 format!("Invalid value: '{effort}'. Supported values are: {EFFORTS}."),
                 Some(param.to_owned()),
@@ -89,6 +90,7 @@ mod tests {
             ("low", ThinkingLevel::Low, "low"),
             ("medium", ThinkingLevel::Medium, "medium"),
             (" High ", ThinkingLevel::High, "high"),
+            ("xhigh", ThinkingLevel::High, "high"),
         ];
         for (effort, level, wire) in cases {
             let parsed = ThinkingLevel::from_effort(effort, "reasoning_effort").unwrap();

@@ -235,6 +235,18 @@ impl MockGateway {
         lock(&self.shared.requests).clone()
     }
 
+    /// The params of every `agent` request received, in arrival order, as sent (so a test
+    /// can check the run's `attachments`, `thinking`, `provider` and `model`). A v3 mock
+    /// refuses `provider`/`model` like clawdbot 2026.1.24's schema (`additionalProperties:
+    /// false`), and such a request is still listed here.
+    pub fn agent_params(&self) -> Vec<Value> {
+        lock(&self.shared.requests)
+            .iter()
+            .filter(|r| r["method"] == "agent")
+            .map(|r| r["params"].clone())
+            .collect()
+    }
+
     /// The headers of every WebSocket upgrade request, lower-case names, in arrival order.
     pub fn upgrade_headers(&self) -> Vec<Vec<(String, String)>> {
         lock(&self.shared.upgrade_headers).clone()

@@ -7,10 +7,9 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
-use clawshim_core::gateway::{RunEvent, RunRequest};
+use clawshim_core::gateway::RunEvent;
 use clawshim_core::openai;
 use clawshim_core::prompt;
-use clawshim_core::routing;
 use clawshim_core::translate::{ChunkTranslator, CompletionMeta, ResponseCollector, StreamItem};
 use pingora::proxy::Session;
 use tokio::time::Instant;
@@ -22,6 +21,7 @@ use crate::errors::HttpError;
 use crate::keys::Principal;
 use crate::respond::{self, Head};
 use crate::run_loop::{serve_run, start_run, Flow, RunOutput};
+use crate::run_setup::{self, RunAsk};
 use crate::service::App;
 
 /// Serve one chat completion. Errors before any response byte are returned for the caller to
@@ -39,54 +39,25 @@ pub async fn serve(
     if !ignored.is_empty() {
         debug!(request_id = %ctx.request_id, ?ignored, "ignoring fields the gateway cannot honour");
     }
-    let prompt = prompt::build(&req.messages)?;
-    let header = |name: &str| header_str(session, name);
-    openai::limits::check_headers(header)?;
-    let selector = routing::select_agent(header, req.model.as_deref());
-    let agent_id = app
-        .gateway
-        .resolve_agent(&selector, |id| principal.allows(id))
-        .await?
-        .map_err(|e| HttpError::ModelNotFound {
-            model: req.model.clone().unwrap_or(e.id),
-        })?;
-    let namespace = match principal {
-        Principal::Key(key) => Some(key.session_namespace.as_str()),
-        Principal::Shared => None,
-    };
-    let session_key = routing::session_key(header, &agent_id, req.user.as_deref(), namespace)
-        .map_err(|e| HttpError::Forbidden {
-            message: format!(
-                "This API key may only use sessions under `{}` (x-openclaw-session-key).",
-                e.prefix
-            ),
-        })?;
-    ctx.agent_id = Some(agent_id.clone());
-
-    let _permit = app
-        .runs
-        .clone()
-        .try_acquire_owned()
-        .map_err(|_| HttpError::TooManyRequests {
-            retry_after_secs: 1,
-        })?;
-    let _key_permit = match principal {
-        Principal::Key(key) => key.acquire_run().map_err(|_| HttpError::TooManyRequests {
-            retry_after_secs: 1,
-        })?,
-        Principal::Shared => None,
-    };
-
-    let run = RunRequest {
-        agent_id,
-        session_key,
-        message: prompt.message,
-        extra_system_prompt: prompt.extra_system_prompt,
-        timeout: Some(app.config.run_timeout),
-        delete_ephemeral_session: app.config.delete_ephemeral_sessions,
-    };
+    let input = prompt::build_chat_input(&req.messages)?;
+    let prepared = run_setup::prepare(
+        session,
+        ctx,
+        app,
+        principal,
+        RunAsk {
+            model: req.model.as_deref(),
+            user: req.user.as_deref(),
+            input,
+            thinking: req.reasoning_effort,
+            continue_session: None,
+            may_delete_session: true,
+        },
+    )
+    .await?;
+    let run = &prepared.request;
     let deadline = Instant::now() + app.config.run_timeout + app.config.run_grace;
-    let Some(run) = start_run(session, ctx, &app.gateway, &run).await? else {
+    let Some(run) = start_run(session, ctx, &app.gateway, run).await? else {
         return Ok(());
     };
     let meta = CompletionMeta {
@@ -96,6 +67,7 @@ pub async fn serve(
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
     };
+    session.set_write_timeout(Some(app.config.write_timeout));
     if req.is_stream() {
         let mut output = SseOutput::new(meta, req.include_usage(), app.config.keepalive);
         serve_run(session, ctx, run, deadline, &mut output).await
@@ -103,15 +75,6 @@ pub async fn serve(
         let mut output = JsonOutput::new(meta);
         serve_run(session, ctx, run, deadline, &mut output).await
     }
-}
-
-fn header_str(session: &Session, name: &str) -> Option<String> {
-    session
-        .req_header()
-        .headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
 }
 
 /// The whole answer as one `chat.completion` object once the run has ended.
@@ -248,7 +211,7 @@ impl RunOutput for SseOutput {
 }
 
 /// A body write that fails means the client is gone (already recorded): stop quietly.
-fn write_or_stop(written: pingora::Result<()>) -> Flow {
+pub fn write_or_stop(written: pingora::Result<()>) -> Flow {
     match written {
         Ok(()) => Flow::Continue,
         Err(_) => Flow::Stop,

@@ -4,9 +4,10 @@
 
 use bytes::Bytes;
 use clawshim_core::gateway::GatewayError;
+use clawshim_core::media::MediaError;
 use clawshim_core::openai::error::ApiError;
 use clawshim_core::openai::request::RequestError;
-use clawshim_core::prompt::PromptError;
+use clawshim_core::prompt::{InputError, PromptError};
 use pingora::proxy::Session;
 
 use crate::ctx::RequestCtx;
@@ -40,6 +41,19 @@ pub enum HttpError {
     /// Body above the configured limit.
     #[error("request body larger than {limit} bytes")]
     PayloadTooLarge { limit: u64 },
+    /// An image over the gateway's limits (or the fetch cap).
+    #[error("{message}")]
+    MediaTooLarge {
+        message: String,
+        param: Option<String>,
+    },
+    /// A `previous_response_id` this caller cannot continue: unknown, altered, or another
+    /// key's (one answer for all, as OpenAI gives for an id it does not have).
+    #[error("previous response {id} not found")]
+    PreviousResponseNotFound { id: String },
+    /// The gateway serves no `/v1/embeddings`.
+    #[error("the gateway has no embeddings endpoint")]
+    NoEmbeddings,
     /// Too many runs in flight.
     #[error("too many requests in flight")]
     TooManyRequests { retry_after_secs: u64 },
@@ -70,7 +84,25 @@ impl From<PromptError> for HttpError {
     fn from(e: PromptError) -> Self {
         HttpError::BadRequest {
             message: e.to_string(),
-            param: Some("messages".into()),
+            param: Some(e.param().into()),
+        }
+    }
+}
+
+impl From<MediaError> for HttpError {
+    fn from(e: MediaError) -> Self {
+        match e {
+            MediaError::Invalid(e) => e.into(),
+            MediaError::TooLarge { message, param } => HttpError::MediaTooLarge { message, param },
+        }
+    }
+}
+
+impl From<InputError> for HttpError {
+    fn from(e: InputError) -> Self {
+        match e {
+            InputError::Prompt(e) => e.into(),
+            InputError::Media(e) => e.into(),
         }
     }
 }
@@ -82,9 +114,12 @@ impl HttpError {
             HttpError::BadRequest { .. } => 400,
             HttpError::Unauthorized => 401,
             HttpError::Forbidden { .. } => 403,
-            HttpError::NotFound { .. } | HttpError::ModelNotFound { .. } => 404,
+            HttpError::PreviousResponseNotFound { .. } => 400,
+            HttpError::NotFound { .. }
+            | HttpError::ModelNotFound { .. }
+            | HttpError::NoEmbeddings => 404,
             HttpError::MethodNotAllowed { .. } => 405,
-            HttpError::PayloadTooLarge { .. } => 413,
+            HttpError::PayloadTooLarge { .. } | HttpError::MediaTooLarge { .. } => 413,
             HttpError::TooManyRequests { .. } => 429,
             HttpError::Busy { .. } => 503,
             HttpError::Internal(_) => 500,
@@ -115,7 +150,11 @@ impl HttpError {
             HttpError::NotFound { .. } => "not_found",
             HttpError::ModelNotFound { .. } => "model_not_found",
             HttpError::MethodNotAllowed { .. } => "method_not_allowed",
-            HttpError::PayloadTooLarge { .. } => "payload_too_large",
+            HttpError::PayloadTooLarge { .. } | HttpError::MediaTooLarge { .. } => {
+                "payload_too_large"
+            }
+            HttpError::PreviousResponseNotFound { .. } => "previous_response_not_found",
+            HttpError::NoEmbeddings => "no_embeddings",
             HttpError::TooManyRequests { .. } => "too_many_requests",
             HttpError::Busy { .. } => "busy",
             HttpError::Internal(_) => "internal",
@@ -180,6 +219,25 @@ impl HttpError {
                 "Request body too large: the limit is {limit} bytes."
             ))
             .with_code("request_too_large"),
+            HttpError::MediaTooLarge { message, param } => {
+                let e = ApiError::invalid_request_error(message.clone()).with_code("request_too_large");
+                match param {
+                    Some(p) => e.with_param(p.clone()),
+                    None => e,
+                }
+            }
+            // OpenAI's own answer to an id it does not have (400, this code and wording).
+            HttpError::PreviousResponseNotFound { id } => ApiError::invalid_request_error(
+                format!("Previous response with id '{id}' not found."),
+            )
+            .with_param("previous_response_id")
+            .with_code("previous_response_not_found"),
+            HttpError::NoEmbeddings => ApiError::invalid_request_error(
+                "The gateway has no embeddings endpoint: clawdbot 2026.1.24 serves none, and \
+                 openclaw serves `/v1/embeddings` only while one of its OpenAI endpoints \
+                 (`gateway.http.endpoints.chatCompletions` or `responses`) is enabled.",
+            )
+            .with_code("unknown_url"),
             HttpError::TooManyRequests { .. } => ApiError::rate_limit_error(
                 "Too many requests in flight; retry shortly.",
             )

@@ -25,6 +25,10 @@ use crate::passthrough::Allowlist;
 pub enum Route {
     /// `POST /v1/chat/completions`.
     ChatCompletions,
+    /// `POST /v1/responses`.
+    Responses,
+    /// `POST /v1/embeddings` (forwarded to the gateway after clawshim's auth).
+    Embeddings,
     /// `GET /v1/models`.
     Models,
     /// `GET /v1/models/{id}` (id percent-decoded; may contain `/`).
@@ -48,6 +52,8 @@ impl Route {
     pub fn label(&self) -> &'static str {
         match self {
             Route::ChatCompletions => "chat_completions",
+            Route::Responses => "responses",
+            Route::Embeddings => "embeddings",
             Route::Models => "models",
             Route::Model(_) => "model",
             Route::Healthz => "healthz",
@@ -63,7 +69,11 @@ impl Route {
     pub fn needs_auth(&self) -> bool {
         matches!(
             self,
-            Route::ChatCompletions | Route::Models | Route::Model(_)
+            Route::ChatCompletions
+                | Route::Responses
+                | Route::Embeddings
+                | Route::Models
+                | Route::Model(_)
         )
     }
 }
@@ -89,6 +99,16 @@ const OWN: &[Own] = &[
         path: "/v1/chat/completions",
         method: "POST",
         target: Target::Exact(Route::ChatCompletions),
+    },
+    Own {
+        path: "/v1/responses",
+        method: "POST",
+        target: Target::Exact(Route::Responses),
+    },
+    Own {
+        path: "/v1/embeddings",
+        method: "POST",
+        target: Target::Exact(Route::Embeddings),
     },
     Own {
         path: "/v1/models",
@@ -268,6 +288,14 @@ mod tests {
             ),
             (Method::GET, "/healthz", Route::Healthz),
             (Method::GET, "/readyz", Route::Readyz),
+            (Method::POST, "/v1/responses", Route::Responses),
+            (
+                Method::GET,
+                "/v1/responses",
+                Route::WrongMethod { allow: "POST" },
+            ),
+            (Method::POST, "/v1/embeddings", Route::Embeddings),
+            (Method::POST, "/V1/Responses/", Route::Responses),
         ];
         for (method, path, want) in cases {
             assert_eq!(route(method.clone(), path), want, "{method} {path}");
@@ -340,8 +368,6 @@ mod tests {
             ("/assets/", Route::Passthrough),
             ("/avatar/main", Route::Passthrough),
             ("/tools/invoke", Route::NotFound),
-            ("/v1/responses", Route::NotFound),
-            ("/v1/embeddings", Route::NotFound),
             ("/hooks/agent", Route::NotFound),
             ("/assetsx", Route::NotFound),
             ("/ASSETS/x.js", Route::NotFound),

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use clawshim_core::gateway::client::GatewayAuth;
 use clawshim_core::gateway::GatewayClient;
+use clawshim_core::response_id::ResponseIdCodec;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
@@ -14,10 +16,14 @@ use tokio::sync::Semaphore;
 use crate::auth_limit::FailedAuthLimiter;
 use crate::config::Config;
 use crate::ctx::RequestCtx;
+use crate::embeddings::EmbeddingsForwarder;
 use crate::errors::{self, HttpError};
+use crate::image_fetch::ImageFetcher;
 use crate::keys::{KeyStore, Principal};
 use crate::route::{self, Route};
-use crate::{access, auth, chat, client_ip, health, metrics, models, passthrough};
+use crate::{
+    access, auth, chat, client_ip, embeddings, health, metrics, models, passthrough, responses,
+};
 
 /// Service-wide state shared by every request.
 pub struct App {
@@ -33,6 +39,12 @@ pub struct App {
     pub keys: KeyStore,
     /// Failed-auth counts per client IP.
     pub failed_auth: FailedAuthLimiter,
+    /// Remote image URLs: fetched or refused.
+    pub images: ImageFetcher,
+    /// Issues and checks response ids (`previous_response_id`).
+    pub response_ids: ResponseIdCodec,
+    /// `/v1/embeddings` to the gateway.
+    pub embeddings: EmbeddingsForwarder,
 }
 
 impl App {
@@ -43,8 +55,27 @@ impl App {
             bodies: Arc::new(Semaphore::new(config.max_concurrent_bodies)),
             keys: KeyStore::new(config.api_tokens.clone(), &config.keys),
             failed_auth: FailedAuthLimiter::new(config.max_failed_auth, config.failed_auth_window),
+            images: ImageFetcher::new(&config.images),
+            response_ids: response_id_codec(&config.gateway.auth),
+            embeddings: EmbeddingsForwarder::new(&config),
             gateway,
             config: Arc::new(config),
+        }
+    }
+}
+
+/// Response ids are signed with a key derived from the gateway credential, so every clawshim
+/// in front of one gateway (restarted, or several at once) accepts the others' ids. Without
+/// a shared secret (device identity only) the key is random: ids then last as long as the
+/// process.
+fn response_id_codec(auth: &GatewayAuth) -> ResponseIdCodec {
+    match auth {
+        GatewayAuth::Token(secret) | GatewayAuth::Password(secret) => {
+            ResponseIdCodec::new(secret.expose().as_bytes())
+        }
+        GatewayAuth::None => {
+            let key: [u8; 32] = rand::random();
+            ResponseIdCodec::new(&key)
         }
     }
 }
@@ -140,6 +171,8 @@ async fn serve_route(
 ) -> Result<(), HttpError> {
     match ctx.route.clone() {
         Route::ChatCompletions => chat::serve(session, ctx, app, &required(principal)?).await,
+        Route::Responses => responses::serve(session, ctx, app, &required(principal)?).await,
+        Route::Embeddings => embeddings::serve(session, ctx, app, &required(principal)?).await,
         Route::Models => models::list(session, ctx, app, &required(principal)?).await,
         Route::Model(id) => models::retrieve(session, ctx, app, &required(principal)?, &id).await,
         Route::Healthz => health::healthz(session, ctx).await,

@@ -22,7 +22,9 @@ use super::ids::{RequestId, RunId};
 use super::methods::{AgentParams, ChatAbortParams};
 use super::run::{Run, RunGuard, RunRequest};
 use super::GatewayError;
+use crate::media::AttachmentLimits;
 use crate::routing::{AgentSelector, SessionKey};
+use crate::thinking::ThinkingLevel;
 
 /// A secret string whose `Debug` never shows the value.
 #[derive(Clone, PartialEq, Eq)]
@@ -218,6 +220,21 @@ impl GatewayClient {
         self.hello().and_then(|h| h.max_payload)
     }
 
+    /// Whether the gateway takes a run's backend `provider`/`model`: openclaw 2026.9.6 (v4)
+    /// does; clawdbot 2026.1.24 (v3) refuses the keys (`additionalProperties: false`). Before
+    /// the first handshake the answer is yes, and a v3 gateway then refuses the run itself.
+    pub fn supports_model_override(&self) -> bool {
+        self.protocol().is_none_or(|p| p >= 4)
+    }
+
+    /// The attachment limits of the gateway's last `hello-ok` (none before the first
+    /// handshake).
+    pub fn attachment_limits(&self) -> AttachmentLimits {
+        self.hello()
+            .map(|h| h.attachment_limits())
+            .unwrap_or_default()
+    }
+
     fn not_connected(&self) -> GatewayError {
         let reason = match self.status() {
             GatewayStatus::Connecting {
@@ -313,6 +330,10 @@ impl GatewayClient {
             extra_system_prompt: req.extra_system_prompt.as_deref(),
             timeout: req.timeout.map(|t| t.as_secs().max(1)),
             deliver: false,
+            attachments: &req.attachments,
+            thinking: req.thinking.map(ThinkingLevel::as_str),
+            provider: req.model.as_ref().and_then(|m| m.provider.as_deref()),
+            model: req.model.as_ref().map(|m| m.model.as_str()),
         };
         let frame = ReqFrame::new(req_id.as_str(), "agent", &params).to_json();
         let (events_tx, events) = mpsc::channel(self.run_buffer);

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use super::methods::HelloOk;
+use crate::media::limits::{AttachmentLimits, CLAWDBOT_MAX_ATTACHMENT_BYTES};
 
 /// Tick interval assumed when `hello-ok.policy` has none (both versions send 30 s).
 pub const DEFAULT_TICK: Duration = Duration::from_secs(30);
@@ -26,14 +27,14 @@ pub struct Hello {
     /// `policy.maxBufferedBytes`: the send buffer past which the gateway drops a slow socket.
     pub max_buffered_bytes: Option<usize>,
     /// `policy.attachments` (openclaw 2026.9): per-run and per-image attachment limits.
-    pub attachments: Option<AttachmentLimits>,
+    pub attachments: Option<AnnouncedAttachments>,
     /// `policy.tickIntervalMs`: the gateway's keep-alive period.
     pub tick_interval: Duration,
 }
 
 /// `hello-ok.policy.attachments` (openclaw-lab traces: `{"maxBytes":19464192,"maxImageBytes":6291456}`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AttachmentLimits {
+pub struct AnnouncedAttachments {
     /// All attachments of one run together, decoded.
     pub max_bytes: Option<usize>,
     /// One image, decoded.
@@ -51,6 +52,25 @@ impl Hello {
     }
 }
 
+impl Hello {
+    /// The limits a run's attachments are checked against: the smaller of openclaw's
+    /// announced caps, clawdbot's unannounced one on protocol 3
+    /// ([`CLAWDBOT_MAX_ATTACHMENT_BYTES`]), and the frame limit.
+    pub fn attachment_limits(&self) -> AttachmentLimits {
+        let announced = self
+            .attachments
+            .and_then(|a| match (a.max_bytes, a.max_image_bytes) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            });
+        AttachmentLimits {
+            max_image_bytes: announced
+                .or((self.protocol == 3).then_some(CLAWDBOT_MAX_ATTACHMENT_BYTES)),
+            max_frame_bytes: self.max_payload,
+        }
+    }
+}
+
 impl From<&HelloOk> for Hello {
     fn from(hello: &HelloOk) -> Self {
         let policy = hello.policy.as_ref();
@@ -64,12 +84,12 @@ impl From<&HelloOk> for Hello {
             granted_scopes: hello.auth.as_ref().map(|a| a.scopes.clone()),
             max_payload: policy.and_then(|p| p.max_payload),
             max_buffered_bytes: policy.and_then(|p| p.max_buffered_bytes),
-            attachments: policy
-                .and_then(|p| p.attachments.as_ref())
-                .map(|a| AttachmentLimits {
+            attachments: policy.and_then(|p| p.attachments.as_ref()).map(|a| {
+                AnnouncedAttachments {
                     max_bytes: a.max_bytes,
                     max_image_bytes: a.max_image_bytes,
-                }),
+                }
+            }),
             tick_interval: policy
                 .and_then(|p| p.tick_interval_ms)
                 .filter(|ms| *ms > 0)
@@ -116,13 +136,39 @@ mod tests {
         assert_eq!(h.max_payload, Some(26214400));
         assert_eq!(
             h.attachments,
-            Some(AttachmentLimits {
+            Some(AnnouncedAttachments {
                 max_bytes: Some(19464192),
                 max_image_bytes: Some(6291456)
             })
         );
         assert!(h.holds_scope("operator.write", &[]));
         assert!(!h.holds_scope("operator.admin", &["operator.admin"]));
+    }
+
+    #[test]
+    fn attachment_limits_follow_the_announced_policy() {
+        let v4 = parse(
+            r#"{"type":"hello-ok","protocol":4,"policy":{"maxPayload":26214400,
+                "attachments":{"maxBytes":20000000,"maxImageBytes":10000000}}}"#,
+        );
+        assert_eq!(
+            v4.attachment_limits(),
+            AttachmentLimits {
+                max_image_bytes: Some(10_000_000),
+                max_frame_bytes: Some(26_214_400)
+            }
+        );
+        // clawdbot announces only the frame limit but caps images all the same.
+        let v3 = parse(r#"{"type":"hello-ok","protocol":3,"policy":{"maxPayload":524288}}"#);
+        assert_eq!(
+            v3.attachment_limits(),
+            AttachmentLimits {
+                max_image_bytes: Some(CLAWDBOT_MAX_ATTACHMENT_BYTES),
+                max_frame_bytes: Some(524_288)
+            }
+        );
+        let bare = parse(r#"{"type":"hello-ok","protocol":4}"#);
+        assert_eq!(bare.attachment_limits(), AttachmentLimits::default());
     }
 
     #[test]

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::run::{RunOutcome, StopKind, Usage};
+use crate::media::Attachment;
 
 /// Lowest protocol we speak (clawdbot 2026.1.x).
 pub const MIN_PROTOCOL: u32 = 3;
@@ -142,7 +143,8 @@ impl HelloAuth {
     }
 }
 
-/// `agent` params (the keys both versions accept).
+/// `agent` params: the keys both versions accept, plus `provider`/`model` (openclaw 2026.9.6
+/// only; the caller refuses them on v3, whose schema has `additionalProperties: false`).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AgentParams<'a> {
@@ -157,6 +159,18 @@ pub struct AgentParams<'a> {
     pub timeout: Option<u64>,
     /// Never deliver the reply to a chat channel: the HTTP client is the only recipient.
     pub deliver: bool,
+    /// Inline images (`{type, mimeType, fileName?, content}`, base64).
+    #[serde(skip_serializing_if = "<[Attachment]>::is_empty")]
+    pub attachments: &'a [Attachment],
+    /// Thinking level (`off`, `minimal`, `low`, `medium`, `high`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thinking: Option<&'a str>,
+    /// Backend provider of a model override.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<&'a str>,
+    /// Backend model of a model override.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<&'a str>,
 }
 
 /// `chat.abort` params (v4; aborts `agent` runs too: openclaw-lab abort_chat).
@@ -371,10 +385,62 @@ mod tests {
             extra_system_prompt: None,
             timeout: Some(30),
             deliver: false,
+            attachments: &[],
+            thinking: None,
+            provider: None,
+            model: None,
         };
         assert_eq!(
             serde_json::to_string(&p).unwrap(),
             r#"{"message":"hi","idempotencyKey":"k","agentId":"main","sessionKey":"agent:main:openai:x","timeout":30,"deliver":false}"#
+        );
+    }
+
+    #[test]
+    fn agent_params_carry_images_thinking_and_model() {
+        let image = Attachment {
+            kind: crate::media::AttachmentKind::Image,
+            mime_type: "image/png".into(),
+            file_name: Some("dot.png".into()),
+            content_base64: "iVBORw0KGgo=".into(),
+            decoded_len: 8,
+            param: "messages[0].content[1]".into(),
+        };
+        let p = AgentParams {
+            message: "hi",
+            idempotency_key: "k",
+            agent_id: "main",
+            session_key: "s",
+            extra_system_prompt: None,
+            timeout: None,
+            deliver: false,
+            attachments: std::slice::from_ref(&image),
+            thinking: Some("low"),
+            provider: Some("mock"),
+            model: Some("mock-echo"),
+        };
+        let v = serde_json::to_value(&p).unwrap();
+        assert_eq!(
+            v["attachments"],
+            serde_json::json!([{"type":"image","mimeType":"image/png","fileName":"dot.png","content":"iVBORw0KGgo="}])
+        );
+        assert_eq!(v["thinking"], "low");
+        assert_eq!(v["provider"], "mock");
+        assert_eq!(v["model"], "mock-echo");
+    }
+
+    #[test]
+    fn policy_limits_are_read_from_hello_ok() {
+        let hello: HelloOk = serde_json::from_str(
+            r#"{"protocol":4,"policy":{"maxPayload":26214400,"tickIntervalMs":30000,"attachments":{"maxBytes":20000000,"maxImageBytes":10000000}}}"#,
+        )
+        .unwrap();
+        let policy = hello.policy.unwrap();
+        assert_eq!(policy.max_payload, Some(26_214_400));
+        let a = policy.attachments.unwrap();
+        assert_eq!(
+            (a.max_bytes, a.max_image_bytes),
+            (Some(20_000_000), Some(10_000_000))
         );
     }
 

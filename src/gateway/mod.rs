@@ -19,6 +19,6 @@ pub mod run;
 pub use agents::{AgentDirectory, AgentInfo, AgentNotFound};
 pub use client::{GatewayClient, GatewayConfig, GatewayStatus};
 pub use error::{ConnectFailure, GatewayError, NotConnected};
-pub use hello::{AttachmentLimits, Hello};
+pub use hello::{AnnouncedAttachments, Hello};
 pub use ids::{RequestId, RunId};
 pub use run::{Run, RunEvent, RunOutcome, RunRequest, StopKind, Usage};

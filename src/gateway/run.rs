@@ -13,7 +13,10 @@ use tokio::time::Instant;
 use tracing::{debug, warn};
 
 use crate::gateway::{GatewayClient, GatewayError, RunId};
+use crate::media::Attachment;
+use crate::model_override::ModelOverride;
 use crate::routing::SessionKey;
+use crate::thinking::ThinkingLevel;
 
 /// Input of one `agent` run, already resolved (agent, session, prompt).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +34,13 @@ pub struct RunRequest {
     /// Delete the session once the run is over when it is a per-request one
     /// ([`SessionKey::is_ephemeral`]; see [`GatewayClient::delete_session`]).
     pub delete_ephemeral_session: bool,
+    /// Images of the current turn (`attachments`, both versions).
+    pub attachments: Vec<Attachment>,
+    /// The run's thinking level (`thinking`, both versions).
+    pub thinking: Option<ThinkingLevel>,
+    /// The run's backend model (`provider` + `model`, openclaw 2026.9.6 only: see
+    /// [`GatewayClient::supports_model_override`]).
+    pub model: Option<ModelOverride>,
 }
 
 /// Token counts from the final result's `meta.agentMeta.usage`.
@@ -216,6 +226,9 @@ mod tests {
             extra_system_prompt: None,
             timeout: None,
             delete_ephemeral_session: false,
+            attachments: Vec::new(),
+            thinking: None,
+            model: None,
         };
         let id = RunId::from("run-1");
         let (tx, rx) = mpsc::channel(4);

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
+import { crc32, deflateSync } from 'node:zlib';
 
 const CASE_TIMEOUT_MS = 150_000;
 const REQUEST_TIMEOUT_MS = 60_000;
@@ -418,6 +419,96 @@ async function caseFrameLimit() {
   }
 }
 
+// A real PNG (solid red), built here as in cases.py.
+function smallPng(width = 8, height = 8) {
+  const chunk = (tag, data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(tag, 'latin1'), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([len, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  const row = Buffer.concat([Buffer.from([0]), Buffer.alloc(width * 3, Buffer.from([0xff, 0, 0]))]);
+  const rows = Buffer.concat(Array.from({ length: height }, () => row));
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(rows)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+const pngDataUrl = () => `data:image/png;base64,${smallPng().toString('base64')}`;
+
+async function caseImagePng() {
+  const n = nonce();
+  const r = await chat(null, {
+    messages: [{ role: 'user', content: [
+      { type: 'text', text: `what colour is this ${n}` },
+      { type: 'image_url', image_url: { url: pngDataUrl() } },
+    ] }],
+  });
+  replyOf(r);
+  const seen = await mockRequestFor(n);
+  check((seen.images ?? 0) >= 1, `the mock LLM got no image (${seen.images ?? 0} image parts)`);
+}
+
+function responseText(resp) {
+  check(resp.status === 'completed', `status ${q(resp.status)}`);
+  return resp.output_text;
+}
+
+async function caseResponsesCreate() {
+  const n = nonce();
+  const text = `respond to ${n}`;
+  const resp = await client.responses.create({ model: MAIN, input: text, instructions: 'Answer briefly.' });
+  check(resp.id.startsWith('resp_'), `id ${q(resp.id)}`);
+  expectEcho(responseText(resp), text);
+  check(resp.usage && resp.usage.total_tokens >= resp.usage.output_tokens, 'no usage');
+  const n2 = nonce();
+  const follow = await client.responses.create({ model: MAIN, input: `and then ${n2}`, previous_response_id: resp.id });
+  expectEcho(responseText(follow), `and then ${n2}`);
+}
+
+async function caseResponsesStream() {
+  const n = nonce();
+  const text = `stream a response ${n}`;
+  const stream = client.responses.stream({ model: MAIN, input: text });
+  const deltas = [];
+  const names = [];
+  for await (const event of stream) {
+    names.push(event.type);
+    if (event.type === 'response.output_text.delta') deltas.push(event.delta);
+  }
+  const final = await stream.finalResponse();
+  expectEcho(deltas.join(''), text);
+  expectEcho(responseText(final), text);
+  check(names[names.length - 1] === 'response.completed', `last event ${q(names[names.length - 1])}`);
+}
+
+async function caseResponsesImage() {
+  const n = nonce();
+  const resp = await client.responses.create({
+    model: MAIN,
+    input: [{ role: 'user', content: [
+      { type: 'input_text', text: `describe ${n}` },
+      { type: 'input_image', image_url: pngDataUrl() },
+    ] }],
+  });
+  responseText(resp);
+  const seen = await mockRequestFor(n);
+  check((seen.images ?? 0) >= 1, `the mock LLM got no image (${seen.images ?? 0} image parts)`);
+}
+
+// The Agents SDK is a Python package: checked by the Python client.
+async function caseAgentsSdk() {
+  throw new NotApplicable('the OpenAI Agents SDK is checked by the Python client');
+}
+
 const CASES = [
   ['models', caseModels],
   ['non_stream', caseNonStream],
@@ -436,6 +527,11 @@ const CASES = [
   ['passthrough', casePassthrough],
   ['key_session_scope', caseKeySessionScope],
   ['frame_limit', caseFrameLimit],
+  ['image_png', caseImagePng],
+  ['responses_create', caseResponsesCreate],
+  ['responses_stream', caseResponsesStream],
+  ['responses_image', caseResponsesImage],
+  ['agents_sdk', caseAgentsSdk],
 ];
 
 async function runCase(fn) {

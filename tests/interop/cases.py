@@ -24,7 +24,9 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import struct
 import uuid
+import zlib
 
 import openai
 
@@ -490,6 +492,97 @@ def case_frame_limit(t):
         expect_echo(t.reply_of(big_result), big)
 
 
+def small_png(width=8, height=8):
+    """A real PNG (solid red), built here so the suite needs no image file."""
+    def chunk(tag, data):
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+    rows = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def png_data_url():
+    return "data:image/png;base64," + base64.b64encode(small_png()).decode()
+
+
+def case_image_png(t):
+    """A chat image_url part with a PNG data URL: the mock LLM must see an image."""
+    n = nonce()
+    r = t.chat(None, messages=[{"role": "user", "content": [
+        {"type": "text", "text": "what colour is this %s" % n},
+        {"type": "image_url", "image_url": {"url": png_data_url()}}]}])
+    t.reply_of(r)
+    seen = t.mock_request_for(n)
+    check(seen.get("images", 0) >= 1, "the mock LLM got no image (%d image parts)" % seen.get("images", 0))
+
+
+def response_text(resp):
+    check(resp.status == "completed", "status %r" % resp.status)
+    return resp.output_text
+
+
+def case_responses_create(t):
+    n = nonce()
+    text = "respond to %s" % n
+    resp = t.client.responses.create(model=MAIN, input=text, instructions="Answer briefly.")
+    check(resp.id.startswith("resp_"), "id %r" % resp.id)
+    expect_echo(response_text(resp), text)
+    check(resp.usage is not None and resp.usage.total_tokens >= resp.usage.output_tokens, "no usage")
+    # previous_response_id continues the same conversation (the mock sees the earlier turn).
+    n2 = nonce()
+    follow = t.client.responses.create(model=MAIN, input="and then %s" % n2, previous_response_id=resp.id)
+    expect_echo(response_text(follow), "and then %s" % n2)
+
+
+def case_responses_stream(t):
+    n = nonce()
+    text = "stream a response %s" % n
+    deltas, names = [], []
+    with t.client.responses.stream(model=MAIN, input=text) as stream:
+        for event in stream:
+            names.append(event.type)
+            if event.type == "response.output_text.delta":
+                deltas.append(event.delta)
+        final = stream.get_final_response()
+    expect_echo("".join(deltas), text)
+    expect_echo(response_text(final), text)
+    check(names[-1] == "response.completed", "last event %r" % names[-1:])
+
+
+def case_responses_image(t):
+    """Responses input_image with a PNG data URL: the mock LLM must see an image."""
+    n = nonce()
+    resp = t.client.responses.create(model=MAIN, input=[{"role": "user", "content": [
+        {"type": "input_text", "text": "describe %s" % n},
+        {"type": "input_image", "image_url": png_data_url()}]}])
+    response_text(resp)
+    seen = t.mock_request_for(n)
+    check(seen.get("images", 0) >= 1, "the mock LLM got no image (%d image parts)" % seen.get("images", 0))
+
+
+def case_agents_sdk(t):
+    """The OpenAI Agents SDK with its default model API (Responses), streamed and not."""
+    import agents
+    agents.set_tracing_disabled(True)
+    # The SDK's default client and default model API: no model class named here.
+    agents.set_default_openai_client(t.async_client(), use_for_tracing=False)
+    # "openclaw:main", not "openclaw/main": the SDK reads "openclaw/" as one of its own
+    # provider prefixes (docs/clients.md).
+    agent = agents.Agent(name="interop", instructions="Answer briefly.", model="openclaw:main")
+    n, n2 = nonce(), nonce()
+
+    async def both():
+        # One event loop for both runs: the client's connections belong to it.
+        result = await agents.Runner.run(agent, "hello agents %s" % n)
+        run = agents.Runner.run_streamed(agent, "stream agents %s" % n2)
+        async for _ in run.stream_events():
+            pass
+        return result.final_output, run.final_output
+
+    plain, streamed = asyncio.run(both())
+    expect_echo(plain, "hello agents %s" % n)
+    expect_echo(streamed, "stream agents %s" % n2)
+
 CASES = [
     ("models", case_models),
     ("non_stream", case_non_stream),
@@ -508,6 +601,11 @@ CASES = [
     ("passthrough", case_passthrough),
     ("key_session_scope", case_key_session_scope),
     ("frame_limit", case_frame_limit),
+    ("image_png", case_image_png),
+    ("responses_create", case_responses_create),
+    ("responses_stream", case_responses_stream),
+    ("responses_image", case_responses_image),
+    ("agents_sdk", case_agents_sdk),
 ]
 
 

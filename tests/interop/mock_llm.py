@@ -10,7 +10,8 @@ Endpoints (127.0.0.1 by default):
   GET  /__mock__/health          -> {"ok": true, "requests": N}
   GET  /__mock__/requests?contains=S
                                  -> the chat requests whose messages contain S (JSON-encoded
-                                    substring match), newest last, with their outcome
+                                    substring match), newest last, with their outcome and
+                                    `images` (how many image parts the messages carried)
   POST /__mock__/config          -> {"fail_status": 500, "fail_count": N}: next N calls fail
   POST /__mock__/reset           -> clear the injected failure
 
@@ -119,6 +120,18 @@ def last_user_text(messages):
     return ""
 
 
+def count_images(messages):
+    """Image parts in the request (`image_url` as the gateways send them to an OpenAI-style
+    provider, or `input_image`/`image`), so a case can tell that an image reached the LLM."""
+    count = 0
+    for msg in messages:
+        content = msg.get("content") if isinstance(msg, dict) else None
+        if isinstance(content, list):
+            count += sum(1 for part in content
+                         if isinstance(part, dict) and part.get("type") in ("image_url", "input_image", "image"))
+    return count
+
+
 def split_chunks(text, n=4):
     if not text:
         return [""]
@@ -224,7 +237,7 @@ class Handler(BaseHTTPRequestHandler):
         user_text = last_user_text(messages)
         record = {"id": uuid.uuid4().hex, "ts": time.time(), "model": model,
                   "stream": bool(body.get("stream")), "user_text": user_text,
-                  "messages": messages, "outcome": "in_progress",
+                  "messages": messages, "outcome": "in_progress", "images": count_images(messages),
                   "haystack": json.dumps(messages, ensure_ascii=False)}
         with _lock:
             _requests.append(record)

@@ -40,7 +40,8 @@ CLAWDBOT_VERSION=2026.1.24
 # them) and dies with ERR_MODULE_NOT_FOUND; the republish 2026.1.24-3 has them.
 CLAWDBOT_FIX_FROM=2026.1.24-3
 OPENCLAW_VERSION=2026.9.6
-PY_REQUIREMENTS="openai==3.57.0 websockets==17.4 cryptography==50.0.2"
+# openai-agents 0.24 wants websockets<17 (the probe only uses connect/send/recv).
+PY_REQUIREMENTS="openai==3.57.0 openai-agents==0.24.0 websockets==16.1.1 cryptography==50.0.2"
 NODE_OPENAI_VERSION=6.49.0
 TARGETS="${INTEROP_TARGETS:-clawshim-v3 builtin-v3 clawshim-v4 builtin-v4}"
 CLIENTS="${INTEROP_CLIENTS:-python node}"

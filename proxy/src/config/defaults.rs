@@ -8,6 +8,12 @@ use std::time::Duration;
 use crate::passthrough::ForwardedHeaders;
 use crate::telemetry::LogFormat;
 
+/// Refuse remote image URLs.
+pub const IMAGES_ALLOW_URLS: bool = false;
+/// Largest fetched image: 10 MiB.
+pub const IMAGES_MAX_URL_BYTES: u64 = 10 << 20;
+/// One image fetch, seconds.
+pub const IMAGES_FETCH_TIMEOUT_SECS: u64 = 10;
 /// Plain HTTP listener.
 pub const LISTEN: &str = "127.0.0.1:8790";
 /// Gateway WebSocket: the gateway's default port on this host.

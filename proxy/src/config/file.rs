@@ -33,6 +33,9 @@ pub struct FileConfig {
     /// `[passthrough]`.
     #[serde(default)]
     pub passthrough: PassthroughSection,
+    /// `[images]`.
+    #[serde(default)]
+    pub images: ImagesSection,
     /// clawshim's own API keys (`[[keys]]`), stored as SHA-256 hashes.
     #[serde(default)]
     pub keys: Vec<KeyEntry>,
@@ -127,6 +130,18 @@ pub struct LimitsSection {
 pub struct PassthroughSection {
     /// Path prefixes passed through (each starting with `/`); default: the Control UI's.
     pub allow: Option<Vec<String>>,
+}
+
+/// `[images]`: remote image URLs in requests (file only).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImagesSection {
+    /// Fetch `http(s)` image URLs (default: refuse them with 400).
+    pub allow_urls: Option<bool>,
+    /// Largest fetched image, bytes.
+    pub max_url_bytes: Option<u64>,
+    /// Limit for one fetch (connect, redirects and body), seconds.
+    pub fetch_timeout_secs: Option<u64>,
 }
 
 /// `[server]`.

@@ -14,8 +14,8 @@ use super::cli::{ListenerSettings, Settings};
 use super::defaults;
 use super::discover::{self, LocalAuth, LocalGateway};
 use super::file::{
-    AuthSection, FileConfig, GatewaySection, KeyEntry, LimitsSection, PassthroughSection,
-    ServerSection, TlsSection,
+    AuthSection, FileConfig, GatewaySection, ImagesSection, KeyEntry, LimitsSection,
+    PassthroughSection, ServerSection, TlsSection,
 };
 use crate::passthrough::ForwardedHeaders;
 use crate::telemetry::LogFormat;
@@ -104,6 +104,12 @@ pub struct Merged {
     pub keys: Vec<KeyEntry>,
     /// The local gateway config file whose URL or credential was used.
     pub discovered_from: Option<PathBuf>,
+    /// Fetch remote image URLs (file only).
+    pub images_allow_urls: bool,
+    /// Largest fetched image, bytes (file only).
+    pub images_max_url_bytes: u64,
+    /// One image fetch, seconds (file only).
+    pub images_fetch_timeout_secs: u64,
 }
 
 /// Whether flags, env or the file set a gateway credential (even an empty one, which
@@ -215,6 +221,12 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
                 key,
             },
         passthrough: PassthroughSection { allow },
+        images:
+            ImagesSection {
+                allow_urls,
+                max_url_bytes,
+                fetch_timeout_secs,
+            },
         keys,
     } = file;
 
@@ -331,6 +343,10 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
             .unwrap_or(defaults::LOG_FORMAT),
         keys,
         discovered_from: local.map(|l| l.path.clone()),
+        images_allow_urls: allow_urls.unwrap_or(defaults::IMAGES_ALLOW_URLS),
+        images_max_url_bytes: max_url_bytes.unwrap_or(defaults::IMAGES_MAX_URL_BYTES),
+        images_fetch_timeout_secs: fetch_timeout_secs
+            .unwrap_or(defaults::IMAGES_FETCH_TIMEOUT_SECS),
     }
 }
 

@@ -25,6 +25,7 @@ pub use cli::{Cli, Command, GenKey, ListenerSettings, Settings};
 
 use crate::client_ip::TrustedProxies;
 use crate::connections::ConnectionLimits;
+use crate::image_fetch::ImageFetchConfig;
 use crate::keys::KeySpec;
 use crate::passthrough::Allowlist;
 use crate::passthrough::ForwardedHeaders;
@@ -104,6 +105,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// The local gateway config file the gateway URL or credential came from, if any.
     pub gateway_discovered_from: Option<PathBuf>,
+    /// Remote image URLs: refused, or fetched within these limits.
+    pub images: ImageFetchConfig,
 }
 
 /// Every problem found in the configuration.

@@ -23,6 +23,7 @@ use super::merge::Merged;
 use super::{Config, ConfigError};
 use crate::client_ip::TrustedProxies;
 use crate::connections::ConnectionLimits;
+use crate::image_fetch::ImageFetchConfig;
 use crate::passthrough::Allowlist;
 
 /// Check `m` and build the [`Config`]; `Err` lists every problem found.
@@ -95,6 +96,9 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
         if secs == 0 {
             errors.push(format!("{name} must be at least 1"));
         }
+    }
+    if m.images_max_url_bytes == 0 {
+        errors.push("images.max_url_bytes must be at least 1".into());
     }
     if m.max_body_bytes == 0 {
         errors.push("max_body_bytes must be at least 1".into());
@@ -180,6 +184,11 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
         warnings,
         log_format: m.log_format,
         gateway_discovered_from: m.discovered_from,
+        images: ImageFetchConfig {
+            allow_urls: m.images_allow_urls,
+            max_bytes: m.images_max_url_bytes,
+            timeout: Duration::from_secs(m.images_fetch_timeout_secs.max(1)),
+        },
     })
 }
 
