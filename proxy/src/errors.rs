@@ -278,6 +278,10 @@ pub async fn write(
             head = head.with("retry-after", retry_after_secs.to_string());
         }
         HttpError::Unauthorized => head = head.with("www-authenticate", "Bearer"),
+        // The reconnect is retried at most half a second apart (core's backoff.rs).
+        HttpError::Gateway(GatewayError::NotConnected { .. }) => {
+            head = head.with("retry-after", "1");
+        }
         _ => {}
     }
     if err.run_may_have_started() {

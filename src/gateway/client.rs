@@ -76,8 +76,11 @@ pub struct GatewayConfig {
     pub backoff: Backoff,
     /// Largest frame accepted from the gateway.
     pub max_frame_bytes: usize,
-    /// How long a call waits for the connection to come (back) up before failing with
-    /// `NotConnected`: a gateway restart then costs a short delay, not an error.
+    /// How long a call that finds the connection known to be down (a failed attempt or a
+    /// lost socket) waits for it to come back before failing with `NotConnected`. Zero (the
+    /// default) fails at once: clients retry a 503 with backoff on their own, and holding
+    /// requests while the upstream is gone only piles up connections. Before the first
+    /// attempt has ended a call always waits for it (at most `connect_timeout`).
     pub wait_for_connection: Duration,
     /// Trust anchors for a `wss://` gateway instead of the system roots (a private CA).
     pub tls_roots: Option<Arc<rustls::RootCertStore>>,
@@ -100,7 +103,7 @@ impl GatewayConfig {
             max_queued: 4096,
             backoff: Backoff::default(),
             max_frame_bytes: 64 << 20,
-            wait_for_connection: Duration::from_secs(5),
+            wait_for_connection: Duration::ZERO,
             admin_scope: false,
             tls_roots: None,
             device: None,
@@ -157,6 +160,7 @@ pub struct GatewayClient {
     request_timeout: Duration,
     run_buffer: usize,
     wait_for_connection: Duration,
+    connect_timeout: Duration,
 }
 
 impl GatewayClient {
@@ -179,6 +183,7 @@ impl GatewayClient {
             request_timeout: config.request_timeout,
             run_buffer: config.run_buffer.max(1),
             wait_for_connection: config.wait_for_connection,
+            connect_timeout: config.connect_timeout,
         };
         let conn = Connection::new(config, commands_rx, status_tx, shared);
         (client, conn)
@@ -222,14 +227,33 @@ impl GatewayClient {
     }
 
     async fn submit(&self, cmd: Command) -> Result<(), GatewayError> {
-        if !self.status.borrow().is_connected() {
-            // Nothing was sent yet, so waiting for a reconnect cannot run anything twice.
+        let current = self.status.borrow().clone();
+        if !current.is_connected() {
+            // Known down: fail fast unless configured to wait. Not tried yet (start-up): wait
+            // for the first attempt. Nothing was sent, so waiting cannot run anything twice.
+            let first_attempt = matches!(
+                current,
+                GatewayStatus::Connecting {
+                    last_failure: None,
+                    ..
+                }
+            );
+            let wait = if first_attempt {
+                self.connect_timeout.max(self.wait_for_connection)
+            } else {
+                self.wait_for_connection
+            };
+            if wait.is_zero() {
+                return Err(self.not_connected());
+            }
             let mut status = self.status.clone();
-            let up = tokio::time::timeout(
-                self.wait_for_connection,
-                status.wait_for(|s| !matches!(s, GatewayStatus::Connecting { .. })),
-            )
-            .await;
+            let settled = |s: &GatewayStatus| match s {
+                GatewayStatus::Connecting { last_failure, .. } => {
+                    last_failure.is_some() && first_attempt && self.wait_for_connection.is_zero()
+                }
+                _ => true,
+            };
+            let up = tokio::time::timeout(wait, status.wait_for(settled)).await;
             if !matches!(up, Ok(Ok(ref s)) if s.is_connected()) {
                 return Err(self.not_connected());
             }

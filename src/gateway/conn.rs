@@ -141,8 +141,16 @@ impl Connection {
                 attempt,
                 last_failure: last_failure.clone(),
             });
-            // Wait before the next attempt, failing queued commands at once meanwhile.
-            let delay = self.config.backoff.delay(attempt.saturating_sub(1));
+            // Wait before the next attempt, failing queued commands at once meanwhile. A
+            // gateway that is not there is retried fast (backoff.rs); one that refuses is not.
+            let unreachable = matches!(
+                last_failure,
+                Some(ConnectFailure::Unreachable { .. } | ConnectFailure::Lost { .. })
+            );
+            let delay = self
+                .config
+                .backoff
+                .delay(attempt.saturating_sub(1), unreachable);
             let wake = tokio::time::sleep(delay);
             tokio::pin!(wake);
             loop {

@@ -320,7 +320,8 @@ async fn graceful_stop_lets_a_running_stream_finish() {
 async fn a_request_during_a_gateway_restart_waits_for_the_reconnect() {
     let gw = mock(Protocol::V4).await;
     let addr = gw.addr();
-    let shim = Shim::start(&gw.url()).await;
+    // Waiting is an option (default off: a down gateway is a 503 at once, see outage.rs).
+    let shim = Shim::start_with(&gw.url(), |s| s.gateway_wait_secs = Some(10), true).await;
     gw.stop().await;
     shim.wait_status("/readyz", 503).await;
     // Sent while the gateway is down: nothing reaches it, so waiting is safe.

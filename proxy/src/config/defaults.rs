@@ -16,8 +16,9 @@ pub const GATEWAY_URL: &str = "ws://127.0.0.1:18789";
 pub const GATEWAY_CONNECT_TIMEOUT_SECS: u64 = 10;
 /// A gateway call's answer, seconds.
 pub const GATEWAY_REQUEST_TIMEOUT_SECS: u64 = 30;
-/// How long a request waits for the gateway connection before 503, seconds.
-pub const GATEWAY_WAIT_SECS: u64 = 5;
+/// How long a request that finds the gateway connection down waits for it before 503,
+/// seconds: none, a 503 with `Retry-After` at once (clients retry it with backoff).
+pub const GATEWAY_WAIT_SECS: u64 = 0;
 /// Keep per-request sessions on the gateway.
 pub const DELETE_EPHEMERAL_SESSIONS: bool = false;
 /// Failed auth attempts per client IP before 429.

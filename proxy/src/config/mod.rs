@@ -145,7 +145,7 @@ mod tests {
         assert_eq!(c.forwarded_headers, ForwardedHeaders::Set);
         assert_eq!(c.log_format, LogFormat::Text);
         assert_eq!(c.gateway.connect_timeout, Duration::from_secs(10));
-        assert_eq!(c.gateway.wait_for_connection, Duration::from_secs(5));
+        assert_eq!(c.gateway.wait_for_connection, Duration::ZERO);
     }
 
     #[test]
