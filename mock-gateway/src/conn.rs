@@ -460,6 +460,9 @@ fn hello_ok(shared: &Shared, req_id: &Value, admission: &Admission, scopes: &[St
     let payload = &mut hello["payload"];
     payload["server"]["connId"] = Value::from(uuid());
     payload["policy"]["tickIntervalMs"] = Value::from(opts.tick_interval.as_millis() as u64);
+    if let Some(protocol) = opts.announce_protocol {
+        payload["protocol"] = Value::from(protocol);
+    }
     let snapshot = &mut payload["snapshot"];
     snapshot["uptimeMs"] = Value::from(shared.started.elapsed().as_millis() as u64);
     snapshot["health"] = shared.health_payload();
@@ -556,6 +559,11 @@ async fn connected(
                         }
                     };
                     if !sent {
+                        break;
+                    }
+                }
+                Some(Outbound::Raw(text)) => {
+                    if ws.send(Message::text(text)).await.is_err() {
                         break;
                     }
                 }

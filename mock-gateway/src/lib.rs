@@ -21,6 +21,11 @@
 //! | `MOCK_DROP` | after the first delta every socket is dropped without a close frame |
 //! | `MOCK_SHUTDOWN` | after the first delta every socket gets `shutdown` + close 1012 |
 //! | `MOCK_LONG` | a reply of 200 deltas |
+//! | `MOCK_FLOOD` | 2,000 deltas of 16 KiB, 1 ms apart, without `chat` events (a reader that stops reading falls behind) |
+//! | `MOCK_NO_ACCEPT` | the `accepted` res is never sent (the run itself goes on; combine with `MOCK_HANG`) |
+//!
+//! Hostile gateways are played with [`MockGateway::send_raw`] (any text as a frame),
+//! [`MockOptions::announce_protocol`] and [`MockGateway::revoke_pairings`].
 //!
 //! `MOCK_DROP` and `MOCK_SHUTDOWN` fire once per `idempotencyKey`: a client that reconnects and
 //! resubmits the same key gets a normal run, so resubmission can be tested. The agent id
@@ -107,6 +112,9 @@ pub struct MockOptions {
     /// `requestId` until [`MockGateway::approve_pairing`]; without it a device is approved
     /// silently on v3 and needs no pairing on v4, as on the labs' loopback.
     pub require_pairing: bool,
+    /// Announce this protocol number in `hello-ok` instead of the real one (a gateway of
+    /// another generation than the client supports).
+    pub announce_protocol: Option<u64>,
 }
 
 impl Default for MockOptions {
@@ -130,6 +138,7 @@ impl Default for MockOptions {
             max_queued_frames: 4096,
             bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             require_pairing: false,
+            announce_protocol: None,
         }
     }
 }
@@ -243,6 +252,32 @@ impl MockGateway {
         lock(&self.shared.devices).approve(request_id)
     }
 
+    /// Queues `text` verbatim as one text frame on every handshaken socket (non-JSON, wrong
+    /// types, unknown frame types, forged `res` and events, frames of any size).
+    pub fn send_raw(&self, text: &str) {
+        for conn in self.shared.conns().values() {
+            let _ = conn.tx.try_send(Outbound::Raw(text.to_string()));
+        }
+    }
+
+    /// Revokes every paired device, like removing it on the gateway while it is connected:
+    /// its device token stops working and its sockets are closed with 1008 (the close
+    /// code and reason are this mock's choice: not traced). With
+    /// [`MockOptions::require_pairing`] its next `connect` needs a new approval.
+    pub fn revoke_pairings(&self) {
+        lock(&self.shared.devices).revoke_all();
+        let conns = std::mem::take(&mut *self.shared.conns());
+        for (_, conn) in conns {
+            if conn
+                .tx
+                .try_send(Outbound::Close(1008, "device pairing revoked".to_string()))
+                .is_err()
+            {
+                conn.kill.send_replace(Kill::Abrupt);
+            }
+        }
+    }
+
     /// Stops (or resumes) `tick` events, to exercise tick-loss detection.
     pub fn pause_ticks(&self, paused: bool) {
         self.shared.ticks_paused.store(paused, Ordering::SeqCst);
@@ -326,6 +361,8 @@ struct ConnHandle {
 /// written first.
 enum Outbound {
     Frame(Value),
+    /// Text sent as is ([`MockGateway::send_raw`]).
+    Raw(String),
     /// Send a close frame with this code and reason.
     Close(u16, String),
     /// Drop the TCP connection without a close frame.

@@ -86,7 +86,7 @@ impl HttpError {
             HttpError::Internal(_) => 500,
             HttpError::BadGateway(_) => 502,
             HttpError::Gateway(g) => match g {
-                GatewayError::NotConnected { .. } => 503,
+                GatewayError::NotConnected { .. } | GatewayError::ShuttingDown => 503,
                 GatewayError::Rejected { code, .. } => match code.as_str() {
                     "INVALID_REQUEST" => 400,
                     "UNAVAILABLE" => 503,
@@ -124,6 +124,7 @@ impl HttpError {
                 GatewayError::Protocol(_) => "gateway_protocol",
                 GatewayError::Lagged => "client_too_slow",
                 GatewayError::DuplicateRun(_) => "duplicate_run",
+                GatewayError::ShuttingDown => "server_shutting_down",
             },
         }
     }
@@ -223,6 +224,10 @@ impl HttpError {
                 GatewayError::DuplicateRun(_) => {
                     ApiError::api_error("Internal error in clawshim.").with_code("internal_error")
                 }
+                GatewayError::ShuttingDown => ApiError::server_error(
+                    "clawshim is shutting down and its grace period is over; the run was stopped.",
+                )
+                .with_code("server_shutting_down"),
             },
         }
     }

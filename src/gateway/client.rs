@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::agents::{AgentDirectory, AgentNotFound, Resolution};
 use super::backoff::Backoff;
-use super::conn::{Command, Connection, PendingKind};
+use super::conn::{Command, Connection, Orphan, PendingKind};
 use super::error::{ConnectFailure, NotConnected};
 use super::frame::ReqFrame;
 use super::ids::{RequestId, RunId};
@@ -325,6 +325,12 @@ impl GatewayClient {
                     run_id: run_id.clone(),
                     events: events_tx,
                     accepted: accepted_tx,
+                    orphan: Orphan {
+                        run_id: run_id.clone(),
+                        session_key: req.session_key.as_str().to_owned(),
+                        agent_id: req.agent_id.clone(),
+                        delete_session: guard.deletes_session(),
+                    },
                 },
             })
             .await;
@@ -341,12 +347,24 @@ impl GatewayClient {
         };
         match result {
             Ok(()) => Ok(Run::new(run_id, events, guard)),
+            // No `accepted` in time: the run may start anyway, and nobody would read it. The
+            // guard aborts it and drops its entries now, not at a late reply.
+            Err(GatewayError::Timeout) => Err(GatewayError::Timeout),
             Err(e) => {
-                // Refused, never sent, or no answer: nothing we could abort.
+                // Refused or never sent: nothing to abort. Lost with the connection: the
+                // connection aborts it on the next one.
                 guard.ended = true;
                 Err(e)
             }
         }
+    }
+
+    /// Tell the connection that nobody reads `run_id` any more (best effort: with the
+    /// command queue full the entries wait for the run's final answer or a reconnect).
+    pub(crate) fn forget_run(&self, run_id: &RunId) {
+        let _ = self.commands.try_send(Command::Forget {
+            run_id: run_id.clone(),
+        });
     }
 
     /// Abort a run on the gateway where the protocol allows it. v4 has `chat.abort`, which
