@@ -43,6 +43,7 @@ use super::methods::{
     AgentResPayload, ChatAbortParams, ClientInfo, ConnectParams, HelloOk, CLIENT_ID, CLIENT_MODE,
     MAX_PROTOCOL, MIN_PROTOCOL, SCOPES, SCOPES_WITH_ADMIN,
 };
+use super::oddities::{Oddities, Oddity};
 use super::run::RunEvent;
 use super::GatewayError;
 
@@ -611,6 +612,8 @@ enum Flow {
 struct ConnState {
     pending: HashMap<RequestId, Pending>,
     runs: HashMap<RunId, mpsc::Sender<RunEvent>>,
+    /// Protocol violations seen, logged rate-limited.
+    oddities: Oddities,
     /// Runs nobody reads any more, to abort on the gateway ([`ConnState::take_cleanup`]).
     abandoned: Vec<Orphan>,
 }
@@ -648,7 +651,7 @@ impl ConnState {
         let frame = match InFrame::parse(text) {
             Ok(f) => f,
             Err(e) => {
-                warn!(error = %e, "ignoring unparsable gateway frame");
+                self.oddities.note(Oddity::Unparsable, &e);
                 return Flow::Continue;
             }
         };
@@ -674,13 +677,20 @@ impl ConnState {
                 }
                 _ => Flow::Continue,
             },
-            InFrame::Unknown => Flow::Continue,
+            InFrame::Unknown => {
+                self.oddities.note(Oddity::UnknownType, &text.chars().take(80).collect::<String>());
+                Flow::Continue
+            }
         }
     }
 
     fn on_agent_event(&mut self, payload: &RawValue) {
-        let Ok(ev) = serde_json::from_str::<AgentEvent>(payload.get()) else {
-            return;
+        let ev = match serde_json::from_str::<AgentEvent>(payload.get()) {
+            Ok(ev) => ev,
+            Err(e) => {
+                self.oddities.note(Oddity::MalformedEvent, &e);
+                return;
+            }
         };
         if ev.stream != "assistant" {
             return;
@@ -745,6 +755,8 @@ impl ConnState {
 
     fn on_res(&mut self, res: ResFrame, shared: &Shared) {
         let Some(pending) = self.pending.get_mut(res.id.as_str()) else {
+            // Also the late answers of runs and calls we stopped waiting for.
+            self.oddities.note(Oddity::UnknownResponse, &res.id);
             return;
         };
         match pending {
@@ -753,11 +765,17 @@ impl ConnState {
             } => {
                 let payload = AgentResPayload::parse(res.payload.as_deref());
                 if res.ok && payload.is_accepted() {
-                    if let Some(tx) = accepted.take() {
-                        if tx.send(Ok(())).is_err() {
-                            // The caller gave up waiting; nobody will read this run.
+                    match accepted.take() {
+                        Some(tx) => {
+                            if tx.send(Ok(())).is_err() {
+                                // The caller gave up waiting; nobody will read this run.
+                                let run_id = run_id.clone();
+                                self.abandon_run(run_id.as_str());
+                            }
+                        }
+                        None => {
                             let run_id = run_id.clone();
-                            self.abandon_run(run_id.as_str());
+                            self.oddities.note(Oddity::DuplicateAccepted, &run_id);
                         }
                     }
                     return;

@@ -13,6 +13,7 @@ pub mod error;
 pub(crate) mod frame;
 pub mod ids;
 pub(crate) mod methods;
+pub(crate) mod oddities;
 pub mod run;
 
 pub use agents::{AgentDirectory, AgentInfo, AgentNotFound};
