@@ -178,6 +178,7 @@ impl MockGateway {
             conns: Mutex::new(BTreeMap::new()),
             next_conn: AtomicU64::new(1),
             total_connects: AtomicUsize::new(0),
+            runs_started: AtomicUsize::new(0),
             requests: Mutex::new(Vec::new()),
             upgrade_headers: Mutex::new(Vec::new()),
             ticks_paused: AtomicBool::new(false),
@@ -216,6 +217,12 @@ impl MockGateway {
     /// Successful handshakes since start.
     pub fn total_connects(&self) -> usize {
         self.shared.total_connects.load(Ordering::SeqCst)
+    }
+
+    /// `agent` runs played so far (a request answered from the idempotency cache plays none):
+    /// the mock's count of LLM calls.
+    pub fn runs_started(&self) -> usize {
+        self.shared.runs_started.load(Ordering::SeqCst)
     }
 
     /// Every `req` frame received so far (including `connect`), in arrival order.
@@ -332,6 +339,7 @@ struct Shared {
     conns: Mutex<BTreeMap<u64, ConnHandle>>,
     next_conn: AtomicU64,
     total_connects: AtomicUsize,
+    runs_started: AtomicUsize,
     requests: Mutex<Vec<Value>>,
     upgrade_headers: Mutex<Vec<Vec<(String, String)>>>,
     ticks_paused: AtomicBool,

@@ -2,6 +2,7 @@
 //! `models.list`, `health`, `chat.abort`, `sessions.abort`), answered with recorded payloads,
 //! and `unknown method` for the rest (traces: unknown_agent).
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
@@ -337,6 +338,7 @@ fn agent(shared: &Arc<Shared>, conn: &ConnCtx, id: &Value, params: &Value) -> Op
         timeout,
         fault,
     };
+    shared.runs_started.fetch_add(1, Ordering::SeqCst);
     let task = tokio::spawn(run::run(shared.clone(), spec, abort_rx, session_lock));
     shared.track(task);
     None

@@ -56,6 +56,10 @@ pub async fn serve(
             message: format!("This API key may only use sessions under `{}`.", e.prefix),
         })?;
     ctx.agent_id = Some(agent_id.clone());
+    let idempotent_id = crate::idempotency::run_id(
+        header_str(session, crate::idempotency::HEADER).as_deref(),
+        &principal,
+    )?;
 
     let _permit = app
         .runs
@@ -78,6 +82,7 @@ pub async fn serve(
         extra_system_prompt: prompt.extra_system_prompt,
         timeout: Some(app.config.run_timeout),
         delete_ephemeral_session: app.config.delete_ephemeral_sessions,
+        idempotent_id,
     };
     let deadline = Instant::now() + app.config.run_timeout + app.config.run_grace;
     let Some(run) = start_run(session, ctx, &app.gateway, &run).await? else {

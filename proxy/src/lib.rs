@@ -15,6 +15,7 @@ pub mod errors;
 pub mod gateway_service;
 pub mod gateway_status;
 pub mod health;
+pub mod idempotency;
 pub mod keys;
 pub mod metrics;
 pub mod models;

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use clawshim_core::gateway::{GatewayClient, Run, RunEvent, RunId, RunRequest};
+use clawshim_core::gateway::{GatewayClient, Run, RunEvent, RunRequest};
 use pingora::proxy::Session;
 use tokio::time::Instant;
 
@@ -65,7 +65,7 @@ pub async fn start_run(
     gateway: &GatewayClient,
     req: &RunRequest,
 ) -> Result<Option<Run>, HttpError> {
-    let run_id = RunId::new();
+    let run_id = req.idempotent_id.clone().unwrap_or_default();
     ctx.run_id = Some(run_id.clone());
     tokio::select! {
         run = gateway.start_run_with_id(req, run_id) => Ok(Some(run?)),

@@ -291,9 +291,11 @@ impl GatewayClient {
     }
 
     /// Start an agent run and wait until the gateway accepted it; read its events with
-    /// [`Run::next`]. The run id is a fresh UUID sent as `idempotencyKey`.
+    /// [`Run::next`]. The run id (sent as `idempotencyKey`) is `req.idempotent_id`, else a
+    /// fresh UUID.
     pub async fn start_run(&self, req: &RunRequest) -> Result<Run, GatewayError> {
-        self.start_run_with_id(req, RunId::new()).await
+        let id = req.idempotent_id.clone().unwrap_or_default();
+        self.start_run_with_id(req, id).await
     }
 
     /// [`Self::start_run`] with a caller-chosen run id. Dropping the future while it waits
@@ -330,6 +332,7 @@ impl GatewayClient {
                         session_key: req.session_key.as_str().to_owned(),
                         agent_id: req.agent_id.clone(),
                         delete_session: guard.deletes_session(),
+                        keep_for_retry: req.idempotent_id.is_some(),
                     },
                 },
             })

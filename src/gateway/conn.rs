@@ -73,6 +73,9 @@ pub(crate) struct Orphan {
     pub(crate) agent_id: String,
     /// Its per-request session may be deleted (the only way to stop a run on v3).
     pub(crate) delete_session: bool,
+    /// Started with a client's idempotency key: when its reader leaves, the run is kept
+    /// (not aborted) for the client's retry, which joins it under the same id.
+    pub(crate) keep_for_retry: bool,
 }
 
 /// Runs remembered across a reconnect to be aborted; more are dropped (and logged).
@@ -722,18 +725,42 @@ impl ConnState {
     }
 
     /// Nobody reads `run_id` any more: drop its entries and queue its abort (once: a run
-    /// already dropped is not aborted again).
+    /// already dropped is not aborted again). A run kept for a retry
+    /// ([`Orphan::keep_for_retry`]) only loses its reader: its pending entry stays, so its
+    /// final answer reaches a retry that registered the same id meanwhile.
     fn abandon_run(&mut self, run_id: &str) {
         self.runs.remove(run_id);
         let ids: Vec<RequestId> = self
             .pending
             .iter()
-            .filter(|(_, p)| matches!(p, Pending::Run { run_id: r, .. } if r.as_str() == run_id))
+            .filter(|(_, p)| {
+                matches!(p, Pending::Run { run_id: r, orphan, .. }
+                    if r.as_str() == run_id && !orphan.keep_for_retry)
+            })
             .map(|(id, _)| id.clone())
             .collect();
         for id in ids {
             if let Some(Pending::Run { orphan, .. }) = self.pending.remove(&id) {
                 self.abandoned.push(orphan);
+            }
+        }
+    }
+
+    /// Remove the other pending entries of `run_id` (retries that joined it); one still
+    /// waiting for `accepted` is told the run started, and finds its end in the run's channel.
+    fn settle_joined(&mut self, run_id: &RunId) {
+        let ids: Vec<RequestId> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| matches!(p, Pending::Run { run_id: r, .. } if r == run_id))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in ids {
+            if let Some(Pending::Run {
+                accepted: Some(tx), ..
+            }) = self.pending.remove(&id)
+            {
+                let _ = tx.send(Ok(()));
             }
         }
     }
@@ -783,6 +810,12 @@ impl ConnState {
                 let run_id = run_id.clone();
                 let accepted = accepted.take();
                 self.pending.remove(res.id.as_str());
+                if res.ok || accepted.is_none() {
+                    // The run's final answer. A retry that joined it (same id, kept for it)
+                    // waits on an entry of its own that the gateway answers with its cached
+                    // `accepted` at most: this answer is the retry's too.
+                    self.settle_joined(&run_id);
+                }
                 let Some(events) = self.runs.remove(&run_id) else {
                     return;
                 };
@@ -916,6 +949,7 @@ mod tests {
                 session_key: "agent:main:openai:x".into(),
                 agent_id: "main".into(),
                 delete_session: false,
+                keep_for_retry: false,
             },
         };
         (kind, rx)

@@ -31,6 +31,10 @@ pub struct RunRequest {
     /// Delete the session once the run is over when it is a per-request one
     /// ([`SessionKey::is_ephemeral`]; see [`GatewayClient::delete_session`]).
     pub delete_ephemeral_session: bool,
+    /// A run id derived from a client's `Idempotency-Key` (fresh when `None`). Such a run is
+    /// not aborted when its reader leaves: the connection keeps it for the client's retry,
+    /// which joins it (or gets the gateway's cached answer once it finished).
+    pub idempotent_id: Option<RunId>,
 }
 
 /// Token counts from the final result's `meta.agentMeta.usage`.
@@ -207,6 +211,7 @@ mod tests {
             extra_system_prompt: None,
             timeout: None,
             delete_ephemeral_session: false,
+            idempotent_id: None,
         };
         let id = RunId::from("run-1");
         let (tx, rx) = mpsc::channel(4);

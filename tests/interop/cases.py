@@ -390,6 +390,21 @@ def case_passthrough(t):
     asyncio.run(ws_session())
 
 
+def case_idempotency_key(t):
+    """The same request sent twice with one Idempotency-Key (as the SDK sends it with
+    extra_headers): one gateway run (the mock LLM saw one call), the same reply twice."""
+    if t.kind == "builtin":
+        raise NotApplicable("the built-in endpoint has no Idempotency-Key")
+    text = "idempotent %s" % nonce()
+    headers = {"Idempotency-Key": "interop-%s" % nonce()}
+    first = t.reply_of(t.chat(text, extra_headers=headers))
+    again = t.reply_of(t.chat(text, extra_headers=headers))
+    expect_echo(first, text)
+    check(again == first, "the retry got %r, the first %r" % (short(again), short(first)))
+    calls = t.mock_requests(text)
+    check(len(calls) == 1, "the mock LLM saw %d calls for one Idempotency-Key" % len(calls))
+
+
 CASES = [
     ("models", case_models),
     ("non_stream", case_non_stream),
@@ -406,6 +421,7 @@ CASES = [
     ("abort_stream", case_abort_stream),
     ("parallel_streams", case_parallel_streams),
     ("passthrough", case_passthrough),
+    ("idempotency_key", case_idempotency_key),
 ]
 
 
