@@ -471,7 +471,11 @@ impl Player {
             // A flood carries each delta once (the text so far would be quadratic).
             let flood = self.spec.fault == Fault::Flood;
             let mut frame = self.rewrite(script, assistant, if flood { delta } else { &reply });
-            let text = if flood { delta.as_str() } else { self.acc.as_str() };
+            let text = if flood {
+                delta.as_str()
+            } else {
+                self.acc.as_str()
+            };
             frame["payload"]["data"]["text"] = Value::from(text);
             frame["payload"]["data"]["delta"] = Value::from(delta.as_str());
             self.emit(frame);

@@ -76,13 +76,23 @@ mod tests {
 
     #[test]
     fn one_key_one_credential_is_one_stable_uuid() {
-        let a = run_id(Some("retry-me"), &Principal::Shared).unwrap().unwrap();
-        let b = run_id(Some(" retry-me "), &Principal::Shared).unwrap().unwrap();
+        let a = run_id(Some("retry-me"), &Principal::Shared)
+            .unwrap()
+            .unwrap();
+        let b = run_id(Some(" retry-me "), &Principal::Shared)
+            .unwrap()
+            .unwrap();
         assert_eq!(a, b);
         let parsed = uuid::Uuid::parse_str(a.as_str()).unwrap();
         assert_eq!(parsed.get_version_num(), 8);
-        assert_ne!(a.as_str(), "retry-me", "the raw key never reaches the gateway");
-        let other = run_id(Some("retry-me-2"), &Principal::Shared).unwrap().unwrap();
+        assert_ne!(
+            a.as_str(),
+            "retry-me",
+            "the raw key never reaches the gateway"
+        );
+        let other = run_id(Some("retry-me-2"), &Principal::Shared)
+            .unwrap()
+            .unwrap();
         assert_ne!(a, other);
     }
 

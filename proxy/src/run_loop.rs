@@ -49,6 +49,12 @@ pub trait RunOutput {
     /// How often to send a keep-alive while no event comes; `None` for none.
     fn keepalive_every(&self) -> Option<Duration>;
 
+    /// Whether an event sends the client bytes (and so postpones the next keep-alive); an
+    /// output that answers only at the end needs its keep-alives while deltas arrive.
+    fn events_reach_the_client(&self) -> bool {
+        true
+    }
+
     /// Send one keep-alive.
     async fn keepalive(
         &mut self,
@@ -95,7 +101,7 @@ pub async fn serve_run(
         let flow = tokio::select! {
             event = run.next(deadline) => {
                 let flow = output.event(session, ctx, event).await?;
-                if let Some(every) = every {
+                if let Some(every) = every.filter(|_| output.events_reach_the_client()) {
                     next_tick = Instant::now() + every;
                 }
                 flow

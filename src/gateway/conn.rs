@@ -466,7 +466,10 @@ impl Connection {
             // Past the grace period: tell the readers why, and stop what they leave behind.
             let orphans = state.fail_all(GatewayError::ShuttingDown);
             if !orphans.is_empty() {
-                info!(runs = orphans.len(), "aborting the runs in flight at shutdown");
+                info!(
+                    runs = orphans.len(),
+                    "aborting the runs in flight at shutdown"
+                );
             }
             state.abandoned.extend(orphans);
             for frame in state.take_cleanup(hello.protocol) {
@@ -681,7 +684,10 @@ impl ConnState {
                 _ => Flow::Continue,
             },
             InFrame::Unknown => {
-                self.oddities.note(Oddity::UnknownType, &text.chars().take(80).collect::<String>());
+                self.oddities.note(
+                    Oddity::UnknownType,
+                    &text.chars().take(80).collect::<String>(),
+                );
                 Flow::Continue
             }
         }

@@ -351,3 +351,26 @@ async fn a_request_during_a_gateway_restart_waits_for_the_reconnect() {
         "echo: during restart"
     );
 }
+
+#[tokio::test]
+async fn a_slow_non_stream_answer_gets_whitespace_keep_alives_before_its_json() {
+    let gw = mock_with(MockOptions {
+        protocol: Protocol::V4,
+        token: Some(TOKEN.into()),
+        chunk_delay: Duration::from_millis(700),
+        ..MockOptions::default()
+    })
+    .await;
+    let shim = Shim::start_with(&gw.url(), |s| s.json_keepalive_secs = Some(1), true).await;
+    let r = shim
+        .chat(user_msg("openclaw/main", "slow enough for keep-alives"))
+        .await;
+    assert_eq!(r.status(), 200);
+    let body = r.text().await.unwrap();
+    assert!(body.starts_with(' '), "{body:?}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        v["choices"][0]["message"]["content"],
+        "echo: slow enough for keep-alives"
+    );
+}

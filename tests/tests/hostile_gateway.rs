@@ -31,7 +31,10 @@ async fn agent_request(gw: &MockGateway, marker: &str) -> (String, String) {
             .map(|r| {
                 (
                     r["id"].as_str().unwrap_or_default().to_owned(),
-                    r["params"]["idempotencyKey"].as_str().unwrap_or_default().to_owned(),
+                    r["params"]["idempotencyKey"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
                 )
             });
         std::future::ready(found.ok_or("not yet"))
@@ -73,7 +76,10 @@ fn garbage() -> Vec<String> {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    frames.push(format!(r#"{{"type":"event","event":"x","payload":"{}"}}"#, "y".repeat(100_000)));
+    frames.push(format!(
+        r#"{{"type":"event","event":"x","payload":"{}"}}"#,
+        "y".repeat(100_000)
+    ));
     frames
 }
 
@@ -100,7 +106,11 @@ async fn malformed_and_forged_frames_are_ignored_without_a_reconnect() {
         assert!(!streamed_text(&events).contains("intruder"));
         let r = shim.chat(user_msg("openclaw/main", "after garbage")).await;
         assert_eq!(r.status(), 200);
-        assert_eq!(gw.total_connects(), 1, "{protocol:?}: no reconnect for ignorable frames");
+        assert_eq!(
+            gw.total_connects(),
+            1,
+            "{protocol:?}: no reconnect for ignorable frames"
+        );
     }
 }
 
@@ -108,11 +118,16 @@ async fn malformed_and_forged_frames_are_ignored_without_a_reconnect() {
 async fn a_frame_over_the_size_limit_resets_the_connection_and_fails_the_run_cleanly() {
     let gw = mock(Protocol::V4).await;
     let shim = Shim::start(&gw.url()).await;
-    let resp = shim.chat(stream_body("MOCK_HANG before the huge frame")).await;
+    let resp = shim
+        .chat(stream_body("MOCK_HANG before the huge frame"))
+        .await;
     let mut body = resp.bytes_stream();
     tokio::time::timeout(WAIT, body.next()).await.unwrap();
     // Over clawshim's 64 MiB frame limit.
-    gw.send_raw(&format!(r#"{{"type":"event","event":"x","payload":"{}"}}"#, "z".repeat(65 << 20)));
+    gw.send_raw(&format!(
+        r#"{{"type":"event","event":"x","payload":"{}"}}"#,
+        "z".repeat(65 << 20)
+    ));
     let mut rest = String::new();
     while let Some(chunk) = tokio::time::timeout(WAIT, body.next()).await.unwrap() {
         rest.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
@@ -122,7 +137,12 @@ async fn a_frame_over_the_size_limit_resets_the_connection_and_fails_the_run_cle
     assert!(rest.contains("gateway_disconnected"), "{rest}");
     // Reconnected, and serving.
     poll_until("served after the reset", || async {
-        match shim.chat(user_msg("openclaw/main", "after the reset")).await.status().as_u16() {
+        match shim
+            .chat(user_msg("openclaw/main", "after the reset"))
+            .await
+            .status()
+            .as_u16()
+        {
             200 => Ok(()),
             s => Err(s),
         }
@@ -135,8 +155,15 @@ async fn a_frame_over_the_size_limit_resets_the_connection_and_fails_the_run_cle
 async fn an_accepted_that_never_comes_is_a_504_not_a_stuck_request() {
     for protocol in [Protocol::V3, Protocol::V4] {
         let gw = mock(protocol).await;
-        let shim = Shim::start_with(&gw.url(), |s| s.gateway_request_timeout_secs = Some(1), true).await;
-        let r = shim.chat(user_msg("openclaw/main", "MOCK_NO_ACCEPT MOCK_HANG")).await;
+        let shim = Shim::start_with(
+            &gw.url(),
+            |s| s.gateway_request_timeout_secs = Some(1),
+            true,
+        )
+        .await;
+        let r = shim
+            .chat(user_msg("openclaw/main", "MOCK_NO_ACCEPT MOCK_HANG"))
+            .await;
         assert_eq!(r.status(), 504);
         let v: Value = r.json().await.unwrap();
         assert_eq!(v["error"]["code"], "gateway_timeout");
@@ -164,7 +191,10 @@ async fn a_duplicate_accepted_is_ignored() {
     let (r, ()) = tokio::join!(request, forge);
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.unwrap();
-    assert_eq!(v["choices"][0]["message"]["content"], "finished after duplicates");
+    assert_eq!(
+        v["choices"][0]["message"]["content"],
+        "finished after duplicates"
+    );
     assert_eq!(gw.total_connects(), 1);
 }
 
@@ -206,7 +236,10 @@ async fn a_gateway_of_another_protocol_is_never_ready_and_answers_fast_503s() {
         let r = shim.chat(user_msg("openclaw/main", "hi")).await;
         assert_eq!(r.status(), 503);
         let v: Value = r.json().await.unwrap();
-        let message = v["error"]["message"].as_str().unwrap_or_default().to_owned();
+        let message = v["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         if message.contains("protocol") {
             Ok(())
         } else {
@@ -244,7 +277,10 @@ async fn a_gateway_back_with_another_token_shows_refused_credentials() {
     assert_eq!(r.status(), 503);
     let v: Value = r.json().await.unwrap();
     assert!(
-        v["error"]["message"].as_str().unwrap_or_default().contains("CLAWSHIM_GATEWAY_TOKEN"),
+        v["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("CLAWSHIM_GATEWAY_TOKEN"),
         "{v}"
     );
 }

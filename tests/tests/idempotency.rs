@@ -14,7 +14,11 @@ fn agent_keys(gw: &MockGateway, marker: &str) -> Vec<String> {
     gw.requests()
         .iter()
         .filter(|r| r["method"] == "agent")
-        .filter(|r| r["params"]["message"].as_str().is_some_and(|m| m.contains(marker)))
+        .filter(|r| {
+            r["params"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(marker))
+        })
         .filter_map(|r| r["params"]["idempotencyKey"].as_str().map(str::to_owned))
         .collect()
 }
@@ -22,7 +26,10 @@ fn agent_keys(gw: &MockGateway, marker: &str) -> Vec<String> {
 async fn content(r: reqwest::Response) -> String {
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.unwrap();
-    v["choices"][0]["message"]["content"].as_str().unwrap_or_default().to_owned()
+    v["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 #[tokio::test]
@@ -31,8 +38,16 @@ async fn a_retry_after_the_run_finished_gets_its_answer_without_a_second_run() {
         let gw = mock(protocol).await;
         let shim = Shim::start(&gw.url()).await;
         let key = [("Idempotency-Key", "order-42")];
-        let first = content(shim.chat_with(user_msg("openclaw/main", "pay once"), &key).await).await;
-        let again = content(shim.chat_with(user_msg("openclaw/main", "pay once"), &key).await).await;
+        let first = content(
+            shim.chat_with(user_msg("openclaw/main", "pay once"), &key)
+                .await,
+        )
+        .await;
+        let again = content(
+            shim.chat_with(user_msg("openclaw/main", "pay once"), &key)
+                .await,
+        )
+        .await;
         assert_eq!(first, "echo: pay once");
         assert_eq!(again, first);
         assert_eq!(gw.runs_started(), 1, "{protocol:?}: one LLM call");
@@ -42,7 +57,11 @@ async fn a_retry_after_the_run_finished_gets_its_answer_without_a_second_run() {
         assert_ne!(keys[0], "order-42", "the raw key stays with clawshim");
         // Another key is another run.
         let other = [("Idempotency-Key", "order-43")];
-        content(shim.chat_with(user_msg("openclaw/main", "pay once"), &other).await).await;
+        content(
+            shim.chat_with(user_msg("openclaw/main", "pay once"), &other)
+                .await,
+        )
+        .await;
         assert_eq!(gw.runs_started(), 2);
     }
 }
@@ -99,7 +118,11 @@ async fn a_retry_after_the_client_left_mid_run_joins_the_run() {
         .await;
         let retry = content(retried).await;
         assert_eq!(retry, format!("echo: {text}"));
-        assert_eq!(gw.runs_started(), 1, "{protocol:?}: the retry joined the first run");
+        assert_eq!(
+            gw.runs_started(),
+            1,
+            "{protocol:?}: the retry joined the first run"
+        );
         assert!(
             !gw.requests().iter().any(|r| r["method"] == "chat.abort"),
             "a run kept for its retry is not aborted"
@@ -112,7 +135,10 @@ async fn an_invalid_key_is_a_400() {
     let gw = mock(Protocol::V4).await;
     let shim = Shim::start(&gw.url()).await;
     let r = shim
-        .chat_with(user_msg("openclaw/main", "x"), &[("Idempotency-Key", "two words")])
+        .chat_with(
+            user_msg("openclaw/main", "x"),
+            &[("Idempotency-Key", "two words")],
+        )
         .await;
     assert_eq!(r.status(), 400);
     let v: Value = r.json().await.unwrap();

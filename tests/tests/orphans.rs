@@ -19,7 +19,11 @@ fn run_ids(gw: &MockGateway, marker: &str) -> Vec<String> {
     gw.requests()
         .iter()
         .filter(|r| r["method"] == "agent")
-        .filter(|r| r["params"]["message"].as_str().is_some_and(|m| m.contains(marker)))
+        .filter(|r| {
+            r["params"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(marker))
+        })
         .filter_map(|r| r["params"]["idempotencyKey"].as_str().map(str::to_owned))
         .collect()
 }
@@ -44,7 +48,9 @@ async fn a_run_whose_accept_comes_too_late_is_aborted() {
         true,
     )
     .await;
-    let r = shim.chat(user_msg("openclaw/main", "MOCK_NO_ACCEPT MOCK_HANG")).await;
+    let r = shim
+        .chat(user_msg("openclaw/main", "MOCK_NO_ACCEPT MOCK_HANG"))
+        .await;
     assert_eq!(r.status(), 504);
     let ids = run_ids(&gw, "MOCK_NO_ACCEPT");
     assert_eq!(ids.len(), 1);
@@ -100,7 +106,14 @@ async fn a_stalled_reader_is_dropped_and_aborted_while_fifty_others_finish() {
         .expect("the stalled stream ends")
         .unwrap();
     let text = String::from_utf8_lossy(&raw);
-    let tail: String = text.chars().rev().take(600).collect::<Vec<_>>().into_iter().rev().collect();
+    let tail: String = text
+        .chars()
+        .rev()
+        .take(600)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
     assert!(tail.contains("\"client_too_slow\""), "{tail}");
     assert!(tail.contains("data: [DONE]"), "{tail}");
 }

@@ -36,6 +36,11 @@ pub const RUN_GRACE: Duration = Duration::from_secs(30);
 pub const WRITE_TIMEOUT_SECS: u64 = 30;
 /// SSE keep-alive interval, seconds.
 pub const KEEPALIVE_SECS: u64 = 15;
+/// Non-stream keep-alive interval, seconds: under the 60 s idle timeout of common proxies and
+/// load balancers (nginx `proxy_read_timeout`, AWS ALB); answers faster than this are
+/// unchanged. The OpenAI Python SDK (httpx), the Node SDK and aiohttp (Open WebUI) all read
+/// JSON after leading whitespace (RELIABILITY.md).
+pub const JSON_KEEPALIVE_SECS: u64 = 20;
 /// Runs in flight at once.
 pub const MAX_CONCURRENT_RUNS: usize = 4096;
 /// Grace period after SIGTERM, seconds.

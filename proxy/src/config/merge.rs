@@ -66,6 +66,8 @@ pub struct Merged {
     pub write_timeout_secs: u64,
     /// SSE keep-alive interval, seconds.
     pub keepalive_secs: u64,
+    /// Non-stream keep-alive interval, seconds (0 = off).
+    pub json_keepalive_secs: u64,
     /// Runs in flight at once.
     pub max_concurrent_runs: usize,
     /// Worker threads.
@@ -102,6 +104,7 @@ pub fn merge(settings: &Settings, file: FileConfig) -> Merged {
         run_timeout_secs,
         write_timeout_secs,
         keepalive_secs,
+        json_keepalive_secs,
         max_concurrent_runs,
         threads,
         grace_period_secs,
@@ -146,6 +149,7 @@ pub fn merge(settings: &Settings, file: FileConfig) -> Merged {
                 run_timeout_secs: file_run_timeout_secs,
                 write_timeout_secs: file_write_timeout_secs,
                 keepalive_secs: file_keepalive_secs,
+                json_keepalive_secs: file_json_keepalive_secs,
                 max_concurrent_runs: file_max_concurrent_runs,
             },
         server:
@@ -220,6 +224,9 @@ pub fn merge(settings: &Settings, file: FileConfig) -> Merged {
         keepalive_secs: keepalive_secs
             .or(file_keepalive_secs)
             .unwrap_or(defaults::KEEPALIVE_SECS),
+        json_keepalive_secs: json_keepalive_secs
+            .or(file_json_keepalive_secs)
+            .unwrap_or(defaults::JSON_KEEPALIVE_SECS),
         max_concurrent_runs: max_concurrent_runs
             .or(file_max_concurrent_runs)
             .unwrap_or(defaults::MAX_CONCURRENT_RUNS),

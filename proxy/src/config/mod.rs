@@ -73,6 +73,8 @@ pub struct Config {
     pub write_timeout: Duration,
     /// SSE keep-alive interval.
     pub keepalive: Duration,
+    /// Non-stream keep-alive interval (`None`: off): see `chat::JsonOutput`.
+    pub json_keepalive: Option<Duration>,
     /// Runs in flight at once.
     pub max_concurrent_runs: usize,
     /// HTTP worker threads.
