@@ -472,6 +472,9 @@ fn hello_ok(shared: &Shared, req_id: &Value, admission: &Admission, scopes: &[St
     payload["server"]["connId"] = Value::from(uuid());
     payload["policy"]["tickIntervalMs"] = Value::from(opts.tick_interval.as_millis() as u64);
     payload["policy"]["maxPayload"] = Value::from(opts.max_payload());
+    if let Some(protocol) = opts.announce_protocol {
+        payload["protocol"] = Value::from(protocol);
+    }
     let snapshot = &mut payload["snapshot"];
     snapshot["uptimeMs"] = Value::from(shared.started.elapsed().as_millis() as u64);
     snapshot["health"] = shared.health_payload();
@@ -568,6 +571,11 @@ async fn connected(
                         }
                     };
                     if !sent {
+                        break;
+                    }
+                }
+                Some(Outbound::Raw(text)) => {
+                    if ws.send(Message::text(text)).await.is_err() {
                         break;
                     }
                 }

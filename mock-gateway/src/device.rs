@@ -65,6 +65,11 @@ impl Devices {
         true
     }
 
+    /// Forget every paired device (see `MockGateway::revoke_pairings`).
+    pub(super) fn revoke_all(&mut self) {
+        self.paired.clear();
+    }
+
     fn pair(&mut self, device_id: String, public_key: String, scopes: Vec<String>) {
         self.paired.insert(
             device_id,

@@ -21,6 +21,11 @@
 //! | `MOCK_DROP` | after the first delta every socket is dropped without a close frame |
 //! | `MOCK_SHUTDOWN` | after the first delta every socket gets `shutdown` + close 1012 |
 //! | `MOCK_LONG` | a reply of 200 deltas |
+//! | `MOCK_FLOOD` | 2,000 deltas of 16 KiB, 1 ms apart, without `chat` events (a reader that stops reading falls behind) |
+//! | `MOCK_NO_ACCEPT` | the `accepted` res is never sent (the run itself goes on; combine with `MOCK_HANG`) |
+//!
+//! Hostile gateways are played with [`MockGateway::send_raw`] (any text as a frame),
+//! [`MockOptions::announce_protocol`] and [`MockGateway::revoke_pairings`].
 //!
 //! `MOCK_DROP` and `MOCK_SHUTDOWN` fire once per `idempotencyKey`: a client that reconnects and
 //! resubmits the same key gets a normal run, so resubmission can be tested. The agent id
@@ -121,6 +126,9 @@ pub struct MockOptions {
     /// closes the socket with 1009, as `ws` does on the real gateways. `None` uses the
     /// protocol's value ([`Protocol::default_max_payload`]).
     pub max_payload: Option<usize>,
+    /// Announce this protocol number in `hello-ok` instead of the real one (a gateway of
+    /// another generation than the client supports).
+    pub announce_protocol: Option<u64>,
 }
 
 impl Default for MockOptions {
@@ -145,6 +153,7 @@ impl Default for MockOptions {
             bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             require_pairing: false,
             max_payload: None,
+            announce_protocol: None,
         }
     }
 }
@@ -190,6 +199,7 @@ impl MockGateway {
             conns: Mutex::new(BTreeMap::new()),
             next_conn: AtomicU64::new(1),
             total_connects: AtomicUsize::new(0),
+            runs_started: AtomicUsize::new(0),
             requests: Mutex::new(Vec::new()),
             upgrade_headers: Mutex::new(Vec::new()),
             ticks_paused: AtomicBool::new(false),
@@ -228,6 +238,12 @@ impl MockGateway {
     /// Successful handshakes since start.
     pub fn total_connects(&self) -> usize {
         self.shared.total_connects.load(Ordering::SeqCst)
+    }
+
+    /// `agent` runs played so far (a request answered from the idempotency cache plays none):
+    /// the mock's count of LLM calls.
+    pub fn runs_started(&self) -> usize {
+        self.shared.runs_started.load(Ordering::SeqCst)
     }
 
     /// Every `req` frame received so far (including `connect`), in arrival order.
@@ -274,6 +290,32 @@ impl MockGateway {
     /// device's next `connect` succeeds and gets a device token. False for an unknown id.
     pub fn approve_pairing(&self, request_id: &str) -> bool {
         lock(&self.shared.devices).approve(request_id)
+    }
+
+    /// Queues `text` verbatim as one text frame on every handshaken socket (non-JSON, wrong
+    /// types, unknown frame types, forged `res` and events, frames of any size).
+    pub fn send_raw(&self, text: &str) {
+        for conn in self.shared.conns().values() {
+            let _ = conn.tx.try_send(Outbound::Raw(text.to_string()));
+        }
+    }
+
+    /// Revokes every paired device, like removing it on the gateway while it is connected:
+    /// its device token stops working and its sockets are closed with 1008 (the close
+    /// code and reason are this mock's choice: not traced). With
+    /// [`MockOptions::require_pairing`] its next `connect` needs a new approval.
+    pub fn revoke_pairings(&self) {
+        lock(&self.shared.devices).revoke_all();
+        let conns = std::mem::take(&mut *self.shared.conns());
+        for (_, conn) in conns {
+            if conn
+                .tx
+                .try_send(Outbound::Close(1008, "device pairing revoked".to_string()))
+                .is_err()
+            {
+                conn.kill.send_replace(Kill::Abrupt);
+            }
+        }
     }
 
     /// Stops (or resumes) `tick` events, to exercise tick-loss detection.
@@ -330,6 +372,7 @@ struct Shared {
     conns: Mutex<BTreeMap<u64, ConnHandle>>,
     next_conn: AtomicU64,
     total_connects: AtomicUsize,
+    runs_started: AtomicUsize,
     requests: Mutex<Vec<Value>>,
     upgrade_headers: Mutex<Vec<Vec<(String, String)>>>,
     ticks_paused: AtomicBool,
@@ -359,6 +402,8 @@ struct ConnHandle {
 /// written first.
 enum Outbound {
     Frame(Value),
+    /// Text sent as is ([`MockGateway::send_raw`]).
+    Raw(String),
     /// Send a close frame with this code and reason.
     Close(u16, String),
     /// Drop the TCP connection without a close frame.

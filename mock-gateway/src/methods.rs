@@ -2,6 +2,7 @@
 //! `models.list`, `health`, `chat.abort`, `sessions.abort`), answered with recorded payloads,
 //! and `unknown method` for the rest (traces: unknown_agent).
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
@@ -321,7 +322,9 @@ fn agent(shared: &Arc<Shared>, conn: &ConnCtx, id: &Value, params: &Value) -> Op
         (session_lock, fault)
     };
     // The accepted res is queued before the run task exists, so it precedes every event.
-    shared.send_to(conn.id, res_ok(id, accepted));
+    if !run::last_line(&message).contains("MOCK_NO_ACCEPT") {
+        shared.send_to(conn.id, res_ok(id, accepted));
+    }
     let spec = RunSpec {
         run_id,
         session_key,
@@ -335,6 +338,7 @@ fn agent(shared: &Arc<Shared>, conn: &ConnCtx, id: &Value, params: &Value) -> Op
         timeout,
         fault,
     };
+    shared.runs_started.fetch_add(1, Ordering::SeqCst);
     let task = tokio::spawn(run::run(shared.clone(), spec, abort_rx, session_lock));
     shared.track(task);
     None

@@ -46,6 +46,7 @@ pub(super) enum Fault {
     Drop,
     Shutdown,
     Long,
+    Flood,
     /// The `broken` agent (traces: broken_agent).
     Broken,
 }
@@ -68,6 +69,8 @@ impl Fault {
             Fault::Shutdown
         } else if has("MOCK_LONG") {
             Fault::Long
+        } else if has("MOCK_FLOOD") {
+            Fault::Flood
         } else if has("MOCK_SLOW") {
             Fault::Slow
         } else {
@@ -276,6 +279,10 @@ impl Player {
             let mut deltas = vec![self.reply()];
             deltas.extend((1..200).map(|i| format!(" t{i}")));
             deltas
+        } else if self.spec.fault == Fault::Flood {
+            let mut deltas = vec![self.reply()];
+            deltas.extend((1..2000).map(|_| format!(" {}", "f".repeat(16 * 1024))));
+            deltas
         } else {
             split_deltas(&self.reply())
         }
@@ -284,6 +291,8 @@ impl Player {
     fn delay(&self) -> Duration {
         if self.spec.fault == Fault::Slow {
             self.shared.opts.chunk_delay * 10
+        } else if self.spec.fault == Fault::Flood {
+            Duration::from_millis(1)
         } else {
             self.shared.opts.chunk_delay
         }
@@ -459,11 +468,18 @@ impl Player {
                 return self.interrupted(interrupt).await;
             }
             self.acc.push_str(delta);
-            let mut frame = self.rewrite(script, assistant, &reply);
-            frame["payload"]["data"]["text"] = Value::from(self.acc.as_str());
+            // A flood carries each delta once (the text so far would be quadratic).
+            let flood = self.spec.fault == Fault::Flood;
+            let mut frame = self.rewrite(script, assistant, if flood { delta } else { &reply });
+            let text = if flood {
+                delta.as_str()
+            } else {
+                self.acc.as_str()
+            };
+            frame["payload"]["data"]["text"] = Value::from(text);
             frame["payload"]["data"]["delta"] = Value::from(delta.as_str());
             self.emit(frame);
-            if let Some(recorded) = chat_delta {
+            if let Some(recorded) = chat_delta.filter(|_| !flood) {
                 let send = if self.v4() {
                     // Protocol 4: a chat delta per assistant delta; the last one is flushed
                     // after `lifecycle end` (traces: openclaw-lab simple, idempotent_replay).

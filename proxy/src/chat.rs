@@ -67,25 +67,36 @@ pub async fn serve(
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
     };
-    session.set_write_timeout(Some(app.config.write_timeout));
     if req.is_stream() {
         let mut output = SseOutput::new(meta, req.include_usage(), app.config.keepalive);
         serve_run(session, ctx, run, deadline, &mut output).await
     } else {
-        let mut output = JsonOutput::new(meta);
+        let mut output = JsonOutput::new(meta, app.config.json_keepalive);
         serve_run(session, ctx, run, deadline, &mut output).await
     }
 }
 
 /// The whole answer as one `chat.completion` object once the run has ended.
+///
+/// With `keepalive`, a run still going after that long gets its `200` headers and then a
+/// space every interval until the JSON body, so no idle timeout in between (a proxy, a load
+/// balancer, the client) cuts a request that is only slow; JSON parsers skip leading
+/// whitespace (checked with the OpenAI Python and Node SDKs and aiohttp: RELIABILITY.md). An
+/// error after that point can no longer change the status: it is the body, an OpenAI error
+/// object under `200`.
 struct JsonOutput {
     collector: ResponseCollector,
+    keepalive: Option<Duration>,
+    /// The headers went out with the first keep-alive.
+    opened: bool,
 }
 
 impl JsonOutput {
-    fn new(meta: CompletionMeta) -> Self {
+    fn new(meta: CompletionMeta, keepalive: Option<Duration>) -> Self {
         JsonOutput {
             collector: ResponseCollector::new(meta),
+            keepalive,
+            opened: false,
         }
     }
 }
@@ -104,6 +115,25 @@ impl RunOutput for JsonOutput {
         let Some(result) = self.collector.push(event) else {
             return Ok(Flow::Continue);
         };
+        if self.opened {
+            let body = match result {
+                Ok(response) => Bytes::from(
+                    serde_json::to_vec(&response)
+                        .map_err(|e| HttpError::Internal(e.to_string()))?,
+                ),
+                Err(e) => {
+                    let err = HttpError::Gateway(e);
+                    crate::errors::record(ctx, &err);
+                    err.body()
+                }
+            };
+            if respond::body(session, ctx, body).await.is_ok() {
+                respond::end(session, ctx)
+                    .await
+                    .map_err(HttpError::client_write)?;
+            }
+            return Ok(Flow::Stop);
+        }
         let response = result?;
         let body = Bytes::from(
             serde_json::to_vec(&response).map_err(|e| HttpError::Internal(e.to_string()))?,
@@ -115,11 +145,30 @@ impl RunOutput for JsonOutput {
     }
 
     fn keepalive_every(&self) -> Option<Duration> {
-        None
+        self.keepalive
     }
 
-    async fn keepalive(&mut self, _: &mut Session, _: &mut RequestCtx) -> Result<Flow, HttpError> {
-        Ok(Flow::Continue)
+    fn events_reach_the_client(&self) -> bool {
+        false
+    }
+
+    async fn keepalive(
+        &mut self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<Flow, HttpError> {
+        if !self.opened {
+            let mut head = Head::new(200, "application/json");
+            if !session.as_downstream().is_http2() {
+                head = head.with("transfer-encoding", "chunked");
+            }
+            respond::head(session, ctx, head)
+                .await
+                .map_err(HttpError::client_write)?;
+            self.opened = true;
+        }
+        let written = respond::body(session, ctx, Bytes::from_static(b" ")).await;
+        Ok(write_or_stop(written))
     }
 }
 

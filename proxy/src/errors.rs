@@ -125,7 +125,7 @@ impl HttpError {
             HttpError::Internal(_) => 500,
             HttpError::BadGateway(_) => 502,
             HttpError::Gateway(g) => match g {
-                GatewayError::NotConnected { .. } => 503,
+                GatewayError::NotConnected { .. } | GatewayError::ShuttingDown => 503,
                 GatewayError::Rejected { code, .. } => match code.as_str() {
                     "INVALID_REQUEST" => 400,
                     "UNAVAILABLE" => 503,
@@ -135,7 +135,8 @@ impl HttpError {
                 | GatewayError::Disconnected { .. }
                 | GatewayError::Protocol(_) => 502,
                 GatewayError::RunTimedOut | GatewayError::Timeout => 504,
-                GatewayError::Lagged | GatewayError::DuplicateRun(_) => 500,
+                GatewayError::Lagged => 500,
+                GatewayError::DuplicateRun(_) => 409,
                 GatewayError::FrameTooLarge { .. } => 413,
             },
         }
@@ -168,7 +169,8 @@ impl HttpError {
                 GatewayError::Timeout => "gateway_timeout",
                 GatewayError::Protocol(_) => "gateway_protocol",
                 GatewayError::Lagged => "client_too_slow",
-                GatewayError::DuplicateRun(_) => "duplicate_run",
+                GatewayError::DuplicateRun(_) => "idempotency_key_in_use",
+                GatewayError::ShuttingDown => "server_shutting_down",
                 GatewayError::FrameTooLarge { .. } => "frame_too_large",
             },
         }
@@ -289,9 +291,16 @@ impl HttpError {
                     "The client read the stream too slowly; the run was dropped.",
                 )
                 .with_code("client_too_slow"),
-                GatewayError::DuplicateRun(_) => {
-                    ApiError::api_error("Internal error in clawshim.").with_code("internal_error")
-                }
+                // Run ids are fresh UUIDs unless derived from an Idempotency-Key.
+                GatewayError::DuplicateRun(_) => ApiError::invalid_request_error(
+                    "A request with this Idempotency-Key is still running; retry once it has finished to get its result.",
+                )
+                .with_param("Idempotency-Key")
+                .with_code("idempotency_key_in_use"),
+                GatewayError::ShuttingDown => ApiError::server_error(
+                    "clawshim is shutting down and its grace period is over; the run was stopped.",
+                )
+                .with_code("server_shutting_down"),
                 GatewayError::FrameTooLarge { size, limit } => {
                     ApiError::invalid_request_error(format!(
                         "Request too large for the gateway: the run would be a {size}-byte \
@@ -362,6 +371,10 @@ pub async fn write(
             head = head.with("retry-after", retry_after_secs.to_string());
         }
         HttpError::Unauthorized => head = head.with("www-authenticate", "Bearer"),
+        // The reconnect is retried at most half a second apart (core's backoff.rs).
+        HttpError::Gateway(GatewayError::NotConnected { .. } | GatewayError::DuplicateRun(_)) => {
+            head = head.with("retry-after", "1");
+        }
         _ => {}
     }
     if err.run_may_have_started() {

@@ -20,6 +20,7 @@ pub mod errors;
 pub mod gateway_service;
 pub mod gateway_status;
 pub mod health;
+pub mod idempotency;
 pub mod image_fetch;
 pub mod keys;
 pub mod metrics;

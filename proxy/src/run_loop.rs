@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use clawshim_core::gateway::{GatewayClient, Run, RunEvent, RunId, RunRequest};
+use clawshim_core::gateway::{GatewayClient, Run, RunEvent, RunRequest};
 use pingora::proxy::Session;
 use tokio::time::Instant;
 
@@ -49,6 +49,12 @@ pub trait RunOutput {
     /// How often to send a keep-alive while no event comes; `None` for none.
     fn keepalive_every(&self) -> Option<Duration>;
 
+    /// Whether an event sends the client bytes (and so postpones the next keep-alive); an
+    /// output that answers only at the end needs its keep-alives while deltas arrive.
+    fn events_reach_the_client(&self) -> bool {
+        true
+    }
+
     /// Send one keep-alive.
     async fn keepalive(
         &mut self,
@@ -65,7 +71,7 @@ pub async fn start_run(
     gateway: &GatewayClient,
     req: &RunRequest,
 ) -> Result<Option<Run>, HttpError> {
-    let run_id = RunId::new();
+    let run_id = req.idempotent_id.clone().unwrap_or_default();
     ctx.run_id = Some(run_id.clone());
     tokio::select! {
         run = gateway.start_run_with_id(req, run_id) => Ok(Some(run?)),
@@ -95,7 +101,7 @@ pub async fn serve_run(
         let flow = tokio::select! {
             event = run.next(deadline) => {
                 let flow = output.event(session, ctx, event).await?;
-                if let Some(every) = every {
+                if let Some(every) = every.filter(|_| output.events_reach_the_client()) {
                     next_tick = Instant::now() + every;
                 }
                 flow

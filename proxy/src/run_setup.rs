@@ -114,6 +114,10 @@ pub async fn prepare(
         }
     };
     ctx.agent_id = Some(agent_id.clone());
+    let idempotent_id = crate::idempotency::run_id(
+        header_str(session, crate::idempotency::HEADER).as_deref(),
+        principal,
+    )?;
 
     let RunInput {
         prompt,
@@ -153,6 +157,7 @@ pub async fn prepare(
             attachments,
             thinking: ask.thinking,
             model,
+            idempotent_id,
         },
         _run_slot: run_slot,
         _key_slot: key_slot,

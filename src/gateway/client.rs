@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::agents::{AgentDirectory, AgentNotFound, Resolution};
 use super::backoff::Backoff;
-use super::conn::{Command, Connection, PendingKind};
+use super::conn::{Command, Connection, Orphan, PendingKind};
 use super::error::{ConnectFailure, NotConnected};
 use super::frame::ReqFrame;
 use super::hello::Hello;
@@ -79,8 +79,11 @@ pub struct GatewayConfig {
     pub backoff: Backoff,
     /// Largest frame accepted from the gateway.
     pub max_frame_bytes: usize,
-    /// How long a call waits for the connection to come (back) up before failing with
-    /// `NotConnected`: a gateway restart then costs a short delay, not an error.
+    /// How long a call that finds the connection known to be down (a failed attempt or a
+    /// lost socket) waits for it to come back before failing with `NotConnected`. Zero (the
+    /// default) fails at once: clients retry a 503 with backoff on their own, and holding
+    /// requests while the upstream is gone only piles up connections. Before the first
+    /// attempt has ended a call always waits for it (at most `connect_timeout`).
     pub wait_for_connection: Duration,
     /// Trust anchors for a `wss://` gateway instead of the system roots (a private CA).
     pub tls_roots: Option<Arc<rustls::RootCertStore>>,
@@ -103,7 +106,7 @@ impl GatewayConfig {
             max_queued: 4096,
             backoff: Backoff::default(),
             max_frame_bytes: 64 << 20,
-            wait_for_connection: Duration::from_secs(5),
+            wait_for_connection: Duration::ZERO,
             admin_scope: false,
             tls_roots: None,
             device: None,
@@ -162,6 +165,7 @@ pub struct GatewayClient {
     request_timeout: Duration,
     run_buffer: usize,
     wait_for_connection: Duration,
+    connect_timeout: Duration,
 }
 
 impl GatewayClient {
@@ -184,6 +188,7 @@ impl GatewayClient {
             request_timeout: config.request_timeout,
             run_buffer: config.run_buffer.max(1),
             wait_for_connection: config.wait_for_connection,
+            connect_timeout: config.connect_timeout,
         };
         let conn = Connection::new(config, commands_rx, status_tx, shared);
         (client, conn)
@@ -252,20 +257,38 @@ impl GatewayClient {
     /// this is the one check against the announced frame limit: a frame over it is refused
     /// before it is sent, and the other calls on the socket are untouched.
     async fn submit(&self, cmd: Command) -> Result<(), GatewayError> {
-        if !self.status.borrow().is_connected() {
-            // Nothing was sent yet, so waiting for a reconnect cannot run anything twice.
+        let current = self.status.borrow().clone();
+        if !current.is_connected() {
+            // Known down: fail fast unless configured to wait. Not tried yet (start-up): wait
+            // for the first attempt. Nothing was sent, so waiting cannot run anything twice.
+            let first_attempt = matches!(
+                current,
+                GatewayStatus::Connecting {
+                    last_failure: None,
+                    ..
+                }
+            );
+            let wait = if first_attempt {
+                self.connect_timeout.max(self.wait_for_connection)
+            } else {
+                self.wait_for_connection
+            };
+            if wait.is_zero() {
+                return Err(self.not_connected());
+            }
             let mut status = self.status.clone();
-            let up = tokio::time::timeout(
-                self.wait_for_connection,
-                status.wait_for(|s| !matches!(s, GatewayStatus::Connecting { .. })),
-            )
-            .await;
+            let settled = |s: &GatewayStatus| match s {
+                GatewayStatus::Connecting { last_failure, .. } => {
+                    last_failure.is_some() && first_attempt && self.wait_for_connection.is_zero()
+                }
+                _ => true,
+            };
+            let up = tokio::time::timeout(wait, status.wait_for(settled)).await;
             if !matches!(up, Ok(Ok(ref s)) if s.is_connected()) {
                 return Err(self.not_connected());
             }
         }
-        let Command::Send { frame, .. } = &cmd;
-        if let Some(limit) = self.max_frame_bytes() {
+        if let (Command::Send { frame, .. }, Some(limit)) = (&cmd, self.max_frame_bytes()) {
             // `ws` compares the message's byte length with `maxPayload` (receiver.js:
             // `totalPayloadLength > maxPayload` closes with 1009), so equal still fits.
             if frame.len() > limit {
@@ -308,9 +331,11 @@ impl GatewayClient {
     }
 
     /// Start an agent run and wait until the gateway accepted it; read its events with
-    /// [`Run::next`]. The run id is a fresh UUID sent as `idempotencyKey`.
+    /// [`Run::next`]. The run id (sent as `idempotencyKey`) is `req.idempotent_id`, else a
+    /// fresh UUID.
     pub async fn start_run(&self, req: &RunRequest) -> Result<Run, GatewayError> {
-        self.start_run_with_id(req, RunId::new()).await
+        let id = req.idempotent_id.clone().unwrap_or_default();
+        self.start_run_with_id(req, id).await
     }
 
     /// [`Self::start_run`] with a caller-chosen run id. Dropping the future while it waits
@@ -346,6 +371,13 @@ impl GatewayClient {
                     run_id: run_id.clone(),
                     events: events_tx,
                     accepted: accepted_tx,
+                    orphan: Orphan {
+                        run_id: run_id.clone(),
+                        session_key: req.session_key.as_str().to_owned(),
+                        agent_id: req.agent_id.clone(),
+                        delete_session: guard.deletes_session(),
+                        keep_for_retry: req.idempotent_id.is_some(),
+                    },
                 },
             })
             .await;
@@ -362,12 +394,24 @@ impl GatewayClient {
         };
         match result {
             Ok(()) => Ok(Run::new(run_id, events, guard)),
+            // No `accepted` in time: the run may start anyway, and nobody would read it. The
+            // guard aborts it and drops its entries now, not at a late reply.
+            Err(GatewayError::Timeout) => Err(GatewayError::Timeout),
             Err(e) => {
-                // Refused, never sent, or no answer: nothing we could abort.
+                // Refused or never sent: nothing to abort. Lost with the connection: the
+                // connection aborts it on the next one.
                 guard.ended = true;
                 Err(e)
             }
         }
+    }
+
+    /// Tell the connection that nobody reads `run_id` any more (best effort: with the
+    /// command queue full the entries wait for the run's final answer or a reconnect).
+    pub(crate) fn forget_run(&self, run_id: &RunId) {
+        let _ = self.commands.try_send(Command::Forget {
+            run_id: run_id.clone(),
+        });
     }
 
     /// Abort a run on the gateway where the protocol allows it. v4 has `chat.abort`, which

@@ -9,7 +9,12 @@
 //! When the connection is lost (close frame, transport error, no `tick` for two tick
 //! intervals, a `shutdown` event) every call and run in flight fails at once with
 //! [`GatewayError::Disconnected`]. Runs are never re-issued on reconnect: a run may already
-//! have executed, and re-sending could run the agent twice.
+//! have executed, and re-sending could run the agent twice. Nobody reads those runs any
+//! more, so they are aborted on the next connection (v4 `chat.abort`; v3: deleting their
+//! per-request session where allowed), as are the runs in flight when clawshim shuts down
+//! (on the way out, after failing them with [`GatewayError::ShuttingDown`]). A run whose
+//! caller stopped waiting ([`Command::Forget`], sent by the run's drop guard) leaves the maps
+//! at once.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -35,9 +40,10 @@ use super::frame::{
 use super::hello::Hello;
 use super::ids::{RequestId, RunId};
 use super::methods::{
-    AgentResPayload, ClientInfo, ConnectParams, HelloOk, CLIENT_ID, CLIENT_MODE, MAX_PROTOCOL,
-    MIN_PROTOCOL, SCOPES, SCOPES_WITH_ADMIN,
+    AgentResPayload, ChatAbortParams, ClientInfo, ConnectParams, HelloOk, CLIENT_ID, CLIENT_MODE,
+    MAX_PROTOCOL, MIN_PROTOCOL, SCOPES, SCOPES_WITH_ADMIN,
 };
+use super::oddities::{Oddities, Oddity};
 use super::run::RunEvent;
 use super::GatewayError;
 
@@ -51,7 +57,26 @@ pub(crate) enum Command {
         frame: String,
         kind: PendingKind,
     },
+    /// Nobody reads this run any more (its caller gave up before `accepted`, or dropped the
+    /// run): drop its entries now instead of at its final answer or the next reconnect.
+    Forget { run_id: RunId },
 }
+
+/// What aborting a run needs once nobody reads it (kept while it is in flight).
+#[derive(Debug, Clone)]
+pub(crate) struct Orphan {
+    pub(crate) run_id: RunId,
+    pub(crate) session_key: String,
+    pub(crate) agent_id: String,
+    /// Its per-request session may be deleted (the only way to stop a run on v3).
+    pub(crate) delete_session: bool,
+    /// Started with a client's idempotency key: when its reader leaves, the run is kept
+    /// (not aborted) for the client's retry, which joins it under the same id.
+    pub(crate) keep_for_retry: bool,
+}
+
+/// Runs remembered across a reconnect to be aborted; more are dropped (and logged).
+const MAX_ORPHANS: usize = 1024;
 
 /// Who waits for a request's answer.
 pub(crate) enum PendingKind {
@@ -62,6 +87,7 @@ pub(crate) enum PendingKind {
         run_id: RunId,
         events: mpsc::Sender<RunEvent>,
         accepted: oneshot::Sender<Result<(), GatewayError>>,
+        orphan: Orphan,
     },
 }
 
@@ -70,9 +96,12 @@ enum Pending {
     Run {
         run_id: RunId,
         accepted: Option<oneshot::Sender<Result<(), GatewayError>>>,
+        orphan: Orphan,
     },
     /// Our own `agents.list` after connecting: fills the cache.
     AgentsRefresh,
+    /// Our own clean-up request (`chat.abort`, `sessions.delete`): the answer is only logged.
+    Cleanup,
 }
 
 /// The background task behind a [`super::GatewayClient`].
@@ -81,6 +110,8 @@ pub struct Connection {
     commands: mpsc::Receiver<Command>,
     status: watch::Sender<GatewayStatus>,
     shared: Arc<Shared>,
+    /// Runs in flight when the last connection was lost: aborted on the next one.
+    orphans: Vec<Orphan>,
 }
 
 impl Connection {
@@ -95,6 +126,7 @@ impl Connection {
             commands,
             status,
             shared,
+            orphans: Vec::new(),
         }
     }
 
@@ -119,9 +151,9 @@ impl Connection {
             match connected {
                 Ok((ws, hello)) => {
                     attempt = 0;
-                    let reason = tokio::select! {
-                        reason = self.serve(ws, hello) => reason,
-                        _ = &mut shutdown => break,
+                    let reason = match self.serve(ws, hello, shutdown.as_mut()).await {
+                        Served::Lost(reason) => reason,
+                        Served::ShutDown => break,
                     };
                     warn!(reason = %reason, "gateway connection lost; reconnecting");
                     last_failure = Some(ConnectFailure::Lost { reason });
@@ -138,8 +170,16 @@ impl Connection {
                 attempt,
                 last_failure: last_failure.clone(),
             });
-            // Wait before the next attempt, failing queued commands at once meanwhile.
-            let delay = self.config.backoff.delay(attempt.saturating_sub(1));
+            // Wait before the next attempt, failing queued commands at once meanwhile. A
+            // gateway that is not there is retried fast (backoff.rs); one that refuses is not.
+            let unreachable = matches!(
+                last_failure,
+                Some(ConnectFailure::Unreachable { .. } | ConnectFailure::Lost { .. })
+            );
+            let delay = self
+                .config
+                .backoff
+                .delay(attempt.saturating_sub(1), unreachable);
             let wake = tokio::time::sleep(delay);
             tokio::pin!(wake);
             loop {
@@ -306,8 +346,15 @@ impl Connection {
         }
     }
 
-    /// Serve one established connection until it is lost; returns why.
-    async fn serve(&mut self, ws: Ws, hello: HelloOk) -> String {
+    /// Serve one established connection until it is lost (returns why) or `shutdown`
+    /// completes (then the runs in flight fail with [`GatewayError::ShuttingDown`] and are
+    /// aborted on the way out).
+    async fn serve(
+        &mut self,
+        ws: Ws,
+        hello: HelloOk,
+        mut shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
+    ) -> Served {
         let summary = Arc::new(Hello::from(&hello));
         let tick = summary.tick_interval;
         let version = summary.server_version.clone();
@@ -337,7 +384,16 @@ impl Connection {
         let frame = ReqFrame::new(req_id.as_str(), "agents.list", &serde_json::json!({})).to_json();
         state.pending.insert(req_id, Pending::AgentsRefresh);
         if out_tx.send(Message::text(frame)).await.is_err() {
-            return "writer stopped".into();
+            return Served::Lost("writer stopped".into());
+        }
+        // The runs the last connection left behind: nobody reads them, stop them (sent at the
+        // top of the loop below, like every abandoned run).
+        state.abandoned = std::mem::take(&mut self.orphans);
+        if !state.abandoned.is_empty() {
+            info!(
+                runs = state.abandoned.len(),
+                "aborting the runs in flight when the connection was lost"
+            );
         }
         self.set_status(GatewayStatus::Connected {
             server_version: version,
@@ -345,7 +401,13 @@ impl Connection {
 
         let liveness = tokio::time::sleep(tick * 2);
         tokio::pin!(liveness);
-        let reason = loop {
+        let mut stopping = false;
+        let reason = 'serve: loop {
+            for frame in state.take_cleanup(hello.protocol) {
+                if out_tx.send(Message::text(frame)).await.is_err() {
+                    break 'serve "writer stopped".to_string();
+                }
+            }
             tokio::select! {
                 biased;
                 msg = stream.next() => match msg {
@@ -375,19 +437,50 @@ impl Connection {
                             break "writer stopped".to_string();
                         }
                     }
+                    Some(Command::Forget { run_id }) => state.abandon_run(run_id.as_str()),
                     None => break "client dropped".to_string(),
                 },
                 _ = &mut liveness => break format!("no tick from the gateway for {:?}", tick * 2),
                 r = &mut writer => break r.unwrap_or_else(|e| format!("writer panicked: {e}")),
+                _ = shutdown.as_mut() => {
+                    stopping = true;
+                    break "shutting down".to_string();
+                }
             }
         };
+        if stopping {
+            // Past the grace period: tell the readers why, and stop what they leave behind.
+            let orphans = state.fail_all(GatewayError::ShuttingDown);
+            if !orphans.is_empty() {
+                info!(
+                    runs = orphans.len(),
+                    "aborting the runs in flight at shutdown"
+                );
+            }
+            state.abandoned.extend(orphans);
+            for frame in state.take_cleanup(hello.protocol) {
+                if out_tx.try_send(Message::text(frame)).is_err() {
+                    break;
+                }
+            }
+            let _ = out_tx.try_send(Message::Close(Some(CloseFrame {
+                code: CloseCode::Away,
+                reason: "".into(),
+            })));
+            drop(out_tx);
+            let _ = tokio::time::timeout(Duration::from_millis(500), &mut writer).await;
+            return Served::ShutDown;
+        }
         self.set_status(GatewayStatus::Connecting {
             attempt: 0,
             last_failure: Some(ConnectFailure::Lost {
                 reason: reason.clone(),
             }),
         });
-        state.fail_all(&reason);
+        let orphans = state.fail_all(GatewayError::Disconnected {
+            reason: reason.clone(),
+        });
+        self.keep_orphans(orphans);
         let _ = out_tx.try_send(Message::Close(Some(CloseFrame {
             code: CloseCode::Normal,
             reason: "".into(),
@@ -395,8 +488,51 @@ impl Connection {
         drop(out_tx);
         // Give the writer a moment to flush the close frame; never wait long.
         let _ = tokio::time::timeout(Duration::from_millis(200), &mut writer).await;
-        reason
+        Served::Lost(reason)
     }
+
+    /// Remember runs to abort on the next connection, within [`MAX_ORPHANS`].
+    fn keep_orphans(&mut self, orphans: Vec<Orphan>) {
+        let room = MAX_ORPHANS.saturating_sub(self.orphans.len());
+        if orphans.len() > room {
+            warn!(
+                dropped = orphans.len() - room,
+                "too many runs in flight to remember for abort; some may finish unseen"
+            );
+        }
+        self.orphans.extend(orphans.into_iter().take(room));
+    }
+}
+
+/// How [`Connection::serve`] ended.
+enum Served {
+    Lost(String),
+    ShutDown,
+}
+
+/// The requests that stop `orphan` on the gateway, as `(request id, frame)`: v4 `chat.abort`
+/// (stops `agent` runs too: openclaw-lab abort_chat); v3's `chat.abort` only knows
+/// `chat.send` runs, so there deleting its per-request session (when configured; an admin
+/// method) is the only stop.
+fn cleanup_frames(orphan: &Orphan, protocol: u32) -> Vec<(RequestId, String)> {
+    let mut frames = Vec::new();
+    if protocol >= 4 {
+        let req_id = RequestId::new();
+        let params = ChatAbortParams {
+            session_key: &orphan.session_key,
+            run_id: orphan.run_id.as_str(),
+            agent_id: &orphan.agent_id,
+        };
+        let frame = ReqFrame::new(req_id.as_str(), "chat.abort", &params).to_json();
+        frames.push((req_id, frame));
+    }
+    if orphan.delete_session {
+        let req_id = RequestId::new();
+        let params = serde_json::json!({"key": orphan.session_key, "deleteTranscript": false});
+        let frame = ReqFrame::new(req_id.as_str(), "sessions.delete", &params).to_json();
+        frames.push((req_id, frame));
+    }
+    frames
 }
 
 fn reject(cmd: Command, last_failure: &Option<ConnectFailure>) {
@@ -417,7 +553,9 @@ fn reject_shutting_down(cmd: Command) {
 }
 
 fn fail_command(cmd: Command, err: GatewayError) {
-    let Command::Send { kind, .. } = cmd;
+    let Command::Send { kind, .. } = cmd else {
+        return; // a `Forget`: nothing is registered while disconnected
+    };
     match kind {
         PendingKind::Call(tx) => {
             let _ = tx.send(Err(err));
@@ -466,6 +604,10 @@ enum Flow {
 struct ConnState {
     pending: HashMap<RequestId, Pending>,
     runs: HashMap<RunId, mpsc::Sender<RunEvent>>,
+    /// Protocol violations seen, logged rate-limited.
+    oddities: Oddities,
+    /// Runs nobody reads any more, to abort on the gateway ([`ConnState::take_cleanup`]).
+    abandoned: Vec<Orphan>,
 }
 
 impl ConnState {
@@ -478,6 +620,7 @@ impl ConnState {
                 run_id,
                 events,
                 accepted,
+                orphan,
             } => {
                 if self.runs.contains_key(&run_id) {
                     let _ = accepted.send(Err(GatewayError::DuplicateRun(run_id)));
@@ -488,6 +631,7 @@ impl ConnState {
                 Pending::Run {
                     run_id,
                     accepted: Some(accepted),
+                    orphan,
                 }
             }
         };
@@ -499,7 +643,7 @@ impl ConnState {
         let frame = match InFrame::parse(text) {
             Ok(f) => f,
             Err(e) => {
-                warn!(error = %e, "ignoring unparsable gateway frame");
+                self.oddities.note(Oddity::Unparsable, &e);
                 return Flow::Continue;
             }
         };
@@ -525,13 +669,23 @@ impl ConnState {
                 }
                 _ => Flow::Continue,
             },
-            InFrame::Unknown => Flow::Continue,
+            InFrame::Unknown => {
+                self.oddities.note(
+                    Oddity::UnknownType,
+                    &text.chars().take(80).collect::<String>(),
+                );
+                Flow::Continue
+            }
         }
     }
 
     fn on_agent_event(&mut self, payload: &RawValue) {
-        let Ok(ev) = serde_json::from_str::<AgentEvent>(payload.get()) else {
-            return;
+        let ev = match serde_json::from_str::<AgentEvent>(payload.get()) {
+            Ok(ev) => ev,
+            Err(e) => {
+                self.oddities.note(Oddity::MalformedEvent, &e);
+                return;
+            }
         };
         if ev.stream != "assistant" {
             return;
@@ -551,36 +705,96 @@ impl ConnState {
         match tx.try_send(RunEvent::Delta(delta)) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {
-                // A slow HTTP client must never stall the socket: drop its run. The reader
-                // sees its channel close without a final event and reports `Lagged`.
-                warn!(run_id = %ev.run_id, "run reader too slow; dropping run");
-                self.forget_run(&ev.run_id);
+                // A slow HTTP client must never stall the socket: drop its run and abort it.
+                // The reader sees its channel close without a final event: `Lagged`.
+                warn!(run_id = %ev.run_id, "run reader too slow; dropping and aborting the run");
+                self.abandon_run(&ev.run_id);
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {
-                self.forget_run(&ev.run_id);
+                self.abandon_run(&ev.run_id);
             }
         }
     }
 
-    fn forget_run(&mut self, run_id: &str) {
+    /// Nobody reads `run_id` any more: drop its entries and queue its abort (once: a run
+    /// already dropped is not aborted again). A run kept for a retry
+    /// ([`Orphan::keep_for_retry`]) only loses its reader: its pending entry stays, so its
+    /// final answer reaches a retry that registered the same id meanwhile.
+    fn abandon_run(&mut self, run_id: &str) {
         self.runs.remove(run_id);
-        self.pending
-            .retain(|_, p| !matches!(p, Pending::Run { run_id: r, .. } if r.as_str() == run_id));
+        let ids: Vec<RequestId> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| {
+                matches!(p, Pending::Run { run_id: r, orphan, .. }
+                    if r.as_str() == run_id && !orphan.keep_for_retry)
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in ids {
+            if let Some(Pending::Run { orphan, .. }) = self.pending.remove(&id) {
+                self.abandoned.push(orphan);
+            }
+        }
+    }
+
+    /// Remove the other pending entries of `run_id` (retries that joined it); one still
+    /// waiting for `accepted` is told the run started, and finds its end in the run's channel.
+    fn settle_joined(&mut self, run_id: &RunId) {
+        let ids: Vec<RequestId> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| matches!(p, Pending::Run { run_id: r, .. } if r == run_id))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in ids {
+            if let Some(Pending::Run {
+                accepted: Some(tx), ..
+            }) = self.pending.remove(&id)
+            {
+                let _ = tx.send(Ok(()));
+            }
+        }
+    }
+
+    /// The clean-up frames of the abandoned runs, registered so their answers are expected.
+    fn take_cleanup(&mut self, protocol: u32) -> Vec<String> {
+        if self.abandoned.is_empty() {
+            return Vec::new();
+        }
+        let mut frames = Vec::new();
+        for orphan in std::mem::take(&mut self.abandoned) {
+            for (req_id, frame) in cleanup_frames(&orphan, protocol) {
+                self.pending.insert(req_id, Pending::Cleanup);
+                frames.push(frame);
+            }
+        }
+        frames
     }
 
     fn on_res(&mut self, res: ResFrame, shared: &Shared) {
         let Some(pending) = self.pending.get_mut(res.id.as_str()) else {
+            // Also the late answers of runs and calls we stopped waiting for.
+            self.oddities.note(Oddity::UnknownResponse, &res.id);
             return;
         };
         match pending {
-            Pending::Run { run_id, accepted } => {
+            Pending::Run {
+                run_id, accepted, ..
+            } => {
                 let payload = AgentResPayload::parse(res.payload.as_deref());
                 if res.ok && payload.is_accepted() {
-                    if let Some(tx) = accepted.take() {
-                        if tx.send(Ok(())).is_err() {
-                            // The caller gave up waiting; nobody will read this run.
+                    match accepted.take() {
+                        Some(tx) => {
+                            if tx.send(Ok(())).is_err() {
+                                // The caller gave up waiting; nobody will read this run.
+                                let run_id = run_id.clone();
+                                self.abandon_run(run_id.as_str());
+                            }
+                        }
+                        None => {
                             let run_id = run_id.clone();
-                            self.forget_run(run_id.as_str());
+                            self.oddities.note(Oddity::DuplicateAccepted, &run_id);
                         }
                     }
                     return;
@@ -588,6 +802,12 @@ impl ConnState {
                 let run_id = run_id.clone();
                 let accepted = accepted.take();
                 self.pending.remove(res.id.as_str());
+                if res.ok || accepted.is_none() {
+                    // The run's final answer. A retry that joined it (same id, kept for it)
+                    // waits on an entry of its own that the gateway answers with its cached
+                    // `accepted` at most: this answer is the retry's too.
+                    self.settle_joined(&run_id);
+                }
                 let Some(events) = self.runs.remove(&run_id) else {
                     return;
                 };
@@ -630,6 +850,12 @@ impl ConnState {
                 };
                 let _ = tx.send(result);
             }
+            Pending::Cleanup => {
+                self.pending.remove(res.id.as_str());
+                if !res.ok {
+                    debug!(error = ?res.error, "clean-up request refused");
+                }
+            }
             Pending::AgentsRefresh => {
                 self.pending.remove(res.id.as_str());
                 let stored = if res.ok {
@@ -647,26 +873,30 @@ impl ConnState {
         }
     }
 
-    fn fail_all(&mut self, reason: &str) {
-        let err = || GatewayError::Disconnected {
-            reason: reason.to_string(),
-        };
+    /// Fail every call and run in flight with `err`; returns the runs (accepted or not), which
+    /// nobody reads any more and which may still go on at the gateway.
+    fn fail_all(&mut self, err: GatewayError) -> Vec<Orphan> {
+        let mut orphans = Vec::new();
         for (_, pending) in self.pending.drain() {
             match pending {
                 Pending::Call(tx) => {
-                    let _ = tx.send(Err(err()));
+                    let _ = tx.send(Err(err.clone()));
                 }
                 Pending::Run {
-                    accepted: Some(tx), ..
+                    accepted, orphan, ..
                 } => {
-                    let _ = tx.send(Err(err()));
+                    if let Some(tx) = accepted {
+                        let _ = tx.send(Err(err.clone()));
+                    }
+                    orphans.push(orphan);
                 }
-                Pending::Run { .. } | Pending::AgentsRefresh => {}
+                Pending::AgentsRefresh | Pending::Cleanup => {}
             }
         }
         for (_, events) in self.runs.drain() {
-            deliver_terminal(events, RunEvent::Failed(err()));
+            deliver_terminal(events, RunEvent::Failed(err.clone()));
         }
+        orphans
     }
 }
 
@@ -706,6 +936,13 @@ mod tests {
             run_id: RunId::from(run_id),
             events,
             accepted,
+            orphan: Orphan {
+                run_id: RunId::from(run_id),
+                session_key: "agent:main:openai:x".into(),
+                agent_id: "main".into(),
+                delete_session: false,
+                keep_for_retry: false,
+            },
         };
         (kind, rx)
     }

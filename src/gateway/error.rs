@@ -97,6 +97,9 @@ pub enum GatewayError {
     /// A run with this id is already in flight on the connection (ids must be unique).
     #[error("a run with id {0} is already in flight")]
     DuplicateRun(RunId),
+    /// clawshim is stopping and the grace period is over: the run was aborted.
+    #[error("clawshim is shutting down")]
+    ShuttingDown,
 }
 
 impl GatewayError {
@@ -110,6 +113,7 @@ impl GatewayError {
                 | GatewayError::Disconnected { .. }
                 | GatewayError::Timeout
                 | GatewayError::Lagged
+                | GatewayError::ShuttingDown
         )
     }
 }

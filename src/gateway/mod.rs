@@ -14,6 +14,7 @@ pub(crate) mod frame;
 pub mod hello;
 pub mod ids;
 pub(crate) mod methods;
+pub(crate) mod oddities;
 pub mod run;
 
 pub use agents::{AgentDirectory, AgentInfo, AgentNotFound};

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tracing::{debug, warn};
+use tracing::debug;
 
 use crate::gateway::{GatewayClient, GatewayError, RunId};
 use crate::media::Attachment;
@@ -41,6 +41,10 @@ pub struct RunRequest {
     /// The run's backend model (`provider` + `model`, openclaw 2026.9.6 only: see
     /// [`GatewayClient::supports_model_override`]).
     pub model: Option<ModelOverride>,
+    /// A run id derived from a client's `Idempotency-Key` (fresh when `None`). Such a run is
+    /// not aborted when its reader leaves: the connection keeps it for the client's retry,
+    /// which joins it (or gets the gateway's cached answer once it finished).
+    pub idempotent_id: Option<RunId>,
 }
 
 /// Token counts from the final result's `meta.agentMeta.usage`.
@@ -86,7 +90,7 @@ pub enum RunEvent {
     /// The run failed: gateway error after acceptance or lost connection.
     Failed(GatewayError),
     /// The reader fell too far behind and the connection dropped the run (its channel
-    /// closed without a final event); the run goes on on the gateway.
+    /// closed without a final event) and aborted it on the gateway.
     Lagged,
     /// The local deadline passed before the gateway's final answer.
     TimedOut,
@@ -135,11 +139,9 @@ impl Run {
             ev = self.events.recv() => ev.unwrap_or(RunEvent::Lagged),
             _ = tokio::time::sleep_until(deadline) => RunEvent::TimedOut,
         };
-        if matches!(
-            event,
-            RunEvent::Finished(_) | RunEvent::Failed(_) | RunEvent::Lagged
-        ) {
-            // The gateway is done with it (or we already let go of it): nothing to abort.
+        if event.is_terminal() && event != RunEvent::TimedOut {
+            // The gateway is done with it, or the connection aborts it (lagged, lost,
+            // shutting down): nothing left to abort here.
             self.guard.ended = true;
         }
         event
@@ -153,7 +155,6 @@ pub(crate) struct RunGuard {
     gateway: GatewayClient,
     run_id: RunId,
     session_key: SessionKey,
-    agent_id: String,
     delete_session: bool,
     /// Set once no abort is needed (final answer, failure, or refused before it started).
     pub(crate) ended: bool,
@@ -165,36 +166,30 @@ impl RunGuard {
             gateway,
             run_id: run_id.clone(),
             session_key: req.session_key.clone(),
-            agent_id: req.agent_id.clone(),
             delete_session: req.delete_ephemeral_session && req.session_key.is_ephemeral(),
             ended: false,
         }
+    }
+
+    /// Whether dropping this guard deletes the run's session.
+    pub(crate) fn deletes_session(&self) -> bool {
+        self.delete_session
     }
 }
 
 impl Drop for RunGuard {
     fn drop(&mut self) {
+        if !self.ended {
+            // The connection drops the run's entries at once and aborts it (and deletes its
+            // per-request session when asked): one mechanism with lagged and lost runs.
+            debug!(run_id = %self.run_id, "run abandoned; aborting it on the gateway");
+            self.gateway.forget_run(&self.run_id);
+            return;
+        }
         // Without a runtime (process exit) there is nobody left to send the request.
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        if !self.ended {
-            let gateway = self.gateway.clone();
-            let (run_id, session_key, agent_id) = (
-                self.run_id.clone(),
-                self.session_key.clone(),
-                self.agent_id.clone(),
-            );
-            runtime.spawn(async move {
-                match gateway.abort_run(&run_id, &session_key, &agent_id).await {
-                    Ok(true) => debug!(run_id = %run_id, "run aborted on the gateway"),
-                    Ok(false) => {
-                        debug!(run_id = %run_id, "gateway cannot abort runs (protocol 3); run left to finish")
-                    }
-                    Err(e) => warn!(run_id = %run_id, error = %e, "abort failed"),
-                }
-            });
-        }
         if self.delete_session {
             let gateway = self.gateway.clone();
             let key = self.session_key.clone();
@@ -229,6 +224,7 @@ mod tests {
             attachments: Vec::new(),
             thinking: None,
             model: None,
+            idempotent_id: None,
         };
         let id = RunId::from("run-1");
         let (tx, rx) = mpsc::channel(4);

@@ -583,6 +583,21 @@ def case_agents_sdk(t):
     expect_echo(plain, "hello agents %s" % n)
     expect_echo(streamed, "stream agents %s" % n2)
 
+def case_idempotency_key(t):
+    """The same request sent twice with one Idempotency-Key (as the SDK sends it with
+    extra_headers): one gateway run (the mock LLM saw one call), the same reply twice."""
+    if t.kind == "builtin":
+        raise NotApplicable("the built-in endpoint has no Idempotency-Key")
+    text = "idempotent %s" % nonce()
+    headers = {"Idempotency-Key": "interop-%s" % nonce()}
+    first = t.reply_of(t.chat(text, extra_headers=headers))
+    again = t.reply_of(t.chat(text, extra_headers=headers))
+    expect_echo(first, text)
+    check(again == first, "the retry got %r, the first %r" % (short(again), short(first)))
+    calls = t.mock_requests(text)
+    check(len(calls) == 1, "the mock LLM saw %d calls for one Idempotency-Key" % len(calls))
+
+
 CASES = [
     ("models", case_models),
     ("non_stream", case_non_stream),
@@ -606,6 +621,7 @@ CASES = [
     ("responses_stream", case_responses_stream),
     ("responses_image", case_responses_image),
     ("agents_sdk", case_agents_sdk),
+    ("idempotency_key", case_idempotency_key),
 ]
 
 

@@ -338,7 +338,8 @@ async fn graceful_stop_lets_a_running_stream_finish() {
 async fn a_request_during_a_gateway_restart_waits_for_the_reconnect() {
     let gw = mock(Protocol::V4).await;
     let addr = gw.addr();
-    let shim = Shim::start(&gw.url()).await;
+    // Waiting is an option (default off: a down gateway is a 503 at once, see outage.rs).
+    let shim = Shim::start_with(&gw.url(), |s| s.gateway_wait_secs = Some(10), true).await;
     gw.stop().await;
     shim.wait_status("/readyz", 503).await;
     // Sent while the gateway is down: nothing reaches it, so waiting is safe.
@@ -366,5 +367,28 @@ async fn a_request_during_a_gateway_restart_waits_for_the_reconnect() {
     assert_eq!(
         v["choices"][0]["message"]["content"],
         "echo: during restart"
+    );
+}
+
+#[tokio::test]
+async fn a_slow_non_stream_answer_gets_whitespace_keep_alives_before_its_json() {
+    let gw = mock_with(MockOptions {
+        protocol: Protocol::V4,
+        token: Some(TOKEN.into()),
+        chunk_delay: Duration::from_millis(700),
+        ..MockOptions::default()
+    })
+    .await;
+    let shim = Shim::start_with(&gw.url(), |s| s.json_keepalive_secs = Some(1), true).await;
+    let r = shim
+        .chat(user_msg("openclaw/main", "slow enough for keep-alives"))
+        .await;
+    assert_eq!(r.status(), 200);
+    let body = r.text().await.unwrap();
+    assert!(body.starts_with(' '), "{body:?}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        v["choices"][0]["message"]["content"],
+        "echo: slow enough for keep-alives"
     );
 }

@@ -135,6 +135,10 @@ pub struct Settings {
     /// SSE keep-alive interval in seconds.
     #[arg(long, env = "CLAWSHIM_KEEPALIVE_SECS", global = true)]
     pub keepalive_secs: Option<u64>,
+    /// Non-stream keep-alive interval in seconds (headers early, then whitespace before the
+    /// JSON body); 0 turns it off.
+    #[arg(long, env = "CLAWSHIM_JSON_KEEPALIVE_SECS", global = true)]
+    pub json_keepalive_secs: Option<u64>,
     /// Runs in flight at once.
     #[arg(long, env = "CLAWSHIM_MAX_CONCURRENT_RUNS", global = true)]
     pub max_concurrent_runs: Option<usize>,

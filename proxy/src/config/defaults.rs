@@ -22,8 +22,9 @@ pub const GATEWAY_URL: &str = "ws://127.0.0.1:18789";
 pub const GATEWAY_CONNECT_TIMEOUT_SECS: u64 = 10;
 /// A gateway call's answer, seconds.
 pub const GATEWAY_REQUEST_TIMEOUT_SECS: u64 = 30;
-/// How long a request waits for the gateway connection before 503, seconds.
-pub const GATEWAY_WAIT_SECS: u64 = 5;
+/// How long a request that finds the gateway connection down waits for it before 503,
+/// seconds: none, a 503 with `Retry-After` at once (clients retry it with backoff).
+pub const GATEWAY_WAIT_SECS: u64 = 0;
 /// Keep per-request sessions on the gateway.
 pub const DELETE_EPHEMERAL_SESSIONS: bool = false;
 /// Failed auth attempts per client IP before 429.
@@ -54,6 +55,11 @@ pub const H2_MAX_PENDING_ACCEPT_RESET_STREAMS: usize = 20;
 pub const H2_MAX_HEADER_LIST_BYTES: u32 = 64 << 10;
 /// SSE keep-alive interval, seconds.
 pub const KEEPALIVE_SECS: u64 = 15;
+/// Non-stream keep-alive interval, seconds: under the 60 s idle timeout of common proxies and
+/// load balancers (nginx `proxy_read_timeout`, AWS ALB); answers faster than this are
+/// unchanged. The OpenAI Python SDK (httpx), the Node SDK and aiohttp (Open WebUI) all read
+/// JSON after leading whitespace (RELIABILITY.md).
+pub const JSON_KEEPALIVE_SECS: u64 = 20;
 /// Runs in flight at once.
 pub const MAX_CONCURRENT_RUNS: usize = 4096;
 /// Request bodies read and parsed at once: twice the CPU count. Parsing is CPU work, so more

@@ -108,6 +108,9 @@ pub struct LimitsSection {
     pub write_timeout_secs: Option<u64>,
     /// SSE keep-alive comment interval while a run is silent, seconds.
     pub keepalive_secs: Option<u64>,
+    /// Non-stream keep-alive: after this many seconds without the answer, the headers go out
+    /// and a space every interval until the JSON body; 0 turns it off.
+    pub json_keepalive_secs: Option<u64>,
     /// Runs in flight at once; beyond it requests get 429.
     pub max_concurrent_runs: Option<usize>,
     /// Open client connections at once; beyond it new ones are closed.

@@ -72,6 +72,8 @@ pub struct Merged {
     pub write_timeout_secs: u64,
     /// SSE keep-alive interval, seconds.
     pub keepalive_secs: u64,
+    /// Non-stream keep-alive interval, seconds (0 = off).
+    pub json_keepalive_secs: u64,
     /// Runs in flight at once.
     pub max_concurrent_runs: usize,
     /// Request bodies read and parsed at once.
@@ -142,6 +144,7 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
         run_timeout_secs,
         write_timeout_secs,
         keepalive_secs,
+        json_keepalive_secs,
         max_concurrent_runs,
         max_concurrent_bodies,
         threads,
@@ -194,6 +197,7 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
                 run_timeout_secs: file_run_timeout_secs,
                 write_timeout_secs: file_write_timeout_secs,
                 keepalive_secs: file_keepalive_secs,
+                json_keepalive_secs: file_json_keepalive_secs,
                 max_concurrent_runs: file_max_concurrent_runs,
                 max_connections: file_max_connections,
                 header_timeout_secs: file_header_timeout_secs,
@@ -303,6 +307,9 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
         keepalive_secs: keepalive_secs
             .or(file_keepalive_secs)
             .unwrap_or(defaults::KEEPALIVE_SECS),
+        json_keepalive_secs: json_keepalive_secs
+            .or(file_json_keepalive_secs)
+            .unwrap_or(defaults::JSON_KEEPALIVE_SECS),
         max_concurrent_runs: max_concurrent_runs
             .or(file_max_concurrent_runs)
             .unwrap_or(defaults::MAX_CONCURRENT_RUNS),

@@ -79,6 +79,8 @@ pub struct Config {
     pub write_timeout: Duration,
     /// SSE keep-alive interval.
     pub keepalive: Duration,
+    /// Non-stream keep-alive interval (`None`: off): see `chat::JsonOutput`.
+    pub json_keepalive: Option<Duration>,
     /// Runs in flight at once.
     pub max_concurrent_runs: usize,
     /// Request bodies read and parsed at once; more wait up to
@@ -205,7 +207,7 @@ mod tests {
         assert_eq!(c.forwarded_headers, ForwardedHeaders::Set);
         assert_eq!(c.log_format, LogFormat::Text);
         assert_eq!(c.gateway.connect_timeout, Duration::from_secs(10));
-        assert_eq!(c.gateway.wait_for_connection, Duration::from_secs(5));
+        assert_eq!(c.gateway.wait_for_connection, Duration::ZERO);
     }
 
     #[test]

@@ -166,6 +166,7 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
         run_grace: defaults::RUN_GRACE,
         write_timeout: Duration::from_secs(m.write_timeout_secs),
         keepalive: Duration::from_secs(m.keepalive_secs),
+        json_keepalive: Some(Duration::from_secs(m.json_keepalive_secs)).filter(|d| !d.is_zero()),
         max_concurrent_runs: m.max_concurrent_runs,
         max_concurrent_bodies: m.max_concurrent_bodies,
         threads: m.threads,
