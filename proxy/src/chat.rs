@@ -77,7 +77,7 @@ pub async fn serve(
         message: prompt.message,
         extra_system_prompt: prompt.extra_system_prompt,
         timeout: Some(app.config.run_timeout),
-        delete_ephemeral_session: app.config.delete_ephemeral_sessions,
+        delete_ephemeral_session: app.config.delete_ephemeral_sessions.enabled(),
     };
     let deadline = Instant::now() + app.config.run_timeout + app.config.run_grace;
     let Some(run) = start_run(session, ctx, &app.gateway, &run).await? else {

@@ -83,8 +83,9 @@ pub struct GatewayConfig {
     pub tls_roots: Option<Arc<rustls::RootCertStore>>,
     /// Ed25519 device identity signed into every `connect` (needed for a remote gateway).
     pub device: Option<Arc<super::device::DeviceIdentity>>,
-    /// Ask for `operator.admin` too (needed by [`GatewayClient::delete_session`]).
-    pub admin_scope: bool,
+    /// Whether per-request sessions are deleted after their run, and so whether
+    /// `operator.admin` is asked for ([`GatewayClient::delete_session`] needs it).
+    pub session_cleanup: super::SessionCleanup,
 }
 
 impl GatewayConfig {
@@ -101,7 +102,7 @@ impl GatewayConfig {
             backoff: Backoff::default(),
             max_frame_bytes: 64 << 20,
             wait_for_connection: Duration::from_secs(5),
-            admin_scope: false,
+            session_cleanup: super::SessionCleanup::default(),
             tls_roots: None,
             device: None,
         }
@@ -133,6 +134,10 @@ impl GatewayStatus {
 pub(crate) struct Shared {
     agents: RwLock<Option<AgentDirectory>>,
     pub(crate) protocol: std::sync::atomic::AtomicU32,
+    /// Whether this connection may delete sessions (decided at each handshake).
+    pub(crate) deletes_sessions: std::sync::atomic::AtomicBool,
+    /// Set once the reason it may not has been logged.
+    pub(crate) cleanup_refusal_logged: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -171,6 +176,8 @@ impl GatewayClient {
         let shared = Arc::new(Shared {
             agents: RwLock::new(None),
             protocol: std::sync::atomic::AtomicU32::new(0),
+            deletes_sessions: std::sync::atomic::AtomicBool::new(false),
+            cleanup_refusal_logged: std::sync::atomic::AtomicBool::new(false),
         });
         let client = GatewayClient {
             commands,
@@ -206,6 +213,14 @@ impl GatewayClient {
             0 => None,
             p => Some(p),
         }
+    }
+
+    /// Whether the current connection may delete per-request sessions (it was granted
+    /// `operator.admin` and cleanup is not off; see [`super::cleanup`]).
+    pub fn deletes_sessions(&self) -> bool {
+        self.shared
+            .deletes_sessions
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn not_connected(&self) -> GatewayError {

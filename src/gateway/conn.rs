@@ -36,7 +36,7 @@ use super::frame::{
 use super::ids::{RequestId, RunId};
 use super::methods::{
     AgentResPayload, ClientInfo, ConnectParams, HelloOk, CLIENT_ID, CLIENT_MODE, MAX_PROTOCOL,
-    MIN_PROTOCOL, SCOPES, SCOPES_WITH_ADMIN,
+    MIN_PROTOCOL,
 };
 use super::run::RunEvent;
 use super::GatewayError;
@@ -230,12 +230,11 @@ impl Connection {
             mode: CLIENT_MODE,
             display_name: Some("clawshim"),
         };
-        // Admin only when asked for (deleting finished per-request sessions needs it).
-        let scopes: &[&str] = if self.config.admin_scope {
-            &SCOPES_WITH_ADMIN
-        } else {
-            &SCOPES
-        };
+        // Admin when session cleanup may use it (cleanup.rs).
+        let scopes = self
+            .config
+            .session_cleanup
+            .scopes(self.config.device.is_some());
         // Shared secret, stored device token and the signed device proof (device.rs).
         let creds = ConnectCredentials::new(
             &self.config.auth,
@@ -302,9 +301,28 @@ impl Connection {
                         }
                     }
                     creds.accepted(&hello);
+                    self.decide_cleanup(&hello, scopes);
                     return Ok((ws, hello));
                 }
                 _ => continue,
+            }
+        }
+    }
+
+    /// Record whether this connection may delete per-request sessions; say once why not.
+    fn decide_cleanup(&self, hello: &HelloOk, requested: &[&str]) {
+        let cleanup = self.config.session_cleanup;
+        let decision = cleanup.decide(hello, requested);
+        self.shared
+            .deletes_sessions
+            .store(decision.is_ok(), Ordering::Relaxed);
+        if let Err(why) = decision {
+            let first = !self
+                .shared
+                .cleanup_refusal_logged
+                .swap(true, Ordering::Relaxed);
+            if cleanup.enabled() && first {
+                warn!(reason = why, "per-request sessions are kept on the gateway; on clawdbot 2026.1.x every later run gets slower as its session store grows");
             }
         }
     }

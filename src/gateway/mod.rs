@@ -6,6 +6,7 @@
 
 pub mod agents;
 pub mod backoff;
+pub mod cleanup;
 pub mod client;
 pub mod conn;
 pub mod device;
@@ -16,6 +17,7 @@ pub(crate) mod methods;
 pub mod run;
 
 pub use agents::{AgentDirectory, AgentInfo, AgentNotFound};
+pub use cleanup::SessionCleanup;
 pub use client::{GatewayClient, GatewayConfig, GatewayStatus};
 pub use error::{ConnectFailure, GatewayError, NotConnected};
 pub use ids::{RequestId, RunId};

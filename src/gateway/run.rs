@@ -29,7 +29,8 @@ pub struct RunRequest {
     /// Run timeout passed to the gateway (`timeout`, whole seconds).
     pub timeout: Option<Duration>,
     /// Delete the session once the run is over when it is a per-request one
-    /// ([`SessionKey::is_ephemeral`]; see [`GatewayClient::delete_session`]).
+    /// ([`SessionKey::is_ephemeral`]) and the connection may
+    /// ([`GatewayClient::deletes_sessions`]; see [`GatewayClient::delete_session`]).
     pub delete_ephemeral_session: bool,
 }
 
@@ -185,7 +186,7 @@ impl Drop for RunGuard {
                 }
             });
         }
-        if self.delete_session {
+        if self.delete_session && self.gateway.deletes_sessions() {
             let gateway = self.gateway.clone();
             let key = self.session_key.clone();
             runtime.spawn(async move {

@@ -5,6 +5,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clawshim_core::gateway::SessionCleanup;
+
 use crate::passthrough::ForwardedHeaders;
 use crate::telemetry::LogFormat;
 
@@ -18,8 +20,8 @@ pub const GATEWAY_CONNECT_TIMEOUT_SECS: u64 = 10;
 pub const GATEWAY_REQUEST_TIMEOUT_SECS: u64 = 30;
 /// How long a request waits for the gateway connection before 503, seconds.
 pub const GATEWAY_WAIT_SECS: u64 = 5;
-/// Keep per-request sessions on the gateway.
-pub const DELETE_EPHEMERAL_SESSIONS: bool = false;
+/// Delete per-request sessions when the gateway grants the scope to.
+pub const DELETE_EPHEMERAL_SESSIONS: SessionCleanup = SessionCleanup::Auto;
 /// Failed auth attempts per client IP before 429.
 pub const MAX_FAILED_AUTH: u32 = 10;
 /// Window of the failed-auth count, seconds.

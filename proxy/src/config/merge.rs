@@ -11,6 +11,8 @@ use super::defaults;
 use super::file::{
     AuthSection, FileConfig, GatewaySection, KeyEntry, LimitsSection, ServerSection, TlsSection,
 };
+use clawshim_core::gateway::SessionCleanup;
+
 use crate::passthrough::ForwardedHeaders;
 use crate::telemetry::LogFormat;
 
@@ -53,7 +55,7 @@ pub struct Merged {
     /// Wait for the gateway connection, seconds.
     pub gateway_wait_secs: u64,
     /// Delete per-request sessions after their run.
-    pub delete_ephemeral_sessions: bool,
+    pub delete_ephemeral_sessions: SessionCleanup,
     /// Failed auth attempts per client IP before 429.
     pub max_failed_auth: u32,
     /// Window of that count, seconds.

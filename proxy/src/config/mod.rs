@@ -22,6 +22,8 @@ use clawshim_core::gateway::GatewayConfig;
 pub use cli::{Cli, Command, GenKey, ListenerSettings, Settings};
 
 use crate::keys::KeySpec;
+use clawshim_core::gateway::SessionCleanup;
+
 use crate::passthrough::ForwardedHeaders;
 use crate::telemetry::LogFormat;
 use crate::tls::TlsConfig;
@@ -62,7 +64,7 @@ pub struct Config {
     /// Window for `max_failed_auth`.
     pub failed_auth_window: Duration,
     /// Delete per-request sessions after their run.
-    pub delete_ephemeral_sessions: bool,
+    pub delete_ephemeral_sessions: SessionCleanup,
     /// Largest request body.
     pub max_body_bytes: u64,
     /// Run timeout passed to the gateway; the local deadline adds [`Config::run_grace`].

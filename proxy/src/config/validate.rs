@@ -99,7 +99,7 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
     gateway.connect_timeout = Duration::from_secs(m.gateway_connect_timeout_secs.max(1));
     gateway.request_timeout = Duration::from_secs(m.gateway_request_timeout_secs.max(1));
     gateway.wait_for_connection = Duration::from_secs(m.gateway_wait_secs);
-    gateway.admin_scope = m.delete_ephemeral_sessions;
+    gateway.session_cleanup = m.delete_ephemeral_sessions;
 
     if !errors.is_empty() {
         return Err(ConfigError(errors));
