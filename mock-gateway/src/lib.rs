@@ -107,6 +107,12 @@ pub struct MockOptions {
     /// `requestId` until [`MockGateway::approve_pairing`]; without it a device is approved
     /// silently on v3 and needs no pairing on v4, as on the labs' loopback.
     pub require_pairing: bool,
+    /// Refuse an `agent` request while this many runs are in flight, with clawdbot
+    /// 2026.1.24's `UNAVAILABLE "Error: timeout acquiring session store lock: …"` sent before
+    /// `accepted` (its session-store lock under load: `config/sessions/store.js`,
+    /// `gateway/server-methods/agent.js`); the refused run never starts. Protocol 3 only:
+    /// openclaw keeps sessions in SQLite and has no such lock. `None` (default): no limit.
+    pub max_runs_in_flight: Option<usize>,
 }
 
 impl Default for MockOptions {
@@ -130,6 +136,7 @@ impl Default for MockOptions {
             max_queued_frames: 4096,
             bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             require_pairing: false,
+            max_runs_in_flight: None,
         }
     }
 }

@@ -293,6 +293,13 @@ fn agent(shared: &Arc<Shared>, conn: &ConnCtx, id: &Value, params: &Value) -> Op
         .filter(|t| *t > 0)
         .map(std::time::Duration::from_secs);
 
+    // The store-lock timeout comes after validation and the dedupe check, before `accepted`
+    // and before the dedupe entry (2026.1.24 `agent.js`: `updateSessionStore` precedes both).
+    if let (Protocol::V3, Some(max)) = (protocol, shared.opts.max_runs_in_flight) {
+        if lock(&shared.runs).active.len() >= max {
+            return Some(res_err(id, fx.error("session_store_lock_timeout")));
+        }
+    }
     let run_id = key.clone();
     let accepted = run::accepted_payload(shared, &run_id, &session_key, &agent_id);
     let (abort_tx, abort_rx) = mpsc::unbounded_channel();

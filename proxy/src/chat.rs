@@ -80,7 +80,7 @@ pub async fn serve(
         delete_ephemeral_session: app.config.delete_ephemeral_sessions.enabled(),
     };
     let deadline = Instant::now() + app.config.run_timeout + app.config.run_grace;
-    let Some(run) = start_run(session, ctx, &app.gateway, &run).await? else {
+    let Some(run) = start_run(session, ctx, &app.gateway, &app.admission, &run).await? else {
         return Ok(());
     };
     let meta = CompletionMeta {

@@ -37,6 +37,8 @@ pub struct RequestCtx {
     pub client_gone: bool,
     /// Who authenticated (routes that need auth). Set in `request_filter`.
     pub principal: Option<Principal>,
+    /// The run's admission slot, held until the run is over (`run_loop`).
+    pub admission: Option<crate::admission::Permit>,
 }
 
 impl RequestCtx {
@@ -56,6 +58,7 @@ impl RequestCtx {
             first_byte: None,
             client_gone: false,
             principal: None,
+            admission: None,
         }
     }
 }

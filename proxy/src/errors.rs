@@ -9,6 +9,7 @@ use clawshim_core::openai::request::RequestError;
 use clawshim_core::prompt::PromptError;
 use pingora::proxy::Session;
 
+use crate::admission::Refusal;
 use crate::ctx::RequestCtx;
 use crate::gateway_status;
 use crate::respond::{self, Head};
@@ -43,6 +44,13 @@ pub enum HttpError {
     /// Too many runs in flight.
     #[error("too many requests in flight")]
     TooManyRequests { retry_after_secs: u64 },
+    /// The gateway's run queue is full, or a run waited in it past its bound
+    /// (`admission`): 429 or 503 with `Retry-After`.
+    #[error("gateway overloaded: {refusal:?}")]
+    Overloaded {
+        refusal: Refusal,
+        retry_after_secs: u64,
+    },
     /// The gateway or the run failed.
     #[error(transparent)]
     Gateway(#[from] GatewayError),
@@ -83,6 +91,10 @@ impl HttpError {
             HttpError::MethodNotAllowed { .. } => 405,
             HttpError::PayloadTooLarge { .. } => 413,
             HttpError::TooManyRequests { .. } => 429,
+            HttpError::Overloaded { refusal, .. } => match refusal {
+                Refusal::QueueFull => 429,
+                Refusal::QueueTimeout => 503,
+            },
             HttpError::Internal(_) => 500,
             HttpError::BadGateway(_) => 502,
             HttpError::Gateway(g) => match g {
@@ -112,6 +124,10 @@ impl HttpError {
             HttpError::MethodNotAllowed { .. } => "method_not_allowed",
             HttpError::PayloadTooLarge { .. } => "payload_too_large",
             HttpError::TooManyRequests { .. } => "too_many_requests",
+            HttpError::Overloaded { refusal, .. } => match refusal {
+                Refusal::QueueFull => "run_queue_full",
+                Refusal::QueueTimeout => "run_queue_timeout",
+            },
             HttpError::Internal(_) => "internal",
             HttpError::BadGateway(_) => "bad_gateway",
             HttpError::Gateway(g) => match g {
@@ -177,6 +193,16 @@ impl HttpError {
                 "Too many requests in flight; retry shortly.",
             )
             .with_code("rate_limit_exceeded"),
+            HttpError::Overloaded { refusal, .. } => match refusal {
+                Refusal::QueueFull => ApiError::rate_limit_error(
+                    "The agent gateway is at capacity and its run queue is full; retry shortly.",
+                )
+                .with_code("gateway_queue_full"),
+                Refusal::QueueTimeout => ApiError::server_error(
+                    "The agent gateway is overloaded: the run waited too long for a slot; retry later.",
+                )
+                .with_code("gateway_overloaded"),
+            },
             HttpError::BadGateway(_) => {
                 ApiError::api_error("The gateway did not answer the proxied request.")
                     .with_code("bad_gateway")
@@ -274,7 +300,10 @@ pub async fn write(
     let mut head = Head::new(err.status(), "application/json");
     match err {
         HttpError::MethodNotAllowed { allow } => head = head.with("allow", *allow),
-        HttpError::TooManyRequests { retry_after_secs } => {
+        HttpError::TooManyRequests { retry_after_secs }
+        | HttpError::Overloaded {
+            retry_after_secs, ..
+        } => {
             head = head.with("retry-after", retry_after_secs.to_string());
         }
         HttpError::Unauthorized => head = head.with("www-authenticate", "Bearer"),

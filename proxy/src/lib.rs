@@ -5,6 +5,7 @@
 //! parses flags and calls it, and tests call it with their own shutdown signal.
 
 pub mod access;
+pub mod admission;
 pub mod auth;
 pub mod auth_limit;
 pub mod chat;

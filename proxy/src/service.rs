@@ -11,6 +11,7 @@ use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 use tokio::sync::Semaphore;
 
+use crate::admission::Admission;
 use crate::auth_limit::FailedAuthLimiter;
 use crate::config::Config;
 use crate::ctx::RequestCtx;
@@ -27,6 +28,8 @@ pub struct App {
     pub gateway: GatewayClient,
     /// One permit per run in flight.
     pub runs: Arc<Semaphore>,
+    /// Adaptive limit and queue of the runs sent to the gateway.
+    pub admission: Admission,
     /// Accepted credentials: shared tokens and API keys.
     pub keys: KeyStore,
     /// Failed-auth counts per client IP.
@@ -38,6 +41,7 @@ impl App {
     pub fn new(config: Config, gateway: GatewayClient) -> App {
         App {
             runs: Arc::new(Semaphore::new(config.max_concurrent_runs)),
+            admission: Admission::new(config.admission.clone()),
             keys: KeyStore::new(config.api_tokens.clone(), &config.keys),
             failed_auth: FailedAuthLimiter::new(config.max_failed_auth, config.failed_auth_window),
             gateway,

@@ -65,6 +65,8 @@ pub struct Config {
     pub failed_auth_window: Duration,
     /// Delete per-request sessions after their run.
     pub delete_ephemeral_sessions: SessionCleanup,
+    /// Adaptive limit and queue of the runs sent to the gateway (built-in tuning).
+    pub admission: crate::admission::AdmissionSettings,
     /// Largest request body.
     pub max_body_bytes: u64,
     /// Run timeout passed to the gateway; the local deadline adds [`Config::run_grace`].

@@ -120,6 +120,12 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
         max_failed_auth: m.max_failed_auth,
         failed_auth_window: Duration::from_secs(m.failed_auth_window_secs.max(1)),
         delete_ephemeral_sessions: m.delete_ephemeral_sessions,
+        admission: crate::admission::AdmissionSettings {
+            max_limit: crate::admission::AdmissionSettings::default()
+                .max_limit
+                .min(m.max_concurrent_runs),
+            ..Default::default()
+        },
         max_body_bytes: m.max_body_bytes,
         run_timeout: Duration::from_secs(m.run_timeout_secs),
         run_grace: defaults::RUN_GRACE,
