@@ -109,7 +109,11 @@ pub(super) fn handle(shared: &Arc<Shared>, conn: &ConnCtx, text: &str) {
 
     // Protocol 4 checks scopes before anything else (traces: token_only_test_client).
     let needed = match method {
-        "agents.list" | "models.list" | "health" => Some(("operator.read", "missing_scope_read")),
+        "agents.list"
+        | "models.list"
+        | "health"
+        | "sessions.messages.subscribe"
+        | "sessions.messages.unsubscribe" => Some(("operator.read", "missing_scope_read")),
         "agent" | "chat.abort" | "sessions.abort" => {
             Some(("operator.write", "missing_scope_write"))
         }
@@ -139,6 +143,26 @@ pub(super) fn handle(shared: &Arc<Shared>, conn: &ConnCtx, text: &str) {
             Some(reply) => reply,
             None => return,
         },
+        // traces: broadcast_scoped (`{subscribed:true,key}`; unsubscribe answers `false`)
+        "sessions.messages.subscribe" | "sessions.messages.unsubscribe" if v4 => {
+            match params["key"]
+                .as_str()
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+            {
+                Some(key) => {
+                    let subscribe = method == "sessions.messages.subscribe";
+                    shared.set_subscribed(conn.id, key, subscribe);
+                    res_ok(id, json!({"subscribed": subscribe, "key": key}))
+                }
+                None => res_err(
+                    id,
+                    invalid(format!(
+                        "invalid {method} params: must have required property 'key'"
+                    )),
+                ),
+            }
+        }
         // traces: unknown_agent (`no.such.method`)
         _ => {
             let mut error = shared.fx.error("unknown_method");

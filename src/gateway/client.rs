@@ -295,6 +295,29 @@ impl GatewayClient {
         run_id: RunId,
     ) -> Result<Run, GatewayError> {
         let mut guard = RunGuard::new(self.clone(), req, &run_id);
+        // Follow the session's events before the run can emit any (session-scoped sockets
+        // on v4; a no-op on v3). Once submitted, the guard ends the following.
+        let (reply, followed) = oneshot::channel();
+        let follow = Command::Follow {
+            key: req.session_key.as_str().to_string(),
+            reply,
+        };
+        if let Err(e) = self.submit(follow).await {
+            guard.ended = true;
+            return Err(e);
+        }
+        guard.following = true;
+        let followed = match tokio::time::timeout(self.request_timeout, followed).await {
+            Ok(Ok(result)) => result.map(|_| ()),
+            Ok(Err(_)) => Err(GatewayError::Disconnected {
+                reason: "connection task ended".to_string(),
+            }),
+            Err(_) => Err(GatewayError::Timeout),
+        };
+        if let Err(e) = followed {
+            guard.ended = true;
+            return Err(e);
+        }
         let req_id = RequestId::new();
         let params = AgentParams {
             message: &req.message,
@@ -359,6 +382,21 @@ impl GatewayClient {
             agent_id,
         };
         self.call("chat.abort", &params).await.map(|_| true)
+    }
+
+    /// One run fewer in session `key` (see [`super::subscriptions`]); never waits.
+    pub(crate) fn unfollow_session(&self, key: &SessionKey) {
+        let cmd = Command::Unfollow {
+            key: key.as_str().to_string(),
+        };
+        if let Err(mpsc::error::TrySendError::Full(cmd)) = self.commands.try_send(cmd) {
+            let commands = self.commands.clone();
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move {
+                    let _ = commands.send(cmd).await;
+                });
+            }
+        }
     }
 
     /// Delete a finished session the caller will never reuse, keeping its transcript

@@ -39,6 +39,7 @@ use super::methods::{
     MIN_PROTOCOL,
 };
 use super::run::RunEvent;
+use super::subscriptions::{Subscriptions, CLIENT_CAPS};
 use super::GatewayError;
 
 type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
@@ -54,6 +55,14 @@ pub(crate) enum Command {
         frame: String,
         kind: PendingKind,
     },
+    /// One more run in session `key`: subscribe to its events first when the socket is
+    /// session-scoped (`subscriptions`); `reply` once that is done (at once on v3).
+    Follow {
+        key: String,
+        reply: oneshot::Sender<Result<Option<Box<RawValue>>, GatewayError>>,
+    },
+    /// One run fewer in session `key` (unsubscribes after the last).
+    Unfollow { key: String },
 }
 
 /// Who waits for a request's answer.
@@ -250,6 +259,7 @@ impl Connection {
             client,
             role: "operator",
             scopes,
+            caps: &CLIENT_CAPS,
             auth: creds.auth(),
             device: creds.proof.clone(),
         };
@@ -407,6 +417,29 @@ impl Connection {
                             break "writer stopped".to_string();
                         }
                     }
+                    Some(Command::Follow { key, reply }) => {
+                        let protocol = self.shared.protocol.load(Ordering::Relaxed);
+                        match state.subscriptions.acquire(&key, protocol) {
+                            Some((req_id, frame)) => {
+                                state.register(req_id, PendingKind::Call(reply));
+                                if out_tx.send(Message::text(frame)).await.is_err() {
+                                    break "writer stopped".to_string();
+                                }
+                            }
+                            None => {
+                                let _ = reply.send(Ok(None));
+                            }
+                        }
+                    }
+                    Some(Command::Unfollow { key }) => {
+                        if let Some((req_id, frame)) = state.subscriptions.release(&key) {
+                            // Nobody waits for the answer.
+                            state.register(req_id, PendingKind::Call(oneshot::channel().0));
+                            if out_tx.send(Message::text(frame)).await.is_err() {
+                                break "writer stopped".to_string();
+                            }
+                        }
+                    }
                     None => break "client dropped".to_string(),
                 },
                 _ = &mut liveness => break format!("no tick from the gateway for {:?}", tick * 2),
@@ -449,14 +482,22 @@ fn reject_shutting_down(cmd: Command) {
 }
 
 fn fail_command(cmd: Command, err: GatewayError) {
-    let Command::Send { kind, .. } = cmd;
-    match kind {
-        PendingKind::Call(tx) => {
+    match cmd {
+        Command::Send {
+            kind: PendingKind::Call(tx),
+            ..
+        }
+        | Command::Follow { reply: tx, .. } => {
             let _ = tx.send(Err(err));
         }
-        PendingKind::Run { accepted, .. } => {
+        Command::Send {
+            kind: PendingKind::Run { accepted, .. },
+            ..
+        } => {
             let _ = accepted.send(Err(err));
         }
+        // No socket, no subscription to end.
+        Command::Unfollow { .. } => {}
     }
 }
 
@@ -498,6 +539,7 @@ enum Flow {
 struct ConnState {
     pending: HashMap<RequestId, Pending>,
     runs: HashMap<RunId, mpsc::Sender<RunEvent>>,
+    subscriptions: Subscriptions,
 }
 
 impl ConnState {

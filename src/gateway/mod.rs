@@ -15,6 +15,7 @@ pub(crate) mod frame;
 pub mod ids;
 pub(crate) mod methods;
 pub mod run;
+pub(crate) mod subscriptions;
 
 pub use agents::{AgentDirectory, AgentInfo, AgentNotFound};
 pub use cleanup::SessionCleanup;

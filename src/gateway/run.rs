@@ -148,6 +148,8 @@ pub(crate) struct RunGuard {
     delete_session: bool,
     /// Set once no abort is needed (final answer, failure, or refused before it started).
     pub(crate) ended: bool,
+    /// Set once the connection counts this run in its session (`subscriptions`).
+    pub(crate) following: bool,
 }
 
 impl RunGuard {
@@ -159,12 +161,16 @@ impl RunGuard {
             agent_id: req.agent_id.clone(),
             delete_session: req.delete_ephemeral_session && req.session_key.is_ephemeral(),
             ended: false,
+            following: false,
         }
     }
 }
 
 impl Drop for RunGuard {
     fn drop(&mut self) {
+        if self.following {
+            self.gateway.unfollow_session(&self.session_key);
+        }
         // Without a runtime (process exit) there is nobody left to send the request.
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
