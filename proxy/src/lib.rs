@@ -119,6 +119,10 @@ pub fn build_server(mut config: Config) -> Server {
         "gateway metrics",
         gateway_status::GatewayWatch::new(app.gateway.clone()),
     ));
+    server.add_service(background_service(
+        "gateway traffic metrics",
+        gateway_status::GatewayTraffic::new(app.gateway.clone()),
+    ));
     if let Some(addr) = app.config.metrics_listen {
         server.add_service(metrics::service(&addr.to_string()));
     }

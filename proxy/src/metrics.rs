@@ -63,11 +63,16 @@ pub struct Metrics {
     pub run_queue_wait: Histogram,
     /// `clawshim_run_retries_total`: refusals that ran nothing, retried.
     pub run_retries: IntCounter,
+    /// `clawshim_gateway_frames_received_total`: WebSocket text frames from the gateway.
+    pub gateway_frames_received: IntCounter,
+    /// `clawshim_gateway_bytes_received_total`: their bytes.
+    pub gateway_bytes_received: IntCounter,
 }
 
 // Static names and label sets: registration fails only on a duplicate name, which the
 // `LazyLock` rules out, so a failure here is a bug worth stopping for.
-static METRICS: LazyLock<Metrics> = LazyLock::new(|| Metrics {
+static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
+    Metrics {
     requests: register_int_counter_vec!(
         "clawshim_requests_total",
         "Requests by route, status and API key name.",
@@ -152,6 +157,17 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| Metrics {
         "Gateway refusals that ran nothing (overload), retried."
     )
     .expect("register clawshim_run_retries_total"),
+    gateway_frames_received: register_int_counter!(
+        "clawshim_gateway_frames_received_total",
+        "WebSocket text frames received from the gateway (every run's events on a broadcast connection)."
+    )
+    .expect("register clawshim_gateway_frames_received_total"),
+    gateway_bytes_received: register_int_counter!(
+        "clawshim_gateway_bytes_received_total",
+        "Bytes of the WebSocket text frames received from the gateway."
+    )
+    .expect("register clawshim_gateway_bytes_received_total"),
+}
 });
 
 /// The process-wide series (registered on first use).

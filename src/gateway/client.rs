@@ -138,6 +138,8 @@ pub(crate) struct Shared {
     pub(crate) deletes_sessions: std::sync::atomic::AtomicBool,
     /// Set once the reason it may not has been logged.
     pub(crate) cleanup_refusal_logged: std::sync::atomic::AtomicBool,
+    /// Frames and bytes received from the gateway.
+    pub(crate) traffic: super::subscriptions::Traffic,
 }
 
 impl Shared {
@@ -178,6 +180,7 @@ impl GatewayClient {
             protocol: std::sync::atomic::AtomicU32::new(0),
             deletes_sessions: std::sync::atomic::AtomicBool::new(false),
             cleanup_refusal_logged: std::sync::atomic::AtomicBool::new(false),
+            traffic: Default::default(),
         });
         let client = GatewayClient {
             commands,
@@ -221,6 +224,13 @@ impl GatewayClient {
         self.shared
             .deletes_sessions
             .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Text frames and their bytes received from the gateway since start, over every
+    /// connection: what the event broadcast costs this instance (see
+    /// [`super::subscriptions`]).
+    pub fn received(&self) -> (u64, u64) {
+        self.shared.traffic.totals()
     }
 
     fn not_connected(&self) -> GatewayError {

@@ -392,6 +392,7 @@ impl Connection {
                 biased;
                 msg = stream.next() => match msg {
                     Some(Ok(Message::Text(text))) => {
+                        self.shared.traffic.count(text.len());
                         match state.handle_frame(text.as_str(), &self.shared) {
                             Flow::Continue => {}
                             Flow::Tick => liveness.as_mut().reset(Instant::now() + tick * 2),

@@ -15,6 +15,7 @@
 //! live as long as the socket; a new socket starts with none.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
 
@@ -63,6 +64,29 @@ impl Subscriptions {
     }
 }
 
+/// Frames and bytes received from the gateway: what following only our own sessions saves.
+#[derive(Debug, Default)]
+pub(crate) struct Traffic {
+    frames: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl Traffic {
+    /// One text frame of `len` bytes received.
+    pub(crate) fn count(&self, len: usize) {
+        self.frames.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(len as u64, Ordering::Relaxed);
+    }
+
+    /// (frames, bytes) so far.
+    pub(crate) fn totals(&self) -> (u64, u64) {
+        (
+            self.frames.load(Ordering::Relaxed),
+            self.bytes.load(Ordering::Relaxed),
+        )
+    }
+}
+
 fn request(method: &str, key: &str) -> (RequestId, String) {
     let req_id = RequestId::new();
     let frame = ReqFrame::new(req_id.as_str(), method, &KeyParams { key }).to_json();
@@ -91,6 +115,14 @@ mod tests {
             subs.release("agent:main:openai:a").is_none(),
             "nothing left to release"
         );
+    }
+
+    #[test]
+    fn traffic_counts_frames_and_bytes() {
+        let traffic = Traffic::default();
+        traffic.count(120);
+        traffic.count(30);
+        assert_eq!(traffic.totals(), (2, 150));
     }
 
     #[test]
