@@ -11,14 +11,20 @@
 //! - v3 sends no `auth` without a device block and keeps the requested scopes of a
 //!   token-only operator (gateway-lab README, Handshake), so asking for admin is enough.
 //!
-//! [`SessionCleanup::Auto`] (the default) asks for admin only where asking cannot cost the
-//! connection: without a device identity. A paired device asking for more than it was
+//! [`SessionCleanup::Auto`] (the default) deletes on protocol 3 only: openclaw keeps sessions
+//! in SQLite, where a growing store costs a run nothing, while each delete is a locked write
+//! on the gateway. It asks for admin only where asking cannot cost the connection: without a
+//! device identity. A paired device asking for more than it was
 //! approved for would need a new pairing approval, so with one `Auto` uses what was granted.
 
 use std::fmt;
 use std::str::FromStr;
 
 use super::methods::{HelloOk, SCOPES, SCOPES_WITH_ADMIN};
+
+/// Why `auto` keeps sessions on protocol 4 (not worth a warning).
+pub(crate) const AUTO_KEEPS_V4: &str =
+    "openclaw keeps sessions in SQLite: deleting them would cost more than it saves";
 
 /// `gateway.delete_ephemeral_sessions`: `auto` (default), `true` (always ask for admin) or
 /// `false` (keep every session).
@@ -52,6 +58,11 @@ impl SessionCleanup {
     pub(crate) fn decide(self, hello: &HelloOk, requested: &[&str]) -> Result<(), &'static str> {
         if self == SessionCleanup::Off {
             return Err("gateway.delete_ephemeral_sessions is off");
+        }
+        if self == SessionCleanup::Auto && hello.protocol >= 4 {
+            // SQLite store, no whole-store parse per run (gateway-lab PERF-NOTES, openclaw):
+            // a locked delete per run would cost more than it saves.
+            return Err(AUTO_KEEPS_V4);
         }
         let admin = "operator.admin";
         match &hello.auth {
@@ -139,12 +150,19 @@ mod tests {
         assert!(SessionCleanup::Auto.decide(&v3, &SCOPES).is_err());
 
         let v4_admin = hello(r#"{"protocol":4,"auth":{"scopes":["operator.admin"]}}"#);
-        assert_eq!(SessionCleanup::Auto.decide(&v4_admin, asked), Ok(()));
+        assert_eq!(
+            SessionCleanup::Auto.decide(&v4_admin, asked),
+            Err(AUTO_KEEPS_V4),
+            "auto keeps openclaw's SQLite sessions"
+        );
+        assert_eq!(SessionCleanup::Always.decide(&v4_admin, asked), Ok(()));
         let v4_plain =
             hello(r#"{"protocol":4,"auth":{"scopes":["operator.read","operator.write"]}}"#);
-        let why = SessionCleanup::Auto.decide(&v4_plain, asked).unwrap_err();
+        let why = SessionCleanup::Always.decide(&v4_plain, asked).unwrap_err();
         assert!(why.contains("did not grant"), "{why}");
-        let why = SessionCleanup::Auto.decide(&v4_plain, &SCOPES).unwrap_err();
+        let why = SessionCleanup::Always
+            .decide(&v4_plain, &SCOPES)
+            .unwrap_err();
         assert!(why.contains("pairing"), "{why}");
         assert!(SessionCleanup::Off.decide(&v4_admin, asked).is_err());
     }

@@ -86,6 +86,9 @@ pub struct GatewayConfig {
     /// Whether per-request sessions are deleted after their run, and so whether
     /// `operator.admin` is asked for ([`GatewayClient::delete_session`] needs it).
     pub session_cleanup: super::SessionCleanup,
+    /// On protocol 4, declare `session-scoped-events` and follow each run's session
+    /// ([`super::subscriptions`]) instead of receiving every run's events.
+    pub session_scoped_events: bool,
 }
 
 impl GatewayConfig {
@@ -103,6 +106,7 @@ impl GatewayConfig {
             max_frame_bytes: 64 << 20,
             wait_for_connection: Duration::from_secs(5),
             session_cleanup: super::SessionCleanup::default(),
+            session_scoped_events: false,
             tls_roots: None,
             device: None,
         }

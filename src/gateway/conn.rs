@@ -27,6 +27,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tracing::{debug, info, warn};
 
+use super::cleanup::AUTO_KEEPS_V4;
 use super::client::{GatewayConfig, GatewayStatus, Shared};
 use super::device::ConnectCredentials;
 use super::error::{ConnectFailure, NotConnected};
@@ -259,7 +260,11 @@ impl Connection {
             client,
             role: "operator",
             scopes,
-            caps: &CLIENT_CAPS,
+            caps: if self.config.session_scoped_events {
+                &CLIENT_CAPS
+            } else {
+                &[]
+            },
             auth: creds.auth(),
             device: creds.proof.clone(),
         };
@@ -331,7 +336,7 @@ impl Connection {
                 .shared
                 .cleanup_refusal_logged
                 .swap(true, Ordering::Relaxed);
-            if cleanup.enabled() && first {
+            if cleanup.enabled() && why != AUTO_KEEPS_V4 && first {
                 warn!(reason = why, "per-request sessions are kept on the gateway; on clawdbot 2026.1.x every later run gets slower as its session store grows");
             }
         }
@@ -419,7 +424,12 @@ impl Connection {
                         }
                     }
                     Some(Command::Follow { key, reply }) => {
-                        let protocol = self.shared.protocol.load(Ordering::Relaxed);
+                        // Without the capability the broadcast brings every event anyway.
+                        let protocol = if self.config.session_scoped_events {
+                            self.shared.protocol.load(Ordering::Relaxed)
+                        } else {
+                            0
+                        };
                         match state.subscriptions.acquire(&key, protocol) {
                             Some((req_id, frame)) => {
                                 state.register(req_id, PendingKind::Call(reply));

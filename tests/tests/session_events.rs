@@ -15,7 +15,7 @@ fn requests_of(gw: &MockGateway, method: &str) -> Vec<Value> {
 #[tokio::test]
 async fn v4_receives_only_its_own_runs_events() {
     let gw = mock(Protocol::V4).await;
-    let shim = Shim::start(&gw.url()).await;
+    let shim = Shim::start_with(&gw.url(), |s| s.session_scoped_events = Some(true), true).await;
     let connect = requests_of(&gw, "connect").remove(0);
     assert_eq!(connect["params"]["caps"], json!(["session-scoped-events"]));
 

@@ -22,6 +22,9 @@ pub const GATEWAY_REQUEST_TIMEOUT_SECS: u64 = 30;
 pub const GATEWAY_WAIT_SECS: u64 = 5;
 /// Delete per-request sessions when the gateway grants the scope to.
 pub const DELETE_EPHEMERAL_SESSIONS: SessionCleanup = SessionCleanup::Auto;
+/// Receive every run's events (the broadcast): on openclaw 2026.9.6 a session subscription
+/// makes the gateway project transcript events for each run (`server-session-events-*.mjs`).
+pub const SESSION_SCOPED_EVENTS: bool = false;
 /// Failed auth attempts per client IP before 429.
 pub const MAX_FAILED_AUTH: u32 = 10;
 /// Window of the failed-auth count, seconds.

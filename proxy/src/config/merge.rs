@@ -56,6 +56,8 @@ pub struct Merged {
     pub gateway_wait_secs: u64,
     /// Delete per-request sessions after their run.
     pub delete_ephemeral_sessions: SessionCleanup,
+    /// Follow only our own runs' sessions on protocol 4.
+    pub session_scoped_events: bool,
     /// Failed auth attempts per client IP before 429.
     pub max_failed_auth: u32,
     /// Window of that count, seconds.
@@ -98,6 +100,7 @@ pub fn merge(settings: &Settings, file: FileConfig) -> Merged {
         gateway_request_timeout_secs,
         gateway_wait_secs,
         delete_ephemeral_sessions,
+        session_scoped_events,
         max_failed_auth,
         failed_auth_window_secs,
         max_body_bytes,
@@ -133,6 +136,7 @@ pub fn merge(settings: &Settings, file: FileConfig) -> Merged {
                 request_timeout_secs,
                 wait_secs,
                 delete_ephemeral_sessions: file_delete_ephemeral_sessions,
+                session_scoped_events: file_session_scoped_events,
                 ca_file,
                 device_identity: file_device_identity,
             },
@@ -201,6 +205,9 @@ pub fn merge(settings: &Settings, file: FileConfig) -> Merged {
         gateway_wait_secs: gateway_wait_secs
             .or(wait_secs)
             .unwrap_or(defaults::GATEWAY_WAIT_SECS),
+        session_scoped_events: session_scoped_events
+            .or(file_session_scoped_events)
+            .unwrap_or(defaults::SESSION_SCOPED_EVENTS),
         delete_ephemeral_sessions: delete_ephemeral_sessions
             .or(file_delete_ephemeral_sessions)
             .unwrap_or(defaults::DELETE_EPHEMERAL_SESSIONS),

@@ -100,6 +100,7 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
     gateway.request_timeout = Duration::from_secs(m.gateway_request_timeout_secs.max(1));
     gateway.wait_for_connection = Duration::from_secs(m.gateway_wait_secs);
     gateway.session_cleanup = m.delete_ephemeral_sessions;
+    gateway.session_scoped_events = m.session_scoped_events;
 
     if !errors.is_empty() {
         return Err(ConfigError(errors));
