@@ -61,7 +61,7 @@ def main():
                     help="BASE_URL,METRICS_URL of one clawshim (repeat; the first is used alone)")
     ap.add_argument("--other", required=True, help="built-in base URL the other client chats through")
     ap.add_argument("--token", default="secret")
-    ap.add_argument("--n", type=int, default=20)
+    ap.add_argument("--n", type=int, default=12)
     args = ap.parse_args()
 
     instances = []

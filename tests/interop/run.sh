@@ -452,18 +452,23 @@ if [[ "${1:-}" == "--bench-events" ]]; then
     else
       label="openclaw $OPENCLAW_VERSION (v4)" gw=$V4_GW_PORT first=18950
     fi
-    specs=()
-    for i in 0 1 2 3; do
-      port=$((first + i)) mport=$((first + 10 + i)) name="clawshim-events-$v-$i"
-      start_shim "$name" "$port" "$gw" CLAWSHIM_METRICS_LISTEN="127.0.0.1:$mport"
-      wait_http "http://127.0.0.1:$port/readyz" 60 "${PIDS[$name]}" 200 || die "$name did not become ready"
-      specs+=(--instance "http://127.0.0.1:$port/v1,http://127.0.0.1:$mport/metrics")
+    modes=(false)
+    [[ $v == v4 ]] && modes=(false true)  # session_scoped_events: protocol 4 only
+    for scoped in "${modes[@]}"; do
+      specs=()
+      for i in 0 1 2 3; do
+        port=$((first + i)) mport=$((first + 10 + i)) name="clawshim-events-$v-$i"
+        start_shim "$name" "$port" "$gw" CLAWSHIM_METRICS_LISTEN="127.0.0.1:$mport" \
+          CLAWSHIM_SESSION_SCOPED_EVENTS="$scoped"
+        wait_http "http://127.0.0.1:$port/readyz" 60 "${PIDS[$name]}" 200 || die "$name did not become ready"
+        specs+=(--instance "http://127.0.0.1:$port/v1,http://127.0.0.1:$mport/metrics")
+      done
+      log "bench events $label, session_scoped_events=$scoped"
+      "$PY" "$HERE/bench_events.py" --label "$label, session_scoped_events=$scoped" "${specs[@]}" \
+        --other "http://127.0.0.1:$gw/v1" --token "$TOKEN" >>"$events_md"
+      echo >>"$events_md"
+      for i in 0 1 2 3; do stop_pid "clawshim-events-$v-$i" "${PIDS[clawshim-events-$v-$i]}"; done
     done
-    log "bench events $label"
-    "$PY" "$HERE/bench_events.py" --label "$label" "${specs[@]}" --other "http://127.0.0.1:$gw/v1" \
-      --token "$TOKEN" >>"$events_md"
-    echo >>"$events_md"
-    for i in 0 1 2 3; do stop_pid "clawshim-events-$v-$i" "${PIDS[clawshim-events-$v-$i]}"; done
   done
   log "event traffic figures in $events_md:"
   cat "$events_md"
