@@ -530,6 +530,10 @@ async fn connected(
         &shared, &req_id, &admission, &scopes,
     )));
     let run_events = !shared.v4() || has_scope(&scopes, "operator.read");
+    let scoped = shared.v4()
+        && device::strings(&params["caps"])
+            .iter()
+            .any(|c| c == "session-scoped-events");
     shared.conns().insert(
         id,
         ConnHandle {
@@ -537,6 +541,8 @@ async fn connected(
             kill: kill.clone(),
             gone: gone.clone(),
             run_events,
+            scoped,
+            subscribed: Default::default(),
         },
     );
     shared.total_connects.fetch_add(1, Ordering::SeqCst);

@@ -129,6 +129,12 @@ pub struct MockOptions {
     /// Announce this protocol number in `hello-ok` instead of the real one (a gateway of
     /// another generation than the client supports).
     pub announce_protocol: Option<u64>,
+    /// Refuse an `agent` request while this many runs are in flight, with clawdbot
+    /// 2026.1.24's `UNAVAILABLE "Error: timeout acquiring session store lock: …"` sent before
+    /// `accepted` (its session-store lock under load: `config/sessions/store.js`,
+    /// `gateway/server-methods/agent.js`); the refused run never starts. Protocol 3 only:
+    /// openclaw keeps sessions in SQLite and has no such lock. `None` (default): no limit.
+    pub max_runs_in_flight: Option<usize>,
 }
 
 impl Default for MockOptions {
@@ -154,6 +160,7 @@ impl Default for MockOptions {
             require_pairing: false,
             max_payload: None,
             announce_protocol: None,
+            max_runs_in_flight: None,
         }
     }
 }
@@ -200,6 +207,7 @@ impl MockGateway {
             next_conn: AtomicU64::new(1),
             total_connects: AtomicUsize::new(0),
             runs_started: AtomicUsize::new(0),
+            run_events_sent: AtomicUsize::new(0),
             requests: Mutex::new(Vec::new()),
             upgrade_headers: Mutex::new(Vec::new()),
             ticks_paused: AtomicBool::new(false),
@@ -244,6 +252,11 @@ impl MockGateway {
     /// the mock's count of LLM calls.
     pub fn runs_started(&self) -> usize {
         self.shared.runs_started.load(Ordering::SeqCst)
+    }
+
+    /// Run event frames (`agent`, `chat`) queued on sockets so far, counted once per socket.
+    pub fn run_events_sent(&self) -> usize {
+        self.shared.run_events_sent.load(Ordering::SeqCst)
     }
 
     /// Every `req` frame received so far (including `connect`), in arrival order.
@@ -373,6 +386,8 @@ struct Shared {
     next_conn: AtomicU64,
     total_connects: AtomicUsize,
     runs_started: AtomicUsize,
+    /// `agent`/`chat` event frames queued on sockets, all sockets together.
+    run_events_sent: AtomicUsize,
     requests: Mutex<Vec<Value>>,
     upgrade_headers: Mutex<Vec<Vec<(String, String)>>>,
     ticks_paused: AtomicBool,
@@ -396,6 +411,12 @@ struct ConnHandle {
     /// Protocol 4 socket without `operator.read` (token-only from a non-backend client): it
     /// gets no run events.
     run_events: bool,
+    /// Protocol 4 socket that declared `caps:["session-scoped-events"]`: it gets `agent` and
+    /// `chat` events only for the sessions in `subscribed` (openclaw-lab broadcast_scoped;
+    /// 2026.9.6 `server-start-*.mjs`, the broadcaster's `SESSION_SCOPED_EVENTS` check).
+    scoped: bool,
+    /// Session keys subscribed with `sessions.messages.subscribe`.
+    subscribed: std::collections::HashSet<String>,
 }
 
 /// A frame, or the end of the socket, queued for one socket: frames queued earlier are
@@ -498,7 +519,19 @@ impl Shared {
             if run_event && !conn.run_events {
                 continue;
             }
-            if let Err(err) = conn.tx.try_send(Outbound::Frame(frame.clone())) {
+            // `task` events still reach every socket (traces: broadcast_scoped).
+            let session_event = matches!(frame["event"].as_str(), Some("agent" | "chat"));
+            if run_event && conn.scoped && session_event {
+                let key = frame["payload"]["sessionKey"].as_str();
+                if !key.is_some_and(|k| conn.subscribed.contains(k)) {
+                    continue;
+                }
+            }
+            let sent = conn.tx.try_send(Outbound::Frame(frame.clone()));
+            if run_event && session_event && sent.is_ok() {
+                self.run_events_sent.fetch_add(1, Ordering::SeqCst);
+            }
+            if let Err(err) = sent {
                 let kill = match err {
                     mpsc::error::TrySendError::Full(_) => Kill::SlowConsumer,
                     mpsc::error::TrySendError::Closed(_) => Kill::Abrupt,
@@ -509,6 +542,17 @@ impl Shared {
         for (id, kill) in dead {
             if let Some(conn) = conns.remove(&id) {
                 conn.kill.send_replace(kill);
+            }
+        }
+    }
+
+    /// Adds or removes `key` from the sessions socket `conn_id` follows.
+    fn set_subscribed(&self, conn_id: u64, key: &str, subscribed: bool) {
+        if let Some(conn) = self.conns().get_mut(&conn_id) {
+            if subscribed {
+                conn.subscribed.insert(key.to_string());
+            } else {
+                conn.subscribed.remove(key);
             }
         }
     }

@@ -110,7 +110,11 @@ pub(super) fn handle(shared: &Arc<Shared>, conn: &ConnCtx, text: &str) {
 
     // Protocol 4 checks scopes before anything else (traces: token_only_test_client).
     let needed = match method {
-        "agents.list" | "models.list" | "health" => Some(("operator.read", "missing_scope_read")),
+        "agents.list"
+        | "models.list"
+        | "health"
+        | "sessions.messages.subscribe"
+        | "sessions.messages.unsubscribe" => Some(("operator.read", "missing_scope_read")),
         "agent" | "chat.abort" | "sessions.abort" => {
             Some(("operator.write", "missing_scope_write"))
         }
@@ -140,6 +144,26 @@ pub(super) fn handle(shared: &Arc<Shared>, conn: &ConnCtx, text: &str) {
             Some(reply) => reply,
             None => return,
         },
+        // traces: broadcast_scoped (`{subscribed:true,key}`; unsubscribe answers `false`)
+        "sessions.messages.subscribe" | "sessions.messages.unsubscribe" if v4 => {
+            match params["key"]
+                .as_str()
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+            {
+                Some(key) => {
+                    let subscribe = method == "sessions.messages.subscribe";
+                    shared.set_subscribed(conn.id, key, subscribe);
+                    res_ok(id, json!({"subscribed": subscribe, "key": key}))
+                }
+                None => res_err(
+                    id,
+                    invalid(format!(
+                        "invalid {method} params: must have required property 'key'"
+                    )),
+                ),
+            }
+        }
         // traces: unknown_agent (`no.such.method`)
         _ => {
             let mut error = shared.fx.error("unknown_method");
@@ -294,6 +318,13 @@ fn agent(shared: &Arc<Shared>, conn: &ConnCtx, id: &Value, params: &Value) -> Op
         .filter(|t| *t > 0)
         .map(std::time::Duration::from_secs);
 
+    // The store-lock timeout comes after validation and the dedupe check, before `accepted`
+    // and before the dedupe entry (2026.1.24 `agent.js`: `updateSessionStore` precedes both).
+    if let (Protocol::V3, Some(max)) = (protocol, shared.opts.max_runs_in_flight) {
+        if lock(&shared.runs).active.len() >= max {
+            return Some(res_err(id, fx.error("session_store_lock_timeout")));
+        }
+    }
     let run_id = key.clone();
     let accepted = run::accepted_payload(shared, &run_id, &session_key, &agent_id);
     let (abort_tx, abort_rx) = mpsc::unbounded_channel();

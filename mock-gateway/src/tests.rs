@@ -1232,6 +1232,8 @@ async fn a_full_queue_closes_only_that_socket() {
             kill: std::sync::Arc::new(kill),
             gone,
             run_events: true,
+            scoped: false,
+            subscribed: Default::default(),
         },
     );
     mock.shared.broadcast(

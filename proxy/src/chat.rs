@@ -57,7 +57,7 @@ pub async fn serve(
     .await?;
     let run = &prepared.request;
     let deadline = Instant::now() + app.config.run_timeout + app.config.run_grace;
-    let Some(run) = start_run(session, ctx, &app.gateway, run).await? else {
+    let Some(run) = start_run(session, ctx, &app.gateway, &app.admission, run).await? else {
         return Ok(());
     };
     let meta = CompletionMeta {

@@ -38,6 +38,8 @@ pub struct RequestCtx {
     pub client_ip: Option<std::net::IpAddr>,
     /// Limit for each write of the response to the client. Set in `request_filter`.
     pub write_timeout: Duration,
+    /// The run's admission slot, held until the run is over (`run_loop`).
+    pub admission: Option<crate::admission::Permit>,
 }
 
 impl RequestCtx {
@@ -58,6 +60,7 @@ impl RequestCtx {
             client_gone: false,
             client_ip: None,
             write_timeout: Duration::from_secs(crate::config::defaults::WRITE_TIMEOUT_SECS),
+            admission: None,
         }
     }
 }

@@ -10,6 +10,7 @@ use clawshim_core::openai::request::RequestError;
 use clawshim_core::prompt::{InputError, PromptError};
 use pingora::proxy::Session;
 
+use crate::admission::Refusal;
 use crate::ctx::RequestCtx;
 use crate::gateway_status;
 use crate::respond::{self, Head};
@@ -60,6 +61,13 @@ pub enum HttpError {
     /// Every body-parsing slot stayed taken for the whole wait (`limits.max_concurrent_bodies`).
     #[error("too many request bodies being read at once")]
     Busy { retry_after_secs: u64 },
+    /// The gateway's run queue is full, or a run waited in it past its bound
+    /// (`admission`): 429 or 503 with `Retry-After`.
+    #[error("gateway overloaded: {refusal:?}")]
+    Overloaded {
+        refusal: Refusal,
+        retry_after_secs: u64,
+    },
     /// The gateway or the run failed.
     #[error(transparent)]
     Gateway(#[from] GatewayError),
@@ -122,6 +130,10 @@ impl HttpError {
             HttpError::PayloadTooLarge { .. } | HttpError::MediaTooLarge { .. } => 413,
             HttpError::TooManyRequests { .. } => 429,
             HttpError::Busy { .. } => 503,
+            HttpError::Overloaded { refusal, .. } => match refusal {
+                Refusal::QueueFull => 429,
+                Refusal::QueueTimeout => 503,
+            },
             HttpError::Internal(_) => 500,
             HttpError::BadGateway(_) => 502,
             HttpError::Gateway(g) => match g {
@@ -158,6 +170,10 @@ impl HttpError {
             HttpError::NoEmbeddings => "no_embeddings",
             HttpError::TooManyRequests { .. } => "too_many_requests",
             HttpError::Busy { .. } => "busy",
+            HttpError::Overloaded { refusal, .. } => match refusal {
+                Refusal::QueueFull => "run_queue_full",
+                Refusal::QueueTimeout => "run_queue_timeout",
+            },
             HttpError::Internal(_) => "internal",
             HttpError::BadGateway(_) => "bad_gateway",
             HttpError::Gateway(g) => match g {
@@ -248,6 +264,16 @@ impl HttpError {
                 "clawshim is reading too many request bodies at once; retry shortly.",
             )
             .with_code("server_busy"),
+            HttpError::Overloaded { refusal, .. } => match refusal {
+                Refusal::QueueFull => ApiError::rate_limit_error(
+                    "The agent gateway is at capacity and its run queue is full; retry shortly.",
+                )
+                .with_code("gateway_queue_full"),
+                Refusal::QueueTimeout => ApiError::server_error(
+                    "The agent gateway is overloaded: the run waited too long for a slot; retry later.",
+                )
+                .with_code("gateway_overloaded"),
+            },
             HttpError::BadGateway(_) => {
                 ApiError::api_error("The gateway did not answer the proxied request.")
                     .with_code("bad_gateway")
@@ -367,7 +393,11 @@ pub async fn write(
     let mut head = Head::new(err.status(), "application/json");
     match err {
         HttpError::MethodNotAllowed { allow } => head = head.with("allow", *allow),
-        HttpError::TooManyRequests { retry_after_secs } | HttpError::Busy { retry_after_secs } => {
+        HttpError::TooManyRequests { retry_after_secs }
+        | HttpError::Busy { retry_after_secs }
+        | HttpError::Overloaded {
+            retry_after_secs, ..
+        } => {
             head = head.with("retry-after", retry_after_secs.to_string());
         }
         HttpError::Unauthorized => head = head.with("www-authenticate", "Bearer"),

@@ -178,6 +178,40 @@ impl BackgroundService for GatewayWatch {
     }
 }
 
+/// Copies the gateway traffic counters (`GatewayClient::received`) into
+/// `clawshim_gateway_frames_received_total` / `_bytes_received_total` once a second.
+pub struct GatewayTraffic {
+    gateway: GatewayClient,
+}
+
+impl GatewayTraffic {
+    /// Follow `gateway`'s counters.
+    pub fn new(gateway: GatewayClient) -> Self {
+        GatewayTraffic { gateway }
+    }
+}
+
+#[async_trait]
+impl BackgroundService for GatewayTraffic {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let m = crate::metrics::get();
+        let mut copied = (0, 0);
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            let now = self.gateway.received();
+            m.gateway_frames_received
+                .inc_by(now.0.saturating_sub(copied.0));
+            m.gateway_bytes_received
+                .inc_by(now.1.saturating_sub(copied.1));
+            copied = now;
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                _ = every.tick() => {}
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@
 //! parses flags and calls it, and tests call it with their own shutdown signal.
 
 pub mod access;
+pub mod admission;
 pub mod auth;
 pub mod auth_limit;
 pub mod body;
@@ -140,6 +141,10 @@ pub fn build_server(mut config: Config) -> Server {
     server.add_service(background_service(
         "gateway metrics",
         gateway_status::GatewayWatch::new(app.gateway.clone()),
+    ));
+    server.add_service(background_service(
+        "gateway traffic metrics",
+        gateway_status::GatewayTraffic::new(app.gateway.clone()),
     ));
     if let Some(addr) = app.config.metrics_listen {
         server.add_service(metrics::service(&addr.to_string()));

@@ -15,8 +15,8 @@ use pingora::proxy::Session;
 use pingora::services::listening::Service;
 use pingora_prometheus::PrometheusServer;
 use prometheus::{
-    register_histogram_vec, register_int_counter, register_int_counter_vec, register_int_gauge,
-    HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    register_histogram, register_histogram_vec, register_int_counter, register_int_counter_vec,
+    register_int_gauge, Histogram, HistogramVec, IntCounter, IntCounterVec, IntGauge,
 };
 
 use crate::ctx::RequestCtx;
@@ -53,11 +53,26 @@ pub struct Metrics {
     pub bytes_in: IntCounterVec,
     /// `clawshim_bytes_out_total{route}`: response body bytes.
     pub bytes_out: IntCounterVec,
+    /// `clawshim_run_limit`: runs admitted to the gateway at once (the adaptive limit).
+    pub run_limit: IntGauge,
+    /// `clawshim_runs_in_flight`: runs admitted and not yet over.
+    pub runs_in_flight: IntGauge,
+    /// `clawshim_run_queue_length`: runs waiting for admission.
+    pub run_queue_length: IntGauge,
+    /// `clawshim_run_queue_wait_seconds`: time a run waited for admission.
+    pub run_queue_wait: Histogram,
+    /// `clawshim_run_retries_total`: refusals that ran nothing, retried.
+    pub run_retries: IntCounter,
+    /// `clawshim_gateway_frames_received_total`: WebSocket text frames from the gateway.
+    pub gateway_frames_received: IntCounter,
+    /// `clawshim_gateway_bytes_received_total`: their bytes.
+    pub gateway_bytes_received: IntCounter,
 }
 
 // Static names and label sets: registration fails only on a duplicate name, which the
 // `LazyLock` rules out, so a failure here is a bug worth stopping for.
-static METRICS: LazyLock<Metrics> = LazyLock::new(|| Metrics {
+static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
+    Metrics {
     requests: register_int_counter_vec!(
         "clawshim_requests_total",
         "Requests by route, status and API key name.",
@@ -116,6 +131,43 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| Metrics {
         &["route"]
     )
     .expect("register clawshim_bytes_out_total"),
+    run_limit: register_int_gauge!(
+        "clawshim_run_limit",
+        "Runs admitted to the gateway at once: the adaptive limit."
+    )
+    .expect("register clawshim_run_limit"),
+    runs_in_flight: register_int_gauge!(
+        "clawshim_runs_in_flight",
+        "Runs admitted to the gateway and not yet over."
+    )
+    .expect("register clawshim_runs_in_flight"),
+    run_queue_length: register_int_gauge!(
+        "clawshim_run_queue_length",
+        "Runs waiting for admission to the gateway."
+    )
+    .expect("register clawshim_run_queue_length"),
+    run_queue_wait: register_histogram!(
+        "clawshim_run_queue_wait_seconds",
+        "Time a run waited for admission to the gateway.",
+        TTFB_BUCKETS.to_vec()
+    )
+    .expect("register clawshim_run_queue_wait_seconds"),
+    run_retries: register_int_counter!(
+        "clawshim_run_retries_total",
+        "Gateway refusals that ran nothing (overload), retried."
+    )
+    .expect("register clawshim_run_retries_total"),
+    gateway_frames_received: register_int_counter!(
+        "clawshim_gateway_frames_received_total",
+        "WebSocket text frames received from the gateway (every run's events on a broadcast connection)."
+    )
+    .expect("register clawshim_gateway_frames_received_total"),
+    gateway_bytes_received: register_int_counter!(
+        "clawshim_gateway_bytes_received_total",
+        "Bytes of the WebSocket text frames received from the gateway."
+    )
+    .expect("register clawshim_gateway_bytes_received_total"),
+}
 });
 
 /// The process-wide series (registered on first use).

@@ -82,7 +82,7 @@ pub async fn serve(
         app.response_ids.issue(run.session_key.as_str(), &caller),
     );
     let deadline = Instant::now() + app.config.run_timeout + app.config.run_grace;
-    let Some(run) = start_run(session, ctx, &app.gateway, run).await? else {
+    let Some(run) = start_run(session, ctx, &app.gateway, &app.admission, run).await? else {
         return Ok(());
     };
     session.set_write_timeout(Some(app.config.write_timeout));

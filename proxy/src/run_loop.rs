@@ -11,9 +11,12 @@ use std::time::Duration;
 use clawshim_core::gateway::{GatewayClient, Run, RunEvent, RunRequest};
 use pingora::proxy::Session;
 use tokio::time::Instant;
+use tracing::debug;
 
+use crate::admission::{self, Admission, Refusal};
 use crate::ctx::RequestCtx;
 use crate::errors::HttpError;
+use crate::metrics;
 
 /// What the loop does after an output handled an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,20 +68,76 @@ pub trait RunOutput {
 
 /// Start `req` on the gateway while watching the client, and record its run id. `Ok(None)`
 /// when the client left before the gateway accepted the run (dropping the start aborts it).
+///
+/// The run first waits for a slot in `admission` (kept in `ctx` until the run is over); an
+/// overload refusal that ran nothing is retried with a fresh run id after a jittered delay,
+/// a bounded number of times (see `admission`).
 pub async fn start_run(
     session: &mut Session,
     ctx: &mut RequestCtx,
     gateway: &GatewayClient,
+    admission: &Admission,
     req: &RunRequest,
 ) -> Result<Option<Run>, HttpError> {
-    let run_id = req.idempotent_id.clone().unwrap_or_default();
-    ctx.run_id = Some(run_id.clone());
-    tokio::select! {
-        run = gateway.start_run_with_id(req, run_id) => Ok(Some(run?)),
-        _ = client_gone(session) => {
-            ctx.client_gone = true;
-            Ok(None)
+    let mut attempt = 0;
+    loop {
+        let permit = tokio::select! {
+            permit = admission.acquire() => permit.map_err(|refusal| overloaded(admission, refusal))?,
+            _ = client_gone(session) => {
+                ctx.client_gone = true;
+                return Ok(None);
+            }
+        };
+        // A refusal before `accepted` stored no idempotency entry on the gateway, so a
+        // client's key may be tried again under the same id; otherwise a fresh one.
+        let run_id = req.idempotent_id.clone().unwrap_or_default();
+        ctx.run_id = Some(run_id.clone());
+        let sent = Instant::now();
+        let started = tokio::select! {
+            run = gateway.start_run_with_id(req, run_id) => run,
+            _ = client_gone(session) => {
+                ctx.client_gone = true;
+                return Ok(None);
+            }
+        };
+        match started {
+            Ok(run) => {
+                permit.accepted(sent.elapsed());
+                ctx.admission = Some(permit);
+                return Ok(Some(run));
+            }
+            Err(e) if admission::is_overload_refusal(&e) => {
+                permit.overloaded();
+                drop(permit);
+                if attempt >= admission.settings().max_retries {
+                    return Err(e.into());
+                }
+                let delay = admission.retry_delay(attempt);
+                attempt += 1;
+                metrics::get().run_retries.inc();
+                debug!(attempt, delay_ms = delay.as_millis() as u64, error = %e, "gateway refused the run before starting it; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = client_gone(session) => {
+                        ctx.client_gone = true;
+                        return Ok(None);
+                    }
+                }
+            }
+            Err(e) => return Err(e.into()),
         }
+    }
+}
+
+/// The answer when queueing cannot help: retry after about one queue wait's share.
+fn overloaded(admission: &Admission, refusal: Refusal) -> HttpError {
+    let retry_after_secs = match refusal {
+        Refusal::QueueFull => 1,
+        Refusal::QueueTimeout => (admission.settings().max_queue_wait.as_secs() / 4).max(1),
+    };
+    HttpError::Overloaded {
+        refusal,
+        retry_after_secs,
     }
 }
 
@@ -100,6 +159,11 @@ pub async fn serve_run(
     loop {
         let flow = tokio::select! {
             event = run.next(deadline) => {
+                if let (RunEvent::Failed(e), Some(permit)) = (&event, &ctx.admission) {
+                    if admission::is_overload_failure(e) {
+                        permit.overloaded();
+                    }
+                }
                 let flow = output.event(session, ctx, event).await?;
                 if let Some(every) = every.filter(|_| output.events_reach_the_client()) {
                     next_tick = Instant::now() + every;
@@ -116,6 +180,8 @@ pub async fn serve_run(
             }
         };
         if flow == Flow::Stop {
+            // The slot is free once we stop serving (the run is dropped with this frame).
+            ctx.admission = None;
             return Ok(());
         }
     }

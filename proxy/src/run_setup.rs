@@ -153,7 +153,7 @@ pub async fn prepare(
             extra_system_prompt: prompt.extra_system_prompt,
             timeout: Some(app.config.run_timeout),
             delete_ephemeral_session: ask.may_delete_session
-                && app.config.delete_ephemeral_sessions,
+                && app.config.delete_ephemeral_sessions.enabled(),
             attachments,
             thinking: ask.thinking,
             model,

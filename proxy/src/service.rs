@@ -13,6 +13,7 @@ use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 use tokio::sync::Semaphore;
 
+use crate::admission::Admission;
 use crate::auth_limit::FailedAuthLimiter;
 use crate::config::Config;
 use crate::ctx::RequestCtx;
@@ -35,6 +36,8 @@ pub struct App {
     pub runs: Arc<Semaphore>,
     /// One slot per request body being read and parsed ([`crate::body`]).
     pub bodies: Arc<Semaphore>,
+    /// Adaptive limit and queue of the runs sent to the gateway.
+    pub admission: Admission,
     /// Accepted credentials: shared tokens and API keys.
     pub keys: KeyStore,
     /// Failed-auth counts per client IP.
@@ -53,6 +56,7 @@ impl App {
         App {
             runs: Arc::new(Semaphore::new(config.max_concurrent_runs)),
             bodies: Arc::new(Semaphore::new(config.max_concurrent_bodies)),
+            admission: Admission::new(config.admission.clone()),
             keys: KeyStore::new(config.api_tokens.clone(), &config.keys),
             failed_auth: FailedAuthLimiter::new(config.max_failed_auth, config.failed_auth_window),
             images: ImageFetcher::new(&config.images),

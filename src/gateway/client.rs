@@ -89,8 +89,12 @@ pub struct GatewayConfig {
     pub tls_roots: Option<Arc<rustls::RootCertStore>>,
     /// Ed25519 device identity signed into every `connect` (needed for a remote gateway).
     pub device: Option<Arc<super::device::DeviceIdentity>>,
-    /// Ask for `operator.admin` too (needed by [`GatewayClient::delete_session`]).
-    pub admin_scope: bool,
+    /// Whether per-request sessions are deleted after their run, and so whether
+    /// `operator.admin` is asked for ([`GatewayClient::delete_session`] needs it).
+    pub session_cleanup: super::SessionCleanup,
+    /// On protocol 4, declare `session-scoped-events` and follow each run's session
+    /// ([`super::subscriptions`]) instead of receiving every run's events.
+    pub session_scoped_events: bool,
 }
 
 impl GatewayConfig {
@@ -107,7 +111,8 @@ impl GatewayConfig {
             backoff: Backoff::default(),
             max_frame_bytes: 64 << 20,
             wait_for_connection: Duration::ZERO,
-            admin_scope: false,
+            session_cleanup: super::SessionCleanup::default(),
+            session_scoped_events: false,
             tls_roots: None,
             device: None,
         }
@@ -141,6 +146,12 @@ pub(crate) struct Shared {
     /// The last `hello-ok`; kept while reconnecting, so an abort waits for the connection
     /// instead of assuming protocol 3.
     pub(crate) hello: RwLock<Option<Arc<Hello>>>,
+    /// Whether this connection may delete sessions (decided at each handshake).
+    pub(crate) deletes_sessions: std::sync::atomic::AtomicBool,
+    /// Set once the reason it may not has been logged.
+    pub(crate) cleanup_refusal_logged: std::sync::atomic::AtomicBool,
+    /// Frames and bytes received from the gateway.
+    pub(crate) traffic: super::subscriptions::Traffic,
 }
 
 impl Shared {
@@ -180,6 +191,9 @@ impl GatewayClient {
         let shared = Arc::new(Shared {
             agents: RwLock::new(None),
             hello: RwLock::new(None),
+            deletes_sessions: std::sync::atomic::AtomicBool::new(false),
+            cleanup_refusal_logged: std::sync::atomic::AtomicBool::new(false),
+            traffic: Default::default(),
         });
         let client = GatewayClient {
             commands,
@@ -238,6 +252,21 @@ impl GatewayClient {
         self.hello()
             .map(|h| h.attachment_limits())
             .unwrap_or_default()
+    }
+
+    /// Whether the current connection may delete per-request sessions (it was granted
+    /// `operator.admin` and cleanup is not off; see [`super::cleanup`]).
+    pub fn deletes_sessions(&self) -> bool {
+        self.shared
+            .deletes_sessions
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Text frames and their bytes received from the gateway since start, over every
+    /// connection: what the event broadcast costs this instance (see
+    /// [`super::subscriptions`]).
+    pub fn received(&self) -> (u64, u64) {
+        self.shared.traffic.totals()
     }
 
     fn not_connected(&self) -> GatewayError {
@@ -346,6 +375,29 @@ impl GatewayClient {
         run_id: RunId,
     ) -> Result<Run, GatewayError> {
         let mut guard = RunGuard::new(self.clone(), req, &run_id);
+        // Follow the session's events before the run can emit any (session-scoped sockets
+        // on v4; a no-op on v3). Once submitted, the guard ends the following.
+        let (reply, followed) = oneshot::channel();
+        let follow = Command::Follow {
+            key: req.session_key.as_str().to_string(),
+            reply,
+        };
+        if let Err(e) = self.submit(follow).await {
+            guard.ended = true;
+            return Err(e);
+        }
+        guard.following = true;
+        let followed = match tokio::time::timeout(self.request_timeout, followed).await {
+            Ok(Ok(result)) => result.map(|_| ()),
+            Ok(Err(_)) => Err(GatewayError::Disconnected {
+                reason: "connection task ended".to_string(),
+            }),
+            Err(_) => Err(GatewayError::Timeout),
+        };
+        if let Err(e) = followed {
+            guard.ended = true;
+            return Err(e);
+        }
         let req_id = RequestId::new();
         let params = AgentParams {
             message: &req.message,
@@ -433,6 +485,21 @@ impl GatewayClient {
             agent_id,
         };
         self.call("chat.abort", &params).await.map(|_| true)
+    }
+
+    /// One run fewer in session `key` (see [`super::subscriptions`]); never waits.
+    pub(crate) fn unfollow_session(&self, key: &SessionKey) {
+        let cmd = Command::Unfollow {
+            key: key.as_str().to_string(),
+        };
+        if let Err(mpsc::error::TrySendError::Full(cmd)) = self.commands.try_send(cmd) {
+            let commands = self.commands.clone();
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move {
+                    let _ = commands.send(cmd).await;
+                });
+            }
+        }
     }
 
     /// Delete a finished session the caller will never reuse, keeping its transcript

@@ -18,6 +18,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,6 +32,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tracing::{debug, info, warn};
 
+use super::cleanup::AUTO_KEEPS_V4;
 use super::client::{GatewayConfig, GatewayStatus, Shared};
 use super::device::ConnectCredentials;
 use super::error::{ConnectFailure, NotConnected};
@@ -41,10 +43,11 @@ use super::hello::Hello;
 use super::ids::{RequestId, RunId};
 use super::methods::{
     AgentResPayload, ChatAbortParams, ClientInfo, ConnectParams, HelloOk, CLIENT_ID, CLIENT_MODE,
-    MAX_PROTOCOL, MIN_PROTOCOL, SCOPES, SCOPES_WITH_ADMIN,
+    MAX_PROTOCOL, MIN_PROTOCOL,
 };
 use super::oddities::{Oddities, Oddity};
 use super::run::RunEvent;
+use super::subscriptions::{Subscriptions, CLIENT_CAPS};
 use super::GatewayError;
 
 type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
@@ -60,6 +63,14 @@ pub(crate) enum Command {
     /// Nobody reads this run any more (its caller gave up before `accepted`, or dropped the
     /// run): drop its entries now instead of at its final answer or the next reconnect.
     Forget { run_id: RunId },
+    /// One more run in session `key`: subscribe to its events first when the socket is
+    /// session-scoped (`subscriptions`); `reply` once that is done (at once on v3).
+    Follow {
+        key: String,
+        reply: oneshot::Sender<Result<Option<Box<RawValue>>, GatewayError>>,
+    },
+    /// One run fewer in session `key` (unsubscribes after the last).
+    Unfollow { key: String },
 }
 
 /// What aborting a run needs once nobody reads it (kept while it is in flight).
@@ -267,12 +278,11 @@ impl Connection {
             mode: CLIENT_MODE,
             display_name: Some("clawshim"),
         };
-        // Admin only when asked for (deleting finished per-request sessions needs it).
-        let scopes: &[&str] = if self.config.admin_scope {
-            &SCOPES_WITH_ADMIN
-        } else {
-            &SCOPES
-        };
+        // Admin when session cleanup may use it (cleanup.rs).
+        let scopes = self
+            .config
+            .session_cleanup
+            .scopes(self.config.device.is_some());
         // Shared secret, stored device token and the signed device proof (device.rs).
         let creds = ConnectCredentials::new(
             &self.config.auth,
@@ -288,6 +298,11 @@ impl Connection {
             client,
             role: "operator",
             scopes,
+            caps: if self.config.session_scoped_events {
+                &CLIENT_CAPS
+            } else {
+                &[]
+            },
             auth: creds.auth(),
             device: creds.proof.clone(),
         };
@@ -339,9 +354,28 @@ impl Connection {
                         }
                     }
                     creds.accepted(&hello);
+                    self.decide_cleanup(&hello, scopes);
                     return Ok((ws, hello));
                 }
                 _ => continue,
+            }
+        }
+    }
+
+    /// Record whether this connection may delete per-request sessions; say once why not.
+    fn decide_cleanup(&self, hello: &HelloOk, requested: &[&str]) {
+        let cleanup = self.config.session_cleanup;
+        let decision = cleanup.decide(hello, requested);
+        self.shared
+            .deletes_sessions
+            .store(decision.is_ok(), Ordering::Relaxed);
+        if let Err(why) = decision {
+            let first = !self
+                .shared
+                .cleanup_refusal_logged
+                .swap(true, Ordering::Relaxed);
+            if cleanup.enabled() && why != AUTO_KEEPS_V4 && first {
+                warn!(reason = why, "per-request sessions are kept on the gateway; on clawdbot 2026.1.x every later run gets slower as its session store grows");
             }
         }
     }
@@ -412,6 +446,7 @@ impl Connection {
                 biased;
                 msg = stream.next() => match msg {
                     Some(Ok(Message::Text(text))) => {
+                        self.shared.traffic.count(text.len());
                         match state.handle_frame(text.as_str(), &self.shared) {
                             Flow::Continue => {}
                             Flow::Tick => liveness.as_mut().reset(Instant::now() + tick * 2),
@@ -438,6 +473,39 @@ impl Connection {
                         }
                     }
                     Some(Command::Forget { run_id }) => state.abandon_run(run_id.as_str()),
+                    Some(Command::Follow { key, reply }) => {
+                        // Without the capability the broadcast brings every event anyway.
+                        let protocol = if self.config.session_scoped_events {
+                            self.shared
+                                .hello
+                                .read()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .as_ref()
+                                .map_or(0, |h| h.protocol)
+                        } else {
+                            0
+                        };
+                        match state.subscriptions.acquire(&key, protocol) {
+                            Some((req_id, frame)) => {
+                                state.register(req_id, PendingKind::Call(reply));
+                                if out_tx.send(Message::text(frame)).await.is_err() {
+                                    break "writer stopped".to_string();
+                                }
+                            }
+                            None => {
+                                let _ = reply.send(Ok(None));
+                            }
+                        }
+                    }
+                    Some(Command::Unfollow { key }) => {
+                        if let Some((req_id, frame)) = state.subscriptions.release(&key) {
+                            // Nobody waits for the answer.
+                            state.register(req_id, PendingKind::Call(oneshot::channel().0));
+                            if out_tx.send(Message::text(frame)).await.is_err() {
+                                break "writer stopped".to_string();
+                            }
+                        }
+                    }
                     None => break "client dropped".to_string(),
                 },
                 _ = &mut liveness => break format!("no tick from the gateway for {:?}", tick * 2),
@@ -553,16 +621,22 @@ fn reject_shutting_down(cmd: Command) {
 }
 
 fn fail_command(cmd: Command, err: GatewayError) {
-    let Command::Send { kind, .. } = cmd else {
-        return; // a `Forget`: nothing is registered while disconnected
-    };
-    match kind {
-        PendingKind::Call(tx) => {
+    match cmd {
+        Command::Send {
+            kind: PendingKind::Call(tx),
+            ..
+        }
+        | Command::Follow { reply: tx, .. } => {
             let _ = tx.send(Err(err));
         }
-        PendingKind::Run { accepted, .. } => {
+        Command::Send {
+            kind: PendingKind::Run { accepted, .. },
+            ..
+        } => {
             let _ = accepted.send(Err(err));
         }
+        // No socket: no subscription to end, nothing registered to forget.
+        Command::Unfollow { .. } | Command::Forget { .. } => {}
     }
 }
 
@@ -608,6 +682,8 @@ struct ConnState {
     oddities: Oddities,
     /// Runs nobody reads any more, to abort on the gateway ([`ConnState::take_cleanup`]).
     abandoned: Vec<Orphan>,
+    /// Sessions followed by runs in flight ([`super::subscriptions`]).
+    subscriptions: Subscriptions,
 }
 
 impl ConnState {

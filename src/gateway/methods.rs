@@ -34,6 +34,9 @@ pub struct ConnectParams<'a> {
     pub client: ClientInfo<'a>,
     pub role: &'static str,
     pub scopes: &'a [&'a str],
+    /// Client capabilities (`session-scoped-events`: see `subscriptions`).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub caps: &'a [&'a str],
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth: Option<ConnectAuth<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -6,6 +6,7 @@
 
 pub mod agents;
 pub mod backoff;
+pub mod cleanup;
 pub mod client;
 pub mod conn;
 pub mod device;
@@ -16,8 +17,10 @@ pub mod ids;
 pub(crate) mod methods;
 pub(crate) mod oddities;
 pub mod run;
+pub(crate) mod subscriptions;
 
 pub use agents::{AgentDirectory, AgentInfo, AgentNotFound};
+pub use cleanup::SessionCleanup;
 pub use client::{GatewayClient, GatewayConfig, GatewayStatus};
 pub use error::{ConnectFailure, GatewayError, NotConnected};
 pub use hello::{AnnouncedAttachments, Hello};

@@ -32,7 +32,8 @@ pub struct RunRequest {
     /// Run timeout passed to the gateway (`timeout`, whole seconds).
     pub timeout: Option<Duration>,
     /// Delete the session once the run is over when it is a per-request one
-    /// ([`SessionKey::is_ephemeral`]; see [`GatewayClient::delete_session`]).
+    /// ([`SessionKey::is_ephemeral`]) and the connection may
+    /// ([`GatewayClient::deletes_sessions`]; see [`GatewayClient::delete_session`]).
     pub delete_ephemeral_session: bool,
     /// Images of the current turn (`attachments`, both versions).
     pub attachments: Vec<Attachment>,
@@ -158,6 +159,8 @@ pub(crate) struct RunGuard {
     delete_session: bool,
     /// Set once no abort is needed (final answer, failure, or refused before it started).
     pub(crate) ended: bool,
+    /// Set once the connection counts this run in its session (`subscriptions`).
+    pub(crate) following: bool,
 }
 
 impl RunGuard {
@@ -168,17 +171,21 @@ impl RunGuard {
             session_key: req.session_key.clone(),
             delete_session: req.delete_ephemeral_session && req.session_key.is_ephemeral(),
             ended: false,
+            following: false,
         }
     }
 
     /// Whether dropping this guard deletes the run's session.
     pub(crate) fn deletes_session(&self) -> bool {
-        self.delete_session
+        self.delete_session && self.gateway.deletes_sessions()
     }
 }
 
 impl Drop for RunGuard {
     fn drop(&mut self) {
+        if self.following {
+            self.gateway.unfollow_session(&self.session_key);
+        }
         if !self.ended {
             // The connection drops the run's entries at once and aborts it (and deletes its
             // per-request session when asked): one mechanism with lagged and lost runs.
@@ -190,7 +197,7 @@ impl Drop for RunGuard {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        if self.delete_session {
+        if self.deletes_session() {
             let gateway = self.gateway.clone();
             let key = self.session_key.clone();
             runtime.spawn(async move {

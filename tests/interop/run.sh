@@ -16,6 +16,12 @@
 #   CLAWSHIM_BIN     use this clawshim binary instead of building target/release/clawshim
 # `run.sh --serve` starts everything and waits (INTEROP_SERVE_SECONDS, default 3600) instead of
 # running the cases: real gateways and clawshim to poke at by hand. See README.md in this folder.
+# `run.sh --bench` runs bench.py instead of the cases: built-in vs clawshim on each gateway whose
+# clawshim target is in INTEROP_TARGETS (BENCH_STATELESS requests for the store-growth phase,
+# default 1000); the table goes to INTEROP_BENCH_OUT (default results/bench.md) and stdout.
+# `run.sh --bench-events` starts 4 more clawshim instances per gateway and runs bench_events.py:
+# frames and bytes each receives per run, alone and with 4 (INTEROP_BENCH_OUT, default
+# results/bench-events.md).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -413,6 +419,65 @@ if [[ "${1:-}" == "--serve" ]]; then
   sleep "$serve_s" &
   PIDS[serve-sleep]=$!
   wait "$!" || true
+  exit 0
+fi
+
+if [[ "${1:-}" == "--bench" ]]; then
+  # Side-by-side figures (bench.py): built-in vs clawshim on each gateway in TARGETS' versions.
+  bench_md="${INTEROP_BENCH_OUT:-$OUT/bench.md}"
+  : >"$bench_md"
+  for v in v3 v4; do
+    [[ " $TARGETS " == *" clawshim-$v "* ]] || continue
+    [[ -z "${SHIM_STATE[$v]:-}" ]] || die "clawshim $v not ready: ${SHIM_STATE[$v]}"
+    if [[ $v == v3 ]]; then
+      label="clawdbot $CLAWDBOT_VERSION (v3)" gw=$V3_GW_PORT shim=$V3_SHIM_PORT
+      store=(--store-file "$V3/state/gw/agents/main/sessions/sessions.json")
+    else
+      label="openclaw $OPENCLAW_VERSION (v4)" gw=$V4_GW_PORT shim=$V4_SHIM_PORT
+      store=(--gateway-ws "ws://127.0.0.1:$gw")
+    fi
+    log "bench $label"
+    "$PY" "$HERE/bench.py" --label "$label" --builtin "http://127.0.0.1:$gw/v1" \
+      --clawshim "http://127.0.0.1:$shim/v1" --token "$TOKEN" "${store[@]}" \
+      --stateless "${BENCH_STATELESS:-1000}" --out "$OUT/bench-$v.json" >>"$bench_md"
+    echo >>"$bench_md"
+  done
+  log "bench figures in $bench_md:"
+  cat "$bench_md"
+  exit 0
+fi
+
+if [[ "${1:-}" == "--bench-events" ]]; then
+  # Gateway event traffic per run with 1 and 4 clawshim instances (bench_events.py).
+  events_md="${INTEROP_BENCH_OUT:-$OUT/bench-events.md}"
+  : >"$events_md"
+  for v in v3 v4; do
+    [[ " $TARGETS " == *" clawshim-$v "* ]] || continue
+    if [[ $v == v3 ]]; then
+      label="clawdbot $CLAWDBOT_VERSION (v3)" gw=$V3_GW_PORT first=18930
+    else
+      label="openclaw $OPENCLAW_VERSION (v4)" gw=$V4_GW_PORT first=18950
+    fi
+    modes=(false)
+    [[ $v == v4 ]] && modes=(false true)  # session_scoped_events: protocol 4 only
+    for scoped in "${modes[@]}"; do
+      specs=()
+      for i in 0 1 2 3; do
+        port=$((first + i)) mport=$((first + 10 + i)) name="clawshim-events-$v-$i"
+        start_shim "$name" "$port" "$gw" CLAWSHIM_METRICS_LISTEN="127.0.0.1:$mport" \
+          CLAWSHIM_SESSION_SCOPED_EVENTS="$scoped"
+        wait_http "http://127.0.0.1:$port/readyz" 60 "${PIDS[$name]}" 200 || die "$name did not become ready"
+        specs+=(--instance "http://127.0.0.1:$port/v1,http://127.0.0.1:$mport/metrics")
+      done
+      log "bench events $label, session_scoped_events=$scoped"
+      "$PY" "$HERE/bench_events.py" --label "$label, session_scoped_events=$scoped" "${specs[@]}" \
+        --other "http://127.0.0.1:$gw/v1" --token "$TOKEN" >>"$events_md"
+      echo >>"$events_md"
+      for i in 0 1 2 3; do stop_pid "clawshim-events-$v-$i" "${PIDS[clawshim-events-$v-$i]}"; done
+    done
+  done
+  log "event traffic figures in $events_md:"
+  cat "$events_md"
   exit 0
 fi
 

@@ -1,6 +1,7 @@
 //! End-to-end: the OpenAI API through the real pingora server, in front of the mock gateway
 //! speaking v3 (clawdbot 2026.1.24) and v4 (openclaw 2026.9.6).
 
+use clawshim_core::gateway::SessionCleanup;
 use clawshim_tests::*;
 use serde_json::{json, Value};
 
@@ -435,16 +436,12 @@ async fn gateway_down_is_503_and_health_stays_up() {
 }
 
 #[tokio::test]
-async fn per_request_sessions_are_deleted_when_asked() {
+async fn per_request_sessions_are_deleted_by_default() {
     // gateway-lab PERF-NOTES: on clawdbot 2026.1.x every run parses the whole session store,
-    // and every stateless request adds an entry to it.
+    // and every stateless request adds an entry to it. v3 keeps the requested scopes of a
+    // token-only operator, so `auto` asks for admin and deletes.
     let gw = mock(Protocol::V3).await;
-    let shim = Shim::start_with(
-        &gw.url(),
-        |s| s.delete_ephemeral_sessions = Some(true),
-        true,
-    )
-    .await;
+    let shim = Shim::start_with(&gw.url(), |_| {}, true).await;
     assert_eq!(
         shim.chat(user_msg("openclaw/main", "stateless"))
             .await
@@ -601,4 +598,34 @@ async fn a_request_finding_every_body_slot_taken_gets_503_after_the_wait() {
         }
     })
     .await;
+}
+
+#[tokio::test]
+async fn sessions_are_kept_when_cleanup_is_off() {
+    let gw = mock(Protocol::V4).await;
+    let shim = Shim::start_with(
+        &gw.url(),
+        |s| s.delete_ephemeral_sessions = Some(SessionCleanup::Off),
+        true,
+    )
+    .await;
+    let res = shim.chat(user_msg("openclaw/main", "stateless")).await;
+    assert_eq!(res.status(), 200);
+    let connect = gw
+        .requests()
+        .into_iter()
+        .find(|r| r["method"] == "connect")
+        .unwrap();
+    assert_eq!(
+        connect["params"]["scopes"],
+        json!(["operator.read", "operator.write"]),
+        "no admin scope is asked for when nothing will be deleted"
+    );
+    // The run's final answer came before the response; a delete would have been sent then.
+    let methods: Vec<Value> = gw
+        .requests()
+        .into_iter()
+        .map(|r| r["method"].clone())
+        .collect();
+    assert!(!methods.contains(&json!("sessions.delete")), "{methods:?}");
 }

@@ -39,7 +39,10 @@ fn lan_example_loads_with_real_certificate_files() {
     assert!(config.tls.is_some());
     assert_eq!(config.keys.len(), 2);
     assert!(config.api_tokens.is_empty(), "only the keys are accepted");
-    assert!(config.delete_ephemeral_sessions);
+    assert_eq!(
+        config.delete_ephemeral_sessions,
+        clawshim_core::gateway::SessionCleanup::Always
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -8,6 +8,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use clawshim_core::gateway::SessionCleanup;
+
 use crate::passthrough::ForwardedHeaders;
 use crate::telemetry::LogFormat;
 
@@ -113,10 +115,15 @@ pub struct Settings {
     /// before it gets 503.
     #[arg(long, env = "CLAWSHIM_GATEWAY_WAIT_SECS", global = true)]
     pub gateway_wait_secs: Option<u64>,
-    /// Delete each per-request session after its run (keeps clawdbot 2026.1.x fast; needs
-    /// the gateway to grant operator.admin).
+    /// Delete each per-request session after its run (keeps clawdbot 2026.1.x fast): `auto`
+    /// (when the gateway grants operator.admin), `true` (always ask for it) or `false`.
     #[arg(long, env = "CLAWSHIM_DELETE_EPHEMERAL_SESSIONS", global = true)]
-    pub delete_ephemeral_sessions: Option<bool>,
+    pub delete_ephemeral_sessions: Option<SessionCleanup>,
+    /// On protocol 4, receive only our own runs' events (`session-scoped-events` and a
+    /// subscription per run) instead of every run's: saves traffic when many clients share
+    /// one gateway, costs the gateway transcript events per run.
+    #[arg(long, env = "CLAWSHIM_SESSION_SCOPED_EVENTS", global = true)]
+    pub session_scoped_events: Option<bool>,
     /// Failed auth attempts per client IP before 429 (0 disables).
     #[arg(long, env = "CLAWSHIM_MAX_FAILED_AUTH", global = true)]
     pub max_failed_auth: Option<u32>,

@@ -5,6 +5,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clawshim_core::gateway::SessionCleanup;
+
 use crate::passthrough::ForwardedHeaders;
 use crate::telemetry::LogFormat;
 
@@ -25,8 +27,11 @@ pub const GATEWAY_REQUEST_TIMEOUT_SECS: u64 = 30;
 /// How long a request that finds the gateway connection down waits for it before 503,
 /// seconds: none, a 503 with `Retry-After` at once (clients retry it with backoff).
 pub const GATEWAY_WAIT_SECS: u64 = 0;
-/// Keep per-request sessions on the gateway.
-pub const DELETE_EPHEMERAL_SESSIONS: bool = false;
+/// Delete per-request sessions when the gateway grants the scope to.
+pub const DELETE_EPHEMERAL_SESSIONS: SessionCleanup = SessionCleanup::Auto;
+/// Receive every run's events (the broadcast): on openclaw 2026.9.6 a session subscription
+/// makes the gateway project transcript events for each run (`server-session-events-*.mjs`).
+pub const SESSION_SCOPED_EVENTS: bool = false;
 /// Failed auth attempts per client IP before 429.
 pub const MAX_FAILED_AUTH: u32 = 10;
 /// Window of the failed-auth count, seconds.

@@ -6,6 +6,8 @@
 
 use serde::Deserialize;
 
+use clawshim_core::gateway::SessionCleanup;
+
 use crate::passthrough::ForwardedHeaders;
 use crate::telemetry::LogFormat;
 
@@ -75,8 +77,10 @@ pub struct GatewaySection {
     pub request_timeout_secs: Option<u64>,
     /// How long a request waits for the connection (e.g. a gateway restart) before 503, seconds.
     pub wait_secs: Option<u64>,
-    /// Delete each per-request session after its run (needs operator.admin).
-    pub delete_ephemeral_sessions: Option<bool>,
+    /// Delete each per-request session after its run: `"auto"`, `true` or `false`.
+    pub delete_ephemeral_sessions: Option<SessionCleanup>,
+    /// Follow only our own runs' sessions on protocol 4 (`session-scoped-events`).
+    pub session_scoped_events: Option<bool>,
     /// PEM CA bundle trusted for a `wss://` gateway instead of the system roots.
     pub ca_file: Option<std::path::PathBuf>,
     /// Ed25519 device identity file (created on first start, mode 0600); needed when the

@@ -17,6 +17,8 @@ use super::file::{
     AuthSection, FileConfig, GatewaySection, ImagesSection, KeyEntry, LimitsSection,
     PassthroughSection, ServerSection, TlsSection,
 };
+use clawshim_core::gateway::SessionCleanup;
+
 use crate::passthrough::ForwardedHeaders;
 use crate::telemetry::LogFormat;
 
@@ -59,7 +61,9 @@ pub struct Merged {
     /// Wait for the gateway connection, seconds.
     pub gateway_wait_secs: u64,
     /// Delete per-request sessions after their run.
-    pub delete_ephemeral_sessions: bool,
+    pub delete_ephemeral_sessions: SessionCleanup,
+    /// Follow only our own runs' sessions on protocol 4.
+    pub session_scoped_events: bool,
     /// Failed auth attempts per client IP before 429.
     pub max_failed_auth: u32,
     /// Window of that count, seconds.
@@ -138,6 +142,7 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
         gateway_request_timeout_secs,
         gateway_wait_secs,
         delete_ephemeral_sessions,
+        session_scoped_events,
         max_failed_auth,
         failed_auth_window_secs,
         max_body_bytes,
@@ -182,6 +187,7 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
                 request_timeout_secs,
                 wait_secs,
                 delete_ephemeral_sessions: file_delete_ephemeral_sessions,
+                session_scoped_events: file_session_scoped_events,
                 ca_file,
                 device_identity: file_device_identity,
             },
@@ -286,6 +292,9 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
         gateway_wait_secs: gateway_wait_secs
             .or(wait_secs)
             .unwrap_or(defaults::GATEWAY_WAIT_SECS),
+        session_scoped_events: session_scoped_events
+            .or(file_session_scoped_events)
+            .unwrap_or(defaults::SESSION_SCOPED_EVENTS),
         delete_ephemeral_sessions: delete_ephemeral_sessions
             .or(file_delete_ephemeral_sessions)
             .unwrap_or(defaults::DELETE_EPHEMERAL_SESSIONS),

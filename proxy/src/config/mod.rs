@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use clawshim_core::gateway::client::Secret;
 use clawshim_core::gateway::GatewayConfig;
+use clawshim_core::gateway::SessionCleanup;
 
 pub use cli::{Cli, Command, GenKey, ListenerSettings, Settings};
 
@@ -68,7 +69,9 @@ pub struct Config {
     /// Window for `max_failed_auth`.
     pub failed_auth_window: Duration,
     /// Delete per-request sessions after their run.
-    pub delete_ephemeral_sessions: bool,
+    pub delete_ephemeral_sessions: SessionCleanup,
+    /// Adaptive limit and queue of the runs sent to the gateway (built-in tuning).
+    pub admission: crate::admission::AdmissionSettings,
     /// Largest request body.
     pub max_body_bytes: u64,
     /// Run timeout passed to the gateway; the local deadline adds [`Config::run_grace`].

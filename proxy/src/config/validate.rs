@@ -140,7 +140,8 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
     gateway.connect_timeout = Duration::from_secs(m.gateway_connect_timeout_secs.max(1));
     gateway.request_timeout = Duration::from_secs(m.gateway_request_timeout_secs.max(1));
     gateway.wait_for_connection = Duration::from_secs(m.gateway_wait_secs);
-    gateway.admin_scope = m.delete_ephemeral_sessions;
+    gateway.session_cleanup = m.delete_ephemeral_sessions;
+    gateway.session_scoped_events = m.session_scoped_events;
 
     if !errors.is_empty() {
         return Err(ConfigError(errors));
@@ -161,6 +162,12 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
         max_failed_auth: m.max_failed_auth,
         failed_auth_window: Duration::from_secs(m.failed_auth_window_secs.max(1)),
         delete_ephemeral_sessions: m.delete_ephemeral_sessions,
+        admission: crate::admission::AdmissionSettings {
+            max_limit: crate::admission::AdmissionSettings::default()
+                .max_limit
+                .min(m.max_concurrent_runs),
+            ..Default::default()
+        },
         max_body_bytes: m.max_body_bytes,
         run_timeout: Duration::from_secs(m.run_timeout_secs),
         run_grace: defaults::RUN_GRACE,

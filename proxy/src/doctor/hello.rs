@@ -4,7 +4,7 @@
 //! 512 KiB on clawdbot 2026.1.24, 25 MiB on openclaw 2026.9.6, per the recorded `connect`
 //! traces).
 
-use clawshim_core::gateway::Hello;
+use clawshim_core::gateway::{Hello, SessionCleanup};
 
 use super::Check;
 use crate::config::Config;
@@ -43,7 +43,8 @@ fn scopes(config: &Config, hello: &Hello) -> Check {
     let lost = "without operator.admin clawshim cannot delete finished per-request sessions \
                 (delete_ephemeral_sessions): they pile up, every run on clawdbot 2026.1.x gets \
                 slower, and a client that leaves cannot stop its run on protocol 3";
-    if config.delete_ephemeral_sessions {
+    // `auto` keeps sessions on openclaw (SQLite store: no slowdown), so only `true` needs it.
+    if config.delete_ephemeral_sessions == SessionCleanup::Always {
         Check::fail(
             "scopes",
             format!("granted {granted}, but delete_ephemeral_sessions is on: {lost}"),
