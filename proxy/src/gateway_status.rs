@@ -98,11 +98,10 @@ pub fn public_reason(last_failure: Option<&ConnectFailure>) -> &'static str {
         Some(ConnectFailure::Refused { .. }) => "gateway_refused_credentials",
         Some(ConnectFailure::MissingScopes { .. }) => "insufficient_scopes",
         Some(ConnectFailure::Unreachable { .. }) => "gateway_unreachable",
-        Some(
-            ConnectFailure::HandshakeTimeout { .. }
-            | ConnectFailure::ProtocolMismatch { .. }
-            | ConnectFailure::Lost { .. },
-        ) => "reconnecting",
+        Some(ConnectFailure::ProtocolMismatch { .. }) => "protocol_mismatch",
+        Some(ConnectFailure::HandshakeTimeout { .. } | ConnectFailure::Lost { .. }) => {
+            "reconnecting"
+        }
     }
 }
 

@@ -276,13 +276,11 @@ async fn a_gateway_back_with_another_token_shows_refused_credentials() {
     let r = shim.chat(user_msg("openclaw/main", "hi")).await;
     assert_eq!(r.status(), 503);
     let v: Value = r.json().await.unwrap();
-    assert!(
-        v["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("CLAWSHIM_GATEWAY_TOKEN"),
-        "{v}"
-    );
+    // The coarse reason only: the fix (CLAWSHIM_GATEWAY_TOKEN) is in clawshim's log, and the
+    // gateway's address and refusal text never reach a client (SECURITY.md, hole 10).
+    let message = v["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("gateway_refused_credentials"), "{v}");
+    assert!(!message.contains(&addr.port().to_string()), "{v}");
 }
 
 #[tokio::test]
