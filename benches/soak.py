@@ -167,7 +167,8 @@ class Soak:
             return self.fail("disconnect", start, f"{type(err).__name__} {err}")
         if first.startswith(b"HTTP/1.1 200"):
             return self.count("disconnect: ok")
-        if first.startswith(b"HTTP/1.1 503") and self.in_outage(start, self.now()):
+        gateway_error = first.startswith(b"HTTP/1.1 502") or first.startswith(b"HTTP/1.1 503")
+        if gateway_error and self.in_outage(start, self.now()):
             return self.count("disconnect: gateway error during a restart")
         self.fail("disconnect", start, f"first bytes {first[:60]!r}")
 
