@@ -1,10 +1,9 @@
 //! One socket: the WebSocket upgrade, the `connect` handshake with the recorded failures, and
 //! the loop that writes queued frames and hands incoming requests to `methods`.
 //!
-//! A single task owns the socket. Everything other tasks send goes through its queue, whose
-//! unsent bytes the senders count, so a client that stops reading only ever fills its own
-//! queue (and is then closed as a slow consumer by a broadcast), never stalls a run or
-//! another socket.
+//! A single task owns the socket. Everything other tasks send goes through its bounded queue,
+//! so a client that stops reading only ever fills its own queue (and is then closed as a slow
+//! consumer by the sender), never stalls a run or another socket.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
