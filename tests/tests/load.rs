@@ -90,11 +90,6 @@ async fn many_streams_each_get_their_own_text(protocol: Protocol) {
         &failures[..failures.len().min(5)]
     );
     // One socket the whole time: never closed as a slow consumer, never reconnected.
-    println!(
-        "{protocol:?}: {streams} streams, peak unsent bytes on clawshim's socket {} (limit {})",
-        gw.peak_buffered_bytes(),
-        protocol.max_buffered_bytes()
-    );
     assert_eq!(gw.total_connects(), 1);
     assert_eq!(gw.connections(), 1);
     drop(shim);

@@ -3,8 +3,7 @@
 //! and restarted, and so its CPU and memory are its own.
 //!
 //! `clawshim-mock-gateway [--listen 127.0.0.1:PORT] [--protocol 3|4] [--token T]
-//! [--chunk-delay-ms N]`; prints its URL on stdout once listening and serves until killed;
-//! prints to stderr the most bytes one socket had waiting to be written, each time it grows.
+//! [--chunk-delay-ms N]`; prints its URL on stdout once listening and serves until killed.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -24,7 +23,6 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let limit = opts.max_buffered_bytes();
     runtime.block_on(async move {
         let mock = match MockGateway::start(opts).await {
             Ok(mock) => mock,
@@ -34,16 +32,7 @@ fn main() {
             }
         };
         println!("{}", mock.url());
-        // The slow-consumer figure, for the load scripts' logs: printed when it grows.
-        let mut reported = 0;
-        loop {
-            tokio::time::sleep(Duration::from_secs(2)).await;
-            let peak = mock.peak_buffered_bytes();
-            if peak > reported {
-                reported = peak;
-                eprintln!("peak unsent bytes on one socket: {peak} (limit {})", limit);
-            }
-        }
+        std::future::pending::<()>().await;
     });
 }
 
