@@ -63,8 +63,8 @@ impl Default for AdmissionSettings {
         AdmissionSettings {
             initial_limit: 4,
             min_limit: 1,
-            max_limit: 64,
-            max_queued: 1024,
+            max_limit: 256,
+            max_queued: 4096,
             max_queue_wait: Duration::from_secs(60),
             backoff: 0.7,
             latency_tolerance: 3.0,
@@ -126,7 +126,15 @@ impl AimdLimit {
         // A few milliseconds of jitter on an idle gateway is no congestion.
         let congested = sample > floor * self.tolerance && sample > 0.05;
         if !congested && in_flight as f64 * 2.0 >= self.limit {
-            self.limit = (self.limit + 1.0 / self.limit).min(self.max);
+            // Slow start until the gateway first refuses for overload: +1 per accepted run
+            // doubles the limit each round, so a burst is not held at the initial limit;
+            // after a refusal, +1 per limit's worth of runs (AIMD).
+            let step = if self.generation == 0 {
+                1.0
+            } else {
+                1.0 / self.limit
+            };
+            self.limit = (self.limit + step).min(self.max);
         }
     }
 
@@ -375,20 +383,26 @@ mod tests {
     }
 
     #[test]
-    fn grows_while_used_and_accepted_quickly() {
+    fn grows_fast_until_the_first_refusal_then_additively() {
         let mut l = AimdLimit::new(&settings());
-        for _ in 0..5 {
+        for _ in 0..3 {
             l.on_accepted(FAST, 4);
         }
-        assert_eq!(
-            l.current(),
-            5,
-            "about a limit's worth of accepted runs adds one"
-        );
+        assert_eq!(l.current(), 7, "slow start: each accepted run adds one");
         for _ in 0..200 {
             l.on_accepted(FAST, 8);
         }
         assert_eq!(l.current(), 8, "capped at max_limit");
+        assert!(l.on_overload(l.generation()));
+        let after = l.current();
+        for _ in 0..=after {
+            l.on_accepted(FAST, 8);
+        }
+        assert_eq!(
+            l.current(),
+            after + 1,
+            "after a refusal, about a limit's worth of accepted runs adds one"
+        );
     }
 
     #[test]
