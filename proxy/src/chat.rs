@@ -20,7 +20,9 @@ use crate::ctx::RequestCtx;
 use crate::errors::HttpError;
 use crate::keys::Principal;
 use crate::respond::{self, Head};
-use crate::run_loop::{serve_run, start_run, Flow, RunOutput};
+use crate::run_loop::{
+    open_sse, send_events, serve_run, start_run, write_or_stop, Flow, RunOutput,
+};
 use crate::run_setup::{self, RunAsk};
 use crate::service::App;
 
@@ -196,17 +198,7 @@ impl RunOutput for SseOutput {
         session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<Flow, HttpError> {
-        let mut head = Head::new(200, "text/event-stream")
-            .with("cache-control", "no-cache")
-            .with("x-accel-buffering", "no");
-        if !session.as_downstream().is_http2() {
-            // Without a length pingora frames HTTP/1.1 bodies by closing the connection;
-            // chunked keeps the connection reusable and flushes every event.
-            head = head.with("transfer-encoding", "chunked");
-        }
-        respond::head(session, ctx, head)
-            .await
-            .map_err(HttpError::client_write)?;
+        open_sse(session, ctx).await?;
         let first = openai::sse::data(&self.translator.role_chunk());
         Ok(write_or_stop(respond::body(session, ctx, first).await))
     }
@@ -233,16 +225,7 @@ impl RunOutput for SseOutput {
                 }
             }
         }
-        if !out.is_empty() && respond::body(session, ctx, out.freeze()).await.is_err() {
-            return Ok(Flow::Stop);
-        }
-        if !done {
-            return Ok(Flow::Continue);
-        }
-        respond::end(session, ctx)
-            .await
-            .map_err(HttpError::client_write)?;
-        Ok(Flow::Stop)
+        send_events(session, ctx, out.freeze(), done).await
     }
 
     fn keepalive_every(&self) -> Option<Duration> {
@@ -256,13 +239,5 @@ impl RunOutput for SseOutput {
     ) -> Result<Flow, HttpError> {
         let written = respond::body(session, ctx, openai::sse::KEEP_ALIVE).await;
         Ok(write_or_stop(written))
-    }
-}
-
-/// A body write that fails means the client is gone (already recorded): stop quietly.
-pub fn write_or_stop(written: pingora::Result<()>) -> Flow {
-    match written {
-        Ok(()) => Flow::Continue,
-        Err(_) => Flow::Stop,
     }
 }

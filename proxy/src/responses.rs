@@ -25,12 +25,13 @@ use tokio::time::Instant;
 use tracing::debug;
 
 use crate::body;
-use crate::chat::write_or_stop;
 use crate::ctx::RequestCtx;
 use crate::errors::HttpError;
 use crate::keys::Principal;
 use crate::respond::{self, Head};
-use crate::run_loop::{serve_run, start_run, Flow, RunOutput};
+use crate::run_loop::{
+    open_sse, send_events, serve_run, start_run, write_or_stop, Flow, RunOutput,
+};
 use crate::run_setup::{self, RunAsk};
 use crate::service::App;
 
@@ -201,16 +202,7 @@ impl RunOutput for SseOutput {
         session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<Flow, HttpError> {
-        let mut head = Head::new(200, "text/event-stream")
-            .with("cache-control", "no-cache")
-            .with("x-accel-buffering", "no");
-        if !session.as_downstream().is_http2() {
-            // As for chat: chunked keeps an HTTP/1.1 connection reusable.
-            head = head.with("transfer-encoding", "chunked");
-        }
-        respond::head(session, ctx, head)
-            .await
-            .map_err(HttpError::client_write)?;
+        open_sse(session, ctx).await?;
         let mut out = BytesMut::new();
         for event in self.translator.start() {
             out.extend_from_slice(&event.to_sse());
@@ -233,16 +225,7 @@ impl RunOutput for SseOutput {
         for event in self.translator.on_event(event) {
             out.extend_from_slice(&event.to_sse());
         }
-        if !out.is_empty() && respond::body(session, ctx, out.freeze()).await.is_err() {
-            return Ok(Flow::Stop);
-        }
-        if !self.translator.is_done() {
-            return Ok(Flow::Continue);
-        }
-        respond::end(session, ctx)
-            .await
-            .map_err(HttpError::client_write)?;
-        Ok(Flow::Stop)
+        send_events(session, ctx, out.freeze(), self.translator.is_done()).await
     }
 
     fn keepalive_every(&self) -> Option<Duration> {
