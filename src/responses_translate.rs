@@ -30,6 +30,7 @@ use crate::openai::responses::{
     ResponseObject, ResponseStatus, ResponseStreamEvent, ResponseUsage,
 };
 use crate::thinking::ThinkingLevel;
+use crate::translate::RunText;
 
 /// What every event or object of one response shares: ids and the request's echoes.
 #[derive(Debug, Clone, PartialEq)]
@@ -303,8 +304,7 @@ impl ResponsesTranslator {
 #[derive(Debug)]
 pub struct ResponsesCollector {
     meta: ResponseMeta,
-    deltas: String,
-    done: bool,
+    text: RunText,
 }
 
 impl ResponsesCollector {
@@ -312,47 +312,21 @@ impl ResponsesCollector {
     pub fn new(meta: ResponseMeta) -> Self {
         ResponsesCollector {
             meta,
-            deltas: String::new(),
-            done: false,
+            text: RunText::default(),
         }
     }
 
     /// Feeds one event; returns the result once the run has ended (and `None` after that).
-    /// The text is the final result's when it has one, else the deltas (as in chat).
+    /// The text is [`RunText`]'s, as in chat.
     pub fn push(&mut self, ev: RunEvent) -> Option<Result<ResponseObject, GatewayError>> {
-        if self.done {
-            return None;
-        }
-        match ev {
-            RunEvent::Delta(text) => {
-                self.deltas.push_str(&text);
-                None
-            }
-            RunEvent::Failed(err) => {
-                self.done = true;
-                Some(Err(err))
-            }
-            RunEvent::Lagged => {
-                self.done = true;
-                Some(Err(GatewayError::Lagged))
-            }
-            RunEvent::TimedOut => {
-                self.done = true;
-                Some(Err(GatewayError::RunTimedOut))
-            }
-            RunEvent::Finished(outcome) => {
-                self.done = true;
-                let usage = usage_of(&outcome);
-                let text = if outcome.text.is_empty() {
-                    std::mem::take(&mut self.deltas)
-                } else {
-                    outcome.text
-                };
-                let status = finished_status(outcome.stop, !text.is_empty());
-                let item = OutputItem::message(&self.meta.item_id, status, Some(text));
-                Some(Ok(self.meta.object(status, vec![item], Some(usage), None)))
-            }
-        }
+        let outcome = match self.text.push(ev)? {
+            Ok(outcome) => outcome,
+            Err(err) => return Some(Err(err)),
+        };
+        let usage = usage_of(&outcome);
+        let status = finished_status(outcome.stop, !outcome.text.is_empty());
+        let item = OutputItem::message(&self.meta.item_id, status, Some(outcome.text));
+        Some(Ok(self.meta.object(status, vec![item], Some(usage), None)))
     }
 }
 

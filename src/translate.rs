@@ -174,12 +174,47 @@ impl ChunkTranslator {
     }
 }
 
+/// What a one-shot (non-stream) answer needs of a run: nothing until it ends, then its
+/// outcome, or the error it ended with (a lagged reader and the local deadline included). The
+/// outcome's text is the final result's when it has one (it is the complete reply), else the
+/// concatenated deltas (a timed-out run's partial text). Shared by both APIs' collectors.
+#[derive(Debug, Default)]
+pub struct RunText {
+    deltas: String,
+    done: bool,
+}
+
+impl RunText {
+    /// Feeds one event; returns the end once the run has ended (and `None` after that).
+    pub fn push(&mut self, ev: RunEvent) -> Option<Result<RunOutcome, GatewayError>> {
+        if self.done {
+            return None;
+        }
+        let ended = match ev {
+            RunEvent::Delta(text) => {
+                self.deltas.push_str(&text);
+                return None;
+            }
+            RunEvent::Failed(err) => Err(err),
+            RunEvent::Lagged => Err(GatewayError::Lagged),
+            RunEvent::TimedOut => Err(GatewayError::RunTimedOut),
+            RunEvent::Finished(mut outcome) => {
+                if outcome.text.is_empty() {
+                    outcome.text = std::mem::take(&mut self.deltas);
+                }
+                Ok(outcome)
+            }
+        };
+        self.done = true;
+        Some(ended)
+    }
+}
+
 /// Non-streaming translation: collects a run's events into one response.
 #[derive(Debug)]
 pub struct ResponseCollector {
     meta: CompletionMeta,
-    deltas: String,
-    done: bool,
+    text: RunText,
 }
 
 impl ResponseCollector {
@@ -187,55 +222,29 @@ impl ResponseCollector {
     pub fn new(meta: CompletionMeta) -> Self {
         ResponseCollector {
             meta,
-            deltas: String::new(),
-            done: false,
+            text: RunText::default(),
         }
     }
 
     /// Feeds one event; returns the result once the run has ended (and `None` after that).
-    ///
-    /// The content is the final result's text when it has one (it is the complete reply),
-    /// else the concatenated deltas (a timed-out run's partial text).
+    /// The content is [`RunText`]'s.
     pub fn push(&mut self, ev: RunEvent) -> Option<Result<ChatCompletionResponse, GatewayError>> {
-        if self.done {
-            return None;
-        }
-        match ev {
-            RunEvent::Delta(text) => {
-                self.deltas.push_str(&text);
-                None
-            }
-            RunEvent::Failed(err) => {
-                self.done = true;
-                Some(Err(err))
-            }
-            RunEvent::Lagged => {
-                self.done = true;
-                Some(Err(GatewayError::Lagged))
-            }
-            RunEvent::TimedOut => {
-                self.done = true;
-                Some(Err(GatewayError::RunTimedOut))
-            }
-            RunEvent::Finished(outcome) => {
-                self.done = true;
-                let content = if outcome.text.is_empty() {
-                    std::mem::take(&mut self.deltas)
-                } else {
-                    outcome.text
-                };
-                Some(finish(outcome.stop, !content.is_empty()).map(|reason| {
-                    ChatCompletionResponse::new(
-                        self.meta.id.clone(),
-                        self.meta.model.clone(),
-                        self.meta.created,
-                        content,
-                        reason,
-                        outcome.usage.map(CompletionUsage::from),
-                    )
-                }))
-            }
-        }
+        let outcome = match self.text.push(ev)? {
+            Ok(outcome) => outcome,
+            Err(err) => return Some(Err(err)),
+        };
+        Some(
+            finish(outcome.stop, !outcome.text.is_empty()).map(|reason| {
+                ChatCompletionResponse::new(
+                    self.meta.id.clone(),
+                    self.meta.model.clone(),
+                    self.meta.created,
+                    outcome.text,
+                    reason,
+                    outcome.usage.map(CompletionUsage::from),
+                )
+            }),
+        )
     }
 }
 
