@@ -19,7 +19,8 @@ use crate::gateway::methods::AgentResPayload;
 use crate::media::data_url::{decode_base64, DataUrl};
 use crate::media::{file, image};
 use crate::openai::responses::{self, InputItem, ItemContent, ItemPart, ItemRole};
-use crate::openai::{request, ApiError, ChatMessage, MessageContent};
+use crate::openai::{request, ApiError, ChatMessage};
+use crate::prompt::js_trim;
 use crate::prompt::{self, AgentPrompt, PromptError};
 use crate::response_id::{ResponseIdCodec, ResponseIdError, MAX_SESSION_KEY_LEN};
 use crate::routing;
@@ -212,11 +213,6 @@ fn check_error(api: ApiError) {
     assert_eq!(api.r#type, "invalid_request_error");
 }
 
-/// JavaScript's `trim` (the rule `prompt` follows).
-pub fn js_trim(s: &str) -> &str {
-    s.trim_matches(|c: char| (c.is_whitespace() && c != '\u{85}') || c == '\u{feff}')
-}
-
 /// The prompt rules over typed chat messages:
 /// - a prompt exists exactly when a non-system message has text;
 /// - the message ends with the current turn's text (the last user or tool turn with text,
@@ -236,7 +232,7 @@ pub fn check_chat_prompt(messages: &[ChatMessage]) {
                 m,
                 ChatMessage::User { .. } | ChatMessage::Tool { .. } | ChatMessage::Function { .. }
             );
-            (system, answerable, message_text(m.content()))
+            (system, answerable, prompt::text_of(m.content()))
         })
         .collect();
     let turns: Vec<&(bool, bool, String)> = texts
@@ -289,22 +285,6 @@ pub fn check_chat_prompt(messages: &[ChatMessage]) {
     let bare = prompt::build(&without_system).expect("the same turns are left");
     assert_eq!(bare.message, message, "system text changed the message");
     assert_eq!(bare.extra_system_prompt, None);
-}
-
-/// A chat message's text as `prompt` reads it.
-fn message_text(content: &MessageContent) -> String {
-    match content {
-        MessageContent::Text(t) => js_trim(t).to_owned(),
-        MessageContent::Parts(parts) => {
-            let texts: Vec<&str> = parts
-                .iter()
-                .filter_map(|p| p.text())
-                .filter(|t| !t.is_empty())
-                .collect();
-            js_trim(&texts.join("\n")).to_owned()
-        }
-        MessageContent::Empty => String::new(),
-    }
 }
 
 /// The Responses prompt rules: instructions and system texts go to the extra system

@@ -478,7 +478,7 @@ fn push_entry(out: &mut String, entry: &Entry) {
 }
 
 /// A message's text: the string, or the non-empty part texts joined by `"\n"`; trimmed.
-fn text_of(content: &MessageContent) -> String {
+pub(crate) fn text_of(content: &MessageContent) -> String {
     match content {
         MessageContent::Text(text) => js_trim(text).to_owned(),
         MessageContent::Parts(parts) => {
@@ -495,7 +495,7 @@ fn text_of(content: &MessageContent) -> String {
 
 /// JavaScript's `String.prototype.trim`: Unicode white space plus the BOM, but not U+0085,
 /// which Rust's `trim` removes and JavaScript keeps.
-fn js_trim(s: &str) -> &str {
+pub(crate) fn js_trim(s: &str) -> &str {
     s.trim_matches(|c: char| (c.is_whitespace() && c != '\u{85}') || c == '\u{feff}')
 }
 
