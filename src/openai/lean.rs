@@ -80,8 +80,9 @@ pub(crate) fn skip_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Erro
     Ok(())
 }
 
-/// Keeps a scalar, reduces an array or object to its type.
-struct LooseVisitor;
+/// Keeps a scalar, reduces an array or object to its type (also what the request reader
+/// hands a scalar to where it expected an object or array).
+pub(crate) struct LooseVisitor;
 
 impl<'de> Visitor<'de> for LooseVisitor {
     type Value = Loose;

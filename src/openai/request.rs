@@ -22,7 +22,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::lean::{skip_map, skip_seq, Loose, Shallow};
+use super::lean::{skip_map, skip_seq, Loose, LooseVisitor, Shallow};
 use super::limits::{self, MAX_CONTENT_PARTS, MAX_MESSAGES, MAX_MODEL_BYTES, MAX_USER_BYTES};
 use crate::thinking::ThinkingLevel;
 
@@ -700,7 +700,7 @@ struct SeqOr<V>(V);
 macro_rules! scalars_to_loose {
     ($($method:ident($($arg:ident: $ty:ty),*)),*) => {$(
         fn $method<E: de::Error>(self, $($arg: $ty),*) -> Result<Self::Value, E> {
-            Visitor::$method(LooseOf, $($arg),*).map(Err)
+            Visitor::$method(LooseVisitor, $($arg),*).map(Err)
         }
     )*};
 }
@@ -752,40 +752,6 @@ or_loose_visitor!(
     skip_map,
     Loose::Object
 );
-
-/// [`Loose`] for the scalars [`MapOr`] and [`SeqOr`] hand on.
-struct LooseOf;
-
-impl Visitor<'_> for LooseOf {
-    type Value = Loose;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_unit<E>(self) -> Result<Loose, E> {
-        Ok(Loose::Null)
-    }
-    fn visit_none<E>(self) -> Result<Loose, E> {
-        Ok(Loose::Null)
-    }
-    fn visit_bool<E>(self, b: bool) -> Result<Loose, E> {
-        Ok(Loose::Bool(b))
-    }
-    fn visit_i64<E>(self, n: i64) -> Result<Loose, E> {
-        Ok(Loose::Number(n.into()))
-    }
-    fn visit_u64<E>(self, n: u64) -> Result<Loose, E> {
-        Ok(Loose::Number(n.into()))
-    }
-    fn visit_f64<E>(self, n: f64) -> Result<Loose, E> {
-        Ok(serde_json::Number::from_f64(n).map_or(Loose::Null, Loose::Number))
-    }
-    fn visit_str<E>(self, s: &str) -> Result<Loose, E> {
-        Ok(Loose::String(s.to_owned()))
-    }
-    fn visit_string<E>(self, s: String) -> Result<Loose, E> {
-        Ok(Loose::String(s))
-    }
-}
 
 /// A list of object keys a reader matches against.
 trait KeyList {
