@@ -263,16 +263,7 @@ async fn a_gateway_back_with_another_token_shows_refused_credentials() {
         ..MockOptions::default()
     })
     .await;
-    poll_until("/readyz saying the credentials were refused", || async {
-        let r = client().get(shim.url("/readyz")).send().await.unwrap();
-        let v: Value = r.json().await.unwrap();
-        if v["reason"] == "gateway_refused_credentials" {
-            Ok(())
-        } else {
-            Err(v)
-        }
-    })
-    .await;
+    readyz_reason(&shim, "gateway_refused_credentials").await;
     let r = shim.chat(user_msg("openclaw/main", "hi")).await;
     assert_eq!(r.status(), 503);
     let v: Value = r.json().await.unwrap();
@@ -304,18 +295,23 @@ async fn a_pairing_revoked_while_connected_shows_pairing_required() {
     shim.wait_status("/readyz", 200).await;
 
     gw.revoke_pairings();
-    poll_until("/readyz saying pairing is required", || async {
+    readyz_reason(&shim, "pairing_required").await;
+    let r = shim.chat(user_msg("openclaw/main", "hi")).await;
+    assert_eq!(r.status(), 503);
+    drop(shim);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Wait until `/readyz` gives `reason` (bounded by the harness's `poll_until`).
+async fn readyz_reason(shim: &Shim, reason: &'static str) {
+    poll_until(reason, || async {
         let r = client().get(shim.url("/readyz")).send().await.unwrap();
         let v: Value = r.json().await.unwrap();
-        if v["reason"] == "pairing_required" {
+        if v["reason"] == reason {
             Ok(())
         } else {
             Err(v)
         }
     })
     .await;
-    let r = shim.chat(user_msg("openclaw/main", "hi")).await;
-    assert_eq!(r.status(), 503);
-    drop(shim);
-    let _ = std::fs::remove_dir_all(&dir);
 }

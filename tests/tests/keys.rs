@@ -66,15 +66,7 @@ async fn key_allowlist_limits_agents_and_models() {
         200
     );
     assert_eq!(run_params(&gw, "agentId"), vec!["beta", "beta"]);
-    let list: Value = client()
-        .get(shim.url("/v1/models"))
-        .bearer_auth(KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = models_as(&shim, KEY).await.json().await.unwrap();
     let ids = model_ids(&list);
     assert!(
         ids.iter().any(|i| i == "openclaw/beta") && !ids.iter().any(|i| i == "openclaw/main"),
@@ -335,41 +327,16 @@ async fn a_valid_credential_never_resets_the_failure_count() {
     let path = config_file("[auth]\nmax_failed_attempts = 10\nfailed_window_secs = 600\n");
     let shim = Shim::start_with(&gw.url(), move |s| s.config = Some(path), true).await;
     for _ in 0..9 {
-        let r = client()
-            .get(shim.url("/v1/models"))
-            .bearer_auth("guess")
-            .send()
-            .await
-            .unwrap();
+        let r = models_as(&shim, "guess").await;
         assert_eq!(r.status(), 401);
     }
-    let r = client()
-        .get(shim.url("/v1/models"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let r = models_as(&shim, TOKEN).await;
     assert_eq!(r.status(), 200);
-    let r = client()
-        .get(shim.url("/v1/models"))
-        .bearer_auth("guess")
-        .send()
-        .await
-        .unwrap();
+    let r = models_as(&shim, "guess").await;
     assert_eq!(r.status(), 401);
-    let r = client()
-        .get(shim.url("/v1/models"))
-        .bearer_auth("guess")
-        .send()
-        .await
-        .unwrap();
+    let r = models_as(&shim, "guess").await;
     assert_eq!(r.status(), 429, "the walk-around still works");
-    let r = client()
-        .get(shim.url("/v1/models"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let r = models_as(&shim, TOKEN).await;
     assert_eq!(r.status(), 429);
 }
 
@@ -437,4 +404,14 @@ fn bad_key_entries_are_config_errors() {
     let text = err.to_string();
     assert!(text.contains("sha256 must be 64 hex digits"), "{text}");
     assert!(text.contains("duplicate name"), "{text}");
+}
+
+/// `GET /v1/models` with `token` as the bearer.
+async fn models_as(shim: &Shim, token: &str) -> reqwest::Response {
+    client()
+        .get(shim.url("/v1/models"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
 }
