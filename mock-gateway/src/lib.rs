@@ -19,6 +19,7 @@
 //! | `MOCK_SLOW` | ten times the chunk delay |
 //! | `MOCK_HANG` | one delta, then nothing until the run is aborted (v4) or its socket closes |
 //! | `MOCK_DROP` | after the first delta every socket is dropped without a close frame |
+//! | `MOCK_DROP_SOCKET` | after the first delta the socket that started the run is dropped without a close frame (the others stay) |
 //! | `MOCK_SHUTDOWN` | after the first delta every socket gets `shutdown` + close 1012 |
 //! | `MOCK_LONG` | a reply of 200 deltas |
 //! | `MOCK_FLOOD` | 2,000 deltas of 16 KiB, 1 ms apart, without `chat` events (a reader that stops reading falls behind) |
@@ -27,7 +28,7 @@
 //! Hostile gateways are played with [`MockGateway::send_raw`] (any text as a frame),
 //! [`MockOptions::announce_protocol`] and [`MockGateway::revoke_pairings`].
 //!
-//! `MOCK_DROP` and `MOCK_SHUTDOWN` fire once per `idempotencyKey`: a client that reconnects and
+//! `MOCK_DROP`, `MOCK_DROP_SOCKET` and `MOCK_SHUTDOWN` fire once per `idempotencyKey`: a client that reconnects and
 //! resubmits the same key gets a normal run, so resubmission can be tested. The agent id
 //! `broken` fails like the lab's agent with an unknown model (traces: broken_agent).
 
@@ -609,6 +610,17 @@ impl Shared {
             gone.push(conn.gone);
         }
         wait_gone(gone).await;
+    }
+
+    /// Drops socket `conn_id` like [`Self::drop_clients`] drops them all.
+    async fn drop_client(&self, conn_id: u64) {
+        let Some(conn) = self.conns().remove(&conn_id) else {
+            return;
+        };
+        if conn.tx.try_send(Outbound::Drop).is_err() {
+            conn.kill.send_replace(Kill::Abrupt);
+        }
+        wait_gone(vec![conn.gone]).await;
     }
 
     /// Drops every socket at once, queued frames or not.

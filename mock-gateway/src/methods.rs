@@ -331,7 +331,7 @@ fn agent(shared: &Arc<Shared>, conn: &ConnCtx, id: &Value, params: &Value) -> Op
     let (session_lock, fault) = {
         let mut runs = lock(&shared.runs);
         let fault = Fault::detect(&message, &agent_id, runs.fired.contains(&key));
-        if matches!(fault, Fault::Drop | Fault::Shutdown) {
+        if matches!(fault, Fault::Drop | Fault::DropSocket | Fault::Shutdown) {
             runs.fired.insert(key.clone());
         }
         let cached = Cached {

@@ -44,6 +44,8 @@ pub(super) enum Fault {
     Http500,
     Hang,
     Drop,
+    /// Drop only the socket that started the run.
+    DropSocket,
     Shutdown,
     Long,
     Flood,
@@ -63,6 +65,8 @@ impl Fault {
             Fault::Http500
         } else if has("MOCK_HANG") {
             Fault::Hang
+        } else if has("MOCK_DROP_SOCKET") && !fired {
+            Fault::DropSocket
         } else if has("MOCK_DROP") && !fired {
             Fault::Drop
         } else if has("MOCK_SHUTDOWN") && !fired {
@@ -501,6 +505,13 @@ impl Player {
                     Fault::Drop => {
                         self.forget();
                         self.shared.drop_clients().await;
+                        return None;
+                    }
+                    Fault::DropSocket => {
+                        self.forget();
+                        if let Some(conn_id) = self.spec.requester.as_ref().map(|r| r.conn_id) {
+                            self.shared.drop_client(conn_id).await;
+                        }
                         return None;
                     }
                     Fault::Shutdown => {

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use clawshim_core::gateway::conn::Connection;
+use clawshim_core::gateway::pool::Connection;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
 

@@ -122,9 +122,8 @@ pub fn log_failure(attempt: u32, failure: &ConnectFailure) {
     }
 }
 
-/// Follows the gateway connection: keeps `clawshim_gateway_connected` and
-/// `clawshim_gateway_reconnects_total` in step with it and logs each failed connect attempt
-/// ([`log_failure`]).
+/// Follows the gateway connection: keeps `clawshim_gateway_connected` in step with it and
+/// logs each failed connect attempt ([`log_failure`]).
 pub struct GatewayWatch {
     gateway: GatewayClient,
 }
@@ -141,8 +140,6 @@ impl BackgroundService for GatewayWatch {
     async fn start(&self, mut shutdown: ShutdownWatch) {
         let m = crate::metrics::get();
         let mut status = self.gateway.watch_status();
-        let mut handshakes = 0u64;
-        let mut connected = false;
         loop {
             let current = status.borrow_and_update().clone();
             if let GatewayStatus::Connecting {
@@ -155,15 +152,7 @@ impl BackgroundService for GatewayWatch {
                     log_failure(failed, failure);
                 }
             }
-            let now = current.is_connected();
-            if now && !connected {
-                handshakes += 1;
-                if handshakes > 1 {
-                    m.gateway_reconnects.inc();
-                }
-            }
-            connected = now;
-            m.gateway_connected.set(i64::from(now));
+            m.gateway_connected.set(i64::from(current.is_connected()));
             tokio::select! {
                 _ = shutdown.changed() => break,
                 changed = status.changed() => {
@@ -177,24 +166,27 @@ impl BackgroundService for GatewayWatch {
     }
 }
 
-/// Copies the gateway traffic counters (`GatewayClient::received`) into
-/// `clawshim_gateway_frames_received_total` / `_bytes_received_total` once a second.
-pub struct GatewayTraffic {
+/// Copies the gateway pool's counters into metrics once a second: traffic
+/// (`GatewayClient::received`) into `clawshim_gateway_frames_received_total` /
+/// `_bytes_received_total`, socket reconnects into `clawshim_gateway_reconnects_total`, and
+/// the sockets up into `clawshim_gateway_sockets_connected`.
+pub struct GatewayCounters {
     gateway: GatewayClient,
 }
 
-impl GatewayTraffic {
+impl GatewayCounters {
     /// Follow `gateway`'s counters.
     pub fn new(gateway: GatewayClient) -> Self {
-        GatewayTraffic { gateway }
+        GatewayCounters { gateway }
     }
 }
 
 #[async_trait]
-impl BackgroundService for GatewayTraffic {
+impl BackgroundService for GatewayCounters {
     async fn start(&self, mut shutdown: ShutdownWatch) {
         let m = crate::metrics::get();
         let mut copied = (0, 0);
+        let mut reconnects = 0;
         let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
         loop {
             let now = self.gateway.received();
@@ -203,6 +195,11 @@ impl BackgroundService for GatewayTraffic {
             m.gateway_bytes_received
                 .inc_by(now.1.saturating_sub(copied.1));
             copied = now;
+            let now = self.gateway.reconnects();
+            m.gateway_reconnects.inc_by(now.saturating_sub(reconnects));
+            reconnects = now;
+            let (up, _) = self.gateway.sockets_connected();
+            m.gateway_sockets_connected.set(up as i64);
             tokio::select! {
                 _ = shutdown.changed() => break,
                 _ = every.tick() => {}

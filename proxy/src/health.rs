@@ -16,17 +16,22 @@ pub async fn healthz(session: &mut Session, ctx: &mut RequestCtx) -> Result<(), 
     respond::json(session, ctx, 200, &json!({"status": "ok"})).await
 }
 
-/// `GET /readyz`: 200 once connected, 503 with a short reason otherwise.
+/// `GET /readyz`: 200 once some gateway socket is connected (with how many of the pool are),
+/// 503 with a short reason otherwise.
 pub async fn readyz(
     session: &mut Session,
     ctx: &mut RequestCtx,
     app: &App,
 ) -> Result<(), HttpError> {
     let (status, body) = match app.gateway.status() {
-        GatewayStatus::Connected { .. } => (
-            200,
-            json!({"status": "ready", "gateway": "connected", "protocol": app.gateway.protocol()}),
-        ),
+        GatewayStatus::Connected { .. } => {
+            let (up, sockets) = app.gateway.sockets_connected();
+            (
+                200,
+                json!({"status": "ready", "gateway": "connected", "protocol": app.gateway.protocol(),
+                       "sockets_up": up, "sockets": sockets}),
+            )
+        }
         GatewayStatus::Connecting { last_failure, .. } => (
             503,
             json!({"status": "not_ready", "gateway": "connecting", "reason": public_reason(last_failure.as_ref())}),

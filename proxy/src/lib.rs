@@ -144,7 +144,7 @@ pub fn build_server(mut config: Config) -> Server {
     ));
     server.add_service(background_service(
         "gateway traffic metrics",
-        gateway_status::GatewayTraffic::new(app.gateway.clone()),
+        gateway_status::GatewayCounters::new(app.gateway.clone()),
     ));
     if let Some(addr) = app.config.metrics_listen {
         server.add_service(metrics::service(&addr.to_string()));

@@ -45,9 +45,11 @@ pub struct Metrics {
     pub runs_started: IntCounter,
     /// `clawshim_runs_failed_total{kind}`: submitted runs that ended in an error.
     pub runs_failed: IntCounterVec,
-    /// `clawshim_gateway_connected`: 1 while the gateway handshake is done.
+    /// `clawshim_gateway_connected`: 1 while some gateway socket's handshake is done.
     pub gateway_connected: IntGauge,
-    /// `clawshim_gateway_reconnects_total`: handshakes after the first one.
+    /// `clawshim_gateway_sockets_connected`: gateway sockets connected now.
+    pub gateway_sockets_connected: IntGauge,
+    /// `clawshim_gateway_reconnects_total`: handshakes of a socket after its first one.
     pub gateway_reconnects: IntCounter,
     /// `clawshim_bytes_in_total{route}`: request body bytes.
     pub bytes_in: IntCounterVec,
@@ -111,12 +113,17 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     .expect("register clawshim_runs_failed_total"),
     gateway_connected: register_int_gauge!(
         "clawshim_gateway_connected",
-        "1 while the gateway connection is up, else 0."
+        "1 while the gateway connection is up (any socket of the pool), else 0."
     )
     .expect("register clawshim_gateway_connected"),
+    gateway_sockets_connected: register_int_gauge!(
+        "clawshim_gateway_sockets_connected",
+        "WebSocket connections to the gateway that are up (gateway.sockets of them are kept)."
+    )
+    .expect("register clawshim_gateway_sockets_connected"),
     gateway_reconnects: register_int_counter!(
         "clawshim_gateway_reconnects_total",
-        "Gateway handshakes after the first one."
+        "Gateway handshakes of a socket after its first one."
     )
     .expect("register clawshim_gateway_reconnects_total"),
     bytes_in: register_int_counter_vec!(

@@ -1,10 +1,13 @@
 //! The cheap, cloneable handle every HTTP request uses to talk to the gateway.
 //!
-//! The handle only sends commands over a bounded channel to the connection task
-//! ([`super::conn::Connection`]) and waits on oneshots; it never touches the socket, so it can
-//! be used from any runtime (pingora runs each service on its own).
+//! The handle only sends commands over bounded channels to the socket tasks of the pool
+//! ([`super::pool::Connection`]) and waits on oneshots; it never touches a socket, so it can
+//! be used from any runtime (pingora runs each service on its own). Each run goes to the
+//! connected socket with the fewest runs and stays on it (its events, abort and clean-up);
+//! other calls go to any connected socket.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -14,12 +17,13 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::agents::{AgentDirectory, AgentNotFound, Resolution};
 use super::backoff::Backoff;
-use super::conn::{Command, Connection, Orphan, PendingKind};
+use super::conn::{Command, Link, Orphan, PendingKind};
 use super::error::{ConnectFailure, NotConnected};
 use super::frame::ReqFrame;
 use super::hello::Hello;
 use super::ids::{RequestId, RunId};
 use super::methods::{AgentParams, ChatAbortParams};
+use super::pool::Connection;
 use super::run::{Run, RunGuard, RunRequest};
 use super::GatewayError;
 use crate::media::AttachmentLimits;
@@ -58,6 +62,11 @@ pub enum GatewayAuth {
     None,
 }
 
+/// Sockets in the pool by default: two, so one lost socket never fails every run in flight.
+/// With the event broadcast (protocol 3, or 4 without `session_scoped_events`) each socket
+/// receives every run's events, so the received traffic grows with the count.
+pub const DEFAULT_SOCKETS: usize = 2;
+
 /// Settings of the gateway connection, validated by the caller.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
@@ -95,6 +104,9 @@ pub struct GatewayConfig {
     /// On protocol 4, declare `session-scoped-events` and follow each run's session
     /// ([`super::subscriptions`]) instead of receiving every run's events.
     pub session_scoped_events: bool,
+    /// WebSocket connections kept open to the gateway (at least 1). Runs are spread over
+    /// them, so losing one (a slow-consumer close, a bad frame) fails only its own runs.
+    pub sockets: usize,
 }
 
 impl GatewayConfig {
@@ -113,6 +125,7 @@ impl GatewayConfig {
             wait_for_connection: Duration::ZERO,
             session_cleanup: super::SessionCleanup::default(),
             session_scoped_events: false,
+            sockets: DEFAULT_SOCKETS,
             tls_roots: None,
             device: None,
         }
@@ -152,6 +165,8 @@ pub(crate) struct Shared {
     pub(crate) cleanup_refusal_logged: std::sync::atomic::AtomicBool,
     /// Frames and bytes received from the gateway.
     pub(crate) traffic: super::subscriptions::Traffic,
+    /// Handshakes of a socket after its first one.
+    pub(crate) reconnects: AtomicU64,
 }
 
 impl Shared {
@@ -167,10 +182,30 @@ impl Shared {
     }
 }
 
-/// Handle to the shared gateway connection. Clone freely.
+/// The handle's side of one socket of the pool.
+struct LinkHandle {
+    commands: mpsc::Sender<Command>,
+    status: watch::Receiver<GatewayStatus>,
+    /// Runs started on this socket whose [`RunGuard`] is alive: the load that picks a socket.
+    runs: Arc<AtomicUsize>,
+}
+
+/// One run counted on its socket while it lives (held by the run's [`RunGuard`]).
+pub(crate) struct LinkLoad(pub(crate) Arc<AtomicUsize>);
+
+impl Drop for LinkLoad {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Handle to the gateway connection pool. Clone freely.
 #[derive(Clone)]
 pub struct GatewayClient {
-    commands: mpsc::Sender<Command>,
+    links: Arc<[LinkHandle]>,
+    /// The socket every command of this handle goes to (a run's), else any connected one.
+    pinned: Option<usize>,
+    /// The pool's combined status ([`super::pool::combine`]).
     status: watch::Receiver<GatewayStatus>,
     shared: Arc<Shared>,
     request_timeout: Duration,
@@ -180,23 +215,43 @@ pub struct GatewayClient {
 }
 
 impl GatewayClient {
-    /// A handle plus the connection task that serves it; run the task with
+    /// A handle plus the pool of socket tasks that serves it; run the pool with
     /// [`Connection::run`] on a runtime of your choice.
     pub fn new(config: GatewayConfig) -> (GatewayClient, Connection) {
-        let (commands, commands_rx) = mpsc::channel(config.max_queued.max(1));
-        let (status_tx, status) = watch::channel(GatewayStatus::Connecting {
+        let connecting = GatewayStatus::Connecting {
             attempt: 0,
             last_failure: None,
-        });
+        };
+        let (status_tx, status) = watch::channel(connecting.clone());
         let shared = Arc::new(Shared {
             agents: RwLock::new(None),
             hello: RwLock::new(None),
             deletes_sessions: std::sync::atomic::AtomicBool::new(false),
             cleanup_refusal_logged: std::sync::atomic::AtomicBool::new(false),
             traffic: Default::default(),
+            reconnects: AtomicU64::new(0),
         });
+        let mut handles = Vec::new();
+        let mut tasks = Vec::new();
+        for index in 0..config.sockets.max(1) {
+            let (commands, commands_rx) = mpsc::channel(config.max_queued.max(1));
+            let (link_status_tx, link_status) = watch::channel(connecting.clone());
+            handles.push(LinkHandle {
+                commands,
+                status: link_status,
+                runs: Arc::default(),
+            });
+            tasks.push(Link::new(
+                index,
+                config.clone(),
+                commands_rx,
+                link_status_tx,
+                shared.clone(),
+            ));
+        }
         let client = GatewayClient {
-            commands,
+            links: handles.into(),
+            pinned: None,
             status,
             shared: shared.clone(),
             request_timeout: config.request_timeout,
@@ -204,8 +259,72 @@ impl GatewayClient {
             wait_for_connection: config.wait_for_connection,
             connect_timeout: config.connect_timeout,
         };
-        let conn = Connection::new(config, commands_rx, status_tx, shared);
-        (client, conn)
+        (client, Connection::new(tasks, status_tx))
+    }
+
+    /// Sockets of the pool that are connected now, and the pool's size.
+    pub fn sockets_connected(&self) -> (usize, usize) {
+        let up = self
+            .links
+            .iter()
+            .filter(|l| l.status.borrow().is_connected())
+            .count();
+        (up, self.links.len())
+    }
+
+    /// Handshakes of a socket after its first one, over the pool, since start.
+    pub fn reconnects(&self) -> u64 {
+        self.shared.reconnects.load(Ordering::Relaxed)
+    }
+
+    /// The connected socket with the fewest runs (the first on a tie).
+    fn least_loaded(&self) -> Option<usize> {
+        self.links
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.status.borrow().is_connected())
+            .min_by_key(|(i, l)| (l.runs.load(Ordering::Relaxed), *i))
+            .map(|(i, _)| i)
+    }
+
+    /// The socket commands of this handle go to when no choice is possible (a pinned
+    /// handle's, else the first).
+    fn home(&self) -> &LinkHandle {
+        &self.links[self.pinned.unwrap_or(0)]
+    }
+
+    /// A handle pinned to the socket a run goes to, counting one run on it until the returned
+    /// load is dropped. Waits for the pool like any call first. A run started with a client's
+    /// idempotency key goes to the socket its id hashes to while that one is up, so a retry
+    /// finds the first run in that socket's map (joined, or 409 while it is read); otherwise
+    /// the connected socket with the fewest runs.
+    async fn for_run(
+        &self,
+        retry_key: Option<&RunId>,
+    ) -> Result<(GatewayClient, LinkLoad), GatewayError> {
+        let index = match self.pinned {
+            Some(index) => index,
+            None => {
+                self.wait_until_connected().await?;
+                let home = retry_key.map(|id| {
+                    use std::hash::{Hash, Hasher};
+                    let mut h = std::hash::DefaultHasher::new();
+                    id.as_str().hash(&mut h);
+                    (h.finish() % self.links.len() as u64) as usize
+                });
+                match home {
+                    Some(i) if self.links[i].status.borrow().is_connected() => i,
+                    _ => self.least_loaded().ok_or_else(|| self.not_connected())?,
+                }
+            }
+        };
+        let runs = self.links[index].runs.clone();
+        runs.fetch_add(1, Ordering::Relaxed);
+        let pinned = GatewayClient {
+            pinned: Some(index),
+            ..self.clone()
+        };
+        Ok((pinned, LinkLoad(runs)))
     }
 
     /// The current connection state.
@@ -286,6 +405,41 @@ impl GatewayClient {
     /// this is the one check against the announced frame limit: a frame over it is refused
     /// before it is sent, and the other calls on the socket are untouched.
     async fn submit(&self, cmd: Command) -> Result<(), GatewayError> {
+        let link = match self.pinned {
+            // A run's socket: another one would not know the run.
+            Some(index) if self.links[index].status.borrow().is_connected() => index,
+            Some(_) => {
+                return Err(GatewayError::NotConnected {
+                    reason: NotConnected::Reconnecting,
+                })
+            }
+            None => {
+                self.wait_until_connected().await?;
+                self.least_loaded().ok_or_else(|| self.not_connected())?
+            }
+        };
+        if let (Command::Send { frame, .. }, Some(limit)) = (&cmd, self.max_frame_bytes()) {
+            // `ws` compares the message's byte length with `maxPayload` (receiver.js:
+            // `totalPayloadLength > maxPayload` closes with 1009), so equal still fits.
+            if frame.len() > limit {
+                return Err(GatewayError::FrameTooLarge {
+                    size: frame.len(),
+                    limit,
+                });
+            }
+        }
+        self.links[link]
+            .commands
+            .send(cmd)
+            .await
+            .map_err(|_| GatewayError::NotConnected {
+                reason: NotConnected::ShuttingDown,
+            })
+    }
+
+    /// Return once some socket is connected, or fail: at once when the pool is known to be
+    /// down (unless configured to wait), after the first attempt at start-up.
+    async fn wait_until_connected(&self) -> Result<(), GatewayError> {
         let current = self.status.borrow().clone();
         if !current.is_connected() {
             // Known down: fail fast unless configured to wait. Not tried yet (start-up): wait
@@ -317,22 +471,7 @@ impl GatewayClient {
                 return Err(self.not_connected());
             }
         }
-        if let (Command::Send { frame, .. }, Some(limit)) = (&cmd, self.max_frame_bytes()) {
-            // `ws` compares the message's byte length with `maxPayload` (receiver.js:
-            // `totalPayloadLength > maxPayload` closes with 1009), so equal still fits.
-            if frame.len() > limit {
-                return Err(GatewayError::FrameTooLarge {
-                    size: frame.len(),
-                    limit,
-                });
-            }
-        }
-        self.commands
-            .send(cmd)
-            .await
-            .map_err(|_| GatewayError::NotConnected {
-                reason: NotConnected::ShuttingDown,
-            })
+        Ok(())
     }
 
     /// Call `method` and return its raw `payload`.
@@ -374,7 +513,18 @@ impl GatewayClient {
         req: &RunRequest,
         run_id: RunId,
     ) -> Result<Run, GatewayError> {
-        let mut guard = RunGuard::new(self.clone(), req, &run_id);
+        // Every frame of the run goes to one socket: its events come back on it.
+        let (gateway, load) = self.for_run(req.idempotent_id.as_ref()).await?;
+        gateway.start_pinned_run(req, run_id, load).await
+    }
+
+    async fn start_pinned_run(
+        &self,
+        req: &RunRequest,
+        run_id: RunId,
+        load: LinkLoad,
+    ) -> Result<Run, GatewayError> {
+        let mut guard = RunGuard::new(self.clone(), req, &run_id, load);
         // Follow the session's events before the run can emit any (session-scoped sockets
         // on v4; a no-op on v3). Once submitted, the guard ends the following.
         let (reply, followed) = oneshot::channel();
@@ -461,7 +611,7 @@ impl GatewayClient {
     /// Tell the connection that nobody reads `run_id` any more (best effort: with the
     /// command queue full the entries wait for the run's final answer or a reconnect).
     pub(crate) fn forget_run(&self, run_id: &RunId) {
-        let _ = self.commands.try_send(Command::Forget {
+        let _ = self.home().commands.try_send(Command::Forget {
             run_id: run_id.clone(),
         });
     }
@@ -492,8 +642,9 @@ impl GatewayClient {
         let cmd = Command::Unfollow {
             key: key.as_str().to_string(),
         };
-        if let Err(mpsc::error::TrySendError::Full(cmd)) = self.commands.try_send(cmd) {
-            let commands = self.commands.clone();
+        let commands = &self.home().commands;
+        if let Err(mpsc::error::TrySendError::Full(cmd)) = commands.try_send(cmd) {
+            let commands = commands.clone();
             if let Ok(runtime) = tokio::runtime::Handle::try_current() {
                 runtime.spawn(async move {
                     let _ = commands.send(cmd).await;

@@ -1,4 +1,5 @@
-//! The connection task: owns the WebSocket, the pending-request map and the run map.
+//! One socket's task: owns the WebSocket, its pending-request map and its run map (the pool
+//! of such sockets is [`super::pool`]).
 //!
 //! One task reads frames and commands in a `biased` select (socket first, so a burst of
 //! events never waits behind new requests; then commands; then the liveness timer). A second
@@ -115,8 +116,12 @@ enum Pending {
     Cleanup,
 }
 
-/// The background task behind a [`super::GatewayClient`].
-pub struct Connection {
+/// One socket of the pool ([`super::pool::Connection`]): connects, serves and reconnects it.
+pub(crate) struct Link {
+    /// Its place in the pool (in logs).
+    index: usize,
+    /// Whether it completed a handshake before (a later one is a reconnect).
+    handshaken: bool,
     config: GatewayConfig,
     commands: mpsc::Receiver<Command>,
     status: watch::Sender<GatewayStatus>,
@@ -125,14 +130,17 @@ pub struct Connection {
     orphans: Vec<Orphan>,
 }
 
-impl Connection {
+impl Link {
     pub(crate) fn new(
+        index: usize,
         config: GatewayConfig,
         commands: mpsc::Receiver<Command>,
         status: watch::Sender<GatewayStatus>,
         shared: Arc<Shared>,
     ) -> Self {
-        Connection {
+        Link {
+            index,
+            handshaken: false,
             config,
             commands,
             status,
@@ -141,8 +149,13 @@ impl Connection {
         }
     }
 
+    /// A receiver of this socket's status.
+    pub(crate) fn watch_status(&self) -> watch::Receiver<GatewayStatus> {
+        self.status.subscribe()
+    }
+
     /// Connect, serve, reconnect with capped backoff, until `shutdown` completes.
-    pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
+    pub(crate) async fn run(mut self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut attempt: u32 = 0;
         let mut last_failure: Option<ConnectFailure> = None;
@@ -166,13 +179,13 @@ impl Connection {
                         Served::Lost(reason) => reason,
                         Served::ShutDown => break,
                     };
-                    warn!(reason = %reason, "gateway connection lost; reconnecting");
+                    warn!(link = self.index, reason = %reason, "gateway connection lost; reconnecting");
                     last_failure = Some(ConnectFailure::Lost { reason });
                 }
                 Err(failure) => {
                     // The words and the setting that fixes it are the embedder's: the
                     // failure reaches it in the status, with the attempt count.
-                    debug!(attempt, %failure, "gateway connect failed");
+                    debug!(link = self.index, attempt, %failure, "gateway connect failed");
                     last_failure = Some(failure);
                     attempt = attempt.saturating_add(1);
                 }
@@ -392,7 +405,10 @@ impl Connection {
         let summary = Arc::new(Hello::from(&hello));
         let tick = summary.tick_interval;
         let version = summary.server_version.clone();
-        info!(protocol = summary.protocol, server_version = %version, url = %self.config.url, "connected to gateway");
+        info!(link = self.index, protocol = summary.protocol, server_version = %version, url = %self.config.url, "connected to gateway");
+        if std::mem::replace(&mut self.handshaken, true) {
+            self.shared.reconnects.fetch_add(1, Ordering::Relaxed);
+        }
         *self.shared.hello.write().unwrap_or_else(|p| p.into_inner()) = Some(summary);
 
         let (mut sink, mut stream) = ws.split();
@@ -572,7 +588,7 @@ impl Connection {
     }
 }
 
-/// How [`Connection::serve`] ended.
+/// How [`Link::serve`] ended.
 enum Served {
     Lost(String),
     ShutDown,

@@ -1,14 +1,14 @@
 //! The gateway side: protocol frames, the connection task and the cheap client handle.
 //!
-//! One WebSocket connection is shared by every HTTP request. Callers hold a
-//! [`GatewayClient`]; the connection task owns the socket, the pending-request map and the
-//! run map, and routes broadcast `agent` events to the one run that owns them.
+//! A small pool of WebSocket connections ([`pool`]) is shared by every HTTP request. Callers
+//! hold a [`GatewayClient`]; each socket's task owns its socket, pending-request map and run
+//! map, and routes `agent` events to the one run that owns them.
 
 pub mod agents;
 pub mod backoff;
 pub mod cleanup;
 pub mod client;
-pub mod conn;
+pub(crate) mod conn;
 pub mod device;
 pub mod error;
 pub(crate) mod frame;
@@ -16,12 +16,13 @@ pub mod hello;
 pub mod ids;
 pub(crate) mod methods;
 pub(crate) mod oddities;
+pub mod pool;
 pub mod run;
 pub(crate) mod subscriptions;
 
 pub use agents::{AgentDirectory, AgentInfo, AgentNotFound};
 pub use cleanup::SessionCleanup;
-pub use client::{GatewayClient, GatewayConfig, GatewayStatus};
+pub use client::{GatewayClient, GatewayConfig, GatewayStatus, DEFAULT_SOCKETS};
 pub use error::{ConnectFailure, GatewayError, NotConnected};
 pub use hello::{AnnouncedAttachments, Hello};
 pub use ids::{RequestId, RunId};

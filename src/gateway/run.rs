@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::debug;
 
+use crate::gateway::client::LinkLoad;
 use crate::gateway::{GatewayClient, GatewayError, RunId};
 use crate::media::Attachment;
 use crate::model_override::ModelOverride;
@@ -153,7 +154,10 @@ impl Run {
 /// ended, and deletes its session when asked to. Exists from before the `agent` request is
 /// sent, so a caller that stops waiting for `accepted` still aborts it.
 pub(crate) struct RunGuard {
+    /// Pinned to the run's socket.
     gateway: GatewayClient,
+    /// Counts the run on that socket while the guard lives.
+    _load: LinkLoad,
     run_id: RunId,
     session_key: SessionKey,
     delete_session: bool,
@@ -164,9 +168,15 @@ pub(crate) struct RunGuard {
 }
 
 impl RunGuard {
-    pub(crate) fn new(gateway: GatewayClient, req: &RunRequest, run_id: &RunId) -> RunGuard {
+    pub(crate) fn new(
+        gateway: GatewayClient,
+        req: &RunRequest,
+        run_id: &RunId,
+        load: LinkLoad,
+    ) -> RunGuard {
         RunGuard {
             gateway,
+            _load: load,
             run_id: run_id.clone(),
             session_key: req.session_key.clone(),
             delete_session: req.delete_ephemeral_session && req.session_key.is_ephemeral(),
@@ -235,7 +245,7 @@ mod tests {
         };
         let id = RunId::from("run-1");
         let (tx, rx) = mpsc::channel(4);
-        let guard = RunGuard::new(gateway, &req, &id);
+        let guard = RunGuard::new(gateway, &req, &id, LinkLoad(Default::default()));
         (Run::new(id, rx, guard), tx)
     }
 

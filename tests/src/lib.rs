@@ -26,6 +26,9 @@ pub const WAIT: Duration = Duration::from_secs(20);
 /// The client token the suites use (also the mock gateway's token).
 pub const TOKEN: &str = "secret";
 
+/// Gateway sockets a shim keeps unless a test sets `gateway_sockets`.
+pub const SOCKETS: usize = clawshim_core::gateway::DEFAULT_SOCKETS;
+
 /// A free loopback port (bound then released; good enough on loopback).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -81,6 +84,7 @@ impl Shim {
             ..Settings::default()
         };
         tweak(&mut settings);
+        let sockets = settings.gateway_sockets.unwrap_or(SOCKETS);
         let config = Config::load(&settings).expect("valid test config");
         let server = build_server(config);
         let (watch, shutdown) = ChannelShutdown::new();
@@ -95,9 +99,31 @@ impl Shim {
             done: Some(done),
             thread: Some(thread),
         };
-        let path = if wait_ready { "/readyz" } else { "/healthz" };
-        shim.wait_status(path, 200).await;
+        if wait_ready {
+            // Every socket of the pool, so tests see the same gateway connections each time.
+            shim.wait_sockets_up(sockets).await;
+        } else {
+            shim.wait_status("/healthz", 200).await;
+        }
         shim
+    }
+
+    /// Poll `/readyz` until it is 200 with `sockets` gateway sockets up.
+    pub async fn wait_sockets_up(&self, sockets: usize) {
+        let client = reqwest::Client::new();
+        let url = self.url("/readyz");
+        poll_until(&format!("/readyz with {sockets} sockets up"), || {
+            let probe = client.get(&url).send();
+            async move {
+                let r = probe.await.map_err(|e| e.to_string())?;
+                let v: Value = r.json().await.map_err(|e| e.to_string())?;
+                match v["sockets_up"].as_u64() {
+                    Some(n) if n == sockets as u64 => Ok(()),
+                    _ => Err(v.to_string()),
+                }
+            }
+        })
+        .await;
     }
 
     /// Poll `path` until it answers `status` (bounded by [`WAIT`]).

@@ -204,10 +204,10 @@ async fn scrape_reports_requests_runs_streams_bytes_and_the_gateway() {
     })
     .await;
 
-    // The gateway drops us: the shim reconnects, and says so.
+    // The gateway drops us: both sockets of the pool reconnect, and say so.
     gw.drop_clients().await;
-    scrape_until(&murl, "one reconnect", |s| {
-        s.get("clawshim_gateway_reconnects_total") == 1.0
+    scrape_until(&murl, "each socket reconnected", |s| {
+        s.get("clawshim_gateway_reconnects_total") == SOCKETS as f64
             && s.get("clawshim_gateway_connected") == 1.0
     })
     .await;

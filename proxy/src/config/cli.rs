@@ -124,6 +124,10 @@ pub struct Settings {
     /// one gateway, costs the gateway transcript events per run.
     #[arg(long, env = "CLAWSHIM_SESSION_SCOPED_EVENTS", global = true)]
     pub session_scoped_events: Option<bool>,
+    /// WebSocket connections kept to the gateway (1-16); runs are spread over them, so a
+    /// lost one fails only its own runs.
+    #[arg(long, env = "CLAWSHIM_GATEWAY_SOCKETS", global = true)]
+    pub gateway_sockets: Option<usize>,
     /// Failed auth attempts per client IP before 429 (0 disables).
     #[arg(long, env = "CLAWSHIM_MAX_FAILED_AUTH", global = true)]
     pub max_failed_auth: Option<u32>,

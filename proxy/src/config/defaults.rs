@@ -27,6 +27,8 @@ pub const GATEWAY_REQUEST_TIMEOUT_SECS: u64 = 30;
 /// How long a request that finds the gateway connection down waits for it before 503,
 /// seconds: none, a 503 with `Retry-After` at once (clients retry it with backoff).
 pub const GATEWAY_WAIT_SECS: u64 = 0;
+/// Most WebSocket connections to the gateway (each one is an operator client there).
+pub const MAX_GATEWAY_SOCKETS: usize = 16;
 /// Delete per-request sessions when the gateway grants the scope to.
 pub const DELETE_EPHEMERAL_SESSIONS: SessionCleanup = SessionCleanup::Auto;
 /// Receive every run's events (the broadcast): on openclaw 2026.9.6 a session subscription

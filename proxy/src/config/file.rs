@@ -81,6 +81,8 @@ pub struct GatewaySection {
     pub delete_ephemeral_sessions: Option<SessionCleanup>,
     /// Follow only our own runs' sessions on protocol 4 (`session-scoped-events`).
     pub session_scoped_events: Option<bool>,
+    /// WebSocket connections kept to the gateway.
+    pub sockets: Option<usize>,
     /// PEM CA bundle trusted for a `wss://` gateway instead of the system roots.
     pub ca_file: Option<std::path::PathBuf>,
     /// Ed25519 device identity file (created on first start, mode 0600); needed when the

@@ -64,6 +64,8 @@ pub struct Merged {
     pub delete_ephemeral_sessions: SessionCleanup,
     /// Follow only our own runs' sessions on protocol 4.
     pub session_scoped_events: bool,
+    /// WebSocket connections kept to the gateway.
+    pub gateway_sockets: usize,
     /// Failed auth attempts per client IP before 429.
     pub max_failed_auth: u32,
     /// Window of that count, seconds.
@@ -143,6 +145,7 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
         gateway_wait_secs,
         delete_ephemeral_sessions,
         session_scoped_events,
+        gateway_sockets,
         max_failed_auth,
         failed_auth_window_secs,
         max_body_bytes,
@@ -188,6 +191,7 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
                 wait_secs,
                 delete_ephemeral_sessions: file_delete_ephemeral_sessions,
                 session_scoped_events: file_session_scoped_events,
+                sockets,
                 ca_file,
                 device_identity: file_device_identity,
             },
@@ -295,6 +299,9 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
         session_scoped_events: session_scoped_events
             .or(file_session_scoped_events)
             .unwrap_or(defaults::SESSION_SCOPED_EVENTS),
+        gateway_sockets: gateway_sockets
+            .or(sockets)
+            .unwrap_or(clawshim_core::gateway::DEFAULT_SOCKETS),
         delete_ephemeral_sessions: delete_ephemeral_sessions
             .or(file_delete_ephemeral_sessions)
             .unwrap_or(defaults::DELETE_EPHEMERAL_SESSIONS),

@@ -142,6 +142,13 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
     gateway.wait_for_connection = Duration::from_secs(m.gateway_wait_secs);
     gateway.session_cleanup = m.delete_ephemeral_sessions;
     gateway.session_scoped_events = m.session_scoped_events;
+    if !(1..=defaults::MAX_GATEWAY_SOCKETS).contains(&m.gateway_sockets) {
+        errors.push(format!(
+            "gateway.sockets must be between 1 and {}",
+            defaults::MAX_GATEWAY_SOCKETS
+        ));
+    }
+    gateway.sockets = m.gateway_sockets;
 
     if !errors.is_empty() {
         return Err(ConfigError(errors));
