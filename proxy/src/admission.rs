@@ -15,9 +15,11 @@
 //! an overload refusal. Like TCP's one decrease per round trip, a refusal of a run admitted
 //! before the last decrease does not shrink it again (a burst of refusals from one overload
 //! is one signal). Runs last as long as their output, so their duration says nothing about
-//! the gateway; the time to `accepted` does (it is the store-lock wait): the limit does not
-//! grow while it is above [`AdmissionSettings::latency_tolerance`] times its running minimum
-//! (the gradient idea of Netflix's `Gradient2Limit`).
+//! the gateway; on clawdbot the time to `accepted` does (it is the store-lock wait): the limit
+//! does not grow while it is above [`AdmissionSettings::latency_tolerance`] times its running
+//! minimum (the gradient idea of Netflix's `Gradient2Limit`). openclaw answers `accepted`
+//! before any store work and has no store lock, so there the latency guard is off and only
+//! refusals shrink the limit.
 //!
 //! A refusal that provably ran nothing is retried with a fresh run id (so no idempotency
 //! entry can match) after a jittered backoff, a bounded number of times; a run that may have
@@ -115,16 +117,20 @@ impl AimdLimit {
         self.generation
     }
 
-    /// A run was accepted after `latency`, with `in_flight` runs admitted.
-    pub fn on_accepted(&mut self, latency: Duration, in_flight: usize) {
-        let sample = latency.as_secs_f64();
-        let floor = match self.min_latency {
-            Some(m) if sample >= m => m + (sample - m) * 0.01,
-            _ => sample,
-        };
-        self.min_latency = Some(floor);
-        // A few milliseconds of jitter on an idle gateway is no congestion.
-        let congested = sample > floor * self.tolerance && sample > 0.05;
+    /// A run was accepted with `in_flight` runs admitted, after `latency` when that time
+    /// measures the gateway's congestion (`None`: it says nothing on this gateway; see
+    /// `GatewayClient::accept_waits_for_session_store`).
+    pub fn on_accepted(&mut self, latency: Option<Duration>, in_flight: usize) {
+        let congested = latency.is_some_and(|latency| {
+            let sample = latency.as_secs_f64();
+            let floor = match self.min_latency {
+                Some(m) if sample >= m => m + (sample - m) * 0.01,
+                _ => sample,
+            };
+            self.min_latency = Some(floor);
+            // A few milliseconds of jitter on an idle gateway is no congestion.
+            sample > floor * self.tolerance && sample > 0.05
+        });
         if !congested && in_flight as f64 * 2.0 >= self.limit {
             // Slow start until the gateway first refuses for overload: +1 per accepted run
             // doubles the limit each round, so a burst is not held at the initial limit;
@@ -324,8 +330,9 @@ impl Permit {
         }
     }
 
-    /// The run was accepted `latency` after it was sent.
-    pub fn accepted(&self, latency: Duration) {
+    /// The run was accepted `latency` after it was sent (`None` when that time says nothing
+    /// about congestion on this gateway).
+    pub fn accepted(&self, latency: Option<Duration>) {
         if let Some(inner) = &self.inner {
             let mut state = inner.lock();
             let in_flight = state.in_flight;
@@ -386,17 +393,17 @@ mod tests {
     fn grows_fast_until_the_first_refusal_then_additively() {
         let mut l = AimdLimit::new(&settings());
         for _ in 0..3 {
-            l.on_accepted(FAST, 4);
+            l.on_accepted(Some(FAST), 4);
         }
         assert_eq!(l.current(), 7, "slow start: each accepted run adds one");
         for _ in 0..200 {
-            l.on_accepted(FAST, 8);
+            l.on_accepted(Some(FAST), 8);
         }
         assert_eq!(l.current(), 8, "capped at max_limit");
         assert!(l.on_overload(l.generation()));
         let after = l.current();
         for _ in 0..=after {
-            l.on_accepted(FAST, 8);
+            l.on_accepted(Some(FAST), 8);
         }
         assert_eq!(
             l.current(),
@@ -409,17 +416,28 @@ mod tests {
     fn does_not_grow_while_idle_or_while_accepts_slow_down() {
         let mut l = AimdLimit::new(&settings());
         for _ in 0..50 {
-            l.on_accepted(FAST, 1);
+            l.on_accepted(Some(FAST), 1);
         }
         assert_eq!(l.current(), 4, "a limit nobody uses does not grow");
         for _ in 0..20 {
-            l.on_accepted(Duration::from_millis(500), 4);
+            l.on_accepted(Some(Duration::from_millis(500)), 4);
         }
         assert_eq!(
             l.current(),
             4,
             "accepts far above their minimum hold the limit"
         );
+    }
+
+    #[test]
+    fn without_a_latency_signal_use_grows_the_limit_and_refusals_shrink_it() {
+        let mut l = AimdLimit::new(&settings());
+        for _ in 0..4 {
+            l.on_accepted(None, 4);
+        }
+        assert_eq!(l.current(), 8, "slow start whatever the time to accepted");
+        assert!(l.on_overload(l.generation()));
+        assert_eq!(l.current(), 5);
     }
 
     #[test]

@@ -148,7 +148,10 @@ pub async fn start_run(
         };
         match started {
             Ok(run) => {
-                permit.accepted(sent.elapsed());
+                let latency = gateway
+                    .accept_waits_for_session_store()
+                    .then(|| sent.elapsed());
+                permit.accepted(latency);
                 ctx.admission = Some(permit);
                 return Ok(Some(run));
             }

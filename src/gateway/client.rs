@@ -365,6 +365,16 @@ impl GatewayClient {
         self.protocol().is_none_or(|p| p >= 4)
     }
 
+    /// Whether the time to `accepted` measures the gateway's session-store contention.
+    /// clawdbot 2026.1.24 (v3) writes the session store under its file lock before answering
+    /// `accepted` (PERF-NOTES; `gateway/server-methods/agent.js`), so a slow accept means a
+    /// contended store; openclaw 2026.9.6 (v4) answers `accepted` before any store work
+    /// (openclaw-lab trace simple: 12 ms after the request), so there a slow accept is only
+    /// the event loop's load, which holding runs back here does not relieve.
+    pub fn accept_waits_for_session_store(&self) -> bool {
+        self.protocol().is_some_and(|p| p < 4)
+    }
+
     /// The attachment limits of the gateway's last `hello-ok` (none before the first
     /// handshake).
     pub fn attachment_limits(&self) -> AttachmentLimits {
