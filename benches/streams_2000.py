@@ -94,6 +94,7 @@ async def run(args):
             protocol=args.protocol,
             chunk_delay_ms=args.chunk_delay_ms,
             threads=args.threads,
+            extra_env={"CLAWSHIM_GATEWAY_SOCKETS": str(args.sockets)},
         )
         procs.start()
         host, port = "127.0.0.1", procs.shim_port
@@ -122,6 +123,7 @@ async def run(args):
         pct = lambda p: times[min(len(times) - 1, int(p * len(times)))]  # noqa: E731
         print(
             f"streams: {args.streams} at once, protocol {args.protocol if not args.url else '?'}"
+            + (f", {args.sockets} gateway sockets" if not args.url else "")
         )
         print(f"passed (own text exactly, stop, [DONE]): {ok}")
         print(f"failed: {args.streams - ok}")
@@ -154,6 +156,7 @@ def main():
     p.add_argument("--chunk-delay-ms", type=int, default=20,
                    help="the mock's pause before each delta (its default, 20)")
     p.add_argument("--threads", type=int, default=2, help="clawshim worker threads")
+    p.add_argument("--sockets", type=int, default=2, help="clawshim's gateway sockets (gateway.sockets)")
     p.add_argument("--timeout", type=float, default=120.0, help="per stream, seconds")
     p.add_argument("--url", help="a clawshim already running (else both are started here)")
     p.add_argument("--token", default="demo", help="client token with --url")

@@ -2,7 +2,10 @@
 """Side-by-side figures on a real gateway: its built-in /v1/chat/completions vs clawshim.
 
 Started by `run.sh --bench` (which brings up the real gateways, their mock LLMs and clawshim),
-once per gateway version. For each side, with the agent's session store emptied first:
+once per gateway version. For each side, with the agent's session store emptied first, in
+--rounds rounds that alternate which side goes first (B C, C B, B C, ...: a machine whose speed
+drifts during the run favours neither side; latencies are pooled over the rounds, throughput is
+the median round's):
 
 * seq: N sequential non-stream requests, latency p50/p95;
 * stream: N sequential streams, time to the first content chunk p50/p95;
@@ -149,7 +152,7 @@ def seq(target, n, stream):
         else:
             lat.append(first if stream else total)
     return {"n": n, "p50_ms": pct(lat, 50) * 1000, "p95_ms": pct(lat, 95) * 1000,
-            "errors": len(errors), "error_samples": errors[:3]}
+            "errors": len(errors), "error_samples": errors[:3], "lat": lat}
 
 
 def burst(target, requests, workers):
@@ -185,6 +188,22 @@ def after(args, target):
     return {"fill": fill, "seq": late}
 
 
+def merge_rounds(rounds):
+    """One side's figures over its rounds: latency percentiles of every sample, errors summed,
+    throughput of the median round."""
+    def pooled(kind):
+        lat = [x for r in rounds for x in r[kind]["lat"]]
+        return {"n": sum(r[kind]["n"] for r in rounds), "p50_ms": pct(lat, 50) * 1000,
+                "p95_ms": pct(lat, 95) * 1000, "errors": sum(r[kind]["errors"] for r in rounds),
+                "error_samples": [e for r in rounds for e in r[kind]["error_samples"]][:3]}
+    conc = sorted((r["conc"] for r in rounds), key=lambda c: c["ok_per_s"])
+    mid = dict(conc[len(conc) // 2])
+    mid["errors"] = sum(c["errors"] for c in conc)
+    mid["rounds_ok_per_s"] = [c["ok_per_s"] for c in conc]
+    return {"seq": pooled("seq"), "stream": pooled("stream"), "conc": mid,
+            "rounds": len(rounds)}
+
+
 def ratio(a, b):
     return a / b if b else float("nan")
 
@@ -208,6 +227,10 @@ def table(label, res):
                      % (ba["fill"]["requests"], ba["fill"]["errors"], ca["fill"]["errors"]),
                      "%.0f ms" % ba["seq"]["p50_ms"], "%.0f ms" % ca["seq"]["p50_ms"],
                      "%.2fx" % ratio(ca["seq"]["p50_ms"], ba["seq"]["p50_ms"])))
+    if b.get("rounds", 1) > 1:
+        rows.append(("successful req/s per round (sorted)",
+                     " ".join("%.2f" % x for x in b["conc"]["rounds_ok_per_s"]),
+                     " ".join("%.2f" % x for x in c["conc"]["rounds_ok_per_s"]), ""))
     lines = ["| %s | built-in | clawshim | clawshim / built-in |" % label, "|---|---|---|---|"]
     lines += ["| %s |" % " | ".join(r) for r in rows]
     return "\n".join(lines)
@@ -228,6 +251,7 @@ def main():
     ap.add_argument("--stateless", type=int, default=1000, help="0 skips the 'after' phase")
     ap.add_argument("--stateless-workers", type=int, default=4)
     ap.add_argument("--after-seq", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds of seq, stream, conc")
     ap.add_argument("--timeout", type=float, default=120.0)
     ap.add_argument("--out", help="write the raw figures here (JSON)")
     args = ap.parse_args()
@@ -235,7 +259,13 @@ def main():
     builtin = Target("builtin", args.builtin, args.token, args.timeout)
     shim = Target("clawshim", args.clawshim, args.token, args.timeout)
     print("%s:" % args.label, file=sys.stderr, flush=True)
-    res = {"label": args.label, "builtin": side(args, builtin), "clawshim": side(args, shim)}
+    rounds = {"builtin": [], "clawshim": []}
+    for r in range(max(1, args.rounds)):
+        order = [builtin, shim] if r % 2 == 0 else [shim, builtin]
+        for target in order:
+            rounds[target.name].append(side(args, target))
+    res = {"label": args.label, "builtin": merge_rounds(rounds["builtin"]),
+           "clawshim": merge_rounds(rounds["clawshim"])}
     if args.stateless > 0:
         res["after"] = {"builtin": after(args, builtin), "clawshim": after(args, shim)}
     empty_store(args)

@@ -17,7 +17,7 @@
 # `run.sh --serve` starts everything and waits (INTEROP_SERVE_SECONDS, default 3600) instead of
 # running the cases: real gateways and clawshim to poke at by hand. See README.md in this folder.
 # `run.sh --bench` runs bench.py instead of the cases: built-in vs clawshim on each gateway whose
-# clawshim target is in INTEROP_TARGETS (BENCH_STATELESS requests for the store-growth phase,
+# clawshim target is in INTEROP_TARGETS (BENCH_ROUNDS alternating rounds, default 3; BENCH_STATELESS requests for the store-growth phase,
 # default 1000); the table goes to INTEROP_BENCH_OUT (default results/bench.md) and stdout.
 # `run.sh --bench-events` starts 4 more clawshim instances per gateway and runs bench_events.py:
 # frames and bytes each receives per run, alone and with 4 (INTEROP_BENCH_OUT, default
@@ -439,7 +439,7 @@ if [[ "${1:-}" == "--bench" ]]; then
     log "bench $label"
     "$PY" "$HERE/bench.py" --label "$label" --builtin "http://127.0.0.1:$gw/v1" \
       --clawshim "http://127.0.0.1:$shim/v1" --token "$TOKEN" "${store[@]}" \
-      --stateless "${BENCH_STATELESS:-1000}" --out "$OUT/bench-$v.json" >>"$bench_md"
+      --stateless "${BENCH_STATELESS:-1000}" --rounds "${BENCH_ROUNDS:-3}" --out "$OUT/bench-$v.json" >>"$bench_md"
     echo >>"$bench_md"
   done
   log "bench figures in $bench_md:"
