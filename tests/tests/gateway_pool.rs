@@ -60,9 +60,9 @@ async fn sockets_up(shim: &Shim) -> Option<u64> {
 /// each of the seven ended.
 async fn six_runs_and_a_dropped_socket(sockets: usize) -> Vec<Ending> {
     let gw = mock_with(MockOptions {
-        // Four deltas 400 ms apart: the drop (after the last run's first delta) comes while
-        // every run is still going.
-        chunk_delay: Duration::from_millis(400),
+        // Four deltas a second apart: the drop (after the last run's first delta) comes while
+        // every run is still going, even on a loaded machine.
+        chunk_delay: Duration::from_millis(1000),
         ..MockOptions::for_protocol(Protocol::V4)
     })
     .await;
