@@ -128,7 +128,7 @@ class Processes:
     def gateway_disconnects(self):
         try:
             with open(self.shim_log, errors="replace") as f:
-                return sum(1 for line in f if "slow consumer" in line or "1008" in line)
+                return sum(1 for line in f if "slow consumer" in line or "gateway: 1008" in line)
         except OSError:
             return 0
 

@@ -94,7 +94,11 @@ async def run(args):
             protocol=args.protocol,
             chunk_delay_ms=args.chunk_delay_ms,
             threads=args.threads,
-            extra_env={"CLAWSHIM_GATEWAY_SOCKETS": str(args.sockets)},
+            extra_env={
+                "CLAWSHIM_GATEWAY_SOCKETS": str(args.sockets),
+                # Every stream is its own client connection.
+                "CLAWSHIM_MAX_CONNECTIONS": str(max(2048, args.streams + 64)),
+            },
         )
         procs.start()
         host, port = "127.0.0.1", procs.shim_port
