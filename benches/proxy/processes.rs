@@ -71,6 +71,10 @@ impl ShimProcess {
             .env("CLAWSHIM_THREADS", "2")
             .env("CLAWSHIM_GRACE_PERIOD_SECS", "0")
             .env("RUST_LOG", "warn")
+            // The socket count is the one setting worth comparing runs over.
+            .envs(
+                std::env::var("CLAWSHIM_GATEWAY_SOCKETS").map(|v| ("CLAWSHIM_GATEWAY_SOCKETS", v)),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
