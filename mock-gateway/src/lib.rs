@@ -602,25 +602,13 @@ impl Shared {
     /// (a run's delta before `MOCK_DROP` reaches the client first).
     async fn drop_clients(&self) {
         let conns = std::mem::take(&mut *self.conns());
-        let mut gone = Vec::new();
-        for (_, conn) in conns {
-            if conn.tx.try_send(Outbound::Drop).is_err() {
-                conn.kill.send_replace(Kill::Abrupt);
-            }
-            gone.push(conn.gone);
-        }
-        wait_gone(gone).await;
+        wait_gone(conns.into_values().map(drop_after_queued).collect()).await;
     }
 
     /// Drops socket `conn_id` like [`Self::drop_clients`] drops them all.
     async fn drop_client(&self, conn_id: u64) {
-        let Some(conn) = self.conns().remove(&conn_id) else {
-            return;
-        };
-        if conn.tx.try_send(Outbound::Drop).is_err() {
-            conn.kill.send_replace(Kill::Abrupt);
-        }
-        wait_gone(vec![conn.gone]).await;
+        let conn = self.conns().remove(&conn_id);
+        wait_gone(conn.into_iter().map(drop_after_queued).collect()).await;
     }
 
     /// Drops every socket at once, queued frames or not.
@@ -679,6 +667,15 @@ impl Shared {
 /// dropped here, so callers stay `Send`.
 async fn stopped(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
+}
+
+/// Asks a socket to close without a close frame once its queued frames are written (at once
+/// when its queue is full); returns what says it is gone.
+fn drop_after_queued(conn: ConnHandle) -> watch::Receiver<()> {
+    if conn.tx.try_send(Outbound::Drop).is_err() {
+        conn.kill.send_replace(Kill::Abrupt);
+    }
+    conn.gone
 }
 
 async fn wait_gone(gone: Vec<watch::Receiver<()>>) {

@@ -12,8 +12,6 @@ use clawshim_core::openai;
 use clawshim_core::prompt;
 use clawshim_core::translate::{ChunkTranslator, CompletionMeta, ResponseCollector, StreamItem};
 use pingora::proxy::Session;
-use tokio::time::Instant;
-use tracing::debug;
 
 use crate::body;
 use crate::ctx::RequestCtx;
@@ -37,10 +35,7 @@ pub async fn serve(
     let body = body::read(session, &app.bodies, app.config.max_body_bytes).await?;
     let req = openai::request::parse(&body.bytes)?;
     drop(body);
-    let ignored = req.ignored_fields();
-    if !ignored.is_empty() {
-        debug!(request_id = %ctx.request_id, ?ignored, "ignoring fields the gateway cannot honour");
-    }
+    run_setup::log_ignored(ctx, &req.ignored_fields());
     let input = prompt::build_chat_input(&req.messages)?;
     let prepared = run_setup::prepare(
         session,
@@ -58,7 +53,7 @@ pub async fn serve(
     )
     .await?;
     let run = &prepared.request;
-    let deadline = Instant::now() + app.config.run_timeout + app.config.run_grace;
+    let deadline = prepared.deadline;
     let Some(run) = start_run(session, ctx, &app.gateway, &app.admission, run).await? else {
         return Ok(());
     };

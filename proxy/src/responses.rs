@@ -21,7 +21,6 @@ use clawshim_core::prompt;
 use clawshim_core::responses_translate::{ResponseMeta, ResponsesCollector, ResponsesTranslator};
 use clawshim_core::routing::SessionKey;
 use pingora::proxy::Session;
-use tokio::time::Instant;
 use tracing::debug;
 
 use crate::body;
@@ -46,10 +45,7 @@ pub async fn serve(
     let body = body::read(session, &app.bodies, app.config.max_body_bytes).await?;
     let req = wire::parse(&body.bytes)?;
     drop(body);
-    let ignored = req.ignored_fields();
-    if !ignored.is_empty() {
-        debug!(request_id = %ctx.request_id, ?ignored, "ignoring fields the gateway cannot honour");
-    }
+    run_setup::log_ignored(ctx, &req.ignored_fields());
     let caller = caller_name(principal);
     let continue_session = match &req.previous_response_id {
         None => None,
@@ -82,7 +78,7 @@ pub async fn serve(
         &req,
         app.response_ids.issue(run.session_key.as_str(), &caller),
     );
-    let deadline = Instant::now() + app.config.run_timeout + app.config.run_grace;
+    let deadline = prepared.deadline;
     let Some(run) = start_run(session, ctx, &app.gateway, &app.admission, run).await? else {
         return Ok(());
     };

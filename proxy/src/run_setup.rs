@@ -43,8 +43,17 @@ pub struct RunAsk<'a> {
 pub struct PreparedRun {
     /// The `agent` request.
     pub request: RunRequest,
+    /// When clawshim stops waiting for it: the run's timeout plus `run_grace`.
+    pub deadline: tokio::time::Instant,
     _run_slot: OwnedSemaphorePermit,
     _key_slot: Option<OwnedSemaphorePermit>,
+}
+
+/// Log, once per request, the body fields the gateway cannot honour (accepted, not used).
+pub fn log_ignored(ctx: &RequestCtx, ignored: &[&str]) {
+    if !ignored.is_empty() {
+        tracing::debug!(request_id = %ctx.request_id, ?ignored, "ignoring fields the gateway cannot honour");
+    }
 }
 
 /// A header of the request, by lower-case name.
@@ -159,6 +168,7 @@ pub async fn prepare(
             model,
             idempotent_id,
         },
+        deadline: tokio::time::Instant::now() + app.config.run_timeout + app.config.run_grace,
         _run_slot: run_slot,
         _key_slot: key_slot,
     })

@@ -7,6 +7,7 @@
 //! other calls go to any connected socket.
 
 use std::fmt;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -190,6 +191,12 @@ struct LinkHandle {
     runs: Arc<AtomicUsize>,
 }
 
+impl LinkHandle {
+    fn is_up(&self) -> bool {
+        self.status.borrow().is_connected()
+    }
+}
+
 /// One run counted on its socket while it lives (held by the run's [`RunGuard`]).
 pub(crate) struct LinkLoad(pub(crate) Arc<AtomicUsize>);
 
@@ -264,11 +271,7 @@ impl GatewayClient {
 
     /// Sockets of the pool that are connected now, and the pool's size.
     pub fn sockets_connected(&self) -> (usize, usize) {
-        let up = self
-            .links
-            .iter()
-            .filter(|l| l.status.borrow().is_connected())
-            .count();
+        let up = self.links.iter().filter(|l| l.is_up()).count();
         (up, self.links.len())
     }
 
@@ -282,7 +285,7 @@ impl GatewayClient {
         self.links
             .iter()
             .enumerate()
-            .filter(|(_, l)| l.status.borrow().is_connected())
+            .filter(|(_, l)| l.is_up())
             .min_by_key(|(i, l)| (l.runs.load(Ordering::Relaxed), *i))
             .map(|(i, _)| i)
     }
@@ -293,31 +296,20 @@ impl GatewayClient {
         &self.links[self.pinned.unwrap_or(0)]
     }
 
-    /// A handle pinned to the socket a run goes to, counting one run on it until the returned
-    /// load is dropped. Waits for the pool like any call first. A run started with a client's
-    /// idempotency key goes to the socket its id hashes to while that one is up, so a retry
-    /// finds the first run in that socket's map (joined, or 409 while it is read); otherwise
-    /// the connected socket with the fewest runs.
+    /// A handle pinned to the socket a run goes to ([`Self::ready_link`]), counting one run on
+    /// it until the returned load is dropped. A run started with a client's idempotency key
+    /// prefers the socket its id hashes to, so a retry finds the first run in that socket's map
+    /// (joined, or 409 while it is read).
     async fn for_run(
         &self,
         retry_key: Option<&RunId>,
     ) -> Result<(GatewayClient, LinkLoad), GatewayError> {
-        let index = match self.pinned {
-            Some(index) => index,
-            None => {
-                self.wait_until_connected().await?;
-                let home = retry_key.map(|id| {
-                    use std::hash::{Hash, Hasher};
-                    let mut h = std::hash::DefaultHasher::new();
-                    id.as_str().hash(&mut h);
-                    (h.finish() % self.links.len() as u64) as usize
-                });
-                match home {
-                    Some(i) if self.links[i].status.borrow().is_connected() => i,
-                    _ => self.least_loaded().ok_or_else(|| self.not_connected())?,
-                }
-            }
-        };
+        let home = retry_key.map(|id| {
+            let mut h = DefaultHasher::new();
+            id.as_str().hash(&mut h);
+            (h.finish() % self.links.len() as u64) as usize
+        });
+        let index = self.ready_link(home).await?;
         let runs = self.links[index].runs.clone();
         runs.fetch_add(1, Ordering::Relaxed);
         let pinned = GatewayClient {
@@ -415,19 +407,7 @@ impl GatewayClient {
     /// this is the one check against the announced frame limit: a frame over it is refused
     /// before it is sent, and the other calls on the socket are untouched.
     async fn submit(&self, cmd: Command) -> Result<(), GatewayError> {
-        let link = match self.pinned {
-            // A run's socket: another one would not know the run.
-            Some(index) if self.links[index].status.borrow().is_connected() => index,
-            Some(_) => {
-                return Err(GatewayError::NotConnected {
-                    reason: NotConnected::Reconnecting,
-                })
-            }
-            None => {
-                self.wait_until_connected().await?;
-                self.least_loaded().ok_or_else(|| self.not_connected())?
-            }
-        };
+        let link = self.ready_link(None).await?;
         if let (Command::Send { frame, .. }, Some(limit)) = (&cmd, self.max_frame_bytes()) {
             // `ws` compares the message's byte length with `maxPayload` (receiver.js:
             // `totalPayloadLength > maxPayload` closes with 1009), so equal still fits.
@@ -445,6 +425,25 @@ impl GatewayClient {
             .map_err(|_| GatewayError::NotConnected {
                 reason: NotConnected::ShuttingDown,
             })
+    }
+
+    /// The socket a command goes to: a pinned handle's own (a run's: another socket would
+    /// not know the run), failing while it is down; else, once the pool is connected,
+    /// `preferred` when it is up, or the connected socket with the fewest runs.
+    async fn ready_link(&self, preferred: Option<usize>) -> Result<usize, GatewayError> {
+        if let Some(index) = self.pinned {
+            if self.links[index].is_up() {
+                return Ok(index);
+            }
+            return Err(GatewayError::NotConnected {
+                reason: NotConnected::Reconnecting,
+            });
+        }
+        self.wait_until_connected().await?;
+        match preferred {
+            Some(index) if self.links[index].is_up() => Ok(index),
+            _ => self.least_loaded().ok_or_else(|| self.not_connected()),
+        }
     }
 
     /// Return once some socket is connected, or fail: at once when the pool is known to be
