@@ -31,6 +31,7 @@ pub mod respond;
 pub mod responses;
 pub mod route;
 pub mod run_loop;
+pub mod run_output;
 pub mod run_setup;
 pub mod service;
 pub mod telemetry;

@@ -241,12 +241,9 @@ pub struct OutputTokensDetails {
 }
 
 impl From<Usage> for ResponseUsage {
-    /// Cached input counts as input, as in chat's `prompt_tokens` (see `CompletionUsage`).
+    /// Cached input counts as input ([`Usage::input_total`]), as in chat's `prompt_tokens`.
     fn from(u: Usage) -> Self {
-        let input_tokens = u
-            .input
-            .saturating_add(u.cache_read)
-            .saturating_add(u.cache_write);
+        let input_tokens = u.input_total();
         ResponseUsage {
             input_tokens,
             input_tokens_details: InputTokensDetails {
