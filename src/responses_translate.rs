@@ -21,10 +21,8 @@
 //! - failed -> `response.failed` with `error` and whatever text was streamed (no item or part
 //!   `done` events: the message never completed). The whole answer is the error instead.
 
-use serde_json::{Map, Value};
-
 use crate::gateway::{GatewayError, RunEvent, RunOutcome, StopKind, Usage};
-use crate::openai::responses::object::{ResponseObjectKind, TextConfig};
+use crate::openai::responses::object::{Metadata, ResponseObjectKind, TextConfig};
 use crate::openai::responses::{
     IncompleteDetails, OutputItem, OutputText, ReasoningEcho, ResponseError, ResponseEvent,
     ResponseObject, ResponseStatus, ResponseStreamEvent, ResponseUsage,
@@ -48,7 +46,7 @@ pub struct ResponseMeta {
     /// The request's `previous_response_id`.
     pub previous_response_id: Option<String>,
     /// The request's `metadata`.
-    pub metadata: Option<Map<String, Value>>,
+    pub metadata: Option<Metadata>,
     /// The request's `user`.
     pub user: Option<String>,
     /// The request's `reasoning.effort`.
@@ -332,7 +330,7 @@ mod tests {
     use super::*;
     use crate::gateway::Usage;
     use crate::openai::responses::ResponseObject;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn meta() -> ResponseMeta {
         ResponseMeta {

@@ -1,5 +1,6 @@
-//! Cheap readers for JSON values a request only needs to glance at, used by the typed,
-//! one-pass request parser ([`super::request::parse`]).
+//! Cheap readers for JSON values a request only needs to glance at, and the visitor helpers
+//! of the typed, one-pass request parsers ([`super::request::parse`] for chat,
+//! [`super::responses::parse`] for the Responses API).
 //!
 //! Arrays and objects we do not use are skipped with [`IgnoredAny`], which serde_json reads
 //! iteratively without allocating (its nesting costs one byte per level), so a 20 MiB
@@ -7,8 +8,9 @@
 //! scalars are kept, and only where a rule reads them.
 
 use std::fmt;
+use std::marker::PhantomData;
 
-use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
 /// A JSON value with its scalars kept and its arrays and objects reduced to their type:
@@ -130,9 +132,97 @@ impl<'de> Deserialize<'de> for Loose {
     }
 }
 
-/// The keys a content part's nested object (`image_url`, `input_audio`, `file`) or an
-/// unknown part is read for; any other key is skipped.
-const SHALLOW_KEYS: [&str; 10] = [
+/// Turns a visitor of objects into one of any value: another value is read as [`Loose`]
+/// (the `Err` of the result) for the type error.
+pub(crate) struct MapOr<V>(pub(crate) V);
+
+/// Turns a visitor of arrays into one of any value, like [`MapOr`].
+pub(crate) struct SeqOr<V>(pub(crate) V);
+
+macro_rules! scalars_to_loose {
+    ($($method:ident($($arg:ident: $ty:ty),*)),*) => {$(
+        fn $method<E: de::Error>(self, $($arg: $ty),*) -> Result<Self::Value, E> {
+            Visitor::$method(LooseVisitor, $($arg),*).map(Err)
+        }
+    )*};
+}
+
+macro_rules! or_loose_visitor {
+    ($wrapper:ident, $kind:ident, $kind_access:ident, $other:ident, $other_access:ident, $skip:ident, $placeholder:expr) => {
+        impl<'de, V: Visitor<'de>> Visitor<'de> for $wrapper<V> {
+            type Value = Result<V::Value, Loose>;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                self.0.expecting(f)
+            }
+            fn $kind<A: $kind_access<'de>>(self, access: A) -> Result<Self::Value, A::Error> {
+                self.0.$kind(access).map(Ok)
+            }
+            fn $other<A: $other_access<'de>>(self, access: A) -> Result<Self::Value, A::Error> {
+                $skip(access)?;
+                Ok(Err($placeholder))
+            }
+            scalars_to_loose!(
+                visit_unit(),
+                visit_none(),
+                visit_bool(b: bool),
+                visit_i64(n: i64),
+                visit_u64(n: u64),
+                visit_f64(n: f64),
+                visit_str(s: &str),
+                visit_string(s: String)
+            );
+        }
+    };
+}
+
+or_loose_visitor!(
+    MapOr,
+    visit_map,
+    MapAccess,
+    visit_seq,
+    SeqAccess,
+    skip_seq,
+    Loose::Array
+);
+or_loose_visitor!(
+    SeqOr,
+    visit_seq,
+    SeqAccess,
+    visit_map,
+    MapAccess,
+    skip_map,
+    Loose::Object
+);
+
+/// A list of object keys a reader matches against.
+pub(crate) trait KeyList {
+    const KEYS: &'static [&'static str];
+}
+
+/// An object key: its index in `L::KEYS`, or `None` for any other, matched without
+/// allocating.
+pub(crate) struct KnownKey<L>(pub(crate) Option<usize>, PhantomData<L>);
+
+impl<'de, L: KeyList> Deserialize<'de> for KnownKey<L> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor<L>(PhantomData<L>);
+        impl<L: KeyList> Visitor<'_> for KeyVisitor<L> {
+            type Value = KnownKey<L>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E>(self, s: &str) -> Result<KnownKey<L>, E> {
+                Ok(KnownKey(L::KEYS.iter().position(|k| *k == s), PhantomData))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor(PhantomData))
+    }
+}
+
+/// The keys a content part's nested object (chat's `image_url`, `input_audio`, `file`; a
+/// Responses part's `source`) or an unknown part is read for; any other key is skipped.
+const SHALLOW_KEYS: [&str; 11] = [
     "url",
     "detail",
     "data",
@@ -143,6 +233,7 @@ const SHALLOW_KEYS: [&str; 10] = [
     "filename",
     "type",
     "input_text",
+    "media_type",
 ];
 
 /// A value read one level deep: an object keeps the [`SHALLOW_KEYS`] entries as [`Loose`]

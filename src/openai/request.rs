@@ -16,13 +16,12 @@
 //! to its own size plus the strings it carries, whatever its shape.
 
 use std::fmt;
-use std::marker::PhantomData;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::lean::{skip_map, skip_seq, Loose, LooseVisitor, Shallow};
+use super::lean::{skip_map, skip_seq, KeyList, KnownKey, Loose, MapOr, SeqOr, Shallow};
 use super::limits::{self, MAX_CONTENT_PARTS, MAX_MESSAGES, MAX_MODEL_BYTES, MAX_USER_BYTES};
 use crate::thinking::ThinkingLevel;
 
@@ -61,7 +60,7 @@ pub const IGNORED_FIELDS: [&str; 28] = [
 ];
 
 /// Unknown field names kept for the debug log; more are skipped uncounted.
-const MAX_UNKNOWN_NAMES: usize = 32;
+pub(crate) const MAX_UNKNOWN_NAMES: usize = 32;
 
 /// A chat-completions request. Build it with [`parse`].
 #[derive(Debug, Clone, PartialEq)]
@@ -338,7 +337,8 @@ const ROLES: [&str; 6] = [
     "developer",
 ];
 
-const NOT_JSON: &str = "We could not parse the JSON body of your request. (HINT: This likely \
+pub(crate) const NOT_JSON: &str =
+    "We could not parse the JSON body of your request. (HINT: This likely \
                         means you aren't using your HTTP library correctly. The API expects a \
                         JSON payload, but what was sent was not valid JSON.)";
 
@@ -465,7 +465,7 @@ impl RawRequest {
 }
 
 /// A string field the gateway uses (`null` counts as absent), with an optional length cap.
-fn string_field(
+pub(crate) fn string_field(
     value: Option<Loose>,
     param: &str,
     max: Option<usize>,
@@ -487,7 +487,7 @@ fn string_field(
 }
 
 /// A boolean field the gateway uses (`null` counts as absent).
-fn bool_field(value: Option<Loose>, param: &str) -> Result<Option<bool>, RequestError> {
+pub(crate) fn bool_field(value: Option<Loose>, param: &str) -> Result<Option<bool>, RequestError> {
     match value {
         None | Some(Loose::Null) => Ok(None),
         Some(other) => match other.as_bool() {
@@ -687,94 +687,6 @@ impl<'de> Visitor<'de> for MessagesVisitor {
         }
         len += skip_seq(&mut seq)?;
         Ok(RawMessages::List { list, len, error })
-    }
-}
-
-/// Turns a visitor of objects into one of any value: another value is read as [`Loose`]
-/// (the `Err` of the result) for the type error.
-struct MapOr<V>(V);
-
-/// Turns a visitor of arrays into one of any value, like [`MapOr`].
-struct SeqOr<V>(V);
-
-macro_rules! scalars_to_loose {
-    ($($method:ident($($arg:ident: $ty:ty),*)),*) => {$(
-        fn $method<E: de::Error>(self, $($arg: $ty),*) -> Result<Self::Value, E> {
-            Visitor::$method(LooseVisitor, $($arg),*).map(Err)
-        }
-    )*};
-}
-
-macro_rules! or_loose_visitor {
-    ($wrapper:ident, $kind:ident, $kind_access:ident, $other:ident, $other_access:ident, $skip:ident, $placeholder:expr) => {
-        impl<'de, V: Visitor<'de>> Visitor<'de> for $wrapper<V> {
-            type Value = Result<V::Value, Loose>;
-
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                self.0.expecting(f)
-            }
-            fn $kind<A: $kind_access<'de>>(self, access: A) -> Result<Self::Value, A::Error> {
-                self.0.$kind(access).map(Ok)
-            }
-            fn $other<A: $other_access<'de>>(self, access: A) -> Result<Self::Value, A::Error> {
-                $skip(access)?;
-                Ok(Err($placeholder))
-            }
-            scalars_to_loose!(
-                visit_unit(),
-                visit_none(),
-                visit_bool(b: bool),
-                visit_i64(n: i64),
-                visit_u64(n: u64),
-                visit_f64(n: f64),
-                visit_str(s: &str),
-                visit_string(s: String)
-            );
-        }
-    };
-}
-
-or_loose_visitor!(
-    MapOr,
-    visit_map,
-    MapAccess,
-    visit_seq,
-    SeqAccess,
-    skip_seq,
-    Loose::Array
-);
-or_loose_visitor!(
-    SeqOr,
-    visit_seq,
-    SeqAccess,
-    visit_map,
-    MapAccess,
-    skip_map,
-    Loose::Object
-);
-
-/// A list of object keys a reader matches against.
-trait KeyList {
-    const KEYS: &'static [&'static str];
-}
-
-/// An object key: its index in `L::KEYS`, or `None` for any other, matched without
-/// allocating.
-struct KnownKey<L>(Option<usize>, PhantomData<L>);
-
-impl<'de, L: KeyList> Deserialize<'de> for KnownKey<L> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeyVisitor<L>(PhantomData<L>);
-        impl<L: KeyList> Visitor<'_> for KeyVisitor<L> {
-            type Value = KnownKey<L>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a field name")
-            }
-            fn visit_str<E>(self, s: &str) -> Result<KnownKey<L>, E> {
-                Ok(KnownKey(L::KEYS.iter().position(|k| *k == s), PhantomData))
-            }
-        }
-        deserializer.deserialize_str(KeyVisitor(PhantomData))
     }
 }
 
