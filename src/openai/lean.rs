@@ -13,6 +13,8 @@ use std::marker::PhantomData;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
+use super::RequestError;
+
 /// A JSON value with its scalars kept and its arrays and objects reduced to their type:
 /// enough to type-check a field and to word the error.
 #[derive(Debug, Clone, PartialEq)]
@@ -217,6 +219,86 @@ impl<'de, L: KeyList> Deserialize<'de> for KnownKey<L> {
             }
         }
         deserializer.deserialize_str(KeyVisitor(PhantomData))
+    }
+}
+
+/// An object read for its one key `K::KEYS[0]` (kept as [`Loose`], `None` when absent or
+/// `null`), every other key skipped; or, for any other value, that value.
+pub(crate) struct OneKey<K>(pub(crate) Result<Option<Loose>, Loose>, PhantomData<K>);
+
+impl<'de, K: KeyList> Deserialize<'de> for OneKey<K> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct OneKeyVisitor<K>(PhantomData<K>);
+        impl<'de, K: KeyList> Visitor<'de> for OneKeyVisitor<K> {
+            type Value = Option<Loose>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                write!(f, "an object with '{}'", K::KEYS[0])
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut value = None;
+                while let Some(key) = map.next_key::<KnownKey<K>>()? {
+                    match key.0 {
+                        Some(_) => value = map.next_value()?,
+                        None => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(value)
+            }
+        }
+        let read = deserializer.deserialize_any(MapOr(OneKeyVisitor::<K>(PhantomData)))?;
+        Ok(OneKey(read, PhantomData))
+    }
+}
+
+/// The elements of an array read by [`CheckedSeq`], up to the first problem; how many there
+/// were; and that problem.
+pub(crate) struct Checked<T> {
+    pub(crate) list: Vec<T>,
+    pub(crate) len: usize,
+    pub(crate) error: Option<RequestError>,
+}
+
+/// How [`CheckedSeq`] reads one element: element `index` from `seq`, checked (a problem is
+/// the inner `Err`, with its `param`); `None` at the end of the array.
+pub(crate) trait ElementReader<'de> {
+    type Item;
+    fn next<A: SeqAccess<'de>>(
+        &mut self,
+        seq: &mut A,
+        index: usize,
+    ) -> Result<Option<Result<Self::Item, RequestError>>, A::Error>;
+}
+
+/// Reads an array whose elements are checked as they are read (chat's `messages`, the
+/// Responses `input`): after the first problem, or past `max`, the rest is only counted.
+pub(crate) struct CheckedSeq<E> {
+    pub(crate) reader: E,
+    pub(crate) max: usize,
+}
+
+impl<'de, E: ElementReader<'de>> Visitor<'de> for CheckedSeq<E> {
+    type Value = Checked<E::Item>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut list = Vec::new();
+        let mut error = None;
+        let mut len = 0;
+        while error.is_none() && len < self.max {
+            match self.reader.next(&mut seq, len)? {
+                None => return Ok(Checked { list, len, error }),
+                Some(Ok(item)) => list.push(item),
+                Some(Err(e)) => error = Some(e),
+            }
+            len += 1;
+        }
+        len += skip_seq(&mut seq)?;
+        Ok(Checked { list, len, error })
     }
 }
 

@@ -21,7 +21,10 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::lean::{skip_map, skip_seq, KeyList, KnownKey, Loose, MapOr, SeqOr, Shallow};
+use super::lean::{
+    skip_map, skip_seq, Checked, CheckedSeq, ElementReader, KeyList, KnownKey, Loose, MapOr,
+    OneKey, SeqOr, Shallow,
+};
 use super::limits::{self, MAX_CONTENT_PARTS, MAX_MESSAGES, MAX_MODEL_BYTES, MAX_USER_BYTES};
 use crate::thinking::ThinkingLevel;
 
@@ -379,18 +382,13 @@ struct RawRequest {
     model: Option<Loose>,
     messages: Option<RawMessages>,
     stream: Option<Loose>,
-    stream_options: Option<RawStreamOptions>,
+    /// `stream_options`: its `include_usage`, or what it was instead of an object.
+    stream_options: Option<Result<Option<Loose>, Loose>>,
     user: Option<Loose>,
     reasoning_effort: Option<Loose>,
     /// Which [`IGNORED_FIELDS`] were sent, not `null`.
     ignored: [bool; IGNORED_FIELDS.len()],
     unknown_fields: Vec<String>,
-}
-
-/// `stream_options` as read.
-enum RawStreamOptions {
-    Object { include_usage: Option<Loose> },
-    Other(Loose),
 }
 
 /// `messages` as read: the messages up to the first problem, how many there were, and that
@@ -411,14 +409,14 @@ impl RawRequest {
         let user = string_field(self.user, "user", Some(MAX_USER_BYTES))?;
         let stream_options = match self.stream_options {
             None => None,
-            Some(RawStreamOptions::Other(got)) => {
+            Some(Err(got)) => {
                 return Err(RequestError::wrong_type(
                     "stream_options",
                     "an object",
                     got.json_type(),
                 ))
             }
-            Some(RawStreamOptions::Object { include_usage }) => Some(StreamOptions {
+            Some(Ok(include_usage)) => Some(StreamOptions {
                 include_usage: bool_field(include_usage, "stream_options.include_usage")?,
             }),
         };
@@ -566,8 +564,9 @@ impl<'de> Visitor<'de> for BodyVisitor {
                 TopKey::User => raw.user = map.next_value()?,
                 TopKey::ReasoningEffort => raw.reasoning_effort = map.next_value()?,
                 TopKey::StreamOptions => {
-                    raw.stream_options =
-                        map.next_value::<Option<StreamOptionsField>>()?.map(|f| f.0)
+                    raw.stream_options = map
+                        .next_value::<Option<OneKey<StreamOptionKeys>>>()?
+                        .map(|f| f.0)
                 }
                 TopKey::Messages => {
                     raw.messages = map.next_value::<Option<MessagesField>>()?.map(|f| f.0)
@@ -612,81 +611,42 @@ impl<'de> Visitor<'de> for BodyVisitor {
     }
 }
 
-/// `stream_options`: an object read for `include_usage`, or what it was instead.
-struct StreamOptionsField(RawStreamOptions);
-
-impl<'de> Deserialize<'de> for StreamOptionsField {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct OptionsVisitor;
-        impl<'de> Visitor<'de> for OptionsVisitor {
-            type Value = StreamOptionsField;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("stream options")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut include_usage = None;
-                while let Some(key) = map.next_key::<KnownKey<StreamOptionKeys>>()? {
-                    match key.0 {
-                        Some(_) => include_usage = map.next_value()?,
-                        None => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
-                }
-                Ok(StreamOptionsField(RawStreamOptions::Object {
-                    include_usage,
-                }))
-            }
-        }
-        let other = |got| StreamOptionsField(RawStreamOptions::Other(got));
-        deserializer
-            .deserialize_any(MapOr(OptionsVisitor))
-            .map(|v| v.unwrap_or_else(other))
-    }
-}
-
-/// `messages`: read message by message (see [`MessagesVisitor`]), or what it was instead.
+/// `messages`: read message by message (see [`Messages`]), or what it was instead.
 struct MessagesField(RawMessages);
 
 impl<'de> Deserialize<'de> for MessagesField {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer
-            .deserialize_any(SeqOr(MessagesVisitor))
-            .map(|v| MessagesField(v.unwrap_or_else(RawMessages::Other)))
+        let messages = CheckedSeq {
+            reader: Messages { parts: 0 },
+            max: MAX_MESSAGES,
+        };
+        let read = deserializer.deserialize_any(SeqOr(messages))?;
+        Ok(MessagesField(match read {
+            Ok(Checked { list, len, error }) => RawMessages::List { list, len, error },
+            Err(got) => RawMessages::Other(got),
+        }))
     }
 }
 
 /// Reads `messages`: each message is checked as soon as it is read; after the first
-/// problem, or past [`MAX_MESSAGES`], the rest is only counted. Content parts share one
-/// budget of [`MAX_CONTENT_PARTS`].
-struct MessagesVisitor;
+/// problem, or past [`MAX_MESSAGES`], the rest is only counted ([`CheckedSeq`]). Content
+/// parts share one budget of [`MAX_CONTENT_PARTS`].
+struct Messages {
+    parts: usize,
+}
 
-impl<'de> Visitor<'de> for MessagesVisitor {
-    type Value = RawMessages;
+impl<'de> ElementReader<'de> for Messages {
+    type Item = ChatMessage;
 
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an array of messages")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawMessages, A::Error> {
-        let mut list = Vec::new();
-        let mut error = None;
-        let mut parts = 0;
-        let mut len = 0;
-        while error.is_none() && len < MAX_MESSAGES {
-            let seed = MessageSeed {
-                index: len,
-                parts: &mut parts,
-            };
-            match seq.next_element_seed(seed)? {
-                None => return Ok(RawMessages::List { list, len, error }),
-                Some(Ok(message)) => list.push(message),
-                Some(Err(e)) => error = Some(e),
-            }
-            len += 1;
-        }
-        len += skip_seq(&mut seq)?;
-        Ok(RawMessages::List { list, len, error })
+    fn next<A: SeqAccess<'de>>(
+        &mut self,
+        seq: &mut A,
+        index: usize,
+    ) -> Result<Option<Result<ChatMessage, RequestError>>, A::Error> {
+        seq.next_element_seed(MessageSeed {
+            index,
+            parts: &mut self.parts,
+        })
     }
 }
 

@@ -30,7 +30,10 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::object::Metadata;
-use crate::openai::lean::{skip_seq, KeyList, KnownKey, Loose, MapOr, SeqOr, Shallow};
+use crate::openai::lean::{
+    skip_seq, Checked, CheckedSeq, ElementReader, KeyList, KnownKey, Loose, MapOr, OneKey, SeqOr,
+    Shallow,
+};
 use crate::openai::limits::{
     self, MAX_CONTENT_PARTS, MAX_INPUT_ITEMS, MAX_MODEL_BYTES, MAX_USER_BYTES,
 };
@@ -384,7 +387,9 @@ impl<'de> Visitor<'de> for BodyVisitor {
                 TopKey::User => raw.user = map.next_value()?,
                 TopKey::Metadata => raw.metadata = map.next_value()?,
                 TopKey::Reasoning => {
-                    raw.reasoning = map.next_value::<Option<ReasoningField>>()?.map(|f| f.0)
+                    raw.reasoning = map
+                        .next_value::<Option<OneKey<ReasoningKeys>>>()?
+                        .map(|f| f.0)
                 }
                 TopKey::Input => raw.input = map.next_value::<Option<InputField>>()?.map(|f| f.0),
                 TopKey::Ignored(i) if IGNORED_FIELDS[i] == "store" => {
@@ -408,50 +413,24 @@ impl<'de> Visitor<'de> for BodyVisitor {
     }
 }
 
-/// `reasoning`: an object read for `effort`, or what it was instead.
-struct ReasoningField(Result<Option<Loose>, Loose>);
-
 /// The key of `reasoning` that is read.
 struct ReasoningKeys;
 impl KeyList for ReasoningKeys {
     const KEYS: &'static [&'static str] = &["effort"];
 }
 
-impl<'de> Deserialize<'de> for ReasoningField {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ReasoningVisitor;
-        impl<'de> Visitor<'de> for ReasoningVisitor {
-            type Value = Option<Loose>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("reasoning options")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut effort = None;
-                while let Some(key) = map.next_key::<KnownKey<ReasoningKeys>>()? {
-                    match key.0 {
-                        Some(_) => effort = map.next_value()?,
-                        None => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
-                }
-                Ok(effort)
-            }
-        }
-        deserializer
-            .deserialize_any(MapOr(ReasoningVisitor))
-            .map(ReasoningField)
-    }
-}
-
-/// `input`: a string, the items (see [`ItemsVisitor`]), or what it was instead.
+/// `input`: a string, the items (see [`Items`]), or what it was instead.
 struct InputField(RawInput);
 
 impl<'de> Deserialize<'de> for InputField {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let read = deserializer.deserialize_any(SeqOr(ItemsVisitor))?;
+        let items = CheckedSeq {
+            reader: Items { parts: 0 },
+            max: MAX_INPUT_ITEMS,
+        };
+        let read = deserializer.deserialize_any(SeqOr(items))?;
         Ok(InputField(match read {
-            Ok(items) => items,
+            Ok(Checked { list, len, error }) => RawInput::Items { list, len, error },
             Err(Loose::String(text)) => RawInput::Text(text),
             Err(got) => RawInput::Other(got),
         }))
@@ -459,36 +438,24 @@ impl<'de> Deserialize<'de> for InputField {
 }
 
 /// Reads `input` items: each item is checked as soon as it is read; after the first
-/// problem, or past [`MAX_INPUT_ITEMS`], the rest is only counted. Content parts share one
-/// budget of [`MAX_CONTENT_PARTS`].
-struct ItemsVisitor;
+/// problem, or past [`MAX_INPUT_ITEMS`], the rest is only counted ([`CheckedSeq`]).
+/// Content parts share one budget of [`MAX_CONTENT_PARTS`].
+struct Items {
+    parts: usize,
+}
 
-impl<'de> Visitor<'de> for ItemsVisitor {
-    type Value = RawInput;
+impl<'de> ElementReader<'de> for Items {
+    type Item = InputItem;
 
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a string or an array of input items")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawInput, A::Error> {
-        let mut list = Vec::new();
-        let mut error = None;
-        let mut parts = 0;
-        let mut len = 0;
-        while error.is_none() && len < MAX_INPUT_ITEMS {
-            let seed = ItemSeed {
-                index: len,
-                parts: &mut parts,
-            };
-            match seq.next_element_seed(seed)? {
-                None => return Ok(RawInput::Items { list, len, error }),
-                Some(Ok(item)) => list.push(item),
-                Some(Err(e)) => error = Some(e),
-            }
-            len += 1;
-        }
-        len += skip_seq(&mut seq)?;
-        Ok(RawInput::Items { list, len, error })
+    fn next<A: SeqAccess<'de>>(
+        &mut self,
+        seq: &mut A,
+        index: usize,
+    ) -> Result<Option<Result<InputItem, RequestError>>, A::Error> {
+        seq.next_element_seed(ItemSeed {
+            index,
+            parts: &mut self.parts,
+        })
     }
 }
 
@@ -708,8 +675,9 @@ impl<'de> Deserialize<'de> for PartTexts {
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<PartTexts, A::Error> {
                 let mut out = String::new();
-                while let Some(part) = seq.next_element::<PartText>()? {
-                    if let Some(text) = part.0.filter(|t| !t.is_empty()) {
+                while let Some(part) = seq.next_element::<OneKey<TextKey>>()? {
+                    let text = part.0.ok().flatten().and_then(Loose::into_string);
+                    if let Some(text) = text.filter(|t| !t.is_empty()) {
                         if !out.is_empty() {
                             out.push('\n');
                         }
@@ -723,39 +691,10 @@ impl<'de> Deserialize<'de> for PartTexts {
     }
 }
 
-/// The key of an output part that is read.
+/// The key of an output part that is read (its string `text`, if it is an object with one).
 struct TextKey;
 impl KeyList for TextKey {
     const KEYS: &'static [&'static str] = &["text"];
-}
-
-/// An output part's string `text`, if it is an object with one.
-struct PartText(Option<String>);
-
-impl<'de> Deserialize<'de> for PartText {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct TextVisitor;
-        impl<'de> Visitor<'de> for TextVisitor {
-            type Value = Option<String>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a part")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut text = None;
-                while let Some(key) = map.next_key::<KnownKey<TextKey>>()? {
-                    match key.0 {
-                        Some(_) => text = map.next_value::<Loose>()?.into_string(),
-                        None => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
-                }
-                Ok(text)
-            }
-        }
-        let read = deserializer.deserialize_any(MapOr(TextVisitor))?;
-        Ok(PartText(read.unwrap_or(None)))
-    }
 }
 
 /// Reads a message item's `content`, counting its parts into the request's budget.
