@@ -4,38 +4,15 @@
 //! [`build_server`] wires everything from a validated [`config::Config`]; `main.rs` only
 //! parses flags and calls it, and tests call it with their own shutdown signal.
 
-pub mod access;
-pub mod admission;
-pub mod auth;
-pub mod auth_limit;
-pub mod body;
-pub mod chat;
-pub mod client_ip;
+pub mod commands;
 pub mod config;
-pub mod connections;
-pub mod ctx;
-pub mod demo;
-pub mod doctor;
-pub mod embeddings;
-pub mod errors;
-pub mod gateway_service;
-pub mod gateway_status;
-pub mod health;
-pub mod idempotency;
-pub mod image_fetch;
-pub mod keys;
-pub mod metrics;
-pub mod models;
-pub mod passthrough;
-pub mod respond;
-pub mod responses;
-pub mod route;
-pub mod run_loop;
-pub mod run_setup;
+pub mod front_door;
+pub mod ops;
+pub mod request;
+pub mod routes;
+pub mod run;
+pub mod server;
 pub mod service;
-pub mod telemetry;
-pub mod tls;
-pub mod upgrade_sock;
 
 use std::sync::{Arc, Mutex};
 
@@ -50,8 +27,8 @@ use pingora::services::listening::Service;
 use tokio::sync::oneshot;
 
 use config::Config;
-use connections::Guarded;
-use gateway_service::GatewayService;
+use front_door::connections::Guarded;
+use server::gateway_service::GatewayService;
 use service::{App, ClawShim};
 
 /// Build the pingora server: the gateway connection (a background service) and the HTTP
@@ -61,13 +38,13 @@ use service::{App, ClawShim};
 ///
 /// Exits the process with status 2 (that of an invalid configuration) when the device
 /// identity cannot be loaded or created or the graceful-upgrade socket's directory is not
-/// private ([`upgrade_sock::prepare`]), the start-up steps that can fail after validation
+/// private ([`front_door::upgrade_socket::prepare`]), the start-up steps that can fail after validation
 /// (e.g. a directory it may not write to).
 pub fn build_server(mut config: Config) -> Server {
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
-    if let Err(e) = upgrade_sock::prepare(&config.upgrade_sock) {
+    if let Err(e) = front_door::upgrade_socket::prepare(&config.upgrade_sock) {
         tracing::error!(error = %e, "refusing the graceful-upgrade socket");
         eprintln!("clawshim: {e}");
         std::process::exit(2);
@@ -129,25 +106,29 @@ pub fn build_server(mut config: Config) -> Server {
         http.add_tcp(&addr.to_string());
     }
     if let Some(tls) = &app.config.tls {
-        http.add_tls_with_settings(&tls.listen.to_string(), None, tls::settings(tls));
-        tls::register(&tls.store);
+        http.add_tls_with_settings(
+            &tls.listen.to_string(),
+            None,
+            front_door::tls::settings(tls),
+        );
+        front_door::tls::register(&tls.store);
         server.add_service(background_service(
             "tls reload",
-            tls::ReloadOnHangup::new(tls.store.clone()),
+            front_door::tls::ReloadOnHangup::new(tls.store.clone()),
         ));
     }
     let http_handle = server.add_service(http);
     http_handle.add_dependency(&gateway_handle);
     server.add_service(background_service(
         "gateway metrics",
-        gateway_status::GatewayWatch::new(app.gateway.clone()),
+        ops::gateway_status::GatewayWatch::new(app.gateway.clone()),
     ));
     server.add_service(background_service(
         "gateway traffic metrics",
-        gateway_status::GatewayCounters::new(app.gateway.clone()),
+        ops::gateway_status::GatewayCounters::new(app.gateway.clone()),
     ));
     if let Some(addr) = app.config.metrics_listen {
-        server.add_service(metrics::service(&addr.to_string()));
+        server.add_service(ops::metrics::service(&addr.to_string()));
     }
     server
 }

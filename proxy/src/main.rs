@@ -1,11 +1,12 @@
 //! The `clawshim` binary: parse flags, load the config, serve (or run the demo).
 
 use clap::FromArgMatches;
+use clawshim_proxy::build_server;
+use clawshim_proxy::commands::{demo, manual};
 use clawshim_proxy::config::{Cli, Command, Config};
-use clawshim_proxy::{build_server, demo, keys, telemetry};
+use clawshim_proxy::front_door::keys;
+use clawshim_proxy::ops::telemetry;
 use pingora::server::RunArgs;
-
-mod manual;
 
 fn main() {
     let matches = manual::command().get_matches();
@@ -83,7 +84,7 @@ fn doctor(settings: &clawshim_proxy::config::Settings) -> i32 {
         }
     };
     let env = clawshim_proxy::config::discover::ProcessEnv;
-    runtime.block_on(clawshim_proxy::doctor::diagnose(
+    runtime.block_on(clawshim_proxy::commands::doctor::diagnose(
         settings,
         &env,
         &mut std::io::stdout().lock(),

@@ -13,18 +13,18 @@ use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 use tokio::sync::Semaphore;
 
-use crate::admission::Admission;
-use crate::auth_limit::FailedAuthLimiter;
 use crate::config::Config;
-use crate::ctx::RequestCtx;
-use crate::embeddings::EmbeddingsForwarder;
-use crate::errors::{self, HttpError};
-use crate::image_fetch::ImageFetcher;
-use crate::keys::{KeyStore, Principal};
-use crate::route::{self, Route};
-use crate::{
-    access, auth, chat, client_ip, embeddings, health, metrics, models, passthrough, responses,
-};
+use crate::front_door::failed_auth::FailedAuthLimiter;
+use crate::front_door::keys::{KeyStore, Principal};
+use crate::front_door::{auth, client_ip, passthrough};
+use crate::ops::{access_log, metrics};
+use crate::request::ctx::RequestCtx;
+use crate::request::errors::{self, HttpError};
+use crate::routes::embeddings::EmbeddingsForwarder;
+use crate::routes::table::{self, Route};
+use crate::routes::{chat, embeddings, health, models, responses};
+use crate::run::admission::Admission;
+use crate::run::image_fetch::ImageFetcher;
 
 /// Service-wide state shared by every request.
 pub struct App {
@@ -34,7 +34,7 @@ pub struct App {
     pub gateway: GatewayClient,
     /// One permit per run in flight.
     pub runs: Arc<Semaphore>,
-    /// One slot per request body being read and parsed ([`crate::body`]).
+    /// One slot per request body being read and parsed ([`crate::request::body`]).
     pub bodies: Arc<Semaphore>,
     /// Adaptive limit and queue of the runs sent to the gateway.
     pub admission: Admission,
@@ -219,7 +219,7 @@ impl ProxyHttp for ClawShim {
         let config = &self.app.config;
         let allow = config.passthrough.then_some(&config.passthrough_allow);
         let req = session.req_header();
-        ctx.route = route::classify(&req.method, req.uri.path(), allow);
+        ctx.route = table::classify(&req.method, req.uri.path(), allow);
         let result = match authorize(session, ctx, &self.app) {
             Ok(_) if ctx.route == Route::Passthrough => return Ok(false),
             Ok(principal) => serve_route(session, ctx, &self.app, principal).await,
@@ -288,7 +288,7 @@ impl ProxyHttp for ClawShim {
     }
 
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
-        access::log(session, e, ctx);
+        access_log::log(session, e, ctx);
         metrics::observe(session, ctx);
     }
 }

@@ -24,14 +24,14 @@ use clawshim_core::gateway::SessionCleanup;
 
 pub use cli::{Cli, Command, GenKey, ListenerSettings, Settings};
 
-use crate::client_ip::TrustedProxies;
-use crate::connections::ConnectionLimits;
-use crate::image_fetch::ImageFetchConfig;
-use crate::keys::KeySpec;
-use crate::passthrough::Allowlist;
-use crate::passthrough::ForwardedHeaders;
-use crate::telemetry::LogFormat;
-use crate::tls::TlsConfig;
+use crate::front_door::client_ip::TrustedProxies;
+use crate::front_door::connections::ConnectionLimits;
+use crate::front_door::keys::KeySpec;
+use crate::front_door::passthrough::Allowlist;
+use crate::front_door::passthrough::ForwardedHeaders;
+use crate::front_door::tls::TlsConfig;
+use crate::ops::telemetry::LogFormat;
+use crate::run::image_fetch::ImageFetchConfig;
 use file::FileConfig;
 
 /// Everything clawshim needs, parsed and checked. `Debug` shows no secret: tokens and
@@ -71,7 +71,7 @@ pub struct Config {
     /// Delete per-request sessions after their run.
     pub delete_ephemeral_sessions: SessionCleanup,
     /// Adaptive limit and queue of the runs sent to the gateway (built-in tuning).
-    pub admission: crate::admission::AdmissionSettings,
+    pub admission: crate::run::admission::AdmissionSettings,
     /// Largest request body.
     pub max_body_bytes: u64,
     /// Run timeout passed to the gateway; the local deadline adds [`Config::run_grace`].

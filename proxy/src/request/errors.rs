@@ -10,10 +10,10 @@ use clawshim_core::openai::request::RequestError;
 use clawshim_core::prompt::{InputError, PromptError};
 use pingora::proxy::Session;
 
-use crate::admission::Refusal;
-use crate::ctx::RequestCtx;
-use crate::gateway_status;
-use crate::respond::{self, Head};
+use crate::ops::gateway_status;
+use crate::request::ctx::RequestCtx;
+use crate::request::respond::{self, Head};
+use crate::run::admission::Refusal;
 
 /// Why a request failed.
 #[derive(Debug, Clone, thiserror::Error)]

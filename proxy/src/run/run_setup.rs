@@ -14,9 +14,9 @@ use clawshim_core::thinking::ThinkingLevel;
 use pingora::proxy::Session;
 use tokio::sync::OwnedSemaphorePermit;
 
-use crate::ctx::RequestCtx;
-use crate::errors::HttpError;
-use crate::keys::Principal;
+use crate::front_door::keys::Principal;
+use crate::request::ctx::RequestCtx;
+use crate::request::errors::HttpError;
 use crate::service::App;
 
 /// What a request asks of its run, besides its prompt.
@@ -123,8 +123,8 @@ pub async fn prepare(
         }
     };
     ctx.agent_id = Some(agent_id.clone());
-    let idempotent_id = crate::idempotency::run_id(
-        header_str(session, crate::idempotency::HEADER).as_deref(),
+    let idempotent_id = crate::run::idempotency::run_id(
+        header_str(session, crate::run::idempotency::HEADER).as_deref(),
         principal,
     )?;
 

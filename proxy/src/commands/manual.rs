@@ -6,9 +6,9 @@
 use std::io::{self, Write};
 use std::path::PathBuf;
 
+use crate::config::Cli;
 use clap::{value_parser, Arg, ArgMatches, CommandFactory};
 use clap_complete::Shell;
-use clawshim_proxy::config::Cli;
 
 /// A request for generated documentation instead of a server.
 pub enum Manual {

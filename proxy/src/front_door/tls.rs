@@ -22,7 +22,7 @@
 //! 2. **Graceful upgrade (SIGQUIT + `--upgrade`)**, pingora's mechanism, which also replaces
 //!    the binary and every other setting. The old and the new process must agree on
 //!    `[server] upgrade_sock` (`CLAWSHIM_UPGRADE_SOCK`, default `upgrade.sock` in a
-//!    directory private to clawshim's user, see [`crate::upgrade_sock`]) and listen on the
+//!    directory private to clawshim's user, see [`crate::front_door::upgrade_socket`]) and listen on the
 //!    same addresses. Then:
 //!    1. start the new process with the same configuration plus `--upgrade`:
 //!       `clawshim --config /etc/clawshim.toml --upgrade`. It waits (about 5 s) for the

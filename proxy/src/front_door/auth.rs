@@ -2,7 +2,7 @@
 //! and API keys (constant time, see [`KeyStore::authenticate`]). Runs in `request_filter`,
 //! before any body is read.
 
-use crate::keys::{KeyStore, Principal};
+use crate::front_door::keys::{KeyStore, Principal};
 
 /// The token of an `Authorization: Bearer ...` header value, if it has that form.
 pub fn bearer(header: &[u8]) -> Option<&[u8]> {

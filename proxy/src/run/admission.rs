@@ -35,7 +35,7 @@ use rand::Rng;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use crate::metrics;
+use crate::ops::metrics;
 
 /// Tuning of [`Admission`].
 #[derive(Debug, Clone, PartialEq)]

@@ -18,7 +18,7 @@
 
 use http::Method;
 
-use crate::passthrough::Allowlist;
+use crate::front_door::passthrough::Allowlist;
 
 /// The routes clawshim serves itself; everything else is passthrough or 404.
 #[derive(Debug, Clone, PartialEq, Eq)]

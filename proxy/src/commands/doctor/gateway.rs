@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 
 use super::Check;
 use crate::config::Config;
-use crate::gateway_status;
+use crate::ops::gateway_status;
 
 /// The findings, and whether the handshake succeeded (later checks need it).
 pub struct Connection {

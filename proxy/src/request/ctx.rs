@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use clawshim_core::gateway::RunId;
 
-use crate::route::Route;
+use crate::routes::table::Route;
 use pingora::proxy::Session;
 
 /// What one request did; filled as it goes, read by `logging`.
@@ -34,12 +34,12 @@ pub struct RequestCtx {
     pub first_byte: Option<Instant>,
     /// The client went away before the response was complete.
     pub client_gone: bool,
-    /// The client's address ([`crate::client_ip`]). Set in `request_filter`.
+    /// The client's address ([`crate::front_door::client_ip`]). Set in `request_filter`.
     pub client_ip: Option<std::net::IpAddr>,
     /// Limit for each write of the response to the client. Set in `request_filter`.
     pub write_timeout: Duration,
     /// The run's admission slot, held until the run is over (`run_loop`).
-    pub admission: Option<crate::admission::Permit>,
+    pub admission: Option<crate::run::admission::Permit>,
 }
 
 impl RequestCtx {

@@ -1,7 +1,7 @@
 //! `POST /v1/responses`: the Responses API on the same run loop as chat completions.
 //!
 //! The request is read by `openai::responses` and `prompt::build_responses_input`, prepared
-//! by [`crate::run_setup`] like a chat run, and served by [`crate::run_loop`] with one of two
+//! by [`crate::run::run_setup`] like a chat run, and served by [`crate::run::run_loop`] with one of two
 //! outputs: [`JsonOutput`] (one `response` object) or [`SseOutput`] (`event:` + `data:` lines
 //! as OpenAI sends them, ending with the terminal event and no `[DONE]`). Auth, keys, limits,
 //! metrics, abort-on-disconnect and keep-alives are the chat route's.
@@ -23,15 +23,15 @@ use clawshim_core::routing::SessionKey;
 use pingora::proxy::Session;
 use tracing::debug;
 
-use crate::body;
-use crate::ctx::RequestCtx;
-use crate::errors::HttpError;
-use crate::keys::Principal;
-use crate::respond::{self, Head};
-use crate::run_loop::{
+use crate::front_door::keys::Principal;
+use crate::request::body;
+use crate::request::ctx::RequestCtx;
+use crate::request::errors::HttpError;
+use crate::request::respond::{self, Head};
+use crate::run::run_loop::{
     open_sse, send_events, serve_run, start_run, write_or_stop, Flow, RunOutput,
 };
-use crate::run_setup::{self, RunAsk};
+use crate::run::run_setup::{self, RunAsk};
 use crate::service::App;
 
 /// Serve one Responses request. Errors before any response byte are returned for the caller
@@ -179,13 +179,13 @@ impl RunOutput for JsonOutput {
 struct SseOutput {
     translator: ResponsesTranslator,
     keepalive: Duration,
-    _active: crate::metrics::ActiveStream,
+    _active: crate::ops::metrics::ActiveStream,
 }
 
 impl SseOutput {
     fn new(meta: ResponseMeta, keepalive: Duration) -> Self {
         SseOutput {
-            _active: crate::metrics::ActiveStream::enter(),
+            _active: crate::ops::metrics::ActiveStream::enter(),
             translator: ResponsesTranslator::new(meta),
             keepalive,
         }
@@ -215,7 +215,7 @@ impl RunOutput for SseOutput {
         event: RunEvent,
     ) -> Result<Flow, HttpError> {
         if let Some(err) = failure(&event) {
-            crate::errors::record(ctx, &err);
+            crate::request::errors::record(ctx, &err);
         }
         let mut out = BytesMut::new();
         for event in self.translator.on_event(event) {

@@ -6,7 +6,7 @@ use pingora::prelude::*;
 use pingora::proxy::Session;
 use tracing::info;
 
-use crate::ctx::RequestCtx;
+use crate::request::ctx::RequestCtx;
 
 /// Emit the access line (target `clawshim::access`).
 pub fn log(session: &Session, e: Option<&Error>, ctx: &RequestCtx) {

@@ -7,10 +7,10 @@ use clawshim_core::openai::models;
 use clawshim_core::routing::AgentSelector;
 use pingora::proxy::Session;
 
-use crate::ctx::RequestCtx;
-use crate::errors::HttpError;
-use crate::keys::Principal;
-use crate::respond;
+use crate::front_door::keys::Principal;
+use crate::request::ctx::RequestCtx;
+use crate::request::errors::HttpError;
+use crate::request::respond;
 use crate::service::App;
 
 /// `GET /v1/models`.

@@ -5,10 +5,10 @@ use clawshim_core::gateway::GatewayStatus;
 use pingora::proxy::Session;
 use serde_json::json;
 
-use crate::ctx::RequestCtx;
-use crate::errors::HttpError;
-use crate::gateway_status::public_reason;
-use crate::respond;
+use crate::ops::gateway_status::public_reason;
+use crate::request::ctx::RequestCtx;
+use crate::request::errors::HttpError;
+use crate::request::respond;
 use crate::service::App;
 
 /// `GET /healthz`.

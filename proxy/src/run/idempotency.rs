@@ -21,8 +21,8 @@
 use clawshim_core::gateway::RunId;
 use sha2::{Digest, Sha256};
 
-use crate::errors::HttpError;
-use crate::keys::Principal;
+use crate::front_door::keys::Principal;
+use crate::request::errors::HttpError;
 
 /// The header, as the OpenAI SDKs send it (`extra_headers` / `idempotencyKey`).
 pub const HEADER: &str = "idempotency-key";

@@ -15,12 +15,12 @@ use bytes::Bytes;
 use clawshim_core::gateway::client::GatewayAuth;
 use pingora::proxy::Session;
 
-use crate::body;
 use crate::config::Config;
-use crate::ctx::RequestCtx;
-use crate::errors::HttpError;
-use crate::keys::Principal;
-use crate::respond::{self, Head};
+use crate::front_door::keys::Principal;
+use crate::request::body;
+use crate::request::ctx::RequestCtx;
+use crate::request::errors::HttpError;
+use crate::request::respond::{self, Head};
 use crate::service::App;
 
 /// Largest embeddings answer passed back (a batch of large vectors stays far below).

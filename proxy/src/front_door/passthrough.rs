@@ -104,7 +104,7 @@ pub enum ForwardedHeaders {
 }
 
 /// Replace client-supplied attribution headers with what clawshim saw (`client`: the address
-/// from [`crate::client_ip`], which believes `X-Forwarded-For` only from trusted proxies, so a
+/// from [`crate::front_door::client_ip`], which believes `X-Forwarded-For` only from trusted proxies, so a
 /// remote client behind a local tunnel is attributed as remote). A client on the
 /// loopback interface (`::ffff:127.0.0.1` included) is local to the gateway's host too and gets no headers: openclaw
 /// refuses a loopback forwarded address from a trusted proxy (openclaw-lab README,
@@ -116,7 +116,7 @@ pub fn attribute(
     tls: bool,
 ) {
     strip_attribution(req);
-    let client = client.map(crate::client_ip::normalize);
+    let client = client.map(crate::front_door::client_ip::normalize);
     let Some(ip) = client.filter(|ip| !ip.is_loopback()) else {
         return;
     };

@@ -16,7 +16,7 @@ use pingora::proxy::Session;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::defaults::BODY_SLOT_WAIT;
-use crate::errors::HttpError;
+use crate::request::errors::HttpError;
 
 /// A body read whole, and the slot that lets it be parsed; drop the slot once parsed.
 pub struct Body {

@@ -19,7 +19,7 @@ use prometheus::{
     register_int_gauge, Histogram, HistogramVec, IntCounter, IntCounterVec, IntGauge,
 };
 
-use crate::ctx::RequestCtx;
+use crate::request::ctx::RequestCtx;
 
 /// Seconds; from a fast `/v1/models` to the 600 s default run limit.
 const DURATION_BUCKETS: &[f64] = &[

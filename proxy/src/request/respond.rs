@@ -10,8 +10,8 @@ use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
 use serde::Serialize;
 
-use crate::ctx::RequestCtx;
-use crate::errors::HttpError;
+use crate::request::ctx::RequestCtx;
+use crate::request::errors::HttpError;
 
 /// The header of one response: status, content type and any further headers.
 #[derive(Debug, Clone)]

@@ -15,11 +15,11 @@ use pingora::proxy::Session;
 use tokio::time::Instant;
 use tracing::debug;
 
-use crate::admission::{self, Admission, Refusal};
-use crate::ctx::RequestCtx;
-use crate::errors::HttpError;
-use crate::metrics;
-use crate::respond::{self, Head};
+use crate::ops::metrics;
+use crate::request::ctx::RequestCtx;
+use crate::request::errors::HttpError;
+use crate::request::respond::{self, Head};
+use crate::run::admission::{self, Admission, Refusal};
 
 /// What the loop does after an output handled an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

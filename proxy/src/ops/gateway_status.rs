@@ -138,7 +138,7 @@ impl GatewayWatch {
 #[async_trait]
 impl BackgroundService for GatewayWatch {
     async fn start(&self, mut shutdown: ShutdownWatch) {
-        let m = crate::metrics::get();
+        let m = crate::ops::metrics::get();
         let mut status = self.gateway.watch_status();
         loop {
             let current = status.borrow_and_update().clone();
@@ -184,7 +184,7 @@ impl GatewayCounters {
 #[async_trait]
 impl BackgroundService for GatewayCounters {
     async fn start(&self, mut shutdown: ShutdownWatch) {
-        let m = crate::metrics::get();
+        let m = crate::ops::metrics::get();
         let mut copied = (0, 0);
         let mut reconnects = 0;
         let mut every = tokio::time::interval(std::time::Duration::from_secs(1));

@@ -1,7 +1,7 @@
 //! `POST /v1/chat/completions`: read the body, resolve agent + session, start a run on the
 //! gateway, answer as one JSON object or as SSE chunks.
 //!
-//! The run itself is served by [`crate::run_loop`]; this module adds what is specific to chat
+//! The run itself is served by [`crate::run::run_loop`]; this module adds what is specific to chat
 //! completions: the request, and the two outputs (one JSON object, or SSE chunks).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -13,15 +13,15 @@ use clawshim_core::prompt;
 use clawshim_core::translate::{ChunkTranslator, CompletionMeta, ResponseCollector, StreamItem};
 use pingora::proxy::Session;
 
-use crate::body;
-use crate::ctx::RequestCtx;
-use crate::errors::HttpError;
-use crate::keys::Principal;
-use crate::respond::{self, Head};
-use crate::run_loop::{
+use crate::front_door::keys::Principal;
+use crate::request::body;
+use crate::request::ctx::RequestCtx;
+use crate::request::errors::HttpError;
+use crate::request::respond::{self, Head};
+use crate::run::run_loop::{
     open_sse, send_events, serve_run, start_run, write_or_stop, Flow, RunOutput,
 };
-use crate::run_setup::{self, RunAsk};
+use crate::run::run_setup::{self, RunAsk};
 use crate::service::App;
 
 /// Serve one chat completion. Errors before any response byte are returned for the caller to
@@ -120,7 +120,7 @@ impl RunOutput for JsonOutput {
                 ),
                 Err(e) => {
                     let err = HttpError::Gateway(e);
-                    crate::errors::record(ctx, &err);
+                    crate::request::errors::record(ctx, &err);
                     err.body()
                 }
             };
@@ -174,13 +174,13 @@ impl RunOutput for JsonOutput {
 struct SseOutput {
     translator: ChunkTranslator,
     keepalive: Duration,
-    _active: crate::metrics::ActiveStream,
+    _active: crate::ops::metrics::ActiveStream,
 }
 
 impl SseOutput {
     fn new(meta: CompletionMeta, include_usage: bool, keepalive: Duration) -> Self {
         SseOutput {
-            _active: crate::metrics::ActiveStream::enter(),
+            _active: crate::ops::metrics::ActiveStream::enter(),
             translator: ChunkTranslator::new(meta, include_usage),
             keepalive,
         }
@@ -211,7 +211,7 @@ impl RunOutput for SseOutput {
                 StreamItem::Chunk(chunk) => out.extend_from_slice(&openai::sse::data(&chunk)),
                 StreamItem::Error(err) => {
                     let err = HttpError::Gateway(err);
-                    crate::errors::record(ctx, &err);
+                    crate::request::errors::record(ctx, &err);
                     out.extend_from_slice(&openai::sse::data(&err.api_error().into_body()));
                 }
                 StreamItem::Done => {
