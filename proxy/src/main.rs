@@ -2,9 +2,8 @@
 
 use clap::FromArgMatches;
 use clawshim_proxy::build_server;
-use clawshim_proxy::commands::{demo, manual};
+use clawshim_proxy::commands::{demo, gen_key, manual};
 use clawshim_proxy::config::{Cli, Command, Config};
-use clawshim_proxy::front_door::keys;
 use clawshim_proxy::ops::telemetry;
 use pingora::server::RunArgs;
 
@@ -19,7 +18,7 @@ fn main() {
     }
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if let Some(Command::GenKey(opts)) = &cli.command {
-        print!("{}", keys::gen_key_block(opts));
+        print!("{}", gen_key::gen_key_block(opts));
         return;
     }
     if let Some(Command::Doctor) = cli.command {

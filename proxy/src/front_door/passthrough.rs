@@ -12,8 +12,6 @@ use std::net::IpAddr;
 use pingora::http::RequestHeader;
 use pingora::upstreams::peer::HttpPeer;
 
-use crate::config::Config;
-
 /// Headers that attribute a request to a client. openclaw 2026.9 answers 403
 /// `proxy_attribution_required` to any of them from a peer that is not in
 /// `gateway.trustedProxies` (openclaw-lab README, forwarded headers), so by default they are
@@ -78,15 +76,14 @@ impl Allowlist {
     }
 }
 
-/// The gateway as an HTTP peer (same host and port as its WebSocket).
-pub fn peer(config: &Config) -> Box<HttpPeer> {
-    let (hostport, tls) = &config.gateway_http;
+/// The gateway as an HTTP peer (`hostport` and `tls` of its WebSocket URL).
+pub fn peer(hostport: &str, tls: bool) -> Box<HttpPeer> {
     let sni = hostport
         .rsplit_once(':')
         .map(|(h, _)| h.trim_start_matches('[').trim_end_matches(']'))
         .unwrap_or(hostport)
         .to_string();
-    Box::new(HttpPeer::new(hostport.as_str(), *tls, sni))
+    Box::new(HttpPeer::new(hostport, tls, sni))
 }
 
 /// What the gateway is told about the client of a passthrough request (`forwarded_headers`:

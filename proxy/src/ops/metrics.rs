@@ -6,20 +6,18 @@
 //! enums, statuses are HTTP codes, and `key` is the name of a configured API key (`-` for
 //! none). Nothing a client sends (model names, paths) becomes a label.
 //!
-//! Request series are updated once per request from `logging` ([`observe`]); the gateway
+//! Request series are updated once per request from `logging`
+//! ([`super::request_metrics::observe`]); the gateway
 //! series from `gateway_status::GatewayWatch`, a background task watching the connection.
 
 use std::sync::LazyLock;
 
-use pingora::proxy::Session;
 use pingora::services::listening::Service;
 use pingora_prometheus::PrometheusServer;
 use prometheus::{
     register_histogram, register_histogram_vec, register_int_counter, register_int_counter_vec,
     register_int_gauge, Histogram, HistogramVec, IntCounter, IntCounterVec, IntGauge,
 };
-
-use crate::request::ctx::RequestCtx;
 
 /// Seconds; from a fast `/v1/models` to the 600 s default run limit.
 const DURATION_BUCKETS: &[f64] = &[
@@ -189,38 +187,6 @@ pub fn service(addr: &str) -> Service<PrometheusServer> {
     let mut service = pingora_prometheus::prometheus_http_service();
     service.add_tcp(addr);
     service
-}
-
-/// Record one finished request (called from `logging`, next to the access line).
-pub fn observe(session: &Session, ctx: &RequestCtx) {
-    let m = get();
-    let route = ctx.route.label();
-    let status = ctx.final_status(session).to_string();
-    let bytes_out = ctx.final_bytes_out(session);
-    let downstream = session.as_downstream();
-    m.requests
-        .with_label_values(&[route, &status, ctx.key_name.as_deref().unwrap_or("-")])
-        .inc();
-    m.request_duration
-        .with_label_values(&[route])
-        .observe(ctx.started.elapsed().as_secs_f64());
-    if let Some(first) = ctx.first_byte {
-        m.time_to_first_byte
-            .with_label_values(&[route])
-            .observe(first.saturating_duration_since(ctx.started).as_secs_f64());
-    }
-    m.bytes_in
-        .with_label_values(&[route])
-        .inc_by(downstream.body_bytes_read() as u64);
-    m.bytes_out
-        .with_label_values(&[route])
-        .inc_by(bytes_out as u64);
-    if ctx.run_id.is_some() {
-        m.runs_started.inc();
-        if let Some(kind) = ctx.error_kind {
-            m.runs_failed.with_label_values(&[kind]).inc();
-        }
-    }
 }
 
 /// Counts one SSE response in `clawshim_active_streams` while alive.

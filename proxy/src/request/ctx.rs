@@ -84,6 +84,18 @@ impl RequestCtx {
     }
 }
 
+/// `x-request-id`: keep a client's sane one (for tracing across hops), else make one.
+pub fn request_id(session: &Session) -> String {
+    session
+        .req_header()
+        .headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
 impl Default for RequestCtx {
     fn default() -> Self {
         Self::new()

@@ -1,6 +1,6 @@
 //! Every error an HTTP client can get, mapped to its status and OpenAI error body in one
-//! place; how a failed request is answered (error response, or only its record once a
-//! response is under way); and how pingora's own errors (passthrough) map onto them.
+//! place; what is recorded of a failure for the access line; and how pingora's own errors
+//! (passthrough) map onto them. [`super::respond`] writes them.
 
 use bytes::Bytes;
 use clawshim_core::gateway::GatewayError;
@@ -8,11 +8,9 @@ use clawshim_core::media::MediaError;
 use clawshim_core::openai::error::ApiError;
 use clawshim_core::openai::request::RequestError;
 use clawshim_core::prompt::{InputError, PromptError};
-use pingora::proxy::Session;
 
 use crate::ops::gateway_status;
 use crate::request::ctx::RequestCtx;
-use crate::request::respond::{self, Head};
 use crate::run::admission::Refusal;
 
 /// Why a request failed.
@@ -363,57 +361,6 @@ pub fn record(ctx: &mut RequestCtx, err: &HttpError) {
     }
 }
 
-/// Answer a request that failed: while nothing was sent, the error response (after reading
-/// what is left of the body, which would otherwise reset the connection under it; an
-/// oversized body is not read); once a response is under way, only the record of it.
-pub async fn answer(
-    session: &mut Session,
-    ctx: &mut RequestCtx,
-    err: &HttpError,
-) -> pingora::Result<()> {
-    if ctx.status != 0 {
-        if ctx.error_kind.is_none() {
-            record(ctx, err);
-        }
-        return Ok(());
-    }
-    if !matches!(err, HttpError::PayloadTooLarge { .. }) {
-        let limit = std::time::Duration::from_secs(2);
-        let _ = tokio::time::timeout(limit, session.drain_request_body()).await;
-    }
-    write(session, ctx, err).await
-}
-
-/// Write `err` as a complete JSON response. The only writer of error responses.
-pub async fn write(
-    session: &mut Session,
-    ctx: &mut RequestCtx,
-    err: &HttpError,
-) -> pingora::Result<()> {
-    let mut head = Head::new(err.status(), "application/json");
-    match err {
-        HttpError::MethodNotAllowed { allow } => head = head.with("allow", *allow),
-        HttpError::TooManyRequests { retry_after_secs }
-        | HttpError::Busy { retry_after_secs }
-        | HttpError::Overloaded {
-            retry_after_secs, ..
-        } => {
-            head = head.with("retry-after", retry_after_secs.to_string());
-        }
-        HttpError::Unauthorized => head = head.with("www-authenticate", "Bearer"),
-        // The reconnect is retried at most half a second apart (core's backoff.rs).
-        HttpError::Gateway(GatewayError::NotConnected { .. } | GatewayError::DuplicateRun(_)) => {
-            head = head.with("retry-after", "1");
-        }
-        _ => {}
-    }
-    if err.run_may_have_started() {
-        head = head.with("x-should-retry", "false");
-    }
-    record(ctx, err);
-    respond::complete(session, ctx, head, err.body()).await
-}
-
 /// How a passthrough request that pingora could not complete is answered: the status the
 /// client gets (0 when it is gone and gets nothing) and the error written for it.
 pub fn proxy_failure(e: &pingora::Error) -> (u16, Option<HttpError>) {
@@ -439,16 +386,6 @@ pub fn proxy_failure(e: &pingora::Error) -> (u16, Option<HttpError>) {
         _ => Some(HttpError::Internal(e.to_string())),
     };
     (code, err)
-}
-
-/// Answer a passthrough failure ([`proxy_failure`]) unless a response was already sent.
-pub async fn fail_to_proxy(session: &mut Session, ctx: &mut RequestCtx, e: &pingora::Error) -> u16 {
-    let (code, err) = proxy_failure(e);
-    if let Some(err) = err.filter(|_| ctx.status == 0) {
-        // A failed write already marked the client as gone.
-        let _ = write(session, ctx, &err).await;
-    }
-    code
 }
 
 #[cfg(test)]

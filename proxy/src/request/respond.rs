@@ -6,12 +6,13 @@
 //! cannot hold a response (and its run) forever.
 
 use bytes::Bytes;
+use clawshim_core::gateway::GatewayError;
 use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
 use serde::Serialize;
 
 use crate::request::ctx::RequestCtx;
-use crate::request::errors::HttpError;
+use crate::request::errors::{self, record, HttpError};
 
 /// The header of one response: status, content type and any further headers.
 #[derive(Debug, Clone)]
@@ -105,6 +106,67 @@ pub async fn json(
     complete(session, ctx, Head::new(status, "application/json"), body)
         .await
         .map_err(HttpError::client_write)
+}
+
+/// Answer a request that failed: while nothing was sent, the error response (after reading
+/// what is left of the body, which would otherwise reset the connection under it; an
+/// oversized body is not read); once a response is under way, only the record of it.
+pub async fn answer(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    err: &HttpError,
+) -> pingora::Result<()> {
+    if ctx.status != 0 {
+        if ctx.error_kind.is_none() {
+            record(ctx, err);
+        }
+        return Ok(());
+    }
+    if !matches!(err, HttpError::PayloadTooLarge { .. }) {
+        let limit = std::time::Duration::from_secs(2);
+        let _ = tokio::time::timeout(limit, session.drain_request_body()).await;
+    }
+    error(session, ctx, err).await
+}
+
+/// Write `err` as a complete JSON response. The only writer of error responses.
+pub async fn error(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    err: &HttpError,
+) -> pingora::Result<()> {
+    let mut head = Head::new(err.status(), "application/json");
+    match err {
+        HttpError::MethodNotAllowed { allow } => head = head.with("allow", *allow),
+        HttpError::TooManyRequests { retry_after_secs }
+        | HttpError::Busy { retry_after_secs }
+        | HttpError::Overloaded {
+            retry_after_secs, ..
+        } => {
+            head = head.with("retry-after", retry_after_secs.to_string());
+        }
+        HttpError::Unauthorized => head = head.with("www-authenticate", "Bearer"),
+        // The reconnect is retried at most half a second apart (core's backoff.rs).
+        HttpError::Gateway(GatewayError::NotConnected { .. } | GatewayError::DuplicateRun(_)) => {
+            head = head.with("retry-after", "1");
+        }
+        _ => {}
+    }
+    if err.run_may_have_started() {
+        head = head.with("x-should-retry", "false");
+    }
+    record(ctx, err);
+    complete(session, ctx, head, err.body()).await
+}
+
+/// Answer a passthrough failure ([`errors::proxy_failure`]) unless a response was already sent.
+pub async fn fail_to_proxy(session: &mut Session, ctx: &mut RequestCtx, e: &pingora::Error) -> u16 {
+    let (code, err) = errors::proxy_failure(e);
+    if let Some(err) = err.filter(|_| ctx.status == 0) {
+        // A failed write already marked the client as gone.
+        let _ = error(session, ctx, &err).await;
+    }
+    code
 }
 
 fn gone_on_error(ctx: &mut RequestCtx, written: pingora::Result<()>) -> pingora::Result<()> {

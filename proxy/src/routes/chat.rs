@@ -22,14 +22,14 @@ use crate::run::run_loop::{
     open_sse, send_events, serve_run, start_run, write_or_stop, Flow, RunOutput,
 };
 use crate::run::run_setup::{self, RunAsk};
-use crate::service::App;
+use crate::state::ProxyState;
 
 /// Serve one chat completion. Errors before any response byte are returned for the caller to
 /// write; errors after the SSE headers are written into the stream here.
 pub async fn serve(
     session: &mut Session,
     ctx: &mut RequestCtx,
-    app: &App,
+    app: &ProxyState,
     principal: &Principal,
 ) -> Result<(), HttpError> {
     let body = body::read(session, &app.bodies, app.config.max_body_bytes).await?;

@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use clawshim_core::gateway::client::GatewayAuth;
+use clawshim_core::gateway::GatewayClient;
 use pingora::proxy::Session;
+use tokio::sync::Semaphore;
 
 use crate::config::Config;
 use crate::front_door::keys::Principal;
@@ -21,22 +23,30 @@ use crate::request::body;
 use crate::request::ctx::RequestCtx;
 use crate::request::errors::HttpError;
 use crate::request::respond::{self, Head};
-use crate::service::App;
 
 /// Largest embeddings answer passed back (a batch of large vectors stays far below).
 const MAX_RESPONSE_BYTES: usize = 64 << 20;
 
 /// Forwards embeddings requests to the gateway.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct EmbeddingsForwarder {
     client: Result<reqwest::Client, String>,
     url: String,
     credential: Option<String>,
+    /// The body slots every route shares ([`body::read`]).
+    bodies: Arc<Semaphore>,
+    max_body_bytes: u64,
+    gateway: GatewayClient,
 }
 
 impl EmbeddingsForwarder {
-    /// A forwarder to the gateway of `config` (same host and port as its WebSocket).
-    pub fn new(config: &Config) -> EmbeddingsForwarder {
+    /// A forwarder to the gateway of `config` (same host and port as its WebSocket), reading
+    /// bodies under the shared `bodies` slots.
+    pub fn new(
+        config: &Config,
+        bodies: Arc<Semaphore>,
+        gateway: GatewayClient,
+    ) -> EmbeddingsForwarder {
         let (hostport, tls) = &config.gateway_http;
         let scheme = if *tls { "https" } else { "http" };
         let mut builder = reqwest::Client::builder()
@@ -65,6 +75,9 @@ impl EmbeddingsForwarder {
             client: builder.build().map_err(|e| e.to_string()),
             url: format!("{scheme}://{hostport}/v1/embeddings"),
             credential,
+            bodies,
+            max_body_bytes: config.max_body_bytes,
+            gateway,
         }
     }
 }
@@ -73,16 +86,15 @@ impl EmbeddingsForwarder {
 pub async fn serve(
     session: &mut Session,
     ctx: &mut RequestCtx,
-    app: &App,
+    fwd: &EmbeddingsForwarder,
     // Authenticated by `request_filter`; embeddings run no agent, so the caller's agent
     // allowlist and sessions do not apply.
     _principal: &Principal,
 ) -> Result<(), HttpError> {
-    let body = body::read(session, &app.bodies, app.config.max_body_bytes).await?;
-    if app.gateway.protocol() == Some(3) {
+    let body = body::read(session, &fwd.bodies, fwd.max_body_bytes).await?;
+    if fwd.gateway.protocol() == Some(3) {
         return Err(HttpError::NoEmbeddings);
     }
-    let fwd = &app.embeddings;
     let client = fwd
         .client
         .as_ref()

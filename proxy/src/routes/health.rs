@@ -9,7 +9,7 @@ use crate::ops::gateway_status::public_reason;
 use crate::request::ctx::RequestCtx;
 use crate::request::errors::HttpError;
 use crate::request::respond;
-use crate::service::App;
+use crate::state::ProxyState;
 
 /// `GET /healthz`.
 pub async fn healthz(session: &mut Session, ctx: &mut RequestCtx) -> Result<(), HttpError> {
@@ -21,7 +21,7 @@ pub async fn healthz(session: &mut Session, ctx: &mut RequestCtx) -> Result<(), 
 pub async fn readyz(
     session: &mut Session,
     ctx: &mut RequestCtx,
-    app: &App,
+    app: &ProxyState,
 ) -> Result<(), HttpError> {
     let (status, body) = match app.gateway.status() {
         GatewayStatus::Connected { .. } => {

@@ -11,13 +11,13 @@ use crate::front_door::keys::Principal;
 use crate::request::ctx::RequestCtx;
 use crate::request::errors::HttpError;
 use crate::request::respond;
-use crate::service::App;
+use crate::state::ProxyState;
 
 /// `GET /v1/models`.
 pub async fn list(
     session: &mut Session,
     ctx: &mut RequestCtx,
-    app: &App,
+    app: &ProxyState,
     principal: &Principal,
 ) -> Result<(), HttpError> {
     let dir = app.gateway.agents().await?;
@@ -38,7 +38,7 @@ fn visible(principal: &Principal, agents: Vec<AgentInfo>) -> Vec<AgentInfo> {
 pub async fn retrieve(
     session: &mut Session,
     ctx: &mut RequestCtx,
-    app: &App,
+    app: &ProxyState,
     principal: &Principal,
     id: &str,
 ) -> Result<(), HttpError> {

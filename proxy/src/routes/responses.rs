@@ -32,14 +32,14 @@ use crate::run::run_loop::{
     open_sse, send_events, serve_run, start_run, write_or_stop, Flow, RunOutput,
 };
 use crate::run::run_setup::{self, RunAsk};
-use crate::service::App;
+use crate::state::ProxyState;
 
 /// Serve one Responses request. Errors before any response byte are returned for the caller
 /// to write; errors after the SSE header become the stream's `response.failed`.
 pub async fn serve(
     session: &mut Session,
     ctx: &mut RequestCtx,
-    app: &App,
+    app: &ProxyState,
     principal: &Principal,
 ) -> Result<(), HttpError> {
     let body = body::read(session, &app.bodies, app.config.max_body_bytes).await?;

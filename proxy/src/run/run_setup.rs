@@ -17,7 +17,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use crate::front_door::keys::Principal;
 use crate::request::ctx::RequestCtx;
 use crate::request::errors::HttpError;
-use crate::service::App;
+use crate::state::ProxyState;
 
 /// What a request asks of its run, besides its prompt.
 #[derive(Debug)]
@@ -71,7 +71,7 @@ pub fn header_str(session: &Session, name: &str) -> Option<String> {
 pub async fn prepare(
     session: &Session,
     ctx: &mut RequestCtx,
-    app: &App,
+    app: &ProxyState,
     principal: &Principal,
     ask: RunAsk<'_>,
 ) -> Result<PreparedRun, HttpError> {

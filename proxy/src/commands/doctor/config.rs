@@ -1,7 +1,7 @@
 //! The first check: the configuration loads and validates, the way `clawshim` itself loads
 //! it (flags, environment, file, then the local gateway's config).
 
-use super::Check;
+use super::check::Check;
 use crate::config::discover::Environment;
 use crate::config::{Config, Settings};
 

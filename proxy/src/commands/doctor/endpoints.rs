@@ -5,7 +5,7 @@
 //! clawshim's per-client keys, limits, logs or metrics. Read from the gateway's config when it
 //! is on this host and describes the gateway clawshim uses.
 
-use super::Check;
+use super::check::Check;
 use crate::config::discover::{self, Environment};
 use crate::config::Config;
 

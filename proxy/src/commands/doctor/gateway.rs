@@ -10,7 +10,7 @@ use clawshim_core::gateway::device::DeviceIdentity;
 use clawshim_core::gateway::{ConnectFailure, GatewayClient, GatewayStatus, Hello};
 use tokio::net::TcpStream;
 
-use super::Check;
+use super::check::Check;
 use crate::config::Config;
 use crate::ops::gateway_status;
 

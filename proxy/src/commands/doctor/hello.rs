@@ -6,7 +6,7 @@
 
 use clawshim_core::gateway::{Hello, SessionCleanup};
 
-use super::Check;
+use super::check::Check;
 use crate::config::Config;
 
 /// `scopes` and `frame limit`, from what the gateway said to clawshim's own connection.

@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use clawshim_core::gateway::client::GatewayAuth;
 
-use super::Check;
+use super::check::Check;
 use crate::config::Config;
 
 /// A certificate closer to expiry than this fails the check.

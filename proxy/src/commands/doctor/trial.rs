@@ -12,9 +12,9 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::Check;
+use super::check::Check;
 use crate::config::Config;
-use crate::{build_server, ChannelShutdown};
+use crate::server::{build_server, ChannelShutdown};
 
 /// `real run`.
 pub async fn check(config: &Config) -> Check {
