@@ -1,4 +1,4 @@
-//! Everything clawshim does not serve itself goes to the gateway unchanged: the Control UI,
+//! What clawshim does not serve itself may go to the gateway unchanged: the Control UI,
 //! its WebSocket on `/` (pingora proxies the upgrade and then copies bytes both ways), and
 //! the gateway's other HTTP endpoints. Bodies are streamed, never buffered.
 //!

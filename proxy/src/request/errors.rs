@@ -53,8 +53,9 @@ pub enum HttpError {
     /// The gateway serves no `/v1/embeddings`.
     #[error("the gateway has no embeddings endpoint")]
     NoEmbeddings,
-    /// Too many runs in flight.
-    #[error("too many requests in flight")]
+    /// A request limit was reached: runs in flight (clawshim's or the key's), the key's
+    /// request rate, or failed logins from the client's address.
+    #[error("request limit reached")]
     TooManyRequests { retry_after_secs: u64 },
     /// Every body-parsing slot stayed taken for the whole wait (`limits.max_concurrent_bodies`).
     #[error("too many request bodies being read at once")]
@@ -255,7 +256,8 @@ impl HttpError {
             )
             .with_code("unknown_url"),
             HttpError::TooManyRequests { .. } => ApiError::rate_limit_error(
-                "Too many requests in flight; retry shortly.",
+                "Too many requests: a limit on runs in flight, on this key's request rate or on failed \
+                 logins from this address was reached; retry after the Retry-After seconds.",
             )
             .with_code("rate_limit_exceeded"),
             HttpError::Busy { .. } => ApiError::server_error(

@@ -56,8 +56,7 @@ pub fn write(config: &Config, out: &mut dyn Write) -> io::Result<()> {
          apiBase: {base}\n      apiKey: <your key>\n      roles: [chat, edit, apply]\n\
          \nn8n: Credentials > New > OpenAI: API Key <your key>, Base URL {base};\n  \
          OpenAI Chat Model node, model {model}\n\
-         \nCodex CLI (~/.codex/config.toml; Codex speaks only the Responses API, which clawshim\n  \
-         does not serve yet, see docs/clients.md):\n  \
+         \nCodex CLI (~/.codex/config.toml; Codex speaks the Responses API, see docs/clients.md):\n  \
          model = \"{model}\"\n  model_provider = \"clawshim\"\n  [model_providers.clawshim]\n  \
          name = \"clawshim\"\n  base_url = \"{base}\"\n  env_key = \"CLAWSHIM_API_KEY\"\n  \
          wire_api = \"responses\""

@@ -53,7 +53,9 @@ pub fn check(config: &Config, env: &dyn Environment) -> Check {
             open.join(" and ")
         ),
         format!(
-            "set {} to false in {path} and restart the gateway; clients use clawshim instead",
+            "set {} to false in {path} and restart the gateway; clients use clawshim instead \
+             (its /v1/embeddings then answers 404: openclaw serves embeddings only while one \
+             of these is on)",
             keys.join(" and ")
         ),
     )
