@@ -19,7 +19,7 @@ use crate::request::ctx::RequestCtx;
 use crate::request::errors::HttpError;
 use crate::request::respond::{self, Head};
 use crate::run::run_loop::{
-    open_sse, send_events, serve_run, start_run, write_or_stop, Flow, RunOutput,
+    open_sse, send_events, serve_run, start_run, write_or_stop, RunOutput, Serving,
 };
 use crate::run::run_setup::{self, RunAsk};
 use crate::state::ProxyState;
@@ -99,8 +99,8 @@ impl JsonOutput {
 }
 
 impl RunOutput for JsonOutput {
-    async fn open(&mut self, _: &mut Session, _: &mut RequestCtx) -> Result<Flow, HttpError> {
-        Ok(Flow::Continue)
+    async fn open(&mut self, _: &mut Session, _: &mut RequestCtx) -> Result<Serving, HttpError> {
+        Ok(Serving::Continue)
     }
 
     async fn event(
@@ -108,9 +108,9 @@ impl RunOutput for JsonOutput {
         session: &mut Session,
         ctx: &mut RequestCtx,
         event: RunEvent,
-    ) -> Result<Flow, HttpError> {
+    ) -> Result<Serving, HttpError> {
         let Some(result) = self.collector.push(event) else {
-            return Ok(Flow::Continue);
+            return Ok(Serving::Continue);
         };
         if self.opened {
             let body = match result {
@@ -129,7 +129,7 @@ impl RunOutput for JsonOutput {
                     .await
                     .map_err(HttpError::client_write)?;
             }
-            return Ok(Flow::Stop);
+            return Ok(Serving::Stop);
         }
         let response = result?;
         let body = Bytes::from(
@@ -138,7 +138,7 @@ impl RunOutput for JsonOutput {
         respond::complete(session, ctx, Head::new(200, "application/json"), body)
             .await
             .map_err(HttpError::client_write)?;
-        Ok(Flow::Stop)
+        Ok(Serving::Stop)
     }
 
     fn keepalive_every(&self) -> Option<Duration> {
@@ -153,7 +153,7 @@ impl RunOutput for JsonOutput {
         &mut self,
         session: &mut Session,
         ctx: &mut RequestCtx,
-    ) -> Result<Flow, HttpError> {
+    ) -> Result<Serving, HttpError> {
         if !self.opened {
             let mut head = Head::new(200, "application/json");
             if !session.as_downstream().is_http2() {
@@ -192,7 +192,7 @@ impl RunOutput for SseOutput {
         &mut self,
         session: &mut Session,
         ctx: &mut RequestCtx,
-    ) -> Result<Flow, HttpError> {
+    ) -> Result<Serving, HttpError> {
         open_sse(session, ctx).await?;
         let first = openai::sse::data(&self.translator.role_chunk());
         Ok(write_or_stop(respond::body(session, ctx, first).await))
@@ -203,7 +203,7 @@ impl RunOutput for SseOutput {
         session: &mut Session,
         ctx: &mut RequestCtx,
         event: RunEvent,
-    ) -> Result<Flow, HttpError> {
+    ) -> Result<Serving, HttpError> {
         let mut out = BytesMut::new();
         let mut done = false;
         for item in self.translator.on_event(event) {
@@ -231,7 +231,7 @@ impl RunOutput for SseOutput {
         &mut self,
         session: &mut Session,
         ctx: &mut RequestCtx,
-    ) -> Result<Flow, HttpError> {
+    ) -> Result<Serving, HttpError> {
         let written = respond::body(session, ctx, openai::sse::KEEP_ALIVE).await;
         Ok(write_or_stop(written))
     }

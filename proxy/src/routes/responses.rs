@@ -29,7 +29,7 @@ use crate::request::ctx::RequestCtx;
 use crate::request::errors::HttpError;
 use crate::request::respond::{self, Head};
 use crate::run::run_loop::{
-    open_sse, send_events, serve_run, start_run, write_or_stop, Flow, RunOutput,
+    open_sse, send_events, serve_run, start_run, write_or_stop, RunOutput, Serving,
 };
 use crate::run::run_setup::{self, RunAsk};
 use crate::state::ProxyState;
@@ -142,8 +142,8 @@ impl JsonOutput {
 }
 
 impl RunOutput for JsonOutput {
-    async fn open(&mut self, _: &mut Session, _: &mut RequestCtx) -> Result<Flow, HttpError> {
-        Ok(Flow::Continue)
+    async fn open(&mut self, _: &mut Session, _: &mut RequestCtx) -> Result<Serving, HttpError> {
+        Ok(Serving::Continue)
     }
 
     async fn event(
@@ -151,9 +151,9 @@ impl RunOutput for JsonOutput {
         session: &mut Session,
         ctx: &mut RequestCtx,
         event: RunEvent,
-    ) -> Result<Flow, HttpError> {
+    ) -> Result<Serving, HttpError> {
         let Some(result) = self.collector.push(event) else {
-            return Ok(Flow::Continue);
+            return Ok(Serving::Continue);
         };
         let response = result?;
         let body = Bytes::from(
@@ -162,15 +162,19 @@ impl RunOutput for JsonOutput {
         respond::complete(session, ctx, Head::new(200, "application/json"), body)
             .await
             .map_err(HttpError::client_write)?;
-        Ok(Flow::Stop)
+        Ok(Serving::Stop)
     }
 
     fn keepalive_every(&self) -> Option<Duration> {
         None
     }
 
-    async fn keepalive(&mut self, _: &mut Session, _: &mut RequestCtx) -> Result<Flow, HttpError> {
-        Ok(Flow::Continue)
+    async fn keepalive(
+        &mut self,
+        _: &mut Session,
+        _: &mut RequestCtx,
+    ) -> Result<Serving, HttpError> {
+        Ok(Serving::Continue)
     }
 }
 
@@ -197,7 +201,7 @@ impl RunOutput for SseOutput {
         &mut self,
         session: &mut Session,
         ctx: &mut RequestCtx,
-    ) -> Result<Flow, HttpError> {
+    ) -> Result<Serving, HttpError> {
         open_sse(session, ctx).await?;
         let mut out = BytesMut::new();
         for event in self.translator.start() {
@@ -213,7 +217,7 @@ impl RunOutput for SseOutput {
         session: &mut Session,
         ctx: &mut RequestCtx,
         event: RunEvent,
-    ) -> Result<Flow, HttpError> {
+    ) -> Result<Serving, HttpError> {
         if let Some(err) = failure(&event) {
             crate::request::errors::record(ctx, &err);
         }
@@ -232,7 +236,7 @@ impl RunOutput for SseOutput {
         &mut self,
         session: &mut Session,
         ctx: &mut RequestCtx,
-    ) -> Result<Flow, HttpError> {
+    ) -> Result<Serving, HttpError> {
         let written = respond::body(session, ctx, sse::KEEP_ALIVE).await;
         Ok(write_or_stop(written))
     }

@@ -21,9 +21,10 @@ use crate::request::errors::HttpError;
 use crate::request::respond::{self, Head};
 use crate::run::admission::{self, Admission, Refusal};
 
-/// What the loop does after an output handled an event.
+/// Whether the loop keeps serving the run after an output's step (the header, an event, a
+/// keep-alive).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flow {
+pub enum Serving {
     /// Wait for the next event.
     Continue,
     /// The response is complete, or the client cannot take more: stop.
@@ -31,10 +32,10 @@ pub enum Flow {
 }
 
 /// A body write that fails means the client is gone (already recorded): stop quietly.
-pub fn write_or_stop(written: pingora::Result<()>) -> Flow {
+pub fn write_or_stop(written: pingora::Result<()>) -> Serving {
     match written {
-        Ok(()) => Flow::Continue,
-        Err(_) => Flow::Stop,
+        Ok(()) => Serving::Continue,
+        Err(_) => Serving::Stop,
     }
 }
 
@@ -60,17 +61,17 @@ pub async fn send_events(
     ctx: &mut RequestCtx,
     events: Bytes,
     last: bool,
-) -> Result<Flow, HttpError> {
+) -> Result<Serving, HttpError> {
     if !events.is_empty() && respond::body(session, ctx, events).await.is_err() {
-        return Ok(Flow::Stop);
+        return Ok(Serving::Stop);
     }
     if !last {
-        return Ok(Flow::Continue);
+        return Ok(Serving::Continue);
     }
     respond::end(session, ctx)
         .await
         .map_err(HttpError::client_write)?;
-    Ok(Flow::Stop)
+    Ok(Serving::Stop)
 }
 
 /// How a run's events become the response. Errors returned before the output wrote a
@@ -85,7 +86,7 @@ pub trait RunOutput {
         &mut self,
         session: &mut Session,
         ctx: &mut RequestCtx,
-    ) -> Result<Flow, HttpError>;
+    ) -> Result<Serving, HttpError>;
 
     /// Handle one event of the run.
     async fn event(
@@ -93,7 +94,7 @@ pub trait RunOutput {
         session: &mut Session,
         ctx: &mut RequestCtx,
         event: RunEvent,
-    ) -> Result<Flow, HttpError>;
+    ) -> Result<Serving, HttpError>;
 
     /// How often to send a keep-alive while no event comes; `None` for none.
     fn keepalive_every(&self) -> Option<Duration>;
@@ -109,7 +110,7 @@ pub trait RunOutput {
         &mut self,
         session: &mut Session,
         ctx: &mut RequestCtx,
-    ) -> Result<Flow, HttpError>;
+    ) -> Result<Serving, HttpError>;
 }
 
 /// Start `req` on the gateway while watching the client, and record its run id. `Ok(None)`
@@ -199,7 +200,7 @@ pub async fn serve_run(
     deadline: Instant,
     output: &mut impl RunOutput,
 ) -> Result<(), HttpError> {
-    if output.open(session, ctx).await? == Flow::Stop {
+    if output.open(session, ctx).await? == Serving::Stop {
         return Ok(());
     }
     let every = output.keepalive_every();
@@ -221,14 +222,14 @@ pub async fn serve_run(
             }
             _ = client_gone(session) => {
                 ctx.client_gone = true;
-                Flow::Stop
+                Serving::Stop
             }
             _ = tokio::time::sleep_until(next_tick), if every.is_some() => {
                 next_tick = Instant::now() + every.unwrap_or_default();
                 output.keepalive(session, ctx).await?
             }
         };
-        if flow == Flow::Stop {
+        if flow == Serving::Stop {
             // The slot is free once we stop serving (the run is dropped with this frame).
             ctx.admission = None;
             return Ok(());
