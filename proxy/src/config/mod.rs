@@ -5,7 +5,9 @@
 //! place; [`validate`] checks the result once and reports every problem together, without
 //! creating or changing anything (see its module docs), so `--check-config` is side-effect
 //! free. [`discover`] finds the local gateway's own config, the lowest source of the gateway
-//! URL and credential (zero-config on the gateway's host).
+//! URL and credential (zero-config on the gateway's host). [`load`] puts them together
+//! (`Config::load`). The settings types of single features come from the modules they
+//! configure (`front_door::keys::KeySpec`, ...), which never import this one.
 
 pub mod cli;
 pub mod defaults;
