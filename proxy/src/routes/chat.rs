@@ -1,0 +1,87 @@
+//! `POST /v1/chat/completions`: read the body, resolve agent + session, start a run on the
+//! gateway, answer as one JSON object or as SSE chunks.
+//!
+//! The run itself is served by [`crate::run::run_loop`] through one of the outputs of
+//! [`crate::run::run_output`] with chat's translator (`clawshim_core::translate`); this module
+//! adds what is specific to chat completions: the request, and how a stream item is written.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use clawshim_core::openai;
+use clawshim_core::prompt;
+use clawshim_core::translate::{ChatTranslator, CompletionMeta, StreamItem};
+use pingora::proxy::Session;
+
+use crate::front_door::keys::Principal;
+use crate::request::body;
+use crate::request::ctx::RequestCtx;
+use crate::request::errors::HttpError;
+use crate::run::run_loop::{serve_run, start_run};
+use crate::run::run_output::{JsonOutput, SseItem, SseOutput};
+use crate::run::run_setup::{self, RunAsk};
+use crate::state::ProxyState;
+
+/// Serve one chat completion. Errors before any response byte are returned for the caller to
+/// write; errors after the SSE headers are written into the stream here.
+pub async fn serve(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    app: &ProxyState,
+    principal: &Principal,
+) -> Result<(), HttpError> {
+    let body = body::read(session, &app.bodies, app.config.max_body_bytes).await?;
+    let req = openai::request::parse(&body.bytes)?;
+    drop(body);
+    run_setup::log_ignored(ctx, &req.ignored_fields());
+    let input = prompt::build_chat_input(&req.messages)?;
+    let prepared = run_setup::prepare(
+        session,
+        ctx,
+        app,
+        principal,
+        RunAsk {
+            model: req.model.as_deref(),
+            user: req.user.as_deref(),
+            input,
+            thinking: req.reasoning_effort,
+            continue_session: None,
+            may_delete_session: true,
+        },
+    )
+    .await?;
+    let run = &prepared.request;
+    let deadline = prepared.deadline;
+    let Some(run) = start_run(session, ctx, &app.gateway, &app.admission, run).await? else {
+        return Ok(());
+    };
+    let meta = CompletionMeta {
+        id: format!("chatcmpl-{}", uuid::Uuid::new_v4().simple()),
+        model: req.model.clone().unwrap_or_else(|| "openclaw".to_string()),
+        created: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    };
+    let format = ChatTranslator::new(meta, req.include_usage());
+    if req.is_stream() {
+        let mut output = SseOutput::new(format, app.config.keepalive);
+        serve_run(session, ctx, run, deadline, &mut output).await
+    } else {
+        let mut output = JsonOutput::new(format, app.config.json_keepalive);
+        serve_run(session, ctx, run, deadline, &mut output).await
+    }
+}
+
+/// Chat's stream items as server-sent events: `data: <chunk>`, an error as `data:` with the
+/// OpenAI error object, and `data: [DONE]` last.
+impl SseItem for StreamItem {
+    fn sse(self) -> Bytes {
+        match self {
+            StreamItem::Chunk(chunk) => openai::sse::data(&chunk),
+            StreamItem::Error(err) => {
+                openai::sse::data(&HttpError::Gateway(err).api_error().into_body())
+            }
+            StreamItem::Done => openai::sse::DONE,
+        }
+    }
+}
