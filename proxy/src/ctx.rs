@@ -40,6 +40,9 @@ pub struct RequestCtx {
     pub write_timeout: Duration,
     /// The run's admission slot, held until the run is over (`run_loop`).
     pub admission: Option<crate::admission::Permit>,
+    /// A passthrough WebSocket's gateway login, until the gateway answered it
+    /// ([`crate::ws_login`]). Set when the gateway answers the upgrade with 101.
+    pub ws_login: Option<crate::ws_login::LoginWatch>,
 }
 
 impl RequestCtx {
@@ -61,6 +64,7 @@ impl RequestCtx {
             client_ip: None,
             write_timeout: Duration::from_secs(crate::config::defaults::WRITE_TIMEOUT_SECS),
             admission: None,
+            ws_login: None,
         }
     }
 }

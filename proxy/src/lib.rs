@@ -36,6 +36,7 @@ pub mod service;
 pub mod telemetry;
 pub mod tls;
 pub mod upgrade_sock;
+pub mod ws_login;
 
 use std::sync::{Arc, Mutex};
 

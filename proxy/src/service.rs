@@ -24,6 +24,7 @@ use crate::keys::{KeyStore, Principal};
 use crate::route::{self, Route};
 use crate::{
     access, auth, chat, client_ip, embeddings, health, metrics, models, passthrough, responses,
+    ws_login,
 };
 
 /// Service-wide state shared by every request.
@@ -264,13 +265,69 @@ impl ProxyHttp for ClawShim {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         ctx.status = upstream_response.status.as_u16();
-        // A refused gateway login through passthrough counts like a refused key.
+        // A refused gateway login through passthrough counts like a refused key: an HTTP
+        // 401, or a refused `connect` inside the WebSocket ([`ws_login`]).
         if ctx.status == 401 {
             self.app
                 .failed_auth
                 .record_failure(limiter_key(ctx), std::time::Instant::now());
         }
+        if ctx.status == 101 {
+            ctx.ws_login = Some(ws_login::LoginWatch::new());
+        }
         upstream_response.insert_header("x-request-id", ctx.request_id.as_str())?;
+        Ok(())
+    }
+
+    /// The gateway's bytes of a passthrough WebSocket, read (never changed) until the
+    /// gateway answered its login ([`ws_login`]).
+    fn response_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<bytes::Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<Option<std::time::Duration>> {
+        if let (Some(watch), Some(bytes)) = (ctx.ws_login.as_mut(), body.as_ref()) {
+            let verdict = watch.feed(bytes);
+            if verdict == ws_login::Login::Refused {
+                self.app
+                    .failed_auth
+                    .record_failure(limiter_key(ctx), std::time::Instant::now());
+            }
+            if verdict != ws_login::Login::Pending {
+                ctx.ws_login = None;
+            }
+        }
+        Ok(None)
+    }
+
+    /// The client's bytes of a passthrough WebSocket: while its login is unanswered, a client
+    /// locked out meanwhile (by its other sockets' refused logins) is cut off, so sockets
+    /// opened before the lockout cannot carry more guesses.
+    async fn request_body_filter(
+        &self,
+        session: &mut Session,
+        _body: &mut Option<bytes::Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        if ctx.ws_login.is_some() && session.was_upgraded() {
+            if let Err(retry) = self
+                .app
+                .failed_auth
+                .check(limiter_key(ctx), std::time::Instant::now())
+            {
+                return Error::e_explain(
+                    ErrorType::HTTPStatus(429),
+                    format!(
+                        "passthrough WebSocket closed: too many failed logins from this address \
+                         (retry in {} s)",
+                        retry.as_secs().max(1)
+                    ),
+                );
+            }
+        }
         Ok(())
     }
 

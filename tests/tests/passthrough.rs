@@ -534,3 +534,73 @@ async fn gateway_401s_through_passthrough_count_as_failed_logins() {
     assert_eq!(resp.status(), 429);
     assert_eq!(proxied(&gw).len(), 10);
 }
+
+/// Log in through the shim's passthrough WebSocket with `token`: the gateway's answer to
+/// `connect` (after its challenge).
+async fn ws_login(shim: &Shim, protocol: u64, token: &str) -> Result<Value, String> {
+    let mut ws = ws_open(ws_url(shim)).await?;
+    let challenge = next_json(&mut ws).await?;
+    assert_eq!(challenge["event"], "connect.challenge", "{challenge}");
+    let mut frame = connect_frame(protocol);
+    if token.is_empty() {
+        frame["params"].as_object_mut().unwrap().remove("auth");
+    } else {
+        frame["params"]["auth"]["token"] = json!(token);
+    }
+    send_json(&mut ws, &frame).await?;
+    response(&mut ws, "connect-1").await
+}
+
+#[tokio::test]
+async fn refused_websocket_logins_count_as_failed_logins() {
+    for (protocol, version) in [(Protocol::V4, 4), (Protocol::V3, 3)] {
+        let gw = mock(protocol).await;
+        let shim = Shim::start_with(&gw.url(), |s| s.max_failed_auth = Some(5), true).await;
+        // A socket opened before the lockout, its login not sent yet.
+        let mut early = ws_open(ws_url(&shim)).await.expect("early socket");
+        let challenge = next_json(&mut early).await.expect("challenge");
+        assert_eq!(challenge["event"], "connect.challenge");
+        for i in 0..5 {
+            let res = ws_login(&shim, version, "wrong-guess")
+                .await
+                .unwrap_or_else(|e| panic!("v{version} attempt {i}: {e}"));
+            assert_eq!(res["ok"], false, "v{version} attempt {i}: {res}");
+        }
+        // Locked out: no new passthrough WebSocket, and clawshim's own routes refuse too.
+        let err = ws_open(ws_url(&shim)).await.map(|_| ()).unwrap_err();
+        assert!(err.contains("429"), "v{version}: {err}");
+        let resp = client()
+            .get(shim.url("/v1/models"))
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 429, "v{version}");
+        // The socket opened earlier cannot carry another guess: closed before any answer.
+        let mut frame = connect_frame(version);
+        frame["params"]["auth"]["token"] = json!("another-guess");
+        let _ = send_json(&mut early, &frame).await;
+        let answer = response(&mut early, "connect-1").await;
+        assert!(answer.is_err(), "v{version}: {answer:?}");
+    }
+}
+
+#[tokio::test]
+async fn accepted_and_credential_free_websocket_logins_count_nothing() {
+    let gw = mock(Protocol::V4).await;
+    let shim = Shim::start_with(&gw.url(), |s| s.max_failed_auth = Some(2), true).await;
+    for _ in 0..4 {
+        let ids = session(&ws_url(&shim), 4, &[]).await.expect("session");
+        assert!(ids.contains(&"main".to_string()));
+        // No credential at all: refused, but no secret was guessed.
+        let res = ws_login(&shim, 4, "").await.expect("login without a token");
+        assert_eq!(res["ok"], false, "{res}");
+    }
+    let resp = client()
+        .get(shim.url("/v1/models"))
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+}
