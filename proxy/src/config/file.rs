@@ -94,7 +94,8 @@ pub struct GatewaySection {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthSection {
-    /// Bearer tokens clients may use; default: the gateway token (or password).
+    /// Bearer tokens clients may use; default: the gateway token (or password) while no
+    /// `[[keys]]` are set, none once they are.
     pub tokens: Option<Vec<String>>,
     /// Failed auth attempts per client IP before it gets 429 (0 disables).
     pub max_failed_attempts: Option<u32>,

@@ -265,6 +265,27 @@ mod tests {
     }
 
     #[test]
+    fn with_keys_the_gateway_token_is_a_client_credential_only_when_listed() {
+        let keys = format!(
+            "[[keys]]\nname = \"laptop\"\nsha256 = \"{}\"\n",
+            "ab".repeat(32)
+        );
+        let mut s = settings();
+        s.listen = Some("0.0.0.0:8790".into());
+        let file: FileConfig = toml::from_str(&keys).unwrap();
+        let c = Config::from_parts(&s, file).unwrap();
+        assert!(c.api_tokens.is_empty(), "{:?}", c.api_tokens);
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        // Listed: accepted, and on a LAN listener warned about.
+        let file: FileConfig =
+            toml::from_str(&format!("{keys}[auth]\ntokens = [\"secret\"]\n")).unwrap();
+        let c = Config::from_parts(&s, file).unwrap();
+        assert_eq!(c.api_tokens, vec![Secret::new("secret")]);
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        assert!(c.warnings[0].contains("[auth] tokens"), "{:?}", c.warnings);
+    }
+
+    #[test]
     fn a_lan_listener_with_only_the_gateway_token_is_a_warning() {
         let mut s = settings();
         let c = Config::from_parts(&s, FileConfig::default()).unwrap();

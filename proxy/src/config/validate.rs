@@ -56,6 +56,10 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
         (None, Some(p)) => GatewayAuth::Password(Secret::new(p)),
         (None, None) => GatewayAuth::None,
     };
+    let keys = keys::keys(&m.keys, &mut errors);
+    // Without `auth.tokens` the gateway's secret is the client credential of the quick start,
+    // until [[keys]] exist: then clients have their own, and the gateway's admin secret is
+    // accepted only when listed.
     let api_tokens: Vec<Secret> = match m.api_tokens {
         Some(list) => list
             .into_iter()
@@ -63,12 +67,12 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
             .filter(|t| !t.is_empty())
             .map(Secret::new)
             .collect(),
+        None if !keys.is_empty() => Vec::new(),
         None => match &auth {
             GatewayAuth::Token(s) | GatewayAuth::Password(s) => vec![s.clone()],
             GatewayAuth::None => Vec::new(),
         },
     };
-    let keys = keys::keys(&m.keys, &mut errors);
     let mut warnings = Vec::new();
     let listening: Vec<std::net::SocketAddr> = listen
         .iter()
