@@ -254,6 +254,12 @@ impl ProxyHttp for ClawShim {
             client,
             tls,
         );
+        passthrough::strip_own_credential(
+            upstream_request,
+            &self.app.keys,
+            &self.app.config.gateway.auth,
+        );
+        passthrough::ensure_host(upstream_request, &self.app.config);
         upstream_request.insert_header("x-request-id", ctx.request_id.as_str())?;
         Ok(())
     }

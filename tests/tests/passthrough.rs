@@ -604,3 +604,140 @@ async fn accepted_and_credential_free_websocket_logins_count_nothing() {
         .unwrap();
     assert_eq!(resp.status(), 200);
 }
+
+/// Send `raw` as is on a new connection and return everything the shim answered.
+async fn raw_exchange(shim: &Shim, raw: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = shim.base.trim_start_matches("http://");
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(raw.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(WAIT, tcp.read_to_end(&mut answer))
+        .await
+        .expect("an answer")
+        .unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn passthrough_forwards_only_the_control_uis_methods() {
+    let gw = fake_http_gateway().await;
+    let shim = Shim::start_with(&format!("ws://{}", gw.addr), |_| {}, false).await;
+    for (method, path, allow) in [
+        ("TRACE", "/", "GET, HEAD"),
+        ("DELETE", "/assets/app.js", "GET, HEAD"),
+        ("PUT", "/", "GET, HEAD"),
+        ("POST", "/", "GET, HEAD"),
+        ("OPTIONS", "/avatar/main", "GET, HEAD"),
+        ("DELETE", "/__openclaw__/assistant-media", "GET, HEAD, POST"),
+    ] {
+        let answer = raw_exchange(
+            &shim,
+            &format!("{method} {path} HTTP/1.1\r\nhost: clawshim\r\nconnection: close\r\n\r\n"),
+        )
+        .await;
+        assert!(
+            answer.starts_with("HTTP/1.1 405"),
+            "{method} {path}: {answer}"
+        );
+        assert!(
+            answer
+                .to_ascii_lowercase()
+                .contains(&format!("allow: {}", allow.to_ascii_lowercase())),
+            "{method} {path}: {answer}"
+        );
+        assert!(answer.contains("\"method_not_allowed\""), "{answer}");
+    }
+    assert!(proxied(&gw).is_empty(), "{:?}", proxied(&gw));
+    // What the UI does send still goes through.
+    let http = client();
+    assert_eq!(http.get(shim.url("/")).send().await.unwrap().status(), 418);
+    assert_eq!(
+        http.head(shim.url("/assets/a.js"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        418
+    );
+    let media = shim.url("/__openclaw__/assistant-media?source=x&meta=1&allow=1");
+    assert_eq!(http.post(media).send().await.unwrap().status(), 418);
+    assert_eq!(proxied(&gw).len(), 3, "{:?}", proxied(&gw));
+}
+
+#[tokio::test]
+async fn clawshims_own_credentials_never_reach_the_gateway() {
+    const KEY: &str = "csk-passthrough-key";
+    let gw = fake_http_gateway().await;
+    let path = std::env::temp_dir().join(format!("clawshim-pt-{}.toml", uuid::Uuid::new_v4()));
+    std::fs::write(
+        &path,
+        format!(
+            "[[keys]]\nname = \"laptop\"\nsha256 = \"{}\"\n[auth]\ntokens = [\"own-token\", \"{TOKEN}\"]\n",
+            sha256_hex(KEY)
+        ),
+    )
+    .unwrap();
+    let shim = Shim::start_with(
+        &format!("ws://{}", gw.addr),
+        move |s| s.config = Some(path),
+        false,
+    )
+    .await;
+    for token in [KEY, "own-token", TOKEN, "the-gateways-business"] {
+        let resp = client()
+            .get(shim.url("/"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 418, "{token}");
+    }
+    let heads = proxied_heads(&gw);
+    assert_eq!(heads.len(), 4, "{heads:?}");
+    // clawshim's key and its own shared token are dropped; the gateway's own token and
+    // credentials clawshim does not know pass on.
+    assert!(!heads[0].contains("authorization:"), "{}", heads[0]);
+    assert!(!heads[1].contains("authorization:"), "{}", heads[1]);
+    assert!(
+        heads[2].contains(&format!("authorization: bearer {TOKEN}\r\n")),
+        "{}",
+        heads[2]
+    );
+    assert!(
+        heads[3].contains("authorization: bearer the-gateways-business\r\n"),
+        "{}",
+        heads[3]
+    );
+    for head in heads {
+        assert!(!head.contains(KEY) && !head.contains("own-token"), "{head}");
+    }
+}
+
+#[tokio::test]
+async fn a_request_without_host_reaches_the_gateway_with_one() {
+    let gw = fake_http_gateway().await;
+    let shim = Shim::start_with(&format!("ws://{}", gw.addr), |_| {}, false).await;
+    let answer = raw_exchange(&shim, "GET /assets/app.js HTTP/1.0\r\n\r\n").await;
+    assert!(
+        answer.starts_with("HTTP/1.") && answer.contains(" 418 "),
+        "{answer}"
+    );
+    let heads = proxied_heads(&gw);
+    assert_eq!(heads.len(), 1, "{heads:?}");
+    assert!(
+        heads[0].contains(&format!("\r\nhost: {}\r\n", gw.addr)),
+        "{}",
+        heads[0]
+    );
+    // A client's own Host is kept (the gateway compares it with Origin).
+    let resp = client().get(shim.url("/")).send().await.unwrap();
+    assert_eq!(resp.status(), 418);
+    let heads = proxied_heads(&gw);
+    let port = shim.base.rsplit(':').next().unwrap();
+    assert!(
+        heads[1].contains(&format!("host: 127.0.0.1:{port}\r\n")),
+        "{}",
+        heads[1]
+    );
+}
