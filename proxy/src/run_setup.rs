@@ -15,7 +15,7 @@ use pingora::proxy::Session;
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::ctx::RequestCtx;
-use crate::errors::HttpError;
+use crate::errors::{HttpError, Limit};
 use crate::keys::Principal;
 use crate::service::App;
 
@@ -146,10 +146,12 @@ pub async fn prepare(
             .clone()
             .try_acquire_owned()
             .map_err(|_| HttpError::TooManyRequests {
+                limit: Limit::Runs,
                 retry_after_secs: 1,
             })?;
     let key_slot = match principal {
         Principal::Key(key) => key.acquire_run().map_err(|_| HttpError::TooManyRequests {
+            limit: Limit::KeyRuns,
             retry_after_secs: 1,
         })?,
         Principal::Shared => None,

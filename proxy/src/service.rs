@@ -18,7 +18,7 @@ use crate::auth_limit::FailedAuthLimiter;
 use crate::config::Config;
 use crate::ctx::RequestCtx;
 use crate::embeddings::EmbeddingsForwarder;
-use crate::errors::{self, HttpError};
+use crate::errors::{self, HttpError, Limit};
 use crate::image_fetch::ImageFetcher;
 use crate::keys::{KeyStore, Principal};
 use crate::route::{self, Route};
@@ -120,6 +120,7 @@ fn check_failed_auth(ip: std::net::IpAddr, app: &App) -> Result<(), HttpError> {
     app.failed_auth
         .check(ip, std::time::Instant::now())
         .map_err(|retry| HttpError::TooManyRequests {
+            limit: Limit::FailedLogins,
             retry_after_secs: retry.as_secs().max(1),
         })
 }
@@ -156,6 +157,7 @@ fn authorize(
     if let Principal::Key(key) = &principal {
         key.take_request()
             .map_err(|retry| HttpError::TooManyRequests {
+                limit: Limit::KeyRequestRate,
                 retry_after_secs: retry.as_secs().max(1),
             })?;
     }

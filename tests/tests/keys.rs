@@ -128,6 +128,10 @@ async fn key_request_rate_gives_429_with_retry_after() {
     assert!((1..=30).contains(&retry));
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["error"]["type"], "rate_limit_error");
+    // The message names the limit that was hit, not runs in flight.
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(message.contains("requests per minute"), "{v}");
+    assert!(!message.contains("in flight"), "{v}");
 }
 
 #[tokio::test]
