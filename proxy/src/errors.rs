@@ -71,6 +71,9 @@ pub enum HttpError {
     /// A limit on the client, its key or the runs in flight (429 with `Retry-After`).
     #[error("too many requests: {limit:?}")]
     TooManyRequests { limit: Limit, retry_after_secs: u64 },
+    /// The runs waiting for the gateway hold `limits.max_run_bytes_in_flight` already.
+    #[error("run requests in flight hold more than {limit} bytes")]
+    RunBytesFull { limit: u64 },
     /// Every body-parsing slot stayed taken for the whole wait (`limits.max_concurrent_bodies`).
     #[error("too many request bodies being read at once")]
     Busy { retry_after_secs: u64 },
@@ -142,7 +145,7 @@ impl HttpError {
             HttpError::MethodNotAllowed { .. } => 405,
             HttpError::PayloadTooLarge { .. } | HttpError::MediaTooLarge { .. } => 413,
             HttpError::TooManyRequests { .. } => 429,
-            HttpError::Busy { .. } => 503,
+            HttpError::Busy { .. } | HttpError::RunBytesFull { .. } => 503,
             HttpError::Overloaded { refusal, .. } => match refusal {
                 Refusal::QueueFull => 429,
                 Refusal::QueueTimeout => 503,
@@ -188,6 +191,7 @@ impl HttpError {
                 Limit::KeyRuns => "key_run_slots_full",
             },
             HttpError::Busy { .. } => "busy",
+            HttpError::RunBytesFull { .. } => "run_bytes_full",
             HttpError::Overloaded { refusal, .. } => match refusal {
                 Refusal::QueueFull => "run_queue_full",
                 Refusal::QueueTimeout => "run_queue_timeout",
@@ -287,6 +291,11 @@ impl HttpError {
                 Limit::KeyRuns => "This API key has too many runs in flight; retry shortly.",
             })
             .with_code("rate_limit_exceeded"),
+            HttpError::RunBytesFull { limit } => ApiError::server_error(format!(
+                "clawshim holds too many bytes of runs waiting for the gateway \
+                 (limits.max_run_bytes_in_flight = {limit}); retry shortly."
+            ))
+            .with_code("server_busy"),
             HttpError::Busy { .. } => ApiError::server_error(
                 "clawshim is reading too many request bodies at once; retry shortly.",
             )
@@ -429,6 +438,7 @@ pub async fn write(
         } => {
             head = head.with("retry-after", retry_after_secs.to_string());
         }
+        HttpError::RunBytesFull { .. } => head = head.with("retry-after", "1"),
         HttpError::Unauthorized => head = head.with("www-authenticate", "Bearer"),
         // The reconnect is retried at most half a second apart (core's backoff.rs).
         HttpError::Gateway(GatewayError::NotConnected { .. } | GatewayError::DuplicateRun(_)) => {

@@ -4,6 +4,13 @@
 //!
 //! Chat completions and the Responses API differ only in how they read their body into a
 //! [`RunInput`]; from there [`prepare`] makes the [`RunRequest`].
+//!
+//! Memory: a run's request (message, extra system prompt, attachments) is held only until the
+//! gateway accepted it ([`PendingRun`], consumed by `run_loop::start_run`); a retry before
+//! `accepted` needs it, nothing after. Until then its bytes count against
+//! `limits.max_run_bytes_in_flight`, shared by all runs: a run that does not fit gets 503
+//! `server_busy` (413 if it could never fit), so runs waiting for the gateway cannot take the
+//! process's memory.
 
 use clawshim_core::gateway::RunRequest;
 use clawshim_core::media;
@@ -12,7 +19,9 @@ use clawshim_core::prompt::RunInput;
 use clawshim_core::routing::{self, SessionKey};
 use clawshim_core::thinking::ThinkingLevel;
 use pingora::proxy::Session;
-use tokio::sync::OwnedSemaphorePermit;
+use std::sync::Arc;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::ctx::RequestCtx;
 use crate::errors::{HttpError, Limit};
@@ -38,15 +47,64 @@ pub struct RunAsk<'a> {
     pub may_delete_session: bool,
 }
 
-/// A run ready to start, with the slots it holds until it ends.
+/// A run ready to start: its request until the gateway accepts it, and the slots it holds
+/// until it ends.
 #[derive(Debug)]
 pub struct PreparedRun {
-    /// The `agent` request.
-    pub request: RunRequest,
+    /// The `agent` request and its share of `limits.max_run_bytes_in_flight`.
+    pub pending: PendingRun,
     /// When clawshim stops waiting for it: the run's timeout plus `run_grace`.
     pub deadline: tokio::time::Instant,
-    _run_slot: OwnedSemaphorePermit,
-    _key_slot: Option<OwnedSemaphorePermit>,
+    /// The run slots; keep until the run is over.
+    pub slots: RunSlots,
+}
+
+/// A run's request with the bytes it holds; dropped once the gateway accepted the run.
+#[derive(Debug)]
+pub struct PendingRun {
+    /// The `agent` request.
+    pub request: RunRequest,
+    _bytes: OwnedSemaphorePermit,
+}
+
+/// The global and the key's run slot of one run.
+#[derive(Debug)]
+pub struct RunSlots {
+    _run: OwnedSemaphorePermit,
+    _key: Option<OwnedSemaphorePermit>,
+}
+
+/// The byte budget of run requests held until accepted: one permit per byte (a semaphore
+/// holds at most `Semaphore::MAX_PERMITS`, far above any sane limit).
+pub fn run_bytes_budget(limit: u64) -> Arc<Semaphore> {
+    Arc::new(Semaphore::new(
+        usize::try_from(limit).map_or(Semaphore::MAX_PERMITS, |l| l.min(Semaphore::MAX_PERMITS)),
+    ))
+}
+
+/// Take `bytes` from the budget of `limit` bytes: 413 when it could never fit, 503 while the
+/// runs waiting for the gateway hold too much.
+fn hold_run_bytes(
+    budget: &Arc<Semaphore>,
+    bytes: usize,
+    limit: u64,
+) -> Result<OwnedSemaphorePermit, HttpError> {
+    let too_large = || HttpError::MediaTooLarge {
+        message: format!(
+            "This request's run is {bytes} bytes (message, instructions and images), more than \
+             clawshim holds for all runs waiting for the gateway (limits.max_run_bytes_in_flight \
+             = {limit})."
+        ),
+        param: None,
+    };
+    if bytes as u64 > limit {
+        return Err(too_large());
+    }
+    let permits = u32::try_from(bytes.max(1)).map_err(|_| too_large())?;
+    budget
+        .clone()
+        .try_acquire_many_owned(permits)
+        .map_err(|_| HttpError::RunBytesFull { limit })
 }
 
 /// Log, once per request, the body fields the gateway cannot honour (accepted, not used).
@@ -140,6 +198,11 @@ pub async fn prepare(
         prompt.message.len() + prompt.extra_system_prompt.as_ref().map_or(0, String::len);
     media::check_sizes(&attachments, text_bytes, &app.gateway.attachment_limits())
         .map_err(HttpError::from)?;
+    let bytes = hold_run_bytes(
+        &app.run_bytes,
+        media::limits::estimated_frame_bytes(&attachments, text_bytes),
+        app.config.max_run_bytes_in_flight,
+    )?;
 
     let run_slot =
         app.runs
@@ -157,21 +220,26 @@ pub async fn prepare(
         Principal::Shared => None,
     };
     Ok(PreparedRun {
-        request: RunRequest {
-            agent_id,
-            session_key,
-            message: prompt.message,
-            extra_system_prompt: prompt.extra_system_prompt,
-            timeout: Some(app.config.run_timeout),
-            delete_ephemeral_session: ask.may_delete_session
-                && app.config.delete_ephemeral_sessions.enabled(),
-            attachments,
-            thinking: ask.thinking,
-            model,
-            idempotent_id,
+        pending: PendingRun {
+            request: RunRequest {
+                agent_id,
+                session_key,
+                message: prompt.message,
+                extra_system_prompt: prompt.extra_system_prompt,
+                timeout: Some(app.config.run_timeout),
+                delete_ephemeral_session: ask.may_delete_session
+                    && app.config.delete_ephemeral_sessions.enabled(),
+                attachments,
+                thinking: ask.thinking,
+                model,
+                idempotent_id,
+            },
+            _bytes: bytes,
         },
         deadline: tokio::time::Instant::now() + app.config.run_timeout + app.config.run_grace,
-        _run_slot: run_slot,
-        _key_slot: key_slot,
+        slots: RunSlots {
+            _run: run_slot,
+            _key: key_slot,
+        },
     })
 }

@@ -37,6 +37,8 @@ pub struct App {
     pub runs: Arc<Semaphore>,
     /// One slot per request body being read and parsed ([`crate::body`]).
     pub bodies: Arc<Semaphore>,
+    /// One permit per byte of run requests waiting for the gateway ([`crate::run_setup`]).
+    pub run_bytes: Arc<Semaphore>,
     /// Adaptive limit and queue of the runs sent to the gateway.
     pub admission: Admission,
     /// Accepted credentials: shared tokens and API keys.
@@ -57,6 +59,7 @@ impl App {
         App {
             runs: Arc::new(Semaphore::new(config.max_concurrent_runs)),
             bodies: Arc::new(Semaphore::new(config.max_concurrent_bodies)),
+            run_bytes: crate::run_setup::run_bytes_budget(config.max_run_bytes_in_flight),
             admission: Admission::new(config.admission.clone()),
             keys: KeyStore::new(config.api_tokens.clone(), &config.keys),
             failed_auth: FailedAuthLimiter::new(config.max_failed_auth, config.failed_auth_window),

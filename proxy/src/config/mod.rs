@@ -89,6 +89,9 @@ pub struct Config {
     /// Request bodies read and parsed at once; more wait up to
     /// [`defaults::BODY_SLOT_WAIT`], then get 503.
     pub max_concurrent_bodies: usize,
+    /// Bytes of run requests held until the gateway accepted them, all runs together
+    /// (`run_setup`): beyond it 503.
+    pub max_run_bytes_in_flight: u64,
     /// HTTP worker threads.
     pub threads: usize,
     /// Grace period after SIGTERM.
