@@ -35,7 +35,7 @@ pub struct RequestCtx {
     /// The client went away before the response was complete.
     pub client_gone: bool,
     /// The client's address ([`crate::client_ip`]). Set in `request_filter`.
-    pub client_ip: Option<std::net::IpAddr>,
+    pub client_ip: Option<crate::client_ip::Client>,
     /// Limit for each write of the response to the client. Set in `request_filter`.
     pub write_timeout: Duration,
     /// The run's admission slot, held until the run is over (`run_loop`).

@@ -115,7 +115,7 @@ fn request_id(session: &Session) -> String {
 /// The client's address ([`client_ip`]), the key of the failed-auth limiter.
 fn limiter_key(ctx: &RequestCtx) -> std::net::IpAddr {
     ctx.client_ip
-        .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]))
+        .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.limiter_ip())
 }
 
 /// 429 while the client's address is blocked by the failed-auth limiter.
@@ -139,7 +139,18 @@ fn authorize(
     app: &App,
 ) -> Result<Option<Principal>, HttpError> {
     if ctx.route == Route::Passthrough {
-        return check_failed_auth(limiter_key(ctx), app).map(|()| None);
+        check_failed_auth(limiter_key(ctx), app)?;
+        if let Some(client_ip::Client::Unknown { .. }) = ctx.client_ip {
+            // The gateway could not be told who this is; taking it for the proxy would make a
+            // remote client local to the gateway.
+            return Err(HttpError::Forbidden {
+                message: "clawshim cannot tell this client's address (a trusted proxy's \
+                          X-Forwarded-For entry for it is not an address), so the gateway's \
+                          pages are not passed through for it."
+                    .into(),
+            });
+        }
+        return Ok(None);
     }
     if !ctx.route.needs_auth() {
         return Ok(None);
@@ -251,7 +262,7 @@ impl ProxyHttp for ClawShim {
         upstream_request: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        let client = ctx.client_ip;
+        let client = ctx.client_ip.and_then(|c| c.addr());
         let tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
         passthrough::attribute(
             upstream_request,

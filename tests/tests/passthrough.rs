@@ -741,3 +741,43 @@ async fn a_request_without_host_reaches_the_gateway_with_one() {
         heads[1]
     );
 }
+
+#[tokio::test]
+async fn a_client_a_trusted_proxy_cannot_name_is_unknown_not_local() {
+    let gw = fake_http_gateway().await;
+    let shim = Shim::start_with(
+        &format!("ws://{}", gw.addr),
+        |s| s.trusted_proxies = Some(vec!["127.0.0.1/32".into()]),
+        false,
+    )
+    .await;
+    for xff in ["203.0.113.9, unknown", "unknown", "203.0.113.9, "] {
+        let resp = client()
+            .get(shim.url("/"))
+            .header("x-forwarded-for", xff)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 403, "{xff}");
+        let v: Value = resp.json().await.unwrap();
+        assert_eq!(v["error"]["code"], "permission_denied", "{xff}: {v}");
+    }
+    // Never passed on as a local client (without attribution).
+    assert!(proxied(&gw).is_empty(), "{:?}", proxied(&gw));
+    // clawshim's own routes still serve it.
+    let resp = client()
+        .get(shim.url("/healthz"))
+        .header("x-forwarded-for", "203.0.113.9, unknown")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    // A direct local request (no X-Forwarded-For) is still the peer, local.
+    assert_eq!(
+        client().get(shim.url("/")).send().await.unwrap().status(),
+        418
+    );
+    let heads = proxied_heads(&gw);
+    assert_eq!(heads.len(), 1, "{heads:?}");
+    assert!(!heads[0].contains("x-forwarded-for:"), "{}", heads[0]);
+}
