@@ -238,9 +238,13 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         // 6to4 (2002::/16) carries its IPv4 address in the next 32 bits.
         return is_public_v4(embedded_v4(s[1], s[2]));
     }
-    !((s[0] == 0x2001 && s[1] < 0x0200) // IETF protocol assignments 2001::/23 (Teredo, benchmarking, ORCHID, ...)
-        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation 2001:db8::/32
-        || (s[0] & 0xfff0) == 0x3ff0) // documentation 3fff::/20 (RFC 9637)
+    match s[0] {
+        // IETF protocol assignments 2001::/23 (Teredo, benchmarking, ORCHID, ...) and
+        // documentation 2001:db8::/32.
+        0x2001 => s[1] >= 0x0200 && s[1] != 0x0db8,
+        // Documentation 3fff::/20 (RFC 9637).
+        first => first & 0xfff0 != 0x3ff0,
+    }
 }
 
 #[cfg(test)]
