@@ -88,10 +88,15 @@ fn requested_model(body: &[u8]) -> Result<Option<String>, HttpError> {
     struct Fields {
         model: Option<serde_json::Value>,
     }
-    let fields: Fields = serde_json::from_slice(body).map_err(|e| HttpError::BadRequest {
-        message: format!("The embeddings request body is not a valid JSON object: {e}"),
+    let not_an_object = |detail: String| HttpError::BadRequest {
+        message: format!("The embeddings request body is not a valid JSON object: {detail}"),
         param: None,
-    })?;
+    };
+    // serde reads a struct from an array too; the gateway wants an object.
+    if body.trim_ascii_start().first() != Some(&b'{') {
+        return Err(not_an_object("expected `{`".into()));
+    }
+    let fields: Fields = serde_json::from_slice(body).map_err(|e| not_an_object(e.to_string()))?;
     let model = fields.model.and_then(|v| v.as_str().map(str::to_owned));
     if let Some(model) = &model {
         clawshim_core::openai::limits::check_string(
