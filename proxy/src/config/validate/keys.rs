@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use super::super::file::KeyEntry;
-use crate::keys::KeySpec;
+use crate::front_door::keys::KeySpec;
 
 /// With two keys or more, each key without its own `max_concurrent_runs` gets `percent` of
 /// `gateway_runs` (the most runs clawshim sends the gateway at once), rounded up, at least 1:
@@ -35,7 +35,7 @@ pub fn keys(entries: &[KeyEntry], errors: &mut Vec<String>) -> Vec<KeySpec> {
         } else if !names.insert(k.name.clone()) {
             errors.push(format!("{at}: duplicate name"));
         }
-        let Some(sha256) = crate::keys::parse_sha256_hex(&k.sha256) else {
+        let Some(sha256) = crate::front_door::keys::parse_sha256_hex(&k.sha256) else {
             errors.push(format!(
                 "{at}: sha256 must be 64 hex digits (use `clawshim gen-key`)"
             ));
