@@ -238,6 +238,9 @@ impl RawRequest {
         let previous_response_id =
             string_field(self.previous_response_id, "previous_response_id", None)?;
         let user = string_field(self.user, "user", Some(MAX_USER_BYTES))?;
+        if let Some(user) = &user {
+            limits::check_no_control("user", user)?;
+        }
         let stream = bool_field(self.stream, "stream")?.unwrap_or(false);
         let metadata = match self.metadata.map(Metadata::object) {
             None => None,
