@@ -265,20 +265,6 @@ async fn fields_the_gateway_cannot_honour_are_accepted() {
     assert_eq!(r.status(), 200);
 }
 
-async fn error_of(resp: reqwest::Response) -> (u16, Value) {
-    let status = resp.status().as_u16();
-    assert!(
-        resp.headers().contains_key("x-request-id"),
-        "every response has x-request-id"
-    );
-    assert_eq!(resp.headers()["content-type"], "application/json");
-    let v: Value = resp.json().await.unwrap();
-    for k in ["message", "type", "param", "code"] {
-        assert!(v["error"].get(k).is_some(), "error.{k} missing in {v}");
-    }
-    (status, v)
-}
-
 #[tokio::test]
 async fn auth_failures_are_401_json() {
     let gw = mock(Protocol::V4).await;

@@ -78,26 +78,10 @@ fn stored_token(path: &Path) -> Option<String> {
 
 /// The params of every `connect` the mock received.
 fn connects(gw: &MockGateway) -> Vec<Value> {
-    gw.requests()
+    requests_of(gw, "connect")
         .into_iter()
-        .filter(|r| r["method"] == "connect")
         .map(|r| r["params"].clone())
         .collect()
-}
-
-/// Poll `/readyz` until its `reason` is `reason`; returns the body.
-async fn wait_ready_reason(shim: &Shim, reason: &str) -> Value {
-    poll_until(&format!("/readyz saying {reason}"), || async {
-        let r = client().get(shim.url("/readyz")).send().await.unwrap();
-        let status = r.status().as_u16();
-        let body: Value = r.json().await.unwrap();
-        if body["reason"] != reason {
-            return Err(body);
-        }
-        assert_eq!(status, 503);
-        Ok(body)
-    })
-    .await
 }
 
 async fn assert_serves(shim: &Shim) {
@@ -148,7 +132,7 @@ async fn pairing_required_until_approved_then_the_shim_connects_and_serves() {
         .await;
         let p = path.clone();
         let shim = Shim::start_with(&gw.url(), |s| s.device_identity = Some(p), false).await;
-        wait_ready_reason(&shim, "pairing_required").await;
+        shim.wait_ready_reason("pairing_required").await;
         let pending = gw.pending_pairings();
         assert_eq!(
             pending.len(),
@@ -186,7 +170,7 @@ async fn a_stored_device_token_is_reused_when_no_shared_secret_is_configured() {
         {
             let p = path.clone();
             let shim = Shim::start_with(&gw.url(), |s| s.device_identity = Some(p), false).await;
-            wait_ready_reason(&shim, "pairing_required").await;
+            shim.wait_ready_reason("pairing_required").await;
             assert!(gw.approve_pairing(&gw.pending_pairings()[0]));
             shim.wait_status("/readyz", 200).await;
         }
@@ -242,7 +226,7 @@ async fn a_refused_device_token_is_forgotten() {
         false,
     )
     .await;
-    wait_ready_reason(&shim, "gateway_refused_credentials").await;
+    shim.wait_ready_reason("gateway_refused_credentials").await;
     wait_until("stored token cleared", || stored_token(&path).is_none()).await;
 }
 
@@ -286,7 +270,7 @@ async fn password_auth_on_v3_needs_a_device_identity() {
         s.api_tokens = Some(vec![TOKEN.to_string()]);
     };
     let shim = Shim::start_with(&gw.url(), password_only, false).await;
-    wait_ready_reason(&shim, "gateway_refused_credentials").await;
+    shim.wait_ready_reason("gateway_refused_credentials").await;
     drop(shim);
 
     let dir = Scratch::new();
