@@ -84,6 +84,22 @@ fn connects(gw: &MockGateway) -> Vec<Value> {
         .collect()
 }
 
+/// Start a shim that authenticates with the device identity at `path` alone: no shared
+/// gateway secret (its own API token stays the suites' token).
+async fn start_device_only(url: &str, path: &Path, wait_ready: bool) -> Shim {
+    let path = path.to_path_buf();
+    Shim::start_with(
+        url,
+        |s| {
+            s.device_identity = Some(path);
+            s.gateway_token = None;
+            s.api_tokens = Some(vec![TOKEN.to_string()]);
+        },
+        wait_ready,
+    )
+    .await
+}
+
 async fn assert_serves(shim: &Shim) {
     let resp = shim.chat(user_msg("openclaw/main", "hello device")).await;
     assert_eq!(resp.status(), 200);
@@ -177,17 +193,7 @@ async fn a_stored_device_token_is_reused_when_no_shared_secret_is_configured() {
         let token = stored_token(&path).expect("device token stored");
 
         // Then without any shared secret: the device token alone.
-        let p = path.clone();
-        let shim = Shim::start_with(
-            &gw.url(),
-            |s| {
-                s.device_identity = Some(p);
-                s.gateway_token = None;
-                s.api_tokens = Some(vec![TOKEN.to_string()]);
-            },
-            true,
-        )
-        .await;
+        let shim = start_device_only(&gw.url(), &path, true).await;
         assert_serves(&shim).await;
         let connect = connects(&gw).pop().unwrap();
         // clawdbot reads a device token from auth.token, openclaw from auth.deviceToken.
@@ -215,17 +221,7 @@ async fn a_refused_device_token_is_forgotten() {
         })
         .unwrap();
     let gw = mock(Protocol::V4).await;
-    let p = path.clone();
-    let shim = Shim::start_with(
-        &gw.url(),
-        |s| {
-            s.device_identity = Some(p);
-            s.gateway_token = None;
-            s.api_tokens = Some(vec![TOKEN.to_string()]);
-        },
-        false,
-    )
-    .await;
+    let shim = start_device_only(&gw.url(), &path, false).await;
     shim.wait_ready_reason("gateway_refused_credentials").await;
     wait_until("stored token cleared", || stored_token(&path).is_none()).await;
 }
@@ -507,17 +503,7 @@ async fn real_gateway_signed_handshake() {
 
         // With the issued device token and no shared secret (clawdbot issues one on loopback).
         if stored_token(&path).is_some() {
-            let p = path.clone();
-            let shim = Shim::start_with(
-                &url,
-                |s| {
-                    s.device_identity = Some(p);
-                    s.gateway_token = None;
-                    s.api_tokens = Some(vec![TOKEN.to_string()]);
-                },
-                true,
-            )
-            .await;
+            let shim = start_device_only(&url, &path, true).await;
             let status = shim.chat(user_msg("openclaw/main", "hi")).await.status();
             eprintln!("{var}: clawshim with the device token only: ready, run -> {status}");
             assert_eq!(status, 200);

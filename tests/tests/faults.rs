@@ -88,7 +88,7 @@ async fn client_disconnect_on_v3_frees_our_side() {
         }
     })
     .await;
-    assert!(gw.requests().iter().all(|r| r["method"] != "chat.abort"));
+    assert!(requests_of(&gw, "chat.abort").is_empty());
 }
 
 async fn gateway_loss_mid_stream(keyword: &str, protocol: Protocol) {
@@ -189,11 +189,7 @@ async fn a_run_at_its_time_limit_returns_the_partial_text_with_length() {
             .as_str()
             .unwrap()
             .starts_with("echo"));
-        let req = gw
-            .requests()
-            .into_iter()
-            .find(|r| r["method"] == "agent")
-            .unwrap();
+        let req = requests_of(&gw, "agent").remove(0);
         assert_eq!(req["params"]["timeout"], 1);
     }
 }
@@ -211,11 +207,7 @@ async fn connect_frame_has_no_forwarded_or_origin_headers() {
             );
         }
     }
-    let connect = gw
-        .requests()
-        .into_iter()
-        .find(|r| r["method"] == "connect")
-        .unwrap();
+    let connect = requests_of(&gw, "connect").remove(0);
     assert_eq!(connect["params"]["client"]["id"], "gateway-client");
     assert_eq!(connect["params"]["client"]["mode"], "backend");
     assert_eq!(connect["params"]["minProtocol"], 3);

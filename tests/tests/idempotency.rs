@@ -110,7 +110,7 @@ async fn a_retry_after_the_client_left_mid_run_joins_the_run() {
             "{protocol:?}: the retry joined the first run"
         );
         assert!(
-            !gw.requests().iter().any(|r| r["method"] == "chat.abort"),
+            requests_of(&gw, "chat.abort").is_empty(),
             "a run kept for its retry is not aborted"
         );
     }
