@@ -34,12 +34,41 @@ pub const TOKEN: &str = "secret";
 /// Gateway sockets a shim keeps unless a test sets `gateway_sockets`.
 pub const SOCKETS: usize = clawshim_core::gateway::DEFAULT_SOCKETS;
 
-/// A free loopback port (bound then released; good enough on loopback).
+/// A free loopback port, for a server that binds it itself (clawshim's listeners take an
+/// address). Taken below the kernel's ephemeral range (`ip_local_port_range`): a port the
+/// kernel hands out for a bind to port 0 or an outgoing connection (of this suite, or of
+/// another one running beside it) could be taken again between this check and the server's
+/// bind, and the server would never listen. Each call in a process gets another port.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::OnceLock;
+    const LOW: u32 = 10_000;
+    static RANGE: OnceLock<(u32, u32)> = OnceLock::new();
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let (start, span) = *RANGE.get_or_init(|| {
+        let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .ok()
+            .and_then(|r| r.split_whitespace().next()?.parse::<u32>().ok())
+            .unwrap_or(32_768);
+        let span = ephemeral.saturating_sub(LOW).max(1);
+        // Another suite running beside this one starts elsewhere in the range.
+        (uuid::Uuid::new_v4().as_u128() as u32 % span, span)
+    });
+    if span < 1_000 {
+        // An unusual ephemeral range: the kernel's choice, bound then released.
+        return TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("free port");
+    }
+    for _ in 0..1_000 {
+        let port = LOW + (start + NEXT.fetch_add(1, Ordering::Relaxed)) % span;
+        let port = u16::try_from(port).expect("a port number");
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port from {LOW} up");
 }
 
 /// Start a mock gateway speaking `protocol` with the suites' token.
@@ -131,8 +160,9 @@ impl Shim {
         poll_until(&format!("/readyz with {sockets} sockets up"), || {
             let probe = client.get(&url).send();
             async move {
-                let r = probe.await.map_err(|e| e.to_string())?;
-                let v: Value = r.json().await.map_err(|e| e.to_string())?;
+                // Debug: with the cause (connection refused, reset, ...).
+                let r = probe.await.map_err(|e| format!("{e:?}"))?;
+                let v: Value = r.json().await.map_err(|e| format!("{e:?}"))?;
                 match v["sockets_up"].as_u64() {
                     Some(n) if n == sockets as u64 => Ok(()),
                     _ => Err(v.to_string()),
