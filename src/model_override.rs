@@ -7,7 +7,7 @@
 //! spellings the agent headers also have (see `routing`). Whether the gateway accepts the
 //! override (clawdbot 2026.1.24 has no `model` param) is decided where the run is started.
 
-use crate::openai::RequestError;
+use crate::error::RequestError;
 
 /// Model headers, highest priority first.
 pub const MODEL_HEADERS: [&str; 3] = ["x-openclaw-model", "x-clawdbot-model", "x-moltbot-model"];
