@@ -18,11 +18,11 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::agents::{AgentDirectory, AgentNotFound, Resolution};
 use super::backoff::Backoff;
-use super::conn::{Command, Link, Orphan, PendingKind};
 use super::error::{ConnectFailure, NotConnected};
 use super::frame::ReqFrame;
 use super::hello::Hello;
 use super::ids::{RequestId, RunId};
+use super::link::{Command, Link, Orphan, PendingKind};
 use super::methods::{AgentParams, ChatAbortParams};
 use super::pool::Connection;
 use super::run::{Run, RunGuard, RunRequest};

@@ -15,7 +15,7 @@ use futures_util::future::{join_all, select_all};
 use tokio::sync::watch;
 
 use super::client::GatewayStatus;
-use super::conn::Link;
+use super::link::Link;
 
 /// The background task behind a [`super::GatewayClient`]: every socket of the pool.
 pub struct Connection {
