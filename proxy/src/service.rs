@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use clawshim_core::gateway::client::GatewayAuth;
+use clawshim_core::gateway::GatewayAuth;
 use clawshim_core::gateway::GatewayClient;
 use clawshim_core::response_id::ResponseIdCodec;
 use pingora::http::{RequestHeader, ResponseHeader};
