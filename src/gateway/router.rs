@@ -472,41 +472,4 @@ fn cleanup_frames(orphan: &Orphan, protocol: u32) -> Vec<(RequestId, String)> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn run_command(run_id: &str) -> (PendingKind, oneshot::Receiver<Result<(), GatewayError>>) {
-        let (events, _) = mpsc::channel(1);
-        let (accepted, rx) = oneshot::channel();
-        let kind = PendingKind::Run {
-            run_id: RunId::from(run_id),
-            events,
-            accepted,
-            orphan: Orphan {
-                run_id: RunId::from(run_id),
-                session_key: "agent:main:openai:x".into(),
-                agent_id: "main".into(),
-                delete_session: false,
-                keep_for_retry: false,
-            },
-        };
-        (kind, rx)
-    }
-
-    #[test]
-    fn registering_a_run_id_twice_is_an_error() {
-        let mut state = FrameRouter::default();
-        let (first, mut first_rx) = run_command("r1");
-        assert!(state.register(RequestId::new(), first));
-        let (second, mut second_rx) = run_command("r1");
-        assert!(!state.register(RequestId::new(), second));
-        assert_eq!(
-            second_rx.try_recv(),
-            Ok(Err(GatewayError::DuplicateRun(RunId::from("r1"))))
-        );
-        // The first run keeps its registration and still waits for `accepted`.
-        assert!(first_rx.try_recv().is_err());
-        assert_eq!(state.runs.len(), 1);
-        assert_eq!(state.pending.len(), 1);
-    }
-}
+mod tests;
