@@ -79,15 +79,7 @@ pub fn select_model_override(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |name| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| (*v).to_owned())
-        }
-    }
+    use crate::routing::headers;
 
     #[test]
     fn provider_and_model_are_split_at_the_first_slash() {

@@ -391,6 +391,19 @@ mod tests {
         )
     }
 
+    /// The proof verifies as a `version` payload over the challenge's nonce and `token`.
+    fn assert_signed(creds: &ConnectCredentials<'_>, version: PayloadVersion, token: &'static str) {
+        let proof = creds.proof.as_ref().unwrap();
+        let mut signed = input(version, Some(token));
+        signed.nonce = "n-7";
+        signed.signed_at_ms = proof.signed_at;
+        assert!(verify(
+            &proof.public_key,
+            &signed.payload(VEC_ID),
+            &proof.signature
+        ));
+    }
+
     fn with_token(dir: &Path) -> DeviceIdentity {
         let id = fixed_identity(dir);
         id.store_device_token(DeviceToken {
@@ -412,21 +425,13 @@ mod tests {
             let creds = operator(&auth, &id, openclaw);
             let json = serde_json::to_value(creds.auth()).unwrap();
             assert_eq!(json, serde_json::json!({"token": "secret"}));
-            let proof = creds.proof.as_ref().unwrap();
-            assert_eq!(proof.nonce, "n-7");
+            assert_eq!(creds.proof.as_ref().unwrap().nonce, "n-7");
             let version = if openclaw {
                 PayloadVersion::V3
             } else {
                 PayloadVersion::V2
             };
-            let mut signed = input(version, Some("secret"));
-            signed.nonce = "n-7";
-            signed.signed_at_ms = proof.signed_at;
-            assert!(verify(
-                &proof.public_key,
-                &signed.payload(VEC_ID),
-                &proof.signature
-            ));
+            assert_signed(&creds, version, "secret");
         }
     }
 
@@ -446,15 +451,7 @@ mod tests {
             serde_json::to_value(creds.auth()).unwrap(),
             serde_json::json!({"deviceToken": "dt-9"})
         );
-        let proof = creds.proof.as_ref().unwrap();
-        let mut signed = input(PayloadVersion::V3, Some("dt-9"));
-        signed.nonce = "n-7";
-        signed.signed_at_ms = proof.signed_at;
-        assert!(verify(
-            &proof.public_key,
-            &signed.payload(VEC_ID),
-            &proof.signature
-        ));
+        assert_signed(&creds, PayloadVersion::V3, "dt-9");
         // A refused device token is forgotten.
         let refused: ErrorShape = serde_json::from_value(serde_json::json!({
             "code": "INVALID_REQUEST",

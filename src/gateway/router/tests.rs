@@ -43,6 +43,12 @@ const V4_DELTA_3: &str = r#"{"type":"event","event":"agent","payload":{"runId":"
 const V4_USAGE: &str = r#"{"type":"event","event":"agent","payload":{"runId":"1c795892-e9e2-4435-a181-1ec02752213f","sessionKey":"agent:main:openai:626b30d8-d009-42d8-860e-f93048ed5ade","stream":"usage","data":{"outputTokens":7},"agentId":"main","seq":6,"ts":1795689833188},"seq":12}"#;
 const V4_FINAL: &str = r#"{"type":"res","id":"7c398ebb-01ec-428f-b952-d48cb36c2bba","ok":true,"payload":{"runId":"1c795892-e9e2-4435-a181-1ec02752213f","status":"ok","summary":"completed","result":{"payloads":[{"text":"echo: hello from the ws harness","mediaUrl":null}],"meta":{"durationMs":339,"aborted":false,"stopReason":"stop","agentMeta":{"sessionId":"becf84fe-34b7-45a1-969b-2a17afd566c0","provider":"mock","model":"mock-echo","usage":{"input":6720,"output":7,"cacheRead":0,"cacheWrite":0,"total":6727,"cost":{"total":0}}}}}}}"#;
 
+/// What a v3 run's reader sees of the final answer.
+const V3_END: [&str; 2] = [
+    "finished echo: hello from the ws harness Completed 2586",
+    "closed",
+];
+
 /// One thing that happens to the router, in order.
 enum Step {
     /// Register an `agent` run (request id, run id, events buffered); aborted when dropped.
@@ -61,6 +67,7 @@ use Step::*;
 /// What a waiter for `accepted` (or a call) got, as text: `ok`, `err <code>`, `waiting`.
 /// What a run's channel holds, as text: `delta <text>`, `finished <text> <stop> <total>`,
 /// `failed <code>`, then `closed` once the router let go of the run.
+#[derive(Default)]
 struct Case {
     name: &'static str,
     steps: Vec<Step>,
@@ -88,23 +95,18 @@ fn cases() -> Vec<Case> {
         Frame(V3_DELTA_3, FrameEffect::Nothing),
         Frame(V3_FINAL, FrameEffect::Nothing),
     ];
-    let v3_events = vec![
-        "delta echo: hello",
-        "delta  from the",
-        "delta  ws harness",
-        "finished echo: hello from the ws harness Completed 2586",
-        "closed",
-    ];
+    let v3_events = [
+        &["delta echo: hello", "delta  from the", "delta  ws harness"][..],
+        &V3_END,
+    ]
+    .concat();
     vec![
         Case {
             name: "two res on one id: accepted, then the final answer (v3)",
             steps: v3_whole_run,
             answers: vec![(V3_REQ, "ok")],
-            events: vec![(V3_RUN, v3_events.clone())],
-            pending: 0,
-            runs: 0,
-            cleanup: 0,
-            oddities: vec![],
+            events: vec![(V3_RUN, v3_events)],
+            ..Case::default()
         },
         Case {
             name: "two res on one id, other event streams ignored (v4)",
@@ -128,10 +130,7 @@ fn cases() -> Vec<Case> {
                     "closed",
                 ],
             )],
-            pending: 0,
-            runs: 0,
-            cleanup: 0,
-            oddities: vec![],
+            ..Case::default()
         },
         Case {
             name: "a third res on the id is an answer to nobody",
@@ -142,17 +141,9 @@ fn cases() -> Vec<Case> {
                 Frame(V3_FINAL, FrameEffect::Nothing),
             ],
             answers: vec![(V3_REQ, "ok")],
-            events: vec![(
-                V3_RUN,
-                vec![
-                    "finished echo: hello from the ws harness Completed 2586",
-                    "closed",
-                ],
-            )],
-            pending: 0,
-            runs: 0,
-            cleanup: 0,
+            events: vec![(V3_RUN, V3_END.to_vec())],
             oddities: vec![Oddity::UnknownResponse],
+            ..Case::default()
         },
         Case {
             name: "a second accepted is noted and changes nothing",
@@ -167,8 +158,8 @@ fn cases() -> Vec<Case> {
             events: vec![(V3_RUN, vec!["delta echo: hello", "delta  from the"])],
             pending: 1,
             runs: 1,
-            cleanup: 0,
             oddities: vec![Oddity::DuplicateAccepted],
+            ..Case::default()
         },
         Case {
             name: "events of unknown runs are dropped; ours still arrive",
@@ -183,8 +174,8 @@ fn cases() -> Vec<Case> {
             events: vec![(V4_RUN, vec!["delta echo: hello"])],
             pending: 1,
             runs: 1,
-            cleanup: 0,
             oddities: vec![Oddity::UnknownResponse],
+            ..Case::default()
         },
         Case {
             name: "a full channel drops the run and queues its abort, never blocks",
@@ -204,10 +195,9 @@ fn cases() -> Vec<Case> {
                 V4_RUN,
                 vec!["delta echo: hello", "delta  from the", "closed"],
             )],
-            pending: 0,
-            runs: 0,
             cleanup: 1,
             oddities: vec![Oddity::UnknownResponse],
+            ..Case::default()
         },
         Case {
             name: "a full channel keeps a run kept for retry pending, without a reader",
@@ -220,9 +210,7 @@ fn cases() -> Vec<Case> {
             answers: vec![(V4_REQ, "ok")],
             events: vec![(V4_RUN, vec!["delta echo: hello", "closed"])],
             pending: 1,
-            runs: 0,
-            cleanup: 0,
-            oddities: vec![],
+            ..Case::default()
         },
         Case {
             name: "frames for a run that already ended find nobody",
@@ -234,17 +222,9 @@ fn cases() -> Vec<Case> {
                 Frame(V3_ACCEPTED, FrameEffect::Nothing),
             ],
             answers: vec![(V3_REQ, "ok")],
-            events: vec![(
-                V3_RUN,
-                vec![
-                    "finished echo: hello from the ws harness Completed 2586",
-                    "closed",
-                ],
-            )],
-            pending: 0,
-            runs: 0,
-            cleanup: 0,
+            events: vec![(V3_RUN, V3_END.to_vec())],
             oddities: vec![Oddity::UnknownResponse],
+            ..Case::default()
         },
         Case {
             name: "a forgotten run leaves both maps and is aborted; its frames find nobody",
@@ -257,10 +237,9 @@ fn cases() -> Vec<Case> {
             ],
             answers: vec![(V4_REQ, "ok")],
             events: vec![(V4_RUN, vec!["closed"])],
-            pending: 0,
-            runs: 0,
             cleanup: 1,
             oddities: vec![Oddity::UnknownResponse],
+            ..Case::default()
         },
         Case {
             name: "refused before it started: the waiter gets the gateway's error",
@@ -270,10 +249,7 @@ fn cases() -> Vec<Case> {
             ],
             answers: vec![(UNKNOWN_AGENT_REQ, "err INVALID_REQUEST")],
             events: vec![("r-unknown-agent", vec!["closed"])],
-            pending: 0,
-            runs: 0,
-            cleanup: 0,
-            oddities: vec![],
+            ..Case::default()
         },
         Case {
             name: "an idempotent replay: the final answer alone starts and ends the run",
@@ -286,10 +262,7 @@ fn cases() -> Vec<Case> {
                 REPLAY_RUN,
                 vec!["finished echo: replay me Completed 2561", "closed"],
             )],
-            pending: 0,
-            runs: 0,
-            cleanup: 0,
-            oddities: vec![],
+            ..Case::default()
         },
         Case {
             name: "a call gets its payload or the gateway's refusal",
@@ -301,10 +274,7 @@ fn cases() -> Vec<Case> {
             ],
             answers: vec![(V4_REQ, "ok"), (UNKNOWN_AGENT_REQ, "err INVALID_REQUEST")],
             events: vec![],
-            pending: 0,
-            runs: 0,
-            cleanup: 0,
-            oddities: vec![],
+            ..Case::default()
         },
         Case {
             name: "tick and shutdown are the socket's",
@@ -320,8 +290,7 @@ fn cases() -> Vec<Case> {
             events: vec![(V3_RUN, vec![])],
             pending: 1,
             runs: 1,
-            cleanup: 0,
-            oddities: vec![],
+            ..Case::default()
         },
         Case {
             name: "what is not a frame is noted and dropped",
@@ -339,24 +308,45 @@ fn cases() -> Vec<Case> {
             events: vec![(V3_RUN, vec!["delta echo: hello"])],
             pending: 1,
             runs: 1,
-            cleanup: 0,
             oddities: vec![
                 Oddity::Unparsable,
                 Oddity::UnknownType,
                 Oddity::MalformedEvent,
             ],
+            ..Case::default()
         },
     ]
 }
 
-fn orphan(run_id: &str, keep_for_retry: bool) -> Orphan {
-    Orphan {
-        run_id: RunId::from(run_id),
-        session_key: "agent:main:openai:x".into(),
-        agent_id: "main".into(),
-        delete_session: false,
-        keep_for_retry,
-    }
+/// Register an `agent` run `run` under request `req` with room for `buffer` events; returns
+/// whether it was registered, its `accepted` waiter and its events.
+fn register_run(
+    router: &mut FrameRouter,
+    req: &str,
+    run: &str,
+    buffer: usize,
+    keep_for_retry: bool,
+) -> (
+    bool,
+    oneshot::Receiver<Result<(), GatewayError>>,
+    mpsc::Receiver<RunEvent>,
+) {
+    let (events, events_rx) = mpsc::channel(buffer);
+    let (accepted, accepted_rx) = oneshot::channel();
+    let kind = PendingKind::Run {
+        run_id: RunId::from(run),
+        events,
+        accepted,
+        orphan: Orphan {
+            run_id: RunId::from(run),
+            session_key: "agent:main:openai:x".into(),
+            agent_id: "main".into(),
+            delete_session: false,
+            keep_for_retry,
+        },
+    };
+    let registered = router.register(RequestId::from(req), kind);
+    (registered, accepted_rx, events_rx)
 }
 
 fn answer_text<T>(rx: &mut oneshot::Receiver<Result<T, GatewayError>>) -> String {
@@ -405,17 +395,11 @@ async fn recorded_frames_reach_the_right_waiters() {
             match step {
                 Run(req, run, buffer) | KeptRun(req, run, buffer) => {
                     let keep = matches!(step, KeptRun(..));
-                    let (events_tx, events_rx) = mpsc::channel(buffer);
-                    let (accepted, rx) = oneshot::channel();
-                    let kind = PendingKind::Run {
-                        run_id: RunId::from(run),
-                        events: events_tx,
-                        accepted,
-                        orphan: orphan(run, keep),
-                    };
-                    assert!(router.register(RequestId::from(req), kind), "{name}");
-                    answers.insert(req, rx);
-                    events.insert(run, events_rx);
+                    let (registered, accepted, run_events) =
+                        register_run(&mut router, req, run, buffer, keep);
+                    assert!(registered, "{name}");
+                    answers.insert(req, accepted);
+                    events.insert(run, run_events);
                 }
                 Call(req) => {
                     let (reply, rx) = oneshot::channel();
@@ -466,27 +450,16 @@ async fn recorded_frames_reach_the_right_waiters() {
 #[test]
 fn registering_a_run_id_twice_is_an_error() {
     let mut router = FrameRouter::default();
-    let run = |router: &mut FrameRouter| {
-        let (events, _) = mpsc::channel(1);
-        let (accepted, rx) = oneshot::channel();
-        let kind = PendingKind::Run {
-            run_id: RunId::from("r1"),
-            events,
-            accepted,
-            orphan: orphan("r1", false),
-        };
-        (router.register(RequestId::new(), kind), rx)
-    };
-    let (registered, mut first_rx) = run(&mut router);
+    let (registered, mut first, _) = register_run(&mut router, "q1", "r1", 1, false);
     assert!(registered);
-    let (registered, mut second_rx) = run(&mut router);
+    let (registered, mut second, _) = register_run(&mut router, "q2", "r1", 1, false);
     assert!(!registered);
     assert_eq!(
-        second_rx.try_recv(),
+        second.try_recv(),
         Ok(Err(GatewayError::DuplicateRun(RunId::from("r1"))))
     );
     // The first run keeps its registration and still waits for `accepted`.
-    assert!(first_rx.try_recv().is_err());
+    assert!(first.try_recv().is_err());
     assert_eq!(router.runs.len(), 1);
     assert_eq!(router.pending.len(), 1);
 }
@@ -498,28 +471,14 @@ fn a_retry_joins_a_run_kept_for_it_and_both_see_its_end() {
     // idempotent_replay); the first request's final answer ends both.
     let mut router = FrameRouter::default();
     let pool = PoolState::default();
-    let (events, mut first_events) = mpsc::channel(8);
-    let (accepted, mut first) = oneshot::channel();
-    let kind = PendingKind::Run {
-        run_id: RunId::from(V3_RUN),
-        events,
-        accepted,
-        orphan: orphan(V3_RUN, true),
-    };
-    assert!(router.register(RequestId::from(V3_REQ), kind));
+    let (_, mut first, mut first_events) = register_run(&mut router, V3_REQ, V3_RUN, 8, true);
     router.route(V3_ACCEPTED, &pool);
     assert_eq!(answer_text(&mut first), "ok");
     router.abandon_run(V3_RUN);
     assert_eq!(event_texts(&mut first_events), vec!["closed"]);
-    let (events, mut retry_events) = mpsc::channel(8);
-    let (accepted, mut retry) = oneshot::channel();
-    let kind = PendingKind::Run {
-        run_id: RunId::from(V3_RUN),
-        events,
-        accepted,
-        orphan: orphan(V3_RUN, true),
-    };
-    assert!(router.register(RequestId::from("retry-req"), kind));
+    let (registered, mut retry, mut retry_events) =
+        register_run(&mut router, "retry-req", V3_RUN, 8, true);
+    assert!(registered);
     router.route(V3_DELTA_3, &pool);
     router.route(V3_FINAL, &pool);
     assert_eq!(answer_text(&mut retry), "ok");
@@ -542,15 +501,7 @@ fn a_retry_joins_a_run_kept_for_it_and_both_see_its_end() {
 fn a_lost_connection_fails_everything_in_flight_and_returns_the_runs() {
     let mut router = FrameRouter::default();
     let pool = PoolState::default();
-    let (events, mut run_events) = mpsc::channel(8);
-    let (accepted, mut run_accepted) = oneshot::channel();
-    let kind = PendingKind::Run {
-        run_id: RunId::from(V4_RUN),
-        events,
-        accepted,
-        orphan: orphan(V4_RUN, false),
-    };
-    router.register(RequestId::from(V4_REQ), kind);
+    let (_, mut accepted, mut run_events) = register_run(&mut router, V4_REQ, V4_RUN, 8, false);
     let (reply, mut call) = oneshot::channel();
     router.register(RequestId::from("call-1"), PendingKind::Call(reply));
     router.route(V4_DELTA_1, &pool);
@@ -560,7 +511,7 @@ fn a_lost_connection_fails_everything_in_flight_and_returns_the_runs() {
     let orphans = router.fail_all(lost.clone());
     assert_eq!(orphans.len(), 1);
     assert_eq!(orphans[0].run_id.as_str(), V4_RUN);
-    assert_eq!(run_accepted.try_recv(), Ok(Err(lost.clone())));
+    assert_eq!(accepted.try_recv(), Ok(Err(lost.clone())));
     assert!(matches!(call.try_recv(), Ok(Err(e)) if e == lost));
     assert_eq!(
         run_events.try_recv(),
