@@ -10,7 +10,7 @@ Every file is a module (`lib.rs`/`main.rs` the crate root, `a/mod.rs` and `a.rs`
 Module A depends on module B when A's code names a path into B: a `use` item (`crate::`,
 `super::`, `self::` or a child module's name, braces expanded) or such a path written in the
 code. A path ends at the deepest module it names, so `super::GatewayError` from
-`gateway/conn.rs` is an arrow to `gateway` (its `mod.rs`, which may re-export it from a child:
+`gateway/link.rs` is an arrow to `gateway` (its `mod.rs`, which may re-export it from a child:
 a circle). Comments, strings and `#[cfg(test)]` items (test modules and test-only files) are
 left out: they are not the product's layering.
 
