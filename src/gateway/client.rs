@@ -4,7 +4,7 @@
 //! ([`super::pool::Connection`]) and waits on oneshots; it never touches a socket, so it can
 //! be used from any runtime (pingora runs each service on its own). Each run goes to the
 //! connected socket with the fewest runs and stays on it (its events, abort and clean-up):
-//! the [`Run`] holds that socket ([`super::socket::RunSocket`]). Other calls go to any
+//! the [`Run`] holds that socket (`socket::RunSocket`). Other calls go to any
 //! connected socket.
 
 use std::hash::{DefaultHasher, Hash, Hasher};

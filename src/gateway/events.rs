@@ -1,5 +1,5 @@
 //! What a run's event stream carries: [`RunEvent`], and the [`RunOutcome`] of a run the
-//! gateway finished. Written by the frame router ([`super::router`]), read through
+//! gateway finished. Written by the frame router (`router.rs`), read through
 //! [`super::Run::next`].
 
 use super::error::GatewayError;

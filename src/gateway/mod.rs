@@ -1,8 +1,11 @@
-//! The gateway side: protocol frames, the connection task and the cheap client handle.
+//! The gateway side: protocol frames, the socket tasks and the cheap client handle.
 //!
 //! A small pool of WebSocket connections ([`pool`]) is shared by every HTTP request. Callers
-//! hold a [`GatewayClient`]; each socket's task owns its socket, pending-request map and run
-//! map, and routes `agent` events to the one run that owns them.
+//! hold a [`GatewayClient`]; a started [`Run`] holds the one socket its frames go to
+//! (`socket`). Each socket's task (`link`) owns its WebSocket: it connects
+//! (`handshake`), and its `router` routes answers to their waiters and `agent` events to
+//! the one run that owns them. [`config`] and [`state`] hold what the handle and the sockets
+//! share.
 
 pub mod agents;
 pub mod backoff;

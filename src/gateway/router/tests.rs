@@ -57,8 +57,10 @@ enum Step {
     KeptRun(&'static str, &'static str, usize),
     /// Register a call (request id).
     Call(&'static str),
+    /// A frame from the gateway that means nothing more to the socket.
+    Frame(&'static str),
     /// A frame from the gateway, and what it means for the socket.
-    Frame(&'static str, FrameEffect),
+    Effect(&'static str, FrameEffect),
     /// The run's reader stopped (`Command::Forget`).
     Forget(&'static str),
 }
@@ -87,13 +89,13 @@ struct Case {
 fn cases() -> Vec<Case> {
     let v3_whole_run = vec![
         Run(V3_REQ, V3_RUN, 8),
-        Frame(V3_ACCEPTED, FrameEffect::Nothing),
-        Frame(V3_LIFECYCLE_START, FrameEffect::Nothing),
-        Frame(V3_DELTA_1, FrameEffect::Nothing),
-        Frame(V3_CHAT_DELTA, FrameEffect::Nothing),
-        Frame(V3_DELTA_2, FrameEffect::Nothing),
-        Frame(V3_DELTA_3, FrameEffect::Nothing),
-        Frame(V3_FINAL, FrameEffect::Nothing),
+        Frame(V3_ACCEPTED),
+        Frame(V3_LIFECYCLE_START),
+        Frame(V3_DELTA_1),
+        Frame(V3_CHAT_DELTA),
+        Frame(V3_DELTA_2),
+        Frame(V3_DELTA_3),
+        Frame(V3_FINAL),
     ];
     let v3_events = [
         &["delta echo: hello", "delta  from the", "delta  ws harness"][..],
@@ -112,12 +114,12 @@ fn cases() -> Vec<Case> {
             name: "two res on one id, other event streams ignored (v4)",
             steps: vec![
                 Run(V4_REQ, V4_RUN, 8),
-                Frame(V4_ACCEPTED, FrameEffect::Nothing),
-                Frame(V4_DELTA_1, FrameEffect::Nothing),
-                Frame(V4_DELTA_2, FrameEffect::Nothing),
-                Frame(V4_DELTA_3, FrameEffect::Nothing),
-                Frame(V4_USAGE, FrameEffect::Nothing),
-                Frame(V4_FINAL, FrameEffect::Nothing),
+                Frame(V4_ACCEPTED),
+                Frame(V4_DELTA_1),
+                Frame(V4_DELTA_2),
+                Frame(V4_DELTA_3),
+                Frame(V4_USAGE),
+                Frame(V4_FINAL),
             ],
             answers: vec![(V4_REQ, "ok")],
             events: vec![(
@@ -133,26 +135,13 @@ fn cases() -> Vec<Case> {
             ..Case::default()
         },
         Case {
-            name: "a third res on the id is an answer to nobody",
-            steps: vec![
-                Run(V3_REQ, V3_RUN, 8),
-                Frame(V3_ACCEPTED, FrameEffect::Nothing),
-                Frame(V3_FINAL, FrameEffect::Nothing),
-                Frame(V3_FINAL, FrameEffect::Nothing),
-            ],
-            answers: vec![(V3_REQ, "ok")],
-            events: vec![(V3_RUN, V3_END.to_vec())],
-            oddities: vec![Oddity::UnknownResponse],
-            ..Case::default()
-        },
-        Case {
             name: "a second accepted is noted and changes nothing",
             steps: vec![
                 Run(V3_REQ, V3_RUN, 8),
-                Frame(V3_ACCEPTED, FrameEffect::Nothing),
-                Frame(V3_DELTA_1, FrameEffect::Nothing),
-                Frame(V3_ACCEPTED, FrameEffect::Nothing),
-                Frame(V3_DELTA_2, FrameEffect::Nothing),
+                Frame(V3_ACCEPTED),
+                Frame(V3_DELTA_1),
+                Frame(V3_ACCEPTED),
+                Frame(V3_DELTA_2),
             ],
             answers: vec![(V3_REQ, "ok")],
             events: vec![(V3_RUN, vec!["delta echo: hello", "delta  from the"])],
@@ -165,10 +154,10 @@ fn cases() -> Vec<Case> {
             name: "events of unknown runs are dropped; ours still arrive",
             steps: vec![
                 Run(V4_REQ, V4_RUN, 8),
-                Frame(V4_ACCEPTED, FrameEffect::Nothing),
-                Frame(V3_DELTA_1, FrameEffect::Nothing),
-                Frame(V3_ACCEPTED, FrameEffect::Nothing),
-                Frame(V4_DELTA_1, FrameEffect::Nothing),
+                Frame(V4_ACCEPTED),
+                Frame(V3_DELTA_1),
+                Frame(V3_ACCEPTED),
+                Frame(V4_DELTA_1),
             ],
             answers: vec![(V4_REQ, "ok")],
             events: vec![(V4_RUN, vec!["delta echo: hello"])],
@@ -181,13 +170,13 @@ fn cases() -> Vec<Case> {
             name: "a full channel drops the run and queues its abort, never blocks",
             steps: vec![
                 Run(V4_REQ, V4_RUN, 2),
-                Frame(V4_ACCEPTED, FrameEffect::Nothing),
-                Frame(V4_DELTA_1, FrameEffect::Nothing),
-                Frame(V4_DELTA_2, FrameEffect::Nothing),
-                Frame(V4_DELTA_3, FrameEffect::Nothing),
+                Frame(V4_ACCEPTED),
+                Frame(V4_DELTA_1),
+                Frame(V4_DELTA_2),
+                Frame(V4_DELTA_3),
                 // Its later frames find nobody.
-                Frame(V4_USAGE, FrameEffect::Nothing),
-                Frame(V4_FINAL, FrameEffect::Nothing),
+                Frame(V4_USAGE),
+                Frame(V4_FINAL),
             ],
             answers: vec![(V4_REQ, "ok")],
             // The reader sees its channel close without a final event: `Lagged`.
@@ -203,9 +192,9 @@ fn cases() -> Vec<Case> {
             name: "a full channel keeps a run kept for retry pending, without a reader",
             steps: vec![
                 KeptRun(V4_REQ, V4_RUN, 1),
-                Frame(V4_ACCEPTED, FrameEffect::Nothing),
-                Frame(V4_DELTA_1, FrameEffect::Nothing),
-                Frame(V4_DELTA_2, FrameEffect::Nothing),
+                Frame(V4_ACCEPTED),
+                Frame(V4_DELTA_1),
+                Frame(V4_DELTA_2),
             ],
             answers: vec![(V4_REQ, "ok")],
             events: vec![(V4_RUN, vec!["delta echo: hello", "closed"])],
@@ -213,13 +202,14 @@ fn cases() -> Vec<Case> {
             ..Case::default()
         },
         Case {
-            name: "frames for a run that already ended find nobody",
+            name: "frames after a run ended (a delta, an accepted, a third res) find nobody",
             steps: vec![
                 Run(V3_REQ, V3_RUN, 8),
-                Frame(V3_ACCEPTED, FrameEffect::Nothing),
-                Frame(V3_FINAL, FrameEffect::Nothing),
-                Frame(V3_DELTA_3, FrameEffect::Nothing),
-                Frame(V3_ACCEPTED, FrameEffect::Nothing),
+                Frame(V3_ACCEPTED),
+                Frame(V3_FINAL),
+                Frame(V3_DELTA_3),
+                Frame(V3_ACCEPTED),
+                Frame(V3_FINAL),
             ],
             answers: vec![(V3_REQ, "ok")],
             events: vec![(V3_RUN, V3_END.to_vec())],
@@ -230,10 +220,10 @@ fn cases() -> Vec<Case> {
             name: "a forgotten run leaves both maps and is aborted; its frames find nobody",
             steps: vec![
                 Run(V4_REQ, V4_RUN, 8),
-                Frame(V4_ACCEPTED, FrameEffect::Nothing),
+                Frame(V4_ACCEPTED),
                 Forget(V4_RUN),
-                Frame(V4_DELTA_1, FrameEffect::Nothing),
-                Frame(V4_FINAL, FrameEffect::Nothing),
+                Frame(V4_DELTA_1),
+                Frame(V4_FINAL),
             ],
             answers: vec![(V4_REQ, "ok")],
             events: vec![(V4_RUN, vec!["closed"])],
@@ -245,7 +235,7 @@ fn cases() -> Vec<Case> {
             name: "refused before it started: the waiter gets the gateway's error",
             steps: vec![
                 Run(UNKNOWN_AGENT_REQ, "r-unknown-agent", 8),
-                Frame(UNKNOWN_AGENT, FrameEffect::Nothing),
+                Frame(UNKNOWN_AGENT),
             ],
             answers: vec![(UNKNOWN_AGENT_REQ, "err INVALID_REQUEST")],
             events: vec![("r-unknown-agent", vec!["closed"])],
@@ -253,10 +243,7 @@ fn cases() -> Vec<Case> {
         },
         Case {
             name: "an idempotent replay: the final answer alone starts and ends the run",
-            steps: vec![
-                KeptRun(REPLAY_REQ, REPLAY_RUN, 8),
-                Frame(REPLAY_FINAL, FrameEffect::Nothing),
-            ],
+            steps: vec![KeptRun(REPLAY_REQ, REPLAY_RUN, 8), Frame(REPLAY_FINAL)],
             answers: vec![(REPLAY_REQ, "ok")],
             events: vec![(
                 REPLAY_RUN,
@@ -269,8 +256,8 @@ fn cases() -> Vec<Case> {
             steps: vec![
                 Call(V4_REQ),
                 Call(UNKNOWN_AGENT_REQ),
-                Frame(V4_ACCEPTED, FrameEffect::Nothing),
-                Frame(UNKNOWN_AGENT, FrameEffect::Nothing),
+                Frame(V4_ACCEPTED),
+                Frame(UNKNOWN_AGENT),
             ],
             answers: vec![(V4_REQ, "ok"), (UNKNOWN_AGENT_REQ, "err INVALID_REQUEST")],
             events: vec![],
@@ -280,8 +267,8 @@ fn cases() -> Vec<Case> {
             name: "tick and shutdown are the socket's",
             steps: vec![
                 Run(V3_REQ, V3_RUN, 8),
-                Frame(TICK, FrameEffect::Tick),
-                Frame(
+                Effect(TICK, FrameEffect::Tick),
+                Effect(
                     SHUTDOWN,
                     FrameEffect::Lost("gateway shutting down: gateway stopping".into()),
                 ),
@@ -296,13 +283,10 @@ fn cases() -> Vec<Case> {
             name: "what is not a frame is noted and dropped",
             steps: vec![
                 Run(V3_REQ, V3_RUN, 8),
-                Frame("not json", FrameEffect::Nothing),
-                Frame(r#"{"type":"hello"}"#, FrameEffect::Nothing),
-                Frame(
-                    r#"{"type":"event","event":"agent","payload":{"runId":7}}"#,
-                    FrameEffect::Nothing,
-                ),
-                Frame(V3_DELTA_1, FrameEffect::Nothing),
+                Frame("not json"),
+                Frame(r#"{"type":"hello"}"#),
+                Frame(r#"{"type":"event","event":"agent","payload":{"runId":7}}"#),
+                Frame(V3_DELTA_1),
             ],
             answers: vec![(V3_REQ, "waiting")],
             events: vec![(V3_RUN, vec!["delta echo: hello"])],
@@ -406,7 +390,11 @@ async fn recorded_frames_reach_the_right_waiters() {
                     router.register(RequestId::from(req), PendingKind::Call(reply));
                     calls.insert(req, rx);
                 }
-                Frame(text, effect) => {
+                Frame(text) => {
+                    let effect = router.route(text, &pool);
+                    assert_eq!(effect, FrameEffect::Nothing, "{name}: {text}");
+                }
+                Effect(text, effect) => {
                     assert_eq!(router.route(text, &pool), effect, "{name}: {text}");
                 }
                 Forget(run) => router.abandon_run(run),
