@@ -34,8 +34,6 @@ fi
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
-echo "== import circles in clawshim-core"
-python3 scripts/import_cycles.py --check src
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
