@@ -13,7 +13,7 @@ use std::marker::PhantomData;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
-use super::RequestError;
+use crate::error::RequestError;
 
 /// A JSON value with its scalars kept and its arrays and objects reduced to their type:
 /// enough to type-check a field and to word the error.

@@ -38,7 +38,7 @@ use crate::openai::limits::{
     self, MAX_CONTENT_PARTS, MAX_INPUT_ITEMS, MAX_MODEL_BYTES, MAX_USER_BYTES,
 };
 use crate::openai::request::{bool_field, string_field, MAX_UNKNOWN_NAMES, NOT_JSON};
-use crate::openai::RequestError;
+use crate::error::RequestError;
 use crate::thinking::ThinkingLevel;
 
 /// Documented request fields that are accepted and ignored.
