@@ -16,6 +16,7 @@ use crate::openai::{
     AssistantRole, ChatCompletionChunk, ChatCompletionResponse, ChunkDelta, CompletionUsage,
     FinishReason,
 };
+use crate::progress_text::ProgressText;
 use crate::run_format::{ReplyText, RunFormat};
 
 /// What every chunk or response of one completion shares.
@@ -64,6 +65,8 @@ pub struct ChatTranslator {
     meta: CompletionMeta,
     include_usage: bool,
     text: ReplyText,
+    /// The agent's work, sent as `reasoning_content`.
+    progress: ProgressText,
     ending: Option<Ending>,
     /// The error the stream sent, if any.
     failure: Option<GatewayError>,
@@ -76,6 +79,7 @@ impl ChatTranslator {
             meta,
             include_usage,
             text: ReplyText::default(),
+            progress: ProgressText::default(),
             ending: None,
             failure: None,
         }
@@ -87,6 +91,7 @@ impl ChatTranslator {
             ChunkDelta {
                 role: Some(AssistantRole::Assistant),
                 content: None,
+                reasoning_content: None,
             },
             None,
         )
@@ -133,6 +138,18 @@ impl ChatTranslator {
             ChunkDelta {
                 role: None,
                 content: Some(text),
+                reasoning_content: None,
+            },
+            None,
+        )
+    }
+
+    fn reasoning_chunk(&self, text: String) -> ChatCompletionChunk {
+        self.chunk(
+            ChunkDelta {
+                role: None,
+                content: None,
+                reasoning_content: Some(text),
             },
             None,
         )
@@ -167,6 +184,10 @@ impl RunFormat for ChatTranslator {
                 Some(text) => vec![StreamItem::Chunk(self.content_chunk(text))],
                 None => Vec::new(),
             },
+            RunEvent::Progress(progress) => match self.progress.render(&progress) {
+                Some(text) => vec![StreamItem::Chunk(self.reasoning_chunk(text))],
+                None => Vec::new(),
+            },
             RunEvent::Finished(outcome) => self.on_finished(outcome),
             RunEvent::Failed(err) => self.on_failed(err),
             RunEvent::Lagged => self.on_failed(GatewayError::Lagged),
@@ -182,7 +203,8 @@ impl RunFormat for ChatTranslator {
         self.failure.as_ref()
     }
 
-    /// The content is [`ReplyText::whole`]: the final text, else the deltas.
+    /// The content is [`ReplyText::whole`]: the final text, else the deltas; the agent's
+    /// work, if any was shown, is `reasoning_content`.
     fn answer(&self) -> Option<Result<ChatCompletionResponse, GatewayError>> {
         let (stop, usage) = match self.ending.as_ref()? {
             Ok(ended) => *ended,
@@ -190,14 +212,16 @@ impl RunFormat for ChatTranslator {
         };
         let text = self.text.whole();
         Some(finish(stop, !text.is_empty()).map(|reason| {
-            ChatCompletionResponse::new(
+            let mut response = ChatCompletionResponse::new(
                 self.meta.id.clone(),
                 self.meta.model.clone(),
                 self.meta.created,
                 text.to_owned(),
                 reason,
                 usage.map(CompletionUsage::from),
-            )
+            );
+            response.choices[0].message.reasoning_content = self.progress.whole();
+            response
         }))
     }
 }
@@ -205,6 +229,7 @@ impl RunFormat for ChatTranslator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gateway::progress::{Progress, StepPhase, StepStatus, ToolStep};
     use crate::gateway::Usage;
 
     fn meta() -> CompletionMeta {
@@ -241,6 +266,11 @@ mod tests {
             .map(|item| match item {
                 StreamItem::Chunk(c) if c.choices.is_empty() => {
                     format!("usage:{}", c.usage.unwrap().unwrap().total_tokens)
+                }
+                StreamItem::Chunk(c) if c.choices[0].delta.reasoning_content.is_some() => {
+                    let delta = &c.choices[0].delta;
+                    assert!(delta.content.is_none() && delta.role.is_none());
+                    format!("r:{}", delta.reasoning_content.as_deref().unwrap())
                 }
                 StreamItem::Chunk(c) => {
                     let choice = &c.choices[0];
@@ -605,5 +635,61 @@ mod tests {
             assert_eq!(t.failure(), Some(&err));
             assert_eq!(collect(vec![RunEvent::Delta("a".into()), event]), Err(err));
         }
+    }
+
+    fn v4_step(phase: StepPhase, status: StepStatus) -> RunEvent {
+        // openclaw-lab tool_call
+        RunEvent::Progress(Progress::Tool(ToolStep {
+            phase,
+            call_id: Some("call_mock_164c858e".into()),
+            name: Some("agents_list".into()),
+            title: Some("Agents".into()),
+            error: (status == StepStatus::Blocked).then(|| "Tool agents_list not found".into()),
+            status,
+            started_at_ms: Some(1795689841412),
+            ended_at_ms: (phase == StepPhase::Ended).then_some(1795689841418),
+            args: None,
+            result: None,
+        }))
+    }
+
+    #[test]
+    fn steps_are_reasoning_before_and_between_the_answer() {
+        let events = vec![
+            RunEvent::Progress(Progress::Thinking("Hmm.".into())),
+            v4_step(StepPhase::Started, StepStatus::Running),
+            v4_step(StepPhase::Ended, StepStatus::Blocked),
+            RunEvent::Delta("echo".into()),
+            finished("echo", StopKind::Completed, None),
+        ];
+        let (items, t) = stream(false, events);
+        assert_eq!(
+            view(&items),
+            [
+                "role",
+                "r:Hmm.",
+                "r:\nRunning: Agents",
+                "r: … blocked in 0.0 s: Tool agents_list not found\n",
+                "c:echo",
+                "finish:stop",
+                "done"
+            ]
+        );
+        let answer = t.answer().unwrap().unwrap();
+        let message = &answer.choices[0].message;
+        assert_eq!(message.content, "echo");
+        assert_eq!(
+            message.reasoning_content.as_deref(),
+            Some("Hmm.\nRunning: Agents … blocked in 0.0 s: Tool agents_list not found\n")
+        );
+    }
+
+    #[test]
+    fn without_progress_the_answer_has_no_reasoning_field() {
+        let (_, t) = stream(false, vec![finished("hi", StopKind::Completed, None)]);
+        let json = serde_json::to_value(t.answer().unwrap().unwrap()).unwrap();
+        assert!(json["choices"][0]["message"]
+            .get("reasoning_content")
+            .is_none());
     }
 }

@@ -54,6 +54,10 @@ pub struct ChunkDelta {
     /// New reply text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
+    /// New text of the agent's work (tool steps, thinking), the field Open WebUI, LibreChat
+    /// and the DeepSeek/vLLM convention show as reasoning; never the answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_content: Option<String>,
 }
 
 impl ChatCompletionChunk {
@@ -111,6 +115,7 @@ mod tests {
         ChunkDelta {
             role: None,
             content: Some(text.into()),
+            reasoning_content: None,
         }
     }
 
@@ -143,6 +148,7 @@ mod tests {
             ChunkDelta {
                 role: Some(AssistantRole::Assistant),
                 content: None,
+                reasoning_content: None,
             },
             None,
             true,

@@ -48,6 +48,7 @@ impl ChatCompletionResponse {
                     role: AssistantRole::Assistant,
                     content,
                     refusal: None,
+                    reasoning_content: None,
                 },
                 logprobs: None,
                 finish_reason,
@@ -79,6 +80,10 @@ pub struct ResponseMessage {
     pub content: String,
     /// Always `null`: agent replies are text.
     pub refusal: Option<String>,
+    /// The agent's work as text (tool steps, thinking), when the request's progress level
+    /// shows it; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_content: Option<String>,
 }
 
 /// Why a reply ended, in OpenAI's words.

@@ -210,6 +210,7 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
         trusted_proxies,
         warnings,
         log_format: m.log_format,
+        progress: m.progress,
         gateway_discovered_from: m.discovered_from,
         images: ImageFetchConfig {
             allow_urls: m.images_allow_urls,

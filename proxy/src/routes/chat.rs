@@ -64,6 +64,7 @@ pub async fn serve(
         pending,
         deadline,
         slots: _slots,
+        progress: _,
     } = prepared;
     let Some(run) = start_run(session, ctx, &app.gateway, &app.admission, pending).await? else {
         return Ok(());

@@ -15,6 +15,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use clawshim_core::gateway::ProgressLevel;
 use clawshim_core::openai::responses::{self as wire, ResponseStreamEvent, ResponsesRequest};
 use clawshim_core::prompt;
 use clawshim_core::responses_translate::{ResponseMeta, ResponsesTranslator};
@@ -74,6 +75,7 @@ pub async fn serve(
         pending,
         deadline,
         slots: _slots,
+        progress,
     } = prepared;
     let meta = response_meta(
         &req,
@@ -86,7 +88,10 @@ pub async fn serve(
     let Some(run) = start_run(session, ctx, &app.gateway, &app.admission, pending).await? else {
         return Ok(());
     };
-    let format = ResponsesTranslator::new(meta);
+    let mut format = ResponsesTranslator::new(meta);
+    if progress != ProgressLevel::Off {
+        format = format.showing_progress();
+    }
     if stream {
         let mut output = SseOutput::new(format, app.config.keepalive);
         serve_run(session, ctx, run, deadline, &mut output).await

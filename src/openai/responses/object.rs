@@ -174,21 +174,22 @@ pub struct TextFormat {
     pub r#type: String,
 }
 
-/// `"type": "message"`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum MessageKind {
-    /// The only value we emit.
-    #[default]
+/// An output item: the agent's work as a reasoning summary (only when the request's progress
+/// level shows it), then the assistant's message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum OutputItem {
+    /// `"type": "message"`.
     #[serde(rename = "message")]
-    Message,
+    Message(MessageItem),
+    /// `"type": "reasoning"`.
+    #[serde(rename = "reasoning")]
+    Reasoning(ReasoningItem),
 }
 
-/// An output item: the assistant's message.
+/// The assistant's message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OutputItem {
-    /// Always `message`.
-    #[serde(rename = "type")]
-    pub kind: MessageKind,
+pub struct MessageItem {
     /// `msg_<uuid>`.
     pub id: String,
     /// `in_progress`, `completed` or `incomplete`.
@@ -199,15 +200,72 @@ pub struct OutputItem {
     pub content: Vec<OutputText>,
 }
 
+/// The agent's work (tool steps, thinking, approval waits) as one reasoning summary: what
+/// Codex CLI prints as its reasoning summary and the Agents SDK yields as a reasoning item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReasoningItem {
+    /// `rs_<uuid>`.
+    pub id: String,
+    /// `in_progress` or `completed`.
+    pub status: ResponseStatus,
+    /// One `summary_text` part (none in `response.output_item.added`).
+    pub summary: Vec<SummaryText>,
+}
+
+/// `"type": "summary_text"`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SummaryTextKind {
+    /// The only value.
+    #[default]
+    #[serde(rename = "summary_text")]
+    SummaryText,
+}
+
+/// A `summary_text` part of a reasoning item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SummaryText {
+    /// Always `summary_text`.
+    #[serde(rename = "type")]
+    pub kind: SummaryTextKind,
+    /// The text.
+    pub text: String,
+}
+
+impl SummaryText {
+    /// A part holding `text`.
+    pub fn new(text: String) -> Self {
+        SummaryText {
+            kind: SummaryTextKind::SummaryText,
+            text,
+        }
+    }
+}
+
 impl OutputItem {
     /// The assistant message `id` with `text` (no content part when `text` is `None`).
     pub fn message(id: &str, status: ResponseStatus, text: Option<String>) -> Self {
-        OutputItem {
-            kind: MessageKind::Message,
+        OutputItem::Message(MessageItem {
             id: id.to_owned(),
             status,
             role: AssistantRole::Assistant,
             content: text.map(OutputText::new).into_iter().collect(),
+        })
+    }
+
+    /// The reasoning item `id` with `text` (no summary part when `text` is `None`).
+    pub fn reasoning(id: &str, status: ResponseStatus, text: Option<String>) -> Self {
+        OutputItem::Reasoning(ReasoningItem {
+            id: id.to_owned(),
+            status,
+            summary: text.map(SummaryText::new).into_iter().collect(),
+        })
+    }
+
+    /// The message, if this item is one.
+    pub fn as_message(&self) -> Option<&MessageItem> {
+        match self {
+            OutputItem::Message(m) => Some(m),
+            OutputItem::Reasoning(_) => None,
         }
     }
 }
@@ -324,5 +382,15 @@ mod tests {
         );
         let empty = OutputItem::message("msg_1", ResponseStatus::InProgress, None);
         assert_eq!(serde_json::to_value(&empty).unwrap()["content"], json!([]));
+        let reasoning =
+            OutputItem::reasoning("rs_1", ResponseStatus::Completed, Some("Ran".into()));
+        assert_eq!(
+            serde_json::to_value(&reasoning).unwrap(),
+            json!({"type":"reasoning","id":"rs_1","status":"completed",
+                   "summary":[{"type":"summary_text","text":"Ran"}]})
+        );
+        let back: OutputItem =
+            serde_json::from_value(serde_json::to_value(&item).unwrap()).unwrap();
+        assert_eq!(back, item);
     }
 }
