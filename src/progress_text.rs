@@ -30,10 +30,8 @@ const WHOLE_CUT_NOTE: &str = "\n[more progress not shown]\n";
 /// answer (all of it, bounded).
 #[derive(Debug, Default)]
 pub struct ProgressText {
-    /// The call id of the step whose "Running:" line is open, if one is.
-    open_step: Option<Option<String>>,
-    /// The last text sent did not end a line.
-    mid_line: bool,
+    /// The line the last text left open, if any.
+    open: OpenLine,
     /// Start times (Unix ms) by call id.
     starts: HashMap<String, u64>,
     /// Everything rendered so far, up to [`WHOLE_MAX_BYTES`].
@@ -42,22 +40,41 @@ pub struct ProgressText {
     cut: bool,
 }
 
+/// What the last text left unfinished.
+#[derive(Debug, Default, PartialEq, Eq)]
+enum OpenLine {
+    /// Nothing: the next text starts a line.
+    #[default]
+    None,
+    /// A step's "Running:" line, by its call id; its end completes it.
+    Step(Option<String>),
+    /// Thinking text; more thinking continues it.
+    Thinking,
+}
+
 impl ProgressText {
     /// The text `progress` adds, `None` when it adds nothing.
     pub fn render(&mut self, progress: &Progress) -> Option<String> {
         let text = match progress {
             Progress::Tool(step) => self.step(step),
             Progress::Thinking(text) => {
-                let mut out = self.close_line();
+                let mut out = if self.open == OpenLine::Thinking {
+                    String::new()
+                } else {
+                    self.close_line()
+                };
                 out.push_str(text);
-                self.mid_line = !text.ends_with('\n');
+                self.open = if text.ends_with('\n') {
+                    OpenLine::None
+                } else {
+                    OpenLine::Thinking
+                };
                 out
             }
             Progress::Approval(wait) => {
                 let mut out = self.close_line();
                 out.push_str(&approval_line(wait));
                 out.push('\n');
-                self.mid_line = false;
                 out
             }
         };
@@ -93,8 +110,7 @@ impl ProgressText {
 
     /// A newline when the last text left a line open.
     fn close_line(&mut self) -> String {
-        self.open_step = None;
-        if std::mem::take(&mut self.mid_line) {
+        if std::mem::take(&mut self.open) != OpenLine::None {
             "\n".to_owned()
         } else {
             String::new()
@@ -118,18 +134,16 @@ impl ProgressText {
                     out.push_str(args);
                     out.push('`');
                 }
-                self.open_step = Some(step.call_id.clone());
-                self.mid_line = true;
+                self.open = OpenLine::Step(step.call_id.clone());
                 out
             }
             StepPhase::Ended => {
                 let started = step
                     .started_at_ms
                     .or_else(|| step.call_id.as_ref().and_then(|id| self.starts.remove(id)));
-                let continues = self.mid_line && self.open_step.as_ref() == Some(&step.call_id);
+                let continues = self.open == OpenLine::Step(step.call_id.clone());
                 let mut out = if continues {
-                    self.open_step = None;
-                    self.mid_line = false;
+                    self.open = OpenLine::None;
                     " … ".to_owned()
                 } else {
                     let mut out = self.close_line();
@@ -255,7 +269,8 @@ mod tests {
         blocked.ended_at_ms = Some(1795689841418);
         blocked.error = Some("Tool agents_list not found".into());
         let (text, _) = render_all(vec![
-            Progress::Thinking("Let me look".into()),
+            Progress::Thinking("Let me".into()),
+            Progress::Thinking(" look".into()),
             Progress::Tool(step(StepPhase::Started, "c1", None, StepStatus::Running)),
             Progress::Tool(step(
                 StepPhase::Started,
