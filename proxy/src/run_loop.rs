@@ -15,7 +15,7 @@ use pingora::proxy::Session;
 use tokio::time::Instant;
 use tracing::debug;
 
-use crate::admission::{self, Admission, Refusal};
+use crate::admission::{self, Admission, Overload, Refusal, SessionStore};
 use crate::ctx::RequestCtx;
 use crate::errors::HttpError;
 use crate::metrics;
@@ -127,7 +127,7 @@ pub async fn start_run(
 ) -> Result<Option<Run>, HttpError> {
     let mut attempt = 0;
     loop {
-        let permit = tokio::select! {
+        let mut permit = tokio::select! {
             permit = admission.acquire() => permit.map_err(|refusal| overloaded(admission, refusal))?,
             _ = client_gone(session) => {
                 ctx.client_gone = true;
@@ -146,17 +146,21 @@ pub async fn start_run(
                 return Ok(None);
             }
         };
+        let store = SessionStore::of(gateway);
         match started {
             Ok(run) => {
-                let latency = gateway
-                    .accept_waits_for_session_store()
-                    .then(|| sent.elapsed());
-                permit.accepted(latency);
+                permit.accepted(store, sent.elapsed());
                 ctx.admission = Some(permit);
                 return Ok(Some(run));
             }
-            Err(e) if admission::is_overload_refusal(&e) => {
-                permit.overloaded();
+            Err(e) => {
+                let signal = admission::overload_of(&e, store);
+                if let Some(signal) = signal {
+                    permit.overloaded(signal);
+                }
+                if !signal.is_some_and(Overload::ran_nothing) {
+                    return Err(e.into());
+                }
                 drop(permit);
                 if attempt >= admission.settings().max_retries {
                     return Err(e.into());
@@ -173,7 +177,6 @@ pub async fn start_run(
                     }
                 }
             }
-            Err(e) => return Err(e.into()),
         }
     }
 }
@@ -209,9 +212,7 @@ pub async fn serve_run(
         let flow = tokio::select! {
             event = run.next(deadline) => {
                 if let (RunEvent::Failed(e), Some(permit)) = (&event, &ctx.admission) {
-                    if admission::is_overload_failure(e) {
-                        permit.overloaded();
-                    }
+                    permit.failed(e);
                 }
                 let flow = output.event(session, ctx, event).await?;
                 if let Some(every) = every.filter(|_| output.events_reach_the_client()) {
