@@ -39,7 +39,7 @@ pub struct RequestCtx {
     /// Limit for each write of the response to the client. Set in `request_filter`.
     pub write_timeout: Duration,
     /// The run's admission slot, held until the run is over (`run_loop`).
-    pub admission: Option<crate::admission::Permit>,
+    pub admission: Option<std::sync::Arc<crate::admission::Permit>>,
 }
 
 impl RequestCtx {

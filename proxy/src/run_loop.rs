@@ -6,6 +6,7 @@
 //! SSE as they come). Leaving the loop early drops the run, which aborts it on the gateway
 //! (see `clawshim_core::gateway::run`), so no path here has to remember to.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -115,9 +116,10 @@ pub trait RunOutput {
 /// Start `req` on the gateway while watching the client, and record its run id. `Ok(None)`
 /// when the client left before the gateway accepted the run (dropping the start aborts it).
 ///
-/// The run first waits for a slot in `admission` (kept in `ctx` until the run is over); an
-/// overload refusal that ran nothing is retried with a fresh run id after a jittered delay,
-/// a bounded number of times (see `admission`).
+/// The run first waits for a slot in `admission` (kept in `ctx` until the run is over, and
+/// on clawdbot until its per-request session is deleted); an overload refusal that ran
+/// nothing is retried with a fresh run id after a jittered delay, a bounded number of times
+/// (see `admission`).
 pub async fn start_run(
     session: &mut Session,
     ctx: &mut RequestCtx,
@@ -148,8 +150,14 @@ pub async fn start_run(
         };
         let store = SessionStore::of(gateway);
         match started {
-            Ok(run) => {
+            Ok(mut run) => {
                 permit.accepted(store, sent.elapsed());
+                let permit = Arc::new(permit);
+                if store == SessionStore::FileLocked {
+                    // clawdbot's `sessions.delete` of the per-request session takes the store
+                    // lock too: the slot stays taken until it is answered.
+                    run.hold_until_cleaned_up(permit.clone());
+                }
                 ctx.admission = Some(permit);
                 return Ok(Some(run));
             }
