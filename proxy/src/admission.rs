@@ -25,7 +25,8 @@
 //! (`commands/agent.js:145` skills snapshot and `:163` overrides, before the model) and once
 //! more after the model answered (`commands/agent.js:410` ->
 //! `commands/agent/session-store.js:40`, usage and `updatedAt`); clawshim's own
-//! `sessions.delete` takes it too. A timeout in any of them fails the accepted run with
+//! `sessions.delete` of the run's session takes it too (so the run's slot is held until that
+//! is answered: `run_loop`). A timeout in any of the run's writes fails the accepted run with
 //! `UNAVAILABLE` (`gateway/server-methods/agent.js:284-300`), and the frame does not say
 //! which write it was, so such a run may have called the model: it is never retried (a retry
 //! under the same run id would only get the gateway's cached failure, `agent.js:291`). It is
@@ -351,6 +352,13 @@ pub enum Overload {
 }
 
 impl Overload {
+    /// Every signal (each exported from the start, at zero).
+    pub const ALL: [Overload; 3] = [
+        Overload::Refused,
+        Overload::SlowAccept,
+        Overload::LockTimeoutAfterAccept,
+    ];
+
     /// Whether the run provably ran nothing, so it may be sent again.
     pub fn ran_nothing(self) -> bool {
         self == Overload::Refused

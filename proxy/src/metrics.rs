@@ -194,7 +194,10 @@ pub fn get() -> &'static Metrics {
 /// The Prometheus text endpoint (any path) on `addr`, pingora's stock service.
 pub fn service(addr: &str) -> Service<PrometheusServer> {
     // Register before the first scrape so every series shows, even at zero.
-    let _ = get();
+    let m = get();
+    for signal in crate::admission::Overload::ALL {
+        m.run_overloads.with_label_values(&[signal.label()]);
+    }
     let mut service = pingora_prometheus::prometheus_http_service();
     service.add_tcp(addr);
     service
