@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use clawshim_core::gateway::{GatewayClient, Run, RunEvent, RunRequest};
+use clawshim_core::gateway::{GatewayClient, Run, RunEvent};
 use pingora::proxy::Session;
 use tokio::time::Instant;
 use tracing::debug;
@@ -21,6 +21,7 @@ use crate::request::ctx::RequestCtx;
 use crate::request::errors::HttpError;
 use crate::request::respond::{self, Head};
 use crate::run::admission::{self, Admission, Overload, Refusal, SessionStore};
+use crate::run::run_setup::PendingRun;
 
 /// Whether the loop keeps serving the run after an output's step (the header, an event, a
 /// keep-alive).
@@ -114,8 +115,9 @@ pub trait RunOutput {
     ) -> Result<Serving, HttpError>;
 }
 
-/// Start `req` on the gateway while watching the client, and record its run id. `Ok(None)`
-/// when the client left before the gateway accepted the run (dropping the start aborts it).
+/// Start `pending` on the gateway while watching the client, and record its run id.
+/// `Ok(None)` when the client left before the gateway accepted the run (dropping the start
+/// aborts it). The request is freed when this returns.
 ///
 /// The run first waits for a slot in `admission` (kept in `ctx` until the run is over, and
 /// on clawdbot until its per-request session is deleted); an overload refusal that ran
@@ -126,8 +128,11 @@ pub async fn start_run(
     ctx: &mut RequestCtx,
     gateway: &GatewayClient,
     admission: &Admission,
-    req: &RunRequest,
+    pending: PendingRun,
 ) -> Result<Option<Run>, HttpError> {
+    // The request (and its bytes) is dropped when this returns: once accepted, the gateway
+    // has it; before, nothing will send it.
+    let req = &pending.request;
     let mut attempt = 0;
     loop {
         let mut permit = tokio::select! {
