@@ -14,6 +14,7 @@ use clawshim_core::translate::{ChunkTranslator, CompletionMeta, ResponseCollecto
 use pingora::proxy::Session;
 
 use crate::body;
+use crate::body_slots::Reader;
 use crate::ctx::RequestCtx;
 use crate::errors::HttpError;
 use crate::keys::Principal;
@@ -32,7 +33,8 @@ pub async fn serve(
     app: &App,
     principal: &Principal,
 ) -> Result<(), HttpError> {
-    let body = body::read(session, &app.bodies, app.config.max_body_bytes).await?;
+    let reader = Reader::new(principal, ctx.client_ip);
+    let body = body::read(session, &app.bodies, &reader, &app.config.body).await?;
     let req = openai::request::parse(&body.bytes)?;
     drop(body);
     run_setup::log_ignored(ctx, &req.ignored_fields());

@@ -16,6 +16,7 @@ use clawshim_core::gateway::client::GatewayAuth;
 use pingora::proxy::Session;
 
 use crate::body;
+use crate::body_slots::Reader;
 use crate::config::Config;
 use crate::ctx::RequestCtx;
 use crate::errors::HttpError;
@@ -75,10 +76,11 @@ pub async fn serve(
     ctx: &mut RequestCtx,
     app: &App,
     // Authenticated by `request_filter`; embeddings run no agent, so the caller's agent
-    // allowlist and sessions do not apply.
-    _principal: &Principal,
+    // allowlist and sessions do not apply; its share of the body slots does.
+    principal: &Principal,
 ) -> Result<(), HttpError> {
-    let body = body::read(session, &app.bodies, app.config.max_body_bytes).await?;
+    let reader = Reader::new(principal, ctx.client_ip);
+    let body = body::read(session, &app.bodies, &reader, &app.config.body).await?;
     if app.gateway.protocol() == Some(3) {
         return Err(HttpError::NoEmbeddings);
     }

@@ -9,6 +9,7 @@ pub mod admission;
 pub mod auth;
 pub mod auth_limit;
 pub mod body;
+pub mod body_slots;
 pub mod chat;
 pub mod client_ip;
 pub mod config;
@@ -20,6 +21,7 @@ pub mod embeddings;
 pub mod errors;
 pub mod gateway_service;
 pub mod gateway_status;
+pub mod header_guard;
 pub mod health;
 pub mod idempotency;
 pub mod image_fetch;
@@ -121,9 +123,14 @@ pub fn build_server(mut config: Config) -> Server {
     let mut proxy = HttpProxy::new(ClawShim::new(app.clone()), server.configuration.clone());
     proxy.handle_init_modules();
     proxy.h2_options = Some(app.config.connections.h2_options());
+    proxy.server_options = Some(app.config.connections.server_options());
     let mut http = Service::new(
         "clawshim http".to_string(),
-        Guarded::new(proxy, app.config.connections.clone()),
+        Guarded::new(
+            proxy,
+            app.config.connections.clone(),
+            app.config.trusted_proxies.clone(),
+        ),
     );
     if let Some(addr) = app.config.listen {
         http.add_tcp(&addr.to_string());

@@ -15,6 +15,7 @@ use tokio::sync::Semaphore;
 
 use crate::admission::Admission;
 use crate::auth_limit::FailedAuthLimiter;
+use crate::body_slots::BodySlots;
 use crate::config::Config;
 use crate::ctx::RequestCtx;
 use crate::embeddings::EmbeddingsForwarder;
@@ -23,7 +24,8 @@ use crate::image_fetch::ImageFetcher;
 use crate::keys::{KeyStore, Principal};
 use crate::route::{self, Route};
 use crate::{
-    access, auth, chat, client_ip, embeddings, health, metrics, models, passthrough, responses,
+    access, auth, chat, client_ip, connections, embeddings, health, metrics, models, passthrough,
+    responses,
 };
 
 /// Service-wide state shared by every request.
@@ -34,8 +36,8 @@ pub struct App {
     pub gateway: GatewayClient,
     /// One permit per run in flight.
     pub runs: Arc<Semaphore>,
-    /// One slot per request body being read and parsed ([`crate::body`]).
-    pub bodies: Arc<Semaphore>,
+    /// The slots of the request bodies being read and parsed ([`crate::body_slots`]).
+    pub bodies: BodySlots,
     /// Adaptive limit and queue of the runs sent to the gateway.
     pub admission: Admission,
     /// Accepted credentials: shared tokens and API keys.
@@ -55,7 +57,10 @@ impl App {
     pub fn new(config: Config, gateway: GatewayClient) -> App {
         App {
             runs: Arc::new(Semaphore::new(config.max_concurrent_runs)),
-            bodies: Arc::new(Semaphore::new(config.max_concurrent_bodies)),
+            bodies: BodySlots::new(
+                config.max_concurrent_bodies,
+                config.max_concurrent_bodies_per_client,
+            ),
             admission: Admission::new(config.admission.clone()),
             keys: KeyStore::new(config.api_tokens.clone(), &config.keys),
             failed_auth: FailedAuthLimiter::new(config.max_failed_auth, config.failed_auth_window),
@@ -290,6 +295,7 @@ impl ProxyHttp for ClawShim {
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
         access::log(session, e, ctx);
         metrics::observe(session, ctx);
+        connections::request_done(session, self.app.config.connections.idle_timeout);
     }
 }
 

@@ -21,8 +21,10 @@ use clawshim_core::gateway::GatewayConfig;
 use super::defaults;
 use super::merge::Merged;
 use super::{Config, ConfigError};
+use crate::body::BodyLimits;
 use crate::client_ip::TrustedProxies;
 use crate::connections::ConnectionLimits;
+use crate::header_guard::HeaderLimits;
 use crate::image_fetch::ImageFetchConfig;
 use crate::passthrough::Allowlist;
 
@@ -106,6 +108,14 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
     if m.max_concurrent_bodies == 0 {
         errors.push("max_concurrent_bodies must be at least 1".into());
     }
+    if !(1..=m.max_concurrent_bodies.max(1)).contains(&m.max_concurrent_bodies_per_client) {
+        errors.push(
+            "max_concurrent_bodies_per_client must be between 1 and max_concurrent_bodies".into(),
+        );
+    }
+    if m.body_timeout_secs == 0 {
+        errors.push("body_timeout_secs must be at least 1".into());
+    }
     if m.max_concurrent_runs == 0 {
         errors.push("max_concurrent_runs must be at least 1".into());
     }
@@ -116,8 +126,17 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
     if m.max_connections == 0 {
         errors.push("max_connections must be at least 1".into());
     }
+    if !(1..=m.max_connections.max(1)).contains(&m.max_connections_per_address) {
+        errors.push("max_connections_per_address must be between 1 and max_connections".into());
+    }
     if m.header_timeout_secs == 0 {
         errors.push("header_timeout_secs must be at least 1".into());
+    }
+    if m.max_header_bytes < 1024 {
+        errors.push("max_header_bytes must be at least 1024".into());
+    }
+    if m.idle_timeout_secs == 0 {
+        errors.push("idle_timeout_secs must be at least 1".into());
     }
     if !(1..=defaults::H2_MAX_CONCURRENT_STREAMS).contains(&m.h2_max_concurrent_streams) {
         errors.push(format!(
@@ -175,7 +194,11 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
                 .min(m.max_concurrent_runs),
             ..Default::default()
         },
-        max_body_bytes: m.max_body_bytes,
+        body: BodyLimits {
+            max_bytes: m.max_body_bytes,
+            timeout: Duration::from_secs(m.body_timeout_secs),
+            min_bytes_per_sec: m.body_min_bytes_per_sec,
+        },
         run_timeout: Duration::from_secs(m.run_timeout_secs),
         run_grace: defaults::RUN_GRACE,
         write_timeout: Duration::from_secs(m.write_timeout_secs),
@@ -183,13 +206,19 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
         json_keepalive: Some(Duration::from_secs(m.json_keepalive_secs)).filter(|d| !d.is_zero()),
         max_concurrent_runs: m.max_concurrent_runs,
         max_concurrent_bodies: m.max_concurrent_bodies,
+        max_concurrent_bodies_per_client: m.max_concurrent_bodies_per_client,
         threads: m.threads,
         grace_period: Duration::from_secs(m.grace_period_secs),
         passthrough: m.passthrough,
         passthrough_allow,
         connections: ConnectionLimits {
             max_connections: m.max_connections,
-            header_timeout: Duration::from_secs(m.header_timeout_secs),
+            max_connections_per_address: m.max_connections_per_address,
+            header: HeaderLimits {
+                timeout: Duration::from_secs(m.header_timeout_secs),
+                max_bytes: m.max_header_bytes,
+            },
+            idle_timeout: Duration::from_secs(m.idle_timeout_secs),
             h2_max_concurrent_streams: m.h2_max_concurrent_streams,
             h2_max_pending_accept_reset_streams: m.h2_max_pending_accept_reset_streams,
             h2_max_header_list_bytes: m.h2_max_header_list_bytes,
