@@ -10,10 +10,11 @@ use clap::{Args, Parser, Subcommand};
 
 use clawshim_core::gateway::SessionCleanup;
 
-use crate::passthrough::ForwardedHeaders;
-use crate::telemetry::LogFormat;
+use crate::front_door::passthrough::ForwardedHeaders;
+use crate::ops::telemetry::LogFormat;
 
-/// clawshim: OpenAI-compatible chat completions in front of a Clawdbot / OpenClaw gateway.
+/// clawshim: an OpenAI-compatible API (chat completions, Responses, models, embeddings) in
+/// front of a Clawdbot / OpenClaw gateway.
 #[derive(Debug, Parser)]
 #[command(name = "clawshim", version, about)]
 pub struct Cli {

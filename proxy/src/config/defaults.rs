@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use clawshim_core::gateway::SessionCleanup;
 
-use crate::passthrough::ForwardedHeaders;
-use crate::telemetry::LogFormat;
+use crate::front_door::passthrough::ForwardedHeaders;
+use crate::ops::telemetry::LogFormat;
 
 /// Refuse remote image URLs.
 pub const IMAGES_ALLOW_URLS: bool = false;
@@ -195,7 +195,7 @@ pub fn passthrough_allow() -> Vec<String> {
 
 /// Graceful-upgrade socket, in a directory private to this user (old and new process must
 /// use the same): `/run/clawshim/upgrade.sock` as root, else under `$XDG_RUNTIME_DIR/clawshim/`,
-/// else `<temp dir>/clawshim-<uid>/` ([`crate::upgrade_sock`]).
+/// else `<temp dir>/clawshim-<uid>/` ([`crate::front_door::upgrade_socket`]).
 pub fn upgrade_sock() -> PathBuf {
-    crate::upgrade_sock::default_path()
+    crate::front_door::upgrade_socket::default_path()
 }

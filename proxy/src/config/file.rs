@@ -8,8 +8,8 @@ use serde::Deserialize;
 
 use clawshim_core::gateway::SessionCleanup;
 
-use crate::passthrough::ForwardedHeaders;
-use crate::telemetry::LogFormat;
+use crate::front_door::passthrough::ForwardedHeaders;
+use crate::ops::telemetry::LogFormat;
 
 /// Top level of `clawshim.toml`.
 #[derive(Debug, Default, Deserialize)]

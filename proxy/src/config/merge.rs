@@ -19,8 +19,8 @@ use super::file::{
 };
 use clawshim_core::gateway::SessionCleanup;
 
-use crate::passthrough::ForwardedHeaders;
-use crate::telemetry::LogFormat;
+use crate::front_door::passthrough::ForwardedHeaders;
+use crate::ops::telemetry::LogFormat;
 
 /// Every setting after precedence and defaults, as written (addresses, URLs and secrets still
 /// strings).

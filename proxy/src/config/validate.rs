@@ -21,12 +21,12 @@ use clawshim_core::gateway::GatewayConfig;
 use super::defaults;
 use super::merge::Merged;
 use super::{Config, ConfigError};
-use crate::body::BodyLimits;
-use crate::client_ip::TrustedProxies;
-use crate::connections::ConnectionLimits;
-use crate::header_guard::HeaderLimits;
-use crate::image_fetch::ImageFetchConfig;
-use crate::passthrough::Allowlist;
+use crate::front_door::client_ip::TrustedProxies;
+use crate::front_door::connections::ConnectionLimits;
+use crate::front_door::header_guard::HeaderLimits;
+use crate::front_door::passthrough::Allowlist;
+use crate::request::body::BodyLimits;
+use crate::run::image_fetch::ImageFetchConfig;
 
 /// Check `m` and build the [`Config`]; `Err` lists every problem found.
 pub fn validate(m: Merged) -> Result<Config, ConfigError> {
@@ -188,8 +188,8 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
         max_failed_auth: m.max_failed_auth,
         failed_auth_window: Duration::from_secs(m.failed_auth_window_secs.max(1)),
         delete_ephemeral_sessions: m.delete_ephemeral_sessions,
-        admission: crate::admission::AdmissionSettings {
-            max_limit: crate::admission::AdmissionSettings::default()
+        admission: crate::run::admission::AdmissionSettings {
+            max_limit: crate::run::admission::AdmissionSettings::default()
                 .max_limit
                 .min(m.max_concurrent_runs),
             ..Default::default()
