@@ -90,6 +90,10 @@ pub struct Merged {
     pub body_timeout_secs: u64,
     /// Slowest average body rate, bytes per second (0: none).
     pub body_min_bytes_per_sec: u64,
+    /// Default run share of a key, percent (file only).
+    pub key_run_share_percent: u8,
+    /// Bytes of run requests held until accepted (file only).
+    pub max_run_bytes_in_flight: u64,
     /// Worker threads.
     pub threads: usize,
     /// Grace period after SIGTERM, seconds.
@@ -239,6 +243,8 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
                 max_concurrent_bodies_per_client: file_max_concurrent_bodies_per_client,
                 body_timeout_secs: file_body_timeout_secs,
                 body_min_bytes_per_sec: file_body_min_bytes_per_sec,
+                key_run_share_percent: file_key_run_share_percent,
+                max_run_bytes_in_flight: file_max_run_bytes_in_flight,
             },
         server:
             ServerSection {
@@ -370,6 +376,10 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
         body_min_bytes_per_sec: body_min_bytes_per_sec
             .or(file_body_min_bytes_per_sec)
             .unwrap_or(defaults::BODY_MIN_BYTES_PER_SEC),
+        key_run_share_percent: file_key_run_share_percent
+            .unwrap_or(defaults::KEY_RUN_SHARE_PERCENT),
+        max_run_bytes_in_flight: file_max_run_bytes_in_flight
+            .unwrap_or(defaults::MAX_RUN_BYTES_IN_FLIGHT),
         threads: threads.or(file_threads).unwrap_or_else(defaults::threads),
         grace_period_secs: grace_period_secs
             .or(file_grace_period_secs)

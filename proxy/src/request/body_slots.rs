@@ -49,7 +49,8 @@ pub struct Reader {
 }
 
 impl Reader {
-    /// The reader of a request from `principal` at `address`.
+    /// The reader of a request from `principal` at `address` (for a client a trusted proxy
+    /// could not name, the proxy's, as the failed-auth limiter counts it).
     pub fn new(principal: &Principal, address: Option<IpAddr>) -> Reader {
         Reader {
             key: principal.name().map(Arc::from),

@@ -22,7 +22,7 @@ use crate::request::respond::{self, Head};
 use crate::run::run_loop::{
     open_sse, send_events, serve_run, start_run, write_or_stop, RunOutput, Serving,
 };
-use crate::run::run_setup::{self, RunAsk};
+use crate::run::run_setup::{self, PreparedRun, RunAsk};
 use crate::state::ProxyState;
 
 /// Serve one chat completion. Errors before any response byte are returned for the caller to
@@ -33,7 +33,7 @@ pub async fn serve(
     app: &ProxyState,
     principal: &Principal,
 ) -> Result<(), HttpError> {
-    let reader = Reader::new(principal, ctx.client_ip);
+    let reader = Reader::new(principal, ctx.client_ip.map(|c| c.limiter_ip()));
     let body = body::read(session, &app.bodies, &reader, &app.config.body).await?;
     let req = openai::request::parse(&body.bytes)?;
     drop(body);
@@ -54,11 +54,6 @@ pub async fn serve(
         },
     )
     .await?;
-    let run = &prepared.request;
-    let deadline = prepared.deadline;
-    let Some(run) = start_run(session, ctx, &app.gateway, &app.admission, run).await? else {
-        return Ok(());
-    };
     let meta = CompletionMeta {
         id: format!("chatcmpl-{}", uuid::Uuid::new_v4().simple()),
         model: req.model.clone().unwrap_or_else(|| "openclaw".to_string()),
@@ -66,8 +61,19 @@ pub async fn serve(
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
     };
-    if req.is_stream() {
-        let mut output = SseOutput::new(meta, req.include_usage(), app.config.keepalive);
+    let (stream, include_usage) = (req.is_stream(), req.include_usage());
+    // The parsed messages are in the run's request now; the request goes once accepted.
+    drop(req);
+    let PreparedRun {
+        pending,
+        deadline,
+        slots: _slots,
+    } = prepared;
+    let Some(run) = start_run(session, ctx, &app.gateway, &app.admission, pending).await? else {
+        return Ok(());
+    };
+    if stream {
+        let mut output = SseOutput::new(meta, include_usage, app.config.keepalive);
         serve_run(session, ctx, run, deadline, &mut output).await
     } else {
         let mut output = JsonOutput::new(meta, app.config.json_keepalive);

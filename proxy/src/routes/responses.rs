@@ -32,7 +32,7 @@ use crate::request::respond::{self, Head};
 use crate::run::run_loop::{
     open_sse, send_events, serve_run, start_run, write_or_stop, RunOutput, Serving,
 };
-use crate::run::run_setup::{self, RunAsk};
+use crate::run::run_setup::{self, PreparedRun, RunAsk};
 use crate::state::ProxyState;
 
 /// Serve one Responses request. Errors before any response byte are returned for the caller
@@ -43,7 +43,7 @@ pub async fn serve(
     app: &ProxyState,
     principal: &Principal,
 ) -> Result<(), HttpError> {
-    let reader = Reader::new(principal, ctx.client_ip);
+    let reader = Reader::new(principal, ctx.client_ip.map(|c| c.limiter_ip()));
     let body = body::read(session, &app.bodies, &reader, &app.config.body).await?;
     let req = wire::parse(&body.bytes)?;
     drop(body);
@@ -75,17 +75,24 @@ pub async fn serve(
         },
     )
     .await?;
-    let run = &prepared.request;
+    let PreparedRun {
+        pending,
+        deadline,
+        slots: _slots,
+    } = prepared;
     let meta = response_meta(
         &req,
-        app.response_ids.issue(run.session_key.as_str(), &caller),
+        app.response_ids
+            .issue(pending.request.session_key.as_str(), &caller),
     );
-    let deadline = prepared.deadline;
-    let Some(run) = start_run(session, ctx, &app.gateway, &app.admission, run).await? else {
+    let stream = req.stream;
+    // The parsed input is in the run's request now; the request goes once accepted.
+    drop(req);
+    let Some(run) = start_run(session, ctx, &app.gateway, &app.admission, pending).await? else {
         return Ok(());
     };
     session.set_write_timeout(Some(app.config.write_timeout));
-    if req.stream {
+    if stream {
         let mut output = SseOutput::new(meta, app.config.keepalive);
         serve_run(session, ctx, run, deadline, &mut output).await
     } else {
