@@ -9,7 +9,7 @@ use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 
-use crate::front_door::{auth, client_ip, passthrough, ws_login};
+use crate::front_door::{auth, client_ip, connections, passthrough, ws_login};
 use crate::ops::{access_log, request_metrics};
 use crate::request::ctx::{request_id, RequestCtx};
 use crate::request::respond;
@@ -165,5 +165,6 @@ impl ProxyHttp for ClawShim {
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
         access_log::log(session, e, ctx);
         request_metrics::observe(session, ctx);
+        connections::request_done(session, self.state.config.connections.idle_timeout);
     }
 }

@@ -1,7 +1,8 @@
 //! End-to-end connection-level limits: a client dripping its request header is cut at the
 //! header timeout, connections beyond the cap are closed while open ones keep working, and a
 //! client that never reads its response is dropped after the write timeout (its run
-//! aborted). HTTP/2 stream limits are in `tls.rs` (HTTP/2 needs the HTTPS listener).
+//! aborted). HTTP/2 stream limits are in `tls.rs` (HTTP/2 needs the HTTPS listener); idle
+//! connections, later headers, header size and the per-address share in `slow_clients.rs`.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -86,7 +87,17 @@ async fn a_client_dripping_its_header_is_cut_at_the_header_timeout() {
 async fn connections_beyond_the_cap_are_closed_and_open_ones_keep_working() {
     const CAP: usize = 3;
     let gw = mock(Protocol::V4).await;
-    let shim = Shim::start_with(&gw.url(), |s| s.max_connections = Some(CAP), true).await;
+    // All from one address here: its share is the whole cap (`slow_clients.rs` tests the
+    // share).
+    let shim = Shim::start_with(
+        &gw.url(),
+        |s| {
+            s.max_connections = Some(CAP);
+            s.max_connections_per_address = Some(CAP);
+        },
+        true,
+    )
+    .await;
     // Fill the cap with kept-alive connections that have each been served once. The start-up
     // probe's connection may hold a slot for a moment: a refused attempt is retried.
     let deadline = Instant::now() + WAIT;
