@@ -56,6 +56,13 @@ impl ProxyHttp for ClawShim {
         if let Err(err) = result {
             respond::answer(session, ctx, &err).await?;
         }
+        if ctx.client_gone {
+            // A write failed or timed out, or the client left: close the connection. On
+            // `Ok(true)` pingora would finish the response first, flushing what is buffered
+            // with no write timeout (`HttpSession::finish`), and a client that stays silent
+            // would hold the socket for ever.
+            return Err(respond::client_gone_error());
+        }
         Ok(true)
     }
 
@@ -160,6 +167,12 @@ impl ProxyHttp for ClawShim {
             error_code: respond::fail_to_proxy(session, ctx, e).await,
             can_reuse_downstream: false,
         }
+    }
+
+    /// A client that left or stopped reading is not clawshim's error: the access line says
+    /// `client_gone`, no error line.
+    fn suppress_error_log(&self, _session: &Session, ctx: &RequestCtx, _error: &Error) -> bool {
+        ctx.client_gone
     }
 
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {

@@ -177,6 +177,13 @@ pub async fn fail_to_proxy(session: &mut Session, ctx: &mut RequestCtx, e: &ping
     code
 }
 
+/// What `request_filter` returns once the client is gone ([`RequestCtx::client_gone`]): a
+/// downstream connection error, which pingora answers by closing the connection without
+/// writing anything more (`errors::proxy_failure` maps it to no response).
+pub fn client_gone_error() -> Box<pingora::Error> {
+    pingora::Error::explain(pingora::ErrorType::ConnectionClosed, "client gone").into_down()
+}
+
 fn gone_on_error(ctx: &mut RequestCtx, written: pingora::Result<()>) -> pingora::Result<()> {
     if let Err(e) = &written {
         tracing::debug!(request_id = %ctx.request_id, error = %e, "client write failed");
