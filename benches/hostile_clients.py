@@ -17,6 +17,9 @@ Attacks:
   big-header    200 connections send one request, then 900 KB of a header that never ends
   h2-preface    N TLS connections negotiate h2 and send only the HTTP/2 preface
   slow-bodies   8 chat completions with `Content-Length: 1000`, a body byte every 5 s
+  ws-login      8 passthrough WebSockets guessing the gateway token: each opens, reads the
+                challenge, sends `connect` with a wrong token, reads the refusal, and again
+                (the failed-auth limit locks the address out: `429` on the upgrade)
 
 A connection the server refuses at once is retried after 5 s, others after 1 s. Loopback only.
 Standard library only; needs `openssl` for the test certificate.
@@ -27,6 +30,7 @@ Standard library only; needs `openssl` for the test certificate.
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import ssl
@@ -42,6 +46,16 @@ ATTACKER = "127.0.0.1"
 VICTIM = "127.0.0.2"
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 BIG_HEADER = b"GET /healthz HTTP/1.1\r\nx-big: " + b"a" * (900 << 10)
+WS_UPGRADE = (b"GET / HTTP/1.1\r\nHost: clawshim\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+              b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: "
+              + base64.b64encode(os.urandom(16)) + b"\r\n\r\n")
+WRONG_CONNECT = json.dumps({
+    "type": "req", "id": "connect-1", "method": "connect",
+    "params": {"minProtocol": 4, "maxProtocol": 4,
+               "client": {"id": "gateway-client", "version": "bench", "platform": "linux",
+                          "mode": "backend"},
+               "role": "operator", "scopes": ["operator.read"],
+               "auth": {"token": "a-wrong-guess"}}}).encode()
 CHAT = json.dumps(
     {"model": "openclaw/main", "messages": [{"role": "user", "content": "hi"}]}
 ).encode()
@@ -53,6 +67,9 @@ class Attack:
     def __init__(self, name, port, tls_port, count):
         self.name, self.port, self.tls_port, self.count = name, port, tls_port, count
         self.opened = 0
+        # ws-login: logins the gateway refused, and upgrades clawshim refused (locked out).
+        self.refused_logins = 0
+        self.locked_out = 0
         self.stopping = False
 
     async def run(self):
@@ -86,6 +103,9 @@ class Attack:
         )
         self.opened += 1
         try:
+            if self.name == "ws-login":
+                await self.guess_logins(reader, writer)
+                return
             if self.name in ("idle", "slow-later", "big-header"):
                 writer.write(b"GET /healthz HTTP/1.1\r\nHost: clawshim\r\n\r\n")
                 await writer.drain()
@@ -101,6 +121,23 @@ class Attack:
                     t.cancel()
         finally:
             writer.close()
+
+    async def guess_logins(self, reader, writer):
+        """One passthrough WebSocket: the challenge, then a wrong `connect`, until closed."""
+        writer.write(WS_UPGRADE)
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+        if not head.startswith(b"HTTP/1.1 101"):
+            if head.startswith(b"HTTP/1.1 429"):
+                self.locked_out += 1
+            raise OSError(head[:12])
+        while not self.stopping:
+            frame = json.loads(await asyncio.wait_for(ws_read_text(reader), 30))
+            if frame.get("event") == "connect.challenge":
+                writer.write(ws_text_frame(WRONG_CONNECT))
+                await writer.drain()
+            elif frame.get("type") == "res" and frame.get("ok") is False:
+                self.refused_logins += 1
 
     async def send(self, writer):
         """What the attack sends after its set-up; returns when the server closed."""
@@ -130,6 +167,30 @@ class Attack:
             writer.write(byte)
             await writer.drain()
             await asyncio.sleep(pace)
+
+
+def ws_text_frame(payload):
+    """A masked client text frame (RFC 6455 5.2)."""
+    mask = os.urandom(4)
+    n = len(payload)
+    head = bytes([0x81]) + (bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2, "big"))
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+async def ws_read_text(reader):
+    """The next text frame's payload; a close frame or a closed socket is an OSError."""
+    while True:
+        b0, b1 = await reader.readexactly(2)
+        n = b1 & 0x7F
+        if n == 126:
+            n = int.from_bytes(await reader.readexactly(2), "big")
+        elif n == 127:
+            n = int.from_bytes(await reader.readexactly(8), "big")
+        payload = await reader.readexactly(n)
+        if b0 & 0x0F == 0x8:
+            raise OSError("closed by the gateway")
+        if b0 & 0x0F == 0x1:
+            return payload
 
 
 async def read_one_response(reader):
@@ -200,7 +261,7 @@ def pct(values, p):
 
 
 async def measure(name, procs, tls_port, args):
-    count = {"big-header": 200, "slow-bodies": 8}.get(name, args.connections)
+    count = {"big-header": 200, "slow-bodies": 8, "ws-login": 8}.get(name, args.connections)
     attack = Attack(name, procs.shim_port, tls_port, count) if name != "none" else None
     rss0 = rss_kib(procs.shim.pid)
     sockets0 = sockets(procs.shim.pid)
@@ -233,6 +294,9 @@ async def measure(name, procs, tls_port, args):
            f"{(max(ok) if ok else float('nan')) * 1000:.1f} | {(rss1 - rss0) / 1024:+.1f} |")
     if failed:
         row += f" failures: {failed}"
+    if name == "ws-login":
+        row += (f" logins refused by the gateway: {attack.refused_logins}, upgrades refused "
+                f"(locked out): {attack.locked_out}")
     print(row, flush=True)
     # Let the server close what is left before the next attack.
     await asyncio.sleep(2)
@@ -281,5 +345,5 @@ if __name__ == "__main__":
     p.add_argument("--ramp", type=float, default=5, help="attack time before measuring")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--attacks", default="idle,slow-first,slow-later,blank-lines,big-header,"
-                   "h2-preface,slow-bodies")
+                   "h2-preface,slow-bodies,ws-login")
     asyncio.run(main(p.parse_args()))
