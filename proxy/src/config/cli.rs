@@ -169,6 +169,13 @@ pub struct Settings {
     /// allowance (0: none).
     #[arg(long, env = "CLAWSHIM_BODY_MIN_BYTES_PER_SEC", global = true)]
     pub body_min_bytes_per_sec: Option<u64>,
+    /// With two keys or more, the share of run slots (percent) a key without its own
+    /// `max_concurrent_runs` may hold.
+    #[arg(long, env = "CLAWSHIM_KEY_RUN_SHARE_PERCENT", global = true)]
+    pub key_run_share_percent: Option<u8>,
+    /// Bytes of run requests held until the gateway accepts them, all runs together.
+    #[arg(long, env = "CLAWSHIM_MAX_RUN_BYTES_IN_FLIGHT", global = true)]
+    pub max_run_bytes_in_flight: Option<u64>,
     /// Worker threads.
     #[arg(long, env = "CLAWSHIM_THREADS", global = true)]
     pub threads: Option<usize>,

@@ -174,6 +174,8 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
         max_concurrent_bodies_per_client,
         body_timeout_secs,
         body_min_bytes_per_sec,
+        key_run_share_percent,
+        max_run_bytes_in_flight,
         threads,
         grace_period_secs,
         passthrough,
@@ -376,9 +378,11 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
         body_min_bytes_per_sec: body_min_bytes_per_sec
             .or(file_body_min_bytes_per_sec)
             .unwrap_or(defaults::BODY_MIN_BYTES_PER_SEC),
-        key_run_share_percent: file_key_run_share_percent
+        key_run_share_percent: key_run_share_percent
+            .or(file_key_run_share_percent)
             .unwrap_or(defaults::KEY_RUN_SHARE_PERCENT),
-        max_run_bytes_in_flight: file_max_run_bytes_in_flight
+        max_run_bytes_in_flight: max_run_bytes_in_flight
+            .or(file_max_run_bytes_in_flight)
             .unwrap_or(defaults::MAX_RUN_BYTES_IN_FLIGHT),
         threads: threads.or(file_threads).unwrap_or_else(defaults::threads),
         grace_period_secs: grace_period_secs

@@ -275,6 +275,32 @@ mod tests {
     }
 
     #[test]
+    fn run_memory_and_run_share_come_from_the_flag_over_the_file() {
+        use clap::Parser;
+        let file = || -> FileConfig {
+            toml::from_str("[limits]\nmax_run_bytes_in_flight = 1000\nkey_run_share_percent = 30\n")
+                .unwrap()
+        };
+        let c = Config::from_parts(&settings(), file()).unwrap();
+        assert_eq!(c.max_run_bytes_in_flight, 1000);
+        let cli = Cli::try_parse_from([
+            "clawshim",
+            "--max-run-bytes-in-flight",
+            "2000",
+            "--key-run-share-percent",
+            "101",
+        ])
+        .unwrap();
+        let mut s = cli.settings;
+        s.gateway_token = Some("secret".into());
+        let err = Config::from_parts(&s, file()).unwrap_err();
+        assert!(err.to_string().contains("key_run_share_percent"), "{err}");
+        s.key_run_share_percent = Some(40);
+        let c = Config::from_parts(&s, file()).unwrap();
+        assert_eq!(c.max_run_bytes_in_flight, 2000);
+    }
+
+    #[test]
     fn passthrough_allow_and_connection_limits_are_validated() {
         let file: FileConfig =
             toml::from_str("[passthrough]\nallow = [\"/ui/\"]\n[limits]\nmax_connections = 5\n")
