@@ -176,6 +176,9 @@ pub struct Settings {
     /// Bytes of run requests held until the gateway accepts them, all runs together.
     #[arg(long, env = "CLAWSHIM_MAX_RUN_BYTES_IN_FLIGHT", global = true)]
     pub max_run_bytes_in_flight: Option<u64>,
+    /// Longest wait of a run in clawshim's queue for a gateway slot, seconds (then 503).
+    #[arg(long, env = "CLAWSHIM_QUEUE_WAIT_SECS", global = true)]
+    pub queue_wait_secs: Option<u64>,
     /// Worker threads.
     #[arg(long, env = "CLAWSHIM_THREADS", global = true)]
     pub threads: Option<usize>,

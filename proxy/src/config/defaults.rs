@@ -99,6 +99,11 @@ pub const BODY_SLOT_WAIT: Duration = Duration::from_secs(10);
 pub fn max_concurrent_bodies_per_client(max_concurrent_bodies: usize) -> usize {
     (max_concurrent_bodies / 2).max(1)
 }
+/// Longest wait of a run in the admission queue, seconds: long enough for a burst to drain
+/// on a busy gateway, short enough that a client hears `Retry-After` before its own timeout.
+pub const QUEUE_WAIT_SECS: u64 = 60;
+/// Highest `limits.queue_wait_secs`: an hour.
+pub const MAX_QUEUE_WAIT_SECS: u64 = 3600;
 /// Time a client has to send a whole request body, seconds (20 MiB in 60 s is 2.8 Mbit/s).
 pub const BODY_TIMEOUT_SECS: u64 = 60;
 /// Slowest average rate of a request body, bytes per second, once its allowance

@@ -151,6 +151,8 @@ pub struct LimitsSection {
     /// Bytes of run requests held until the gateway accepts them, all runs together; beyond
     /// it requests get 503.
     pub max_run_bytes_in_flight: Option<u64>,
+    /// Longest wait of a run in clawshim's queue for a gateway slot, seconds; then 503.
+    pub queue_wait_secs: Option<u64>,
 }
 
 /// `[passthrough]`: what is proxied to the gateway.

@@ -90,10 +90,12 @@ pub struct Merged {
     pub body_timeout_secs: u64,
     /// Slowest average body rate, bytes per second (0: none).
     pub body_min_bytes_per_sec: u64,
-    /// Default run share of a key, percent (file only).
+    /// Default run share of a key, percent.
     pub key_run_share_percent: u8,
-    /// Bytes of run requests held until accepted (file only).
+    /// Bytes of run requests held until accepted.
     pub max_run_bytes_in_flight: u64,
+    /// Longest wait in the run queue, seconds.
+    pub queue_wait_secs: u64,
     /// Worker threads.
     pub threads: usize,
     /// Grace period after SIGTERM, seconds.
@@ -176,6 +178,7 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
         body_min_bytes_per_sec,
         key_run_share_percent,
         max_run_bytes_in_flight,
+        queue_wait_secs,
         threads,
         grace_period_secs,
         passthrough,
@@ -247,6 +250,7 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
                 body_min_bytes_per_sec: file_body_min_bytes_per_sec,
                 key_run_share_percent: file_key_run_share_percent,
                 max_run_bytes_in_flight: file_max_run_bytes_in_flight,
+                queue_wait_secs: file_queue_wait_secs,
             },
         server:
             ServerSection {
@@ -384,6 +388,9 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
         max_run_bytes_in_flight: max_run_bytes_in_flight
             .or(file_max_run_bytes_in_flight)
             .unwrap_or(defaults::MAX_RUN_BYTES_IN_FLIGHT),
+        queue_wait_secs: queue_wait_secs
+            .or(file_queue_wait_secs)
+            .unwrap_or(defaults::QUEUE_WAIT_SECS),
         threads: threads.or(file_threads).unwrap_or_else(defaults::threads),
         grace_period_secs: grace_period_secs
             .or(file_grace_period_secs)

@@ -275,7 +275,7 @@ mod tests {
     }
 
     #[test]
-    fn run_memory_and_run_share_come_from_the_flag_over_the_file() {
+    fn run_memory_run_share_and_queue_wait_come_from_the_flag_over_the_file() {
         use clap::Parser;
         let file = || -> FileConfig {
             toml::from_str("[limits]\nmax_run_bytes_in_flight = 1000\nkey_run_share_percent = 30\n")
@@ -298,6 +298,13 @@ mod tests {
         s.key_run_share_percent = Some(40);
         let c = Config::from_parts(&s, file()).unwrap();
         assert_eq!(c.max_run_bytes_in_flight, 2000);
+        assert_eq!(c.admission.max_queue_wait, Duration::from_secs(60));
+        s.queue_wait_secs = Some(600);
+        let c = Config::from_parts(&s, file()).unwrap();
+        assert_eq!(c.admission.max_queue_wait, Duration::from_secs(600));
+        s.queue_wait_secs = Some(0);
+        let err = Config::from_parts(&s, file()).unwrap_err();
+        assert!(err.to_string().contains("queue_wait_secs"), "{err}");
     }
 
     #[test]

@@ -112,6 +112,12 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
     if !(1..=100).contains(&m.key_run_share_percent) {
         errors.push("limits.key_run_share_percent must be 1 to 100".into());
     }
+    if !(1..=defaults::MAX_QUEUE_WAIT_SECS).contains(&m.queue_wait_secs) {
+        errors.push(format!(
+            "limits.queue_wait_secs must be 1 to {}",
+            defaults::MAX_QUEUE_WAIT_SECS
+        ));
+    }
     if m.max_run_bytes_in_flight == 0 {
         errors.push("limits.max_run_bytes_in_flight must be at least 1".into());
     }
@@ -186,6 +192,7 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
         max_limit: crate::run::admission::AdmissionSettings::default()
             .max_limit
             .min(m.max_concurrent_runs),
+        max_queue_wait: Duration::from_secs(m.queue_wait_secs),
         ..Default::default()
     };
     Ok(Config {
