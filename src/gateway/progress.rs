@@ -8,7 +8,9 @@
 //!   `traces/tool_call.jsonl`, `dist/gateway/server-chat.js` `shouldEmitToolEvents`; openclaw
 //!   2026.9.6 sends it only to connections that declare the `tool-events` client cap):
 //!   `{phase:"start",name,toolCallId,args}` then `{phase:"result",name,toolCallId,isError,result}`;
-//!   the times are the payload's `ts`.
+//!   the times are the payload's `ts`. (openclaw's `dist/server-chat-*.mjs`
+//!   `createAgentEventHandler` sends `tool` only to its `toolEventRecipients`, and `item`,
+//!   `thinking` and `approval` to every operator connection like `assistant`.)
 //! - `item` (openclaw 2026.9.6, always: openclaw-lab `traces/tool_call.jsonl`,
 //!   `dist/agent-activity-events-*.mjs` `projectAgentToolActivity`):
 //!   `{kind:"tool",phase:"start"|"end",toolCallId,name,title,status,error,startedAt,endedAt}`.
