@@ -152,6 +152,14 @@ fn check_progress(stream: &str, data: &serde_json::value::RawValue) {
                     assert!(bounded(text, progress::TEXT_MAX_CHARS), "{wait:?}");
                 }
             }
+            Some(Progress::Output(output)) => {
+                assert_eq!(level, ProgressLevel::Detailed, "{output:?}");
+                assert!(output.excerpt.chars().count() <= progress::EXCERPT_MAX_CHARS + 1);
+                assert!(
+                    bounded(&output.title, progress::TEXT_MAX_CHARS),
+                    "{output:?}"
+                );
+            }
         }
         if let Some(p) = parsed {
             let mut text = crate::progress_text::ProgressText::default();

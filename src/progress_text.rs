@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 
 use crate::gateway::progress::{
-    ApprovalPhase, ApprovalWait, Progress, StepPhase, StepStatus, ToolStep,
+    ApprovalPhase, ApprovalWait, CommandOutput, Progress, StepPhase, StepStatus, ToolStep,
 };
 
 /// Most starts remembered for their durations (older ones are forgotten: their end shows
@@ -74,6 +74,12 @@ impl ProgressText {
             Progress::Approval(wait) => {
                 let mut out = self.close_line();
                 out.push_str(&approval_line(wait));
+                out.push('\n');
+                out
+            }
+            Progress::Output(output) => {
+                let mut out = self.close_line();
+                out.push_str(&output_line(output));
                 out.push('\n');
                 out
             }
@@ -194,6 +200,12 @@ fn ending(step: &ToolStep, started_at_ms: Option<u64>) -> String {
     out
 }
 
+/// "Output of Run `ls`: `a.txt b.txt`".
+fn output_line(output: &CommandOutput) -> String {
+    let of = output.title.as_deref().unwrap_or("a command");
+    format!("Output of {of}: `{}`", output.excerpt)
+}
+
 fn approval_line(wait: &ApprovalWait) -> String {
     let command = wait
         .command
@@ -294,6 +306,33 @@ mod tests {
              Running: Agents … blocked in 0.0 s: Tool agents_list not found\n\
              Waiting for approval of `rm -rf build` on gateway-host: approve it in the Control UI\n\
              `read`: failed\n"
+        );
+    }
+
+    #[test]
+    fn command_output_gets_its_own_line() {
+        let (text, _) = render_all(vec![
+            Progress::Tool(step(
+                StepPhase::Started,
+                "c1",
+                Some("Run `ls`"),
+                StepStatus::Running,
+            )),
+            Progress::Output(CommandOutput {
+                call_id: Some("c1".into()),
+                title: Some("Run `ls`".into()),
+                excerpt: "a.txt b.txt".into(),
+            }),
+            Progress::Tool(step(
+                StepPhase::Ended,
+                "c1",
+                Some("Run `ls`"),
+                StepStatus::Completed,
+            )),
+        ]);
+        assert_eq!(
+            text,
+            "Running: Run `ls`\nOutput of Run `ls`: `a.txt b.txt`\nRun `ls`: done\n"
         );
     }
 

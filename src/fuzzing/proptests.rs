@@ -407,8 +407,8 @@ proptest! {
 
     #[test]
     fn progress_events_never_panic_and_stay_bounded(
-        data in object_with(&["phase", "kind", "name", "toolCallId", "title", "status", "error", "isError", "startedAt", "endedAt", "args", "result", "delta", "text", "command", "host"]),
-        stream in proptest::sample::select(&["tool", "item", "thinking", "approval", "assistant"][..]),
+        data in object_with(&["phase", "kind", "name", "toolCallId", "title", "status", "error", "isError", "startedAt", "endedAt", "args", "result", "delta", "text", "command", "host", "output"]),
+        stream in proptest::sample::select(&["tool", "item", "thinking", "approval", "command_output", "assistant"][..]),
         phase in proptest::sample::select(&["start", "end", "result", "update", "requested", "resolved"][..]),
     ) {
         let mut data = data;

@@ -22,6 +22,11 @@
 //!   "pending"|"unavailable",title,command,host,approvalId}` and `{phase:"resolved",status:
 //!   "denied"|"failed",...}`.
 //!
+//! - `command_output` (openclaw 2026.9.6, exec tools, same file): `{phase:"end",title,
+//!   toolCallId,name,output,status,exitCode}`; read at [`ProgressLevel::Detailed`] only, as
+//!   the excerpt of a result v4 otherwise never sends clawshim (its `tool` stream needs the
+//!   `tool-events` cap).
+//!
 //! Everything here is bounded: each text is cut to a few hundred characters (a thinking
 //! delta to a few KiB), tool arguments and results are read only at
 //! [`ProgressLevel::Detailed`] and then only as a short excerpt, whatever the frame's size.
@@ -98,6 +103,19 @@ pub enum Progress {
     Thinking(String),
     /// The run waits for (or got) the owner's approval of a command.
     Approval(ApprovalWait),
+    /// What a command printed, at [`ProgressLevel::Detailed`] only (v4 `command_output`).
+    Output(CommandOutput),
+}
+
+/// The end of a command's output (v4 `command_output`, phase `end`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandOutput {
+    /// The call id of the tool step that ran it.
+    pub call_id: Option<String>,
+    /// The gateway's title of the command.
+    pub title: Option<String>,
+    /// An excerpt of the output.
+    pub excerpt: String,
 }
 
 /// Whether a step starts or ends.
@@ -217,11 +235,16 @@ struct StreamData<'a> {
     command: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     host: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    output: Option<Cow<'a, str>>,
 }
 
 /// The streams that carry progress (any other stream is not read past its name).
 pub(crate) fn is_progress_stream(stream: &str) -> bool {
-    matches!(stream, "tool" | "item" | "thinking" | "approval")
+    matches!(
+        stream,
+        "tool" | "item" | "thinking" | "approval" | "command_output"
+    )
 }
 
 /// One `agent` event of `stream` with `data` (sent at `ts`, Unix ms) as progress at
@@ -246,6 +269,7 @@ pub fn parse(
             (!delta.is_empty()).then(|| Progress::Thinking(strip_controls(delta)))
         }
         "approval" => approval_event(data),
+        "command_output" => command_output(data, level),
         _ => None,
     }
 }
@@ -308,6 +332,21 @@ fn item_event(data: StreamData, level: ProgressLevel) -> Option<Progress> {
         args: data.args.filter(|_| detailed).map(excerpt_json),
         result: data.result.filter(|_| detailed).map(excerpt_result),
     }))
+}
+
+/// A command's final output, at `Detailed` only (live `delta` pieces are not steps).
+fn command_output(data: StreamData, level: ProgressLevel) -> Option<Progress> {
+    if level != ProgressLevel::Detailed || data.phase.as_deref() != Some("end") {
+        return None;
+    }
+    let excerpt = one_line(data.output?.trim(), EXCERPT_MAX_CHARS);
+    (!excerpt.is_empty()).then(|| {
+        Progress::Output(CommandOutput {
+            call_id: text(data.tool_call_id),
+            title: text(data.title),
+            excerpt,
+        })
+    })
 }
 
 fn approval_event(data: StreamData) -> Option<Progress> {
@@ -559,6 +598,29 @@ mod tests {
         let step = tool(parse("tool", &raw(&data), Some(1), ProgressLevel::Detailed));
         assert_eq!(step.status, StepStatus::Failed);
         assert_eq!(step.result.unwrap().chars().count(), EXCERPT_MAX_CHARS + 1);
+    }
+
+    #[test]
+    fn command_output_is_read_at_detailed_only() {
+        // Shape of openclaw 2026.9.6 `dist/builtin-openclaw-*.mjs` (stream "command_output").
+        let end = r#"{"itemId":"command:c1","phase":"end","title":"Run `ls`","toolCallId":"c1","name":"exec","output":"a.txt\nb.txt\n","status":"completed","exitCode":0}"#;
+        assert_eq!(
+            parse("command_output", &raw(end), None, ProgressLevel::Steps),
+            None
+        );
+        assert_eq!(
+            parse("command_output", &raw(end), None, ProgressLevel::Detailed),
+            Some(Progress::Output(CommandOutput {
+                call_id: Some("c1".into()),
+                title: Some("Run `ls`".into()),
+                excerpt: "a.txt b.txt".into(),
+            }))
+        );
+        let live = r#"{"phase":"delta","output":"a.txt"}"#;
+        assert_eq!(
+            parse("command_output", &raw(live), None, ProgressLevel::Detailed),
+            None
+        );
     }
 
     #[test]
