@@ -598,6 +598,41 @@ def case_idempotency_key(t):
     check(len(calls) == 1, "the mock LLM saw %d calls for one Idempotency-Key" % len(calls))
 
 
+def case_tool_steps(t):
+    """The agent runs a real tool (the mock LLM's MOCK_TOOL): its step arrives as reasoning
+    before the answer in a chat stream, in a whole answer's `reasoning_content`, and as a
+    `reasoning` item before the message in the Responses API; the answer stays the answer."""
+    if t.protocol == 3:
+        raise NotApplicable("clawdbot 2026.1.24 sends tool events only for sessions whose "
+                            "verbose level is on")
+    text = "look around MOCK_TOOL %s" % nonce()
+    reasoning, content, order = "", "", []
+    for c in t.chat(text, stream=True):
+        if not c.choices:
+            continue
+        d = c.choices[0].delta
+        r = (d.model_extra or {}).get("reasoning_content")
+        if r:
+            reasoning += r
+            order.append("r")
+        if d.content:
+            content += d.content
+            order.append("c")
+    check(content.startswith("echo: tool agents_list returned"), "answer %r" % short(content))
+    check("Running: " in reasoning, "no step in reasoning_content: %r" % short(reasoning))
+    check("c" not in order[:order.index("r")] if "r" in order else False,
+          "reasoning came after the answer started: %s" % "".join(order))
+    whole = t.chat("again MOCK_TOOL %s" % nonce())
+    extra = whole.choices[0].message.model_extra or {}
+    check("Running: " in (extra.get("reasoning_content") or ""),
+          "no reasoning_content in the whole answer: %r" % short(extra))
+    r = t.client.responses.create(model=MAIN, input="responses MOCK_TOOL %s" % nonce())
+    kinds = [o.type for o in r.output]
+    check(kinds == ["reasoning", "message"], "output items %r" % kinds)
+    check("Running: " in r.output[0].summary[0].text, "summary %r" % short(r.output[0].summary[0].text))
+    check(r.output_text.startswith("echo: tool agents_list returned"), "output_text %r" % short(r.output_text))
+
+
 CASES = [
     ("models", case_models),
     ("non_stream", case_non_stream),
@@ -622,6 +657,7 @@ CASES = [
     ("responses_image", case_responses_image),
     ("agents_sdk", case_agents_sdk),
     ("idempotency_key", case_idempotency_key),
+    ("tool_steps", case_tool_steps),
 ]
 
 

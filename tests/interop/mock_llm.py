@@ -33,6 +33,13 @@ with outcome "client_gone" (how the suite sees that a gateway aborted its LLM ca
 Fault injection from the current user turn: MOCK_HTTP_<code> (400-599) -> that status with an
 OpenAI-style error body; MOCK_SLOW -> 10x chunk delay.
 
+Tool calls (as the labs' mock LLM): when the last message is a user turn containing MOCK_TOOL,
+the reply is one call of the tool `agents_list` with arguments {} (MOCK_TOOL:<name> picks
+another); once the request carries a tool result (role "tool"), the reply is
+"echo: tool <name> returned <N> chars". The agent on the gateway then runs a real tool step
+(on openclaw 2026.9.6 `agents_list` is not one of the agent's tools: the step is blocked,
+"Tool agents_list not found", and the answer follows).
+
 Every request is also appended as one JSON line to --log.
 """
 
@@ -245,7 +252,23 @@ class Handler(BaseHTTPRequestHandler):
         if fault:
             record["outcome"] = "error_%d" % fault[0]
             return self._error(*fault)
-        reply = "echo: " + user_text
+        results = [m for m in messages if isinstance(m, dict) and m.get("role") == "tool"]
+        if results and "MOCK_TOOL" in user_text:
+            # One call per turn: once a result is back (openclaw may add a user nudge after
+            # it), the answer names the tool and the result's size.
+            last = results[-1]
+            name = "?"
+            for m in messages:
+                for tc in (m.get("tool_calls") or []) if isinstance(m, dict) else []:
+                    if tc.get("id") == last.get("tool_call_id"):
+                        name = (tc.get("function") or {}).get("name", "?")
+            reply = "echo: tool %s returned %d chars" % (name, len(content_to_text(last.get("content"))))
+        elif "MOCK_TOOL" in user_text:
+            m = re.search(r"MOCK_TOOL:([A-Za-z0-9_\-]+)", user_text)
+            record["outcome"] = "tool_call"
+            return self._tool_call(body, model, m.group(1) if m else "agents_list")
+        else:
+            reply = "echo: " + user_text
         prompt_chars = sum(len(content_to_text(m.get("content"))) for m in messages if isinstance(m, dict))
         usage = {"prompt_tokens": max(1, prompt_chars // 4), "completion_tokens": max(1, len(reply) // 4)}
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
@@ -281,6 +304,42 @@ class Handler(BaseHTTPRequestHandler):
             record["outcome"] = "completed"
         except (BrokenPipeError, ConnectionResetError):
             record["outcome"] = "client_gone"
+
+    def _tool_call(self, body, model, name):
+        """One call of tool `name` with arguments {} (finish_reason "tool_calls")."""
+        call = {"id": "call_mock_" + uuid.uuid4().hex[:8], "type": "function",
+                "function": {"name": name, "arguments": "{}"}}
+        cid = "chatcmpl-mock-" + uuid.uuid4().hex[:12]
+        created = int(time.time())
+        usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+        if not body.get("stream"):
+            return self._send_json(200, {
+                "id": cid, "object": "chat.completion", "created": created, "model": model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": None, "tool_calls": [call]},
+                             "finish_reason": "tool_calls", "logprobs": None}],
+                "usage": usage})
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        base = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model}
+        try:
+            self._sse(dict(base, choices=[{"index": 0, "delta": {"role": "assistant", "content": None},
+                                           "finish_reason": None}]))
+            time.sleep(ARGS.chunk_delay_ms / 1000.0)
+            self._sse(dict(base, choices=[{"index": 0, "delta": {"tool_calls": [
+                {"index": 0, "id": call["id"], "type": "function",
+                 "function": {"name": name, "arguments": ""}}]}, "finish_reason": None}]))
+            self._sse(dict(base, choices=[{"index": 0, "delta": {"tool_calls": [
+                {"index": 0, "function": {"arguments": "{}"}}]}, "finish_reason": None}]))
+            self._sse(dict(base, choices=[{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]))
+            if (body.get("stream_options") or {}).get("include_usage"):
+                self._sse(dict(base, choices=[], usage=usage))
+            self._sse("[DONE]")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
 
 
 def main():

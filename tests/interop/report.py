@@ -21,7 +21,7 @@ CASES = ["models", "non_stream", "stream", "stream_usage", "agent_by_model", "ag
          "session_user", "history", "system_prompt", "content_parts", "wrong_token", "broken_agent",
          "abort_stream", "parallel_streams", "passthrough", "key_session_scope",
          "frame_limit", "image_png", "responses_create", "responses_stream", "responses_image",
-         "agents_sdk"]
+         "agents_sdk", "tool_steps"]
 SIGNED = "signed_handshake"
 LAN = "lan_client"
 
