@@ -14,6 +14,7 @@
 //! - [`translate`]: turns a run's events into OpenAI chunks or a full response;
 //!   [`responses_translate`] does the same for the Responses API.
 
+pub mod client_tools;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod gateway;

@@ -1,0 +1,177 @@
+//! Client tools: functions the caller defines and runs itself (`tools` / `tool_choice` of a
+//! chat or Responses request), and the tool calls that come back.
+//!
+//! Only openclaw's own HTTP endpoint can give client tools to an agent (the WebSocket `agent`
+//! method has no parameter for them; `docs/client-tools.md` has the evidence), so a request
+//! whose tools are honoured runs through `crate::http_source`. This module is the request
+//! side, pure and shared by both wire formats:
+//!
+//! - [`list`]: which tools are kept (functions) and which are dropped (every other type:
+//!   the gateway runs functions only), with size and count caps;
+//! - [`names`]: the per-request rename of client tools whose names openclaw's own tools
+//!   use (`ask_user`, `exec`, `read`, ...), and the way back for the calls;
+//! - [`choice`]: `tool_choice` and the rule that a choice that cannot be honoured is a 400
+//!   naming it, never a silent change of meaning.
+//!
+//! [`ClientTools::plan`] puts them together into what is sent to the gateway.
+
+pub mod choice;
+pub mod list;
+pub mod names;
+
+pub use choice::ToolChoice;
+pub use list::{ClientTool, ToolList};
+pub use names::NameMap;
+
+use serde_json::{json, Value};
+
+use crate::openai::RequestError;
+
+/// One call of a client tool the agent's model made, as the caller must see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolCall {
+    /// The call id (the gateway's own; the caller echoes it with the result).
+    pub id: String,
+    /// The tool's name as the caller defined it.
+    pub name: String,
+    /// The arguments, a JSON text as the model wrote it (already checked by the gateway
+    /// against the tool's `parameters`).
+    pub arguments: String,
+}
+
+/// The tools of one request, ready for the gateway: kept functions under the names the
+/// gateway gets, the choice in those names, and the map back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientTools {
+    /// The function tools, renamed where needed ([`NameMap`]).
+    pub tools: Vec<ClientTool>,
+    /// The tool choice, with a forced function's name renamed as its tool.
+    pub choice: ToolChoice,
+    /// Caller names <-> gateway names.
+    pub names: NameMap,
+    /// The `type`s of the tools that were dropped, for the log and the response header.
+    pub dropped: Vec<String>,
+}
+
+impl ClientTools {
+    /// Checks `choice` against `list`, renames the tools that clash with openclaw's own, and
+    /// returns what the gateway gets. `Ok(None)` when nothing is left to offer and nothing
+    /// forces a call (no function tools, or `tool_choice: "none"`): such a request is an
+    /// ordinary run.
+    pub fn plan(list: ToolList, choice: ToolChoice) -> Result<Option<ClientTools>, RequestError> {
+        choice.check_against(&list)?;
+        if list.tools.is_empty() || choice == ToolChoice::None {
+            return Ok(None);
+        }
+        let names = NameMap::for_tools(list.tools.iter().map(|t| t.name.as_str()));
+        let tools = list
+            .tools
+            .into_iter()
+            .map(|mut t| {
+                t.name = names.to_gateway(&t.name).to_owned();
+                t
+            })
+            .collect();
+        let choice = match choice {
+            ToolChoice::Function(name) => ToolChoice::Function(names.to_gateway(&name).to_owned()),
+            other => other,
+        };
+        Ok(Some(ClientTools {
+            tools,
+            choice,
+            names,
+            dropped: list.dropped,
+        }))
+    }
+
+    /// The `tools` array in the chat-completions form the gateway's endpoint reads.
+    pub fn tools_json(&self) -> Value {
+        Value::Array(self.tools.iter().map(ClientTool::chat_json).collect())
+    }
+
+    /// The `tool_choice` in the chat-completions form; `None` for `auto` (the default).
+    pub fn choice_json(&self) -> Option<Value> {
+        match &self.choice {
+            ToolChoice::Auto => None,
+            ToolChoice::None => Some(json!("none")),
+            ToolChoice::Required => Some(json!("required")),
+            ToolChoice::Function(name) => {
+                Some(json!({"type": "function", "function": {"name": name}}))
+            }
+        }
+    }
+
+    /// A call the gateway reported, with the caller's name for the tool.
+    pub fn to_client(&self, call: ToolCall) -> ToolCall {
+        ToolCall {
+            name: self.names.to_client(&call.name).to_owned(),
+            ..call
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chat_tools(names: &[&str]) -> ToolList {
+        let tools: Vec<Value> = names
+            .iter()
+            .map(|n| json!({"type": "function", "function": {"name": n, "parameters": {"type": "object"}}}))
+            .collect();
+        ToolList::from_chat(&Value::Array(tools)).unwrap()
+    }
+
+    #[test]
+    fn a_clashing_tool_and_a_forced_choice_of_it_are_renamed_together_and_mapped_back() {
+        let list = chat_tools(&["get_weather", "ask_user"]);
+        let plan = ClientTools::plan(list, ToolChoice::Function("ask_user".into()))
+            .unwrap()
+            .unwrap();
+        let names: Vec<&str> = plan.tools.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["get_weather", "client_ask_user"]);
+        assert_eq!(
+            plan.choice_json(),
+            Some(json!({"type": "function", "function": {"name": "client_ask_user"}}))
+        );
+        let call = ToolCall {
+            id: "c1".into(),
+            name: "client_ask_user".into(),
+            arguments: "{}".into(),
+        };
+        assert_eq!(plan.to_client(call).name, "ask_user");
+        assert_eq!(plan.tools_json()[1]["function"]["name"], "client_ask_user");
+    }
+
+    #[test]
+    fn no_function_tools_or_choice_none_is_an_ordinary_run() {
+        let only_search = ToolList::from_chat(&json!([{"type": "web_search"}])).unwrap();
+        assert_eq!(
+            ClientTools::plan(only_search, ToolChoice::Auto).unwrap(),
+            None
+        );
+        assert_eq!(
+            ClientTools::plan(chat_tools(&["f"]), ToolChoice::None).unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn auto_is_left_out_and_required_is_sent() {
+        let auto = ClientTools::plan(chat_tools(&["f"]), ToolChoice::Auto)
+            .unwrap()
+            .unwrap();
+        assert_eq!(auto.choice_json(), None);
+        let required = ClientTools::plan(chat_tools(&["f"]), ToolChoice::Required)
+            .unwrap()
+            .unwrap();
+        assert_eq!(required.choice_json(), Some(json!("required")));
+    }
+
+    #[test]
+    fn a_choice_the_list_cannot_satisfy_is_refused_before_planning() {
+        let err =
+            ClientTools::plan(chat_tools(&["f"]), ToolChoice::Function("g".into())).unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("tool_choice"));
+    }
+}
