@@ -18,6 +18,7 @@ pub mod client_tools;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod gateway;
+pub mod http_source;
 pub mod media;
 pub mod model_override;
 pub mod openai;

@@ -357,6 +357,7 @@ mod tests {
             text: text.into(),
             usage,
             stop,
+            tool_calls: Vec::new(),
         })
     }
 

@@ -266,6 +266,7 @@ mod tests {
             text: text.into(),
             usage,
             stop,
+            tool_calls: Vec::new(),
         })
     }
 

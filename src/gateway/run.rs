@@ -79,6 +79,9 @@ pub struct RunOutcome {
     pub usage: Option<Usage>,
     /// Why it stopped.
     pub stop: StopKind,
+    /// The client tool calls the run ended with, in order (runs from the gateway's HTTP
+    /// endpoint only, see `crate::http_source`; always empty on the WebSocket).
+    pub tool_calls: Vec<crate::client_tools::ToolCall>,
 }
 
 /// One item of a run's event stream, in arrival order. The stream ends after any event but
@@ -282,6 +285,7 @@ mod tests {
             text: "done".into(),
             usage: None,
             stop: StopKind::Completed,
+            tool_calls: Vec::new(),
         };
         tx.send(RunEvent::Finished(outcome.clone())).await.unwrap();
         assert_eq!(run.next(later()).await, RunEvent::Finished(outcome));
