@@ -11,6 +11,7 @@ pub mod auth_limit;
 pub mod body;
 pub mod chat;
 pub mod client_ip;
+pub mod client_tools;
 pub mod config;
 pub mod connections;
 pub mod ctx;

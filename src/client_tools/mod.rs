@@ -18,6 +18,7 @@
 pub mod choice;
 pub mod list;
 pub mod names;
+pub mod transcript;
 
 pub use choice::ToolChoice;
 pub use list::{ClientTool, ToolList};
@@ -26,6 +27,17 @@ pub use names::NameMap;
 use serde_json::{json, Value};
 
 use crate::openai::RequestError;
+
+/// Reads a field kept as JSON text (`tools`, `tool_choice`): a value nested deeper than
+/// serde_json's recursion limit (128) is a 400 naming `param`.
+pub fn read_field(text: &str, param: &str) -> Result<Value, RequestError> {
+    serde_json::from_str(text).map_err(|_| {
+        RequestError::new(
+            format!("Invalid '{param}': nested too deeply to be read."),
+            Some(param.to_owned()),
+        )
+    })
+}
 
 /// One call of a client tool the agent's model made, as the caller must see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,6 +178,16 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(required.choice_json(), Some(json!("required")));
+    }
+
+    #[test]
+    fn fields_are_read_or_refused_by_name() {
+        assert_eq!(read_field("[1]", "tools").unwrap(), json!([1]));
+        let deep = format!("{}{}", "[".repeat(1000), "]".repeat(1000));
+        assert_eq!(
+            read_field(&deep, "tools").unwrap_err().param.as_deref(),
+            Some("tools")
+        );
     }
 
     #[test]

@@ -20,6 +20,7 @@ use std::marker::PhantomData;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::lean::{skip_map, skip_seq, Loose, LooseVisitor, Shallow};
@@ -28,7 +29,8 @@ use crate::thinking::ThinkingLevel;
 
 /// Documented OpenAI fields clawshim accepts and ignores (the agent decides tools, sampling,
 /// output format; see `prompt`'s module docs), in the order [`ChatCompletionRequest::ignored_fields`]
-/// lists them.
+/// lists them. The first two, `tools` and `tool_choice`, are also kept as sent
+/// ([`ChatCompletionRequest::tools`]): they are run when the gateway can (`client_tools`).
 pub const IGNORED_FIELDS: [&str; 28] = [
     "tools",
     "tool_choice",
@@ -76,6 +78,11 @@ pub struct ChatCompletionRequest {
     pub stream_options: Option<StreamOptions>,
     /// End-user id; gives the user a stable gateway session.
     pub user: Option<String>,
+    /// `tools` as sent (not `null`), its JSON text: read by `crate::client_tools` only when
+    /// the tools can be run (skipped without recursion like any ignored field until then).
+    pub tools: Option<String>,
+    /// `tool_choice` as sent (not `null`), its JSON text.
+    pub tool_choice: Option<String>,
     /// The run's thinking level (`none` -> `off`).
     pub reasoning_effort: Option<ThinkingLevel>,
     /// The [`IGNORED_FIELDS`] that were sent (not `null`), in that list's order.
@@ -147,8 +154,8 @@ pub enum ChatMessage {
         content: MessageContent,
         /// Optional participant name (unused).
         name: Option<String>,
-        /// Whether tool calls were sent, as their JSON type only (ignored: the agent runs its
-        /// own tools).
+        /// The tool calls it made, as sent: ignored when the agent runs its own tools; the
+        /// transcript of a client's tools when they are run (`prompt::ToolTranscript`).
         tool_calls: Option<Value>,
         /// A refusal message (ignored).
         refusal: Option<String>,
@@ -382,6 +389,8 @@ struct RawRequest {
     stream_options: Option<RawStreamOptions>,
     user: Option<Loose>,
     reasoning_effort: Option<Loose>,
+    tools: Option<String>,
+    tool_choice: Option<String>,
     /// Which [`IGNORED_FIELDS`] were sent, not `null`.
     ignored: [bool; IGNORED_FIELDS.len()],
     unknown_fields: Vec<String>,
@@ -454,6 +463,8 @@ impl RawRequest {
             stream_options,
             user,
             reasoning_effort,
+            tools: self.tools,
+            tool_choice: self.tool_choice,
             ignored: IGNORED_FIELDS
                 .iter()
                 .zip(self.ignored)
@@ -505,6 +516,11 @@ impl<'de> Deserialize<'de> for Body {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_any(BodyVisitor)
     }
+}
+
+/// The JSON text of a value skipped like an ignored one (no recursion); `None` for `null`.
+fn raw_json(raw: Option<Box<RawValue>>) -> Option<String> {
+    raw.map(|r| r.get().to_owned()).filter(|t| t != "null")
 }
 
 /// A top-level key, matched without allocating (an unknown one is kept by name).
@@ -571,6 +587,15 @@ impl<'de> Visitor<'de> for BodyVisitor {
                 }
                 TopKey::Messages => {
                     raw.messages = map.next_value::<Option<MessagesField>>()?.map(|f| f.0)
+                }
+                // The client's tools are kept whole for `client_tools`.
+                TopKey::Ignored(0) => {
+                    raw.tools = raw_json(map.next_value()?);
+                    raw.ignored[0] = raw.tools.is_some();
+                }
+                TopKey::Ignored(1) => {
+                    raw.tool_choice = raw_json(map.next_value()?);
+                    raw.ignored[1] = raw.tool_choice.is_some();
                 }
                 TopKey::Ignored(i) => {
                     raw.ignored[i] = map.next_value::<Option<IgnoredAny>>()?.is_some();
@@ -838,7 +863,7 @@ struct RawMessage {
     role: Option<Loose>,
     content: Option<RawContent>,
     name: Option<Loose>,
-    tool_calls: Option<Loose>,
+    tool_calls: Option<Box<RawValue>>,
     refusal: Option<Loose>,
     tool_call_id: Option<Loose>,
 }
@@ -933,10 +958,12 @@ impl RawMessage {
             "assistant" => ChatMessage::Assistant {
                 content,
                 name,
+                // Read whole only here, once the message is known; a transcript nested
+                // deeper than serde_json's recursion limit counts as none.
                 tool_calls: self
                     .tool_calls
-                    .filter(|v| *v != Loose::Null)
-                    .map(Loose::into_value),
+                    .and_then(|raw| serde_json::from_str::<Value>(raw.get()).ok())
+                    .filter(|v| !v.is_null()),
                 refusal: self.refusal.and_then(Loose::into_string),
             },
             "tool" => ChatMessage::Tool {
@@ -1486,6 +1513,26 @@ mod tests {
             err.message.contains("expected an object, but got an array"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn tools_and_tool_choice_are_kept_as_sent() {
+        let body = br#"{"messages":[{"role":"user","content":"hi"},
+            {"role":"assistant","tool_calls":[{"id":"c1","function":{"name":"f","arguments":"{}"}}]}],
+            "tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":"required"}"#;
+        let req = parse(body).unwrap();
+        assert_eq!(
+            req.tools.as_deref(),
+            Some(r#"[{"type":"function","function":{"name":"f"}}]"#)
+        );
+        assert_eq!(req.tool_choice.as_deref(), Some(r#""required""#));
+        assert!(matches!(
+            &req.messages[1],
+            ChatMessage::Assistant { tool_calls: Some(calls), .. }
+                if calls[0]["function"]["name"] == "f"
+        ));
+        let none = parse(br#"{"messages":[{"role":"user","content":"hi"}],"tools":null}"#).unwrap();
+        assert_eq!((none.tools, none.tool_choice), (None, None));
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! confused by another process on the configured port. The listeners themselves are checked
 //! from the configuration.
 
+pub mod client_tools;
 pub mod clients;
 pub mod config;
 pub mod endpoints;

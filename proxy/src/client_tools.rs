@@ -1,0 +1,237 @@
+//! Which source runs a request that carries client tools, and what the client is told.
+//!
+//! The setting `client_tools` (`auto` by default, `off`; per key too, the stricter of the
+//! two wins) decides:
+//!
+//! - `auto`: a request with function tools runs through the gateway's own
+//!   `/v1/chat/completions` (`clawshim_core::http_source`) when the gateway can run client
+//!   tools there: openclaw (protocol 4) with `gateway.http.endpoints.chatCompletions`
+//!   enabled. clawdbot 2026.1.24 (protocol 3) has no client tools at all.
+//! - `off`, or a gateway that cannot: the tools are ignored as before (the agent answers
+//!   with its own tools) and the response says so in [`HEADER`].
+//!
+//! A gateway whose endpoint answered "not here" (404, 405, a page that is not a stream) is
+//! remembered for [`ENDPOINT_OFF_FOR`] ([`EndpointMemory`]) so the next requests go straight
+//! to the WebSocket; after that the endpoint is tried again, so turning it on needs no
+//! clawshim restart.
+//!
+//! Where tools are ignored, `tool_choice` `required` or a forced function is a 400 naming
+//! the value (`clawshim_core::client_tools::ToolChoice::check_ignored`): plain text would
+//! silently change what the caller asked for.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// Response header saying what became of the request's tools: `run` (the gateway ran them;
+/// `; dropped=<types>` lists the tool types that were not offered), or `ignored;
+/// reason=<reason>` (see [`Ignored::reason`]). Absent when the request had no tools.
+pub const HEADER: &str = "x-clawshim-tools";
+
+/// How long a gateway's answer that its endpoint is off is believed.
+pub const ENDPOINT_OFF_FOR: Duration = Duration::from_secs(60);
+
+/// The `client_tools` setting (file, flag, environment; and per key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientToolsMode {
+    /// Run client tools where the gateway can (openclaw with its chat endpoint on).
+    #[default]
+    Auto,
+    /// Never: tools are ignored and the agent answers.
+    Off,
+}
+
+impl ClientToolsMode {
+    /// The stricter of the server's setting and a key's own.
+    pub fn with_key(self, key: Option<ClientToolsMode>) -> ClientToolsMode {
+        match (self, key) {
+            (ClientToolsMode::Off, _) | (_, Some(ClientToolsMode::Off)) => ClientToolsMode::Off,
+            _ => ClientToolsMode::Auto,
+        }
+    }
+}
+
+/// Why a request's tools were not run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ignored {
+    /// `client_tools = "off"` for the server or the key.
+    Off,
+    /// The gateway has no client tools (clawdbot 2026.1.24, protocol 3).
+    Unsupported,
+    /// openclaw's `/v1/chat/completions` is not enabled.
+    EndpointOff,
+}
+
+impl Ignored {
+    /// The `reason=` of [`HEADER`].
+    pub fn reason(self) -> &'static str {
+        match self {
+            Ignored::Off => "off",
+            Ignored::Unsupported => "unsupported-gateway",
+            Ignored::EndpointOff => "endpoint-off",
+        }
+    }
+
+    /// The end of the 400 for a `tool_choice` that cannot be honoured.
+    pub fn explanation(self) -> &'static str {
+        match self {
+            Ignored::Off => "client_tools is off for this server or key",
+            Ignored::Unsupported => "the gateway is clawdbot 2026.1.24, which has no client tools",
+            Ignored::EndpointOff => {
+                "the gateway's own /v1/chat/completions is not enabled (gateway.http.endpoints.chatCompletions.enabled)"
+            }
+        }
+    }
+
+    /// The header value.
+    pub fn header_value(self) -> String {
+        format!("ignored; reason={}", self.reason())
+    }
+}
+
+/// The header value for tools that were run, naming the dropped types.
+pub fn run_header_value(dropped: &[String]) -> String {
+    if dropped.is_empty() {
+        return "run".to_owned();
+    }
+    let mut types: Vec<&str> = dropped.iter().map(String::as_str).collect();
+    types.sort_unstable();
+    types.dedup();
+    // Header-safe: tool types are caller text, keep only token characters.
+    let list: Vec<String> = types
+        .iter()
+        .map(|t| {
+            t.chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+                .collect()
+        })
+        .collect();
+    format!("run; dropped={}", list.join(","))
+}
+
+/// Where a request with function tools goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// Through the gateway's HTTP endpoint.
+    Http,
+    /// Through the WebSocket, tools ignored.
+    Ignore(Ignored),
+}
+
+/// The route for a request with function tools: `mode` (server and key combined), the
+/// gateway's protocol (`None` before the first handshake) and what the endpoint said
+/// lately.
+pub fn route(mode: ClientToolsMode, protocol: Option<u32>, endpoint: &EndpointMemory) -> Route {
+    if mode == ClientToolsMode::Off {
+        return Route::Ignore(Ignored::Off);
+    }
+    match protocol {
+        Some(p) if p < 4 => Route::Ignore(Ignored::Unsupported),
+        _ if endpoint.is_off() => Route::Ignore(Ignored::EndpointOff),
+        // Unknown protocol: the run fails the same way a WebSocket run would (not connected).
+        _ => Route::Http,
+    }
+}
+
+/// The gateway's last "endpoint off" answer, believed for [`ENDPOINT_OFF_FOR`].
+#[derive(Debug, Default)]
+pub struct EndpointMemory {
+    off_until: Mutex<Option<Instant>>,
+}
+
+impl EndpointMemory {
+    /// Whether the endpoint said it is off within [`ENDPOINT_OFF_FOR`].
+    pub fn is_off(&self) -> bool {
+        let guard = self.off_until.lock().unwrap_or_else(|e| e.into_inner());
+        guard.is_some_and(|until| Instant::now() < until)
+    }
+
+    /// The endpoint just said it is off.
+    pub fn set_off(&self) {
+        *self.off_until.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(Instant::now() + ENDPOINT_OFF_FOR);
+    }
+
+    /// The endpoint just served a run.
+    pub fn set_on(&self) {
+        *self.off_until.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn off_wins_from_either_side() {
+        use ClientToolsMode::*;
+        assert_eq!(Auto.with_key(None), Auto);
+        assert_eq!(Auto.with_key(Some(Auto)), Auto);
+        assert_eq!(Auto.with_key(Some(Off)), Off);
+        assert_eq!(Off.with_key(Some(Auto)), Off);
+        assert_eq!(Off.with_key(None), Off);
+    }
+
+    #[test]
+    fn routes() {
+        let memory = EndpointMemory::default();
+        assert_eq!(
+            route(ClientToolsMode::Off, Some(4), &memory),
+            Route::Ignore(Ignored::Off)
+        );
+        assert_eq!(
+            route(ClientToolsMode::Auto, Some(3), &memory),
+            Route::Ignore(Ignored::Unsupported)
+        );
+        assert_eq!(route(ClientToolsMode::Auto, Some(4), &memory), Route::Http);
+        assert_eq!(route(ClientToolsMode::Auto, None, &memory), Route::Http);
+        memory.set_off();
+        assert_eq!(
+            route(ClientToolsMode::Auto, Some(4), &memory),
+            Route::Ignore(Ignored::EndpointOff)
+        );
+        memory.set_on();
+        assert_eq!(route(ClientToolsMode::Auto, Some(4), &memory), Route::Http);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_off_endpoint_is_tried_again_after_a_while() {
+        let memory = EndpointMemory::default();
+        memory.set_off();
+        assert!(memory.is_off());
+        tokio::time::advance(ENDPOINT_OFF_FOR + Duration::from_millis(1)).await;
+        assert!(!memory.is_off());
+    }
+
+    #[test]
+    fn header_values() {
+        assert_eq!(run_header_value(&[]), "run");
+        let dropped = ["web_search", "custom", "web_search", "name space\r\n"].map(String::from);
+        assert_eq!(
+            run_header_value(&dropped),
+            "run; dropped=custom,namespace,web_search"
+        );
+        assert_eq!(
+            Ignored::EndpointOff.header_value(),
+            "ignored; reason=endpoint-off"
+        );
+        assert_eq!(
+            Ignored::Unsupported.header_value(),
+            "ignored; reason=unsupported-gateway"
+        );
+        assert_eq!(Ignored::Off.header_value(), "ignored; reason=off");
+    }
+
+    #[test]
+    fn the_setting_reads_lowercase() {
+        #[derive(serde::Deserialize)]
+        struct File {
+            client_tools: ClientToolsMode,
+        }
+        let f: File = toml::from_str("client_tools = \"off\"").unwrap();
+        assert_eq!(f.client_tools, ClientToolsMode::Off);
+        assert!(toml::from_str::<File>("client_tools = \"maybe\"").is_err());
+    }
+}
