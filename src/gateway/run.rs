@@ -14,6 +14,7 @@ use tracing::debug;
 
 use crate::gateway::client::LinkLoad;
 use crate::gateway::{GatewayClient, GatewayError, RunId};
+use crate::http_source::HttpRun;
 use crate::media::Attachment;
 use crate::model_override::ModelOverride;
 use crate::routing::SessionKey;
@@ -110,24 +111,70 @@ impl RunEvent {
 
 /// An accepted run: its id and its events. Dropping it before the gateway's final answer
 /// aborts the run there (see the module doc).
+///
+/// It comes from one of two sources: the WebSocket `agent` method, or the gateway's own
+/// `/v1/chat/completions` for a request whose client tools are run
+/// ([`crate::http_source`]). Both give the same events.
 pub struct Run {
     id: RunId,
-    events: mpsc::Receiver<RunEvent>,
-    guard: RunGuard,
+    source: Source,
+}
+
+enum Source {
+    Socket {
+        events: mpsc::Receiver<RunEvent>,
+        guard: RunGuard,
+    },
+    Http {
+        run: Box<HttpRun>,
+        /// Deletes the per-request session once the run ended (see [`Run::from_http`]).
+        cleanup: Option<SessionDelete>,
+    },
 }
 
 impl std::fmt::Debug for Run {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (source, ended) = match &self.source {
+            Source::Socket { guard, .. } => ("socket", guard.ended),
+            Source::Http { cleanup, .. } => ("http", cleanup.as_ref().is_some_and(|c| c.ended)),
+        };
         f.debug_struct("Run")
             .field("id", &self.id)
-            .field("ended", &self.guard.ended)
+            .field("source", &source)
+            .field("ended", &ended)
             .finish_non_exhaustive()
     }
 }
 
 impl Run {
     pub(crate) fn new(id: RunId, events: mpsc::Receiver<RunEvent>, guard: RunGuard) -> Run {
-        Run { id, events, guard }
+        Run {
+            id,
+            source: Source::Socket { events, guard },
+        }
+    }
+
+    /// A run of the gateway's HTTP endpoint. With `delete_session` (a per-request session
+    /// the connection may delete: [`RunRequest::delete_ephemeral_session`]), its session is
+    /// deleted over `gateway` once the run ended; a run abandoned before its end is aborted
+    /// by the gateway when the HTTP request goes, and its session is left (deleting it while
+    /// the abort is under way would race it).
+    pub fn from_http(run: HttpRun, gateway: &GatewayClient, req: &RunRequest) -> Run {
+        let cleanup = (req.delete_ephemeral_session
+            && req.session_key.is_ephemeral()
+            && gateway.deletes_sessions())
+        .then(|| SessionDelete {
+            gateway: gateway.clone(),
+            key: req.session_key.clone(),
+            ended: false,
+        });
+        Run {
+            id: run.id().clone(),
+            source: Source::Http {
+                run: Box::new(run),
+                cleanup,
+            },
+        }
     }
 
     /// The run id (= the `idempotencyKey` we sent).
@@ -140,16 +187,57 @@ impl Run {
     /// safe. Stop after the first terminal event ([`RunEvent::is_terminal`]): nothing
     /// meaningful follows it.
     pub async fn next(&mut self, deadline: Instant) -> RunEvent {
-        let event = tokio::select! {
-            ev = self.events.recv() => ev.unwrap_or(RunEvent::Lagged),
-            _ = tokio::time::sleep_until(deadline) => RunEvent::TimedOut,
-        };
-        if event.is_terminal() && event != RunEvent::TimedOut {
-            // The gateway is done with it, or the connection aborts it (lagged, lost,
-            // shutting down): nothing left to abort here.
-            self.guard.ended = true;
+        match &mut self.source {
+            Source::Socket { events, guard } => {
+                let event = tokio::select! {
+                    ev = events.recv() => ev.unwrap_or(RunEvent::Lagged),
+                    _ = tokio::time::sleep_until(deadline) => RunEvent::TimedOut,
+                };
+                if event.is_terminal() && event != RunEvent::TimedOut {
+                    // The gateway is done with it, or the connection aborts it (lagged, lost,
+                    // shutting down): nothing left to abort here.
+                    guard.ended = true;
+                }
+                event
+            }
+            Source::Http { run, cleanup } => {
+                let event = run.next(deadline).await;
+                if let Some(c) = cleanup.as_mut() {
+                    c.ended |= event.is_terminal() && event != RunEvent::TimedOut;
+                }
+                event
+            }
         }
-        event
+    }
+
+    /// Whether the run comes from the gateway's HTTP endpoint.
+    pub fn is_http(&self) -> bool {
+        matches!(self.source, Source::Http { .. })
+    }
+}
+
+/// Deletes an HTTP run's per-request session when dropped after the run ended.
+struct SessionDelete {
+    gateway: GatewayClient,
+    key: SessionKey,
+    ended: bool,
+}
+
+impl Drop for SessionDelete {
+    fn drop(&mut self) {
+        if !self.ended {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let gateway = self.gateway.clone();
+        let key = self.key.clone();
+        runtime.spawn(async move {
+            if let Err(e) = gateway.delete_session(&key).await {
+                debug!(session = %key, error = %e, "could not delete the per-request session");
+            }
+        });
     }
 }
 
@@ -252,6 +340,15 @@ mod tests {
         (Run::new(id, rx, guard), tx)
     }
 
+    impl Run {
+        fn ended(&self) -> bool {
+            match &self.source {
+                Source::Socket { guard, .. } => guard.ended,
+                Source::Http { .. } => unreachable!("socket runs only here"),
+            }
+        }
+    }
+
     fn later() -> Instant {
         Instant::now() + Duration::from_secs(30)
     }
@@ -261,10 +358,10 @@ mod tests {
         let (mut run, tx) = run_with_channel();
         tx.send(RunEvent::Delta("a".into())).await.unwrap();
         assert_eq!(run.next(later()).await, RunEvent::Delta("a".into()));
-        assert!(!run.guard.ended);
+        assert!(!run.ended());
         assert_eq!(run.next(Instant::now()).await, RunEvent::TimedOut);
         assert!(
-            !run.guard.ended,
+            !run.ended(),
             "a timed-out run is still going on the gateway"
         );
     }
@@ -275,7 +372,7 @@ mod tests {
         drop(tx);
         let event = run.next(later()).await;
         assert_eq!(event, RunEvent::Lagged);
-        assert!(event.is_terminal() && run.guard.ended);
+        assert!(event.is_terminal() && run.ended());
     }
 
     #[tokio::test]
@@ -289,7 +386,7 @@ mod tests {
         };
         tx.send(RunEvent::Finished(outcome.clone())).await.unwrap();
         assert_eq!(run.next(later()).await, RunEvent::Finished(outcome));
-        assert!(run.guard.ended);
+        assert!(run.ended());
         assert_eq!(run.id().as_str(), "run-1");
     }
 }
