@@ -169,6 +169,7 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
         max_failed_auth: m.max_failed_auth,
         failed_auth_window: Duration::from_secs(m.failed_auth_window_secs.max(1)),
         delete_ephemeral_sessions: m.delete_ephemeral_sessions,
+        client_tools: m.client_tools,
         admission: crate::admission::AdmissionSettings {
             max_limit: crate::admission::AdmissionSettings::default()
                 .max_limit

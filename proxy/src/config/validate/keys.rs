@@ -53,6 +53,7 @@ pub fn keys(entries: &[KeyEntry], errors: &mut Vec<String>) -> Vec<KeySpec> {
             requests_per_minute: k.requests_per_minute,
             max_concurrent_runs: k.max_concurrent_runs,
             session_namespace,
+            client_tools: k.client_tools,
         });
     }
     out
