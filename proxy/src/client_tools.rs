@@ -22,11 +22,15 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
+use clawshim_core::client_tools::{self, ClientTools, ToolChoice, ToolList};
+use clawshim_core::openai::RequestError;
 use tokio::time::Instant;
 
-/// Response header saying what became of the request's tools: `run` (the gateway ran them;
-/// `; dropped=<types>` lists the tool types that were not offered), or `ignored;
-/// reason=<reason>` (see [`Ignored::reason`]). Absent when the request had no tools.
+/// Response header saying what became of the request's tools: `run` (offered to the
+/// agent's model through the gateway's endpoint), `none` (nothing to offer: no function
+/// tools, or `tool_choice: "none"`; an ordinary run), either with `; dropped=<types>` for
+/// the tool types that are never offered, or `ignored; reason=<reason>` (see
+/// [`Ignored::reason`]). Absent when the request had no tools.
 pub const HEADER: &str = "x-clawshim-tools";
 
 /// How long a gateway's answer that its endpoint is off is believed.
@@ -135,6 +139,86 @@ pub fn route(mode: ClientToolsMode, protocol: Option<u32>, endpoint: &EndpointMe
     }
 }
 
+/// Which wire format a request's `tools` are in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `{"type":"function","function":{...}}`.
+    Chat,
+    /// `{"type":"function","name",...}`.
+    Responses,
+}
+
+/// What becomes of one request's tools.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    /// The tools to run through the gateway's endpoint; `None`: an ordinary run.
+    pub plan: Option<ClientTools>,
+    /// The value of [`HEADER`], when the request had tools.
+    pub header: Option<String>,
+}
+
+impl Decision {
+    /// No tools: an ordinary run, no header.
+    pub fn none() -> Decision {
+        Decision {
+            plan: None,
+            header: None,
+        }
+    }
+
+    /// The tools are ignored for `why` (a `tool_choice` that needs them is a 400).
+    pub fn ignored(why: Ignored, choice: &ToolChoice) -> Result<Decision, RequestError> {
+        choice.check_ignored(why.explanation())?;
+        Ok(Decision {
+            plan: None,
+            header: Some(why.header_value()),
+        })
+    }
+}
+
+/// Reads a request's `tools` and `tool_choice` (their JSON text, as the parsers keep them)
+/// and decides: run them (`route` says the gateway can), or ignore them. Every malformed
+/// value is a 400 naming it, whatever the route: a request is valid or not on its own.
+pub fn decide(
+    format: Format,
+    tools: Option<&str>,
+    tool_choice: Option<&str>,
+    route: Route,
+) -> Result<Decision, RequestError> {
+    if tools.is_none() && tool_choice.is_none() {
+        return Ok(Decision::none());
+    }
+    let choice = match tool_choice {
+        Some(text) => ToolChoice::parse(&client_tools::read_field(text, "tool_choice")?)?,
+        None => ToolChoice::Auto,
+    };
+    let list_value = match tools {
+        Some(text) => client_tools::read_field(text, "tools")?,
+        None => serde_json::Value::Null,
+    };
+    let list = match format {
+        Format::Chat => ToolList::from_chat(&list_value)?,
+        Format::Responses => ToolList::from_responses(&list_value)?,
+    };
+    choice.check_against(&list)?;
+    let why = match route {
+        Route::Ignore(why) => why,
+        Route::Http => {
+            let dropped = list.dropped.clone();
+            let plan = ClientTools::plan(list, choice)?;
+            let header = plan.as_ref().map_or_else(
+                || run_header_value(&dropped).replacen("run", "none", 1),
+                |p| run_header_value(&p.dropped),
+            );
+            return Ok(Decision {
+                plan,
+                header: Some(header),
+            });
+        }
+    };
+    Decision::ignored(why, &choice)
+}
+
 /// The gateway's last "endpoint off" answer, believed for [`ENDPOINT_OFF_FOR`].
 #[derive(Debug, Default)]
 pub struct EndpointMemory {
@@ -163,6 +247,77 @@ impl EndpointMemory {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const WEATHER: &str =
+        r#"[{"type":"function","function":{"name":"get_weather"}},{"type":"web_search"}]"#;
+
+    #[test]
+    fn tools_run_where_they_can_with_the_dropped_types_named() {
+        let d = decide(Format::Chat, Some(WEATHER), Some(r#""auto""#), Route::Http).unwrap();
+        let plan = d.plan.unwrap();
+        assert_eq!(plan.tools[0].name, "get_weather");
+        assert_eq!(d.header.as_deref(), Some("run; dropped=web_search"));
+        let responses = r#"[{"type":"function","name":"shell"}]"#;
+        let d = decide(Format::Responses, Some(responses), None, Route::Http).unwrap();
+        assert_eq!(d.header.as_deref(), Some("run"));
+    }
+
+    #[test]
+    fn no_tools_no_header_and_only_unrunnable_tools_say_none() {
+        assert_eq!(
+            decide(Format::Chat, None, None, Route::Http).unwrap(),
+            Decision::none()
+        );
+        let d = decide(
+            Format::Chat,
+            Some(r#"[{"type":"web_search"}]"#),
+            None,
+            Route::Http,
+        )
+        .unwrap();
+        assert_eq!(d.plan, None);
+        assert_eq!(d.header.as_deref(), Some("none; dropped=web_search"));
+        let d = decide(Format::Chat, Some(WEATHER), Some(r#""none""#), Route::Http).unwrap();
+        assert_eq!(
+            (d.plan, d.header.as_deref()),
+            (None, Some("none; dropped=web_search"))
+        );
+    }
+
+    #[test]
+    fn ignored_tools_say_why_and_refuse_a_choice_that_needs_them() {
+        let route = Route::Ignore(Ignored::Unsupported);
+        let d = decide(Format::Chat, Some(WEATHER), None, route).unwrap();
+        assert_eq!(
+            (d.plan, d.header.as_deref()),
+            (None, Some("ignored; reason=unsupported-gateway"))
+        );
+        let err = decide(Format::Chat, Some(WEATHER), Some(r#""required""#), route).unwrap_err();
+        assert!(
+            err.message.contains("clawdbot 2026.1.24"),
+            "{}",
+            err.message
+        );
+        let forced = r#"{"type":"function","function":{"name":"get_weather"}}"#;
+        let err = decide(
+            Format::Chat,
+            Some(WEATHER),
+            Some(forced),
+            Route::Ignore(Ignored::Off),
+        )
+        .unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("tool_choice"));
+    }
+
+    #[test]
+    fn malformed_values_are_refused_on_every_route() {
+        for route in [Route::Http, Route::Ignore(Ignored::Off)] {
+            assert!(decide(Format::Chat, Some("{}"), None, route).is_err());
+            assert!(decide(Format::Chat, None, Some(r#""sometimes""#), route).is_err());
+            let missing = r#"{"type":"function","function":{"name":"nope"}}"#;
+            assert!(decide(Format::Chat, Some(WEATHER), Some(missing), route).is_err());
+        }
+    }
 
     #[test]
     fn off_wins_from_either_side() {
