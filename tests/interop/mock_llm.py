@@ -34,7 +34,9 @@ Fault injection from the current user turn: MOCK_HTTP_<code> (400-599) -> that s
 OpenAI-style error body; MOCK_SLOW -> 10x chunk delay.
 
 Tool calls (for client tools):
-  * MOCK_TOOL:<name> in the current user turn -> the reply is one call of <name>; a JSON object
+  * MOCK_TOOL:<name> in the current user turn -> the reply is one call of <name> (of client_<name>
+    when the request offers that: clawshim's rename of a client tool that clashes with one of
+    openclaw's own); a JSON object
     after the name on the same line (MOCK_TOOL:get_weather {"city":"Paris"}) is its arguments,
     else "{}". With the tools offered: the gateway checks the arguments against the tool's
     schema, so a tool with required parameters needs them.
@@ -103,7 +105,7 @@ MOCK_TOOL_RE = re.compile(r"MOCK_TOOL:([A-Za-z0-9_\-]+)(?:[ \t]+(\{[^\n]*\}))?")
 TOOL_RESULT_RE = re.compile(r"^Tool:\S+?: (.*)", re.S)
 
 
-def tool_reply(messages, user_text):
+def tool_reply(messages, user_text, offered=()):
     """(text, tool_call) for the tool rules in the module doc; (None, None) when none applies."""
     last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
     # openclaw appends its internal-context user message after a tool result: look past it.
@@ -126,8 +128,12 @@ def tool_reply(messages, user_text):
         return "echo: tool result " + result.group(1).strip()[:80], None
     m = MOCK_TOOL_RE.search(user_text)
     if m:
+        name = m.group(1)
+        # A caller's tool that clawshim renamed because openclaw's own tools use its name.
+        if "client_" + name in offered:
+            name = "client_" + name
         call = {"id": "call_mock_" + uuid.uuid4().hex[:8], "type": "function",
-                "function": {"name": m.group(1), "arguments": m.group(2) or "{}"}}
+                "function": {"name": name, "arguments": m.group(2) or "{}"}}
         return "", call
     return None, None
 
@@ -287,7 +293,8 @@ class Handler(BaseHTTPRequestHandler):
         if fault:
             record["outcome"] = "error_%d" % fault[0]
             return self._error(*fault)
-        reply, tool_call = tool_reply(messages, user_text)
+        offered = [((t or {}).get("function") or {}).get("name") for t in body.get("tools") or []]
+        reply, tool_call = tool_reply(messages, user_text, offered)
         if reply is None:
             reply = "echo: " + user_text
         record["tool_call"] = (tool_call or {}).get("function", {}).get("name")
