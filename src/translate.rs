@@ -16,6 +16,7 @@
 //! - A failed run is an error.
 
 use crate::gateway::{GatewayError, RunEvent, RunOutcome, StopKind};
+use crate::openai::tool_call::{ChunkToolCall, MessageToolCall};
 use crate::openai::{
     AssistantRole, ChatCompletionChunk, ChatCompletionResponse, ChunkDelta, CompletionUsage,
     FinishReason,
@@ -82,7 +83,7 @@ impl ChunkTranslator {
         self.chunk(
             ChunkDelta {
                 role: Some(AssistantRole::Assistant),
-                content: None,
+                ..ChunkDelta::default()
             },
             None,
         )
@@ -129,7 +130,22 @@ impl ChunkTranslator {
             self.streamed.push_str(&suffix);
             items.push(StreamItem::Chunk(self.content_chunk(suffix)));
         }
-        match finish(outcome.stop, !self.streamed.is_empty()) {
+        // Client tool calls (runs of the gateway's HTTP endpoint): each as its two pieces,
+        // after the text, and the reply ends with `tool_calls`.
+        for (i, call) in outcome.tool_calls.iter().enumerate() {
+            for piece in ChunkToolCall::pieces(i as u32, call) {
+                let delta = ChunkDelta {
+                    tool_calls: Some(vec![piece]),
+                    ..ChunkDelta::default()
+                };
+                items.push(StreamItem::Chunk(self.chunk(delta, None)));
+            }
+        }
+        let ended = match outcome.tool_calls.is_empty() {
+            true => finish(outcome.stop, !self.streamed.is_empty()),
+            false => Ok(FinishReason::ToolCalls),
+        };
+        match ended {
             Ok(reason) => items.push(StreamItem::Chunk(
                 self.chunk(ChunkDelta::default(), Some(reason)),
             )),
@@ -155,8 +171,8 @@ impl ChunkTranslator {
     fn content_chunk(&self, text: String) -> ChatCompletionChunk {
         self.chunk(
             ChunkDelta {
-                role: None,
                 content: Some(text),
+                ..ChunkDelta::default()
             },
             None,
         )
@@ -233,6 +249,24 @@ impl ResponseCollector {
             Ok(outcome) => outcome,
             Err(err) => return Some(Err(err)),
         };
+        if !outcome.tool_calls.is_empty() {
+            let mut response = ChatCompletionResponse::new(
+                self.meta.id.clone(),
+                self.meta.model.clone(),
+                self.meta.created,
+                outcome.text,
+                FinishReason::ToolCalls,
+                outcome.usage.map(CompletionUsage::from),
+            );
+            response.choices[0].message.tool_calls = Some(
+                outcome
+                    .tool_calls
+                    .iter()
+                    .map(MessageToolCall::from)
+                    .collect(),
+            );
+            return Some(Ok(response));
+        }
         Some(
             finish(outcome.stop, !outcome.text.is_empty()).map(|reason| {
                 ChatCompletionResponse::new(
@@ -251,7 +285,66 @@ impl ResponseCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client_tools::ToolCall;
     use crate::gateway::Usage;
+
+    fn with_call(text: &str) -> RunEvent {
+        RunEvent::Finished(RunOutcome {
+            text: text.into(),
+            usage: None,
+            stop: StopKind::Completed,
+            tool_calls: vec![ToolCall {
+                id: "c1".into(),
+                name: "get_weather".into(),
+                arguments: "{\"city\":\"Paris\"}".into(),
+            }],
+        })
+    }
+
+    #[test]
+    fn tool_calls_stream_after_the_text_and_end_the_reply() {
+        let mut t = ChunkTranslator::new(meta(), false);
+        let items = t.on_event(with_call("Let me check."));
+        let chunks: Vec<serde_json::Value> = items
+            .iter()
+            .filter_map(|i| match i {
+                StreamItem::Chunk(c) => Some(serde_json::to_value(c).unwrap()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(chunks[0]["choices"][0]["delta"]["content"], "Let me check.");
+        assert_eq!(
+            chunks[1]["choices"][0]["delta"]["tool_calls"][0]["function"]["name"],
+            "get_weather"
+        );
+        assert_eq!(
+            chunks[1]["choices"][0]["delta"]["tool_calls"][0]["id"],
+            "c1"
+        );
+        assert_eq!(
+            chunks[2]["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"],
+            "{\"city\":\"Paris\"}"
+        );
+        assert_eq!(chunks[3]["choices"][0]["finish_reason"], "tool_calls");
+        assert_eq!(items.last(), Some(&StreamItem::Done));
+    }
+
+    #[test]
+    fn a_collected_tool_call_answer() {
+        let mut c = ResponseCollector::new(meta());
+        let response = c.push(with_call("")).unwrap().unwrap();
+        let v = serde_json::to_value(&response).unwrap();
+        assert_eq!(v["choices"][0]["finish_reason"], "tool_calls");
+        assert_eq!(v["choices"][0]["message"]["content"], "");
+        assert_eq!(
+            v["choices"][0]["message"]["tool_calls"][0]["function"]["name"],
+            "get_weather"
+        );
+        assert_eq!(
+            v["choices"][0]["message"]["tool_calls"][0]["type"],
+            "function"
+        );
+    }
 
     fn meta() -> CompletionMeta {
         CompletionMeta {

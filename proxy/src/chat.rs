@@ -7,6 +7,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
+use clawshim_core::client_tools::transcript;
 use clawshim_core::gateway::RunEvent;
 use clawshim_core::openai;
 use clawshim_core::prompt;
@@ -14,6 +15,7 @@ use clawshim_core::translate::{ChunkTranslator, CompletionMeta, ResponseCollecto
 use pingora::proxy::Session;
 
 use crate::body;
+use crate::client_tools::{self, Format, ToolStart};
 use crate::ctx::RequestCtx;
 use crate::errors::HttpError;
 use crate::keys::Principal;
@@ -36,7 +38,25 @@ pub async fn serve(
     let req = openai::request::parse(&body.bytes)?;
     drop(body);
     run_setup::log_ignored(ctx, &req.ignored_fields());
-    let input = prompt::build_chat_input(&req.messages)?;
+    let route = app.tool_runs.route(
+        principal.client_tools(app.config.client_tools),
+        &app.gateway,
+    );
+    let tools = client_tools::decide(
+        Format::Chat,
+        req.tools.as_deref(),
+        req.tool_choice.as_deref(),
+        route,
+    )?;
+    ctx.tools_header = tools.header.clone();
+    // With its tools run, the caller's transcript of earlier calls is written the way
+    // openclaw's endpoint writes it (`client_tools::transcript`).
+    let input = match &tools.plan {
+        Some(plan) => {
+            prompt::build_chat_input(&transcript::for_gateway(&req.messages, &plan.names))?
+        }
+        None => prompt::build_chat_input(&req.messages)?,
+    };
     let prepared = run_setup::prepare(
         session,
         ctx,
@@ -52,9 +72,38 @@ pub async fn serve(
         },
     )
     .await?;
-    let run = &prepared.request;
+    let mut prepared = prepared;
     let deadline = prepared.deadline;
-    let Some(run) = start_run(session, ctx, &app.gateway, &app.admission, run).await? else {
+    let started = match &tools.plan {
+        Some(plan) => {
+            let socket_prompt = || prompt::build_chat_input(&req.messages).map(|i| i.prompt);
+            client_tools::start(
+                session,
+                ctx,
+                app,
+                &mut prepared.request,
+                plan,
+                socket_prompt,
+            )
+            .await?
+        }
+        None => ToolStart::UseSocket,
+    };
+    let run = match started {
+        ToolStart::Run(run) => Some(run),
+        ToolStart::ClientGone => None,
+        ToolStart::UseSocket => {
+            start_run(
+                session,
+                ctx,
+                &app.gateway,
+                &app.admission,
+                &prepared.request,
+            )
+            .await?
+        }
+    };
+    let Some(run) = run else {
         return Ok(());
     };
     let meta = CompletionMeta {

@@ -23,8 +23,16 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use clawshim_core::client_tools::{self, ClientTools, ToolChoice, ToolList};
+use clawshim_core::gateway::{GatewayClient, Run, RunRequest};
+use clawshim_core::http_source::{HttpSource, HttpSourceConfig, StartError};
 use clawshim_core::openai::RequestError;
+use clawshim_core::prompt::{AgentPrompt, InputError};
+use pingora::proxy::Session;
 use tokio::time::Instant;
+
+use crate::config::Config;
+use crate::ctx::RequestCtx;
+use crate::errors::HttpError;
 
 /// Response header saying what became of the request's tools: `run` (offered to the
 /// agent's model through the gateway's endpoint), `none` (nothing to offer: no function
@@ -217,6 +225,148 @@ pub fn decide(
         }
     };
     Decision::ignored(why, &choice)
+}
+
+/// The HTTP run source of one server and what its gateway's endpoint said lately.
+#[derive(Debug)]
+pub struct ToolRuns {
+    /// `None` when the TLS set-up for an `https://` gateway failed (then tools are ignored,
+    /// as for an endpoint that is off; logged at start).
+    source: Option<HttpSource>,
+    /// The endpoint's last "off".
+    pub endpoint: EndpointMemory,
+}
+
+/// How an HTTP run started.
+pub enum Started {
+    /// Running; the caller serves it like any run.
+    Run(Run),
+    /// The client left before the gateway answered (nothing to serve).
+    ClientGone,
+    /// The endpoint is off: the caller runs the request through the WebSocket, tools ignored.
+    EndpointOff,
+}
+
+impl ToolRuns {
+    /// The source for the gateway of `config` (same host and port as its WebSocket).
+    pub fn new(config: &Config) -> ToolRuns {
+        let (hostport, tls) = &config.gateway_http;
+        let scheme = if *tls { "https" } else { "http" };
+        let source = HttpSource::new(HttpSourceConfig {
+            base_url: format!("{scheme}://{hostport}"),
+            auth: config.gateway.auth.clone(),
+            tls_roots: config.gateway.tls_roots.clone(),
+            connect_timeout: config.gateway.connect_timeout,
+        });
+        if let Err(e) = &source {
+            tracing::warn!(error = %e, "client tools are ignored: the gateway's HTTP endpoint cannot be set up");
+        }
+        ToolRuns {
+            source: source.ok(),
+            endpoint: EndpointMemory::default(),
+        }
+    }
+
+    /// The route for a request whose principal has `mode`.
+    pub fn route(&self, mode: ClientToolsMode, gateway: &GatewayClient) -> Route {
+        if self.source.is_none() && mode == ClientToolsMode::Auto {
+            return Route::Ignore(Ignored::EndpointOff);
+        }
+        route(mode, gateway.protocol(), &self.endpoint)
+    }
+
+    /// Starts `req` with `plan` through the gateway's endpoint while watching the client.
+    /// The run's admission slot is taken first, as for a WebSocket run; refusals are the
+    /// gateway's answers mapped to clawshim's errors (`HttpError::Gateway`).
+    pub async fn start(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        admission: &crate::admission::Admission,
+        gateway: &GatewayClient,
+        req: &RunRequest,
+        plan: &ClientTools,
+    ) -> Result<Started, HttpError> {
+        let Some(source) = &self.source else {
+            return Ok(Started::EndpointOff);
+        };
+        let permit = tokio::select! {
+            permit = admission.acquire() => permit.map_err(|refusal| crate::run_loop::overloaded(admission, refusal))?,
+            _ = crate::run_loop::client_gone(session) => {
+                ctx.client_gone = true;
+                return Ok(Started::ClientGone);
+            }
+        };
+        let started = tokio::select! {
+            run = source.start(req, plan) => run,
+            _ = crate::run_loop::client_gone(session) => {
+                ctx.client_gone = true;
+                return Ok(Started::ClientGone);
+            }
+        };
+        match started {
+            Ok(run) => {
+                self.endpoint.set_on();
+                permit.accepted(None);
+                ctx.admission = Some(permit);
+                let run = Run::from_http(run, gateway, req);
+                ctx.run_id = Some(run.id().clone());
+                Ok(Started::Run(run))
+            }
+            Err(StartError::EndpointOff) => {
+                self.endpoint.set_off();
+                Ok(Started::EndpointOff)
+            }
+            Err(StartError::Failed(e)) => Err(e.into()),
+        }
+    }
+}
+
+/// How a request with a tool plan starts.
+pub enum ToolStart {
+    /// Through the gateway's endpoint.
+    Run(Run),
+    /// The client left first: nothing to serve.
+    ClientGone,
+    /// Through the WebSocket with the tools ignored (the endpoint is off); the request's
+    /// prompt was rebuilt for it and [`HEADER`] says so.
+    UseSocket,
+}
+
+/// Starts a request that has a tool `plan` through the gateway's endpoint; when the endpoint
+/// turns out to be off, prepares it for the WebSocket instead: its `tool_choice` must not
+/// need the tools (else the 400 of [`Decision::ignored`]), the header says they were
+/// ignored, and the run's prompt is `socket_prompt`'s (the transcript as clawshim writes it
+/// for the `agent` method).
+pub async fn start(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    app: &crate::service::App,
+    req: &mut RunRequest,
+    plan: &ClientTools,
+    socket_prompt: impl FnOnce() -> Result<AgentPrompt, InputError>,
+) -> Result<ToolStart, HttpError> {
+    let started = app
+        .tool_runs
+        .start(session, ctx, &app.admission, &app.gateway, req, plan)
+        .await?;
+    Ok(match started {
+        Started::Run(run) => ToolStart::Run(run),
+        Started::ClientGone => ToolStart::ClientGone,
+        Started::EndpointOff => {
+            // The caller's name in the error, not the gateway's.
+            let choice = match &plan.choice {
+                ToolChoice::Function(n) => ToolChoice::Function(plan.names.to_client(n).to_owned()),
+                other => other.clone(),
+            };
+            let decision = Decision::ignored(Ignored::EndpointOff, &choice)?;
+            ctx.tools_header = decision.header;
+            let prompt = socket_prompt()?;
+            req.message = prompt.message;
+            req.extra_system_prompt = prompt.extra_system_prompt;
+            ToolStart::UseSocket
+        }
+    })
 }
 
 /// The gateway's last "endpoint off" answer, believed for [`ENDPOINT_OFF_FOR`].

@@ -40,6 +40,8 @@ pub struct RequestCtx {
     pub write_timeout: Duration,
     /// The run's admission slot, held until the run is over (`run_loop`).
     pub admission: Option<crate::admission::Permit>,
+    /// What became of the request's client tools ([`crate::client_tools::HEADER`]).
+    pub tools_header: Option<String>,
 }
 
 impl RequestCtx {
@@ -58,6 +60,7 @@ impl RequestCtx {
             bytes_out: 0,
             first_byte: None,
             client_gone: false,
+            tools_header: None,
             client_ip: None,
             write_timeout: Duration::from_secs(crate::config::defaults::WRITE_TIMEOUT_SECS),
             admission: None,

@@ -47,6 +47,9 @@ impl Head {
         if let Some(run_id) = &ctx.run_id {
             resp.insert_header("x-clawshim-run-id", run_id.as_str())?;
         }
+        if let Some(tools) = &ctx.tools_header {
+            resp.insert_header(crate::client_tools::HEADER, tools.as_str())?;
+        }
         Ok(resp)
     }
 }

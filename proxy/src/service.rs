@@ -48,6 +48,8 @@ pub struct App {
     pub response_ids: ResponseIdCodec,
     /// `/v1/embeddings` to the gateway.
     pub embeddings: EmbeddingsForwarder,
+    /// Runs with client tools, through the gateway's own chat endpoint.
+    pub tool_runs: crate::client_tools::ToolRuns,
 }
 
 impl App {
@@ -62,6 +64,7 @@ impl App {
             images: ImageFetcher::new(&config.images),
             response_ids: response_id_codec(&config.gateway.auth),
             embeddings: EmbeddingsForwarder::new(&config),
+            tool_runs: crate::client_tools::ToolRuns::new(&config),
             gateway,
             config: Arc::new(config),
         }

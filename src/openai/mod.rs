@@ -16,6 +16,7 @@ pub mod request;
 pub mod response;
 pub mod responses;
 pub mod sse;
+pub mod tool_call;
 
 use serde::{Deserialize, Serialize};
 

@@ -174,7 +174,8 @@ async fn a_tool_named_like_openclaws_own_is_renamed_and_mapped_back() {
         v["choices"][0]["message"]["tool_calls"][0]["function"]["name"],
         "ask_user"
     );
-    let names: Vec<&str> = gw.http_requests()[0].body["tools"]
+    let sent = gw.http_requests();
+    let names: Vec<&str> = sent[0].body["tools"]
         .as_array()
         .unwrap()
         .iter()
