@@ -26,8 +26,9 @@ use serde_json::{Map, Value};
 use crate::gateway::{GatewayError, RunEvent, RunOutcome, StopKind};
 use crate::openai::responses::object::{ResponseObjectKind, TextConfig};
 use crate::openai::responses::{
-    IncompleteDetails, OutputItem, OutputText, ReasoningEcho, ResponseError, ResponseEvent,
-    ResponseObject, ResponseStatus, ResponseStreamEvent, ResponseUsage,
+    FunctionCallItem, IncompleteDetails, OutputItem, OutputText, ReasoningEcho, ResponseError,
+    ResponseEvent, ResponseObject, ResponseOutput, ResponseStatus, ResponseStreamEvent,
+    ResponseUsage,
 };
 use crate::thinking::ThinkingLevel;
 use crate::translate::RunText;
@@ -62,7 +63,7 @@ impl ResponseMeta {
     fn object(
         &self,
         status: ResponseStatus,
-        output: Vec<OutputItem>,
+        output: Vec<ResponseOutput>,
         usage: Option<ResponseUsage>,
         error: Option<ResponseError>,
     ) -> ResponseObject {
@@ -177,7 +178,7 @@ impl ResponsesTranslator {
         let initial = self
             .meta
             .object(ResponseStatus::InProgress, Vec::new(), None, None);
-        let item = OutputItem::message(&self.meta.item_id, ResponseStatus::InProgress, None);
+        let item = OutputItem::message(&self.meta.item_id, ResponseStatus::InProgress, None).into();
         let item_id = self.meta.item_id.clone();
         vec![
             self.emit(ResponseEvent::Created {
@@ -232,7 +233,8 @@ impl ResponsesTranslator {
                 &self.meta.item_id,
                 ResponseStatus::Incomplete,
                 Some(self.streamed.clone()),
-            )]
+            )
+            .into()]
         };
         let response = self.meta.object(
             ResponseStatus::Failed,
@@ -270,7 +272,8 @@ impl ResponsesTranslator {
         } else {
             ResponseStatus::Incomplete
         };
-        let item = OutputItem::message(&item_id, item_status, Some(text.clone()));
+        let item: ResponseOutput =
+            OutputItem::message(&item_id, item_status, Some(text.clone())).into();
         out.push(self.emit(ResponseEvent::OutputTextDone {
             item_id: item_id.clone(),
             output_index: 0,
@@ -288,9 +291,25 @@ impl ResponsesTranslator {
             output_index: 0,
             item: item.clone(),
         }));
+        let mut output = vec![item];
+        // Client tool calls (runs of the gateway's HTTP endpoint): one whole item each after
+        // the message, added and done, as openclaw's endpoint streams them.
+        for call in &outcome.tool_calls {
+            let call: ResponseOutput = FunctionCallItem::of(call).into();
+            let output_index = output.len() as u32;
+            out.push(self.emit(ResponseEvent::OutputItemAdded {
+                output_index,
+                item: call.clone(),
+            }));
+            out.push(self.emit(ResponseEvent::OutputItemDone {
+                output_index,
+                item: call.clone(),
+            }));
+            output.push(call);
+        }
         let response = self
             .meta
-            .object(status, vec![item], Some(usage_of(&outcome)), None);
+            .object(status, output, Some(usage_of(&outcome)), None);
         let terminal = if status == ResponseStatus::Completed {
             ResponseEvent::Completed { response }
         } else {
@@ -325,8 +344,19 @@ impl ResponsesCollector {
         };
         let usage = usage_of(&outcome);
         let status = finished_status(outcome.stop, !outcome.text.is_empty());
-        let item = OutputItem::message(&self.meta.item_id, status, Some(outcome.text));
-        Some(Ok(self.meta.object(status, vec![item], Some(usage), None)))
+        // With client tool calls, the message is there only when the agent said something
+        // before them (as in openclaw's endpoint); the calls follow it.
+        let mut output: Vec<ResponseOutput> = Vec::new();
+        if outcome.tool_calls.is_empty() || !outcome.text.is_empty() {
+            output.push(OutputItem::message(&self.meta.item_id, status, Some(outcome.text)).into());
+        }
+        output.extend(
+            outcome
+                .tool_calls
+                .iter()
+                .map(|c| FunctionCallItem::of(c).into()),
+        );
+        Some(Ok(self.meta.object(status, output, Some(usage), None)))
     }
 }
 
@@ -336,6 +366,61 @@ mod tests {
     use crate::gateway::Usage;
     use crate::openai::responses::ResponseObject;
     use serde_json::json;
+
+    fn with_call(text: &str) -> RunEvent {
+        RunEvent::Finished(RunOutcome {
+            text: text.into(),
+            usage: None,
+            stop: StopKind::Completed,
+            tool_calls: vec![crate::client_tools::ToolCall {
+                id: "c1".into(),
+                name: "get_weather".into(),
+                arguments: "{}".into(),
+            }],
+        })
+    }
+
+    #[test]
+    fn function_calls_follow_the_message_in_the_stream_and_the_object() {
+        let mut t = ResponsesTranslator::new(meta());
+        let events = t.on_event(with_call(""));
+        let v: Vec<Value> = events
+            .iter()
+            .map(|e| serde_json::to_value(e).unwrap())
+            .collect();
+        let added: Vec<&Value> = v
+            .iter()
+            .filter(|e| e["type"] == "response.output_item.added")
+            .collect();
+        assert_eq!(added.len(), 2);
+        assert_eq!(added[1]["output_index"], 1);
+        assert_eq!(added[1]["item"]["type"], "function_call");
+        assert_eq!(added[1]["item"]["call_id"], "c1");
+        let last = v.last().unwrap();
+        assert_eq!(last["type"], "response.completed");
+        assert_eq!(last["response"]["output"][1]["name"], "get_weather");
+        let seqs: Vec<u64> = events.iter().map(|e| e.sequence_number).collect();
+        assert_eq!(seqs, (0..events.len() as u64).collect::<Vec<_>>());
+
+        let mut c = ResponsesCollector::new(meta());
+        let r = c.push(with_call("")).unwrap().unwrap();
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(
+            v["output"].as_array().unwrap().len(),
+            1,
+            "no empty message: {v}"
+        );
+        assert_eq!(v["output"][0]["type"], "function_call");
+        assert_eq!(v["output"][0]["arguments"], "{}");
+        assert_eq!(v["output"][0]["status"], "completed");
+        let mut c = ResponsesCollector::new(meta());
+        let r = c.push(with_call("Let me look.")).unwrap().unwrap();
+        assert_eq!(
+            r.output[0].message().unwrap().content[0].text,
+            "Let me look."
+        );
+        assert!(r.output[1].message().is_none());
+    }
 
     fn meta() -> ResponseMeta {
         ResponseMeta {
@@ -438,8 +523,11 @@ mod tests {
         let r = terminal(&events);
         assert_eq!(r.status, ResponseStatus::Completed);
         assert_eq!(r.output.len(), 1);
-        assert_eq!(r.output[0].content[0].text, "Hello");
-        assert_eq!(r.output[0].status, ResponseStatus::Completed);
+        assert_eq!(r.output[0].message().unwrap().content[0].text, "Hello");
+        assert_eq!(
+            r.output[0].message().unwrap().status,
+            ResponseStatus::Completed
+        );
         let u = r.usage.unwrap();
         assert_eq!(
             (u.input_tokens, u.output_tokens, u.total_tokens),
@@ -505,12 +593,18 @@ mod tests {
             finished("Hello world", StopKind::Completed, None),
         ]);
         assert!(view(&events).contains(&"delta: world".to_owned()));
-        assert_eq!(terminal(&events).output[0].content[0].text, "Hello world");
+        assert_eq!(
+            terminal(&events).output[0].message().unwrap().content[0].text,
+            "Hello world"
+        );
         let (events, _) = stream(vec![
             RunEvent::Delta("Hello there".into()),
             finished("Goodbye", StopKind::Completed, None),
         ]);
-        assert_eq!(terminal(&events).output[0].content[0].text, "Hello there");
+        assert_eq!(
+            terminal(&events).output[0].message().unwrap().content[0].text,
+            "Hello there"
+        );
     }
 
     #[test]
@@ -535,7 +629,10 @@ mod tests {
             r.incomplete_details.as_ref().unwrap().reason,
             "max_output_tokens"
         );
-        assert_eq!(r.output[0].status, ResponseStatus::Incomplete);
+        assert_eq!(
+            r.output[0].message().unwrap().status,
+            ResponseStatus::Incomplete
+        );
         // Also without any text.
         let (events, _) = stream(vec![finished("", StopKind::TimedOut, None)]);
         assert_eq!(terminal(&events).status, ResponseStatus::Incomplete);
@@ -550,7 +647,10 @@ mod tests {
         assert_eq!(terminal(&events).status, ResponseStatus::Incomplete);
         let (events, _) = stream(vec![finished("", StopKind::Aborted, None)]);
         assert_eq!(terminal(&events).status, ResponseStatus::Completed);
-        assert_eq!(terminal(&events).output[0].content[0].text, "");
+        assert_eq!(
+            terminal(&events).output[0].message().unwrap().content[0].text,
+            ""
+        );
     }
 
     #[test]
@@ -567,8 +667,11 @@ mod tests {
         let e = r.error.as_ref().unwrap();
         assert_eq!(e.code, "server_error");
         assert_eq!(e.message, "agent run failed (UNAVAILABLE): boom");
-        assert_eq!(r.output[0].content[0].text, "a");
-        assert_eq!(r.output[0].status, ResponseStatus::Incomplete);
+        assert_eq!(r.output[0].message().unwrap().content[0].text, "a");
+        assert_eq!(
+            r.output[0].message().unwrap().status,
+            ResponseStatus::Incomplete
+        );
 
         let (events, _) = stream(vec![RunEvent::Failed(GatewayError::Timeout)]);
         assert_eq!(terminal(&events).error.as_ref().unwrap().code, "timeout");
@@ -653,7 +756,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(r.status, ResponseStatus::Incomplete);
-        assert_eq!(r.output[0].content[0].text, "part");
+        assert_eq!(r.output[0].message().unwrap().content[0].text, "part");
         let r = collect(vec![finished("", StopKind::Aborted, None)]).unwrap();
         assert_eq!(r.status, ResponseStatus::Completed);
         let err = GatewayError::Disconnected {

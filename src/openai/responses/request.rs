@@ -78,6 +78,11 @@ pub struct ResponsesRequest {
     pub reasoning_effort: Option<ThinkingLevel>,
     /// `store` as sent (echoed; nothing is stored either way).
     pub store: Option<bool>,
+    /// `tools` as sent (not `null`), its JSON text: read by `crate::client_tools` when the
+    /// tools can be run.
+    pub tools: Option<String>,
+    /// `tool_choice` as sent (not `null`), its JSON text.
+    pub tool_choice: Option<String>,
     /// Documented fields that were sent (not `null`) and are ignored.
     pub ignored: Vec<&'static str>,
     /// Every field not documented, kept so it can be logged; never an error.
@@ -211,6 +216,8 @@ pub fn parse(body: &[u8]) -> Result<ResponsesRequest, RequestError> {
         Some(other) => return Err(RequestError::invalid_type("reasoning", "an object", other)),
     };
     let store = obj.get("store").and_then(Value::as_bool);
+    let kept = |name: &str| obj.get(name).filter(|v| !v.is_null()).map(Value::to_string);
+    let (tools, tool_choice) = (kept("tools"), kept("tool_choice"));
     let input = parse_input(obj.get("input"))?;
     let ignored = IGNORED_FIELDS
         .iter()
@@ -230,6 +237,8 @@ pub fn parse(body: &[u8]) -> Result<ResponsesRequest, RequestError> {
         metadata,
         reasoning_effort,
         store,
+        tools,
+        tool_choice,
         ignored,
         unknown_fields: obj,
     })
@@ -445,6 +454,13 @@ mod tests {
             "truncation": "auto"
         }))
         .unwrap();
+        assert_eq!(
+            r.tools.as_deref(),
+            Some(
+                r#"[{"type":"function","name":"shell"},{"type":"web_search"},{"type":"namespace","name":"mcp"}]"#
+            )
+        );
+        assert_eq!(r.tool_choice.as_deref(), Some(r#""auto""#));
         let ResponsesInput::Items(items) = &r.input else {
             panic!()
         };
