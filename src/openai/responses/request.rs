@@ -454,11 +454,10 @@ mod tests {
             "truncation": "auto"
         }))
         .unwrap();
+        let tools: Value = serde_json::from_str(r.tools.as_deref().unwrap()).unwrap();
         assert_eq!(
-            r.tools.as_deref(),
-            Some(
-                r#"[{"type":"function","name":"shell"},{"type":"web_search"},{"type":"namespace","name":"mcp"}]"#
-            )
+            tools,
+            json!([{"type":"function","name":"shell"},{"type":"web_search"},{"type":"namespace","name":"mcp"}])
         );
         assert_eq!(r.tool_choice.as_deref(), Some(r#""auto""#));
         let ResponsesInput::Items(items) = &r.input else {
