@@ -14,6 +14,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
+use clawshim_core::client_tools::transcript;
 use clawshim_core::gateway::{GatewayError, RunEvent};
 use clawshim_core::openai::responses::{self as wire, ResponsesRequest};
 use clawshim_core::openai::sse;
@@ -24,6 +25,7 @@ use pingora::proxy::Session;
 use tracing::debug;
 
 use crate::body;
+use crate::client_tools::{self, Format, ToolStart};
 use crate::ctx::RequestCtx;
 use crate::errors::HttpError;
 use crate::keys::Principal;
@@ -57,8 +59,26 @@ pub async fn serve(
             Some(SessionKey::named(key))
         }
     };
-    let input = prompt::build_responses_input(&req)?;
-    let prepared = run_setup::prepare(
+    let route = app.tool_runs.route(
+        principal.client_tools(app.config.client_tools),
+        &app.gateway,
+    );
+    let tools = client_tools::decide(
+        Format::Responses,
+        req.tools.as_deref(),
+        req.tool_choice.as_deref(),
+        route,
+    )?;
+    ctx.tools_header = tools.header.clone();
+    // With its tools run, calls in the transcript take the gateway's names
+    // (`client_tools::transcript`).
+    let input = match &tools.plan {
+        Some(plan) => {
+            prompt::build_responses_input(&transcript::responses_for_gateway(&req, &plan.names))?
+        }
+        None => prompt::build_responses_input(&req)?,
+    };
+    let mut prepared = run_setup::prepare(
         session,
         ctx,
         app,
@@ -73,13 +93,42 @@ pub async fn serve(
         },
     )
     .await?;
-    let run = &prepared.request;
     let meta = response_meta(
         &req,
-        app.response_ids.issue(run.session_key.as_str(), &caller),
+        app.response_ids
+            .issue(prepared.request.session_key.as_str(), &caller),
     );
     let deadline = prepared.deadline;
-    let Some(run) = start_run(session, ctx, &app.gateway, &app.admission, run).await? else {
+    let started = match &tools.plan {
+        Some(plan) => {
+            let socket_prompt = || prompt::build_responses_input(&req).map(|i| i.prompt);
+            client_tools::start(
+                session,
+                ctx,
+                app,
+                &mut prepared.request,
+                plan,
+                socket_prompt,
+            )
+            .await?
+        }
+        None => ToolStart::UseSocket,
+    };
+    let run = match started {
+        ToolStart::Run(run) => Some(run),
+        ToolStart::ClientGone => None,
+        ToolStart::UseSocket => {
+            start_run(
+                session,
+                ctx,
+                &app.gateway,
+                &app.admission,
+                &prepared.request,
+            )
+            .await?
+        }
+    };
+    let Some(run) = run else {
         return Ok(());
     };
     session.set_write_timeout(Some(app.config.write_timeout));

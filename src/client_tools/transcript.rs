@@ -21,8 +21,9 @@
 use serde_json::Value;
 
 use super::NameMap;
+use crate::openai::responses::{InputItem, ItemRole, ResponsesInput, ResponsesRequest};
 use crate::openai::{ChatMessage, MessageContent};
-use crate::prompt::{js_trim, text_of};
+use crate::prompt::{item_text, js_trim, text_of};
 
 /// `messages` with their tool transcript written the way openclaw's endpoint writes it
 /// (see the module doc), ready for `crate::prompt::build_chat_input`.
@@ -74,6 +75,67 @@ pub fn for_gateway(messages: &[ChatMessage], names: &NameMap) -> Vec<ChatMessage
         .collect();
     label_a_lone_tool_turn(&mut out);
     out
+}
+
+/// A Responses request whose transcript is written the way openclaw's `/v1/responses`
+/// writes it: `crate::prompt` already renders `function_call` items as `tool_call` lines
+/// and outputs as `Tool:<call_id>` turns; here the calls take the gateway's names, and a
+/// lone output (no turn with text before it: a continuation with `previous_response_id`)
+/// keeps its label.
+pub fn responses_for_gateway(req: &ResponsesRequest, names: &NameMap) -> ResponsesRequest {
+    let ResponsesInput::Items(items) = &req.input else {
+        return req.clone();
+    };
+    let mut items: Vec<InputItem> = items
+        .iter()
+        .map(|item| match item {
+            InputItem::FunctionCall {
+                call_id,
+                name,
+                arguments,
+            } => InputItem::FunctionCall {
+                call_id: call_id.clone(),
+                name: names.to_gateway(name).to_owned(),
+                arguments: arguments.clone(),
+            },
+            other => other.clone(),
+        })
+        .collect();
+    let has_text = |item: &InputItem| match item {
+        InputItem::Message { role, content } => {
+            !matches!(role, ItemRole::System | ItemRole::Developer)
+                && !item_text(content).is_empty()
+        }
+        InputItem::FunctionCall { .. } => true,
+        InputItem::FunctionCallOutput { output, .. } => !js_trim(output).is_empty(),
+        InputItem::Ignored { .. } => false,
+    };
+    let current = items.iter().rposition(|item| {
+        has_text(item)
+            && matches!(
+                item,
+                InputItem::Message {
+                    role: ItemRole::User,
+                    ..
+                } | InputItem::FunctionCallOutput { .. }
+            )
+    });
+    if let Some(i) = current {
+        if !items[..i].iter().any(has_text) {
+            if let InputItem::FunctionCallOutput { call_id, output } = &mut items[i] {
+                let label = if call_id.is_empty() {
+                    "Tool".to_owned()
+                } else {
+                    format!("Tool:{call_id}")
+                };
+                *output = format!("{label}: {}", js_trim(output));
+            }
+        }
+    }
+    ResponsesRequest {
+        input: ResponsesInput::Items(items),
+        ..req.clone()
+    }
 }
 
 /// The `tool_call` lines of an assistant's `tool_calls` (openclaw's `extractAssistantToolCalls`
@@ -229,6 +291,38 @@ mod tests {
             prompt.message
         );
         assert!(prompt.message.ends_with("Tool: b"), "{}", prompt.message);
+    }
+
+    fn responses(input: Value) -> ResponsesRequest {
+        let body = json!({"model": "openclaw/main", "input": input}).to_string();
+        crate::openai::responses::parse(body.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn a_responses_transcript_uses_the_gateways_names_and_a_lone_output_keeps_its_label() {
+        let names = NameMap::for_tools(["ask_user"]);
+        let req = responses(json!([
+            {"type": "message", "role": "user", "content": "ask"},
+            {"type": "function_call", "call_id": "c1", "name": "ask_user", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "c1", "output": "yes"}
+        ]));
+        let input =
+            crate::prompt::build_responses_input(&responses_for_gateway(&req, &names)).unwrap();
+        assert!(input
+            .prompt
+            .message
+            .contains("Assistant: tool_call id=c1 name=client_ask_user arguments={}"));
+        assert!(input.prompt.message.ends_with("Tool:c1: yes"));
+
+        // lab `responses_tool_output_previous_id`: the model got `Tool:9f4856c0b: sunny, 21C`
+        let lone = responses(
+            json!([{"type": "function_call_output", "call_id": "9f4856c0b", "output": "sunny, 21C"}]),
+        );
+        let input =
+            crate::prompt::build_responses_input(&responses_for_gateway(&lone, &names)).unwrap();
+        assert_eq!(input.prompt.message, "Tool:9f4856c0b: sunny, 21C");
+        let text = responses(json!("hello"));
+        assert_eq!(responses_for_gateway(&text, &names), text);
     }
 
     #[test]
