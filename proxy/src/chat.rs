@@ -90,7 +90,7 @@ pub async fn serve(
         None => ToolStart::UseSocket,
     };
     let run = match started {
-        ToolStart::Run(run) => Some(run),
+        ToolStart::Run(run) => Some(*run),
         ToolStart::ClientGone => None,
         ToolStart::UseSocket => {
             start_run(

@@ -240,7 +240,7 @@ pub struct ToolRuns {
 /// How an HTTP run started.
 pub enum Started {
     /// Running; the caller serves it like any run.
-    Run(Run),
+    Run(Box<Run>),
     /// The client left before the gateway answered (nothing to serve).
     ClientGone,
     /// The endpoint is off: the caller runs the request through the WebSocket, tools ignored.
@@ -311,7 +311,7 @@ impl ToolRuns {
                 ctx.admission = Some(permit);
                 let run = Run::from_http(run, gateway, req);
                 ctx.run_id = Some(run.id().clone());
-                Ok(Started::Run(run))
+                Ok(Started::Run(Box::new(run)))
             }
             Err(StartError::EndpointOff) => {
                 self.endpoint.set_off();
@@ -325,7 +325,7 @@ impl ToolRuns {
 /// How a request with a tool plan starts.
 pub enum ToolStart {
     /// Through the gateway's endpoint.
-    Run(Run),
+    Run(Box<Run>),
     /// The client left first: nothing to serve.
     ClientGone,
     /// Through the WebSocket with the tools ignored (the endpoint is off); the request's
