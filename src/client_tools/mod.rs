@@ -28,15 +28,97 @@ use serde_json::{json, Value};
 
 use crate::openai::RequestError;
 
-/// Reads a field kept as JSON text (`tools`, `tool_choice`): a value nested deeper than
-/// serde_json's recursion limit (128) is a 400 naming `param`.
+/// Most JSON values (objects, arrays, scalars) read from `tools` or `tool_choice`: a
+/// `serde_json::Value` costs tens of bytes per value whatever the text, so the count bounds
+/// what one request's tools cost in memory (real tool lists have a few thousand).
+pub const MAX_JSON_VALUES: usize = 50_000;
+
+/// Reads a field kept as JSON text (`tools`, `tool_choice`). Counted first, without building
+/// anything: more than [`MAX_JSON_VALUES`] values, or nesting deeper than serde_json's
+/// recursion limit (128), is a 400 naming `param`.
 pub fn read_field(text: &str, param: &str) -> Result<Value, RequestError> {
-    serde_json::from_str(text).map_err(|_| {
+    let refuse = |what: &str| {
         RequestError::new(
-            format!("Invalid '{param}': nested too deeply to be read."),
+            format!("Invalid '{param}': {what}."),
             Some(param.to_owned()),
         )
-    })
+    };
+    let count = std::cell::Cell::new(0usize);
+    let mut de = serde_json::Deserializer::from_str(text);
+    serde::de::DeserializeSeed::deserialize(counting::Seed(&count), &mut de).map_err(|_| {
+        if count.get() > MAX_JSON_VALUES {
+            refuse(&format!("more than {MAX_JSON_VALUES} JSON values"))
+        } else {
+            refuse("nested too deeply to be read")
+        }
+    })?;
+    serde_json::from_str(text).map_err(|_| refuse("not readable"))
+}
+
+/// Counts the values of a JSON text and stops past [`MAX_JSON_VALUES`].
+mod counting {
+    use std::cell::Cell;
+    use std::fmt;
+
+    use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+    pub(super) struct Seed<'a>(pub(super) &'a Cell<usize>);
+
+    impl<'de> DeserializeSeed<'de> for Seed<'_> {
+        type Value = ();
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(Count(self.0))
+        }
+    }
+
+    struct Count<'a>(&'a Cell<usize>);
+
+    impl Count<'_> {
+        fn bump<E: de::Error>(&self) -> Result<(), E> {
+            self.0.set(self.0.get() + 1);
+            if self.0.get() > super::MAX_JSON_VALUES {
+                return Err(E::custom("too many values"));
+            }
+            Ok(())
+        }
+    }
+
+    impl<'de> Visitor<'de> for Count<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+            self.bump()
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+            self.bump()
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+            self.bump()
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+            self.bump()
+        }
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+            self.bump()
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+            self.bump()
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            self.bump()?;
+            while seq.next_element_seed(Seed(self.0))?.is_some() {}
+            Ok(())
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            self.bump()?;
+            while map.next_key::<IgnoredAny>()?.is_some() {
+                map.next_value_seed(Seed(self.0))?;
+            }
+            Ok(())
+        }
+    }
 }
 
 /// One call of a client tool the agent's model made, as the caller must see it.

@@ -24,7 +24,10 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::lean::{skip_map, skip_seq, Loose, LooseVisitor, Shallow};
-use super::limits::{self, MAX_CONTENT_PARTS, MAX_MESSAGES, MAX_MODEL_BYTES, MAX_USER_BYTES};
+use super::limits::{
+    self, MAX_CONTENT_PARTS, MAX_MESSAGES, MAX_MODEL_BYTES, MAX_TOOLS_BYTES, MAX_TOOL_CHOICE_BYTES,
+    MAX_USER_BYTES,
+};
 use crate::thinking::ThinkingLevel;
 
 /// Documented OpenAI fields clawshim accepts and ignores (the agent decides tools, sampling,
@@ -389,8 +392,8 @@ struct RawRequest {
     stream_options: Option<RawStreamOptions>,
     user: Option<Loose>,
     reasoning_effort: Option<Loose>,
-    tools: Option<String>,
-    tool_choice: Option<String>,
+    tools: Option<Result<String, RequestError>>,
+    tool_choice: Option<Result<String, RequestError>>,
     /// Which [`IGNORED_FIELDS`] were sent, not `null`.
     ignored: [bool; IGNORED_FIELDS.len()],
     unknown_fields: Vec<String>,
@@ -463,8 +466,8 @@ impl RawRequest {
             stream_options,
             user,
             reasoning_effort,
-            tools: self.tools,
-            tool_choice: self.tool_choice,
+            tools: self.tools.transpose()?,
+            tool_choice: self.tool_choice.transpose()?,
             ignored: IGNORED_FIELDS
                 .iter()
                 .zip(self.ignored)
@@ -518,9 +521,25 @@ impl<'de> Deserialize<'de> for Body {
     }
 }
 
-/// The JSON text of a value skipped like an ignored one (no recursion); `None` for `null`.
-fn raw_json(raw: Option<Box<RawValue>>) -> Option<String> {
-    raw.map(|r| r.get().to_owned()).filter(|t| t != "null")
+/// The JSON text of a value skipped like an ignored one (no recursion), or the 400 for one
+/// longer than `max` bytes (not copied); `None` for `null`.
+fn raw_json(
+    raw: Option<&RawValue>,
+    param: &str,
+    max: usize,
+) -> Option<Result<String, RequestError>> {
+    let text = raw.map(RawValue::get).filter(|t| *t != "null")?;
+    Some(if text.len() > max {
+        Err(RequestError::new(
+            format!(
+                "Invalid '{param}': {} bytes of JSON, more than the {max} clawshim reads.",
+                text.len()
+            ),
+            Some(param.to_owned()),
+        ))
+    } else {
+        Ok(text.to_owned())
+    })
 }
 
 /// A top-level key, matched without allocating (an unknown one is kept by name).
@@ -589,12 +608,15 @@ impl<'de> Visitor<'de> for BodyVisitor {
                     raw.messages = map.next_value::<Option<MessagesField>>()?.map(|f| f.0)
                 }
                 // The client's tools are kept whole for `client_tools`.
+                // The client's tools are kept as their text, borrowed until its size is
+                // known: a value over the cap is never copied.
                 TopKey::Ignored(0) => {
-                    raw.tools = raw_json(map.next_value()?);
+                    raw.tools = raw_json(map.next_value()?, "tools", MAX_TOOLS_BYTES);
                     raw.ignored[0] = raw.tools.is_some();
                 }
                 TopKey::Ignored(1) => {
-                    raw.tool_choice = raw_json(map.next_value()?);
+                    raw.tool_choice =
+                        raw_json(map.next_value()?, "tool_choice", MAX_TOOL_CHOICE_BYTES);
                     raw.ignored[1] = raw.tool_choice.is_some();
                 }
                 TopKey::Ignored(i) => {

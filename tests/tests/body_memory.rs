@@ -44,7 +44,7 @@ fn pad(body: &mut String, tail: usize) {
     }
 }
 
-/// Arrays nested as deep as fits: `{"messages":...,"tools":[[[...]]]}`.
+/// Arrays nested as deep as fits: `{"messages":...,"functions":[[[...]]]}`.
 fn nested(head: &str, tail: &str) -> Bytes {
     let depth = (BODY_LIMIT - head.len() - tail.len()) / 2;
     let mut body = String::with_capacity(BODY_LIMIT);
@@ -70,7 +70,7 @@ async fn eight_worst_case_bodies_stay_under_the_bound() {
     let gw = mock(Protocol::V4).await;
     let shim = Shim::start_with(&gw.url(), |s| s.max_concurrent_bodies = Some(SLOTS), true).await;
     let user = r#"{"role":"user","content":"hi"}"#;
-    // (body, expected status): each kind twice.
+    // (body, expected status).
     let kinds = [
         // Content parts: 10 000 are read, the rest only counted -> 400.
         (
@@ -87,7 +87,7 @@ async fn eight_worst_case_bodies_stay_under_the_bound() {
         // An ignored field: skipped without allocating; the request runs.
         (
             filled(
-                &format!(r#"{{"messages":[{user}],"tools":["#),
+                &format!(r#"{{"messages":[{user}],"functions":["#),
                 "[],",
                 "[]",
                 "]}",
@@ -96,8 +96,22 @@ async fn eight_worst_case_bodies_stay_under_the_bound() {
         ),
         // Deep nesting in an ignored field: skipped iteratively; the request runs.
         (
-            nested(&format!(r#"{{"messages":[{user}],"tools":"#), "}"),
+            nested(&format!(r#"{{"messages":[{user}],"functions":"#), "}"),
             200,
+        ),
+        // `tools`, which clawshim reads: measured without copying, refused over its cap.
+        (
+            filled(
+                &format!(r#"{{"messages":[{user}],"tools":["#),
+                "[],",
+                "[]",
+                "]}",
+            ),
+            400,
+        ),
+        (
+            nested(&format!(r#"{{"messages":[{user}],"tools":"#), "}"),
+            400,
         ),
     ];
     for (body, _) in &kinds {
@@ -115,36 +129,44 @@ async fn eight_worst_case_bodies_stay_under_the_bound() {
     // Reset VmHWM to the current RSS (Linux >= 4.0), so it measures only what follows.
     let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
     let url = shim.url("/v1/chat/completions");
-    let tasks: Vec<_> = kinds
-        .iter()
-        .chain(kinds.iter())
-        .map(|(body, want)| {
-            let (body, want, url) = (body.clone(), *want, url.clone());
-            tokio::spawn(async move {
-                // The client shares one buffer per kind: `Bytes` clones copy nothing.
-                // Debug builds parse 20 MiB slowly on a busy machine: a generous timeout.
-                let resp = reqwest::Client::builder()
-                    .timeout(WAIT * 3)
-                    .build()
-                    .expect("client")
-                    .post(url)
-                    .bearer_auth(TOKEN)
-                    .header("content-type", "application/json")
-                    .body(body)
-                    .send()
-                    .await
-                    .expect("answer");
-                let status = resp.status().as_u16();
-                let text = resp.text().await.unwrap_or_default();
-                assert_eq!(status, want, "{text}");
+    // Two rounds of eight bodies at once (one body slot each): the four kinds that are
+    // parsed or skipped twice, then the two `tools` kinds four times.
+    let (parsed, tools) = kinds.split_at(4);
+    let rounds: [Vec<&(Bytes, u16)>; 2] = [
+        parsed.iter().chain(parsed.iter()).collect(),
+        tools.iter().cycle().take(SLOTS).collect(),
+    ];
+    for round in rounds {
+        let tasks: Vec<_> = round
+            .into_iter()
+            .map(|(body, want)| {
+                let (body, want, url) = (body.clone(), *want, url.clone());
+                tokio::spawn(async move {
+                    // The client shares one buffer per kind: `Bytes` clones copy nothing.
+                    // Debug builds parse 20 MiB slowly on a busy machine: a generous timeout.
+                    let resp = reqwest::Client::builder()
+                        .timeout(WAIT * 3)
+                        .build()
+                        .expect("client")
+                        .post(url)
+                        .bearer_auth(TOKEN)
+                        .header("content-type", "application/json")
+                        .body(body)
+                        .send()
+                        .await
+                        .expect("answer");
+                    let status = resp.status().as_u16();
+                    let text = resp.text().await.unwrap_or_default();
+                    assert_eq!(status, want, "{text}");
+                })
             })
-        })
-        .collect();
-    for t in tasks {
-        tokio::time::timeout(WAIT * 3, t)
-            .await
-            .expect("answered in time")
-            .expect("request task");
+            .collect();
+        for t in tasks {
+            tokio::time::timeout(WAIT * 3, t)
+                .await
+                .expect("answered in time")
+                .expect("request task");
+        }
     }
     let peak = status_kb("VmHWM:");
     let growth = peak.saturating_sub(baseline) * 1024;

@@ -18,6 +18,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::openai::limits::{MAX_TOOLS_BYTES, MAX_TOOL_CHOICE_BYTES};
 use crate::openai::request::json_type;
 use crate::openai::RequestError;
 use crate::thinking::ThinkingLevel;
@@ -216,8 +217,23 @@ pub fn parse(body: &[u8]) -> Result<ResponsesRequest, RequestError> {
         Some(other) => return Err(RequestError::invalid_type("reasoning", "an object", other)),
     };
     let store = obj.get("store").and_then(Value::as_bool);
-    let kept = |name: &str| obj.get(name).filter(|v| !v.is_null()).map(Value::to_string);
-    let (tools, tool_choice) = (kept("tools"), kept("tool_choice"));
+    let kept = |name: &str, max: usize| -> Result<Option<String>, RequestError> {
+        let Some(text) = obj.get(name).filter(|v| !v.is_null()).map(Value::to_string) else {
+            return Ok(None);
+        };
+        if text.len() > max {
+            return Err(RequestError::new(
+                format!(
+                    "Invalid '{name}': {} bytes of JSON, more than the {max} clawshim reads.",
+                    text.len()
+                ),
+                Some(name.to_owned()),
+            ));
+        }
+        Ok(Some(text))
+    };
+    let tools = kept("tools", MAX_TOOLS_BYTES)?;
+    let tool_choice = kept("tool_choice", MAX_TOOL_CHOICE_BYTES)?;
     let input = parse_input(obj.get("input"))?;
     let ignored = IGNORED_FIELDS
         .iter()
