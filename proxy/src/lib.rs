@@ -1,184 +1,25 @@
-//! clawshim-proxy: the pingora service that serves the OpenAI chat-completions API in front
-//! of a Clawdbot / OpenClaw gateway, and passes every other request through to it.
+//! clawshim-proxy: the pingora service that serves the OpenAI API (chat completions,
+//! Responses, models, embeddings) in front of a Clawdbot / OpenClaw gateway, and passes the
+//! paths of `passthrough.allow` through to it.
 //!
 //! [`build_server`] wires everything from a validated [`config::Config`]; `main.rs` only
 //! parses flags and calls it, and tests call it with their own shutdown signal.
+//!
+//! Imports between modules go one way (`tests/tests/import_cycles.rs` checks it). A
+//! settings type lives with the code it configures (`front_door::keys::KeySpec`, ...) and
+//! imports no configuration; `config` gathers them into [`config::Config`]; the shared
+//! [`state::ProxyState`] is built from it; the `routes` read it; `service` (the pingora
+//! phases), `server` (the wiring) and the `commands` sit on top.
 
-pub mod access;
-pub mod admission;
-pub mod auth;
-pub mod auth_limit;
-pub mod body;
-pub mod chat;
-pub mod client_ip;
-pub mod client_tools;
+pub mod commands;
 pub mod config;
-pub mod connections;
-pub mod ctx;
-pub mod demo;
-pub mod doctor;
-pub mod embeddings;
-pub mod errors;
-pub mod gateway_service;
-pub mod gateway_status;
-pub mod health;
-pub mod idempotency;
-pub mod image_fetch;
-pub mod keys;
-pub mod metrics;
-pub mod models;
-pub mod passthrough;
-pub mod respond;
-pub mod responses;
-pub mod route;
-pub mod run_loop;
-pub mod run_setup;
+pub mod front_door;
+pub mod ops;
+pub mod request;
+pub mod routes;
+pub mod run;
+pub mod server;
 pub mod service;
-pub mod telemetry;
-pub mod tls;
-pub mod upgrade_sock;
+pub mod state;
 
-use std::sync::{Arc, Mutex};
-
-use async_trait::async_trait;
-use clawshim_core::gateway::device::DeviceIdentity;
-use clawshim_core::gateway::GatewayClient;
-use pingora::proxy::HttpProxy;
-use pingora::server::configuration::{Opt, ServerConf};
-use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
-use pingora::services::background::background_service;
-use pingora::services::listening::Service;
-use tokio::sync::oneshot;
-
-use config::Config;
-use connections::Guarded;
-use gateway_service::GatewayService;
-use service::{App, ClawShim};
-
-/// Build the pingora server: the gateway connection (a background service) and the HTTP
-/// service that depends on it. Start-up side effects that validation leaves out happen here:
-/// the device identity file is created when missing, the certificate is registered for
-/// SIGHUP reload, and the pid file is written.
-///
-/// Exits the process with status 2 (that of an invalid configuration) when the device
-/// identity cannot be loaded or created or the graceful-upgrade socket's directory is not
-/// private ([`upgrade_sock::prepare`]), the start-up steps that can fail after validation
-/// (e.g. a directory it may not write to).
-pub fn build_server(mut config: Config) -> Server {
-    for warning in &config.warnings {
-        tracing::warn!("{warning}");
-    }
-    if let Err(e) = upgrade_sock::prepare(&config.upgrade_sock) {
-        tracing::error!(error = %e, "refusing the graceful-upgrade socket");
-        eprintln!("clawshim: {e}");
-        std::process::exit(2);
-    }
-    if let Some(path) = &config.device_identity {
-        match DeviceIdentity::load_or_create(path) {
-            Ok(identity) => {
-                tracing::info!(device_id = identity.device_id(), path = %path.display(), "device identity");
-                config.gateway.device = Some(Arc::new(identity));
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot load or create the device identity");
-                eprintln!("clawshim: {e}");
-                std::process::exit(2);
-            }
-        }
-    }
-    let mut conf = ServerConf {
-        threads: config.threads,
-        grace_period_seconds: Some(config.grace_period.as_secs()),
-        graceful_shutdown_timeout_seconds: Some(5),
-        upgrade_sock: config.upgrade_sock.to_string_lossy().into_owned(),
-        // The gateway is the only TLS upstream: its CA is the connector's CA.
-        ca_file: config
-            .gateway_ca_file
-            .as_ref()
-            .map(|p| p.to_string_lossy().into_owned()),
-        ..ServerConf::default()
-    };
-    conf.upstream_keepalive_pool_size = 128;
-    let opt = Opt {
-        upgrade: config.upgrade,
-        ..Opt::default()
-    };
-    let mut server = Server::new_with_opt_and_conf(opt, conf);
-    // With `--upgrade` this waits for the old process's listening sockets (see `tls`).
-    server.bootstrap();
-    if let Some(path) = &config.pid_file {
-        if let Err(e) = std::fs::write(path, format!("{}\n", std::process::id())) {
-            tracing::warn!(path = %path.display(), error = %e, "cannot write the pid file");
-        }
-    }
-
-    let (gateway, conn) = GatewayClient::new(config.gateway.clone());
-    let gateway_handle = server.add_service(background_service(
-        "gateway connection",
-        GatewayService::new(conn, config.grace_period),
-    ));
-
-    let app = Arc::new(App::new(config, gateway));
-    let mut proxy = HttpProxy::new(ClawShim::new(app.clone()), server.configuration.clone());
-    proxy.handle_init_modules();
-    proxy.h2_options = Some(app.config.connections.h2_options());
-    let mut http = Service::new(
-        "clawshim http".to_string(),
-        Guarded::new(proxy, app.config.connections.clone()),
-    );
-    if let Some(addr) = app.config.listen {
-        http.add_tcp(&addr.to_string());
-    }
-    if let Some(tls) = &app.config.tls {
-        http.add_tls_with_settings(&tls.listen.to_string(), None, tls::settings(tls));
-        tls::register(&tls.store);
-        server.add_service(background_service(
-            "tls reload",
-            tls::ReloadOnHangup::new(tls.store.clone()),
-        ));
-    }
-    let http_handle = server.add_service(http);
-    http_handle.add_dependency(&gateway_handle);
-    server.add_service(background_service(
-        "gateway metrics",
-        gateway_status::GatewayWatch::new(app.gateway.clone()),
-    ));
-    server.add_service(background_service(
-        "gateway traffic metrics",
-        gateway_status::GatewayCounters::new(app.gateway.clone()),
-    ));
-    if let Some(addr) = app.config.metrics_listen {
-        server.add_service(metrics::service(&addr.to_string()));
-    }
-    server
-}
-
-/// A shutdown signal for [`Server::run`] driven by a oneshot: what tests use instead of
-/// process signals.
-pub struct ChannelShutdown(Mutex<Option<oneshot::Receiver<ShutdownSignal>>>);
-
-impl ChannelShutdown {
-    /// The watcher and the sender that triggers it.
-    pub fn new() -> (ChannelShutdown, oneshot::Sender<ShutdownSignal>) {
-        let (tx, rx) = oneshot::channel();
-        (ChannelShutdown(Mutex::new(Some(rx))), tx)
-    }
-
-    /// Run arguments using this watcher.
-    pub fn into_run_args(self) -> RunArgs {
-        RunArgs {
-            shutdown_signal: Box::new(self),
-        }
-    }
-}
-
-#[async_trait]
-impl ShutdownSignalWatch for ChannelShutdown {
-    async fn recv(&self) -> ShutdownSignal {
-        let rx = self.0.lock().unwrap_or_else(|p| p.into_inner()).take();
-        match rx {
-            Some(rx) => rx.await.unwrap_or(ShutdownSignal::FastShutdown),
-            None => std::future::pending().await,
-        }
-    }
-}
+pub use server::{build_server, ChannelShutdown};

@@ -1,11 +1,11 @@
 //! The `clawshim` binary: parse flags, load the config, serve (or run the demo).
 
 use clap::FromArgMatches;
+use clawshim_proxy::build_server;
+use clawshim_proxy::commands::{demo, gen_key, manual};
 use clawshim_proxy::config::{Cli, Command, Config};
-use clawshim_proxy::{build_server, demo, keys, telemetry};
+use clawshim_proxy::ops::telemetry;
 use pingora::server::RunArgs;
-
-mod manual;
 
 fn main() {
     let matches = manual::command().get_matches();
@@ -18,7 +18,7 @@ fn main() {
     }
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if let Some(Command::GenKey(opts)) = &cli.command {
-        print!("{}", keys::gen_key_block(opts));
+        print!("{}", gen_key::gen_key_block(opts));
         return;
     }
     if let Some(Command::Doctor) = cli.command {
@@ -83,7 +83,7 @@ fn doctor(settings: &clawshim_proxy::config::Settings) -> i32 {
         }
     };
     let env = clawshim_proxy::config::discover::ProcessEnv;
-    runtime.block_on(clawshim_proxy::doctor::diagnose(
+    runtime.block_on(clawshim_proxy::commands::doctor::diagnose(
         settings,
         &env,
         &mut std::io::stdout().lock(),

@@ -292,7 +292,7 @@ impl GatewayClient {
 
     /// The socket commands of this handle go to when no choice is possible (a pinned
     /// handle's, else the first).
-    fn home(&self) -> &LinkHandle {
+    fn pinned_or_first_link(&self) -> &LinkHandle {
         &self.links[self.pinned.unwrap_or(0)]
     }
 
@@ -620,9 +620,12 @@ impl GatewayClient {
     /// Tell the connection that nobody reads `run_id` any more (best effort: with the
     /// command queue full the entries wait for the run's final answer or a reconnect).
     pub(crate) fn forget_run(&self, run_id: &RunId) {
-        let _ = self.home().commands.try_send(Command::Forget {
-            run_id: run_id.clone(),
-        });
+        let _ = self
+            .pinned_or_first_link()
+            .commands
+            .try_send(Command::Forget {
+                run_id: run_id.clone(),
+            });
     }
 
     /// Abort a run on the gateway where the protocol allows it. v4 has `chat.abort`, which
@@ -651,7 +654,7 @@ impl GatewayClient {
         let cmd = Command::Unfollow {
             key: key.as_str().to_string(),
         };
-        let commands = &self.home().commands;
+        let commands = &self.pinned_or_first_link().commands;
         if let Err(mpsc::error::TrySendError::Full(cmd)) = commands.try_send(cmd) {
             let commands = commands.clone();
             if let Ok(runtime) = tokio::runtime::Handle::try_current() {

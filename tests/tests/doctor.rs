@@ -6,9 +6,9 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+use clawshim_proxy::commands::doctor::diagnose;
 use clawshim_proxy::config::discover::Environment;
 use clawshim_proxy::config::Settings;
-use clawshim_proxy::doctor::diagnose;
 use clawshim_tests::{free_port, mock, mock_with, MockOptions, Protocol, TOKEN, WAIT};
 
 /// An environment without the machine's own gateway config.

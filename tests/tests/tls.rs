@@ -253,7 +253,7 @@ async fn a_bad_certificate_file_on_reload_keeps_the_old_one() {
 
 /// Reload every listener (other tests' too, which is harmless) and return this one's result.
 fn reload(cert: &Path) -> Result<(), String> {
-    clawshim_proxy::tls::reload_all()
+    clawshim_proxy::front_door::tls::reload_all()
         .into_iter()
         .find(|(path, _)| path == cert)
         .map(|(_, r)| r)

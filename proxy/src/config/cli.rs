@@ -10,10 +10,11 @@ use clap::{Args, Parser, Subcommand};
 
 use clawshim_core::gateway::SessionCleanup;
 
-use crate::passthrough::ForwardedHeaders;
-use crate::telemetry::LogFormat;
+use crate::front_door::passthrough::ForwardedHeaders;
+use crate::ops::telemetry::LogFormat;
 
-/// clawshim: OpenAI-compatible chat completions in front of a Clawdbot / OpenClaw gateway.
+/// clawshim: an OpenAI-compatible API (chat completions, Responses, models, embeddings) in
+/// front of a Clawdbot / OpenClaw gateway.
 #[derive(Debug, Parser)]
 #[command(name = "clawshim", version, about)]
 pub struct Cli {
@@ -123,7 +124,7 @@ pub struct Settings {
     /// /v1/chat/completions where it can: openclaw with that endpoint on) or `off` (ignore
     /// them; the agent answers).
     #[arg(long, env = "CLAWSHIM_CLIENT_TOOLS", global = true)]
-    pub client_tools: Option<crate::client_tools::ClientToolsMode>,
+    pub client_tools: Option<crate::run::client_tools::ClientToolsMode>,
     /// On protocol 4, receive only our own runs' events (`session-scoped-events` and a
     /// subscription per run) instead of every run's: saves traffic when many clients share
     /// one gateway, costs the gateway transcript events per run.

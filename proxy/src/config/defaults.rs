@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use clawshim_core::gateway::SessionCleanup;
 
-use crate::passthrough::ForwardedHeaders;
-use crate::telemetry::LogFormat;
+use crate::front_door::passthrough::ForwardedHeaders;
+use crate::ops::telemetry::LogFormat;
 
 /// Refuse remote image URLs.
 pub const IMAGES_ALLOW_URLS: bool = false;
@@ -32,8 +32,8 @@ pub const MAX_GATEWAY_SOCKETS: usize = 16;
 /// Delete per-request sessions when the gateway grants the scope to.
 pub const DELETE_EPHEMERAL_SESSIONS: SessionCleanup = SessionCleanup::Auto;
 /// Requests' own function tools run where the gateway can.
-pub const CLIENT_TOOLS: crate::client_tools::ClientToolsMode =
-    crate::client_tools::ClientToolsMode::Auto;
+pub const CLIENT_TOOLS: crate::run::client_tools::ClientToolsMode =
+    crate::run::client_tools::ClientToolsMode::Auto;
 /// Receive every run's events (the broadcast): on openclaw 2026.9.6 a session subscription
 /// makes the gateway project transcript events for each run (`server-session-events-*.mjs`).
 pub const SESSION_SCOPED_EVENTS: bool = false;
@@ -173,7 +173,7 @@ pub fn passthrough_allow() -> Vec<String> {
 
 /// Graceful-upgrade socket, in a directory private to this user (old and new process must
 /// use the same): `/run/clawshim/upgrade.sock` as root, else under `$XDG_RUNTIME_DIR/clawshim/`,
-/// else `<temp dir>/clawshim-<uid>/` ([`crate::upgrade_sock`]).
+/// else `<temp dir>/clawshim-<uid>/` ([`crate::front_door::upgrade_socket`]).
 pub fn upgrade_sock() -> PathBuf {
-    crate::upgrade_sock::default_path()
+    crate::front_door::upgrade_socket::default_path()
 }

@@ -8,8 +8,8 @@ use serde::Deserialize;
 
 use clawshim_core::gateway::SessionCleanup;
 
-use crate::passthrough::ForwardedHeaders;
-use crate::telemetry::LogFormat;
+use crate::front_door::passthrough::ForwardedHeaders;
+use crate::ops::telemetry::LogFormat;
 
 /// Top level of `clawshim.toml`.
 #[derive(Debug, Default, Deserialize)]
@@ -61,7 +61,7 @@ pub struct KeyEntry {
     pub session_namespace: Option<String>,
     /// This key's requests' own function tools: `"auto"` (default: the server's setting) or
     /// `"off"`.
-    pub client_tools: Option<crate::client_tools::ClientToolsMode>,
+    pub client_tools: Option<crate::run::client_tools::ClientToolsMode>,
 }
 
 /// `[gateway]`.
@@ -83,7 +83,7 @@ pub struct GatewaySection {
     /// Delete each per-request session after its run: `"auto"`, `true` or `false`.
     pub delete_ephemeral_sessions: Option<SessionCleanup>,
     /// Requests' own function tools: `"auto"` or `"off"`.
-    pub client_tools: Option<crate::client_tools::ClientToolsMode>,
+    pub client_tools: Option<crate::run::client_tools::ClientToolsMode>,
     /// Follow only our own runs' sessions on protocol 4 (`session-scoped-events`).
     pub session_scoped_events: Option<bool>,
     /// WebSocket connections kept to the gateway.

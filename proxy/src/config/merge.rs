@@ -19,8 +19,8 @@ use super::file::{
 };
 use clawshim_core::gateway::SessionCleanup;
 
-use crate::passthrough::ForwardedHeaders;
-use crate::telemetry::LogFormat;
+use crate::front_door::passthrough::ForwardedHeaders;
+use crate::ops::telemetry::LogFormat;
 
 /// Every setting after precedence and defaults, as written (addresses, URLs and secrets still
 /// strings).
@@ -63,7 +63,7 @@ pub struct Merged {
     /// Delete per-request sessions after their run.
     pub delete_ephemeral_sessions: SessionCleanup,
     /// Requests' own function tools.
-    pub client_tools: crate::client_tools::ClientToolsMode,
+    pub client_tools: crate::run::client_tools::ClientToolsMode,
     /// Follow only our own runs' sessions on protocol 4.
     pub session_scoped_events: bool,
     /// WebSocket connections kept to the gateway.

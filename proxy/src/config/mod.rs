@@ -5,17 +5,20 @@
 //! place; [`validate`] checks the result once and reports every problem together, without
 //! creating or changing anything (see its module docs), so `--check-config` is side-effect
 //! free. [`discover`] finds the local gateway's own config, the lowest source of the gateway
-//! URL and credential (zero-config on the gateway's host).
+//! URL and credential (zero-config on the gateway's host). [`load`] puts them together
+//! (`Config::load`). The settings types of single features come from the modules they
+//! configure (`front_door::keys::KeySpec`, ...), which never import this one.
 
 pub mod cli;
 pub mod defaults;
 pub mod discover;
 pub mod file;
+pub mod load;
 pub mod merge;
 pub mod validate;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clawshim_core::gateway::client::Secret;
@@ -24,15 +27,14 @@ use clawshim_core::gateway::SessionCleanup;
 
 pub use cli::{Cli, Command, GenKey, ListenerSettings, Settings};
 
-use crate::client_ip::TrustedProxies;
-use crate::connections::ConnectionLimits;
-use crate::image_fetch::ImageFetchConfig;
-use crate::keys::KeySpec;
-use crate::passthrough::Allowlist;
-use crate::passthrough::ForwardedHeaders;
-use crate::telemetry::LogFormat;
-use crate::tls::TlsConfig;
-use file::FileConfig;
+use crate::front_door::client_ip::TrustedProxies;
+use crate::front_door::connections::ConnectionLimits;
+use crate::front_door::keys::KeySpec;
+use crate::front_door::passthrough::Allowlist;
+use crate::front_door::passthrough::ForwardedHeaders;
+use crate::front_door::tls::TlsConfig;
+use crate::ops::telemetry::LogFormat;
+use crate::run::image_fetch::ImageFetchConfig;
 
 /// Everything clawshim needs, parsed and checked. `Debug` shows no secret: tokens and
 /// passwords are [`Secret`]s, which redact themselves.
@@ -71,9 +73,9 @@ pub struct Config {
     /// Delete per-request sessions after their run.
     pub delete_ephemeral_sessions: SessionCleanup,
     /// Requests' own function tools (per key too: [`crate::keys`]).
-    pub client_tools: crate::client_tools::ClientToolsMode,
+    pub client_tools: crate::run::client_tools::ClientToolsMode,
     /// Adaptive limit and queue of the runs sent to the gateway (built-in tuning).
-    pub admission: crate::admission::AdmissionSettings,
+    pub admission: crate::run::admission::AdmissionSettings,
     /// Largest request body.
     pub max_body_bytes: u64,
     /// Run timeout passed to the gateway; the local deadline adds [`Config::run_grace`].
@@ -121,69 +123,9 @@ pub struct Config {
 #[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
 pub struct ConfigError(pub Vec<String>);
 
-impl Config {
-    /// Load from the settings (flags/env) and the file they name, if any; when neither sets
-    /// a gateway credential, the local gateway's own config ([`discover`]) is the lowest
-    /// source.
-    pub fn load(settings: &Settings) -> Result<Config, ConfigError> {
-        Config::load_with(settings, &discover::ProcessEnv)
-    }
-
-    /// [`Config::load`] with the gateway's config looked up in `env`.
-    pub fn load_with(
-        settings: &Settings,
-        env: &dyn discover::Environment,
-    ) -> Result<Config, ConfigError> {
-        let file = match &settings.config {
-            Some(path) => read_file(path)?,
-            None => FileConfig::default(),
-        };
-        if merge::has_explicit_credential(settings, &file) {
-            return Config::from_parts(settings, file);
-        }
-        let local = discover::discover(env).map_err(|e| ConfigError(vec![e]))?;
-        let result = Config::from_sources(settings, file, local.as_ref());
-        match (result, local) {
-            (Err(mut e), None) => {
-                let looked: Vec<String> = discover::candidates(env)
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect();
-                e.0.push(format!(
-                    "no local gateway config found (looked for {}); `clawshim demo` runs \
-                     without a gateway",
-                    looked.join(", ")
-                ));
-                Err(e)
-            }
-            (result, _) => result,
-        }
-    }
-
-    /// Merge `settings` over `file` and validate (no local gateway config).
-    pub fn from_parts(settings: &Settings, file: FileConfig) -> Result<Config, ConfigError> {
-        Config::from_sources(settings, file, None)
-    }
-
-    /// Merge `settings` over `file` over the local gateway's config and validate.
-    pub fn from_sources(
-        settings: &Settings,
-        file: FileConfig,
-        local: Option<&discover::LocalGateway>,
-    ) -> Result<Config, ConfigError> {
-        validate::validate(merge::merge(settings, file, local))
-    }
-}
-
-fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError(vec![format!("config file {}: {e}", path.display())]))?;
-    toml::from_str(&text)
-        .map_err(|e| ConfigError(vec![format!("config file {}: {e}", path.display())]))
-}
-
 #[cfg(test)]
 mod tests {
+    use super::file::FileConfig;
     use super::*;
 
     fn settings() -> Settings {

@@ -21,10 +21,10 @@ use clawshim_core::gateway::GatewayConfig;
 use super::defaults;
 use super::merge::Merged;
 use super::{Config, ConfigError};
-use crate::client_ip::TrustedProxies;
-use crate::connections::ConnectionLimits;
-use crate::image_fetch::ImageFetchConfig;
-use crate::passthrough::Allowlist;
+use crate::front_door::client_ip::TrustedProxies;
+use crate::front_door::connections::ConnectionLimits;
+use crate::front_door::passthrough::Allowlist;
+use crate::run::image_fetch::ImageFetchConfig;
 
 /// Check `m` and build the [`Config`]; `Err` lists every problem found.
 pub fn validate(m: Merged) -> Result<Config, ConfigError> {
@@ -170,8 +170,8 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
         failed_auth_window: Duration::from_secs(m.failed_auth_window_secs.max(1)),
         delete_ephemeral_sessions: m.delete_ephemeral_sessions,
         client_tools: m.client_tools,
-        admission: crate::admission::AdmissionSettings {
-            max_limit: crate::admission::AdmissionSettings::default()
+        admission: crate::run::admission::AdmissionSettings {
+            max_limit: crate::run::admission::AdmissionSettings::default()
                 .max_limit
                 .min(m.max_concurrent_runs),
             ..Default::default()

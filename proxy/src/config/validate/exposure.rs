@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use clawshim_core::gateway::client::{GatewayAuth, Secret};
 
-use crate::keys::KeySpec;
+use crate::front_door::keys::KeySpec;
 
 /// Whether `addr` can only be reached from this host (`127.0.0.0/8`, `::1`, and their
 /// IPv4-mapped forms).

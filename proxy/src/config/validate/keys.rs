@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use super::super::file::KeyEntry;
-use crate::keys::KeySpec;
+use crate::front_door::keys::KeySpec;
 
 /// Every `[[keys]]` entry, checked; problems go to `errors`.
 pub fn keys(entries: &[KeyEntry], errors: &mut Vec<String>) -> Vec<KeySpec> {
@@ -19,7 +19,7 @@ pub fn keys(entries: &[KeyEntry], errors: &mut Vec<String>) -> Vec<KeySpec> {
         } else if !names.insert(k.name.clone()) {
             errors.push(format!("{at}: duplicate name"));
         }
-        let Some(sha256) = crate::keys::parse_sha256_hex(&k.sha256) else {
+        let Some(sha256) = crate::front_door::keys::parse_sha256_hex(&k.sha256) else {
             errors.push(format!(
                 "{at}: sha256 must be 64 hex digits (use `clawshim gen-key`)"
             ));

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::tls::{self, TlsConfig};
+use crate::front_door::tls::{self, TlsConfig};
 
 /// `off` or empty turns a listener off.
 pub fn is_off(value: &str) -> bool {

@@ -1,0 +1,13 @@
+//! The front door: everything between a client's connection and a route. Listeners and
+//! connection limits (`connections`, `tls`, `upgrade_socket`), who the client is
+//! (`client_ip`, `auth`, `keys`, `failed_auth`), and what goes to the gateway unchanged
+//! (`passthrough`).
+
+pub mod auth;
+pub mod client_ip;
+pub mod connections;
+pub mod failed_auth;
+pub mod keys;
+pub mod passthrough;
+pub mod tls;
+pub mod upgrade_socket;

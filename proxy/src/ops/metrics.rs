@@ -1,0 +1,207 @@
+//! Prometheus metrics: static series registered once in the process-wide registry, served by
+//! pingora's Prometheus HTTP service on their own listener (`metrics_listen`), so scraping
+//! needs no API key and never shares a port with clients.
+//!
+//! Every label value is bounded: routes and error kinds are `&'static str` labels of our own
+//! enums, statuses are HTTP codes, and `key` is the name of a configured API key (`-` for
+//! none). Nothing a client sends (model names, paths) becomes a label.
+//!
+//! Request series are updated once per request from `logging`
+//! ([`super::request_metrics::observe`]); the gateway
+//! series from `gateway_status::GatewayWatch`, a background task watching the connection.
+
+use std::sync::LazyLock;
+
+use pingora::services::listening::Service;
+use pingora_prometheus::PrometheusServer;
+use prometheus::{
+    register_histogram, register_histogram_vec, register_int_counter, register_int_counter_vec,
+    register_int_gauge, Histogram, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+};
+
+/// Seconds; from a fast `/v1/models` to the 600 s default run limit.
+const DURATION_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0,
+];
+
+/// Seconds; the first byte of a run's answer waits for the model's first token.
+const TTFB_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0,
+];
+
+/// Every clawshim series.
+pub struct Metrics {
+    /// `clawshim_requests_total{route,status,key}`.
+    pub requests: IntCounterVec,
+    /// `clawshim_request_duration_seconds{route}`.
+    pub request_duration: HistogramVec,
+    /// `clawshim_time_to_first_byte_seconds{route}` (responses clawshim writes itself).
+    pub time_to_first_byte: HistogramVec,
+    /// `clawshim_active_streams`: SSE responses being written.
+    pub active_streams: IntGauge,
+    /// `clawshim_runs_started_total`: runs submitted to the gateway.
+    pub runs_started: IntCounter,
+    /// `clawshim_runs_failed_total{kind}`: submitted runs that ended in an error.
+    pub runs_failed: IntCounterVec,
+    /// `clawshim_gateway_connected`: 1 while some gateway socket's handshake is done.
+    pub gateway_connected: IntGauge,
+    /// `clawshim_gateway_sockets_connected`: gateway sockets connected now.
+    pub gateway_sockets_connected: IntGauge,
+    /// `clawshim_gateway_reconnects_total`: handshakes of a socket after its first one.
+    pub gateway_reconnects: IntCounter,
+    /// `clawshim_bytes_in_total{route}`: request body bytes.
+    pub bytes_in: IntCounterVec,
+    /// `clawshim_bytes_out_total{route}`: response body bytes.
+    pub bytes_out: IntCounterVec,
+    /// `clawshim_run_limit`: runs admitted to the gateway at once (the adaptive limit).
+    pub run_limit: IntGauge,
+    /// `clawshim_runs_in_flight`: runs admitted and not yet over.
+    pub runs_in_flight: IntGauge,
+    /// `clawshim_run_queue_length`: runs waiting for admission.
+    pub run_queue_length: IntGauge,
+    /// `clawshim_run_queue_wait_seconds`: time a run waited for admission.
+    pub run_queue_wait: Histogram,
+    /// `clawshim_run_retries_total`: refusals that ran nothing, retried.
+    pub run_retries: IntCounter,
+    /// `clawshim_gateway_frames_received_total`: WebSocket text frames from the gateway.
+    pub gateway_frames_received: IntCounter,
+    /// `clawshim_gateway_bytes_received_total`: their bytes.
+    pub gateway_bytes_received: IntCounter,
+}
+
+// Static names and label sets: registration fails only on a duplicate name, which the
+// `LazyLock` rules out, so a failure here is a bug worth stopping for.
+static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
+    Metrics {
+    requests: register_int_counter_vec!(
+        "clawshim_requests_total",
+        "Requests by route, status and API key name.",
+        &["route", "status", "key"]
+    )
+    .expect("register clawshim_requests_total"),
+    request_duration: register_histogram_vec!(
+        "clawshim_request_duration_seconds",
+        "Time from request to the end of the response.",
+        &["route"],
+        DURATION_BUCKETS.to_vec()
+    )
+    .expect("register clawshim_request_duration_seconds"),
+    time_to_first_byte: register_histogram_vec!(
+        "clawshim_time_to_first_byte_seconds",
+        "Time from request to the first response body byte clawshim wrote.",
+        &["route"],
+        TTFB_BUCKETS.to_vec()
+    )
+    .expect("register clawshim_time_to_first_byte_seconds"),
+    active_streams: register_int_gauge!(
+        "clawshim_active_streams",
+        "Streaming (SSE) responses in progress."
+    )
+    .expect("register clawshim_active_streams"),
+    runs_started: register_int_counter!(
+        "clawshim_runs_started_total",
+        "Agent runs submitted to the gateway."
+    )
+    .expect("register clawshim_runs_started_total"),
+    runs_failed: register_int_counter_vec!(
+        "clawshim_runs_failed_total",
+        "Submitted agent runs that ended in an error, by error kind.",
+        &["kind"]
+    )
+    .expect("register clawshim_runs_failed_total"),
+    gateway_connected: register_int_gauge!(
+        "clawshim_gateway_connected",
+        "1 while the gateway connection is up (any socket of the pool), else 0."
+    )
+    .expect("register clawshim_gateway_connected"),
+    gateway_sockets_connected: register_int_gauge!(
+        "clawshim_gateway_sockets_connected",
+        "WebSocket connections to the gateway that are up (gateway.sockets of them are kept)."
+    )
+    .expect("register clawshim_gateway_sockets_connected"),
+    gateway_reconnects: register_int_counter!(
+        "clawshim_gateway_reconnects_total",
+        "Gateway handshakes of a socket after its first one."
+    )
+    .expect("register clawshim_gateway_reconnects_total"),
+    bytes_in: register_int_counter_vec!(
+        "clawshim_bytes_in_total",
+        "Request body bytes received, by route.",
+        &["route"]
+    )
+    .expect("register clawshim_bytes_in_total"),
+    bytes_out: register_int_counter_vec!(
+        "clawshim_bytes_out_total",
+        "Response body bytes sent, by route.",
+        &["route"]
+    )
+    .expect("register clawshim_bytes_out_total"),
+    run_limit: register_int_gauge!(
+        "clawshim_run_limit",
+        "Runs admitted to the gateway at once: the adaptive limit."
+    )
+    .expect("register clawshim_run_limit"),
+    runs_in_flight: register_int_gauge!(
+        "clawshim_runs_in_flight",
+        "Runs admitted to the gateway and not yet over."
+    )
+    .expect("register clawshim_runs_in_flight"),
+    run_queue_length: register_int_gauge!(
+        "clawshim_run_queue_length",
+        "Runs waiting for admission to the gateway."
+    )
+    .expect("register clawshim_run_queue_length"),
+    run_queue_wait: register_histogram!(
+        "clawshim_run_queue_wait_seconds",
+        "Time a run waited for admission to the gateway.",
+        TTFB_BUCKETS.to_vec()
+    )
+    .expect("register clawshim_run_queue_wait_seconds"),
+    run_retries: register_int_counter!(
+        "clawshim_run_retries_total",
+        "Gateway refusals that ran nothing (overload), retried."
+    )
+    .expect("register clawshim_run_retries_total"),
+    gateway_frames_received: register_int_counter!(
+        "clawshim_gateway_frames_received_total",
+        "WebSocket text frames received from the gateway (every run's events on a broadcast connection)."
+    )
+    .expect("register clawshim_gateway_frames_received_total"),
+    gateway_bytes_received: register_int_counter!(
+        "clawshim_gateway_bytes_received_total",
+        "Bytes of the WebSocket text frames received from the gateway."
+    )
+    .expect("register clawshim_gateway_bytes_received_total"),
+}
+});
+
+/// The process-wide series (registered on first use).
+pub fn get() -> &'static Metrics {
+    &METRICS
+}
+
+/// The Prometheus text endpoint (any path) on `addr`, pingora's stock service.
+pub fn service(addr: &str) -> Service<PrometheusServer> {
+    // Register before the first scrape so every series shows, even at zero.
+    let _ = get();
+    let mut service = pingora_prometheus::prometheus_http_service();
+    service.add_tcp(addr);
+    service
+}
+
+/// Counts one SSE response in `clawshim_active_streams` while alive.
+pub struct ActiveStream(());
+
+impl ActiveStream {
+    /// Start counting; the count drops when the guard does, however the stream ends.
+    pub fn enter() -> ActiveStream {
+        get().active_streams.inc();
+        ActiveStream(())
+    }
+}
+
+impl Drop for ActiveStream {
+    fn drop(&mut self) {
+        get().active_streams.dec();
+    }
+}

@@ -1,0 +1,7 @@
+//! One HTTP exchange, as every route sees it: its state (`ctx`), reading its body (`body`),
+//! what can go wrong (`errors`) and writing the answer (`respond`).
+
+pub mod body;
+pub mod ctx;
+pub mod errors;
+pub mod respond;

@@ -1,0 +1,535 @@
+//! Admission of runs to the gateway: an adaptive limit on the runs in flight, a bounded FIFO
+//! queue for the rest, and the rule for which refusals are retried.
+//!
+//! clawdbot 2026.1.24 serializes every session-store write on one file lock (25 ms polling,
+//! 10 s timeout: `config/sessions/store.js`), and an `agent` run takes it before `accepted`
+//! (`gateway/server-methods/agent.js`, `updateSessionStore` before `respond(true, accepted)`).
+//! When that times out the handler throws, and the socket handler answers `ok:false`
+//! `UNAVAILABLE "Error: timeout acquiring session store lock: …"`
+//! (`gateway/server/ws-connection/message-handler.js`), before `agentCommand` runs and before
+//! the idempotency entry is stored: nothing ran. That refusal is our overload signal.
+//!
+//! The limit is AIMD, as in Netflix's concurrency-limits `AIMDLimit` and Vector's adaptive
+//! request concurrency: it grows by about one per limit's worth of accepted runs while the
+//! runs in flight use at least half of it, and shrinks by [`AdmissionSettings::backoff`] on
+//! an overload refusal. Like TCP's one decrease per round trip, a refusal of a run admitted
+//! before the last decrease does not shrink it again (a burst of refusals from one overload
+//! is one signal). Runs last as long as their output, so their duration says nothing about
+//! the gateway; on clawdbot the time to `accepted` does (it is the store-lock wait): the limit
+//! does not grow while it is above [`AdmissionSettings::latency_tolerance`] times its running
+//! minimum (the gradient idea of Netflix's `Gradient2Limit`). openclaw answers `accepted`
+//! before any store work and has no store lock, so there the latency guard is off and only
+//! refusals shrink the limit.
+//!
+//! A refusal that provably ran nothing is retried with a fresh run id (so no idempotency
+//! entry can match) after a jittered backoff, a bounded number of times; a run that may have
+//! started never is. Clients get 429 (queue full) or 503 (waited too long) with
+//! `Retry-After` only when queueing cannot help.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use clawshim_core::gateway::GatewayError;
+use rand::Rng;
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use crate::ops::metrics;
+
+/// Tuning of [`Admission`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdmissionSettings {
+    /// Limit at start.
+    pub initial_limit: usize,
+    /// Lowest limit.
+    pub min_limit: usize,
+    /// Highest limit.
+    pub max_limit: usize,
+    /// Runs waiting beyond the limit; one more gets 429.
+    pub max_queued: usize,
+    /// Longest wait in the queue; then 503.
+    pub max_queue_wait: Duration,
+    /// Factor applied to the limit on an overload refusal.
+    pub backoff: f64,
+    /// Time to `accepted` above this multiple of its minimum holds the limit.
+    pub latency_tolerance: f64,
+    /// Retries of a refusal that ran nothing.
+    pub max_retries: u32,
+    /// First retry delay (doubled per try, full jitter).
+    pub retry_base: Duration,
+}
+
+impl Default for AdmissionSettings {
+    fn default() -> Self {
+        AdmissionSettings {
+            initial_limit: 4,
+            min_limit: 1,
+            max_limit: 256,
+            max_queued: 4096,
+            max_queue_wait: Duration::from_secs(60),
+            backoff: 0.7,
+            latency_tolerance: 3.0,
+            max_retries: 5,
+            retry_base: Duration::from_millis(100),
+        }
+    }
+}
+
+/// The AIMD limit with its latency guard; pure, so it is tested without time or tasks.
+#[derive(Debug, Clone)]
+pub struct AimdLimit {
+    limit: f64,
+    min: f64,
+    max: f64,
+    backoff: f64,
+    tolerance: f64,
+    /// Running minimum of the time to `accepted`, seconds (drifts up slowly so a lasting
+    /// change of the gateway is learnt).
+    min_latency: Option<f64>,
+    /// Bumped on every decrease.
+    generation: u64,
+}
+
+impl AimdLimit {
+    /// A limit tuned by `s`.
+    pub fn new(s: &AdmissionSettings) -> AimdLimit {
+        let min = s.min_limit.max(1) as f64;
+        let max = (s.max_limit as f64).max(min);
+        AimdLimit {
+            limit: (s.initial_limit as f64).clamp(min, max),
+            min,
+            max,
+            backoff: s.backoff.clamp(0.1, 0.95),
+            tolerance: s.latency_tolerance.max(1.0),
+            min_latency: None,
+            generation: 0,
+        }
+    }
+
+    /// Runs allowed in flight.
+    pub fn current(&self) -> usize {
+        self.limit.floor() as usize
+    }
+
+    /// The decrease count, stamped on each admitted run.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// A run was accepted with `in_flight` runs admitted, after `latency` when that time
+    /// measures the gateway's congestion (`None`: it says nothing on this gateway; see
+    /// `GatewayClient::accept_waits_for_session_store`).
+    pub fn on_accepted(&mut self, latency: Option<Duration>, in_flight: usize) {
+        let congested = latency.is_some_and(|latency| {
+            let sample = latency.as_secs_f64();
+            let floor = match self.min_latency {
+                Some(m) if sample >= m => m + (sample - m) * 0.01,
+                _ => sample,
+            };
+            self.min_latency = Some(floor);
+            // A few milliseconds of jitter on an idle gateway is no congestion.
+            sample > floor * self.tolerance && sample > 0.05
+        });
+        if !congested && in_flight as f64 * 2.0 >= self.limit {
+            // Slow start until the gateway first refuses for overload: +1 per accepted run
+            // doubles the limit each round, so a burst is not held at the initial limit;
+            // after a refusal, +1 per limit's worth of runs (AIMD).
+            let step = if self.generation == 0 {
+                1.0
+            } else {
+                1.0 / self.limit
+            };
+            self.limit = (self.limit + step).min(self.max);
+        }
+    }
+
+    /// A run admitted at `generation` was refused for overload. Returns whether the limit
+    /// shrank (once per generation).
+    pub fn on_overload(&mut self, generation: u64) -> bool {
+        if generation < self.generation {
+            return false;
+        }
+        self.limit = (self.limit * self.backoff).max(self.min);
+        self.generation += 1;
+        true
+    }
+}
+
+/// Why a run was not admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The queue holds its maximum (429).
+    QueueFull,
+    /// The run waited [`AdmissionSettings::max_queue_wait`] (503).
+    QueueTimeout,
+}
+
+struct State {
+    limit: AimdLimit,
+    in_flight: usize,
+    queue: VecDeque<oneshot::Sender<Permit>>,
+}
+
+struct Inner {
+    settings: AdmissionSettings,
+    state: Mutex<State>,
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Hand free slots to the oldest waiters still waiting.
+    fn dispatch(self: &Arc<Self>, state: &mut State) {
+        while state.in_flight < state.limit.current() {
+            let Some(waiter) = state.queue.pop_front() else {
+                break;
+            };
+            state.in_flight += 1;
+            let permit = Permit::new(self.clone(), state.limit.generation());
+            // A waiter that gave up: take the slot back here (we hold the lock its
+            // drop would take).
+            if let Err(mut permit) = waiter.send(permit) {
+                permit.inner = None;
+                state.in_flight -= 1;
+            }
+        }
+        publish(state);
+    }
+}
+
+fn publish(state: &State) {
+    let m = metrics::get();
+    m.run_limit.set(state.limit.current() as i64);
+    m.runs_in_flight.set(state.in_flight as i64);
+    m.run_queue_length.set(state.queue.len() as i64);
+}
+
+/// The admission of runs to one gateway. Clone freely.
+#[derive(Clone)]
+pub struct Admission {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Admission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.inner.lock();
+        f.debug_struct("Admission")
+            .field("limit", &state.limit.current())
+            .field("in_flight", &state.in_flight)
+            .field("queued", &state.queue.len())
+            .finish()
+    }
+}
+
+impl Admission {
+    /// Admission with `settings`.
+    pub fn new(settings: AdmissionSettings) -> Admission {
+        let state = State {
+            limit: AimdLimit::new(&settings),
+            in_flight: 0,
+            queue: VecDeque::new(),
+        };
+        publish(&state);
+        Admission {
+            inner: Arc::new(Inner {
+                settings,
+                state: Mutex::new(state),
+            }),
+        }
+    }
+
+    /// The settings in use.
+    pub fn settings(&self) -> &AdmissionSettings {
+        &self.inner.settings
+    }
+
+    /// The current limit.
+    pub fn limit(&self) -> usize {
+        self.inner.lock().limit.current()
+    }
+
+    /// Wait for a slot, first come first served. Cancel safe: a dropped wait leaves the
+    /// queue.
+    pub async fn acquire(&self) -> Result<Permit, Refusal> {
+        let started = Instant::now();
+        let rx = {
+            let mut state = self.inner.lock();
+            if state.queue.is_empty() && state.in_flight < state.limit.current() {
+                state.in_flight += 1;
+                publish(&state);
+                metrics::get().run_queue_wait.observe(0.0);
+                return Ok(Permit::new(self.inner.clone(), state.limit.generation()));
+            }
+            if state.queue.len() >= self.inner.settings.max_queued {
+                return Err(Refusal::QueueFull);
+            }
+            let (tx, rx) = oneshot::channel();
+            state.queue.push_back(tx);
+            publish(&state);
+            rx
+        };
+        let waited = tokio::time::timeout(self.inner.settings.max_queue_wait, rx).await;
+        metrics::get()
+            .run_queue_wait
+            .observe(started.elapsed().as_secs_f64());
+        match waited {
+            Ok(Ok(permit)) => Ok(permit),
+            // Our sender is gone only if the admission is; treat it as a timeout.
+            Ok(Err(_)) | Err(_) => {
+                let mut state = self.inner.lock();
+                state.queue.retain(|w| !w.is_closed());
+                publish(&state);
+                Err(Refusal::QueueTimeout)
+            }
+        }
+    }
+
+    /// Delay before retry `attempt` (0-based): full jitter over a doubling base, capped.
+    pub fn retry_delay(&self, attempt: u32) -> Duration {
+        let base = self.inner.settings.retry_base;
+        let cap = base.saturating_mul(1 << attempt.min(6));
+        rand::rng().random_range(base / 2..=cap.max(base / 2))
+    }
+}
+
+/// Whether `e` is an overload refusal that ran nothing: `ok:false` `UNAVAILABLE` before
+/// `accepted` (see the module doc). Other refusals (`INVALID_REQUEST`, …) would fail again.
+pub fn is_overload_refusal(e: &GatewayError) -> bool {
+    matches!(e, GatewayError::Rejected { code, .. } if code == "UNAVAILABLE")
+}
+
+/// Whether a run that started failed for the same overload (the lock timed out in one of
+/// the run's own store writes): not retried, but it shrinks the limit.
+pub fn is_overload_failure(e: &GatewayError) -> bool {
+    matches!(e, GatewayError::RunFailed { message, .. } if message.contains("session store lock"))
+}
+
+/// One admitted run; dropping it frees the slot for the next in the queue.
+pub struct Permit {
+    /// `None` once the slot was given back by [`Inner::dispatch`].
+    inner: Option<Arc<Inner>>,
+    generation: u64,
+}
+
+impl std::fmt::Debug for Permit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Permit")
+            .field("generation", &self.generation)
+            .finish()
+    }
+}
+
+impl Permit {
+    fn new(inner: Arc<Inner>, generation: u64) -> Permit {
+        Permit {
+            inner: Some(inner),
+            generation,
+        }
+    }
+
+    /// The run was accepted `latency` after it was sent (`None` when that time says nothing
+    /// about congestion on this gateway).
+    pub fn accepted(&self, latency: Option<Duration>) {
+        if let Some(inner) = &self.inner {
+            let mut state = inner.lock();
+            let in_flight = state.in_flight;
+            state.limit.on_accepted(latency, in_flight);
+            inner.dispatch(&mut state);
+        }
+    }
+
+    /// The gateway refused or failed the run for overload.
+    pub fn overloaded(&self) {
+        if let Some(inner) = &self.inner {
+            let mut state = inner.lock();
+            state.limit.on_overload(self.generation);
+            publish(&state);
+        }
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.take() {
+            let mut state = inner.lock();
+            state.in_flight = state.in_flight.saturating_sub(1);
+            inner.dispatch(&mut state);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> AdmissionSettings {
+        AdmissionSettings {
+            initial_limit: 4,
+            max_limit: 8,
+            max_queued: 2,
+            max_queue_wait: Duration::from_secs(30),
+            ..AdmissionSettings::default()
+        }
+    }
+
+    const FAST: Duration = Duration::from_millis(10);
+
+    /// Wait (bounded) until `n` acquisitions wait in the queue.
+    async fn until_queued(admission: &Admission, n: usize) {
+        let queued = async {
+            while admission.inner.lock().queue.len() < n {
+                tokio::task::yield_now().await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), queued)
+            .await
+            .unwrap_or_else(|_| panic!("{n} waiters never queued"));
+    }
+
+    #[test]
+    fn grows_fast_until_the_first_refusal_then_additively() {
+        let mut l = AimdLimit::new(&settings());
+        for _ in 0..3 {
+            l.on_accepted(Some(FAST), 4);
+        }
+        assert_eq!(l.current(), 7, "slow start: each accepted run adds one");
+        for _ in 0..200 {
+            l.on_accepted(Some(FAST), 8);
+        }
+        assert_eq!(l.current(), 8, "capped at max_limit");
+        assert!(l.on_overload(l.generation()));
+        let after = l.current();
+        for _ in 0..=after {
+            l.on_accepted(Some(FAST), 8);
+        }
+        assert_eq!(
+            l.current(),
+            after + 1,
+            "after a refusal, about a limit's worth of accepted runs adds one"
+        );
+    }
+
+    #[test]
+    fn does_not_grow_while_idle_or_while_accepts_slow_down() {
+        let mut l = AimdLimit::new(&settings());
+        for _ in 0..50 {
+            l.on_accepted(Some(FAST), 1);
+        }
+        assert_eq!(l.current(), 4, "a limit nobody uses does not grow");
+        for _ in 0..20 {
+            l.on_accepted(Some(Duration::from_millis(500)), 4);
+        }
+        assert_eq!(
+            l.current(),
+            4,
+            "accepts far above their minimum hold the limit"
+        );
+    }
+
+    #[test]
+    fn without_a_latency_signal_use_grows_the_limit_and_refusals_shrink_it() {
+        let mut l = AimdLimit::new(&settings());
+        for _ in 0..4 {
+            l.on_accepted(None, 4);
+        }
+        assert_eq!(l.current(), 8, "slow start whatever the time to accepted");
+        assert!(l.on_overload(l.generation()));
+        assert_eq!(l.current(), 5);
+    }
+
+    #[test]
+    fn shrinks_once_per_overload_and_never_below_min() {
+        let mut l = AimdLimit::new(&settings());
+        let gen = l.generation();
+        assert!(l.on_overload(gen));
+        assert_eq!(l.current(), 2);
+        assert!(
+            !l.on_overload(gen),
+            "a run admitted before the decrease does not shrink it again"
+        );
+        assert_eq!(l.current(), 2);
+        for _ in 0..10 {
+            let gen = l.generation();
+            l.on_overload(gen);
+        }
+        assert_eq!(l.current(), 1);
+    }
+
+    #[tokio::test]
+    async fn queues_in_order_and_refuses_when_full() {
+        let admission = Admission::new(AdmissionSettings {
+            initial_limit: 1,
+            max_limit: 1,
+            ..settings()
+        });
+        let first = admission.acquire().await.unwrap();
+        let a = tokio::spawn({
+            let admission = admission.clone();
+            async move { admission.acquire().await.map(|_| "a") }
+        });
+        until_queued(&admission, 1).await;
+        let b = tokio::spawn({
+            let admission = admission.clone();
+            async move { admission.acquire().await.map(|_| "b") }
+        });
+        until_queued(&admission, 2).await;
+        assert_eq!(admission.acquire().await.unwrap_err(), Refusal::QueueFull);
+        drop(first);
+        assert_eq!(a.await.unwrap(), Ok("a"));
+        assert_eq!(b.await.unwrap(), Ok("b"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wait_past_its_bound_is_refused_and_leaves_the_queue() {
+        let admission = Admission::new(AdmissionSettings {
+            initial_limit: 1,
+            max_limit: 1,
+            max_queue_wait: Duration::from_secs(5),
+            ..settings()
+        });
+        let held = admission.acquire().await.unwrap();
+        assert_eq!(
+            admission.acquire().await.unwrap_err(),
+            Refusal::QueueTimeout
+        );
+        assert_eq!(admission.inner.lock().queue.len(), 0);
+        drop(held);
+        assert!(admission.acquire().await.is_ok());
+    }
+
+    #[test]
+    fn only_unavailable_refusals_are_retried() {
+        let lock = GatewayError::Rejected {
+            code: "UNAVAILABLE".into(),
+            message: "Error: timeout acquiring session store lock: /s/sessions.json.lock".into(),
+        };
+        assert!(is_overload_refusal(&lock));
+        let bad = GatewayError::Rejected {
+            code: "INVALID_REQUEST".into(),
+            message: "unknown agent id".into(),
+        };
+        assert!(!is_overload_refusal(&bad));
+        let started = GatewayError::RunFailed {
+            code: "UNAVAILABLE".into(),
+            message: "Error: timeout acquiring session store lock: /s/sessions.json.lock".into(),
+        };
+        assert!(
+            !is_overload_refusal(&started),
+            "a started run is never retried"
+        );
+        assert!(is_overload_failure(&started));
+    }
+
+    #[test]
+    fn retry_delays_stay_within_their_bounds() {
+        let admission = Admission::new(settings());
+        for attempt in 0..10 {
+            let d = admission.retry_delay(attempt);
+            assert!(d >= Duration::from_millis(50), "{d:?}");
+            assert!(d <= Duration::from_millis(6400), "{d:?}");
+        }
+    }
+}

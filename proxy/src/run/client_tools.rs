@@ -1,0 +1,541 @@
+//! Which source runs a request that carries client tools, and what the client is told.
+//!
+//! The setting `client_tools` (`auto` by default, `off`; per key too, the stricter of the
+//! two wins) decides:
+//!
+//! - `auto`: a request with function tools runs through the gateway's own
+//!   `/v1/chat/completions` (`clawshim_core::http_source`) when the gateway can run client
+//!   tools there: openclaw (protocol 4) with `gateway.http.endpoints.chatCompletions`
+//!   enabled. clawdbot 2026.1.24 (protocol 3) has no client tools at all.
+//! - `off`, or a gateway that cannot: the tools are ignored as before (the agent answers
+//!   with its own tools) and the response says so in [`HEADER`].
+//!
+//! A gateway whose endpoint answered "not here" (404, 405, a page that is not a stream) is
+//! remembered for [`ENDPOINT_OFF_FOR`] ([`EndpointMemory`]) so the next requests go straight
+//! to the WebSocket; after that the endpoint is tried again, so turning it on needs no
+//! clawshim restart.
+//!
+//! Where tools are ignored, `tool_choice` `required` or a forced function is a 400 naming
+//! the value (`clawshim_core::client_tools::ToolChoice::check_ignored`): plain text would
+//! silently change what the caller asked for.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use clawshim_core::client_tools::{self, ClientTools, ToolChoice, ToolList};
+use clawshim_core::gateway::{GatewayClient, Run, RunRequest};
+use clawshim_core::http_source::{HttpSource, HttpSourceConfig, StartError};
+use clawshim_core::openai::RequestError;
+use clawshim_core::prompt::{AgentPrompt, InputError};
+use pingora::proxy::Session;
+use tokio::time::Instant;
+
+use crate::request::ctx::RequestCtx;
+use crate::request::errors::HttpError;
+use crate::run::admission::Admission;
+
+/// The value of the response header `x-clawshim-tools` (written by
+/// [`crate::request::respond`] from [`RequestCtx::tools_header`]) says what became of the
+/// request's tools: `run` (offered to the agent's model through the gateway's endpoint),
+/// `none` (nothing to offer: no function tools, or `tool_choice: "none"`; an ordinary run),
+/// either with `; dropped=<types>` for the tool types that are never offered, or `ignored;
+/// reason=<reason>` (see [`Ignored::reason`]). Absent when the request had no tools.
+pub use crate::request::respond::TOOLS_HEADER as HEADER;
+
+/// How long a gateway's answer that its endpoint is off is believed.
+pub const ENDPOINT_OFF_FOR: Duration = Duration::from_secs(60);
+
+/// The `client_tools` setting (file, flag, environment; and per key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientToolsMode {
+    /// Run client tools where the gateway can (openclaw with its chat endpoint on).
+    #[default]
+    Auto,
+    /// Never: tools are ignored and the agent answers.
+    Off,
+}
+
+impl ClientToolsMode {
+    /// The stricter of the server's setting and a key's own.
+    pub fn with_key(self, key: Option<ClientToolsMode>) -> ClientToolsMode {
+        match (self, key) {
+            (ClientToolsMode::Off, _) | (_, Some(ClientToolsMode::Off)) => ClientToolsMode::Off,
+            _ => ClientToolsMode::Auto,
+        }
+    }
+}
+
+/// Why a request's tools were not run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ignored {
+    /// `client_tools = "off"` for the server or the key.
+    Off,
+    /// The gateway has no client tools (clawdbot 2026.1.24, protocol 3).
+    Unsupported,
+    /// openclaw's `/v1/chat/completions` is not enabled.
+    EndpointOff,
+}
+
+impl Ignored {
+    /// The `reason=` of [`HEADER`].
+    pub fn reason(self) -> &'static str {
+        match self {
+            Ignored::Off => "off",
+            Ignored::Unsupported => "unsupported-gateway",
+            Ignored::EndpointOff => "endpoint-off",
+        }
+    }
+
+    /// The end of the 400 for a `tool_choice` that cannot be honoured.
+    pub fn explanation(self) -> &'static str {
+        match self {
+            Ignored::Off => "client_tools is off for this server or key",
+            Ignored::Unsupported => "the gateway is clawdbot 2026.1.24, which has no client tools",
+            Ignored::EndpointOff => {
+                "the gateway's own /v1/chat/completions is not enabled (gateway.http.endpoints.chatCompletions.enabled)"
+            }
+        }
+    }
+
+    /// The header value.
+    pub fn header_value(self) -> String {
+        format!("ignored; reason={}", self.reason())
+    }
+}
+
+/// The header value for tools that were run, naming the dropped types.
+pub fn run_header_value(dropped: &[String]) -> String {
+    if dropped.is_empty() {
+        return "run".to_owned();
+    }
+    let mut types: Vec<&str> = dropped.iter().map(String::as_str).collect();
+    types.sort_unstable();
+    types.dedup();
+    // Header-safe: tool types are caller text, keep only token characters.
+    let list: Vec<String> = types
+        .iter()
+        .map(|t| {
+            t.chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+                .collect()
+        })
+        .collect();
+    format!("run; dropped={}", list.join(","))
+}
+
+/// Where a request with function tools goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// Through the gateway's HTTP endpoint.
+    Http,
+    /// Through the WebSocket, tools ignored.
+    Ignore(Ignored),
+}
+
+/// The route for a request with function tools: `mode` (server and key combined), the
+/// gateway's protocol (`None` before the first handshake) and what the endpoint said
+/// lately.
+pub fn route(mode: ClientToolsMode, protocol: Option<u32>, endpoint: &EndpointMemory) -> Route {
+    if mode == ClientToolsMode::Off {
+        return Route::Ignore(Ignored::Off);
+    }
+    match protocol {
+        Some(p) if p < 4 => Route::Ignore(Ignored::Unsupported),
+        _ if endpoint.is_off() => Route::Ignore(Ignored::EndpointOff),
+        // Unknown protocol: the run fails the same way a WebSocket run would (not connected).
+        _ => Route::Http,
+    }
+}
+
+/// Which wire format a request's `tools` are in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `{"type":"function","function":{...}}`.
+    Chat,
+    /// `{"type":"function","name",...}`.
+    Responses,
+}
+
+/// What becomes of one request's tools.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    /// The tools to run through the gateway's endpoint; `None`: an ordinary run.
+    pub plan: Option<ClientTools>,
+    /// The value of [`HEADER`], when the request had tools.
+    pub header: Option<String>,
+}
+
+impl Decision {
+    /// No tools: an ordinary run, no header.
+    pub fn none() -> Decision {
+        Decision {
+            plan: None,
+            header: None,
+        }
+    }
+
+    /// The tools are ignored for `why` (a `tool_choice` that needs them is a 400).
+    pub fn ignored(why: Ignored, choice: &ToolChoice) -> Result<Decision, RequestError> {
+        choice.check_ignored(why.explanation())?;
+        Ok(Decision {
+            plan: None,
+            header: Some(why.header_value()),
+        })
+    }
+}
+
+/// Reads a request's `tools` and `tool_choice` (their JSON text, as the parsers keep them)
+/// and decides: run them (`route` says the gateway can), or ignore them. Every malformed
+/// value is a 400 naming it, whatever the route: a request is valid or not on its own.
+pub fn decide(
+    format: Format,
+    tools: Option<&str>,
+    tool_choice: Option<&str>,
+    route: Route,
+) -> Result<Decision, RequestError> {
+    if tools.is_none() && tool_choice.is_none() {
+        return Ok(Decision::none());
+    }
+    let choice = match tool_choice {
+        Some(text) => ToolChoice::parse(&client_tools::read_field(text, "tool_choice")?)?,
+        None => ToolChoice::Auto,
+    };
+    let list_value = match tools {
+        Some(text) => client_tools::read_field(text, "tools")?,
+        None => serde_json::Value::Null,
+    };
+    let list = match format {
+        Format::Chat => ToolList::from_chat(&list_value)?,
+        Format::Responses => ToolList::from_responses(&list_value)?,
+    };
+    choice.check_against(&list)?;
+    let why = match route {
+        Route::Ignore(why) => why,
+        Route::Http => {
+            let dropped = list.dropped.clone();
+            let plan = ClientTools::plan(list, choice)?;
+            let header = plan.as_ref().map_or_else(
+                || run_header_value(&dropped).replacen("run", "none", 1),
+                |p| run_header_value(&p.dropped),
+            );
+            return Ok(Decision {
+                plan,
+                header: Some(header),
+            });
+        }
+    };
+    Decision::ignored(why, &choice)
+}
+
+/// The HTTP run source of one server and what its gateway's endpoint said lately.
+#[derive(Debug)]
+pub struct ToolRuns {
+    /// `None` when the TLS set-up for an `https://` gateway failed (then tools are ignored,
+    /// as for an endpoint that is off; logged at start).
+    source: Option<HttpSource>,
+    /// The endpoint's last "off".
+    pub endpoint: EndpointMemory,
+}
+
+/// How an HTTP run started.
+pub enum Started {
+    /// Running; the caller serves it like any run.
+    Run(Box<Run>),
+    /// The client left before the gateway answered (nothing to serve).
+    ClientGone,
+    /// The endpoint is off: the caller runs the request through the WebSocket, tools ignored.
+    EndpointOff,
+}
+
+impl ToolRuns {
+    /// The source for the gateway at `source` (its WebSocket's host and port, as `http(s)`).
+    pub fn new(source: HttpSourceConfig) -> ToolRuns {
+        let source = HttpSource::new(source);
+        if let Err(e) = &source {
+            tracing::warn!(error = %e, "client tools are ignored: the gateway's HTTP endpoint cannot be set up");
+        }
+        ToolRuns {
+            source: source.ok(),
+            endpoint: EndpointMemory::default(),
+        }
+    }
+
+    /// The route for a request whose principal has `mode`.
+    pub fn route(&self, mode: ClientToolsMode, gateway: &GatewayClient) -> Route {
+        if self.source.is_none() && mode == ClientToolsMode::Auto {
+            return Route::Ignore(Ignored::EndpointOff);
+        }
+        route(mode, gateway.protocol(), &self.endpoint)
+    }
+
+    /// Starts `req` with `plan` through the gateway's endpoint while watching the client.
+    /// The run's admission slot is taken first, as for a WebSocket run; refusals are the
+    /// gateway's answers mapped to clawshim's errors (`HttpError::Gateway`).
+    pub async fn start(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        admission: &Admission,
+        gateway: &GatewayClient,
+        req: &RunRequest,
+        plan: &ClientTools,
+    ) -> Result<Started, HttpError> {
+        let Some(source) = &self.source else {
+            return Ok(Started::EndpointOff);
+        };
+        let permit = tokio::select! {
+            permit = admission.acquire() => permit.map_err(|refusal| crate::run::run_loop::overloaded(admission, refusal))?,
+            _ = crate::run::run_loop::client_gone(session) => {
+                ctx.client_gone = true;
+                return Ok(Started::ClientGone);
+            }
+        };
+        let started = tokio::select! {
+            run = source.start(req, plan) => run,
+            _ = crate::run::run_loop::client_gone(session) => {
+                ctx.client_gone = true;
+                return Ok(Started::ClientGone);
+            }
+        };
+        match started {
+            Ok(run) => {
+                self.endpoint.set_on();
+                permit.accepted(None);
+                ctx.admission = Some(permit);
+                let run = Run::from_http(run, gateway, req);
+                ctx.run_id = Some(run.id().clone());
+                Ok(Started::Run(Box::new(run)))
+            }
+            Err(StartError::EndpointOff) => {
+                self.endpoint.set_off();
+                Ok(Started::EndpointOff)
+            }
+            Err(StartError::Failed(e)) => Err(e.into()),
+        }
+    }
+}
+
+/// How a request with a tool plan starts.
+pub enum ToolStart {
+    /// Through the gateway's endpoint.
+    Run(Box<Run>),
+    /// The client left first: nothing to serve.
+    ClientGone,
+    /// Through the WebSocket with the tools ignored (the endpoint is off); the request's
+    /// prompt was rebuilt for it and [`HEADER`] says so.
+    UseSocket,
+}
+
+/// Starts a request that has a tool `plan` through the gateway's endpoint; when the endpoint
+/// turns out to be off, prepares it for the WebSocket instead: its `tool_choice` must not
+/// need the tools (else the 400 of [`Decision::ignored`]), the header says they were
+/// ignored, and the run's prompt is `socket_prompt`'s (the transcript as clawshim writes it
+/// for the `agent` method).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the parts of the shared state a start needs, passed apart so this module imports no state"
+)]
+pub async fn start(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    tool_runs: &ToolRuns,
+    admission: &Admission,
+    gateway: &GatewayClient,
+    req: &mut RunRequest,
+    plan: &ClientTools,
+    socket_prompt: impl FnOnce() -> Result<AgentPrompt, InputError>,
+) -> Result<ToolStart, HttpError> {
+    let started = tool_runs
+        .start(session, ctx, admission, gateway, req, plan)
+        .await?;
+    Ok(match started {
+        Started::Run(run) => ToolStart::Run(run),
+        Started::ClientGone => ToolStart::ClientGone,
+        Started::EndpointOff => {
+            // The caller's name in the error, not the gateway's.
+            let choice = match &plan.choice {
+                ToolChoice::Function(n) => ToolChoice::Function(plan.names.to_client(n).to_owned()),
+                other => other.clone(),
+            };
+            let decision = Decision::ignored(Ignored::EndpointOff, &choice)?;
+            ctx.tools_header = decision.header;
+            let prompt = socket_prompt()?;
+            req.message = prompt.message;
+            req.extra_system_prompt = prompt.extra_system_prompt;
+            ToolStart::UseSocket
+        }
+    })
+}
+
+/// The gateway's last "endpoint off" answer, believed for [`ENDPOINT_OFF_FOR`].
+#[derive(Debug, Default)]
+pub struct EndpointMemory {
+    off_until: Mutex<Option<Instant>>,
+}
+
+impl EndpointMemory {
+    /// Whether the endpoint said it is off within [`ENDPOINT_OFF_FOR`].
+    pub fn is_off(&self) -> bool {
+        let guard = self.off_until.lock().unwrap_or_else(|e| e.into_inner());
+        guard.is_some_and(|until| Instant::now() < until)
+    }
+
+    /// The endpoint just said it is off.
+    pub fn set_off(&self) {
+        *self.off_until.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(Instant::now() + ENDPOINT_OFF_FOR);
+    }
+
+    /// The endpoint just served a run.
+    pub fn set_on(&self) {
+        *self.off_until.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WEATHER: &str =
+        r#"[{"type":"function","function":{"name":"get_weather"}},{"type":"web_search"}]"#;
+
+    #[test]
+    fn tools_run_where_they_can_with_the_dropped_types_named() {
+        let d = decide(Format::Chat, Some(WEATHER), Some(r#""auto""#), Route::Http).unwrap();
+        let plan = d.plan.unwrap();
+        assert_eq!(plan.tools[0].name, "get_weather");
+        assert_eq!(d.header.as_deref(), Some("run; dropped=web_search"));
+        let responses = r#"[{"type":"function","name":"shell"}]"#;
+        let d = decide(Format::Responses, Some(responses), None, Route::Http).unwrap();
+        assert_eq!(d.header.as_deref(), Some("run"));
+    }
+
+    #[test]
+    fn no_tools_no_header_and_only_unrunnable_tools_say_none() {
+        assert_eq!(
+            decide(Format::Chat, None, None, Route::Http).unwrap(),
+            Decision::none()
+        );
+        let d = decide(
+            Format::Chat,
+            Some(r#"[{"type":"web_search"}]"#),
+            None,
+            Route::Http,
+        )
+        .unwrap();
+        assert_eq!(d.plan, None);
+        assert_eq!(d.header.as_deref(), Some("none; dropped=web_search"));
+        let d = decide(Format::Chat, Some(WEATHER), Some(r#""none""#), Route::Http).unwrap();
+        assert_eq!(
+            (d.plan, d.header.as_deref()),
+            (None, Some("none; dropped=web_search"))
+        );
+    }
+
+    #[test]
+    fn ignored_tools_say_why_and_refuse_a_choice_that_needs_them() {
+        let route = Route::Ignore(Ignored::Unsupported);
+        let d = decide(Format::Chat, Some(WEATHER), None, route).unwrap();
+        assert_eq!(
+            (d.plan, d.header.as_deref()),
+            (None, Some("ignored; reason=unsupported-gateway"))
+        );
+        let err = decide(Format::Chat, Some(WEATHER), Some(r#""required""#), route).unwrap_err();
+        assert!(
+            err.message.contains("clawdbot 2026.1.24"),
+            "{}",
+            err.message
+        );
+        let forced = r#"{"type":"function","function":{"name":"get_weather"}}"#;
+        let err = decide(
+            Format::Chat,
+            Some(WEATHER),
+            Some(forced),
+            Route::Ignore(Ignored::Off),
+        )
+        .unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("tool_choice"));
+    }
+
+    #[test]
+    fn malformed_values_are_refused_on_every_route() {
+        for route in [Route::Http, Route::Ignore(Ignored::Off)] {
+            assert!(decide(Format::Chat, Some("{}"), None, route).is_err());
+            assert!(decide(Format::Chat, None, Some(r#""sometimes""#), route).is_err());
+            let missing = r#"{"type":"function","function":{"name":"nope"}}"#;
+            assert!(decide(Format::Chat, Some(WEATHER), Some(missing), route).is_err());
+        }
+    }
+
+    #[test]
+    fn off_wins_from_either_side() {
+        use ClientToolsMode::*;
+        assert_eq!(Auto.with_key(None), Auto);
+        assert_eq!(Auto.with_key(Some(Auto)), Auto);
+        assert_eq!(Auto.with_key(Some(Off)), Off);
+        assert_eq!(Off.with_key(Some(Auto)), Off);
+        assert_eq!(Off.with_key(None), Off);
+    }
+
+    #[test]
+    fn routes() {
+        let memory = EndpointMemory::default();
+        assert_eq!(
+            route(ClientToolsMode::Off, Some(4), &memory),
+            Route::Ignore(Ignored::Off)
+        );
+        assert_eq!(
+            route(ClientToolsMode::Auto, Some(3), &memory),
+            Route::Ignore(Ignored::Unsupported)
+        );
+        assert_eq!(route(ClientToolsMode::Auto, Some(4), &memory), Route::Http);
+        assert_eq!(route(ClientToolsMode::Auto, None, &memory), Route::Http);
+        memory.set_off();
+        assert_eq!(
+            route(ClientToolsMode::Auto, Some(4), &memory),
+            Route::Ignore(Ignored::EndpointOff)
+        );
+        memory.set_on();
+        assert_eq!(route(ClientToolsMode::Auto, Some(4), &memory), Route::Http);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_off_endpoint_is_tried_again_after_a_while() {
+        let memory = EndpointMemory::default();
+        memory.set_off();
+        assert!(memory.is_off());
+        tokio::time::advance(ENDPOINT_OFF_FOR + Duration::from_millis(1)).await;
+        assert!(!memory.is_off());
+    }
+
+    #[test]
+    fn header_values() {
+        assert_eq!(run_header_value(&[]), "run");
+        let dropped = ["web_search", "custom", "web_search", "name space\r\n"].map(String::from);
+        assert_eq!(
+            run_header_value(&dropped),
+            "run; dropped=custom,namespace,web_search"
+        );
+        assert_eq!(
+            Ignored::EndpointOff.header_value(),
+            "ignored; reason=endpoint-off"
+        );
+        assert_eq!(
+            Ignored::Unsupported.header_value(),
+            "ignored; reason=unsupported-gateway"
+        );
+        assert_eq!(Ignored::Off.header_value(), "ignored; reason=off");
+    }
+
+    #[test]
+    fn the_setting_reads_lowercase() {
+        #[derive(serde::Deserialize)]
+        struct File {
+            client_tools: ClientToolsMode,
+        }
+        let f: File = toml::from_str("client_tools = \"off\"").unwrap();
+        assert_eq!(f.client_tools, ClientToolsMode::Off);
+        assert!(toml::from_str::<File>("client_tools = \"maybe\"").is_err());
+    }
+}

@@ -1,0 +1,175 @@
+//! What every route that starts a run does before starting it, in one place: the backend
+//! model override (refused on gateways without one), the agent and its session, remote images
+//! (fetched or refused), the size check against the gateway's limits, and the run slots.
+//!
+//! Chat completions and the Responses API differ only in how they read their body into a
+//! [`RunInput`]; from there [`prepare`] makes the [`RunRequest`].
+
+use clawshim_core::gateway::RunRequest;
+use clawshim_core::media;
+use clawshim_core::model_override::select_model_override;
+use clawshim_core::prompt::RunInput;
+use clawshim_core::routing::{self, SessionKey};
+use clawshim_core::thinking::ThinkingLevel;
+use pingora::proxy::Session;
+use tokio::sync::OwnedSemaphorePermit;
+
+use crate::front_door::keys::Principal;
+use crate::request::ctx::RequestCtx;
+use crate::request::errors::HttpError;
+use crate::state::ProxyState;
+
+/// What a request asks of its run, besides its prompt.
+#[derive(Debug)]
+pub struct RunAsk<'a> {
+    /// The request's `model` (selects the agent).
+    pub model: Option<&'a str>,
+    /// The request's `user` (a stable session per user).
+    pub user: Option<&'a str>,
+    /// Prompt, images and files.
+    pub input: RunInput,
+    /// From `reasoning_effort` / `reasoning.effort`.
+    pub thinking: Option<ThinkingLevel>,
+    /// A session to continue (`previous_response_id`) instead of the one the headers,
+    /// `user` or a fresh key give.
+    pub continue_session: Option<SessionKey>,
+    /// Delete a per-request session after the run when configured; off for runs whose
+    /// session a later request may continue.
+    pub may_delete_session: bool,
+}
+
+/// A run ready to start, with the slots it holds until it ends.
+#[derive(Debug)]
+pub struct PreparedRun {
+    /// The `agent` request.
+    pub request: RunRequest,
+    /// When clawshim stops waiting for it: the run's timeout plus `run_grace`.
+    pub deadline: tokio::time::Instant,
+    _run_slot: OwnedSemaphorePermit,
+    _key_slot: Option<OwnedSemaphorePermit>,
+}
+
+/// Log, once per request, the body fields the gateway cannot honour (accepted, not used).
+pub fn log_ignored(ctx: &RequestCtx, ignored: &[&str]) {
+    if !ignored.is_empty() {
+        tracing::debug!(request_id = %ctx.request_id, ?ignored, "ignoring fields the gateway cannot honour");
+    }
+}
+
+/// A header of the request, by lower-case name.
+pub fn header_str(session: &Session, name: &str) -> Option<String> {
+    session
+        .req_header()
+        .headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// Turns what a request asks into a run request (see the module docs). Errors are the 400s,
+/// 403s, 404s, 413s and 429s a client gets before any run starts.
+pub async fn prepare(
+    session: &Session,
+    ctx: &mut RequestCtx,
+    app: &ProxyState,
+    principal: &Principal,
+    ask: RunAsk<'_>,
+) -> Result<PreparedRun, HttpError> {
+    let header = |name: &str| header_str(session, name);
+    clawshim_core::openai::limits::check_headers(header)?;
+    let model = select_model_override(header)?;
+    if let Some(requested) = &model {
+        if !app.gateway.supports_model_override() {
+            return Err(HttpError::BadRequest {
+                message: format!(
+                    "The backend model header (`x-openclaw-model`: '{}') is not supported by \
+                     this gateway version: clawdbot 2026.1.24 cannot choose a run's model. \
+                     Leave the header out to use the agent's own model.",
+                    requested
+                        .provider
+                        .as_ref()
+                        .map_or(requested.model.clone(), |p| format!(
+                            "{p}/{}",
+                            requested.model
+                        ))
+                ),
+                param: Some("x-openclaw-model".into()),
+            });
+        }
+    }
+    let selector = routing::select_agent(header, ask.model);
+    let agent_id = app
+        .gateway
+        .resolve_agent(&selector, |id| principal.allows(id))
+        .await?
+        .map_err(|e| HttpError::ModelNotFound {
+            model: ask.model.map(str::to_owned).unwrap_or(e.id),
+        })?;
+    let session_key = match ask.continue_session {
+        Some(key) => key,
+        None => {
+            let namespace = match principal {
+                Principal::Key(key) => Some(key.session_namespace.as_str()),
+                Principal::Shared => None,
+            };
+            routing::session_key(header, &agent_id, ask.user, namespace).map_err(|e| {
+                HttpError::Forbidden {
+                    message: format!(
+                        "This API key may only use sessions under `{}` (x-openclaw-session-key).",
+                        e.prefix
+                    ),
+                }
+            })?
+        }
+    };
+    ctx.agent_id = Some(agent_id.clone());
+    let idempotent_id = crate::run::idempotency::run_id(
+        header_str(session, crate::run::idempotency::HEADER).as_deref(),
+        principal,
+    )?;
+
+    let RunInput {
+        prompt,
+        mut attachments,
+        remote_images,
+    } = ask.input;
+    for image in remote_images {
+        attachments.push(app.images.fetch(image).await.map_err(HttpError::from)?);
+    }
+    let text_bytes =
+        prompt.message.len() + prompt.extra_system_prompt.as_ref().map_or(0, String::len);
+    media::check_sizes(&attachments, text_bytes, &app.gateway.attachment_limits())
+        .map_err(HttpError::from)?;
+
+    let run_slot =
+        app.runs
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| HttpError::TooManyRequests {
+                retry_after_secs: 1,
+            })?;
+    let key_slot = match principal {
+        Principal::Key(key) => key.acquire_run().map_err(|_| HttpError::TooManyRequests {
+            retry_after_secs: 1,
+        })?,
+        Principal::Shared => None,
+    };
+    Ok(PreparedRun {
+        request: RunRequest {
+            agent_id,
+            session_key,
+            message: prompt.message,
+            extra_system_prompt: prompt.extra_system_prompt,
+            timeout: Some(app.config.run_timeout),
+            delete_ephemeral_session: ask.may_delete_session
+                && app.config.delete_ephemeral_sessions.enabled(),
+            attachments,
+            thinking: ask.thinking,
+            model,
+            idempotent_id,
+        },
+        deadline: tokio::time::Instant::now() + app.config.run_timeout + app.config.run_grace,
+        _run_slot: run_slot,
+        _key_slot: key_slot,
+    })
+}

@@ -1,0 +1,92 @@
+//! [`ProxyState`]: what every request shares, built once from the validated configuration.
+
+use std::sync::Arc;
+
+use clawshim_core::gateway::client::GatewayAuth;
+use clawshim_core::gateway::GatewayClient;
+use clawshim_core::http_source::HttpSourceConfig;
+use clawshim_core::response_id::ResponseIdCodec;
+use tokio::sync::Semaphore;
+
+use crate::config::Config;
+use crate::front_door::failed_auth::FailedAuthLimiter;
+use crate::front_door::keys::KeyStore;
+use crate::routes::embeddings::EmbeddingsForwarder;
+use crate::run::admission::Admission;
+use crate::run::client_tools::ToolRuns;
+use crate::run::image_fetch::ImageFetcher;
+
+/// Service-wide state shared by every request.
+pub struct ProxyState {
+    /// The validated configuration.
+    pub config: Arc<Config>,
+    /// Handle to the shared gateway connection.
+    pub gateway: GatewayClient,
+    /// One permit per run in flight.
+    pub runs: Arc<Semaphore>,
+    /// One slot per request body being read and parsed ([`crate::request::body`]).
+    pub bodies: Arc<Semaphore>,
+    /// Adaptive limit and queue of the runs sent to the gateway.
+    pub admission: Admission,
+    /// Accepted credentials: shared tokens and API keys.
+    pub keys: KeyStore,
+    /// Failed-auth counts per client IP.
+    pub failed_auth: FailedAuthLimiter,
+    /// Remote image URLs: fetched or refused.
+    pub images: ImageFetcher,
+    /// Issues and checks response ids (`previous_response_id`).
+    pub response_ids: ResponseIdCodec,
+    /// `/v1/embeddings` to the gateway.
+    pub embeddings: EmbeddingsForwarder,
+    /// Runs with client tools, through the gateway's own chat endpoint.
+    pub tool_runs: ToolRuns,
+}
+
+impl ProxyState {
+    /// Service state built from `config` around a gateway handle.
+    pub fn new(config: Config, gateway: GatewayClient) -> ProxyState {
+        let bodies = Arc::new(Semaphore::new(config.max_concurrent_bodies));
+        ProxyState {
+            runs: Arc::new(Semaphore::new(config.max_concurrent_runs)),
+            embeddings: EmbeddingsForwarder::new(&config, bodies.clone(), gateway.clone()),
+            bodies,
+            admission: Admission::new(config.admission.clone()),
+            keys: KeyStore::new(config.api_tokens.clone(), &config.keys),
+            failed_auth: FailedAuthLimiter::new(config.max_failed_auth, config.failed_auth_window),
+            images: ImageFetcher::new(&config.images),
+            tool_runs: ToolRuns::new(tool_source(&config)),
+            response_ids: response_id_codec(&config.gateway.auth),
+            gateway,
+            config: Arc::new(config),
+        }
+    }
+}
+
+/// The gateway's own HTTP endpoint: its WebSocket's host and port, the same credential and
+/// trust anchors.
+fn tool_source(config: &Config) -> HttpSourceConfig {
+    let (hostport, tls) = &config.gateway_http;
+    let scheme = if *tls { "https" } else { "http" };
+    HttpSourceConfig {
+        base_url: format!("{scheme}://{hostport}"),
+        auth: config.gateway.auth.clone(),
+        tls_roots: config.gateway.tls_roots.clone(),
+        connect_timeout: config.gateway.connect_timeout,
+    }
+}
+
+/// Response ids are signed with a key derived from the gateway credential, so every clawshim
+/// in front of one gateway (restarted, or several at once) accepts the others' ids. Without
+/// a shared secret (device identity only) the key is random: ids then last as long as the
+/// process.
+fn response_id_codec(auth: &GatewayAuth) -> ResponseIdCodec {
+    match auth {
+        GatewayAuth::Token(secret) | GatewayAuth::Password(secret) => {
+            ResponseIdCodec::new(secret.expose().as_bytes())
+        }
+        GatewayAuth::None => {
+            let key: [u8; 32] = rand::random();
+            ResponseIdCodec::new(&key)
+        }
+    }
+}
