@@ -16,7 +16,8 @@
 //! | `MOCK_HANG` | the role chunk, then nothing until the client goes (recorded as `client_gone`) |
 //! | anything else | `echo: <turn>` in word deltas |
 //!
-//! And as the gateway: 404 when the endpoint is off ([`crate::MockOptions::http_endpoint`])
+//! And as the gateway: 400 for a request without messages (what `clawshim doctor`'s probe
+//! sends); 404 when the endpoint is off ([`crate::MockOptions::http_endpoint`])
 //! or on protocol 3; 401 for a wrong bearer token; 403 for forwarding headers; a client tool
 //! named like one of openclaw's own (a few of them: [`OWN_TOOLS`]) or twice is the recorded
 //! "invalid tool configuration" event; `tool_choice` `required` or a forced function without
@@ -127,6 +128,12 @@ async fn answer(
         )
         .await;
         return "forwarded_refused";
+    }
+    if body["messages"].as_array().is_none_or(|m| m.is_empty()) {
+        // traces: openclaw-lab http_chat_completions_no_messages
+        let body = r#"{"error":{"message":"Missing user message in `messages`.","type":"invalid_request_error"}}"#;
+        let _ = write_plain(tcp, 400, "application/json; charset=utf-8", body).await;
+        return "no_messages";
     }
     let tools: Vec<&str> = body["tools"]
         .as_array()

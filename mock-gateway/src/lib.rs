@@ -401,7 +401,7 @@ pub struct HttpRecord {
     /// The JSON body (`null` when it was not JSON).
     pub body: Value,
     /// How it ended: `completed`, `tool_call`, `error`, `client_gone`, `not_found`,
-    /// `unauthorized`, `forwarded_refused`, `bad_tool_choice`, or `in_progress`.
+    /// `unauthorized`, `forwarded_refused`, `bad_tool_choice`, `no_messages`, or `in_progress`.
     pub outcome: String,
 }
 

@@ -4,7 +4,7 @@
 //! saying what became of the tools, the cases where they are ignored, and that auth, keys,
 //! namespaces and aborts hold on the HTTP source too.
 
-use clawshim_proxy::client_tools::ClientToolsMode;
+use clawshim_proxy::run::client_tools::ClientToolsMode;
 use clawshim_tests::poll::wait_until;
 use clawshim_tests::*;
 use serde_json::{json, Value};

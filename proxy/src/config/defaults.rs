@@ -31,9 +31,6 @@ pub const GATEWAY_WAIT_SECS: u64 = 0;
 pub const MAX_GATEWAY_SOCKETS: usize = 16;
 /// Delete per-request sessions when the gateway grants the scope to.
 pub const DELETE_EPHEMERAL_SESSIONS: SessionCleanup = SessionCleanup::Auto;
-/// Requests' own function tools run where the gateway can.
-pub const CLIENT_TOOLS: crate::run::client_tools::ClientToolsMode =
-    crate::run::client_tools::ClientToolsMode::Auto;
 /// Receive every run's events (the broadcast): on openclaw 2026.9.6 a session subscription
 /// makes the gateway project transcript events for each run (`server-session-events-*.mjs`).
 pub const SESSION_SCOPED_EVENTS: bool = false;

@@ -309,9 +309,8 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
         delete_ephemeral_sessions: delete_ephemeral_sessions
             .or(file_delete_ephemeral_sessions)
             .unwrap_or(defaults::DELETE_EPHEMERAL_SESSIONS),
-        client_tools: client_tools
-            .or(file_client_tools)
-            .unwrap_or(defaults::CLIENT_TOOLS),
+        // `auto` (the type's default, beside the code it configures).
+        client_tools: client_tools.or(file_client_tools).unwrap_or_default(),
         max_failed_auth: max_failed_auth
             .or(max_failed_attempts)
             .unwrap_or(defaults::MAX_FAILED_AUTH),

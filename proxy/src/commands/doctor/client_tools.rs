@@ -17,8 +17,43 @@
 
 use std::time::Duration;
 
+use clawshim_core::gateway::client::GatewayAuth;
+use clawshim_core::gateway::Hello;
+
 use super::check::Check;
+use crate::config::discover::{self, Environment};
+use crate::config::Config;
 use crate::run::client_tools::ClientToolsMode;
+
+/// `client tools` for `config`, with what the gateway said at the handshake (`None`: not
+/// connected) and the local gateway config found through `env`.
+pub async fn check(config: &Config, hello: Option<&Hello>, env: &dyn Environment) -> Check {
+    let protocol = hello.map(|h| h.protocol);
+    let probed = match (config.client_tools, protocol) {
+        (ClientToolsMode::Auto, Some(p)) if p >= 4 => {
+            let (hostport, tls) = &config.gateway_http;
+            let scheme = if *tls { "https" } else { "http" };
+            let credential = match &config.gateway.auth {
+                GatewayAuth::Token(s) | GatewayAuth::Password(s) => Some(s.expose().to_owned()),
+                GatewayAuth::None => None,
+            };
+            Some(probe(&format!("{scheme}://{hostport}"), credential.as_deref()).await)
+        }
+        _ => None,
+    };
+    let tool_search_hides = match discover::discover(env) {
+        Ok(Some(local)) if discover::same_gateway(&config.gateway.url, &local) => {
+            Some(local.tool_search_hides_client_tools)
+        }
+        _ => None,
+    };
+    assess(
+        config.client_tools,
+        protocol,
+        probed.as_ref(),
+        tool_search_hides,
+    )
+}
 
 const NAME: &str = "client tools";
 
