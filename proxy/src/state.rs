@@ -15,6 +15,7 @@ use crate::routes::embeddings::EmbeddingsForwarder;
 use crate::run::admission::Admission;
 use crate::run::client_tools::ToolRuns;
 use crate::run::image_fetch::ImageFetcher;
+use crate::run::run_bytes::RunBytes;
 
 /// Service-wide state shared by every request.
 pub struct ProxyState {
@@ -26,6 +27,8 @@ pub struct ProxyState {
     pub runs: Arc<Semaphore>,
     /// One slot per request body being read and parsed ([`crate::request::body`]).
     pub bodies: Arc<Semaphore>,
+    /// Bytes of run requests waiting for the gateway ([`crate::run::run_bytes`]).
+    pub run_bytes: RunBytes,
     /// Adaptive limit and queue of the runs sent to the gateway.
     pub admission: Admission,
     /// Accepted credentials: shared tokens and API keys.
@@ -50,6 +53,7 @@ impl ProxyState {
             runs: Arc::new(Semaphore::new(config.max_concurrent_runs)),
             embeddings: EmbeddingsForwarder::new(&config, bodies.clone(), gateway.clone()),
             bodies,
+            run_bytes: RunBytes::new(config.max_run_bytes_in_flight),
             admission: Admission::new(config.admission.clone()),
             keys: KeyStore::new(config.api_tokens.clone(), &config.keys),
             failed_auth: FailedAuthLimiter::new(config.max_failed_auth, config.failed_auth_window),
@@ -75,7 +79,7 @@ fn tool_source(config: &Config) -> HttpSourceConfig {
     }
 }
 
-/// Response ids are signed with a key derived from the gateway credential, so every clawshim
+/// Response ids are sealed with a key derived from the gateway credential, so every clawshim
 /// in front of one gateway (restarted, or several at once) accepts the others' ids. Without
 /// a shared secret (device identity only) the key is random: ids then last as long as the
 /// process.

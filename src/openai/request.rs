@@ -421,6 +421,9 @@ impl RawRequest {
         let model = string_field(self.model, "model", Some(MAX_MODEL_BYTES))?;
         let stream = bool_field(self.stream, "stream")?;
         let user = string_field(self.user, "user", Some(MAX_USER_BYTES))?;
+        if let Some(user) = &user {
+            limits::check_no_control("user", user)?;
+        }
         let stream_options = match self.stream_options {
             None => None,
             Some(RawStreamOptions::Other(got)) => {

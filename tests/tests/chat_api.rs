@@ -545,6 +545,54 @@ async fn overlong_model_user_and_headers_get_400_before_any_run() {
     );
 }
 
+/// `user` becomes part of a gateway session key: a NUL or another control character in it is
+/// a 400 naming `user` on both run routes (and in the session header), before any run.
+#[tokio::test]
+async fn control_characters_in_user_get_400_before_any_run() {
+    let gw = mock(Protocol::V4).await;
+    let shim = Shim::start(&gw.url()).await;
+    for user in ["alice\u{0}admin", "bob\nagent:main:main", "eve\u{7f}"] {
+        let mut chat = user_msg("openclaw/main", "hi");
+        chat["user"] = json!(user);
+        let (status, v) = error_of(shim.chat(chat).await).await;
+        assert_eq!(
+            (status, v["error"]["param"].as_str()),
+            (400, Some("user")),
+            "{v}"
+        );
+        let resp = client()
+            .post(shim.url("/v1/responses"))
+            .bearer_auth(TOKEN)
+            .json(&json!({"model": "openclaw/main", "input": "hi", "user": user}))
+            .send()
+            .await
+            .unwrap();
+        let (status, v) = error_of(resp).await;
+        assert_eq!(
+            (status, v["error"]["param"].as_str()),
+            (400, Some("user")),
+            "{v}"
+        );
+    }
+    let (status, v) = error_of(
+        shim.chat_with(
+            user_msg("openclaw/main", "hi"),
+            &[("x-openclaw-session-key", "team\tmain")],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (status, v["error"]["param"].as_str()),
+        (400, Some("x-openclaw-session-key")),
+        "{v}"
+    );
+    assert!(
+        run_params(&gw, "message").is_empty(),
+        "no run for a refused request"
+    );
+}
+
 /// With every body slot taken (here: one, held by a client that sends its headers and then
 /// stalls its body), another request waits for a slot, then gets 503 `server_busy` with
 /// `Retry-After`; once the slot is free, requests are served again.

@@ -74,7 +74,7 @@ async fn scrape_reports_requests_runs_streams_bytes_and_the_gateway() {
     std::fs::write(
         &conf,
         format!(
-            "[[keys]]\nname = \"alice\"\nsha256 = \"{}\"\n",
+            "[[keys]]\nname = \"alice\"\nsha256 = \"{}\"\n[auth]\ntokens = [\"{TOKEN}\"]\n",
             sha256_hex(KEY)
         ),
     )

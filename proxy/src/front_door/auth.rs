@@ -8,9 +8,10 @@ use std::time::Instant;
 
 use pingora::proxy::Session;
 
-use crate::front_door::keys::{KeyStore, Principal};
+use crate::front_door::client_ip::Client;
+use crate::front_door::keys::{bearer, KeyStore, Principal};
 use crate::request::ctx::RequestCtx;
-use crate::request::errors::HttpError;
+use crate::request::errors::{HttpError, Limit};
 use crate::routes::table::Route;
 use crate::state::ProxyState;
 
@@ -25,7 +26,18 @@ pub fn authorize(
     state: &ProxyState,
 ) -> Result<Option<Principal>, HttpError> {
     if ctx.route == Route::Passthrough {
-        return check_failed_auth(limiter_key(ctx), state).map(|()| None);
+        check_failed_auth(limiter_key(ctx), state)?;
+        if let Some(Client::Unknown { .. }) = ctx.client_ip {
+            // The gateway could not be told who this is; taking it for the proxy would make a
+            // remote client local to the gateway.
+            return Err(HttpError::Forbidden {
+                message: "clawshim cannot tell this client's address (a trusted proxy's \
+                          X-Forwarded-For entry for it is not an address), so the gateway's \
+                          pages are not passed through for it."
+                    .into(),
+            });
+        }
+        return Ok(None);
     }
     if !ctx.route.needs_auth() {
         return Ok(None);
@@ -46,6 +58,7 @@ pub fn authorize(
     if let Principal::Key(key) = &principal {
         key.take_request()
             .map_err(|retry| HttpError::TooManyRequests {
+                limit: Limit::KeyRequestRate,
                 retry_after_secs: retry.as_secs().max(1),
             })?;
     }
@@ -58,17 +71,28 @@ pub fn require_principal(principal: Option<Principal>) -> Result<Principal, Http
     principal.ok_or(HttpError::Unauthorized)
 }
 
-/// A refused gateway login through passthrough counts like a refused key.
+/// A refused gateway login through passthrough counts like a refused key: an HTTP 401, or a
+/// refused `connect` inside its WebSocket ([`crate::front_door::ws_login`]).
 pub fn count_gateway_refusal(ctx: &RequestCtx, state: &ProxyState) {
     state
         .failed_auth
         .record_failure(limiter_key(ctx), Instant::now());
 }
 
-/// The client's address ([`crate::front_door::client_ip`]), the key of the failed-auth
-/// limiter.
+/// Whether the client's address is locked out by the failed-auth limiter now (for sockets
+/// opened before the lockout).
+pub fn locked_out(ctx: &RequestCtx, state: &ProxyState) -> bool {
+    state
+        .failed_auth
+        .check(limiter_key(ctx), Instant::now())
+        .is_err()
+}
+
+/// The address the failed-auth limiter counts for the client
+/// ([`crate::front_door::client_ip::Client::limiter_ip`]).
 fn limiter_key(ctx: &RequestCtx) -> IpAddr {
-    ctx.client_ip.unwrap_or(IpAddr::from([0, 0, 0, 0]))
+    ctx.client_ip
+        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.limiter_ip())
 }
 
 /// 429 while the client's address is blocked by the failed-auth limiter.
@@ -77,18 +101,9 @@ fn check_failed_auth(ip: IpAddr, state: &ProxyState) -> Result<(), HttpError> {
         .failed_auth
         .check(ip, Instant::now())
         .map_err(|retry| HttpError::TooManyRequests {
+            limit: Limit::FailedLogins,
             retry_after_secs: retry.as_secs().max(1),
         })
-}
-
-/// The token of an `Authorization: Bearer ...` header value, if it has that form.
-pub fn bearer(header: &[u8]) -> Option<&[u8]> {
-    let header = header.trim_ascii();
-    if header.len() < 7 || !header[..7].eq_ignore_ascii_case(b"bearer ") {
-        return None;
-    }
-    let token = header[7..].trim_ascii();
-    (!token.is_empty()).then_some(token)
 }
 
 /// Who the `Authorization` header belongs to, if anyone.

@@ -181,6 +181,16 @@ impl KeyStore {
     }
 }
 
+/// The token of an `Authorization: Bearer ...` header value, if it has that form.
+pub fn bearer(header: &[u8]) -> Option<&[u8]> {
+    let header = header.trim_ascii();
+    if header.len() < 7 || !header[..7].eq_ignore_ascii_case(b"bearer ") {
+        return None;
+    }
+    let token = header[7..].trim_ascii();
+    (!token.is_empty()).then_some(token)
+}
+
 /// A token bucket refilled continuously.
 #[derive(Debug)]
 struct TokenBucket {

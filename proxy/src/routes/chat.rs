@@ -23,7 +23,7 @@ use crate::run::client_tools::{self, Format, ToolStart};
 use crate::run::run_loop::{
     open_sse, send_events, serve_run, start_run, write_or_stop, RunOutput, Serving,
 };
-use crate::run::run_setup::{self, RunAsk};
+use crate::run::run_setup::{self, PreparedRun, RunAsk};
 use crate::state::ProxyState;
 
 /// Serve one chat completion. Errors before any response byte are returned for the caller to
@@ -72,8 +72,19 @@ pub async fn serve(
         },
     )
     .await?;
-    let mut prepared = prepared;
-    let deadline = prepared.deadline;
+    let meta = CompletionMeta {
+        id: format!("chatcmpl-{}", uuid::Uuid::new_v4().simple()),
+        model: req.model.clone().unwrap_or_else(|| "openclaw".to_string()),
+        created: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    };
+    let (stream, include_usage) = (req.is_stream(), req.include_usage());
+    let PreparedRun {
+        mut pending,
+        deadline,
+        slots: _slots,
+    } = prepared;
     let started = match &tools.plan {
         Some(plan) => {
             let socket_prompt = || prompt::build_chat_input(&req.messages).map(|i| i.prompt);
@@ -83,7 +94,7 @@ pub async fn serve(
                 &app.tool_runs,
                 &app.admission,
                 &app.gateway,
-                &mut prepared.request,
+                &mut pending.request,
                 plan,
                 socket_prompt,
             )
@@ -91,32 +102,23 @@ pub async fn serve(
         }
         None => ToolStart::UseSocket,
     };
+    // The parsed messages are in the run's request now; the request goes once accepted.
+    drop(req);
     let run = match started {
-        ToolStart::Run(run) => Some(*run),
+        ToolStart::Run(run) => {
+            drop(pending);
+            Some(*run)
+        }
         ToolStart::ClientGone => None,
         ToolStart::UseSocket => {
-            start_run(
-                session,
-                ctx,
-                &app.gateway,
-                &app.admission,
-                &prepared.request,
-            )
-            .await?
+            start_run(session, ctx, &app.gateway, &app.admission, pending).await?
         }
     };
     let Some(run) = run else {
         return Ok(());
     };
-    let meta = CompletionMeta {
-        id: format!("chatcmpl-{}", uuid::Uuid::new_v4().simple()),
-        model: req.model.clone().unwrap_or_else(|| "openclaw".to_string()),
-        created: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
-    };
-    if req.is_stream() {
-        let mut output = SseOutput::new(meta, req.include_usage(), app.config.keepalive);
+    if stream {
+        let mut output = SseOutput::new(meta, include_usage, app.config.keepalive);
         serve_run(session, ctx, run, deadline, &mut output).await
     } else {
         let mut output = JsonOutput::new(meta, app.config.json_keepalive);

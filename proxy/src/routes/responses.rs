@@ -33,7 +33,7 @@ use crate::run::client_tools::{self, Format, ToolStart};
 use crate::run::run_loop::{
     open_sse, send_events, serve_run, start_run, write_or_stop, RunOutput, Serving,
 };
-use crate::run::run_setup::{self, RunAsk};
+use crate::run::run_setup::{self, PreparedRun, RunAsk};
 use crate::state::ProxyState;
 
 /// Serve one Responses request. Errors before any response byte are returned for the caller
@@ -78,7 +78,7 @@ pub async fn serve(
         }
         None => prompt::build_responses_input(&req)?,
     };
-    let mut prepared = run_setup::prepare(
+    let prepared = run_setup::prepare(
         session,
         ctx,
         app,
@@ -93,12 +93,17 @@ pub async fn serve(
         },
     )
     .await?;
+    let PreparedRun {
+        mut pending,
+        deadline,
+        slots: _slots,
+    } = prepared;
     let meta = response_meta(
         &req,
         app.response_ids
-            .issue(prepared.request.session_key.as_str(), &caller),
+            .issue(pending.request.session_key.as_str(), &caller),
     );
-    let deadline = prepared.deadline;
+    let stream = req.stream;
     let started = match &tools.plan {
         Some(plan) => {
             let socket_prompt = || prompt::build_responses_input(&req).map(|i| i.prompt);
@@ -108,7 +113,7 @@ pub async fn serve(
                 &app.tool_runs,
                 &app.admission,
                 &app.gateway,
-                &mut prepared.request,
+                &mut pending.request,
                 plan,
                 socket_prompt,
             )
@@ -116,25 +121,23 @@ pub async fn serve(
         }
         None => ToolStart::UseSocket,
     };
+    // The parsed input is in the run's request now; the request goes once accepted.
+    drop(req);
     let run = match started {
-        ToolStart::Run(run) => Some(*run),
+        ToolStart::Run(run) => {
+            drop(pending);
+            Some(*run)
+        }
         ToolStart::ClientGone => None,
         ToolStart::UseSocket => {
-            start_run(
-                session,
-                ctx,
-                &app.gateway,
-                &app.admission,
-                &prepared.request,
-            )
-            .await?
+            start_run(session, ctx, &app.gateway, &app.admission, pending).await?
         }
     };
     let Some(run) = run else {
         return Ok(());
     };
     session.set_write_timeout(Some(app.config.write_timeout));
-    if req.stream {
+    if stream {
         let mut output = SseOutput::new(meta, app.config.keepalive);
         serve_run(session, ctx, run, deadline, &mut output).await
     } else {

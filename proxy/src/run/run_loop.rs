@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use clawshim_core::gateway::{GatewayClient, Run, RunEvent, RunRequest};
+use clawshim_core::gateway::{GatewayClient, Run, RunEvent};
 use pingora::proxy::Session;
 use tokio::time::Instant;
 use tracing::debug;
@@ -20,6 +20,7 @@ use crate::request::ctx::RequestCtx;
 use crate::request::errors::HttpError;
 use crate::request::respond::{self, Head};
 use crate::run::admission::{self, Admission, Refusal};
+use crate::run::run_setup::PendingRun;
 
 /// Whether the loop keeps serving the run after an output's step (the header, an event, a
 /// keep-alive).
@@ -113,8 +114,9 @@ pub trait RunOutput {
     ) -> Result<Serving, HttpError>;
 }
 
-/// Start `req` on the gateway while watching the client, and record its run id. `Ok(None)`
-/// when the client left before the gateway accepted the run (dropping the start aborts it).
+/// Start `pending` on the gateway while watching the client, and record its run id.
+/// `Ok(None)` when the client left before the gateway accepted the run (dropping the start
+/// aborts it). The request is freed when this returns.
 ///
 /// The run first waits for a slot in `admission` (kept in `ctx` until the run is over); an
 /// overload refusal that ran nothing is retried with a fresh run id after a jittered delay,
@@ -124,8 +126,11 @@ pub async fn start_run(
     ctx: &mut RequestCtx,
     gateway: &GatewayClient,
     admission: &Admission,
-    req: &RunRequest,
+    pending: PendingRun,
 ) -> Result<Option<Run>, HttpError> {
+    // The request (and its bytes) is dropped when this returns: once accepted, the gateway
+    // has it; before, nothing will send it.
+    let req = &pending.request;
     let mut attempt = 0;
     loop {
         let permit = tokio::select! {

@@ -201,6 +201,9 @@ pub fn parse(body: &[u8]) -> Result<ResponsesRequest, RequestError> {
     let previous_response_id =
         optional_string(&obj, "previous_response_id", "previous_response_id")?;
     let user = optional_string(&obj, "user", "user")?;
+    if let Some(user) = &user {
+        crate::openai::limits::check_user(user)?;
+    }
     let stream = match obj.get("stream") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
