@@ -599,6 +599,33 @@ async function caseToolsResponses() {
   expectEcho(responseText(follow), `tool result sunny ${n}`);
 }
 
+async function caseToolsCodexList() {
+  const n = nonce();
+  const shell = {
+    type: 'function', name: 'shell', description: 'Runs a command', strict: false,
+    parameters: {
+      type: 'object', properties: { command: { type: 'array', items: { type: 'string' } } }, required: ['command'],
+    },
+  };
+  const tools = [
+    shell,
+    { type: 'web_search' },
+    { type: 'custom', name: 'apply_patch', description: 'patch', format: { type: 'grammar', syntax: 'lark', definition: 'start: /.+/' } },
+    { type: 'namespace', name: 'mcp__files', description: 'files', tools: [] },
+  ];
+  const resp = await client.responses.create({ model: MAIN, input: `MOCK_TOOL:shell {"command":["echo","${n}"]}`, tools });
+  if (protocol === 3) {
+    check(responseText(resp), 'no answer');
+    return;
+  }
+  const call = responsesCall(resp);
+  check(call.name === 'shell' && JSON.parse(call.arguments).command[1] === n, `call ${short(call)}`);
+}
+
+async function caseAgentsSdkTools() {
+  throw new NotApplicable('the OpenAI Agents SDK is checked by the Python client');
+}
+
 async function caseToolsAskUser() {
   const n = nonce();
   const ask = {
@@ -659,8 +686,10 @@ const CASES = [
   ['tools_chat', caseToolsChat],
   ['tools_chat_stream', caseToolsChatStream],
   ['tools_responses', caseToolsResponses],
+  ['tools_codex_list', caseToolsCodexList],
   ['tools_ask_user', caseToolsAskUser],
   ['tools_choice_required', caseToolsChoiceRequired],
+  ['agents_sdk_tools', caseAgentsSdkTools],
 ];
 
 async function runCase(fn) {
