@@ -372,7 +372,7 @@ mod tests {
             text: text.into(),
             usage: None,
             stop: StopKind::Completed,
-            tool_calls: vec![crate::client_tools::ToolCall {
+            tool_calls: vec![crate::gateway::ToolCall {
                 id: "c1".into(),
                 name: "get_weather".into(),
                 arguments: "{}".into(),

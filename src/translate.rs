@@ -285,7 +285,7 @@ impl ResponseCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client_tools::ToolCall;
+    use crate::gateway::ToolCall;
     use crate::gateway::Usage;
 
     fn with_call(text: &str) -> RunEvent {

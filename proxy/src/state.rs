@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use clawshim_core::gateway::client::GatewayAuth;
+use clawshim_core::gateway::GatewayAuth;
 use clawshim_core::gateway::GatewayClient;
 use clawshim_core::http_source::HttpSourceConfig;
 use clawshim_core::response_id::ResponseIdCodec;
@@ -13,7 +13,7 @@ use crate::front_door::failed_auth::FailedAuthLimiter;
 use crate::front_door::keys::KeyStore;
 use crate::routes::embeddings::EmbeddingsForwarder;
 use crate::run::admission::Admission;
-use crate::run::client_tools::ToolRuns;
+use crate::run::client_tools::source::ToolRuns;
 use crate::run::image_fetch::ImageFetcher;
 use crate::run::run_bytes::RunBytes;
 

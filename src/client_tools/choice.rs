@@ -17,8 +17,8 @@
 
 use serde_json::Value;
 
-use super::ToolList;
-use crate::openai::RequestError;
+use super::list::ToolList;
+use crate::error::RequestError;
 
 /// A request's tool choice.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -23,7 +23,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::openai::RequestError;
+use crate::error::RequestError;
 
 /// Most tools in one request (OpenAI's own limit).
 pub const MAX_TOOLS: usize = 128;

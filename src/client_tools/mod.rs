@@ -26,7 +26,8 @@ pub use names::NameMap;
 
 use serde_json::{json, Value};
 
-use crate::openai::RequestError;
+use crate::error::RequestError;
+use crate::gateway::ToolCall;
 
 /// Most JSON values (objects, arrays, scalars) read from `tools` or `tool_choice`: a
 /// `serde_json::Value` costs tens of bytes per value whatever the text, so the count bounds
@@ -119,18 +120,6 @@ mod counting {
             Ok(())
         }
     }
-}
-
-/// One call of a client tool the agent's model made, as the caller must see it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ToolCall {
-    /// The call id (the gateway's own; the caller echoes it with the result).
-    pub id: String,
-    /// The tool's name as the caller defined it.
-    pub name: String,
-    /// The arguments, a JSON text as the model wrote it (already checked by the gateway
-    /// against the tool's `parameters`).
-    pub arguments: String,
 }
 
 /// The tools of one request, ready for the gateway: kept functions under the names the

@@ -20,7 +20,7 @@
 
 use serde_json::Value;
 
-use super::NameMap;
+use super::names::NameMap;
 use crate::openai::responses::{InputItem, ItemRole, ResponsesInput, ResponsesRequest};
 use crate::openai::{ChatMessage, MessageContent};
 use crate::prompt::{item_text, js_trim, text_of};

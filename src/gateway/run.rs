@@ -5,16 +5,28 @@
 //! falling behind, or the local deadline. Dropping it before the gateway's final answer
 //! (client gone, write failed, deadline) aborts the run on the gateway, so every caller
 //! gets the same clean-up without remembering it.
+//!
+//! A run comes from one of two sources: the WebSocket `agent` method ([`Run::start`]), or
+//! events from elsewhere ([`ExternalEvents`]: the gateway's own `/v1/chat/completions` for a
+//! request whose client tools are run, `crate::http_source`), adopted with
+//! [`super::GatewayClient::adopt_run`]. Both give the same events.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::debug;
 
-use crate::gateway::client::LinkLoad;
-use crate::gateway::{GatewayClient, GatewayError, RunId};
-use crate::http_source::HttpRun;
+use super::error::GatewayError;
+use super::events::RunEvent;
+use super::frame::ReqFrame;
+use super::ids::{RequestId, RunId};
+use super::link::Command;
+use super::methods::AgentParams;
+use super::router::{Orphan, PendingKind};
+use super::socket::{await_answer, RunLoad, RunSocket};
 use crate::media::Attachment;
 use crate::model_override::ModelOverride;
 use crate::routing::SessionKey;
@@ -35,14 +47,15 @@ pub struct RunRequest {
     pub timeout: Option<Duration>,
     /// Delete the session once the run is over when it is a per-request one
     /// ([`SessionKey::is_ephemeral`]) and the connection may
-    /// ([`GatewayClient::deletes_sessions`]; see [`GatewayClient::delete_session`]).
+    /// ([`super::GatewayClient::deletes_sessions`]; see
+    /// [`super::GatewayClient::delete_session`]).
     pub delete_ephemeral_session: bool,
     /// Images of the current turn (`attachments`, both versions).
     pub attachments: Vec<Attachment>,
     /// The run's thinking level (`thinking`, both versions).
     pub thinking: Option<ThinkingLevel>,
     /// The run's backend model (`provider` + `model`, openclaw 2026.9.6 only: see
-    /// [`GatewayClient::supports_model_override`]).
+    /// [`super::GatewayClient::supports_model_override`]).
     pub model: Option<ModelOverride>,
     /// A run id derived from a client's `Idempotency-Key` (fresh when `None`). Such a run is
     /// not aborted when its reader leaves: the connection keeps it for the client's retry,
@@ -50,71 +63,15 @@ pub struct RunRequest {
     pub idempotent_id: Option<RunId>,
 }
 
-/// Token counts from the final result's `meta.agentMeta.usage`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Usage {
-    pub input: u64,
-    pub output: u64,
-    pub cache_read: u64,
-    pub cache_write: u64,
-    pub total: u64,
-}
-
-/// Why a run that ended normally stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StopKind {
-    /// The agent finished its reply.
-    Completed,
-    /// The run hit its time limit (v3 `meta.aborted`, v4 `status:"timeout"`); text may be partial.
-    TimedOut,
-    /// The run was aborted on request (v4 `stopReason:"rpc"`).
-    Aborted,
-}
-
-/// The final result of a run that the gateway reported as finished (`res` with `ok:true`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunOutcome {
-    /// The reply text: the non-error `payloads[].text` joined by a blank line (may be empty).
-    pub text: String,
-    /// Token usage when the gateway reported it.
-    pub usage: Option<Usage>,
-    /// Why it stopped.
-    pub stop: StopKind,
-    /// The client tool calls the run ended with, in order (runs from the gateway's HTTP
-    /// endpoint only, see `crate::http_source`; always empty on the WebSocket).
-    pub tool_calls: Vec<crate::client_tools::ToolCall>,
-}
-
-/// One item of a run's event stream, in arrival order. The stream ends after any event but
-/// [`RunEvent::Delta`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RunEvent {
-    /// New assistant text (`agent` event, `stream:"assistant"`, `data.delta`).
-    Delta(String),
-    /// The run finished; the final `res` arrived.
-    Finished(RunOutcome),
-    /// The run failed: gateway error after acceptance or lost connection.
-    Failed(GatewayError),
-    /// The reader fell too far behind and the connection dropped the run (its channel
-    /// closed without a final event) and aborted it on the gateway.
-    Lagged,
-    /// The local deadline passed before the gateway's final answer.
-    TimedOut,
-}
-
-impl RunEvent {
-    /// Whether nothing follows this event.
-    pub fn is_terminal(&self) -> bool {
-        !matches!(self, RunEvent::Delta(_))
-    }
+/// A run's events that do not come over this crate's sockets (the gateway's HTTP endpoint:
+/// `crate::http_source`). Dropping it before its terminal event must abort the run.
+pub trait ExternalEvents: Send + std::fmt::Debug {
+    /// The next event, as [`Run::next`] describes it. Cancel safe.
+    fn next(&mut self, deadline: Instant) -> Pin<Box<dyn Future<Output = RunEvent> + Send + '_>>;
 }
 
 /// An accepted run: its id and its events. Dropping it before the gateway's final answer
 /// aborts the run there (see the module doc).
-///
-/// It comes from one of two sources: the WebSocket `agent` method, or the gateway's own
-/// `/v1/chat/completions` for a request whose client tools are run
-/// ([`crate::http_source`]). Both give the same events.
 pub struct Run {
     id: RunId,
     source: Source,
@@ -125,9 +82,9 @@ enum Source {
         events: mpsc::Receiver<RunEvent>,
         guard: RunGuard,
     },
-    Http {
-        run: Box<HttpRun>,
-        /// Deletes the per-request session once the run ended (see [`Run::from_http`]).
+    External {
+        events: Box<dyn ExternalEvents>,
+        /// Deletes the per-request session once the run ended (see [`Run::adopt`]).
         cleanup: Option<SessionDelete>,
     },
 }
@@ -136,7 +93,9 @@ impl std::fmt::Debug for Run {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let (source, ended) = match &self.source {
             Source::Socket { guard, .. } => ("socket", guard.ended),
-            Source::Http { cleanup, .. } => ("http", cleanup.as_ref().is_some_and(|c| c.ended)),
+            Source::External { cleanup, .. } => {
+                ("external", cleanup.as_ref().is_some_and(|c| c.ended))
+            }
         };
         f.debug_struct("Run")
             .field("id", &self.id)
@@ -147,37 +106,118 @@ impl std::fmt::Debug for Run {
 }
 
 impl Run {
-    pub(crate) fn new(id: RunId, events: mpsc::Receiver<RunEvent>, guard: RunGuard) -> Run {
+    /// Start the run `req` under `run_id` on `socket` and wait until the gateway accepted
+    /// it. Dropping the future while it waits for `accepted` aborts the run like dropping
+    /// the [`Run`] would.
+    pub(crate) async fn start(
+        socket: RunSocket,
+        req: &RunRequest,
+        run_id: RunId,
+        buffer: usize,
+    ) -> Result<Run, GatewayError> {
+        let mut guard = RunGuard::new(socket, req, &run_id);
+        // Follow the session's events before the run can emit any (session-scoped sockets
+        // on v4; a no-op on v3). Once submitted, the guard ends the following.
+        let (reply, followed) = oneshot::channel();
+        let follow = Command::Follow {
+            key: req.session_key.as_str().to_string(),
+            reply,
+        };
+        if let Err(e) = guard.socket.submit(follow).await {
+            guard.ended = true;
+            return Err(e);
+        }
+        guard.following = true;
+        if let Err(e) = await_answer(followed, guard.socket.request_timeout()).await {
+            guard.ended = true;
+            return Err(e);
+        }
+        let req_id = RequestId::new();
+        let params = AgentParams {
+            message: &req.message,
+            idempotency_key: run_id.as_str(),
+            agent_id: &req.agent_id,
+            session_key: req.session_key.as_str(),
+            extra_system_prompt: req.extra_system_prompt.as_deref(),
+            timeout: req.timeout.map(|t| t.as_secs().max(1)),
+            deliver: false,
+            attachments: &req.attachments,
+            thinking: req.thinking.map(ThinkingLevel::as_str),
+            provider: req.model.as_ref().and_then(|m| m.provider.as_deref()),
+            model: req.model.as_ref().map(|m| m.model.as_str()),
+        };
+        let frame = ReqFrame::new(req_id.as_str(), "agent", &params).to_json();
+        let (events_tx, events) = mpsc::channel(buffer);
+        let (accepted_tx, accepted) = oneshot::channel();
+        let sent = guard
+            .socket
+            .submit(Command::Send {
+                req_id,
+                frame,
+                kind: PendingKind::Run {
+                    run_id: run_id.clone(),
+                    events: events_tx,
+                    accepted: accepted_tx,
+                    orphan: Orphan {
+                        run_id: run_id.clone(),
+                        session_key: req.session_key.as_str().to_owned(),
+                        agent_id: req.agent_id.clone(),
+                        delete_session: guard.deletes_session(),
+                        keep_for_retry: req.idempotent_id.is_some(),
+                    },
+                },
+            })
+            .await;
+        let result = match sent {
+            Err(e) => Err(e),
+            Ok(()) => await_answer(accepted, guard.socket.request_timeout()).await,
+        };
+        match result {
+            Ok(()) => Ok(Run {
+                id: run_id,
+                source: Source::Socket { events, guard },
+            }),
+            // No `accepted` in time: the run may start anyway, and nobody would read it. The
+            // guard aborts it and drops its entries now, not at a late reply.
+            Err(GatewayError::Timeout) => Err(GatewayError::Timeout),
+            Err(e) => {
+                // Refused or never sent: nothing to abort. Lost with the connection: the
+                // connection aborts it on the next one.
+                guard.ended = true;
+                Err(e)
+            }
+        }
+    }
+
+    /// A run whose events come from elsewhere. With `cleanup` (a socket of the connection,
+    /// given when `req` asks for its per-request session to be deleted), the session is
+    /// deleted there once the run ended; a run abandoned before its end is aborted by its
+    /// source when dropped, and its session is left (deleting it while the abort is under
+    /// way would race it).
+    pub(crate) fn adopt(
+        id: RunId,
+        events: Box<dyn ExternalEvents>,
+        req: &RunRequest,
+        cleanup: Option<RunSocket>,
+    ) -> Run {
+        let cleanup = cleanup
+            .filter(|socket| {
+                req.delete_ephemeral_session
+                    && req.session_key.is_ephemeral()
+                    && socket.deletes_sessions()
+            })
+            .map(|socket| SessionDelete {
+                socket,
+                key: req.session_key.clone(),
+                ended: false,
+            });
         Run {
             id,
-            source: Source::Socket { events, guard },
+            source: Source::External { events, cleanup },
         }
     }
 
-    /// A run of the gateway's HTTP endpoint. With `delete_session` (a per-request session
-    /// the connection may delete: [`RunRequest::delete_ephemeral_session`]), its session is
-    /// deleted over `gateway` once the run ended; a run abandoned before its end is aborted
-    /// by the gateway when the HTTP request goes, and its session is left (deleting it while
-    /// the abort is under way would race it).
-    pub fn from_http(run: HttpRun, gateway: &GatewayClient, req: &RunRequest) -> Run {
-        let cleanup = (req.delete_ephemeral_session
-            && req.session_key.is_ephemeral()
-            && gateway.deletes_sessions())
-        .then(|| SessionDelete {
-            gateway: gateway.clone(),
-            key: req.session_key.clone(),
-            ended: false,
-        });
-        Run {
-            id: run.id().clone(),
-            source: Source::Http {
-                run: Box::new(run),
-                cleanup,
-            },
-        }
-    }
-
-    /// The run id (= the `idempotencyKey` we sent).
+    /// The run id (= the `idempotencyKey` we sent, or the external source's own).
     pub fn id(&self) -> &RunId {
         &self.id
     }
@@ -200,8 +240,8 @@ impl Run {
                 }
                 event
             }
-            Source::Http { run, cleanup } => {
-                let event = run.next(deadline).await;
+            Source::External { events, cleanup } => {
+                let event = events.next(deadline).await;
                 if let Some(c) = cleanup.as_mut() {
                     c.ended |= event.is_terminal() && event != RunEvent::TimedOut;
                 }
@@ -209,16 +249,11 @@ impl Run {
             }
         }
     }
-
-    /// Whether the run comes from the gateway's HTTP endpoint.
-    pub fn is_http(&self) -> bool {
-        matches!(self.source, Source::Http { .. })
-    }
 }
 
-/// Deletes an HTTP run's per-request session when dropped after the run ended.
+/// Deletes an external run's per-request session when dropped after the run ended.
 struct SessionDelete {
-    gateway: GatewayClient,
+    socket: RunSocket,
     key: SessionKey,
     ended: bool,
 }
@@ -231,10 +266,10 @@ impl Drop for SessionDelete {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let gateway = self.gateway.clone();
+        let socket = self.socket.clone();
         let key = self.key.clone();
         runtime.spawn(async move {
-            if let Err(e) = gateway.delete_session(&key).await {
+            if let Err(e) = socket.delete_session(&key).await {
                 debug!(session = %key, error = %e, "could not delete the per-request session");
             }
         });
@@ -245,10 +280,10 @@ impl Drop for SessionDelete {
 /// ended, and deletes its session when asked to. Exists from before the `agent` request is
 /// sent, so a caller that stops waiting for `accepted` still aborts it.
 pub(crate) struct RunGuard {
-    /// Pinned to the run's socket.
-    gateway: GatewayClient,
+    /// The run's socket: every frame about the run goes there.
+    socket: RunSocket,
     /// Counts the run on that socket while the guard lives.
-    _load: LinkLoad,
+    _load: RunLoad,
     run_id: RunId,
     session_key: SessionKey,
     delete_session: bool,
@@ -259,15 +294,10 @@ pub(crate) struct RunGuard {
 }
 
 impl RunGuard {
-    pub(crate) fn new(
-        gateway: GatewayClient,
-        req: &RunRequest,
-        run_id: &RunId,
-        load: LinkLoad,
-    ) -> RunGuard {
+    pub(crate) fn new(socket: RunSocket, req: &RunRequest, run_id: &RunId) -> RunGuard {
         RunGuard {
-            gateway,
-            _load: load,
+            _load: socket.count_run(),
+            socket,
             run_id: run_id.clone(),
             session_key: req.session_key.clone(),
             delete_session: req.delete_ephemeral_session && req.session_key.is_ephemeral(),
@@ -278,20 +308,20 @@ impl RunGuard {
 
     /// Whether dropping this guard deletes the run's session.
     pub(crate) fn deletes_session(&self) -> bool {
-        self.delete_session && self.gateway.deletes_sessions()
+        self.delete_session && self.socket.deletes_sessions()
     }
 }
 
 impl Drop for RunGuard {
     fn drop(&mut self) {
         if self.following {
-            self.gateway.unfollow_session(&self.session_key);
+            self.socket.unfollow_session(&self.session_key);
         }
         if !self.ended {
             // The connection drops the run's entries at once and aborts it (and deletes its
             // per-request session when asked): one mechanism with lagged and lost runs.
             debug!(run_id = %self.run_id, "run abandoned; aborting it on the gateway");
-            self.gateway.forget_run(&self.run_id);
+            self.socket.forget_run(&self.run_id);
             return;
         }
         // Without a runtime (process exit) there is nobody left to send the request.
@@ -299,10 +329,10 @@ impl Drop for RunGuard {
             return;
         };
         if self.deletes_session() {
-            let gateway = self.gateway.clone();
+            let socket = self.socket.clone();
             let key = self.session_key.clone();
             runtime.spawn(async move {
-                if let Err(e) = gateway.delete_session(&key).await {
+                if let Err(e) = socket.delete_session(&key).await {
                     debug!(session = %key, error = %e, "could not delete the per-request session");
                 }
             });
@@ -315,13 +345,20 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::gateway::client::GatewayAuth;
-    use crate::gateway::GatewayConfig;
+    use crate::gateway::events::{RunOutcome, StopKind};
+    use crate::gateway::socket::SocketHandle;
+    use crate::gateway::state::GatewayStatus;
+    use tokio::sync::watch;
 
     fn run_with_channel() -> (Run, mpsc::Sender<RunEvent>) {
-        // Never connected: an abort from the guard finds no protocol and sends nothing.
-        let (gateway, _conn) =
-            GatewayClient::new(GatewayConfig::new("ws://127.0.0.1:9", GatewayAuth::None));
+        // A socket whose task never runs: what the guard sends on drop goes nowhere.
+        let (commands, _) = mpsc::channel(4);
+        let (_, status) = watch::channel(GatewayStatus::Stopped);
+        let socket = RunSocket::new(
+            SocketHandle::new(commands, status),
+            Default::default(),
+            Duration::from_secs(1),
+        );
         let req = RunRequest {
             agent_id: "main".into(),
             session_key: SessionKey::named("agent:main:openai:x"),
@@ -336,15 +373,21 @@ mod tests {
         };
         let id = RunId::from("run-1");
         let (tx, rx) = mpsc::channel(4);
-        let guard = RunGuard::new(gateway, &req, &id, LinkLoad(Default::default()));
-        (Run::new(id, rx, guard), tx)
+        let guard = RunGuard::new(socket, &req, &id);
+        (
+            Run {
+                id,
+                source: Source::Socket { events: rx, guard },
+            },
+            tx,
+        )
     }
 
     impl Run {
         fn ended(&self) -> bool {
             match &self.source {
                 Source::Socket { guard, .. } => guard.ended,
-                Source::Http { .. } => unreachable!("socket runs only here"),
+                Source::External { .. } => unreachable!("socket runs only here"),
             }
         }
     }

@@ -27,14 +27,16 @@ pub mod body;
 pub mod stream;
 
 use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use crate::client_tools::ClientTools;
-use crate::gateway::client::GatewayAuth;
-use crate::gateway::{GatewayError, RunEvent, RunId, RunRequest};
+use crate::gateway::GatewayAuth;
+use crate::gateway::{ExternalEvents, GatewayError, RunEvent, RunId, RunRequest};
 use stream::{Decoded, StreamDecoder};
 
 /// The largest body openclaw's chat endpoint reads (`DEFAULT_OPENAI_CHAT_COMPLETIONS_BODY_BYTES`,
@@ -287,6 +289,12 @@ impl HttpRun {
     }
 }
 
+impl ExternalEvents for HttpRun {
+    fn next(&mut self, deadline: Instant) -> Pin<Box<dyn Future<Output = RunEvent> + Send + '_>> {
+        Box::pin(HttpRun::next(self, deadline))
+    }
+}
+
 /// The `error.message` of a JSON error body, or a short description of what came.
 async fn error_message(mut response: reqwest::Response) -> String {
     let mut body = Vec::new();
@@ -311,7 +319,7 @@ mod tests {
 
     use super::*;
     use crate::client_tools::{ToolChoice, ToolList};
-    use crate::gateway::client::Secret;
+    use crate::gateway::Secret;
     use crate::gateway::StopKind;
     use crate::routing::SessionKey;
 

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::client_tools::ToolCall;
+use crate::gateway::ToolCall;
 use crate::gateway::{GatewayError, RunOutcome, StopKind, Usage};
 
 /// Largest single event accepted (the gateway cuts arguments into 256-unit pieces and text

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::client_tools::ToolCall;
+use crate::gateway::ToolCall;
 
 /// `{"id","type":"function","function":{"name","arguments"}}` in a message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

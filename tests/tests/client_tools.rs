@@ -298,7 +298,16 @@ async fn client_tools_off_for_the_server_or_a_key() {
         ),
     )
     .unwrap();
-    let shim = Shim::start_with(&gw.url(), move |s| s.config = Some(path), true).await;
+    let shim = Shim::start_with(
+        &gw.url(),
+        move |s| {
+            s.config = Some(path);
+            // With keys, the shared token is a client credential only when listed.
+            s.api_tokens = Some(vec![TOKEN.to_string()]);
+        },
+        true,
+    )
+    .await;
     let resp = post_as(&shim, "/v1/chat/completions", KEY, &tool_chat("hello"), &[]).await;
     assert_eq!(header(&resp).as_deref(), Some("ignored; reason=off"));
     let resp = shim

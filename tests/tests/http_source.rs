@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use clawshim_core::client_tools::{ClientTools, ToolChoice, ToolList};
-use clawshim_core::gateway::client::{GatewayAuth, Secret};
+use clawshim_core::gateway::{GatewayAuth, Secret};
 use clawshim_core::gateway::{GatewayError, RunEvent, RunRequest, StopKind};
 use clawshim_core::http_source::{HttpSource, HttpSourceConfig, StartError};
 use clawshim_core::routing::SessionKey;

@@ -125,7 +125,7 @@ pub struct Settings {
     /// /v1/chat/completions where it can: openclaw with that endpoint on) or `off` (ignore
     /// them; the agent answers).
     #[arg(long, env = "CLAWSHIM_CLIENT_TOOLS", global = true)]
-    pub client_tools: Option<crate::run::client_tools::ClientToolsMode>,
+    pub client_tools: Option<crate::run::client_tools::mode::ClientToolsMode>,
     /// On protocol 4, receive only our own runs' events (`session-scoped-events` and a
     /// subscription per run) instead of every run's: saves traffic when many clients share
     /// one gateway, costs the gateway transcript events per run.

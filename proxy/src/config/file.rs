@@ -61,7 +61,7 @@ pub struct KeyEntry {
     pub session_namespace: Option<String>,
     /// This key's requests' own function tools: `"auto"` (default: the server's setting) or
     /// `"off"`.
-    pub client_tools: Option<crate::run::client_tools::ClientToolsMode>,
+    pub client_tools: Option<crate::run::client_tools::mode::ClientToolsMode>,
 }
 
 /// `[gateway]`.
@@ -83,7 +83,7 @@ pub struct GatewaySection {
     /// Delete each per-request session after its run: `"auto"`, `true` or `false`.
     pub delete_ephemeral_sessions: Option<SessionCleanup>,
     /// Requests' own function tools: `"auto"` or `"off"`.
-    pub client_tools: Option<crate::run::client_tools::ClientToolsMode>,
+    pub client_tools: Option<crate::run::client_tools::mode::ClientToolsMode>,
     /// Follow only our own runs' sessions on protocol 4 (`session-scoped-events`).
     pub session_scoped_events: Option<bool>,
     /// WebSocket connections kept to the gateway.

@@ -63,7 +63,7 @@ pub struct Merged {
     /// Delete per-request sessions after their run.
     pub delete_ephemeral_sessions: SessionCleanup,
     /// Requests' own function tools.
-    pub client_tools: crate::run::client_tools::ClientToolsMode,
+    pub client_tools: crate::run::client_tools::mode::ClientToolsMode,
     /// Follow only our own runs' sessions on protocol 4.
     pub session_scoped_events: bool,
     /// WebSocket connections kept to the gateway.

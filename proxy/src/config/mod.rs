@@ -21,8 +21,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clawshim_core::gateway::client::Secret;
 use clawshim_core::gateway::GatewayConfig;
+use clawshim_core::gateway::Secret;
 use clawshim_core::gateway::SessionCleanup;
 
 pub use cli::{Cli, Command, GenKey, ListenerSettings, Settings};
@@ -73,7 +73,7 @@ pub struct Config {
     /// Delete per-request sessions after their run.
     pub delete_ephemeral_sessions: SessionCleanup,
     /// Requests' own function tools (per key too: [`crate::keys`]).
-    pub client_tools: crate::run::client_tools::ClientToolsMode,
+    pub client_tools: crate::run::client_tools::mode::ClientToolsMode,
     /// Adaptive limit and queue of the runs sent to the gateway (built-in tuning).
     pub admission: crate::run::admission::AdmissionSettings,
     /// Largest request body.

@@ -14,9 +14,9 @@ mod listeners;
 use std::path::Path;
 use std::time::Duration;
 
-use clawshim_core::gateway::client::{GatewayAuth, Secret};
 use clawshim_core::gateway::device::DeviceIdentity;
 use clawshim_core::gateway::GatewayConfig;
+use clawshim_core::gateway::{GatewayAuth, Secret};
 
 use super::defaults;
 use super::merge::Merged;

@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use clawshim_core::gateway::client::Secret;
+use clawshim_core::gateway::Secret;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -24,7 +24,7 @@ pub struct ApiKey {
     /// may name no other (see `clawshim_core::routing::session_key`).
     pub session_namespace: String,
     /// The key's own `client_tools` (the stricter of it and the server's applies).
-    pub client_tools: Option<crate::run::client_tools::ClientToolsMode>,
+    pub client_tools: Option<crate::run::client_tools::mode::ClientToolsMode>,
     /// Requests per minute, when limited.
     rate: Option<Mutex<TokenBucket>>,
     /// Concurrent runs, when limited.
@@ -41,7 +41,7 @@ pub struct KeySpec {
     pub max_concurrent_runs: Option<usize>,
     /// Checked by `clawshim_core::routing::check_namespace`, unique across keys.
     pub session_namespace: String,
-    pub client_tools: Option<crate::run::client_tools::ClientToolsMode>,
+    pub client_tools: Option<crate::run::client_tools::mode::ClientToolsMode>,
 }
 
 impl ApiKey {
@@ -121,8 +121,8 @@ impl Principal {
     /// turns them off.
     pub fn client_tools(
         &self,
-        server: crate::run::client_tools::ClientToolsMode,
-    ) -> crate::run::client_tools::ClientToolsMode {
+        server: crate::run::client_tools::mode::ClientToolsMode,
+    ) -> crate::run::client_tools::mode::ClientToolsMode {
         match self {
             Principal::Shared => server,
             Principal::Key(k) => server.with_key(k.client_tools),
@@ -254,7 +254,7 @@ pub fn parse_sha256_hex(s: &str) -> Option<[u8; 32]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::client_tools::ClientToolsMode;
+    use crate::run::client_tools::mode::ClientToolsMode;
 
     #[test]
     fn a_key_can_turn_client_tools_off_but_not_on() {

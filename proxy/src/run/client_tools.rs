@@ -19,20 +19,22 @@
 //! the value (`clawshim_core::client_tools::ToolChoice::check_ignored`): plain text would
 //! silently change what the caller asked for.
 
-use std::sync::Mutex;
-use std::time::Duration;
-
 use clawshim_core::client_tools::{self, ClientTools, ToolChoice, ToolList};
+use clawshim_core::error::RequestError;
 use clawshim_core::gateway::{GatewayClient, Run, RunRequest};
-use clawshim_core::http_source::{HttpSource, HttpSourceConfig, StartError};
-use clawshim_core::openai::RequestError;
+use clawshim_core::http_source::StartError;
 use clawshim_core::prompt::{AgentPrompt, InputError};
 use pingora::proxy::Session;
-use tokio::time::Instant;
 
 use crate::request::ctx::RequestCtx;
 use crate::request::errors::HttpError;
 use crate::run::admission::Admission;
+
+pub mod mode;
+pub mod source;
+
+pub use mode::ClientToolsMode;
+pub use source::{route, EndpointMemory, Ignored, Route, ToolRuns, ENDPOINT_OFF_FOR};
 
 /// The value of the response header `x-clawshim-tools` (written by
 /// [`crate::request::respond`] from [`RequestCtx::tools_header`]) says what became of the
@@ -41,68 +43,6 @@ use crate::run::admission::Admission;
 /// either with `; dropped=<types>` for the tool types that are never offered, or `ignored;
 /// reason=<reason>` (see [`Ignored::reason`]). Absent when the request had no tools.
 pub use crate::request::respond::TOOLS_HEADER as HEADER;
-
-/// How long a gateway's answer that its endpoint is off is believed.
-pub const ENDPOINT_OFF_FOR: Duration = Duration::from_secs(60);
-
-/// The `client_tools` setting (file, flag, environment; and per key).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ClientToolsMode {
-    /// Run client tools where the gateway can (openclaw with its chat endpoint on).
-    #[default]
-    Auto,
-    /// Never: tools are ignored and the agent answers.
-    Off,
-}
-
-impl ClientToolsMode {
-    /// The stricter of the server's setting and a key's own.
-    pub fn with_key(self, key: Option<ClientToolsMode>) -> ClientToolsMode {
-        match (self, key) {
-            (ClientToolsMode::Off, _) | (_, Some(ClientToolsMode::Off)) => ClientToolsMode::Off,
-            _ => ClientToolsMode::Auto,
-        }
-    }
-}
-
-/// Why a request's tools were not run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ignored {
-    /// `client_tools = "off"` for the server or the key.
-    Off,
-    /// The gateway has no client tools (clawdbot 2026.1.24, protocol 3).
-    Unsupported,
-    /// openclaw's `/v1/chat/completions` is not enabled.
-    EndpointOff,
-}
-
-impl Ignored {
-    /// The `reason=` of [`HEADER`].
-    pub fn reason(self) -> &'static str {
-        match self {
-            Ignored::Off => "off",
-            Ignored::Unsupported => "unsupported-gateway",
-            Ignored::EndpointOff => "endpoint-off",
-        }
-    }
-
-    /// The end of the 400 for a `tool_choice` that cannot be honoured.
-    pub fn explanation(self) -> &'static str {
-        match self {
-            Ignored::Off => "client_tools is off for this server or key",
-            Ignored::Unsupported => "the gateway is clawdbot 2026.1.24, which has no client tools",
-            Ignored::EndpointOff => {
-                "the gateway's own /v1/chat/completions is not enabled (gateway.http.endpoints.chatCompletions.enabled)"
-            }
-        }
-    }
-
-    /// The header value.
-    pub fn header_value(self) -> String {
-        format!("ignored; reason={}", self.reason())
-    }
-}
 
 /// The header value for tools that were run, naming the dropped types.
 pub fn run_header_value(dropped: &[String]) -> String {
@@ -122,30 +62,6 @@ pub fn run_header_value(dropped: &[String]) -> String {
         })
         .collect();
     format!("run; dropped={}", list.join(","))
-}
-
-/// Where a request with function tools goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Route {
-    /// Through the gateway's HTTP endpoint.
-    Http,
-    /// Through the WebSocket, tools ignored.
-    Ignore(Ignored),
-}
-
-/// The route for a request with function tools: `mode` (server and key combined), the
-/// gateway's protocol (`None` before the first handshake) and what the endpoint said
-/// lately.
-pub fn route(mode: ClientToolsMode, protocol: Option<u32>, endpoint: &EndpointMemory) -> Route {
-    if mode == ClientToolsMode::Off {
-        return Route::Ignore(Ignored::Off);
-    }
-    match protocol {
-        Some(p) if p < 4 => Route::Ignore(Ignored::Unsupported),
-        _ if endpoint.is_off() => Route::Ignore(Ignored::EndpointOff),
-        // Unknown protocol: the run fails the same way a WebSocket run would (not connected).
-        _ => Route::Http,
-    }
 }
 
 /// Which wire format a request's `tools` are in.
@@ -228,16 +144,6 @@ pub fn decide(
     Decision::ignored(why, &choice)
 }
 
-/// The HTTP run source of one server and what its gateway's endpoint said lately.
-#[derive(Debug)]
-pub struct ToolRuns {
-    /// `None` when the TLS set-up for an `https://` gateway failed (then tools are ignored,
-    /// as for an endpoint that is off; logged at start).
-    source: Option<HttpSource>,
-    /// The endpoint's last "off".
-    pub endpoint: EndpointMemory,
-}
-
 /// How an HTTP run started.
 pub enum Started {
     /// Running; the caller serves it like any run.
@@ -248,71 +154,49 @@ pub enum Started {
     EndpointOff,
 }
 
-impl ToolRuns {
-    /// The source for the gateway at `source` (its WebSocket's host and port, as `http(s)`).
-    pub fn new(source: HttpSourceConfig) -> ToolRuns {
-        let source = HttpSource::new(source);
-        if let Err(e) = &source {
-            tracing::warn!(error = %e, "client tools are ignored: the gateway's HTTP endpoint cannot be set up");
+/// Starts `req` with `plan` through the gateway's endpoint while watching the client.
+/// The run's admission slot is taken first, as for a WebSocket run; refusals are the
+/// gateway's answers mapped to clawshim's errors (`HttpError::Gateway`).
+pub async fn start_http(
+    tool_runs: &ToolRuns,
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    admission: &Admission,
+    gateway: &GatewayClient,
+    req: &RunRequest,
+    plan: &ClientTools,
+) -> Result<Started, HttpError> {
+    let Some(source) = tool_runs.source() else {
+        return Ok(Started::EndpointOff);
+    };
+    let permit = tokio::select! {
+        permit = admission.acquire() => permit.map_err(|refusal| crate::run::run_loop::overloaded(admission, refusal))?,
+        _ = crate::run::run_loop::client_gone(session) => {
+            ctx.client_gone = true;
+            return Ok(Started::ClientGone);
         }
-        ToolRuns {
-            source: source.ok(),
-            endpoint: EndpointMemory::default(),
+    };
+    let started = tokio::select! {
+        run = source.start(req, plan) => run,
+        _ = crate::run::run_loop::client_gone(session) => {
+            ctx.client_gone = true;
+            return Ok(Started::ClientGone);
         }
-    }
-
-    /// The route for a request whose principal has `mode`.
-    pub fn route(&self, mode: ClientToolsMode, gateway: &GatewayClient) -> Route {
-        if self.source.is_none() && mode == ClientToolsMode::Auto {
-            return Route::Ignore(Ignored::EndpointOff);
+    };
+    match started {
+        Ok(run) => {
+            tool_runs.endpoint.set_on();
+            permit.accepted(None);
+            ctx.admission = Some(permit);
+            let run = gateway.adopt_run(run.id().clone(), Box::new(run), req);
+            ctx.run_id = Some(run.id().clone());
+            Ok(Started::Run(Box::new(run)))
         }
-        route(mode, gateway.protocol(), &self.endpoint)
-    }
-
-    /// Starts `req` with `plan` through the gateway's endpoint while watching the client.
-    /// The run's admission slot is taken first, as for a WebSocket run; refusals are the
-    /// gateway's answers mapped to clawshim's errors (`HttpError::Gateway`).
-    pub async fn start(
-        &self,
-        session: &mut Session,
-        ctx: &mut RequestCtx,
-        admission: &Admission,
-        gateway: &GatewayClient,
-        req: &RunRequest,
-        plan: &ClientTools,
-    ) -> Result<Started, HttpError> {
-        let Some(source) = &self.source else {
-            return Ok(Started::EndpointOff);
-        };
-        let permit = tokio::select! {
-            permit = admission.acquire() => permit.map_err(|refusal| crate::run::run_loop::overloaded(admission, refusal))?,
-            _ = crate::run::run_loop::client_gone(session) => {
-                ctx.client_gone = true;
-                return Ok(Started::ClientGone);
-            }
-        };
-        let started = tokio::select! {
-            run = source.start(req, plan) => run,
-            _ = crate::run::run_loop::client_gone(session) => {
-                ctx.client_gone = true;
-                return Ok(Started::ClientGone);
-            }
-        };
-        match started {
-            Ok(run) => {
-                self.endpoint.set_on();
-                permit.accepted(None);
-                ctx.admission = Some(permit);
-                let run = Run::from_http(run, gateway, req);
-                ctx.run_id = Some(run.id().clone());
-                Ok(Started::Run(Box::new(run)))
-            }
-            Err(StartError::EndpointOff) => {
-                self.endpoint.set_off();
-                Ok(Started::EndpointOff)
-            }
-            Err(StartError::Failed(e)) => Err(e.into()),
+        Err(StartError::EndpointOff) => {
+            tool_runs.endpoint.set_off();
+            Ok(Started::EndpointOff)
         }
+        Err(StartError::Failed(e)) => Err(e.into()),
     }
 }
 
@@ -346,9 +230,7 @@ pub async fn start(
     plan: &ClientTools,
     socket_prompt: impl FnOnce() -> Result<AgentPrompt, InputError>,
 ) -> Result<ToolStart, HttpError> {
-    let started = tool_runs
-        .start(session, ctx, admission, gateway, req, plan)
-        .await?;
+    let started = start_http(tool_runs, session, ctx, admission, gateway, req, plan).await?;
     Ok(match started {
         Started::Run(run) => ToolStart::Run(run),
         Started::ClientGone => ToolStart::ClientGone,
@@ -366,31 +248,6 @@ pub async fn start(
             ToolStart::UseSocket
         }
     })
-}
-
-/// The gateway's last "endpoint off" answer, believed for [`ENDPOINT_OFF_FOR`].
-#[derive(Debug, Default)]
-pub struct EndpointMemory {
-    off_until: Mutex<Option<Instant>>,
-}
-
-impl EndpointMemory {
-    /// Whether the endpoint said it is off within [`ENDPOINT_OFF_FOR`].
-    pub fn is_off(&self) -> bool {
-        let guard = self.off_until.lock().unwrap_or_else(|e| e.into_inner());
-        guard.is_some_and(|until| Instant::now() < until)
-    }
-
-    /// The endpoint just said it is off.
-    pub fn set_off(&self) {
-        *self.off_until.lock().unwrap_or_else(|e| e.into_inner()) =
-            Some(Instant::now() + ENDPOINT_OFF_FOR);
-    }
-
-    /// The endpoint just served a run.
-    pub fn set_on(&self) {
-        *self.off_until.lock().unwrap_or_else(|e| e.into_inner()) = None;
-    }
 }
 
 #[cfg(test)]
@@ -466,47 +323,6 @@ mod tests {
             let missing = r#"{"type":"function","function":{"name":"nope"}}"#;
             assert!(decide(Format::Chat, Some(WEATHER), Some(missing), route).is_err());
         }
-    }
-
-    #[test]
-    fn off_wins_from_either_side() {
-        use ClientToolsMode::*;
-        assert_eq!(Auto.with_key(None), Auto);
-        assert_eq!(Auto.with_key(Some(Auto)), Auto);
-        assert_eq!(Auto.with_key(Some(Off)), Off);
-        assert_eq!(Off.with_key(Some(Auto)), Off);
-        assert_eq!(Off.with_key(None), Off);
-    }
-
-    #[test]
-    fn routes() {
-        let memory = EndpointMemory::default();
-        assert_eq!(
-            route(ClientToolsMode::Off, Some(4), &memory),
-            Route::Ignore(Ignored::Off)
-        );
-        assert_eq!(
-            route(ClientToolsMode::Auto, Some(3), &memory),
-            Route::Ignore(Ignored::Unsupported)
-        );
-        assert_eq!(route(ClientToolsMode::Auto, Some(4), &memory), Route::Http);
-        assert_eq!(route(ClientToolsMode::Auto, None, &memory), Route::Http);
-        memory.set_off();
-        assert_eq!(
-            route(ClientToolsMode::Auto, Some(4), &memory),
-            Route::Ignore(Ignored::EndpointOff)
-        );
-        memory.set_on();
-        assert_eq!(route(ClientToolsMode::Auto, Some(4), &memory), Route::Http);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn an_off_endpoint_is_tried_again_after_a_while() {
-        let memory = EndpointMemory::default();
-        memory.set_off();
-        assert!(memory.is_off());
-        tokio::time::advance(ENDPOINT_OFF_FOR + Duration::from_millis(1)).await;
-        assert!(!memory.is_off());
     }
 
     #[test]

@@ -210,7 +210,7 @@ pub struct FunctionCallItem {
 
 impl FunctionCallItem {
     /// The item of `call`.
-    pub fn of(call: &crate::client_tools::ToolCall) -> Self {
+    pub fn of(call: &crate::gateway::ToolCall) -> Self {
         FunctionCallItem {
             kind: FunctionCallKind::FunctionCall,
             id: format!("fc_{}", call.id),

@@ -18,9 +18,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::error::{json_type, RequestError};
 use crate::openai::limits::{MAX_TOOLS_BYTES, MAX_TOOL_CHOICE_BYTES};
-use crate::openai::request::json_type;
-use crate::openai::RequestError;
 use crate::thinking::ThinkingLevel;
 
 /// Documented request fields that are accepted and ignored.

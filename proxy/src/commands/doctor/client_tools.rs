@@ -17,7 +17,7 @@
 
 use std::time::Duration;
 
-use clawshim_core::gateway::client::GatewayAuth;
+use clawshim_core::gateway::GatewayAuth;
 use clawshim_core::gateway::Hello;
 
 use super::check::Check;

@@ -10,7 +10,7 @@
 use super::check::Check;
 use crate::config::discover::{self, Environment};
 use crate::config::Config;
-use crate::run::client_tools::ClientToolsMode;
+use crate::run::client_tools::mode::ClientToolsMode;
 
 /// `built-in endpoints`.
 pub fn check(config: &Config, env: &dyn Environment) -> Check {
