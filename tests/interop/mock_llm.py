@@ -283,7 +283,8 @@ class Handler(BaseHTTPRequestHandler):
         model = body.get("model") or MODEL_IDS[0]
         messages = body.get("messages") or []
         user_text = last_user_text(messages)
-        record = {"id": uuid.uuid4().hex, "ts": time.time(), "model": model,
+        offered = [((t or {}).get("function") or {}).get("name") for t in body.get("tools") or []]
+        record = {"id": uuid.uuid4().hex, "ts": time.time(), "model": model, "offered": offered,
                   "stream": bool(body.get("stream")), "user_text": user_text,
                   "messages": messages, "outcome": "in_progress", "images": count_images(messages),
                   "haystack": json.dumps(messages, ensure_ascii=False)}
@@ -293,7 +294,6 @@ class Handler(BaseHTTPRequestHandler):
         if fault:
             record["outcome"] = "error_%d" % fault[0]
             return self._error(*fault)
-        offered = [((t or {}).get("function") or {}).get("name") for t in body.get("tools") or []]
         reply, tool_call = tool_reply(messages, user_text, offered)
         if reply is None:
             reply = "echo: " + user_text
