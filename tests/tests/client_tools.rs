@@ -428,3 +428,31 @@ async fn a_client_that_leaves_aborts_the_http_run() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_finished_http_run_deletes_its_per_request_session_when_asked() {
+    let gw = gateway(true).await;
+    let shim = Shim::start_with(
+        &gw.url(),
+        |s| s.delete_ephemeral_sessions = Some(clawshim_core::gateway::SessionCleanup::Always),
+        true,
+    )
+    .await;
+    let resp = shim
+        .chat(tool_chat("MOCK_TOOL:get_weather {\"city\":\"Paris\"}"))
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(header(&resp).as_deref(), Some("run"));
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["choices"][0]["finish_reason"], "tool_calls");
+    let sent = gw.http_requests()[0]
+        .header("x-openclaw-session-key")
+        .expect("the session goes as a header")
+        .to_owned();
+    wait_until("sessions.delete of the run's session", || {
+        requests_of(&gw, "sessions.delete")
+            .iter()
+            .any(|r| r["params"]["key"] == sent.as_str())
+    })
+    .await;
+}
