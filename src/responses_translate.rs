@@ -1,9 +1,9 @@
-//! Turns one agent run's events into Responses API output: stream events
-//! ([`ResponsesTranslator`]) or one `response` object ([`ResponsesCollector`]).
+//! Responses API output of one agent run ([`ResponsesTranslator`]): stream events as the
+//! run's events come, and the whole `response` object once it has ended.
 //!
-//! Plain state machines over [`RunEvent`]s, like `translate` for chat, with the same text
-//! rules: the reply is the streamed deltas completed by the final result's text (a final
-//! text that disagrees with what was streamed cannot be taken back and is dropped).
+//! A plain state machine over [`RunEvent`]s, like `translate` for chat, with the same text
+//! rules ([`ReplyText`]): the stream sends the deltas completed by the final result's text,
+//! the whole answer takes the final text when there is one.
 //!
 //! The stream is `response.created`, `response.in_progress`, `response.output_item.added`,
 //! `response.content_part.added` ([`ResponsesTranslator::start`]), one
@@ -19,19 +19,23 @@
 //!   (`incomplete_details.reason: "max_output_tokens"`, chat's `length`); aborted with no
 //!   text -> `response.completed` with empty text, as chat ends it with `stop`;
 //! - failed -> `response.failed` with `error` and whatever text was streamed (no item or part
-//!   `done` events: the message never completed). The collector returns the error instead.
+//!   `done` events: the message never completed). The whole answer is the error instead.
+//!
+//! A run that ended with client tool calls (runs of the gateway's HTTP endpoint) has one
+//! `function_call` output item per call after the message, as openclaw's endpoint gives
+//! them: streamed whole (`response.output_item.added` and `.done`) after the message's
+//! events; in the whole answer the message is there only when the agent said something
+//! before the calls.
 
-use serde_json::{Map, Value};
-
-use crate::gateway::{GatewayError, RunEvent, RunOutcome, StopKind};
-use crate::openai::responses::object::{ResponseObjectKind, TextConfig};
+use crate::gateway::{GatewayError, RunEvent, RunOutcome, StopKind, ToolCall, Usage};
+use crate::openai::responses::object::{Metadata, ResponseObjectKind, TextConfig};
 use crate::openai::responses::{
     FunctionCallItem, IncompleteDetails, OutputItem, OutputText, ReasoningEcho, ResponseError,
     ResponseEvent, ResponseObject, ResponseOutput, ResponseStatus, ResponseStreamEvent,
     ResponseUsage,
 };
+use crate::run_format::{ReplyText, RunFormat};
 use crate::thinking::ThinkingLevel;
-use crate::translate::RunText;
 
 /// What every event or object of one response shares: ids and the request's echoes.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,7 +53,7 @@ pub struct ResponseMeta {
     /// The request's `previous_response_id`.
     pub previous_response_id: Option<String>,
     /// The request's `metadata`.
-    pub metadata: Option<Map<String, Value>>,
+    pub metadata: Option<Metadata>,
     /// The request's `user`.
     pub user: Option<String>,
     /// The request's `reasoning.effort`.
@@ -127,19 +131,24 @@ fn response_error(err: &GatewayError) -> ResponseError {
 
 /// Usage as reported, zeros when the gateway reported none (the field is required once the
 /// response has ended).
-fn usage_of(outcome: &RunOutcome) -> ResponseUsage {
-    outcome.usage.map(ResponseUsage::from).unwrap_or_default()
+fn usage_of(usage: Option<Usage>) -> ResponseUsage {
+    usage.map(ResponseUsage::from).unwrap_or_default()
 }
 
-/// Streaming translation: run events in, stream events out.
+/// How a run ended: its stop kind and usage, or the error it failed with.
+type Ending = Result<(StopKind, Option<Usage>), GatewayError>;
+
+/// Responses translation: run events in, stream events out, and the whole `response` object
+/// at the end.
 #[derive(Debug)]
 pub struct ResponsesTranslator {
     meta: ResponseMeta,
     next_sequence: u64,
     started: bool,
-    /// Everything sent as deltas so far.
-    streamed: String,
-    done: bool,
+    text: ReplyText,
+    ending: Option<Ending>,
+    /// The client tool calls the run ended with.
+    tool_calls: Vec<ToolCall>,
 }
 
 impl ResponsesTranslator {
@@ -149,14 +158,10 @@ impl ResponsesTranslator {
             meta,
             next_sequence: 0,
             started: false,
-            streamed: String::new(),
-            done: false,
+            text: ReplyText::default(),
+            ending: None,
+            tool_calls: Vec::new(),
         }
-    }
-
-    /// True once the terminal event has been returned; nothing follows it.
-    pub fn is_done(&self) -> bool {
-        self.done
     }
 
     /// The only place a `sequence_number` is stamped.
@@ -171,7 +176,7 @@ impl ResponsesTranslator {
 
     /// The opening events, sent when the stream starts; empty if already sent.
     pub fn start(&mut self) -> Vec<ResponseStreamEvent> {
-        if self.started || self.done {
+        if self.started || self.is_done() {
             return Vec::new();
         }
         self.started = true;
@@ -198,50 +203,23 @@ impl ResponsesTranslator {
         ]
     }
 
-    /// The events one run event produces (after the opening events, if [`start`] was not
-    /// called yet); nothing once done.
-    ///
-    /// [`start`]: ResponsesTranslator::start
-    pub fn on_event(&mut self, ev: RunEvent) -> Vec<ResponseStreamEvent> {
-        if self.done {
-            return Vec::new();
-        }
-        let mut out = self.start();
-        match ev {
-            RunEvent::Delta(text) => {
-                if !text.is_empty() {
-                    self.streamed.push_str(&text);
-                    let delta = self.delta(text);
-                    out.push(delta);
-                }
-            }
-            RunEvent::Finished(outcome) => self.on_finished(outcome, &mut out),
-            RunEvent::Failed(err) => self.on_failed(err, &mut out),
-            RunEvent::Lagged => self.on_failed(GatewayError::Lagged, &mut out),
-            RunEvent::TimedOut => self.on_failed(GatewayError::RunTimedOut, &mut out),
-        }
-        out
-    }
-
     /// A run that ended without a result (gateway failure, lost reader, local deadline).
     fn on_failed(&mut self, err: GatewayError, out: &mut Vec<ResponseStreamEvent>) {
-        self.done = true;
-        let output = if self.streamed.is_empty() {
+        let error = response_error(&err);
+        self.ending = Some(Err(err));
+        let output = if self.text.streamed().is_empty() {
             Vec::new()
         } else {
             vec![OutputItem::message(
                 &self.meta.item_id,
                 ResponseStatus::Incomplete,
-                Some(self.streamed.clone()),
+                Some(self.text.streamed().to_owned()),
             )
             .into()]
         };
-        let response = self.meta.object(
-            ResponseStatus::Failed,
-            output,
-            None,
-            Some(response_error(&err)),
-        );
+        let response = self
+            .meta
+            .object(ResponseStatus::Failed, output, None, Some(error));
         out.push(self.emit(ResponseEvent::Failed { response }));
     }
 
@@ -257,15 +235,13 @@ impl ResponsesTranslator {
     }
 
     fn on_finished(&mut self, outcome: RunOutcome, out: &mut Vec<ResponseStreamEvent>) {
-        self.done = true;
-        if outcome.text.len() > self.streamed.len() && outcome.text.starts_with(&self.streamed) {
-            let suffix = outcome.text[self.streamed.len()..].to_owned();
-            self.streamed.push_str(&suffix);
+        self.ending = Some(Ok((outcome.stop, outcome.usage)));
+        if let Some(suffix) = self.text.finish(outcome.text) {
             let delta = self.delta(suffix);
             out.push(delta);
         }
-        let status = finished_status(outcome.stop, !self.streamed.is_empty());
-        let text = self.streamed.clone();
+        let status = finished_status(outcome.stop, !self.text.streamed().is_empty());
+        let text = self.text.streamed().to_owned();
         let item_id = self.meta.item_id.clone();
         let item_status = if status == ResponseStatus::Completed {
             ResponseStatus::Completed
@@ -292,8 +268,6 @@ impl ResponsesTranslator {
             item: item.clone(),
         }));
         let mut output = vec![item];
-        // Client tool calls (runs of the gateway's HTTP endpoint): one whole item each after
-        // the message, added and done, as openclaw's endpoint streams them.
         for call in &outcome.tool_calls {
             let call: ResponseOutput = FunctionCallItem::of(call).into();
             let output_index = output.len() as u32;
@@ -307,9 +281,10 @@ impl ResponsesTranslator {
             }));
             output.push(call);
         }
+        self.tool_calls = outcome.tool_calls;
         let response = self
             .meta
-            .object(status, output, Some(usage_of(&outcome)), None);
+            .object(status, output, Some(usage_of(outcome.usage)), None);
         let terminal = if status == ResponseStatus::Completed {
             ResponseEvent::Completed { response }
         } else {
@@ -319,44 +294,71 @@ impl ResponsesTranslator {
     }
 }
 
-/// Non-streaming translation: collects a run's events into one `response` object.
-#[derive(Debug)]
-pub struct ResponsesCollector {
-    meta: ResponseMeta,
-    text: RunText,
-}
+impl RunFormat for ResponsesTranslator {
+    type Item = ResponseStreamEvent;
+    type Answer = ResponseObject;
 
-impl ResponsesCollector {
-    /// A collector for one request.
-    pub fn new(meta: ResponseMeta) -> Self {
-        ResponsesCollector {
-            meta,
-            text: RunText::default(),
-        }
+    fn opening(&mut self) -> Vec<ResponseStreamEvent> {
+        self.start()
     }
 
-    /// Feeds one event; returns the result once the run has ended (and `None` after that).
-    /// The text is [`RunText`]'s, as in chat.
-    pub fn push(&mut self, ev: RunEvent) -> Option<Result<ResponseObject, GatewayError>> {
-        let outcome = match self.text.push(ev)? {
-            Ok(outcome) => outcome,
-            Err(err) => return Some(Err(err)),
+    /// The events one run event produces (after the opening events, if they were not sent
+    /// yet); nothing once done.
+    fn on_event(&mut self, ev: RunEvent) -> Vec<ResponseStreamEvent> {
+        if self.is_done() {
+            return Vec::new();
+        }
+        let mut out = self.start();
+        match ev {
+            RunEvent::Delta(text) => {
+                if let Some(text) = self.text.delta(text) {
+                    let delta = self.delta(text);
+                    out.push(delta);
+                }
+            }
+            RunEvent::Finished(outcome) => self.on_finished(outcome, &mut out),
+            RunEvent::Failed(err) => self.on_failed(err, &mut out),
+            RunEvent::Lagged => self.on_failed(GatewayError::Lagged, &mut out),
+            RunEvent::TimedOut => self.on_failed(GatewayError::RunTimedOut, &mut out),
+        }
+        out
+    }
+
+    /// True once the terminal event has been returned; nothing follows it.
+    fn is_done(&self) -> bool {
+        self.ending.is_some()
+    }
+
+    /// The error of `response.failed`; a run that timed out ends `incomplete`, not failed.
+    fn failure(&self) -> Option<&GatewayError> {
+        self.ending.as_ref()?.as_ref().err()
+    }
+
+    /// The text is [`ReplyText::whole`], as in chat.
+    fn answer(&self) -> Option<Result<ResponseObject, GatewayError>> {
+        let (stop, usage) = match self.ending.as_ref()? {
+            Ok(ended) => *ended,
+            Err(err) => return Some(Err(err.clone())),
         };
-        let usage = usage_of(&outcome);
-        let status = finished_status(outcome.stop, !outcome.text.is_empty());
-        // With client tool calls, the message is there only when the agent said something
-        // before them (as in openclaw's endpoint); the calls follow it.
+        let text = self.text.whole();
+        let status = finished_status(stop, !text.is_empty());
         let mut output: Vec<ResponseOutput> = Vec::new();
-        if outcome.tool_calls.is_empty() || !outcome.text.is_empty() {
-            output.push(OutputItem::message(&self.meta.item_id, status, Some(outcome.text)).into());
+        if self.tool_calls.is_empty() || !text.is_empty() {
+            output.push(
+                OutputItem::message(&self.meta.item_id, status, Some(text.to_owned())).into(),
+            );
         }
         output.extend(
-            outcome
-                .tool_calls
+            self.tool_calls
                 .iter()
                 .map(|c| FunctionCallItem::of(c).into()),
         );
-        Some(Ok(self.meta.object(status, output, Some(usage), None)))
+        Some(Ok(self.meta.object(
+            status,
+            output,
+            Some(usage_of(usage)),
+            None,
+        )))
     }
 }
 
@@ -365,14 +367,38 @@ mod tests {
     use super::*;
     use crate::gateway::Usage;
     use crate::openai::responses::ResponseObject;
-    use serde_json::json;
+    use serde_json::{json, Value};
+
+    fn meta() -> ResponseMeta {
+        ResponseMeta {
+            id: "resp_test".into(),
+            item_id: "msg_test".into(),
+            model: "openclaw".into(),
+            created_at: 1_700_000_000,
+            instructions: Some("Be brief.".into()),
+            previous_response_id: None,
+            metadata: None,
+            user: None,
+            reasoning_effort: Some(ThinkingLevel::Off),
+            store: false,
+        }
+    }
+
+    fn finished(text: &str, stop: StopKind, usage: Option<Usage>) -> RunEvent {
+        RunEvent::Finished(RunOutcome {
+            text: text.into(),
+            usage,
+            stop,
+            tool_calls: Vec::new(),
+        })
+    }
 
     fn with_call(text: &str) -> RunEvent {
         RunEvent::Finished(RunOutcome {
             text: text.into(),
             usage: None,
             stop: StopKind::Completed,
-            tool_calls: vec![crate::gateway::ToolCall {
+            tool_calls: vec![ToolCall {
                 id: "c1".into(),
                 name: "get_weather".into(),
                 arguments: "{}".into(),
@@ -402,8 +428,7 @@ mod tests {
         let seqs: Vec<u64> = events.iter().map(|e| e.sequence_number).collect();
         assert_eq!(seqs, (0..events.len() as u64).collect::<Vec<_>>());
 
-        let mut c = ResponsesCollector::new(meta());
-        let r = c.push(with_call("")).unwrap().unwrap();
+        let r = collect(vec![with_call("")]).unwrap();
         let v = serde_json::to_value(&r).unwrap();
         assert_eq!(
             v["output"].as_array().unwrap().len(),
@@ -413,37 +438,12 @@ mod tests {
         assert_eq!(v["output"][0]["type"], "function_call");
         assert_eq!(v["output"][0]["arguments"], "{}");
         assert_eq!(v["output"][0]["status"], "completed");
-        let mut c = ResponsesCollector::new(meta());
-        let r = c.push(with_call("Let me look.")).unwrap().unwrap();
+        let r = collect(vec![with_call("Let me look.")]).unwrap();
         assert_eq!(
             r.output[0].message().unwrap().content[0].text,
             "Let me look."
         );
         assert!(r.output[1].message().is_none());
-    }
-
-    fn meta() -> ResponseMeta {
-        ResponseMeta {
-            id: "resp_test".into(),
-            item_id: "msg_test".into(),
-            model: "openclaw".into(),
-            created_at: 1_700_000_000,
-            instructions: Some("Be brief.".into()),
-            previous_response_id: None,
-            metadata: None,
-            user: None,
-            reasoning_effort: Some(ThinkingLevel::Off),
-            store: false,
-        }
-    }
-
-    fn finished(text: &str, stop: StopKind, usage: Option<Usage>) -> RunEvent {
-        RunEvent::Finished(RunOutcome {
-            text: text.into(),
-            usage,
-            stop,
-            tool_calls: Vec::new(),
-        })
     }
 
     fn usage() -> Usage {
@@ -708,13 +708,16 @@ mod tests {
         assert_eq!(events[4].sequence_number, 4);
     }
 
+    /// The whole answer, as a non-stream request gets it: there is one once the run has
+    /// ended, and it does not change after that.
     fn collect(events: Vec<RunEvent>) -> Result<ResponseObject, GatewayError> {
-        let mut c = ResponsesCollector::new(meta());
+        let mut t = ResponsesTranslator::new(meta());
         let mut result = None;
         for ev in events {
-            if let Some(r) = c.push(ev) {
-                assert!(result.is_none(), "two results");
-                result = Some(r);
+            t.on_event(ev);
+            match &result {
+                None => result = t.answer(),
+                Some(r) => assert_eq!(t.answer().as_ref(), Some(r), "answer changed"),
             }
         }
         result.expect("no result")
@@ -762,9 +765,15 @@ mod tests {
         let err = GatewayError::Disconnected {
             reason: "closed".into(),
         };
-        let mut c = ResponsesCollector::new(meta());
-        assert_eq!(c.push(RunEvent::Delta("a".into())), None);
-        assert_eq!(c.push(RunEvent::Failed(err.clone())), Some(Err(err)));
-        assert_eq!(c.push(finished("x", StopKind::Completed, None)), None);
+        let mut t = ResponsesTranslator::new(meta());
+        t.on_event(RunEvent::Delta("a".into()));
+        assert_eq!(t.answer(), None);
+        t.on_event(RunEvent::Failed(err.clone()));
+        assert_eq!(t.answer(), Some(Err(err.clone())));
+        assert_eq!(t.failure(), Some(&err));
+        assert!(t
+            .on_event(finished("x", StopKind::Completed, None))
+            .is_empty());
+        assert_eq!(t.answer(), Some(Err(err)));
     }
 }

@@ -86,6 +86,8 @@ enum Source {
         events: Box<dyn ExternalEvents>,
         /// Deletes the per-request session once the run ended (see [`Run::adopt`]).
         cleanup: Option<SessionDelete>,
+        /// Without a clean-up: dropped with the run ([`Run::hold_until_cleaned_up`]).
+        held: Option<Box<dyn Send + Sync>>,
     },
 }
 
@@ -210,16 +212,37 @@ impl Run {
                 socket,
                 key: req.session_key.clone(),
                 ended: false,
+                held: None,
             });
         Run {
             id,
-            source: Source::External { events, cleanup },
+            source: Source::External {
+                events,
+                cleanup,
+                held: None,
+            },
         }
     }
 
     /// The run id (= the `idempotencyKey` we sent, or the external source's own).
     pub fn id(&self) -> &RunId {
         &self.id
+    }
+
+    /// Keep `held` (e.g. the caller's admission slot) until this run's work on the gateway is
+    /// over: after the `sessions.delete` of its per-request session has been answered (on
+    /// protocol 3 a session-store write under the same lock as the run's), else when the run
+    /// is dropped.
+    pub fn hold_until_cleaned_up(&mut self, held: impl Send + Sync + 'static) {
+        let held: Box<dyn Send + Sync> = Box::new(held);
+        match &mut self.source {
+            Source::Socket { guard, .. } => guard.held = Some(held),
+            Source::External {
+                cleanup: Some(cleanup),
+                ..
+            } => cleanup.held = Some(held),
+            Source::External { held: slot, .. } => *slot = Some(held),
+        }
     }
 
     /// The next event: a delta, the gateway's final answer, [`RunEvent::Lagged`] when the
@@ -240,7 +263,9 @@ impl Run {
                 }
                 event
             }
-            Source::External { events, cleanup } => {
+            Source::External {
+                events, cleanup, ..
+            } => {
                 let event = events.next(deadline).await;
                 if let Some(c) = cleanup.as_mut() {
                     c.ended |= event.is_terminal() && event != RunEvent::TimedOut;
@@ -256,6 +281,8 @@ struct SessionDelete {
     socket: RunSocket,
     key: SessionKey,
     ended: bool,
+    /// Dropped once the delete is answered ([`Run::hold_until_cleaned_up`]).
+    held: Option<Box<dyn Send + Sync>>,
 }
 
 impl Drop for SessionDelete {
@@ -268,10 +295,12 @@ impl Drop for SessionDelete {
         };
         let socket = self.socket.clone();
         let key = self.key.clone();
+        let held = self.held.take();
         runtime.spawn(async move {
             if let Err(e) = socket.delete_session(&key).await {
                 debug!(session = %key, error = %e, "could not delete the per-request session");
             }
+            drop(held);
         });
     }
 }
@@ -291,6 +320,8 @@ pub(crate) struct RunGuard {
     pub(crate) ended: bool,
     /// Set once the connection counts this run in its session (`subscriptions`).
     pub(crate) following: bool,
+    /// Dropped once the clean-up is done ([`Run::hold_until_cleaned_up`]).
+    held: Option<Box<dyn Send + Sync>>,
 }
 
 impl RunGuard {
@@ -303,6 +334,7 @@ impl RunGuard {
             delete_session: req.delete_ephemeral_session && req.session_key.is_ephemeral(),
             ended: false,
             following: false,
+            held: None,
         }
     }
 
@@ -331,10 +363,12 @@ impl Drop for RunGuard {
         if self.deletes_session() {
             let socket = self.socket.clone();
             let key = self.session_key.clone();
+            let held = self.held.take();
             runtime.spawn(async move {
                 if let Err(e) = socket.delete_session(&key).await {
                     debug!(session = %key, error = %e, "could not delete the per-request session");
                 }
+                drop(held);
             });
         }
     }
@@ -416,6 +450,20 @@ mod tests {
         let event = run.next(later()).await;
         assert_eq!(event, RunEvent::Lagged);
         assert!(event.is_terminal() && run.ended());
+    }
+
+    #[tokio::test]
+    async fn what_a_run_holds_goes_with_it_when_there_is_no_session_to_delete() {
+        let (mut run, tx) = run_with_channel();
+        let held = std::sync::Arc::new(());
+        run.hold_until_cleaned_up(held.clone());
+        assert_eq!(std::sync::Arc::strong_count(&held), 2);
+        tx.send(RunEvent::Failed(GatewayError::Timeout))
+            .await
+            .unwrap();
+        assert!(run.next(later()).await.is_terminal());
+        drop(run);
+        assert_eq!(std::sync::Arc::strong_count(&held), 1);
     }
 
     #[tokio::test]

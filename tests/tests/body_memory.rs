@@ -1,9 +1,10 @@
-//! End-to-end: eight concurrent worst-case bodies keep clawshim's memory bounded.
+//! End-to-end: eight concurrent worst-case bodies keep clawshim's memory bounded, on
+//! `/v1/chat/completions` and on `/v1/responses`.
 //!
 //! Each body is as large as `limits.max_body_bytes` (20 MiB) allows and shaped to cost the
 //! most per byte: `[[],[],...]` (three bytes per JSON value) where clawshim reads (content
-//! parts, messages) and where it skips (an ignored field), and arrays nested a few million
-//! levels deep. Parsed into `serde_json::Value` such a body costs hundreds of MB; read once
+//! parts, messages), where it skips (an ignored field) and where it measures without copying
+//! (`tools`, kept as text for client tools), and arrays nested a few million levels deep. Parsed into `serde_json::Value` such a body costs hundreds of MB; read once
 //! into typed structs, with skipped values never materialised and at most
 //! `max_concurrent_bodies` bodies read at a time, the process's peak RSS grows by less than
 //! the bodies' own size.
@@ -44,7 +45,7 @@ fn pad(body: &mut String, tail: usize) {
     }
 }
 
-/// Arrays nested as deep as fits: `{"messages":...,"functions":[[[...]]]}`.
+/// Arrays nested as deep as fits: `{"messages":...,"tools":[[[...]]]}`.
 fn nested(head: &str, tail: &str) -> Bytes {
     let depth = (BODY_LIMIT - head.len() - tail.len()) / 2;
     let mut body = String::with_capacity(BODY_LIMIT);
@@ -65,13 +66,74 @@ fn status_kb(field: &str) -> u64 {
         .unwrap_or_else(|| panic!("{field} in /proc/self/status"))
 }
 
+/// Serves each of `kinds` twice at once on `path` and returns the growth of peak RSS over
+/// the RSS before, in bytes.
+async fn peak_growth(shim: &Shim, path: &str, kinds: &[(Bytes, u16)]) -> u64 {
+    for (body, _) in kinds {
+        assert_eq!(body.len(), BODY_LIMIT);
+    }
+    let baseline = status_kb("VmRSS:");
+    // Reset VmHWM to the current RSS (Linux >= 4.0), so it measures only what follows.
+    let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+    let url = shim.url(path);
+    let tasks: Vec<_> = kinds
+        .iter()
+        .chain(kinds.iter())
+        .map(|(body, want)| {
+            let (body, want, url) = (body.clone(), *want, url.clone());
+            tokio::spawn(async move {
+                // The client shares one buffer per kind: `Bytes` clones copy nothing.
+                // Debug builds parse 20 MiB slowly on a busy machine: a generous timeout.
+                let resp = reqwest::Client::builder()
+                    .timeout(WAIT * 3)
+                    .build()
+                    .expect("client")
+                    .post(url)
+                    .bearer_auth(TOKEN)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .expect("answer");
+                let status = resp.status().as_u16();
+                let text = resp.text().await.unwrap_or_default();
+                assert_eq!(status, want, "{text}");
+            })
+        })
+        .collect();
+    for t in tasks {
+        tokio::time::timeout(WAIT * 3, t)
+            .await
+            .expect("answered in time")
+            .expect("request task");
+    }
+    let peak = status_kb("VmHWM:");
+    let growth = peak.saturating_sub(baseline) * 1024;
+    println!(
+        "{path}: RSS before {baseline} kB, peak {peak} kB (VmHWM reset: {reset}), growth {} \
+         MiB, bound {} MiB",
+        growth >> 20,
+        BOUND_BYTES >> 20
+    );
+    growth
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_worst_case_bodies_stay_under_the_bound() {
     let gw = mock(Protocol::V4).await;
-    let shim = Shim::start_with(&gw.url(), |s| s.max_concurrent_bodies = Some(SLOTS), true).await;
+    let shim = Shim::start_with(
+        &gw.url(),
+        |s| {
+            s.max_concurrent_bodies = Some(SLOTS);
+            // All from this test's one address.
+            s.max_concurrent_bodies_per_client = Some(SLOTS);
+        },
+        true,
+    )
+    .await;
     let user = r#"{"role":"user","content":"hi"}"#;
-    // (body, expected status).
-    let kinds = [
+    // (body, expected status): each kind twice.
+    let chat = [
         // Content parts: 10 000 are read, the rest only counted -> 400.
         (
             filled(
@@ -99,7 +161,10 @@ async fn eight_worst_case_bodies_stay_under_the_bound() {
             nested(&format!(r#"{{"messages":[{user}],"functions":"#), "}"),
             200,
         ),
-        // `tools`, which clawshim reads: measured without copying, refused over its cap.
+    ];
+    // `tools`, which clawshim reads for client tools: measured without copying, refused
+    // over its cap (each kind four times).
+    let chat_tools = [
         (
             filled(
                 &format!(r#"{{"messages":[{user}],"tools":["#),
@@ -114,9 +179,34 @@ async fn eight_worst_case_bodies_stay_under_the_bound() {
             400,
         ),
     ];
-    for (body, _) in &kinds {
-        assert_eq!(body.len(), BODY_LIMIT);
-    }
+    let chat_tools = [chat_tools.clone(), chat_tools].concat();
+    // The same shapes for `/v1/responses`.
+    let responses = [
+        // Content parts of an item: the first is not an object, 10 000 are read -> 400.
+        (
+            filled(
+                r#"{"input":[{"role":"user","content":["#,
+                "[],",
+                "[]",
+                "]}]}",
+            ),
+            400,
+        ),
+        // Items: the first is not an object, the rest only counted -> 400.
+        (filled(r#"{"input":["#, "[],", "[]", "]}"), 400),
+        // An unknown field: skipped without allocating; the request runs.
+        (
+            filled(r#"{"input":"hi","x_custom":["#, "[],", "[]", "]}"),
+            200,
+        ),
+        // Deep nesting in an ignored field: skipped iteratively; the request runs.
+        (nested(r#"{"input":"hi","include":"#, "}"), 200),
+    ];
+    let responses_tools = [
+        (filled(r#"{"input":"hi","tools":["#, "[],", "[]", "]}"), 400),
+        (nested(r#"{"input":"hi","tools":"#, "}"), 400),
+    ];
+    let responses_tools = [responses_tools.clone(), responses_tools].concat();
     // One small request first, so lazily built state is not counted.
     assert_eq!(
         shim.chat(user_msg("openclaw/main", "warm up"))
@@ -124,62 +214,18 @@ async fn eight_worst_case_bodies_stay_under_the_bound() {
             .status(),
         200
     );
-
-    let baseline = status_kb("VmRSS:");
-    // Reset VmHWM to the current RSS (Linux >= 4.0), so it measures only what follows.
-    let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
-    let url = shim.url("/v1/chat/completions");
-    // Two rounds of eight bodies at once (one body slot each): the four kinds that are
-    // parsed or skipped twice, then the two `tools` kinds four times.
-    let (parsed, tools) = kinds.split_at(4);
-    let rounds: [Vec<&(Bytes, u16)>; 2] = [
-        parsed.iter().chain(parsed.iter()).collect(),
-        tools.iter().cycle().take(SLOTS).collect(),
-    ];
-    for round in rounds {
-        let tasks: Vec<_> = round
-            .into_iter()
-            .map(|(body, want)| {
-                let (body, want, url) = (body.clone(), *want, url.clone());
-                tokio::spawn(async move {
-                    // The client shares one buffer per kind: `Bytes` clones copy nothing.
-                    // Debug builds parse 20 MiB slowly on a busy machine: a generous timeout.
-                    let resp = reqwest::Client::builder()
-                        .timeout(WAIT * 3)
-                        .build()
-                        .expect("client")
-                        .post(url)
-                        .bearer_auth(TOKEN)
-                        .header("content-type", "application/json")
-                        .body(body)
-                        .send()
-                        .await
-                        .expect("answer");
-                    let status = resp.status().as_u16();
-                    let text = resp.text().await.unwrap_or_default();
-                    assert_eq!(status, want, "{text}");
-                })
-            })
-            .collect();
-        for t in tasks {
-            tokio::time::timeout(WAIT * 3, t)
-                .await
-                .expect("answered in time")
-                .expect("request task");
-        }
+    for (path, kinds) in [
+        ("/v1/chat/completions", &chat[..]),
+        ("/v1/chat/completions", &chat_tools[..]),
+        ("/v1/responses", &responses[..]),
+        ("/v1/responses", &responses_tools[..]),
+    ] {
+        let growth = peak_growth(&shim, path, kinds).await;
+        assert!(
+            growth < BOUND_BYTES,
+            "{path}: peak RSS grew by {} MiB, over the bound of {} MiB",
+            growth >> 20,
+            BOUND_BYTES >> 20
+        );
     }
-    let peak = status_kb("VmHWM:");
-    let growth = peak.saturating_sub(baseline) * 1024;
-    println!(
-        "RSS before {baseline} kB, peak {peak} kB (VmHWM reset: {reset}), growth {} MiB, \
-         bound {} MiB",
-        growth >> 20,
-        BOUND_BYTES >> 20
-    );
-    assert!(
-        growth < BOUND_BYTES,
-        "peak RSS grew by {} MiB, over the bound of {} MiB",
-        growth >> 20,
-        BOUND_BYTES >> 20
-    );
 }

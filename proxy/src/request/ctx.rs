@@ -39,7 +39,7 @@ pub struct RequestCtx {
     /// Limit for each write of the response to the client. Set in `request_filter`.
     pub write_timeout: Duration,
     /// The run's admission slot, held until the run is over (`run_loop`).
-    pub admission: Option<crate::run::admission::Permit>,
+    pub admission: Option<std::sync::Arc<crate::run::admission::Permit>>,
     /// What became of the request's client tools ([`crate::request::respond::TOOLS_HEADER`]).
     pub tools_header: Option<String>,
     /// A passthrough WebSocket's gateway login, until the gateway answered it

@@ -19,16 +19,19 @@
 //! the value (`clawshim_core::client_tools::ToolChoice::check_ignored`): plain text would
 //! silently change what the caller asked for.
 
+use std::sync::Arc;
+
 use clawshim_core::client_tools::{self, ClientTools, ToolChoice, ToolList};
 use clawshim_core::error::RequestError;
 use clawshim_core::gateway::{GatewayClient, Run, RunRequest};
 use clawshim_core::http_source::StartError;
 use clawshim_core::prompt::{AgentPrompt, InputError};
 use pingora::proxy::Session;
+use tokio::time::Instant;
 
 use crate::request::ctx::RequestCtx;
 use crate::request::errors::HttpError;
-use crate::run::admission::Admission;
+use crate::run::admission::{Admission, SessionStore};
 
 pub mod mode;
 pub mod source;
@@ -169,13 +172,14 @@ pub async fn start_http(
     let Some(source) = tool_runs.source() else {
         return Ok(Started::EndpointOff);
     };
-    let permit = tokio::select! {
+    let mut permit = tokio::select! {
         permit = admission.acquire() => permit.map_err(|refusal| crate::run::run_loop::overloaded(admission, refusal))?,
         _ = crate::run::run_loop::client_gone(session) => {
             ctx.client_gone = true;
             return Ok(Started::ClientGone);
         }
     };
+    let sent = Instant::now();
     let started = tokio::select! {
         run = source.start(req, plan) => run,
         _ = crate::run::run_loop::client_gone(session) => {
@@ -186,8 +190,8 @@ pub async fn start_http(
     match started {
         Ok(run) => {
             tool_runs.endpoint.set_on();
-            permit.accepted(None);
-            ctx.admission = Some(permit);
+            permit.accepted(SessionStore::of(gateway), sent.elapsed());
+            ctx.admission = Some(Arc::new(permit));
             let run = gateway.adopt_run(run.id().clone(), Box::new(run), req);
             ctx.run_id = Some(run.id().clone());
             Ok(Started::Run(Box::new(run)))
