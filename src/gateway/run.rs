@@ -6,7 +6,7 @@
 //! (client gone, write failed, deadline) aborts the run on the gateway, so every caller
 //! gets the same clean-up without remembering it.
 //!
-//! A run comes from one of two sources: the WebSocket `agent` method ([`Run::start`]), or
+//! A run comes from one of two sources: the WebSocket `agent` method (`Run::start`), or
 //! events from elsewhere ([`ExternalEvents`]: the gateway's own `/v1/chat/completions` for a
 //! request whose client tools are run, `crate::http_source`), adopted with
 //! [`super::GatewayClient::adopt_run`]. Both give the same events.
