@@ -17,10 +17,12 @@
 //!   response), [`responses_translate`] for the Responses API; both show the agent's work
 //!   (tool steps, thinking, approval waits) as reasoning text from [`progress_text`].
 
+pub mod client_tools;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod gateway;
+pub mod http_source;
 pub mod media;
 pub mod model_override;
 pub mod openai;

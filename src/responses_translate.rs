@@ -29,15 +29,22 @@
 //!   text -> `response.completed` with empty text, as chat ends it with `stop`;
 //! - failed -> `response.failed` with `error` and whatever text was streamed (no item or part
 //!   `done` events: the message never completed). The whole answer is the error instead.
+//!
+//! A run that ended with client tool calls (runs of the gateway's HTTP endpoint) has one
+//! `function_call` output item per call after the message, as openclaw's endpoint gives
+//! them: streamed whole (`response.output_item.added` and `.done`) after the message's
+//! events; in the whole answer the message is there only when the agent said something
+//! before the calls.
 
 use crate::gateway::progress::Progress;
-use crate::gateway::{GatewayError, RunEvent, RunOutcome, StopKind, Usage};
+use crate::gateway::{GatewayError, RunEvent, RunOutcome, StopKind, ToolCall, Usage};
 use crate::openai::responses::object::{Metadata, ResponseObjectKind, TextConfig};
-use crate::openai::responses::SummaryText;
 use crate::openai::responses::{
-    IncompleteDetails, OutputItem, OutputText, ReasoningEcho, ResponseError, ResponseEvent,
-    ResponseObject, ResponseStatus, ResponseStreamEvent, ResponseUsage,
+    FunctionCallItem, IncompleteDetails, OutputItem, OutputText, ReasoningEcho, ResponseError,
+    ResponseEvent, ResponseObject, ResponseOutput, ResponseStatus, ResponseStreamEvent,
+    ResponseUsage,
 };
+use crate::openai::responses::{ReasoningItem, SummaryText};
 use crate::progress_text::ProgressText;
 use crate::run_format::{ReplyText, RunFormat};
 use crate::thinking::ThinkingLevel;
@@ -72,7 +79,7 @@ impl ResponseMeta {
     fn object(
         &self,
         status: ResponseStatus,
-        output: Vec<OutputItem>,
+        output: Vec<ResponseOutput>,
         usage: Option<ResponseUsage>,
         error: Option<ResponseError>,
     ) -> ResponseObject {
@@ -152,6 +159,8 @@ pub struct ResponsesTranslator {
     started: bool,
     text: ReplyText,
     ending: Option<Ending>,
+    /// The client tool calls the run ended with.
+    tool_calls: Vec<ToolCall>,
     /// Progress events become a reasoning item before the message.
     show_progress: bool,
     progress: ProgressText,
@@ -180,6 +189,7 @@ impl ResponsesTranslator {
             started: false,
             text: ReplyText::default(),
             ending: None,
+            tool_calls: Vec::new(),
             show_progress: false,
             progress: ProgressText::default(),
             reasoning: ReasoningState::Absent,
@@ -205,14 +215,15 @@ impl ResponsesTranslator {
     }
 
     /// The output items before the message (the reasoning item, when there is one).
-    fn reasoning_output(&self) -> Vec<OutputItem> {
+    fn reasoning_output(&self) -> Vec<ResponseOutput> {
         match (self.reasoning, self.progress.whole()) {
             (ReasoningState::Absent, _) | (_, None) => Vec::new(),
-            (_, Some(text)) => vec![OutputItem::reasoning(
+            (_, Some(text)) => vec![ReasoningItem::new(
                 &self.reasoning_id(),
                 ResponseStatus::Completed,
                 Some(text),
-            )],
+            )
+            .into()],
         }
     }
 
@@ -228,7 +239,7 @@ impl ResponsesTranslator {
         let item_id = self.reasoning_id();
         if self.reasoning == ReasoningState::Absent {
             self.reasoning = ReasoningState::Open;
-            let item = OutputItem::reasoning(&item_id, ResponseStatus::InProgress, None);
+            let item = ReasoningItem::new(&item_id, ResponseStatus::InProgress, None).into();
             out.push(self.emit(ResponseEvent::OutputItemAdded {
                 output_index: 0,
                 item,
@@ -268,7 +279,7 @@ impl ResponsesTranslator {
             summary_index: 0,
             part: SummaryText::new(text.clone()),
         }));
-        let item = OutputItem::reasoning(&item_id, ResponseStatus::Completed, Some(text));
+        let item = ReasoningItem::new(&item_id, ResponseStatus::Completed, Some(text)).into();
         out.push(self.emit(ResponseEvent::OutputItemDone {
             output_index: 0,
             item,
@@ -283,7 +294,7 @@ impl ResponsesTranslator {
         self.close_reasoning(out);
         self.message_opened = true;
         let output_index = self.message_index();
-        let item = OutputItem::message(&self.meta.item_id, ResponseStatus::InProgress, None);
+        let item = OutputItem::message(&self.meta.item_id, ResponseStatus::InProgress, None).into();
         let item_id = self.meta.item_id.clone();
         out.push(self.emit(ResponseEvent::OutputItemAdded { output_index, item }));
         out.push(self.emit(ResponseEvent::ContentPartAdded {
@@ -334,11 +345,14 @@ impl ResponsesTranslator {
         self.close_reasoning(out);
         let mut output = self.reasoning_output();
         if !self.text.streamed().is_empty() {
-            output.push(OutputItem::message(
-                &self.meta.item_id,
-                ResponseStatus::Incomplete,
-                Some(self.text.streamed().to_owned()),
-            ));
+            output.push(
+                OutputItem::message(
+                    &self.meta.item_id,
+                    ResponseStatus::Incomplete,
+                    Some(self.text.streamed().to_owned()),
+                )
+                .into(),
+            );
         }
         let response = self
             .meta
@@ -361,7 +375,7 @@ impl ResponsesTranslator {
     fn on_finished(&mut self, outcome: RunOutcome, out: &mut Vec<ResponseStreamEvent>) {
         self.ending = Some(Ok((outcome.stop, outcome.usage)));
         self.open_message(out);
-        let output_index = self.message_index();
+        let message_index = self.message_index();
         if let Some(suffix) = self.text.finish(outcome.text) {
             let delta = self.delta(suffix);
             out.push(delta);
@@ -374,26 +388,41 @@ impl ResponsesTranslator {
         } else {
             ResponseStatus::Incomplete
         };
-        let item = OutputItem::message(&item_id, item_status, Some(text.clone()));
+        let item: ResponseOutput =
+            OutputItem::message(&item_id, item_status, Some(text.clone())).into();
         out.push(self.emit(ResponseEvent::OutputTextDone {
             item_id: item_id.clone(),
-            output_index,
+            output_index: message_index,
             content_index: 0,
             text: text.clone(),
             logprobs: Vec::new(),
         }));
         out.push(self.emit(ResponseEvent::ContentPartDone {
             item_id,
-            output_index,
+            output_index: message_index,
             content_index: 0,
             part: OutputText::new(text),
         }));
         out.push(self.emit(ResponseEvent::OutputItemDone {
-            output_index,
+            output_index: message_index,
             item: item.clone(),
         }));
         let mut output = self.reasoning_output();
         output.push(item);
+        for call in &outcome.tool_calls {
+            let call: ResponseOutput = FunctionCallItem::of(call).into();
+            let output_index = output.len() as u32;
+            out.push(self.emit(ResponseEvent::OutputItemAdded {
+                output_index,
+                item: call.clone(),
+            }));
+            out.push(self.emit(ResponseEvent::OutputItemDone {
+                output_index,
+                item: call.clone(),
+            }));
+            output.push(call);
+        }
+        self.tool_calls = outcome.tool_calls;
         let response = self
             .meta
             .object(status, output, Some(usage_of(outcome.usage)), None);
@@ -458,11 +487,16 @@ impl RunFormat for ResponsesTranslator {
         let text = self.text.whole();
         let status = finished_status(stop, !text.is_empty());
         let mut output = self.reasoning_output();
-        output.push(OutputItem::message(
-            &self.meta.item_id,
-            status,
-            Some(text.to_owned()),
-        ));
+        if self.tool_calls.is_empty() || !text.is_empty() {
+            output.push(
+                OutputItem::message(&self.meta.item_id, status, Some(text.to_owned())).into(),
+            );
+        }
+        output.extend(
+            self.tool_calls
+                .iter()
+                .map(|c| FunctionCallItem::of(c).into()),
+        );
         Some(Ok(self.meta.object(
             status,
             output,
@@ -499,7 +533,61 @@ mod tests {
             text: text.into(),
             usage,
             stop,
+            tool_calls: Vec::new(),
         })
+    }
+
+    fn with_call(text: &str) -> RunEvent {
+        RunEvent::Finished(RunOutcome {
+            text: text.into(),
+            usage: None,
+            stop: StopKind::Completed,
+            tool_calls: vec![ToolCall {
+                id: "c1".into(),
+                name: "get_weather".into(),
+                arguments: "{}".into(),
+            }],
+        })
+    }
+
+    #[test]
+    fn function_calls_follow_the_message_in_the_stream_and_the_object() {
+        let mut t = ResponsesTranslator::new(meta());
+        let events = t.on_event(with_call(""));
+        let v: Vec<Value> = events
+            .iter()
+            .map(|e| serde_json::to_value(e).unwrap())
+            .collect();
+        let added: Vec<&Value> = v
+            .iter()
+            .filter(|e| e["type"] == "response.output_item.added")
+            .collect();
+        assert_eq!(added.len(), 2);
+        assert_eq!(added[1]["output_index"], 1);
+        assert_eq!(added[1]["item"]["type"], "function_call");
+        assert_eq!(added[1]["item"]["call_id"], "c1");
+        let last = v.last().unwrap();
+        assert_eq!(last["type"], "response.completed");
+        assert_eq!(last["response"]["output"][1]["name"], "get_weather");
+        let seqs: Vec<u64> = events.iter().map(|e| e.sequence_number).collect();
+        assert_eq!(seqs, (0..events.len() as u64).collect::<Vec<_>>());
+
+        let r = collect(vec![with_call("")]).unwrap();
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(
+            v["output"].as_array().unwrap().len(),
+            1,
+            "no empty message: {v}"
+        );
+        assert_eq!(v["output"][0]["type"], "function_call");
+        assert_eq!(v["output"][0]["arguments"], "{}");
+        assert_eq!(v["output"][0]["status"], "completed");
+        let r = collect(vec![with_call("Let me look.")]).unwrap();
+        assert_eq!(
+            r.output[0].message().unwrap().content[0].text,
+            "Let me look."
+        );
+        assert!(r.output[1].message().is_none());
     }
 
     fn usage() -> Usage {
@@ -579,9 +667,9 @@ mod tests {
         let r = terminal(&events);
         assert_eq!(r.status, ResponseStatus::Completed);
         assert_eq!(r.output.len(), 1);
-        assert_eq!(r.output[0].as_message().unwrap().content[0].text, "Hello");
+        assert_eq!(r.output[0].message().unwrap().content[0].text, "Hello");
         assert_eq!(
-            r.output[0].as_message().unwrap().status,
+            r.output[0].message().unwrap().status,
             ResponseStatus::Completed
         );
         let u = r.usage.unwrap();
@@ -650,7 +738,7 @@ mod tests {
         ]);
         assert!(view(&events).contains(&"delta: world".to_owned()));
         assert_eq!(
-            terminal(&events).output[0].as_message().unwrap().content[0].text,
+            terminal(&events).output[0].message().unwrap().content[0].text,
             "Hello world"
         );
         let (events, _) = stream(vec![
@@ -658,7 +746,7 @@ mod tests {
             finished("Goodbye", StopKind::Completed, None),
         ]);
         assert_eq!(
-            terminal(&events).output[0].as_message().unwrap().content[0].text,
+            terminal(&events).output[0].message().unwrap().content[0].text,
             "Hello there"
         );
     }
@@ -686,7 +774,7 @@ mod tests {
             "max_output_tokens"
         );
         assert_eq!(
-            r.output[0].as_message().unwrap().status,
+            r.output[0].message().unwrap().status,
             ResponseStatus::Incomplete
         );
         // Also without any text.
@@ -704,7 +792,7 @@ mod tests {
         let (events, _) = stream(vec![finished("", StopKind::Aborted, None)]);
         assert_eq!(terminal(&events).status, ResponseStatus::Completed);
         assert_eq!(
-            terminal(&events).output[0].as_message().unwrap().content[0].text,
+            terminal(&events).output[0].message().unwrap().content[0].text,
             ""
         );
     }
@@ -723,9 +811,9 @@ mod tests {
         let e = r.error.as_ref().unwrap();
         assert_eq!(e.code, "server_error");
         assert_eq!(e.message, "agent run failed (UNAVAILABLE): boom");
-        assert_eq!(r.output[0].as_message().unwrap().content[0].text, "a");
+        assert_eq!(r.output[0].message().unwrap().content[0].text, "a");
         assert_eq!(
-            r.output[0].as_message().unwrap().status,
+            r.output[0].message().unwrap().status,
             ResponseStatus::Incomplete
         );
 
@@ -815,7 +903,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(r.status, ResponseStatus::Incomplete);
-        assert_eq!(r.output[0].as_message().unwrap().content[0].text, "part");
+        assert_eq!(r.output[0].message().unwrap().content[0].text, "part");
         let r = collect(vec![finished("", StopKind::Aborted, None)]).unwrap();
         assert_eq!(r.status, ResponseStatus::Completed);
         let err = GatewayError::Disconnected {
@@ -900,9 +988,9 @@ mod tests {
         let r = terminal(&out);
         assert_eq!(r.output.len(), 2);
         assert!(
-            matches!(&r.output[0], OutputItem::Reasoning(item) if item.summary[0].text == done["text"])
+            matches!(&r.output[0], ResponseOutput::Reasoning(item) if item.summary[0].text == done["text"])
         );
-        assert_eq!(r.output[1].as_message().unwrap().content[0].text, "Hello");
+        assert_eq!(r.output[1].message().unwrap().content[0].text, "Hello");
         let whole = serde_json::to_value(t.answer().unwrap().unwrap()).unwrap();
         assert_eq!(whole["output"], serde_json::to_value(&r.output).unwrap());
     }

@@ -58,6 +58,9 @@ pub struct ChunkDelta {
     /// and the DeepSeek/vLLM convention show as reasoning; never the answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning_content: Option<String>,
+    /// Pieces of client tool calls (runs whose client tools were run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<Vec<super::tool_call::ChunkToolCall>>,
 }
 
 impl ChatCompletionChunk {
@@ -113,9 +116,8 @@ mod tests {
 
     fn content(text: &str) -> ChunkDelta {
         ChunkDelta {
-            role: None,
             content: Some(text.into()),
-            reasoning_content: None,
+            ..ChunkDelta::default()
         }
     }
 
@@ -147,8 +149,7 @@ mod tests {
             1,
             ChunkDelta {
                 role: Some(AssistantRole::Assistant),
-                content: None,
-                reasoning_content: None,
+                ..ChunkDelta::default()
             },
             None,
             true,

@@ -245,6 +245,7 @@ mod tests {
             max_concurrent_runs: None,
             session_namespace: "laptop".into(),
             progress: None,
+            client_tools: None,
         };
         let keys = KeyStore::new(vec![Secret::new("own"), Secret::new("gw")], &[key]);
         let gateway = GatewayAuth::Token(Secret::new("gw"));

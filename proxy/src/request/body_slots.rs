@@ -166,6 +166,7 @@ mod tests {
             max_concurrent_runs: None,
             session_namespace: name.into(),
             progress: None,
+            client_tools: None,
         })))
     }
 

@@ -13,7 +13,7 @@
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::object::{OutputItem, OutputText, ResponseObject, SummaryText};
+use super::object::{OutputText, ResponseObject, ResponseOutput, SummaryText};
 
 /// One stream event: the event and its position in the stream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,13 +41,13 @@ pub enum ResponseEvent {
         /// The response so far.
         response: ResponseObject,
     },
-    /// An output item starts (no content yet): the reasoning summary, then the message.
+    /// An output item starts (no content yet): the reasoning summary, the message, a call.
     #[serde(rename = "response.output_item.added")]
     OutputItemAdded {
-        /// Its place in `output`.
+        /// The item's place in `output` (the message is 1 after a reasoning item, else 0).
         output_index: u32,
-        /// The item, `in_progress`.
-        item: OutputItem,
+        /// The reasoning item or the message, `in_progress`; or a whole function call.
+        item: ResponseOutput,
     },
     /// The reasoning summary's text part starts (empty).
     #[serde(rename = "response.reasoning_summary_part.added")]
@@ -102,7 +102,7 @@ pub enum ResponseEvent {
     ContentPartAdded {
         /// The message id.
         item_id: String,
-        /// The message's place in `output` (1 after a reasoning item, else 0).
+        /// Always 0.
         output_index: u32,
         /// Always 0.
         content_index: u32,
@@ -114,7 +114,7 @@ pub enum ResponseEvent {
     OutputTextDelta {
         /// The message id.
         item_id: String,
-        /// The message's place in `output` (1 after a reasoning item, else 0).
+        /// Always 0.
         output_index: u32,
         /// Always 0.
         content_index: u32,
@@ -128,7 +128,7 @@ pub enum ResponseEvent {
     OutputTextDone {
         /// The message id.
         item_id: String,
-        /// The message's place in `output` (1 after a reasoning item, else 0).
+        /// Always 0.
         output_index: u32,
         /// Always 0.
         content_index: u32,
@@ -142,7 +142,7 @@ pub enum ResponseEvent {
     ContentPartDone {
         /// The message id.
         item_id: String,
-        /// The message's place in `output` (1 after a reasoning item, else 0).
+        /// Always 0.
         output_index: u32,
         /// Always 0.
         content_index: u32,
@@ -152,10 +152,10 @@ pub enum ResponseEvent {
     /// The message is complete.
     #[serde(rename = "response.output_item.done")]
     OutputItemDone {
-        /// Its place in `output`.
+        /// The item's place in `output` (0: the message).
         output_index: u32,
-        /// The whole message.
-        item: OutputItem,
+        /// The whole message, or function call.
+        item: ResponseOutput,
     },
     /// Terminal: the run finished (full output and usage).
     #[serde(rename = "response.completed")]

@@ -12,8 +12,9 @@ pub mod request;
 
 pub use event::{ResponseEvent, ResponseStreamEvent};
 pub use object::{
-    IncompleteDetails, MessageItem, Metadata, OutputItem, OutputText, ReasoningEcho, ReasoningItem,
-    ResponseError, ResponseObject, ResponseStatus, ResponseUsage, SummaryText,
+    FunctionCallItem, IncompleteDetails, Metadata, OutputItem, OutputText, ReasoningEcho,
+    ReasoningItem, ResponseError, ResponseObject, ResponseOutput, ResponseStatus, ResponseUsage,
+    SummaryText,
 };
 pub use request::{
     parse, InputItem, ItemContent, ItemPart, ItemRole, ResponsesInput, ResponsesRequest,

@@ -59,7 +59,7 @@ pub struct ResponseObject {
     pub model: String,
     /// The output items: one assistant message (none before it starts or when a run failed
     /// before any text).
-    pub output: Vec<OutputItem>,
+    pub output: Vec<ResponseOutput>,
     /// Always `true` (OpenAI's default; the agent runs its own tools).
     pub parallel_tool_calls: bool,
     /// The request's `previous_response_id`.
@@ -174,42 +174,69 @@ pub struct TextFormat {
     pub r#type: String,
 }
 
-/// An output item: the agent's work as a reasoning summary (only when the request's progress
-/// level shows it), then the assistant's message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type")]
-pub enum OutputItem {
-    /// `"type": "message"`.
+/// `"type": "message"`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MessageKind {
+    /// The only value we emit.
+    #[default]
     #[serde(rename = "message")]
-    Message(MessageItem),
+    Message,
+}
+
+/// One item of a response's `output`: the agent's work as a reasoning summary (only when the
+/// request's progress level shows it, before the message), the assistant's message, or a call
+/// of one of the caller's function tools (runs whose client tools were run).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ResponseOutput {
+    /// `"type": "message"`.
+    Message(OutputItem),
+    /// `"type": "function_call"`.
+    FunctionCall(FunctionCallItem),
     /// `"type": "reasoning"`.
-    #[serde(rename = "reasoning")]
     Reasoning(ReasoningItem),
 }
 
-/// The assistant's message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MessageItem {
-    /// `msg_<uuid>`.
-    pub id: String,
-    /// `in_progress`, `completed` or `incomplete`.
-    pub status: ResponseStatus,
-    /// Always `assistant`.
-    pub role: AssistantRole,
-    /// The text parts: one `output_text` (none in `response.output_item.added`).
-    pub content: Vec<OutputText>,
+impl From<ReasoningItem> for ResponseOutput {
+    fn from(item: ReasoningItem) -> Self {
+        ResponseOutput::Reasoning(item)
+    }
+}
+
+/// `"type": "reasoning"`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReasoningKind {
+    /// The only value.
+    #[default]
+    #[serde(rename = "reasoning")]
+    Reasoning,
 }
 
 /// The agent's work (tool steps, thinking, approval waits) as one reasoning summary: what
 /// Codex CLI prints as its reasoning summary and the Agents SDK yields as a reasoning item.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReasoningItem {
+    /// Always `reasoning`.
+    #[serde(rename = "type")]
+    pub kind: ReasoningKind,
     /// `rs_<uuid>`.
     pub id: String,
     /// `in_progress` or `completed`.
     pub status: ResponseStatus,
     /// One `summary_text` part (none in `response.output_item.added`).
     pub summary: Vec<SummaryText>,
+}
+
+impl ReasoningItem {
+    /// The reasoning item `id` with `text` (no summary part when `text` is `None`).
+    pub fn new(id: &str, status: ResponseStatus, text: Option<String>) -> Self {
+        ReasoningItem {
+            kind: ReasoningKind::Reasoning,
+            id: id.to_owned(),
+            status,
+            summary: text.map(SummaryText::new).into_iter().collect(),
+        }
+    }
 }
 
 /// `"type": "summary_text"`.
@@ -241,31 +268,95 @@ impl SummaryText {
     }
 }
 
+impl From<OutputItem> for ResponseOutput {
+    fn from(item: OutputItem) -> Self {
+        ResponseOutput::Message(item)
+    }
+}
+
+impl ResponseOutput {
+    /// The message, when this item is one.
+    pub fn message(&self) -> Option<&OutputItem> {
+        match self {
+            ResponseOutput::Message(m) => Some(m),
+            ResponseOutput::FunctionCall(_) | ResponseOutput::Reasoning(_) => None,
+        }
+    }
+}
+
+impl From<FunctionCallItem> for ResponseOutput {
+    fn from(item: FunctionCallItem) -> Self {
+        ResponseOutput::FunctionCall(item)
+    }
+}
+
+/// `"type": "function_call"`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FunctionCallKind {
+    /// The only value.
+    #[default]
+    #[serde(rename = "function_call")]
+    FunctionCall,
+}
+
+/// A `function_call` output item, as openclaw's endpoint and OpenAI write it: the caller runs
+/// the function and sends a `function_call_output` with the same `call_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunctionCallItem {
+    /// Always `function_call`.
+    #[serde(rename = "type")]
+    pub kind: FunctionCallKind,
+    /// The item id, `fc_<...>`.
+    pub id: String,
+    /// The call id the caller answers with.
+    pub call_id: String,
+    /// The function's name (the caller's).
+    pub name: String,
+    /// The arguments, a JSON text.
+    pub arguments: String,
+    /// `completed` (the call is whole when it is sent).
+    pub status: ResponseStatus,
+}
+
+impl FunctionCallItem {
+    /// The item of `call`.
+    pub fn of(call: &crate::gateway::ToolCall) -> Self {
+        FunctionCallItem {
+            kind: FunctionCallKind::FunctionCall,
+            id: format!("fc_{}", call.id),
+            call_id: call.id.clone(),
+            name: call.name.clone(),
+            arguments: call.arguments.clone(),
+            status: ResponseStatus::Completed,
+        }
+    }
+}
+
+/// An output item: the assistant's message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutputItem {
+    /// Always `message`.
+    #[serde(rename = "type")]
+    pub kind: MessageKind,
+    /// `msg_<uuid>`.
+    pub id: String,
+    /// `in_progress`, `completed` or `incomplete`.
+    pub status: ResponseStatus,
+    /// Always `assistant`.
+    pub role: AssistantRole,
+    /// The text parts: one `output_text` (none in `response.output_item.added`).
+    pub content: Vec<OutputText>,
+}
+
 impl OutputItem {
     /// The assistant message `id` with `text` (no content part when `text` is `None`).
     pub fn message(id: &str, status: ResponseStatus, text: Option<String>) -> Self {
-        OutputItem::Message(MessageItem {
+        OutputItem {
+            kind: MessageKind::Message,
             id: id.to_owned(),
             status,
             role: AssistantRole::Assistant,
             content: text.map(OutputText::new).into_iter().collect(),
-        })
-    }
-
-    /// The reasoning item `id` with `text` (no summary part when `text` is `None`).
-    pub fn reasoning(id: &str, status: ResponseStatus, text: Option<String>) -> Self {
-        OutputItem::Reasoning(ReasoningItem {
-            id: id.to_owned(),
-            status,
-            summary: text.map(SummaryText::new).into_iter().collect(),
-        })
-    }
-
-    /// The message, if this item is one.
-    pub fn as_message(&self) -> Option<&MessageItem> {
-        match self {
-            OutputItem::Message(m) => Some(m),
-            OutputItem::Reasoning(_) => None,
         }
     }
 }
@@ -382,15 +473,15 @@ mod tests {
         );
         let empty = OutputItem::message("msg_1", ResponseStatus::InProgress, None);
         assert_eq!(serde_json::to_value(&empty).unwrap()["content"], json!([]));
-        let reasoning =
-            OutputItem::reasoning("rs_1", ResponseStatus::Completed, Some("Ran".into()));
+        let reasoning = ReasoningItem::new("rs_1", ResponseStatus::Completed, Some("Ran".into()));
+        let reasoning = ResponseOutput::from(reasoning);
         assert_eq!(
             serde_json::to_value(&reasoning).unwrap(),
             json!({"type":"reasoning","id":"rs_1","status":"completed",
                    "summary":[{"type":"summary_text","text":"Ran"}]})
         );
-        let back: OutputItem =
-            serde_json::from_value(serde_json::to_value(&item).unwrap()).unwrap();
-        assert_eq!(back, item);
+        let back: ResponseOutput =
+            serde_json::from_value(serde_json::to_value(&reasoning).unwrap()).unwrap();
+        assert_eq!(back, reasoning);
     }
 }

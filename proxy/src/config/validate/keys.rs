@@ -70,6 +70,7 @@ pub fn keys(entries: &[KeyEntry], errors: &mut Vec<String>) -> Vec<KeySpec> {
             max_concurrent_runs: k.max_concurrent_runs,
             session_namespace,
             progress: k.progress,
+            client_tools: k.client_tools,
         });
     }
     out
@@ -109,6 +110,7 @@ mod tests {
             max_concurrent_runs: runs,
             session_namespace: name.into(),
             progress: None,
+            client_tools: None,
         };
         let limits = |keys: Vec<KeySpec>, runs, pct| -> Vec<Option<usize>> {
             share_run_slots(keys, runs, pct)
