@@ -658,6 +658,7 @@ async function caseToolsChoiceRequired() {
     return;
   }
   throw new Fail('tool_choice=required on a gateway without client tools was answered');
+}
 
 async function caseToolSteps() {
   // The agent runs a real tool (the mock LLM's MOCK_TOOL): the step is reasoning before the
