@@ -25,7 +25,7 @@ use clawshim_core::gateway::client::Secret;
 use clawshim_core::gateway::GatewayConfig;
 use clawshim_core::gateway::SessionCleanup;
 
-pub use cli::{Cli, Command, GenKey, ListenerSettings, Settings};
+pub use cli::{Cli, Command, GenKey, ListenerSettings, Settings, TraceFlags};
 
 use crate::front_door::client_ip::TrustedProxies;
 use crate::front_door::connections::ConnectionLimits;
@@ -34,6 +34,7 @@ use crate::front_door::passthrough::Allowlist;
 use crate::front_door::passthrough::ForwardedHeaders;
 use crate::front_door::tls::TlsConfig;
 use crate::ops::telemetry::LogFormat;
+use crate::ops::traces::TraceSettings;
 use crate::run::image_fetch::ImageFetchConfig;
 
 /// Everything clawshim needs, parsed and checked. `Debug` shows no secret: tokens and
@@ -113,6 +114,8 @@ pub struct Config {
     pub warnings: Vec<String>,
     /// Log format.
     pub log_format: LogFormat,
+    /// OTLP trace export; `None`: off.
+    pub traces: Option<TraceSettings>,
     /// The local gateway config file the gateway URL or credential came from, if any.
     pub gateway_discovered_from: Option<PathBuf>,
     /// Remote image URLs: refused, or fetched within these limits.

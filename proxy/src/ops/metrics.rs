@@ -67,6 +67,11 @@ pub struct Metrics {
     pub gateway_frames_received: IntCounter,
     /// `clawshim_gateway_bytes_received_total`: their bytes.
     pub gateway_bytes_received: IntCounter,
+    /// `clawshim_trace_spans_exported_total`: spans the OTLP collector accepted.
+    pub trace_spans_exported: IntCounter,
+    /// `clawshim_trace_spans_dropped_total{reason}`: spans lost (`queue_full`,
+    /// `export_failed`, `shut_down`).
+    pub trace_spans_dropped: IntCounterVec,
 }
 
 // Static names and label sets: registration fails only on a duplicate name, which the
@@ -172,6 +177,17 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "Bytes of the WebSocket text frames received from the gateway."
     )
     .expect("register clawshim_gateway_bytes_received_total"),
+    trace_spans_exported: register_int_counter!(
+        "clawshim_trace_spans_exported_total",
+        "Trace spans the OTLP collector accepted."
+    )
+    .expect("register clawshim_trace_spans_exported_total"),
+    trace_spans_dropped: register_int_counter_vec!(
+        "clawshim_trace_spans_dropped_total",
+        "Trace spans lost: export queue full, export failed (collector down or slow), or after shutdown.",
+        &["reason"]
+    )
+    .expect("register clawshim_trace_spans_dropped_total"),
 }
 });
 

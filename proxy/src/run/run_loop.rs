@@ -16,6 +16,7 @@ use tokio::time::Instant;
 use tracing::debug;
 
 use crate::ops::metrics;
+use crate::ops::traces::spans::RunStart;
 use crate::request::ctx::RequestCtx;
 use crate::request::errors::HttpError;
 use crate::request::respond::{self, Head};
@@ -131,8 +132,14 @@ pub async fn start_run(
     // The request (and its bytes) is dropped when this returns: once accepted, the gateway
     // has it; before, nothing will send it.
     let req = &pending.request;
+    ctx.trace.start_run(RunStart {
+        agent_id: &req.agent_id,
+        session_key: req.session_key.as_str(),
+        model: req.model.as_ref().map(|m| m.model.as_str()),
+    });
     let mut attempt = 0;
     loop {
+        let waiting = ctx.trace.admission_wait();
         let permit = tokio::select! {
             permit = admission.acquire() => permit.map_err(|refusal| overloaded(admission, refusal))?,
             _ = client_gone(session) => {
@@ -140,6 +147,7 @@ pub async fn start_run(
                 return Ok(None);
             }
         };
+        drop(waiting);
         // A refusal before `accepted` stored no idempotency entry on the gateway, so a
         // client's key may be tried again under the same id; otherwise a fresh one.
         let run_id = req.idempotent_id.clone().unwrap_or_default();
@@ -154,6 +162,7 @@ pub async fn start_run(
         };
         match started {
             Ok(run) => {
+                ctx.trace.accepted(run.id().as_str(), attempt);
                 let latency = gateway
                     .accept_waits_for_session_store()
                     .then(|| sent.elapsed());
@@ -214,6 +223,7 @@ pub async fn serve_run(
     loop {
         let flow = tokio::select! {
             event = run.next(deadline) => {
+                ctx.trace.run_event(&event);
                 if let (RunEvent::Failed(e), Some(permit)) = (&event, &ctx.admission) {
                     if admission::is_overload_failure(e) {
                         permit.overloaded();
