@@ -10,6 +10,7 @@
 mod exposure;
 mod keys;
 mod listeners;
+mod traces;
 
 use std::path::Path;
 use std::time::Duration;
@@ -19,12 +20,11 @@ use clawshim_core::gateway::device::DeviceIdentity;
 use clawshim_core::gateway::GatewayConfig;
 
 use super::defaults;
-use super::merge::{Merged, MergedTraces};
+use super::merge::Merged;
 use super::{Config, ConfigError};
 use crate::front_door::client_ip::TrustedProxies;
 use crate::front_door::connections::ConnectionLimits;
 use crate::front_door::passthrough::Allowlist;
-use crate::ops::traces::{parse_headers, Sampling, TraceSettings};
 use crate::run::image_fetch::ImageFetchConfig;
 
 /// Check `m` and build the [`Config`]; `Err` lists every problem found.
@@ -58,7 +58,7 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
         (None, None) => GatewayAuth::None,
     };
     let keys = keys::keys(&m.keys, &mut errors);
-    let traces = traces(&m.traces, &mut errors);
+    let traces = traces::traces(&m.traces, &mut errors);
     // Without `auth.tokens` the gateway's secret is the client credential of the quick start,
     // until [[keys]] exist: then clients have their own, and the gateway's admin secret is
     // accepted only when listed.
@@ -219,64 +219,6 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
             max_bytes: m.images_max_url_bytes,
             timeout: Duration::from_secs(m.images_fetch_timeout_secs.max(1)),
         },
-    })
-}
-
-/// `[traces]`: export is on once an endpoint is set; the traces URL wins over the base URL
-/// (which gets `/v1/traces`), as the OpenTelemetry specification says.
-fn traces(t: &MergedTraces, errors: &mut Vec<String>) -> Option<TraceSettings> {
-    let endpoint = match (
-        t.traces_endpoint.as_deref().filter(|e| !e.is_empty()),
-        t.endpoint.as_deref().filter(|e| !e.is_empty()),
-    ) {
-        (Some(url), _) => url.to_owned(),
-        (None, Some(base)) => format!("{}/v1/traces", base.trim_end_matches('/')),
-        (None, None) => return None,
-    };
-    let mut ok = true;
-    let mut problem = |e: String| {
-        errors.push(format!("traces: {e}"));
-        ok = false;
-    };
-    if t.protocol != "http/protobuf" {
-        problem(format!(
-            "protocol `{}` is not supported: clawshim exports OTLP over HTTP with protobuf \
-             (`http/protobuf`, port 4318 on a collector)",
-            t.protocol
-        ));
-    }
-    match endpoint.parse::<http::Uri>() {
-        Ok(uri) if uri.scheme_str() == Some("http") && uri.host().is_some() => {}
-        Ok(uri) if uri.scheme_str() == Some("https") => problem(format!(
-            "endpoint `{endpoint}`: https is not built in; send to a collector on this host or \
-             network over http (e.g. an OpenTelemetry Collector that forwards over TLS)"
-        )),
-        _ => problem(format!(
-            "endpoint `{endpoint}` is not an http:// URL with a host"
-        )),
-    }
-    let headers = match t.headers.as_deref().map(parse_headers).transpose() {
-        Ok(h) => h.unwrap_or_default(),
-        Err(e) => {
-            problem(format!("headers: {e}"));
-            Vec::new()
-        }
-    };
-    let sampling = match Sampling::parse(&t.sampler, t.sampler_arg.as_deref()) {
-        Ok(s) => s,
-        Err(e) => {
-            problem(e);
-            Sampling::ParentBasedAlwaysOn
-        }
-    };
-    if t.service_name.trim().is_empty() {
-        problem("service name is empty".into());
-    }
-    ok.then(|| TraceSettings {
-        endpoint,
-        headers,
-        service_name: t.service_name.clone(),
-        sampling,
     })
 }
 
