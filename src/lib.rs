@@ -1,5 +1,6 @@
 //! clawshim-core: everything clawshim does that has nothing to do with HTTP serving.
 //!
+//! - [`error`]: [`error::RequestError`], what every reader of request input returns (400).
 //! - [`openai`]: the OpenAI wire types: chat completions (request, response, chunk, error,
 //!   SSE) and the Responses API (`openai::responses`).
 //! - [`prompt`]: turns an OpenAI `messages` array or Responses `input` into the gateway's
@@ -14,6 +15,7 @@
 //! - [`translate`]: turns a run's events into OpenAI chunks or a full response;
 //!   [`responses_translate`] does the same for the Responses API.
 
+pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod gateway;

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use clawshim_core::gateway::client::GatewayAuth;
+use clawshim_core::gateway::GatewayAuth;
 use clawshim_core::gateway::GatewayClient;
 use clawshim_core::response_id::ResponseIdCodec;
 use tokio::sync::Semaphore;

@@ -8,7 +8,7 @@
 //! limit is far above what OpenAI clients send. Over a limit, the request gets a 400 naming
 //! the parameter or header.
 
-use super::RequestError;
+use crate::error::RequestError;
 
 /// Longest `model`, in bytes (OpenAI model ids and `openclaw/<agent>` are far shorter).
 pub const MAX_MODEL_BYTES: usize = 256;

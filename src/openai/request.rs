@@ -24,6 +24,7 @@ use serde_json::{Map, Value};
 
 use super::lean::{skip_map, skip_seq, Loose, LooseVisitor, Shallow};
 use super::limits::{self, MAX_CONTENT_PARTS, MAX_MESSAGES, MAX_MODEL_BYTES, MAX_USER_BYTES};
+use crate::error::RequestError;
 use crate::thinking::ThinkingLevel;
 
 /// Documented OpenAI fields clawshim accepts and ignores (the agent decides tools, sampling,
@@ -273,57 +274,6 @@ impl ContentPart {
             | ContentPart::InputAudio { .. }
             | ContentPart::File { .. }
             | ContentPart::Refusal { .. } => None,
-        }
-    }
-}
-
-/// Why a request body was rejected: an OpenAI-style message and the offending parameter.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct RequestError {
-    /// Human-readable reason, worded like OpenAI's.
-    pub message: String,
-    /// The offending parameter (`messages`, `messages[2].role`, ...), when there is one.
-    pub param: Option<String>,
-}
-
-impl RequestError {
-    /// An error with an OpenAI-style message and the offending parameter.
-    pub(crate) fn new(message: impl Into<String>, param: Option<String>) -> Self {
-        RequestError {
-            message: message.into(),
-            param,
-        }
-    }
-
-    /// `Missing required parameter: '<param>'.`
-    pub(crate) fn missing(param: &str) -> Self {
-        Self::new(
-            format!("Missing required parameter: '{param}'."),
-            Some(param.to_owned()),
-        )
-    }
-
-    /// `Invalid type for '<param>': expected <expected>, but got <type> instead.`
-    pub(crate) fn invalid_type(param: &str, expected: &str, got: &Value) -> Self {
-        Self::wrong_type(param, expected, json_type(got))
-    }
-
-    /// [`Self::invalid_type`] with the type already named.
-    fn wrong_type(param: &str, expected: &str, got: &str) -> Self {
-        Self::new(
-            format!("Invalid type for '{param}': expected {expected}, but got {got} instead."),
-            Some(param.to_owned()),
-        )
-    }
-}
-
-impl From<RequestError> for super::ApiError {
-    fn from(err: RequestError) -> Self {
-        let api = super::ApiError::invalid_request_error(err.message);
-        match err.param {
-            Some(param) => api.with_param(param),
-            None => api,
         }
     }
 }
@@ -1143,18 +1093,6 @@ impl<'de> Deserialize<'de> for ChatMessage {
         };
         seed.deserialize(deserializer)?
             .map_err(|e| de::Error::custom(e.message))
-    }
-}
-
-/// How OpenAI's error messages name a JSON value's type.
-pub(crate) fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

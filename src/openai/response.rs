@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{AssistantRole, Object};
+use super::tags::{AssistantRole, Object};
 use crate::gateway::Usage;
 
 /// A full chat completion (`"object": "chat.completion"`).

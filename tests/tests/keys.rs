@@ -3,7 +3,6 @@
 //! and failed-auth limiting per client IP.
 
 use clawshim_tests::*;
-use futures_util::StreamExt;
 use serde_json::{json, Value};
 
 const KEY: &str = "csk-test-key-one";
@@ -145,12 +144,10 @@ async fn key_concurrent_runs_limit() {
         ),
     )
     .await;
-    let mut body = user_msg("x", "MOCK_HANG");
-    body["stream"] = json!(true);
-    let hanging = chat_as(&shim, KEY, body, &[]).await;
+    let hanging = chat_as(&shim, KEY, stream_msg("x", "MOCK_HANG"), &[]).await;
     assert_eq!(hanging.status(), 200);
-    let mut stream = hanging.bytes_stream();
-    let _ = tokio::time::timeout(WAIT, stream.next()).await.unwrap();
+    let mut stream = BodyReader::new(hanging);
+    stream.chunk().await;
     assert_eq!(
         chat_as(&shim, KEY, user_msg("x", "hi"), &[]).await.status(),
         429

@@ -21,8 +21,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clawshim_core::gateway::client::Secret;
 use clawshim_core::gateway::GatewayConfig;
+use clawshim_core::gateway::Secret;
 use clawshim_core::gateway::SessionCleanup;
 
 pub use cli::{Cli, Command, GenKey, ListenerSettings, Settings, TraceFlags};

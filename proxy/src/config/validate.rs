@@ -15,9 +15,9 @@ mod traces;
 use std::path::Path;
 use std::time::Duration;
 
-use clawshim_core::gateway::client::{GatewayAuth, Secret};
 use clawshim_core::gateway::device::DeviceIdentity;
 use clawshim_core::gateway::GatewayConfig;
+use clawshim_core::gateway::{GatewayAuth, Secret};
 
 use super::defaults;
 use super::merge::Merged;

@@ -114,7 +114,7 @@ pub fn authenticate(header: Option<&[u8]>, store: &KeyStore) -> Option<Principal
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clawshim_core::gateway::client::Secret;
+    use clawshim_core::gateway::Secret;
 
     #[test]
     fn accepts_any_configured_token() {

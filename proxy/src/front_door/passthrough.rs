@@ -9,7 +9,7 @@
 
 use std::net::IpAddr;
 
-use clawshim_core::gateway::client::GatewayAuth;
+use clawshim_core::gateway::GatewayAuth;
 use pingora::http::RequestHeader;
 use pingora::upstreams::peer::HttpPeer;
 use subtle::ConstantTimeEq;
@@ -235,7 +235,7 @@ mod tests {
 
     #[test]
     fn only_clawshims_own_credentials_are_stripped() {
-        use clawshim_core::gateway::client::Secret;
+        use clawshim_core::gateway::Secret;
         use sha2::Digest;
         let key = crate::front_door::keys::KeySpec {
             name: "laptop".into(),

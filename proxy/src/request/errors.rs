@@ -3,10 +3,10 @@
 //! (passthrough) map onto them. [`super::respond`] writes them.
 
 use bytes::Bytes;
+use clawshim_core::error::RequestError;
 use clawshim_core::gateway::GatewayError;
 use clawshim_core::media::MediaError;
 use clawshim_core::openai::error::ApiError;
-use clawshim_core::openai::request::RequestError;
 use clawshim_core::prompt::{InputError, PromptError};
 
 use crate::ops::gateway_status;

@@ -22,8 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use clawshim_core::gateway::client::GatewayAuth;
-use clawshim_core::gateway::GatewayClient;
+use clawshim_core::gateway::{GatewayAuth, GatewayClient};
 use clawshim_core::routing;
 use pingora::proxy::Session;
 use tokio::sync::Semaphore;
@@ -64,19 +63,9 @@ impl EmbeddingsForwarder {
             .no_proxy()
             .timeout(config.gateway.request_timeout.max(Duration::from_secs(60)))
             .redirect(reqwest::redirect::Policy::none());
-        if let Some(roots) = &config.gateway.tls_roots {
-            // The private CA the WebSocket trusts (as in core's connection).
-            let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-                rustls::crypto::ring::default_provider(),
-            ))
-            .with_safe_default_protocol_versions()
-            .map(|b| {
-                b.with_root_certificates(roots.clone())
-                    .with_no_client_auth()
-            });
-            if let Ok(tls) = tls {
-                builder = builder.use_preconfigured_tls(tls);
-            }
+        // The private CA the WebSocket trusts, when one is configured.
+        if let Some(Ok(tls)) = config.gateway.tls_client_config() {
+            builder = builder.use_preconfigured_tls(tls);
         }
         let credential = match &config.gateway.auth {
             GatewayAuth::Token(s) | GatewayAuth::Password(s) => Some(s.expose().to_owned()),

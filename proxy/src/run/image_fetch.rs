@@ -14,8 +14,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use clawshim_core::error::RequestError;
 use clawshim_core::media::{Attachment, MediaError, RemoteImage};
-use clawshim_core::openai::RequestError;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 /// Redirect hops followed per image.

@@ -18,8 +18,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::openai::request::json_type;
-use crate::openai::RequestError;
+use crate::error::{json_type, RequestError};
 use crate::thinking::ThinkingLevel;
 
 /// Documented request fields that are accepted and ignored.

@@ -4,7 +4,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use clawshim_core::gateway::client::GatewayAuth;
+use clawshim_core::gateway::GatewayAuth;
 
 use super::check::Check;
 use crate::config::Config;

@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use clawshim_core::gateway::client::{GatewayAuth, Secret};
+use clawshim_core::gateway::{GatewayAuth, Secret};
 
 use crate::front_door::keys::KeySpec;
 
