@@ -4,7 +4,8 @@
 //!
 //! One chat stream under a client's `traceparent` gives the server span (the client's span
 //! its parent) and `invoke_agent` inside it with the GenAI attributes; a passthrough request
-//! is a plain HTTP span; no prompt, answer or token appears anywhere in what is exported.
+//! is a plain HTTP span; no prompt, answer or token appears anywhere in what is exported; each
+//! request's access line carries its trace id.
 //! Then the collector is killed while requests keep coming: every request still succeeds and
 //! the lost spans are counted in `clawshim_trace_spans_dropped_total`.
 //!
@@ -35,6 +36,32 @@ const PROMPT: &str = "tell me about the violet heron";
 
 const CLIENT_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CLIENT_SPAN: &str = "00f067aa0ba902b7";
+
+/// The log lines, as JSON, kept for the test to read.
+#[derive(Clone, Default)]
+struct LogLines(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogLines {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log lines").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LogLines {
+    /// The trace id of the access line of the request to `path`, once it is written.
+    fn trace_id_of(&self, path: &str) -> Option<String> {
+        let text = String::from_utf8_lossy(&self.0.lock().expect("log lines")).into_owned();
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|l| l["target"] == "clawshim::access" && l["path"] == path)
+            .map(|l| l["trace_id"].as_str().unwrap_or("").to_string())
+    }
+}
 
 /// A span as received, with the service that sent it.
 #[derive(Debug, Clone)]
@@ -239,7 +266,12 @@ async fn requests_and_runs_are_exported_and_a_dead_collector_costs_nothing() {
     .expect("valid config")
     .traces
     .expect("trace export on");
-    let pipeline = telemetry::init(LogFormat::Text, Some(&traces)).expect("pipeline installed");
+    let logs = LogLines::default();
+    let pipeline = {
+        let logs = logs.clone();
+        telemetry::init_writing_to(LogFormat::Json, Some(&traces), move || logs.clone(), false)
+            .expect("pipeline installed")
+    };
 
     let gw = mock(Protocol::V4).await;
     let metrics_port = free_port();
@@ -378,6 +410,16 @@ async fn requests_and_runs_are_exported_and_a_dead_collector_costs_nothing() {
         pass.status.as_ref().map(|s| s.code),
         Some(StatusCode::Error as i32)
     );
+
+    // The access lines name the traces.
+    let access = |path: &'static str| {
+        let logs = logs.clone();
+        poll_until("the access line", move || {
+            std::future::ready(logs.trace_id_of(path).ok_or(path))
+        })
+    };
+    assert_eq!(access("/v1/chat/completions").await, CLIENT_TRACE);
+    assert_eq!(access("/").await, hex(&pass.trace_id));
 
     // Nothing the client wrote or was answered, nor its token.
     for s in &spans {

@@ -5,6 +5,7 @@
 use std::io::IsTerminal;
 
 use tracing_subscriber::filter::Targets;
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
@@ -27,14 +28,32 @@ pub enum LogFormat {
 /// the process and shut it down (or drop it) at exit so queued spans are sent. A pipeline
 /// that cannot start is reported on stderr and serving goes on without it.
 pub fn init(format: LogFormat, traces: Option<&TraceSettings>) -> Option<Traces> {
+    init_writing_to(
+        format,
+        traces,
+        std::io::stderr,
+        std::io::stderr().is_terminal(),
+    )
+}
+
+/// [`init`] with the log lines going to `writer` (colored with `ansi`) instead of stderr.
+pub fn init_writing_to<W>(
+    format: LogFormat,
+    traces: Option<&TraceSettings>,
+    writer: W,
+    ansi: bool,
+) -> Option<Traces>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
     let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     if let Ok(off) = format!("{}=off", traces::TARGET).parse() {
         filter = filter.add_directive(off);
     }
     let lines = tracing_subscriber::fmt::layer()
         .with_target(true)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
+        .with_ansi(ansi)
+        .with_writer(writer);
     let lines: Box<dyn Layer<Registry> + Send + Sync> = match format {
         LogFormat::Text => lines.boxed(),
         LogFormat::Json => lines.json().flatten_event(true).boxed(),
