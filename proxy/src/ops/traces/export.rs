@@ -2,7 +2,7 @@
 //! finished span enters without waiting (full: the span is dropped and counted), and one
 //! thread that sends batches through the exporter. The SDK's own batch processor works the
 //! same way but keeps its drop count to itself; this one counts every lost span in
-//! `clawshim_trace_spans_dropped_total{reason}` (`queue_full`, `export_failed`).
+//! `clawshim_trace_spans_dropped_total{reason}` ([`SpanDrop`]).
 
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, Mutex};
@@ -15,7 +15,7 @@ use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
 use opentelemetry_sdk::Resource;
 
-use crate::ops::metrics;
+use crate::ops::metrics::{self, SpanDrop};
 
 /// How often the thread looks for a flush or shutdown request while no span comes.
 const CONTROL_POLL: Duration = Duration::from_millis(50);
@@ -83,8 +83,10 @@ impl SpanProcessor for CountedBatch {
         }
         match self.spans.try_send(span) {
             Ok(()) => {}
-            Err(TrySendError::Full(_)) => dropped("queue_full", 1),
-            Err(TrySendError::Disconnected(_)) => dropped("shut_down", 1),
+            Err(TrySendError::Full(_)) => metrics::get().spans_dropped(SpanDrop::QueueFull, 1),
+            Err(TrySendError::Disconnected(_)) => {
+                metrics::get().spans_dropped(SpanDrop::ShutDown, 1)
+            }
         }
     }
 
@@ -109,13 +111,6 @@ impl SpanProcessor for CountedBatch {
 
     /// The exporter got the resource before it moved to its thread ([`super::Traces::start`]).
     fn set_resource(&mut self, _resource: &Resource) {}
-}
-
-fn dropped(reason: &str, spans: usize) {
-    metrics::get()
-        .trace_spans_dropped
-        .with_label_values(&[reason])
-        .inc_by(spans as u64);
 }
 
 struct Worker<E> {
@@ -211,7 +206,7 @@ impl<E: SpanExporter> Worker<E> {
         match block_on(self.exporter.export(batch)) {
             Ok(()) => metrics::get().trace_spans_exported.inc_by(count as u64),
             Err(e) => {
-                dropped("export_failed", count);
+                metrics::get().spans_dropped(SpanDrop::ExportFailed, count);
                 tracing::debug!(error = %e, spans = count, "trace export failed; spans dropped");
             }
         }
