@@ -17,6 +17,15 @@ use opentelemetry_sdk::Resource;
 
 use crate::ops::metrics::{self, SpanDrop};
 
+/// Spans the export queue holds; beyond it new spans are dropped (and counted).
+pub const QUEUE_SPANS: usize = 2048;
+/// Spans per export request.
+pub const BATCH_SPANS: usize = 512;
+/// Longest a finished span waits before its batch is sent.
+pub const BATCH_DELAY: Duration = Duration::from_secs(1);
+/// Limit for one export request (connect and answer).
+pub const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// How often the thread looks for a flush or shutdown request while no span comes.
 const CONTROL_POLL: Duration = Duration::from_millis(50);
 
@@ -91,7 +100,7 @@ impl SpanProcessor for CountedBatch {
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        self.ask(Control::Flush, super::EXPORT_TIMEOUT * 2)
+        self.ask(Control::Flush, EXPORT_TIMEOUT * 2)
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
@@ -109,7 +118,7 @@ impl SpanProcessor for CountedBatch {
         answer
     }
 
-    /// The exporter got the resource before it moved to its thread ([`super::Traces::start`]).
+    /// The exporter got the resource before it moved to its thread (`Traces::start`).
     fn set_resource(&mut self, _resource: &Resource) {}
 }
 

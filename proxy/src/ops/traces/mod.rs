@@ -1,7 +1,7 @@
 //! OpenTelemetry traces over OTLP/HTTP (protobuf), off unless a collector endpoint is set.
 //!
 //! `tracing` spans of the target [`TARGET`] (made in [`spans`] only) go through
-//! `tracing-opentelemetry` to the SDK, whose finished spans [`export::CountedBatch`] queues
+//! `tracing-opentelemetry` to the SDK, whose finished spans [`CountedBatch`] queues
 //! (bounded) for one exporter thread that lives as long as the process: a collector that is
 //! down or slow costs requests nothing, and every span it loses is counted in
 //! `clawshim_trace_spans_dropped_total`. Nothing here reads the configuration: the settings
@@ -11,24 +11,16 @@ pub mod export;
 pub mod spans;
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanExporter as _};
 use opentelemetry_sdk::Resource;
 
+use export::{CountedBatch, BATCH_DELAY, BATCH_SPANS, EXPORT_TIMEOUT, QUEUE_SPANS};
+
 /// The `tracing` target of exported spans; no other span is exported.
 pub const TARGET: &str = "clawshim::trace";
-
-/// Spans the export queue holds; beyond it new spans are dropped (and counted).
-pub const QUEUE_SPANS: usize = 2048;
-/// Spans per export request.
-pub const BATCH_SPANS: usize = 512;
-/// Longest a finished span waits before its batch is sent.
-pub const BATCH_DELAY: Duration = Duration::from_secs(1);
-/// Limit for one export request (connect and answer).
-pub const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Which traces are recorded (`OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -186,9 +178,8 @@ impl Traces {
             .map_err(|e| format!("OTLP exporter: {e}"))?;
         // The exporter moves to its thread with the resource it sends with every batch.
         exporter.set_resource(&resource);
-        let processor =
-            export::CountedBatch::start(exporter, QUEUE_SPANS, BATCH_SPANS, BATCH_DELAY)
-                .map_err(|e| format!("OTLP export thread: {e}"))?;
+        let processor = CountedBatch::start(exporter, QUEUE_SPANS, BATCH_SPANS, BATCH_DELAY)
+            .map_err(|e| format!("OTLP export thread: {e}"))?;
         let provider = SdkTracerProvider::builder()
             .with_span_processor(processor)
             .with_sampler(settings.sampling.sampler())
