@@ -12,8 +12,9 @@
 //! - [`gateway`]: the gateway WebSocket protocol (typed frames) and the shared client that
 //!   multiplexes every HTTP request's run over one connection.
 //! - [`private_fs`]: private key files and directories (mode checks, `O_EXCL|O_NOFOLLOW`).
-//! - [`translate`]: turns a run's events into OpenAI chunks or a full response;
-//!   [`responses_translate`] does the same for the Responses API.
+//! - [`run_format`]: what every wire format does with a run's events (one trait, the shared
+//!   reply text rules); [`translate`] implements it for chat completions (chunks or a full
+//!   response), [`responses_translate`] for the Responses API.
 
 pub mod error;
 #[doc(hidden)]
@@ -27,5 +28,6 @@ pub mod prompt;
 pub mod response_id;
 pub mod responses_translate;
 pub mod routing;
+pub mod run_format;
 pub mod thinking;
 pub mod translate;

@@ -9,7 +9,7 @@ use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 
-use crate::front_door::{auth, client_ip, passthrough, ws_login};
+use crate::front_door::{auth, client_ip, connections, passthrough, ws_login};
 use crate::ops::traces::spans::{RequestStart, RequestTrace};
 use crate::ops::{access_log, request_metrics};
 use crate::request::ctx::{request_id, RequestCtx};
@@ -62,6 +62,13 @@ impl ProxyHttp for ClawShim {
         };
         if let Err(err) = result {
             respond::answer(session, ctx, &err).await?;
+        }
+        if ctx.client_gone {
+            // A write failed or timed out, or the client left: close the connection. On
+            // `Ok(true)` pingora would finish the response first, flushing what is buffered
+            // with no write timeout (`HttpSession::finish`), and a client that stays silent
+            // would hold the socket for ever.
+            return Err(respond::client_gone_error());
         }
         Ok(true)
     }
@@ -169,11 +176,18 @@ impl ProxyHttp for ClawShim {
         }
     }
 
+    /// A client that left or stopped reading is not clawshim's error: the access line says
+    /// `client_gone`, no error line.
+    fn suppress_error_log(&self, _session: &Session, ctx: &RequestCtx, _error: &Error) -> bool {
+        ctx.client_gone
+    }
+
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
         let error = ctx.error_kind.or(e.map(|_| "proxy_error"));
         let status = ctx.final_status(session);
         ctx.trace.finish(status, error, ctx.client_gone);
         access_log::log(session, e, ctx);
         request_metrics::observe(session, ctx);
+        connections::request_done(session, self.state.config.connections.idle_timeout);
     }
 }

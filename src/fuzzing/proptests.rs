@@ -409,7 +409,7 @@ proptest! {
 /// The gateway's `normalizeAgentId`, transcribed regex for regex.
 fn gateway_normalize_agent_id(value: &str) -> String {
     // JavaScript's `trim`: white space and line terminators plus the BOM, not U+0085.
-    let trimmed = super::js_trim(value);
+    let trimmed = crate::prompt::js_trim(value);
     if trimmed.is_empty() {
         return "main".to_owned();
     }

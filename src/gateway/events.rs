@@ -14,6 +14,17 @@ pub struct Usage {
     pub total: u64,
 }
 
+impl Usage {
+    /// All input tokens, cached or not: OpenAI counts cached input as input while the
+    /// gateway reports fresh input, cache reads and cache writes apart, so the three are
+    /// summed (both formats' `usage` start from this).
+    pub fn input_total(&self) -> u64 {
+        self.input
+            .saturating_add(self.cache_read)
+            .saturating_add(self.cache_write)
+    }
+}
+
 /// Why a run that ended normally stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StopKind {

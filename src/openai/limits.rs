@@ -20,7 +20,9 @@ pub const MAX_SESSION_HEADER_BYTES: usize = 512;
 pub const MAX_AGENT_HEADER_BYTES: usize = 128;
 /// Most entries in `messages`.
 pub const MAX_MESSAGES: usize = 10_000;
-/// Most content parts across all messages of one request.
+/// Most items in a Responses `input` (as [`MAX_MESSAGES`] for chat).
+pub const MAX_INPUT_ITEMS: usize = 10_000;
+/// Most content parts across all messages (or Responses items) of one request.
 pub const MAX_CONTENT_PARTS: usize = 10_000;
 
 /// `Invalid '<param>': string too long. ...` when `value` is longer than `max` bytes.

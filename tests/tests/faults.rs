@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use clawshim_tests::*;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 #[tokio::test]
 async fn fifty_concurrent_streams_never_mix_replies() {
@@ -334,6 +334,35 @@ async fn a_slow_non_stream_answer_gets_whitespace_keep_alives_before_its_json() 
     let v: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
         v["choices"][0]["message"]["content"],
+        "echo: slow enough for keep-alives"
+    );
+}
+
+#[tokio::test]
+async fn a_slow_non_stream_response_gets_whitespace_keep_alives_before_its_json() {
+    let gw = mock_with(MockOptions {
+        protocol: Protocol::V4,
+        token: Some(TOKEN.into()),
+        chunk_delay: Duration::from_millis(700),
+        ..MockOptions::default()
+    })
+    .await;
+    let shim = Shim::start_with(&gw.url(), |s| s.json_keepalive_secs = Some(1), true).await;
+    let r = client()
+        .post(shim.url("/v1/responses"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"model": "openclaw/main", "input": "slow enough for keep-alives"}))
+        .send()
+        .await
+        .expect("request sent");
+    assert_eq!(r.status(), 200);
+    let body = r.text().await.unwrap();
+    assert!(body.starts_with(' '), "{body:?}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["object"], "response");
+    assert_eq!(v["status"], "completed");
+    assert_eq!(
+        v["output"][0]["content"][0]["text"],
         "echo: slow enough for keep-alives"
     );
 }

@@ -33,7 +33,10 @@ pub fn log(session: &Session, e: Option<&Error>, ctx: &RequestCtx) {
         request_id = %ctx.request_id,
         trace_id = ctx.trace.trace_id().unwrap_or("-"),
         client_gone = ctx.client_gone,
-        error = ctx.error_kind.or(e.map(|_| "proxy_error")).unwrap_or("-"),
+        error = ctx
+            .error_kind
+            .or(e.filter(|_| !ctx.client_gone).map(|_| "proxy_error"))
+            .unwrap_or("-"),
         error_detail = ctx.error_detail.as_deref().unwrap_or("-"),
         "request"
     );

@@ -2,13 +2,12 @@
 //!
 //! [`start_run`] waits for the gateway to accept the run while watching the client;
 //! [`serve_run`] then waits on three things at once: the client leaving, the run's next
-//! event, and the keep-alive tick. A [`RunOutput`] turns events into bytes (one JSON object at the end, or
-//! SSE as they come). Leaving the loop early drops the run, which aborts it on the gateway
+//! event, and the keep-alive tick. A [`RunOutput`] turns events into bytes (the two of
+//! `run_output`: one JSON object at the end, or SSE as they come). Leaving the loop early drops the run, which aborts it on the gateway
 //! (see `clawshim_core::gateway::run`), so no path here has to remember to.
 
+use std::sync::Arc;
 use std::time::Duration;
-
-use bytes::Bytes;
 
 use clawshim_core::gateway::{GatewayClient, Run, RunEvent};
 use pingora::proxy::Session;
@@ -19,8 +18,7 @@ use crate::ops::metrics;
 use crate::ops::traces::spans::RunStart;
 use crate::request::ctx::RequestCtx;
 use crate::request::errors::HttpError;
-use crate::request::respond::{self, Head};
-use crate::run::admission::{self, Admission, Refusal};
+use crate::run::admission::{self, Admission, Overload, Refusal, SessionStore};
 use crate::run::run_setup::PendingRun;
 
 /// Whether the loop keeps serving the run after an output's step (the header, an event, a
@@ -31,49 +29,6 @@ pub enum Serving {
     Continue,
     /// The response is complete, or the client cannot take more: stop.
     Stop,
-}
-
-/// A body write that fails means the client is gone (already recorded): stop quietly.
-pub fn write_or_stop(written: pingora::Result<()>) -> Serving {
-    match written {
-        Ok(()) => Serving::Continue,
-        Err(_) => Serving::Stop,
-    }
-}
-
-/// Open a server-sent-events response: `text/event-stream`, no caching, no proxy buffering.
-/// Without a length pingora frames HTTP/1.1 bodies by closing the connection; chunked keeps
-/// the connection reusable and flushes every event.
-pub async fn open_sse(session: &mut Session, ctx: &mut RequestCtx) -> Result<(), HttpError> {
-    let mut head = Head::new(200, "text/event-stream")
-        .with("cache-control", "no-cache")
-        .with("x-accel-buffering", "no");
-    if !session.as_downstream().is_http2() {
-        head = head.with("transfer-encoding", "chunked");
-    }
-    respond::head(session, ctx, head)
-        .await
-        .map_err(HttpError::client_write)
-}
-
-/// Write the events one run event produced as one flushed body write, and end the response
-/// after the last one.
-pub async fn send_events(
-    session: &mut Session,
-    ctx: &mut RequestCtx,
-    events: Bytes,
-    last: bool,
-) -> Result<Serving, HttpError> {
-    if !events.is_empty() && respond::body(session, ctx, events).await.is_err() {
-        return Ok(Serving::Stop);
-    }
-    if !last {
-        return Ok(Serving::Continue);
-    }
-    respond::end(session, ctx)
-        .await
-        .map_err(HttpError::client_write)?;
-    Ok(Serving::Stop)
 }
 
 /// How a run's events become the response. Errors returned before the output wrote a
@@ -119,9 +74,10 @@ pub trait RunOutput {
 /// `Ok(None)` when the client left before the gateway accepted the run (dropping the start
 /// aborts it). The request is freed when this returns.
 ///
-/// The run first waits for a slot in `admission` (kept in `ctx` until the run is over); an
-/// overload refusal that ran nothing is retried with a fresh run id after a jittered delay,
-/// a bounded number of times (see `admission`).
+/// The run first waits for a slot in `admission` (kept in `ctx` until the run is over, and
+/// on clawdbot until its per-request session is deleted); an overload refusal that ran
+/// nothing is retried with a fresh run id after a jittered delay, a bounded number of times
+/// (see `admission`).
 pub async fn start_run(
     session: &mut Session,
     ctx: &mut RequestCtx,
@@ -140,7 +96,7 @@ pub async fn start_run(
     let mut attempt = 0;
     loop {
         let waiting = ctx.trace.admission_wait();
-        let permit = tokio::select! {
+        let mut permit = tokio::select! {
             permit = admission.acquire() => permit.map_err(|refusal| overloaded(admission, refusal))?,
             _ = client_gone(session) => {
                 ctx.client_gone = true;
@@ -160,18 +116,28 @@ pub async fn start_run(
                 return Ok(None);
             }
         };
+        let store = SessionStore::of(gateway);
         match started {
-            Ok(run) => {
+            Ok(mut run) => {
                 ctx.trace.accepted(run.id().as_str(), attempt);
-                let latency = gateway
-                    .accept_waits_for_session_store()
-                    .then(|| sent.elapsed());
-                permit.accepted(latency);
+                permit.accepted(store, sent.elapsed());
+                let permit = Arc::new(permit);
+                if store == SessionStore::FileLocked {
+                    // clawdbot's `sessions.delete` of the per-request session takes the store
+                    // lock too: the slot stays taken until it is answered.
+                    run.hold_until_cleaned_up(permit.clone());
+                }
                 ctx.admission = Some(permit);
                 return Ok(Some(run));
             }
-            Err(e) if admission::is_overload_refusal(&e) => {
-                permit.overloaded();
+            Err(e) => {
+                let signal = admission::overload_of(&e, store);
+                if let Some(signal) = signal {
+                    permit.overloaded(signal);
+                }
+                if !signal.is_some_and(Overload::ran_nothing) {
+                    return Err(e.into());
+                }
                 drop(permit);
                 if attempt >= admission.settings().max_retries {
                     return Err(e.into());
@@ -188,7 +154,6 @@ pub async fn start_run(
                     }
                 }
             }
-            Err(e) => return Err(e.into()),
         }
     }
 }
@@ -225,9 +190,7 @@ pub async fn serve_run(
             event = run.next(deadline) => {
                 ctx.trace.run_event(&event);
                 if let (RunEvent::Failed(e), Some(permit)) = (&event, &ctx.admission) {
-                    if admission::is_overload_failure(e) {
-                        permit.overloaded();
-                    }
+                    permit.failed(e);
                 }
                 let flow = output.event(session, ctx, event).await?;
                 if let Some(every) = every.filter(|_| output.events_reach_the_client()) {
