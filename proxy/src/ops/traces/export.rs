@@ -241,3 +241,77 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
         thread::park();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
+    use opentelemetry_sdk::trace::SdkTracerProvider;
+
+    /// A collector that does not answer: the first export waits until the test releases it
+    /// (drops `release`); later ones go through.
+    #[derive(Debug)]
+    struct Unanswered {
+        entered: Mutex<SyncSender<()>>,
+        release: Mutex<Receiver<()>>,
+    }
+
+    impl SpanExporter for Unanswered {
+        fn export(
+            &self,
+            _batch: Vec<SpanData>,
+        ) -> impl std::future::Future<Output = OTelSdkResult> + Send {
+            if let Ok(entered) = self.entered.lock() {
+                let _ = entered.try_send(());
+            }
+            if let Ok(release) = self.release.lock() {
+                let _ = release.recv_timeout(Duration::from_secs(20));
+            }
+            std::future::ready(Ok(()))
+        }
+    }
+
+    fn count(reason: SpanDrop) -> u64 {
+        metrics::get()
+            .trace_spans_dropped
+            .with_label_values(&[reason.label()])
+            .get()
+    }
+
+    #[test]
+    fn a_collector_that_does_not_answer_never_holds_a_span_and_the_overflow_is_counted() {
+        let (entered, entered_rx) = mpsc::sync_channel(1);
+        let (release, release_rx) = mpsc::channel::<()>();
+        let exporter = Unanswered {
+            entered: Mutex::new(entered),
+            release: Mutex::new(release_rx),
+        };
+        let processor =
+            CountedBatch::start(exporter, 4, 1, Duration::from_millis(1)).expect("export thread");
+        let provider = SdkTracerProvider::builder()
+            .with_span_processor(processor)
+            .build();
+        let tracer = provider.tracer("test");
+        let full_before = count(SpanDrop::QueueFull);
+        let exported_before = metrics::get().trace_spans_exported.get();
+
+        // The first span's export hangs; four more fill the queue, three more overflow it.
+        tracer.start("first").end();
+        entered_rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the first export started");
+        for _ in 0..7 {
+            tracer.start("waiting").end();
+        }
+        assert_eq!(count(SpanDrop::QueueFull) - full_before, 3);
+
+        // The collector answers again: what was queued is sent, nothing more is lost.
+        drop(release);
+        provider.shutdown().expect("queued spans sent");
+        assert_eq!(
+            metrics::get().trace_spans_exported.get() - exported_before,
+            5
+        );
+        assert_eq!(count(SpanDrop::QueueFull) - full_before, 3);
+    }
+}
