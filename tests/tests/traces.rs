@@ -367,7 +367,8 @@ async fn requests_and_runs_are_exported_and_a_dead_collector_costs_nothing() {
         Some("openclaw")
     );
     assert_eq!(text_of(a, "gen_ai.agent.id").as_deref(), Some("main"));
-    assert_eq!(text_of(a, "gen_ai.agent.name").as_deref(), Some("main"));
+    // The display name the gateway lists for the agent.
+    assert_eq!(text_of(a, "gen_ai.agent.name").as_deref(), Some("Main"));
     let conversation = text_of(a, "gen_ai.conversation.id").expect("conversation id");
     assert!(conversation.starts_with("agent:main:"), "{conversation}");
     assert!(int_of(a, "gen_ai.usage.input_tokens").is_some_and(|n| n > 0));

@@ -88,8 +88,15 @@ pub async fn start_run(
     // The request (and its bytes) is dropped when this returns: once accepted, the gateway
     // has it; before, nothing will send it.
     let req = &pending.request;
+    // The display name comes from the cached agent list (no gateway call), only for a span.
+    let agents = ctx
+        .trace
+        .is_recording()
+        .then(|| gateway.cached_agents())
+        .flatten();
     ctx.trace.start_run(RunStart {
         agent_id: &req.agent_id,
+        agent_name: agents.as_ref().and_then(|a| a.name_of(&req.agent_id)),
         session_key: req.session_key.as_str(),
         model: req.model.as_ref().map(|m| m.model.as_str()),
     });

@@ -58,6 +58,8 @@ pub struct RequestStart<'a> {
 pub struct RunStart<'a> {
     /// The agent's id.
     pub agent_id: &'a str,
+    /// Its display name from the gateway's agent list, when it has one.
+    pub agent_name: Option<&'a str>,
     /// The session key (`gen_ai.conversation.id`).
     pub session_key: &'a str,
     /// The backend model asked for, when the request chose one.
@@ -122,6 +124,11 @@ impl RequestTrace {
         self.trace_id.as_deref()
     }
 
+    /// Whether this request's spans are being made (export on).
+    pub fn is_recording(&self) -> bool {
+        self.request.is_some()
+    }
+
     /// Open `invoke_agent {agent}` inside the request span.
     pub fn start_run(&mut self, run: RunStart<'_>) {
         let Some(request) = &self.request else {
@@ -136,7 +143,7 @@ impl RequestTrace {
             gen_ai.operation.name = "invoke_agent",
             gen_ai.provider.name = PROVIDER,
             gen_ai.agent.id = run.agent_id,
-            gen_ai.agent.name = run.agent_id,
+            gen_ai.agent.name = run.agent_name.unwrap_or(run.agent_id),
             gen_ai.request.model = run.model,
             gen_ai.conversation.id = run.session_key,
         );
