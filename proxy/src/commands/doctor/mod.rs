@@ -14,6 +14,7 @@
 //! from the configuration.
 
 pub mod check;
+pub mod client_tools;
 pub mod clients;
 pub mod config;
 pub mod endpoints;
@@ -80,6 +81,7 @@ pub async fn diagnose(settings: &Settings, env: &dyn Environment, out: &mut dyn 
     }
     report.extend(listeners::check(&config));
     report.add(endpoints::check(&config, env));
+    report.add(client_tools::check(&config, connection.hello.as_deref(), env).await);
     if connected {
         report.add(trial::check(&config).await);
     } else {
