@@ -36,6 +36,8 @@ const PROMPT: &str = "tell me about the violet heron";
 
 const CLIENT_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CLIENT_SPAN: &str = "00f067aa0ba902b7";
+/// The trace of the request with client tools.
+const TOOL_TRACE: &str = "5c0a3e8d2b1f4e6a9d7c8b0a1e2f3d4c";
 
 /// The log lines, as JSON, kept for the test to read.
 #[derive(Clone, Default)]
@@ -431,6 +433,83 @@ async fn requests_and_runs_are_exported_and_a_dead_collector_costs_nothing() {
         }
     }
     assert!(dropped(&metrics).await.values().all(|n| *n == 0.0));
+
+    // A request with client tools runs through the gateway's own HTTP endpoint: the same
+    // invoke_agent span (finish reason `tool_calls`), and no tool argument recorded.
+    let tool_gw = mock_with(MockOptions {
+        http_endpoint: true,
+        ..MockOptions::for_protocol(Protocol::V4)
+    })
+    .await;
+    let tool_shim = Shim::start(&tool_gw.url()).await;
+    let weather = json!({"type": "function", "function": {"name": "get_weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}});
+    let tool_parent = format!("00-{TOOL_TRACE}-{CLIENT_SPAN}-01");
+    let resp = tool_shim
+        .chat_with(
+            json!({"model": "openclaw/main", "tools": [weather], "messages": [
+                {"role": "user", "content": "MOCK_TOOL:get_weather {\"city\":\"Paris\"}"}]}),
+            &[("traceparent", tool_parent.as_str())],
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-clawshim-tools"], "run");
+    let tool_spans = poll_until("the spans of the client-tool run", || {
+        let spans: Vec<Span> = collector
+            .spans()
+            .into_iter()
+            .map(|s| s.span)
+            .filter(|s| hex(&s.trace_id) == TOOL_TRACE)
+            .collect();
+        std::future::ready({
+            let names: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
+            if [
+                "POST /v1/chat/completions",
+                "invoke_agent main",
+                "admission wait",
+            ]
+            .iter()
+            .all(|n| names.contains(n))
+            {
+                Ok(spans)
+            } else {
+                Err(format!("{names:?}"))
+            }
+        })
+    })
+    .await;
+    let named = |name: &str| {
+        tool_spans
+            .iter()
+            .find(|s| s.name == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no span {name}"))
+    };
+    let (tool_server, tool_run) = (
+        named("POST /v1/chat/completions"),
+        named("invoke_agent main"),
+    );
+    assert_eq!(tool_run.parent_span_id, tool_server.span_id);
+    assert_eq!(named("admission wait").parent_span_id, tool_run.span_id);
+    let a = &tool_run.attributes;
+    assert_eq!(
+        text_of(a, "gen_ai.operation.name").as_deref(),
+        Some("invoke_agent")
+    );
+    match value_of(a, "gen_ai.response.finish_reasons") {
+        Some(Any::ArrayValue(reasons)) => assert_eq!(
+            reasons.values[0].value,
+            Some(Any::StringValue("tool_calls".into()))
+        ),
+        other => panic!("finish reasons: {other:?}"),
+    }
+    assert_eq!(tool_run.events[0].name, "accepted");
+    for span in &tool_spans {
+        for text in strings_of(span) {
+            assert!(!text.contains("Paris"), "tool argument in {text}");
+        }
+    }
+    drop(tool_shim);
 
     // The collector dies while requests keep coming: all of them succeed, and the spans that
     // could not be sent are counted.

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use clawshim_core::gateway::{GatewayClient, Run, RunEvent};
+use clawshim_core::gateway::{GatewayClient, Run, RunEvent, RunRequest};
 use pingora::proxy::Session;
 use tokio::time::Instant;
 use tracing::debug;
@@ -88,18 +88,7 @@ pub async fn start_run(
     // The request (and its bytes) is dropped when this returns: once accepted, the gateway
     // has it; before, nothing will send it.
     let req = &pending.request;
-    // The display name comes from the cached agent list (no gateway call), only for a span.
-    let agents = ctx
-        .trace
-        .is_recording()
-        .then(|| gateway.cached_agents())
-        .flatten();
-    ctx.trace.start_run(RunStart {
-        agent_id: &req.agent_id,
-        agent_name: agents.as_ref().and_then(|a| a.name_of(&req.agent_id)),
-        session_key: req.session_key.as_str(),
-        model: req.model.as_ref().map(|m| m.model.as_str()),
-    });
+    trace_run(ctx, gateway, req);
     let mut attempt = 0;
     loop {
         let waiting = ctx.trace.admission_wait();
@@ -163,6 +152,22 @@ pub async fn start_run(
             }
         }
     }
+}
+
+/// Open the request's `invoke_agent` span for `req` (both run sources call this first). The
+/// agent's display name comes from the cached agent list (no gateway call), only for a span.
+pub(crate) fn trace_run(ctx: &mut RequestCtx, gateway: &GatewayClient, req: &RunRequest) {
+    let agents = ctx
+        .trace
+        .is_recording()
+        .then(|| gateway.cached_agents())
+        .flatten();
+    ctx.trace.start_run(RunStart {
+        agent_id: &req.agent_id,
+        agent_name: agents.as_ref().and_then(|a| a.name_of(&req.agent_id)),
+        session_key: req.session_key.as_str(),
+        model: req.model.as_ref().map(|m| m.model.as_str()),
+    });
 }
 
 /// The answer when queueing cannot help: retry after about one queue wait's share.

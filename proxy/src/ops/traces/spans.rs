@@ -129,11 +129,15 @@ impl RequestTrace {
         self.request.is_some()
     }
 
-    /// Open `invoke_agent {agent}` inside the request span.
+    /// Open `invoke_agent {agent}` inside the request span; a request has one run span (a
+    /// run that moves from the gateway's HTTP endpoint to the WebSocket keeps its first).
     pub fn start_run(&mut self, run: RunStart<'_>) {
         let Some(request) = &self.request else {
             return;
         };
+        if self.run.is_some() {
+            return;
+        }
         let span = tracing::info_span!(
             target: TARGET,
             parent: request,
@@ -199,6 +203,7 @@ impl RequestTrace {
                     span.set_attribute("gen_ai.usage.output_tokens", saturating_i64(usage.output));
                 }
                 let reason = match outcome.stop {
+                    _ if !outcome.tool_calls.is_empty() => "tool_calls",
                     StopKind::Completed | StopKind::Aborted => "stop",
                     StopKind::TimedOut => "length",
                 };
