@@ -16,6 +16,12 @@ pub const IMAGES_ALLOW_URLS: bool = false;
 pub const IMAGES_MAX_URL_BYTES: u64 = 10 << 20;
 /// One image fetch, seconds.
 pub const IMAGES_FETCH_TIMEOUT_SECS: u64 = 10;
+/// OTLP transport (the only one built in).
+pub const OTLP_PROTOCOL: &str = "http/protobuf";
+/// `service.name` of exported spans.
+pub const OTEL_SERVICE_NAME: &str = "clawshim";
+/// Follow a client's sampling decision, else record every trace.
+pub const OTEL_TRACES_SAMPLER: &str = "parentbased_always_on";
 /// Plain HTTP listener.
 pub const LISTEN: &str = "127.0.0.1:8790";
 /// Gateway WebSocket: the gateway's default port on this host.

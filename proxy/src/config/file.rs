@@ -38,6 +38,9 @@ pub struct FileConfig {
     /// `[images]`.
     #[serde(default)]
     pub images: ImagesSection,
+    /// `[traces]`: OTLP trace export (the `OTEL_*` variables' keys).
+    #[serde(default)]
+    pub traces: TracesSection,
     /// clawshim's own API keys (`[[keys]]`), stored as SHA-256 hashes.
     #[serde(default)]
     pub keys: Vec<KeyEntry>,
@@ -180,6 +183,26 @@ pub struct ImagesSection {
     pub max_url_bytes: Option<u64>,
     /// Limit for one fetch (connect, redirects and body), seconds.
     pub fetch_timeout_secs: Option<u64>,
+}
+
+/// `[traces]`: OpenTelemetry trace export over OTLP/HTTP (off while no endpoint is set).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TracesSection {
+    /// Collector base URL (`OTEL_EXPORTER_OTLP_ENDPOINT`); `/v1/traces` is appended.
+    pub endpoint: Option<String>,
+    /// Full traces URL (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`), used as written.
+    pub traces_endpoint: Option<String>,
+    /// `name=value,...` headers sent with each export (`OTEL_EXPORTER_OTLP_HEADERS`).
+    pub headers: Option<String>,
+    /// Transport (`OTEL_EXPORTER_OTLP_PROTOCOL`): only `http/protobuf`.
+    pub protocol: Option<String>,
+    /// `service.name` (`OTEL_SERVICE_NAME`).
+    pub service_name: Option<String>,
+    /// Sampler (`OTEL_TRACES_SAMPLER`), e.g. `parentbased_traceidratio`.
+    pub sampler: Option<String>,
+    /// Sampler argument (`OTEL_TRACES_SAMPLER_ARG`), e.g. `0.1`.
+    pub sampler_arg: Option<String>,
 }
 
 /// `[server]`.

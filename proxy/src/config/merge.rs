@@ -10,12 +10,12 @@
 
 use std::path::PathBuf;
 
-use super::cli::{ListenerSettings, Settings};
+use super::cli::{ListenerSettings, Settings, TraceFlags};
 use super::defaults;
 use super::discover::{self, LocalAuth, LocalGateway};
 use super::file::{
     AuthSection, FileConfig, GatewaySection, ImagesSection, KeyEntry, LimitsSection,
-    PassthroughSection, ServerSection, TlsSection,
+    PassthroughSection, ServerSection, TlsSection, TracesSection,
 };
 use clawshim_core::gateway::{ProgressLevel, SessionCleanup};
 
@@ -140,6 +140,27 @@ pub struct Merged {
     pub images_max_url_bytes: u64,
     /// One image fetch, seconds (file only).
     pub images_fetch_timeout_secs: u64,
+    /// Trace export settings, as written.
+    pub traces: MergedTraces,
+}
+
+/// `[traces]` after precedence, as written (checked by [`super::validate`]).
+#[derive(Debug)]
+pub struct MergedTraces {
+    /// Collector base URL.
+    pub endpoint: Option<String>,
+    /// Full traces URL.
+    pub traces_endpoint: Option<String>,
+    /// `name=value,...` headers (values may be secrets: never logged).
+    pub headers: Option<String>,
+    /// Transport.
+    pub protocol: String,
+    /// `service.name`.
+    pub service_name: String,
+    /// Sampler name.
+    pub sampler: String,
+    /// Sampler argument.
+    pub sampler_arg: Option<String>,
 }
 
 /// Whether flags, env or the file set a gateway credential (even an empty one, which
@@ -210,6 +231,16 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
                 upgrade_sock,
                 pid_file,
                 upgrade,
+            },
+        traces:
+            TraceFlags {
+                otlp_endpoint,
+                otlp_traces_endpoint,
+                otlp_headers,
+                otlp_protocol,
+                otel_service_name,
+                otel_traces_sampler,
+                otel_traces_sampler_arg,
             },
     } = settings.clone();
     let FileConfig {
@@ -286,6 +317,16 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
                 fetch_timeout_secs,
             },
         keys,
+        traces:
+            TracesSection {
+                endpoint: file_otlp_endpoint,
+                traces_endpoint: file_otlp_traces_endpoint,
+                headers: file_otlp_headers,
+                protocol: file_otlp_protocol,
+                service_name: file_service_name,
+                sampler: file_sampler,
+                sampler_arg: file_sampler_arg,
+            },
     } = file;
 
     let explicit_url = gateway_url.or(url);
@@ -447,6 +488,21 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
         images_max_url_bytes: max_url_bytes.unwrap_or(defaults::IMAGES_MAX_URL_BYTES),
         images_fetch_timeout_secs: fetch_timeout_secs
             .unwrap_or(defaults::IMAGES_FETCH_TIMEOUT_SECS),
+        traces: MergedTraces {
+            endpoint: otlp_endpoint.or(file_otlp_endpoint),
+            traces_endpoint: otlp_traces_endpoint.or(file_otlp_traces_endpoint),
+            headers: otlp_headers.or(file_otlp_headers),
+            protocol: otlp_protocol
+                .or(file_otlp_protocol)
+                .unwrap_or_else(|| defaults::OTLP_PROTOCOL.into()),
+            service_name: otel_service_name
+                .or(file_service_name)
+                .unwrap_or_else(|| defaults::OTEL_SERVICE_NAME.into()),
+            sampler: otel_traces_sampler
+                .or(file_sampler)
+                .unwrap_or_else(|| defaults::OTEL_TRACES_SAMPLER.into()),
+            sampler_arg: otel_traces_sampler_arg.or(file_sampler_arg),
+        },
     }
 }
 
