@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use clawshim_core::gateway::Secret;
+use clawshim_core::gateway::{ProgressLevel, Secret};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -29,6 +29,8 @@ pub struct ApiKey {
     rate: Option<Mutex<TokenBucket>>,
     /// Concurrent runs, when limited.
     streams: Option<Arc<Semaphore>>,
+    /// The most of the agent's work its requests see; `None` = the server's setting.
+    pub progress: Option<ProgressLevel>,
 }
 
 /// Settings of one key, as validated config.
@@ -41,6 +43,8 @@ pub struct KeySpec {
     pub max_concurrent_runs: Option<usize>,
     /// Checked by `clawshim_core::routing::check_namespace`, unique across keys.
     pub session_namespace: String,
+    /// The most of the agent's work the key's requests see (`None`: the server's setting).
+    pub progress: Option<ProgressLevel>,
     pub client_tools: Option<crate::run::client_tools::mode::ClientToolsMode>,
 }
 
@@ -59,6 +63,7 @@ impl ApiKey {
             streams: spec
                 .max_concurrent_runs
                 .map(|n| Arc::new(Semaphore::new(n))),
+            progress: spec.progress,
         }
     }
 
@@ -109,6 +114,15 @@ pub enum Principal {
 }
 
 impl Principal {
+    /// The most of the agent's work this caller's requests may see: the key's own setting,
+    /// else the server's (`server_progress`).
+    pub fn progress_ceiling(&self, server_progress: ProgressLevel) -> ProgressLevel {
+        match self {
+            Principal::Shared => server_progress,
+            Principal::Key(k) => k.progress.unwrap_or(server_progress),
+        }
+    }
+
     /// The key name for logs and metrics.
     pub fn name(&self) -> Option<&str> {
         match self {
@@ -288,6 +302,7 @@ mod tests {
             max_concurrent_runs: Some(1),
             client_tools: None,
             session_namespace: name.into(),
+            progress: None,
         }
     }
 

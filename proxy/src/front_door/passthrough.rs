@@ -244,6 +244,7 @@ mod tests {
             requests_per_minute: None,
             max_concurrent_runs: None,
             session_namespace: "laptop".into(),
+            progress: None,
             client_tools: None,
         };
         let keys = KeyStore::new(vec![Secret::new("own"), Secret::new("gw")], &[key]);

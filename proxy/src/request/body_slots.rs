@@ -165,6 +165,7 @@ mod tests {
             requests_per_minute: None,
             max_concurrent_runs: None,
             session_namespace: name.into(),
+            progress: None,
             client_tools: None,
         })))
     }

@@ -12,7 +12,7 @@
 //! `server_busy` (413 if it could never fit), so runs waiting for the gateway cannot take the
 //! process's memory.
 
-use clawshim_core::gateway::RunRequest;
+use clawshim_core::gateway::{ProgressLevel, RunRequest};
 use clawshim_core::media;
 use clawshim_core::model_override::select_model_override;
 use clawshim_core::prompt::RunInput;
@@ -55,6 +55,8 @@ pub struct PreparedRun {
     pub deadline: tokio::time::Instant,
     /// The run slots; keep until the run is over.
     pub slots: RunSlots,
+    /// How much of the agent's work the response shows.
+    pub progress: ProgressLevel,
 }
 
 /// A run's request with the bytes it holds; dropped once the gateway accepted the run.
@@ -141,6 +143,11 @@ pub async fn prepare(
         principal,
     )?;
 
+    let progress = crate::run::progress::level(
+        principal.progress_ceiling(app.config.progress),
+        header_str(session, crate::run::progress::HEADER).as_deref(),
+    )?;
+
     let RunInput {
         prompt,
         mut attachments,
@@ -187,6 +194,7 @@ pub async fn prepare(
                 thinking: ask.thinking,
                 model,
                 idempotent_id,
+                progress,
             },
             _bytes: bytes,
         },
@@ -195,5 +203,6 @@ pub async fn prepare(
             _run: run_slot,
             _key: key_slot,
         },
+        progress,
     })
 }

@@ -69,6 +69,7 @@ pub fn keys(entries: &[KeyEntry], errors: &mut Vec<String>) -> Vec<KeySpec> {
             requests_per_minute: k.requests_per_minute,
             max_concurrent_runs: k.max_concurrent_runs,
             session_namespace,
+            progress: k.progress,
             client_tools: k.client_tools,
         });
     }
@@ -108,6 +109,7 @@ mod tests {
             requests_per_minute: None,
             max_concurrent_runs: runs,
             session_namespace: name.into(),
+            progress: None,
             client_tools: None,
         };
         let limits = |keys: Vec<KeySpec>, runs, pct| -> Vec<Option<usize>> {
