@@ -19,9 +19,8 @@ use crate::request::body;
 use crate::request::body_slots::Reader;
 use crate::request::ctx::RequestCtx;
 use crate::request::errors::HttpError;
-use crate::run::client_tools::{self, Format, ToolStart};
-use crate::run::run_loop::{serve_run, start_run};
-use crate::run::run_output::{JsonOutput, SseItem, SseOutput};
+use crate::run::client_tools::{self, Format};
+use crate::run::run_output::{serve_in, SseItem};
 use crate::run::run_setup::{self, PreparedRun, RunAsk};
 use crate::state::ProxyState;
 
@@ -86,46 +85,28 @@ pub async fn serve(
         slots: _slots,
         progress: _,
     } = prepared;
-    let started = match &tools.plan {
-        Some(plan) => {
-            let socket_prompt = || prompt::build_chat_input(&req.messages).map(|i| i.prompt);
-            client_tools::start(
-                session,
-                ctx,
-                &app.tool_runs,
-                &app.admission,
-                &app.gateway,
-                &mut pending.request,
-                plan,
-                socket_prompt,
-            )
-            .await?
-        }
-        None => ToolStart::UseSocket,
-    };
+    let socket_prompt = || prompt::build_chat_input(&req.messages).map(|i| i.prompt);
+    let started = client_tools::start(
+        session,
+        ctx,
+        &app.tool_runs,
+        &app.admission,
+        &app.gateway,
+        &mut pending.request,
+        tools.plan.as_ref(),
+        socket_prompt,
+    )
+    .await?;
     // The parsed messages are in the run's request now; the request goes once accepted.
     drop(req);
-    let run = match started {
-        ToolStart::Run(run) => {
-            drop(pending);
-            Some(*run)
-        }
-        ToolStart::ClientGone => None,
-        ToolStart::UseSocket => {
-            start_run(session, ctx, &app.gateway, &app.admission, pending).await?
-        }
-    };
+    let run = started
+        .into_run(session, ctx, &app.gateway, &app.admission, pending)
+        .await?;
     let Some(run) = run else {
         return Ok(());
     };
     let format = ChatTranslator::new(meta, include_usage);
-    if stream {
-        let mut output = SseOutput::new(format, app.config.keepalive);
-        serve_run(session, ctx, run, deadline, &mut output).await
-    } else {
-        let mut output = JsonOutput::new(format, app.config.json_keepalive);
-        serve_run(session, ctx, run, deadline, &mut output).await
-    }
+    serve_in(session, ctx, run, deadline, format, stream, &app.config).await
 }
 
 /// Chat's stream items as server-sent events: `data: <chunk>`, an error as `data:` with the

@@ -32,6 +32,8 @@ use tokio::time::Instant;
 use crate::request::ctx::RequestCtx;
 use crate::request::errors::HttpError;
 use crate::run::admission::{Admission, SessionStore};
+use crate::run::run_loop;
+use crate::run::run_setup::PendingRun;
 
 pub mod mode;
 pub mod source;
@@ -219,8 +221,33 @@ pub enum ToolStart {
     UseSocket,
 }
 
-/// Starts a request that has a tool `plan` through the gateway's endpoint; when the endpoint
-/// turns out to be off, prepares it for the WebSocket instead: its `tool_choice` must not
+impl ToolStart {
+    /// The run to serve: the one the gateway's endpoint started, else `pending` started over
+    /// the WebSocket ([`run_loop::start_run`]); `None` when the client left first. The
+    /// request of an endpoint run is freed here: the endpoint has it.
+    pub async fn into_run(
+        self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        gateway: &GatewayClient,
+        admission: &Admission,
+        pending: PendingRun,
+    ) -> Result<Option<Run>, HttpError> {
+        match self {
+            ToolStart::Run(run) => {
+                drop(pending);
+                Ok(Some(*run))
+            }
+            ToolStart::ClientGone => Ok(None),
+            ToolStart::UseSocket => {
+                run_loop::start_run(session, ctx, gateway, admission, pending).await
+            }
+        }
+    }
+}
+
+/// Starts a request that has a tool `plan` through the gateway's endpoint (without a plan:
+/// [`ToolStart::UseSocket`]); when the endpoint turns out to be off, prepares it for the WebSocket instead: its `tool_choice` must not
 /// need the tools (else the 400 of [`Decision::ignored`]), the header says they were
 /// ignored, and the run's prompt is `socket_prompt`'s (the transcript as clawshim writes it
 /// for the `agent` method).
@@ -235,9 +262,12 @@ pub async fn start(
     admission: &Admission,
     gateway: &GatewayClient,
     req: &mut RunRequest,
-    plan: &ClientTools,
+    plan: Option<&ClientTools>,
     socket_prompt: impl FnOnce() -> Result<AgentPrompt, InputError>,
 ) -> Result<ToolStart, HttpError> {
+    let Some(plan) = plan else {
+        return Ok(ToolStart::UseSocket);
+    };
     let started = start_http(tool_runs, session, ctx, admission, gateway, req, plan).await?;
     Ok(match started {
         Started::Run(run) => ToolStart::Run(run),

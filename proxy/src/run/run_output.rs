@@ -12,16 +12,18 @@
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use clawshim_core::gateway::RunEvent;
+use clawshim_core::gateway::{Run, RunEvent};
 use clawshim_core::openai::sse;
 use clawshim_core::run_format::RunFormat;
 use pingora::proxy::Session;
 use serde::Serialize;
+use tokio::time::Instant;
 
+use crate::config::Config;
 use crate::request::ctx::RequestCtx;
 use crate::request::errors::HttpError;
 use crate::request::respond::{self, Head};
-use crate::run::run_loop::{RunOutput, Serving};
+use crate::run::run_loop::{serve_run, RunOutput, Serving};
 
 /// How one stream item of a format is written as server-sent events.
 pub trait SseItem {
@@ -276,5 +278,30 @@ where
         }
         let written = respond::body(session, ctx, sse::KEEP_ALIVE).await;
         Ok(write_or_stop(written))
+    }
+}
+
+/// Serve `run` in `format`: as server-sent events when the client asked for a stream (with
+/// `config.keepalive` comments), else as one JSON answer (`config.json_keepalive`).
+pub async fn serve_in<F>(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    run: Run,
+    deadline: Instant,
+    format: F,
+    stream: bool,
+    config: &Config,
+) -> Result<(), HttpError>
+where
+    F: RunFormat,
+    F::Answer: Serialize,
+    F::Item: SseItem,
+{
+    if stream {
+        let mut output = SseOutput::new(format, config.keepalive);
+        serve_run(session, ctx, run, deadline, &mut output).await
+    } else {
+        let mut output = JsonOutput::new(format, config.json_keepalive);
+        serve_run(session, ctx, run, deadline, &mut output).await
     }
 }
