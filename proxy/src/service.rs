@@ -48,7 +48,7 @@ impl ProxyHttp for ClawShim {
         let allow = config.passthrough.then_some(&config.passthrough_allow);
         let req = session.req_header();
         ctx.route = table::classify(&req.method, req.uri.path(), allow);
-        let result = match auth::authorize(session, ctx, &self.state) {
+        let result = match auth::authorize(session, ctx, &self.state).await {
             Ok(_) if ctx.route == Route::Passthrough => return Ok(false),
             Ok(principal) => routes::serve(session, ctx, &self.state, principal).await,
             Err(e) => Err(e),
@@ -94,7 +94,7 @@ impl ProxyHttp for ClawShim {
     ) -> Result<()> {
         ctx.status = upstream_response.status.as_u16();
         if ctx.status == 401 {
-            auth::count_gateway_refusal(ctx, &self.state);
+            auth::count_gateway_refusal(ctx, &self.state).await;
         }
         upstream_response.insert_header("x-request-id", ctx.request_id.as_str())?;
         Ok(())

@@ -13,6 +13,7 @@ use crate::front_door::keys::KeyStore;
 use crate::routes::embeddings::EmbeddingsForwarder;
 use crate::run::admission::Admission;
 use crate::run::image_fetch::ImageFetcher;
+use crate::shared_state::SharedState;
 
 /// Service-wide state shared by every request.
 pub struct ProxyState {
@@ -30,6 +31,9 @@ pub struct ProxyState {
     pub keys: KeyStore,
     /// Failed-auth counts per client IP.
     pub failed_auth: FailedAuthLimiter,
+    /// Rate, run slots, failed-auth counts and Idempotency-Key readers shared with the
+    /// other instances (Redis), when configured.
+    pub shared: SharedState,
     /// Remote image URLs: fetched or refused.
     pub images: ImageFetcher,
     /// Issues and checks response ids (`previous_response_id`).
@@ -49,6 +53,7 @@ impl ProxyState {
             admission: Admission::new(config.admission.clone()),
             keys: KeyStore::new(config.api_tokens.clone(), &config.keys),
             failed_auth: FailedAuthLimiter::new(config.max_failed_auth, config.failed_auth_window),
+            shared: SharedState::new(&config.shared_state),
             images: ImageFetcher::new(&config.images),
             response_ids: response_id_codec(&config.gateway.auth),
             gateway,

@@ -38,6 +38,9 @@ pub struct FileConfig {
     /// `[images]`.
     #[serde(default)]
     pub images: ImagesSection,
+    /// `[state]`.
+    #[serde(default)]
+    pub state: StateSection,
     /// clawshim's own API keys (`[[keys]]`), stored as SHA-256 hashes.
     #[serde(default)]
     pub keys: Vec<KeyEntry>,
@@ -151,6 +154,20 @@ pub struct ImagesSection {
     pub max_url_bytes: Option<u64>,
     /// Limit for one fetch (connect, redirects and body), seconds.
     pub fetch_timeout_secs: Option<u64>,
+}
+
+/// `[state]`: state shared by several clawshims (Redis).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateSection {
+    /// `redis://` or `rediss://` URL, password included (default: none).
+    pub redis_url: Option<String>,
+    /// Longest a request waits on one Redis operation, milliseconds.
+    pub timeout_ms: Option<u64>,
+    /// Start of every key name.
+    pub key_prefix: Option<String>,
+    /// Seconds a run slot lease lives without renewal.
+    pub lease_ttl_secs: Option<u64>,
 }
 
 /// `[server]`.

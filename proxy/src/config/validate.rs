@@ -10,6 +10,7 @@
 mod exposure;
 mod keys;
 mod listeners;
+mod state;
 
 use std::path::Path;
 use std::time::Duration;
@@ -150,6 +151,14 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
     }
     gateway.sockets = m.gateway_sockets;
 
+    let shared_state = state::shared_state(
+        m.redis_url,
+        m.state_timeout_ms,
+        m.state_key_prefix,
+        m.state_lease_ttl_secs,
+        &mut errors,
+    );
+
     if !errors.is_empty() {
         return Err(ConfigError(errors));
     }
@@ -204,6 +213,7 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
             max_bytes: m.images_max_url_bytes,
             timeout: Duration::from_secs(m.images_fetch_timeout_secs.max(1)),
         },
+        shared_state,
     })
 }
 

@@ -1,14 +1,17 @@
 //! Client authentication: `Authorization: Bearer <token>` checked against the shared tokens
 //! and API keys (constant time, see [`KeyStore::authenticate`]), behind the failed-auth
 //! limiter, then the key's request rate. Runs in `request_filter`, before any body is read
-//! or gateway call is made.
+//! or gateway call is made. With shared state (`state.redis_url`) the failed-auth count and
+//! the rate are the fleet's ([`crate::shared_state`]); the local counts are kept too and
+//! decide whenever Redis does not answer within its bound.
 
 use std::net::IpAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use pingora::proxy::Session;
 
-use crate::front_door::keys::{KeyStore, Principal};
+use crate::front_door::failed_auth::Bucket;
+use crate::front_door::keys::{ApiKey, KeyStore, Principal};
 use crate::request::ctx::RequestCtx;
 use crate::request::errors::HttpError;
 use crate::routes::table::Route;
@@ -19,37 +22,53 @@ use crate::state::ProxyState;
 /// the limiter: the gateway authenticates it, and its 401s count as failures
 /// ([`count_gateway_refusal`]), so the gateway's login cannot be guessed through clawshim
 /// either.
-pub fn authorize(
+pub async fn authorize(
     session: &Session,
     ctx: &mut RequestCtx,
     state: &ProxyState,
 ) -> Result<Option<Principal>, HttpError> {
     if ctx.route == Route::Passthrough {
-        return check_failed_auth(limiter_key(ctx), state).map(|()| None);
+        return check_failed_auth(limiter_key(ctx), state)
+            .await
+            .map(|()| None);
     }
     if !ctx.route.needs_auth() {
         return Ok(None);
     }
     let ip = limiter_key(ctx);
-    let now = Instant::now();
-    check_failed_auth(ip, state)?;
+    check_failed_auth(ip, state).await?;
     let header = session
         .req_header()
         .headers
         .get("authorization")
         .map(|v| v.as_bytes());
     let Some(principal) = authenticate(header, &state.keys) else {
-        state.failed_auth.record_failure(ip, now);
+        record_failure(ip, state).await;
         return Err(HttpError::Unauthorized);
     };
     ctx.key_name = principal.name().map(str::to_owned);
     if let Principal::Key(key) = &principal {
-        key.take_request()
+        take_request(key, state)
+            .await
             .map_err(|retry| HttpError::TooManyRequests {
                 retry_after_secs: retry.as_secs().max(1),
             })?;
     }
     Ok(Some(principal))
+}
+
+/// One request of the key's rate: the fleet's verdict when shared state answers, else the
+/// local bucket's. The local bucket is charged either way, so a fallback starts from this
+/// instance's recent traffic rather than a full bucket.
+async fn take_request(key: &ApiKey, state: &ProxyState) -> Result<(), Duration> {
+    let Some(per_minute) = key.requests_per_minute() else {
+        return Ok(());
+    };
+    let local = key.take_request();
+    match state.shared.take_request(&key.name, per_minute).await {
+        Some(shared) => shared,
+        None => local,
+    }
 }
 
 /// The principal a route that needs auth is served as. None there would be a bug in
@@ -59,10 +78,21 @@ pub fn require_principal(principal: Option<Principal>) -> Result<Principal, Http
 }
 
 /// A refused gateway login through passthrough counts like a refused key.
-pub fn count_gateway_refusal(ctx: &RequestCtx, state: &ProxyState) {
-    state
-        .failed_auth
-        .record_failure(limiter_key(ctx), Instant::now());
+pub async fn count_gateway_refusal(ctx: &RequestCtx, state: &ProxyState) {
+    record_failure(limiter_key(ctx), state).await;
+}
+
+/// One failure of `ip`'s bucket, locally and (when configured) fleet-wide.
+async fn record_failure(ip: IpAddr, state: &ProxyState) {
+    let limiter = &state.failed_auth;
+    limiter.record_failure(ip, Instant::now());
+    if limiter.max_failures() > 0 {
+        let bucket = Bucket::of(ip).to_bytes();
+        state
+            .shared
+            .failed_auth_record(&bucket, limiter.window())
+            .await;
+    }
 }
 
 /// The client's address ([`crate::front_door::client_ip`]), the key of the failed-auth
@@ -71,14 +101,26 @@ fn limiter_key(ctx: &RequestCtx) -> IpAddr {
     ctx.client_ip.unwrap_or(IpAddr::from([0, 0, 0, 0]))
 }
 
-/// 429 while the client's address is blocked by the failed-auth limiter.
-fn check_failed_auth(ip: IpAddr, state: &ProxyState) -> Result<(), HttpError> {
-    state
-        .failed_auth
-        .check(ip, Instant::now())
-        .map_err(|retry| HttpError::TooManyRequests {
-            retry_after_secs: retry.as_secs().max(1),
-        })
+/// 429 while the client's address is blocked by the failed-auth limiter: by the fleet's
+/// count (when shared state answers) or by this instance's, whichever blocks: a Redis that
+/// restarted empty gives no guesser a fresh budget on an instance that saw it.
+async fn check_failed_auth(ip: IpAddr, state: &ProxyState) -> Result<(), HttpError> {
+    let limiter = &state.failed_auth;
+    if limiter.max_failures() == 0 {
+        return Ok(());
+    }
+    let bucket = Bucket::of(ip).to_bytes();
+    let shared = state
+        .shared
+        .failed_auth_check(&bucket, limiter.max_failures())
+        .await;
+    let verdict = match shared {
+        Some(Err(retry)) => Err(retry),
+        _ => limiter.check(ip, Instant::now()),
+    };
+    verdict.map_err(|retry| HttpError::TooManyRequests {
+        retry_after_secs: retry.as_secs().max(1),
+    })
 }
 
 /// The token of an `Authorization: Bearer ...` header value, if it has that form.

@@ -41,6 +41,15 @@ impl Bucket {
             IpAddr::V6(v6) => Bucket::V6((v6.to_bits() >> 64) as u64),
         }
     }
+
+    /// The bucket as bytes, the id of its shared count (a tag byte keeps an IPv4 address
+    /// and an IPv6 prefix with the same bits apart).
+    pub fn to_bytes(self) -> Vec<u8> {
+        match self {
+            Bucket::V4(a) => [&[4u8][..], &a.to_be_bytes()].concat(),
+            Bucket::V6(p) => [&[6u8][..], &p.to_be_bytes()].concat(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -145,6 +154,16 @@ impl FailedAuthLimiter {
         } else {
             table.probation.push(bucket, count);
         }
+    }
+
+    /// Block after this many failures (0: off).
+    pub fn max_failures(&self) -> u32 {
+        self.max_failures
+    }
+
+    /// The window of the count.
+    pub fn window(&self) -> Duration {
+        self.window
     }
 
     /// Buckets tracked now (at most [`PROBATION_CAPACITY`] + [`PROTECTED_CAPACITY`]).

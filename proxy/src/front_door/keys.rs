@@ -27,6 +27,9 @@ pub struct ApiKey {
     rate: Option<Mutex<TokenBucket>>,
     /// Concurrent runs, when limited.
     streams: Option<Arc<Semaphore>>,
+    /// The limits as configured (the fleet-wide checks use them).
+    per_minute: Option<u32>,
+    max_runs: Option<usize>,
 }
 
 /// Settings of one key, as validated config.
@@ -55,6 +58,8 @@ impl ApiKey {
             streams: spec
                 .max_concurrent_runs
                 .map(|n| Arc::new(Semaphore::new(n))),
+            per_minute: spec.requests_per_minute,
+            max_runs: spec.max_concurrent_runs,
         }
     }
 
@@ -63,6 +68,16 @@ impl ApiKey {
         self.agents
             .as_ref()
             .is_none_or(|list| list.iter().any(|a| a == agent))
+    }
+
+    /// The key's requests per minute, when limited.
+    pub fn requests_per_minute(&self) -> Option<u32> {
+        self.per_minute
+    }
+
+    /// The key's run slots, when limited.
+    pub fn max_concurrent_runs(&self) -> Option<usize> {
+        self.max_runs
     }
 
     /// Take one request from the key's per-minute budget; `Err(retry_after)` when empty.

@@ -67,6 +67,12 @@ pub struct Metrics {
     pub gateway_frames_received: IntCounter,
     /// `clawshim_gateway_bytes_received_total`: their bytes.
     pub gateway_bytes_received: IntCounter,
+    /// `clawshim_state_backend_up`: 1 while shared state (Redis) is in use, 0 while it is
+    /// configured and unreachable (never set without `state.redis_url`).
+    pub state_backend_up: IntGauge,
+    /// `clawshim_state_backend_errors_total`: Redis operations and connection attempts that
+    /// failed or timed out (each one decided locally).
+    pub state_backend_errors: IntCounter,
 }
 
 // Static names and label sets: registration fails only on a duplicate name, which the
@@ -172,6 +178,16 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "Bytes of the WebSocket text frames received from the gateway."
     )
     .expect("register clawshim_gateway_bytes_received_total"),
+    state_backend_up: register_int_gauge!(
+        "clawshim_state_backend_up",
+        "1 while the shared state backend (Redis) is in use, 0 while it is unreachable and limits are per instance."
+    )
+    .expect("register clawshim_state_backend_up"),
+    state_backend_errors: register_int_counter!(
+        "clawshim_state_backend_errors_total",
+        "Shared state (Redis) operations and connection attempts that failed or timed out."
+    )
+    .expect("register clawshim_state_backend_errors_total"),
 }
 });
 

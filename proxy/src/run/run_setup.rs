@@ -1,11 +1,14 @@
 //! What every route that starts a run does before starting it, in one place: the backend
 //! model override (refused on gateways without one), the agent and its session, remote images
 //! (fetched or refused), the size check against the gateway's limits, and the run slots.
+//! With shared state, the key's run slots are leases held fleet-wide and an
+//! `Idempotency-Key` run has one reader fleet-wide ([`crate::shared_state`]); both are held
+//! by the [`PreparedRun`], so they end with the request however it ends.
 //!
 //! Chat completions and the Responses API differ only in how they read their body into a
 //! [`RunInput`]; from there [`prepare`] makes the [`RunRequest`].
 
-use clawshim_core::gateway::RunRequest;
+use clawshim_core::gateway::{GatewayError, RunRequest};
 use clawshim_core::media;
 use clawshim_core::model_override::select_model_override;
 use clawshim_core::prompt::RunInput;
@@ -17,6 +20,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use crate::front_door::keys::Principal;
 use crate::request::ctx::RequestCtx;
 use crate::request::errors::HttpError;
+use crate::shared_state::{Full, Kind, Lease};
 use crate::state::ProxyState;
 
 /// What a request asks of its run, besides its prompt.
@@ -47,6 +51,8 @@ pub struct PreparedRun {
     pub deadline: tokio::time::Instant,
     _run_slot: OwnedSemaphorePermit,
     _key_slot: Option<OwnedSemaphorePermit>,
+    /// Fleet-wide: the key's run slot and the `Idempotency-Key` reader.
+    _leases: Vec<Lease>,
 }
 
 /// Log, once per request, the body fields the gateway cannot honour (accepted, not used).
@@ -127,6 +133,19 @@ pub async fn prepare(
         header_str(session, crate::run::idempotency::HEADER).as_deref(),
         principal,
     )?;
+    let mut leases = Vec::new();
+    if let Some(id) = &idempotent_id {
+        // Another instance's client is reading this run: the 409 it would get here.
+        match app
+            .shared
+            .acquire(Kind::IdempotentReader, id.as_str().as_bytes(), 1)
+            .await
+        {
+            Some(Ok(lease)) => leases.push(lease),
+            Some(Err(Full)) => return Err(GatewayError::DuplicateRun(id.clone()).into()),
+            None => {}
+        }
+    }
 
     let RunInput {
         prompt,
@@ -148,10 +167,21 @@ pub async fn prepare(
             .map_err(|_| HttpError::TooManyRequests {
                 retry_after_secs: 1,
             })?;
+    let all_taken = || HttpError::TooManyRequests {
+        retry_after_secs: 1,
+    };
     let key_slot = match principal {
-        Principal::Key(key) => key.acquire_run().map_err(|_| HttpError::TooManyRequests {
-            retry_after_secs: 1,
-        })?,
+        Principal::Key(key) => {
+            let local = key.acquire_run().map_err(|_| all_taken())?;
+            if let Some(max) = key.max_concurrent_runs() {
+                match app.shared.acquire(Kind::Runs, key.name.as_bytes(), max).await {
+                    Some(Ok(lease)) => leases.push(lease),
+                    Some(Err(Full)) => return Err(all_taken()),
+                    None => {}
+                }
+            }
+            local
+        }
         Principal::Shared => None,
     };
     Ok(PreparedRun {
@@ -171,5 +201,6 @@ pub async fn prepare(
         deadline: tokio::time::Instant::now() + app.config.run_timeout + app.config.run_grace,
         _run_slot: run_slot,
         _key_slot: key_slot,
+        _leases: leases,
     })
 }
