@@ -4,6 +4,7 @@
 //! ([`ws`]), wait for a condition instead of sleeping ([`poll`]). Every wait is bounded.
 
 pub mod poll;
+pub mod redis_server;
 pub mod ws;
 
 use std::net::TcpListener;

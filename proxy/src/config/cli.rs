@@ -132,7 +132,12 @@ pub struct Settings {
     /// Redis (or Valkey) shared by every clawshim in front of one gateway, for fleet-wide
     /// rate limits, run slots, failed-auth counts and Idempotency-Key readers:
     /// redis://[:password@]host[:port][/db] or rediss://... (default: none, per-instance).
-    #[arg(long, env = "CLAWSHIM_REDIS_URL", global = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "CLAWSHIM_REDIS_URL",
+        global = true,
+        hide_env_values = true
+    )]
     pub redis_url: Option<String>,
     /// Longest a request waits on one Redis operation, milliseconds (then it decides locally).
     #[arg(long, env = "CLAWSHIM_STATE_TIMEOUT_MS", global = true)]

@@ -233,6 +233,25 @@ mod tests {
     }
 
     #[test]
+    fn shared_ids_of_buckets_never_meet() {
+        // The same 32 bits as an IPv4 address and as the top of an IPv6 /64 prefix.
+        let v4 = Bucket::of(ip("192.0.2.1")).to_bytes();
+        let v6 = Bucket::of(ip("c000:201::1")).to_bytes();
+        let v6_low = Bucket::of(ip("::c000:201")).to_bytes();
+        assert_ne!(v4, v6);
+        assert_ne!(v4, v6_low);
+        assert_eq!(
+            Bucket::of(ip("::ffff:192.0.2.1")).to_bytes(),
+            v4,
+            "mapped IPv4 is IPv4"
+        );
+        assert_eq!(
+            Bucket::of(ip("2001:db8:1:2::1")).to_bytes(),
+            Bucket::of(ip("2001:db8:1:2:ffff::9")).to_bytes()
+        );
+    }
+
+    #[test]
     fn fresh_ipv6_addresses_in_one_64_share_a_budget() {
         let l = FailedAuthLimiter::new(10, Duration::from_secs(60));
         let t0 = Instant::now();

@@ -174,7 +174,11 @@ pub async fn prepare(
         Principal::Key(key) => {
             let local = key.acquire_run().map_err(|_| all_taken())?;
             if let Some(max) = key.max_concurrent_runs() {
-                match app.shared.acquire(Kind::Runs, key.name.as_bytes(), max).await {
+                match app
+                    .shared
+                    .acquire(Kind::Runs, key.name.as_bytes(), max)
+                    .await
+                {
                     Some(Ok(lease)) => leases.push(lease),
                     Some(Err(Full)) => return Err(all_taken()),
                     None => {}

@@ -39,7 +39,7 @@ use clawshim_core::gateway::client::Secret;
 
 pub use backend::{Backend, BackendStatus, Unavailable};
 pub use lease::Lease;
-pub use names::{Kind, KeyNames};
+pub use names::{KeyNames, Kind};
 
 /// `[state]`, as validated config.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,11 +102,7 @@ impl SharedState {
     }
 
     /// Take one request of key `name`'s `per_minute`: `Some(Err(retry_after))` when over.
-    pub async fn take_request(
-        &self,
-        name: &str,
-        per_minute: u32,
-    ) -> Option<Result<(), Duration>> {
+    pub async fn take_request(&self, name: &str, per_minute: u32) -> Option<Result<(), Duration>> {
         let backend = self.backend.as_ref()?;
         let per_minute = per_minute.max(1);
         let interval_us = 60_000_000 / u64::from(per_minute);

@@ -106,7 +106,12 @@ mod tests {
         ];
         let mut seen = HashSet::from([victim.clone()]);
         for id in hostile {
-            for kind in [Kind::Rate, Kind::Runs, Kind::FailedAuth, Kind::IdempotentReader] {
+            for kind in [
+                Kind::Rate,
+                Kind::Runs,
+                Kind::FailedAuth,
+                Kind::IdempotentReader,
+            ] {
                 let key = names.key(kind, id);
                 assert!(seen.insert(key.clone()), "{kind:?} {id:?} collided");
                 assert!(key.starts_with("clawshim:"));
