@@ -500,17 +500,21 @@ async fn the_redis_password_reaches_no_log_line() {
         }
     })
     .await;
-    // Nor in the configuration's Debug output or doctor's finding.
-    for url in [redis.url(), wrong_url] {
+    // Nor in the configuration's Debug output or doctor's finding (which passes with the
+    // right password and fails with the wrong one).
+    use clawshim_proxy::commands::doctor::check::Outcome;
+    for (url, outcome) in [(redis.url(), Outcome::Pass), (wrong_url, Outcome::Fail)] {
         let settings = clawshim_proxy::config::Settings {
             gateway_url: Some(gw.url()),
             gateway_token: Some(TOKEN.into()),
             redis_url: Some(url),
+            state_timeout_ms: Some(1000),
             ..Default::default()
         };
         let config = clawshim_proxy::config::Config::load(&settings).unwrap();
         let debug = format!("{config:?}");
         let check = clawshim_proxy::commands::doctor::state::check(&config).await;
+        assert_eq!(check.outcome, outcome, "{check:?}");
         let finding = format!("{check:?}");
         for secret in [password, wrong_password] {
             assert!(!debug.contains(secret));

@@ -42,11 +42,6 @@ impl Lease {
             renewals,
         }
     }
-
-    /// The lease set's Redis key.
-    pub fn set(&self) -> &str {
-        &self.set
-    }
 }
 
 impl Drop for Lease {
