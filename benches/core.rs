@@ -7,7 +7,8 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 use clawshim_core::gateway::{RunEvent, RunOutcome, StopKind, Usage};
 use clawshim_core::openai::{request, sse};
-use clawshim_core::translate::{ChunkTranslator, CompletionMeta, StreamItem};
+use clawshim_core::run_format::RunFormat;
+use clawshim_core::translate::{ChatTranslator, CompletionMeta, StreamItem};
 use clawshim_core::{openai::ChatMessage, prompt};
 
 /// An Open WebUI-style request: system prompt, a short history, `tools` and sampling fields.
@@ -84,7 +85,7 @@ fn bench_translate(c: &mut Criterion) {
     group.throughput(Throughput::Elements(deltas.len() as u64));
     group.bench_function("100_deltas_to_sse", |b| {
         b.iter(|| {
-            let mut t = ChunkTranslator::new(meta.clone(), true);
+            let mut t = ChatTranslator::new(meta.clone(), true);
             let mut bytes = sse::data(&t.role_chunk()).len();
             let events = deltas
                 .iter()

@@ -31,7 +31,7 @@ fn report(what: &str, mut times: Vec<Duration>) {
 
 async fn shared(url: &str) -> Arc<SharedState> {
     let state = Arc::new(SharedState::new(&SharedStateSettings {
-        redis_url: Some(clawshim_core::gateway::client::Secret::new(url)),
+        redis_url: Some(clawshim_core::gateway::Secret::new(url)),
         timeout: Duration::from_millis(25),
         key_prefix: "clawshim-bench:".into(),
         lease_ttl: Duration::from_secs(10),

@@ -7,14 +7,18 @@
 #
 #   benches/soak.sh                      # 10 minutes, debug build
 #   PROFILE=release benches/soak.sh --duration 3600
+#   PROFILE=profiling benches/soak.sh    # release code with line tables, for perf
 #   nice -n 5 benches/soak.sh            # on a shared machine
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile="${PROFILE:-debug}"
-flag=()
-[ "$profile" = release ] && flag=(--release)
-cargo build --locked "${flag[@]}" -p clawshim-proxy -p clawshim-mock-gateway
-target="${CARGO_TARGET_DIR:-$PWD/target}/$profile"
+# Cargo calls the debug profile `dev`; the others build into target/<profile>.
+case "$profile" in
+  debug | dev) profile=dev; dir=debug ;;
+  *) dir="$profile" ;;
+esac
+cargo build --locked --profile "$profile" -p clawshim-proxy -p clawshim-mock-gateway
+target="${CARGO_TARGET_DIR:-$PWD/target}/$dir"
 export CLAWSHIM_BIN="${CLAWSHIM_BIN:-$target/clawshim}"
 export MOCK_GATEWAY_BIN="${MOCK_GATEWAY_BIN:-$target/clawshim-mock-gateway}"
 exec python3 benches/soak.py "$@"

@@ -18,9 +18,8 @@ use crate::gateway::frame::{AgentEvent, AssistantData, Challenge, InFrame, Shutd
 use crate::gateway::methods::AgentResPayload;
 use crate::media::data_url::{decode_base64, DataUrl};
 use crate::media::{file, image};
-use crate::openai::responses::{self, InputItem, ItemContent, ItemPart, ItemRole};
+use crate::openai::responses::{self, InputItem, ItemRole};
 use crate::openai::{request, ApiError, ChatMessage};
-use crate::prompt::js_trim;
 use crate::prompt::{self, AgentPrompt, PromptError};
 use crate::response_id::{ResponseIdCodec, ResponseIdError, MAX_SESSION_KEY_LEN};
 use crate::routing;
@@ -307,7 +306,7 @@ fn check_responses_prompt(req: &responses::ResponsesRequest, prompt: &AgentPromp
         InputItem::Message {
             role: ItemRole::System | ItemRole::Developer,
             content,
-        } => Some(item_text(content)),
+        } => Some(prompt::item_text(content)),
         _ => None,
     });
     for text in system_texts.filter(|t| !t.is_empty()) {
@@ -316,22 +315,6 @@ fn check_responses_prompt(req: &responses::ResponsesRequest, prompt: &AgentPromp
             extra.contains(&text),
             "system text missing from the extra prompt"
         );
-    }
-}
-
-fn item_text(content: &ItemContent) -> String {
-    match content {
-        ItemContent::Text(t) => js_trim(t).to_owned(),
-        ItemContent::Parts(parts) => {
-            let texts: Vec<&str> = parts
-                .iter()
-                .filter_map(|p| match p {
-                    ItemPart::Text(t) if !t.is_empty() => Some(t.as_str()),
-                    _ => None,
-                })
-                .collect();
-            js_trim(&texts.join("\n")).to_owned()
-        }
     }
 }
 

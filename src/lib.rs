@@ -1,5 +1,6 @@
 //! clawshim-core: everything clawshim does that has nothing to do with HTTP serving.
 //!
+//! - [`error`]: [`error::RequestError`], what every reader of request input returns (400).
 //! - [`openai`]: the OpenAI wire types: chat completions (request, response, chunk, error,
 //!   SSE) and the Responses API (`openai::responses`).
 //! - [`prompt`]: turns an OpenAI `messages` array or Responses `input` into the gateway's
@@ -11,9 +12,11 @@
 //! - [`gateway`]: the gateway WebSocket protocol (typed frames) and the shared client that
 //!   multiplexes every HTTP request's run over one connection.
 //! - [`private_fs`]: private key files and directories (mode checks, `O_EXCL|O_NOFOLLOW`).
-//! - [`translate`]: turns a run's events into OpenAI chunks or a full response;
-//!   [`responses_translate`] does the same for the Responses API.
+//! - [`run_format`]: what every wire format does with a run's events (one trait, the shared
+//!   reply text rules); [`translate`] implements it for chat completions (chunks or a full
+//!   response), [`responses_translate`] for the Responses API.
 
+pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod gateway;
@@ -25,5 +28,6 @@ pub mod prompt;
 pub mod response_id;
 pub mod responses_translate;
 pub mod routing;
+pub mod run_format;
 pub mod thinking;
 pub mod translate;

@@ -7,7 +7,7 @@
 //! spellings the agent headers also have (see `routing`). Whether the gateway accepts the
 //! override (clawdbot 2026.1.24 has no `model` param) is decided where the run is started.
 
-use crate::openai::RequestError;
+use crate::error::RequestError;
 
 /// Model headers, highest priority first.
 pub const MODEL_HEADERS: [&str; 3] = ["x-openclaw-model", "x-clawdbot-model", "x-moltbot-model"];
@@ -79,15 +79,7 @@ pub fn select_model_override(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |name| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| (*v).to_owned())
-        }
-    }
+    use crate::routing::headers;
 
     #[test]
     fn provider_and_model_are_split_at_the_first_slash() {

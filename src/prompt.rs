@@ -455,7 +455,7 @@ fn active_responses_turn(items: &[InputItem]) -> Option<usize> {
 }
 
 /// A Responses message's text: the string, or its text parts joined by `"\n"`; trimmed.
-fn item_text(content: &ItemContent) -> String {
+pub(crate) fn item_text(content: &ItemContent) -> String {
     match content {
         ItemContent::Text(text) => js_trim(text).to_owned(),
         ItemContent::Parts(parts) => {

@@ -1,9 +1,9 @@
-//! Turns one agent run's events into Responses API output: stream events
-//! ([`ResponsesTranslator`]) or one `response` object ([`ResponsesCollector`]).
+//! Responses API output of one agent run ([`ResponsesTranslator`]): stream events as the
+//! run's events come, and the whole `response` object once it has ended.
 //!
-//! Plain state machines over [`RunEvent`]s, like `translate` for chat, with the same text
-//! rules: the reply is the streamed deltas completed by the final result's text (a final
-//! text that disagrees with what was streamed cannot be taken back and is dropped).
+//! A plain state machine over [`RunEvent`]s, like `translate` for chat, with the same text
+//! rules ([`ReplyText`]): the stream sends the deltas completed by the final result's text,
+//! the whole answer takes the final text when there is one.
 //!
 //! The stream is `response.created`, `response.in_progress`, `response.output_item.added`,
 //! `response.content_part.added` ([`ResponsesTranslator::start`]), one
@@ -19,18 +19,16 @@
 //!   (`incomplete_details.reason: "max_output_tokens"`, chat's `length`); aborted with no
 //!   text -> `response.completed` with empty text, as chat ends it with `stop`;
 //! - failed -> `response.failed` with `error` and whatever text was streamed (no item or part
-//!   `done` events: the message never completed). The collector returns the error instead.
+//!   `done` events: the message never completed). The whole answer is the error instead.
 
-use serde_json::{Map, Value};
-
-use crate::gateway::{GatewayError, RunEvent, RunOutcome, StopKind};
-use crate::openai::responses::object::{ResponseObjectKind, TextConfig};
+use crate::gateway::{GatewayError, RunEvent, RunOutcome, StopKind, Usage};
+use crate::openai::responses::object::{Metadata, ResponseObjectKind, TextConfig};
 use crate::openai::responses::{
     IncompleteDetails, OutputItem, OutputText, ReasoningEcho, ResponseError, ResponseEvent,
     ResponseObject, ResponseStatus, ResponseStreamEvent, ResponseUsage,
 };
+use crate::run_format::{ReplyText, RunFormat};
 use crate::thinking::ThinkingLevel;
-use crate::translate::RunText;
 
 /// What every event or object of one response shares: ids and the request's echoes.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,7 +46,7 @@ pub struct ResponseMeta {
     /// The request's `previous_response_id`.
     pub previous_response_id: Option<String>,
     /// The request's `metadata`.
-    pub metadata: Option<Map<String, Value>>,
+    pub metadata: Option<Metadata>,
     /// The request's `user`.
     pub user: Option<String>,
     /// The request's `reasoning.effort`.
@@ -126,19 +124,22 @@ fn response_error(err: &GatewayError) -> ResponseError {
 
 /// Usage as reported, zeros when the gateway reported none (the field is required once the
 /// response has ended).
-fn usage_of(outcome: &RunOutcome) -> ResponseUsage {
-    outcome.usage.map(ResponseUsage::from).unwrap_or_default()
+fn usage_of(usage: Option<Usage>) -> ResponseUsage {
+    usage.map(ResponseUsage::from).unwrap_or_default()
 }
 
-/// Streaming translation: run events in, stream events out.
+/// How a run ended: its stop kind and usage, or the error it failed with.
+type Ending = Result<(StopKind, Option<Usage>), GatewayError>;
+
+/// Responses translation: run events in, stream events out, and the whole `response` object
+/// at the end.
 #[derive(Debug)]
 pub struct ResponsesTranslator {
     meta: ResponseMeta,
     next_sequence: u64,
     started: bool,
-    /// Everything sent as deltas so far.
-    streamed: String,
-    done: bool,
+    text: ReplyText,
+    ending: Option<Ending>,
 }
 
 impl ResponsesTranslator {
@@ -148,14 +149,9 @@ impl ResponsesTranslator {
             meta,
             next_sequence: 0,
             started: false,
-            streamed: String::new(),
-            done: false,
+            text: ReplyText::default(),
+            ending: None,
         }
-    }
-
-    /// True once the terminal event has been returned; nothing follows it.
-    pub fn is_done(&self) -> bool {
-        self.done
     }
 
     /// The only place a `sequence_number` is stamped.
@@ -170,7 +166,7 @@ impl ResponsesTranslator {
 
     /// The opening events, sent when the stream starts; empty if already sent.
     pub fn start(&mut self) -> Vec<ResponseStreamEvent> {
-        if self.started || self.done {
+        if self.started || self.is_done() {
             return Vec::new();
         }
         self.started = true;
@@ -197,49 +193,22 @@ impl ResponsesTranslator {
         ]
     }
 
-    /// The events one run event produces (after the opening events, if [`start`] was not
-    /// called yet); nothing once done.
-    ///
-    /// [`start`]: ResponsesTranslator::start
-    pub fn on_event(&mut self, ev: RunEvent) -> Vec<ResponseStreamEvent> {
-        if self.done {
-            return Vec::new();
-        }
-        let mut out = self.start();
-        match ev {
-            RunEvent::Delta(text) => {
-                if !text.is_empty() {
-                    self.streamed.push_str(&text);
-                    let delta = self.delta(text);
-                    out.push(delta);
-                }
-            }
-            RunEvent::Finished(outcome) => self.on_finished(outcome, &mut out),
-            RunEvent::Failed(err) => self.on_failed(err, &mut out),
-            RunEvent::Lagged => self.on_failed(GatewayError::Lagged, &mut out),
-            RunEvent::TimedOut => self.on_failed(GatewayError::RunTimedOut, &mut out),
-        }
-        out
-    }
-
     /// A run that ended without a result (gateway failure, lost reader, local deadline).
     fn on_failed(&mut self, err: GatewayError, out: &mut Vec<ResponseStreamEvent>) {
-        self.done = true;
-        let output = if self.streamed.is_empty() {
+        let error = response_error(&err);
+        self.ending = Some(Err(err));
+        let output = if self.text.streamed().is_empty() {
             Vec::new()
         } else {
             vec![OutputItem::message(
                 &self.meta.item_id,
                 ResponseStatus::Incomplete,
-                Some(self.streamed.clone()),
+                Some(self.text.streamed().to_owned()),
             )]
         };
-        let response = self.meta.object(
-            ResponseStatus::Failed,
-            output,
-            None,
-            Some(response_error(&err)),
-        );
+        let response = self
+            .meta
+            .object(ResponseStatus::Failed, output, None, Some(error));
         out.push(self.emit(ResponseEvent::Failed { response }));
     }
 
@@ -255,15 +224,13 @@ impl ResponsesTranslator {
     }
 
     fn on_finished(&mut self, outcome: RunOutcome, out: &mut Vec<ResponseStreamEvent>) {
-        self.done = true;
-        if outcome.text.len() > self.streamed.len() && outcome.text.starts_with(&self.streamed) {
-            let suffix = outcome.text[self.streamed.len()..].to_owned();
-            self.streamed.push_str(&suffix);
+        self.ending = Some(Ok((outcome.stop, outcome.usage)));
+        if let Some(suffix) = self.text.finish(outcome.text) {
             let delta = self.delta(suffix);
             out.push(delta);
         }
-        let status = finished_status(outcome.stop, !self.streamed.is_empty());
-        let text = self.streamed.clone();
+        let status = finished_status(outcome.stop, !self.text.streamed().is_empty());
+        let text = self.text.streamed().to_owned();
         let item_id = self.meta.item_id.clone();
         let item_status = if status == ResponseStatus::Completed {
             ResponseStatus::Completed
@@ -290,7 +257,7 @@ impl ResponsesTranslator {
         }));
         let response = self
             .meta
-            .object(status, vec![item], Some(usage_of(&outcome)), None);
+            .object(status, vec![item], Some(usage_of(outcome.usage)), None);
         let terminal = if status == ResponseStatus::Completed {
             ResponseEvent::Completed { response }
         } else {
@@ -300,33 +267,61 @@ impl ResponsesTranslator {
     }
 }
 
-/// Non-streaming translation: collects a run's events into one `response` object.
-#[derive(Debug)]
-pub struct ResponsesCollector {
-    meta: ResponseMeta,
-    text: RunText,
-}
+impl RunFormat for ResponsesTranslator {
+    type Item = ResponseStreamEvent;
+    type Answer = ResponseObject;
 
-impl ResponsesCollector {
-    /// A collector for one request.
-    pub fn new(meta: ResponseMeta) -> Self {
-        ResponsesCollector {
-            meta,
-            text: RunText::default(),
-        }
+    fn opening(&mut self) -> Vec<ResponseStreamEvent> {
+        self.start()
     }
 
-    /// Feeds one event; returns the result once the run has ended (and `None` after that).
-    /// The text is [`RunText`]'s, as in chat.
-    pub fn push(&mut self, ev: RunEvent) -> Option<Result<ResponseObject, GatewayError>> {
-        let outcome = match self.text.push(ev)? {
-            Ok(outcome) => outcome,
-            Err(err) => return Some(Err(err)),
+    /// The events one run event produces (after the opening events, if they were not sent
+    /// yet); nothing once done.
+    fn on_event(&mut self, ev: RunEvent) -> Vec<ResponseStreamEvent> {
+        if self.is_done() {
+            return Vec::new();
+        }
+        let mut out = self.start();
+        match ev {
+            RunEvent::Delta(text) => {
+                if let Some(text) = self.text.delta(text) {
+                    let delta = self.delta(text);
+                    out.push(delta);
+                }
+            }
+            RunEvent::Finished(outcome) => self.on_finished(outcome, &mut out),
+            RunEvent::Failed(err) => self.on_failed(err, &mut out),
+            RunEvent::Lagged => self.on_failed(GatewayError::Lagged, &mut out),
+            RunEvent::TimedOut => self.on_failed(GatewayError::RunTimedOut, &mut out),
+        }
+        out
+    }
+
+    /// True once the terminal event has been returned; nothing follows it.
+    fn is_done(&self) -> bool {
+        self.ending.is_some()
+    }
+
+    /// The error of `response.failed`; a run that timed out ends `incomplete`, not failed.
+    fn failure(&self) -> Option<&GatewayError> {
+        self.ending.as_ref()?.as_ref().err()
+    }
+
+    /// The text is [`ReplyText::whole`], as in chat.
+    fn answer(&self) -> Option<Result<ResponseObject, GatewayError>> {
+        let (stop, usage) = match self.ending.as_ref()? {
+            Ok(ended) => *ended,
+            Err(err) => return Some(Err(err.clone())),
         };
-        let usage = usage_of(&outcome);
-        let status = finished_status(outcome.stop, !outcome.text.is_empty());
-        let item = OutputItem::message(&self.meta.item_id, status, Some(outcome.text));
-        Some(Ok(self.meta.object(status, vec![item], Some(usage), None)))
+        let text = self.text.whole();
+        let status = finished_status(stop, !text.is_empty());
+        let item = OutputItem::message(&self.meta.item_id, status, Some(text.to_owned()));
+        Some(Ok(self.meta.object(
+            status,
+            vec![item],
+            Some(usage_of(usage)),
+            None,
+        )))
     }
 }
 
@@ -335,7 +330,7 @@ mod tests {
     use super::*;
     use crate::gateway::Usage;
     use crate::openai::responses::ResponseObject;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn meta() -> ResponseMeta {
         ResponseMeta {
@@ -604,13 +599,16 @@ mod tests {
         assert_eq!(events[4].sequence_number, 4);
     }
 
+    /// The whole answer, as a non-stream request gets it: there is one once the run has
+    /// ended, and it does not change after that.
     fn collect(events: Vec<RunEvent>) -> Result<ResponseObject, GatewayError> {
-        let mut c = ResponsesCollector::new(meta());
+        let mut t = ResponsesTranslator::new(meta());
         let mut result = None;
         for ev in events {
-            if let Some(r) = c.push(ev) {
-                assert!(result.is_none(), "two results");
-                result = Some(r);
+            t.on_event(ev);
+            match &result {
+                None => result = t.answer(),
+                Some(r) => assert_eq!(t.answer().as_ref(), Some(r), "answer changed"),
             }
         }
         result.expect("no result")
@@ -658,9 +656,15 @@ mod tests {
         let err = GatewayError::Disconnected {
             reason: "closed".into(),
         };
-        let mut c = ResponsesCollector::new(meta());
-        assert_eq!(c.push(RunEvent::Delta("a".into())), None);
-        assert_eq!(c.push(RunEvent::Failed(err.clone())), Some(Err(err)));
-        assert_eq!(c.push(finished("x", StopKind::Completed, None)), None);
+        let mut t = ResponsesTranslator::new(meta());
+        t.on_event(RunEvent::Delta("a".into()));
+        assert_eq!(t.answer(), None);
+        t.on_event(RunEvent::Failed(err.clone()));
+        assert_eq!(t.answer(), Some(Err(err.clone())));
+        assert_eq!(t.failure(), Some(&err));
+        assert!(t
+            .on_event(finished("x", StopKind::Completed, None))
+            .is_empty());
+        assert_eq!(t.answer(), Some(Err(err)));
     }
 }

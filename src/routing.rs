@@ -360,18 +360,21 @@ pub fn session_key(
     }
 }
 
+/// A header lookup (by lower-case name) over `(name, value)` pairs, for the tests of the
+/// functions here and in `model_override` that take one.
+#[cfg(test)]
+pub(crate) fn headers<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+    move |name| {
+        pairs
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| (*v).to_owned())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |name| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| (*v).to_owned())
-        }
-    }
 
     fn explicit(id: &str) -> AgentSelector {
         AgentSelector::Explicit(id.to_owned())

@@ -11,7 +11,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::openai::request::{json_type, RequestError};
+use crate::error::RequestError;
 
 /// A thinking level the gateway understands, serialized as the `agent` param's value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -66,13 +66,7 @@ impl ThinkingLevel {
         match value {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(effort)) => Self::from_effort(effort, param).map(Some),
-            Some(other) => Err(RequestError::new(
-                format!(
-                    "Invalid type for '{param}': expected a string, but got {} instead.",
-                    json_type(other)
-                ),
-                Some(param.to_owned()),
-            )),
+            Some(other) => Err(RequestError::invalid_type(param, "a string", other)),
         }
     }
 }

@@ -1,25 +1,22 @@
-//! Turns one agent run's events into OpenAI output: SSE chunks ([`ChunkTranslator`]) or one
-//! full response ([`ResponseCollector`]).
+//! Chat completions output of one agent run ([`ChatTranslator`]): SSE chunks as the run's
+//! events come, and the whole `chat.completion` once it has ended.
 //!
-//! Both are plain state machines over [`RunEvent`]s with no I/O, so every case is unit-tested
-//! here. The rules shared by both:
+//! A plain state machine over [`RunEvent`]s with no I/O, so every case is unit-tested here;
+//! the reply text follows [`ReplyText`]'s rules, shared with the Responses API. How a run
+//! ends:
 //!
-//! - The reply is the streamed assistant deltas, completed by the final result's text: the
-//!   gateway sometimes puts the reply only in the final result (an LLM error comes back as
-//!   reply text with no assistant events; traces: gateway-lab llm_http500), and a timed-out
-//!   run may stream text that is absent from the final result (traces: gateway-lab
-//!   run_timeout, `payloads: []`).
 //! - A completed run ends with `finish_reason: "stop"`; a run that timed out or was aborted
 //!   after producing text ends with `"length"` (the reply is cut short); a run that timed out
 //!   before producing any text is an error ([`GatewayError::RunTimedOut`]); an aborted run with
 //!   no text ends with `"stop"` and an empty reply (nothing was cut short).
 //! - A failed run is an error.
 
-use crate::gateway::{GatewayError, RunEvent, RunOutcome, StopKind};
+use crate::gateway::{GatewayError, RunEvent, RunOutcome, StopKind, Usage};
 use crate::openai::{
     AssistantRole, ChatCompletionChunk, ChatCompletionResponse, ChunkDelta, CompletionUsage,
     FinishReason,
 };
+use crate::run_format::{ReplyText, RunFormat};
 
 /// What every chunk or response of one completion shares.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,27 +50,34 @@ fn finish(stop: StopKind, produced_text: bool) -> Result<FinishReason, GatewayEr
     }
 }
 
-/// Streaming translation: run events in, chunks out.
+/// How a run ended: its stop kind and usage, or the error it failed with.
+type Ending = Result<(StopKind, Option<Usage>), GatewayError>;
+
+/// Chat completions translation: run events in, chunks out, and the whole response at the
+/// end.
 ///
-/// Send [`ChunkTranslator::role_chunk`] first (when the stream starts), then the items of
-/// [`ChunkTranslator::on_event`] for each run event until [`StreamItem::Done`].
+/// A stream sends [`RunFormat::opening`] (the role chunk) first, then the items of
+/// [`RunFormat::on_event`] for each run event until [`StreamItem::Done`]; a non-stream
+/// answer feeds the same events and takes [`RunFormat::answer`].
 #[derive(Debug)]
-pub struct ChunkTranslator {
+pub struct ChatTranslator {
     meta: CompletionMeta,
     include_usage: bool,
-    /// Everything sent as content so far, to complete it from the final text.
-    streamed: String,
-    done: bool,
+    text: ReplyText,
+    ending: Option<Ending>,
+    /// The error the stream sent, if any.
+    failure: Option<GatewayError>,
 }
 
-impl ChunkTranslator {
-    /// A translator for one stream; `include_usage` is `stream_options.include_usage`.
+impl ChatTranslator {
+    /// A translator for one request; `include_usage` is `stream_options.include_usage`.
     pub fn new(meta: CompletionMeta, include_usage: bool) -> Self {
-        ChunkTranslator {
+        ChatTranslator {
             meta,
             include_usage,
-            streamed: String::new(),
-            done: false,
+            text: ReplyText::default(),
+            ending: None,
+            failure: None,
         }
     }
 
@@ -88,52 +92,24 @@ impl ChunkTranslator {
         )
     }
 
-    /// True once [`StreamItem::Done`] has been returned.
-    pub fn is_done(&self) -> bool {
-        self.done
-    }
-
-    /// The items one run event produces; nothing once the stream is done.
-    pub fn on_event(&mut self, ev: RunEvent) -> Vec<StreamItem> {
-        if self.done {
-            return Vec::new();
-        }
-        match ev {
-            RunEvent::Delta(text) => {
-                if text.is_empty() {
-                    return Vec::new();
-                }
-                self.streamed.push_str(&text);
-                vec![StreamItem::Chunk(self.content_chunk(text))]
-            }
-            RunEvent::Finished(outcome) => self.on_finished(outcome),
-            RunEvent::Failed(err) => self.on_failed(err),
-            RunEvent::Lagged => self.on_failed(GatewayError::Lagged),
-            RunEvent::TimedOut => self.on_failed(GatewayError::RunTimedOut),
-        }
-    }
-
     fn on_failed(&mut self, err: GatewayError) -> Vec<StreamItem> {
-        self.done = true;
+        self.ending = Some(Err(err.clone()));
+        self.failure = Some(err.clone());
         vec![StreamItem::Error(err), StreamItem::Done]
     }
 
     fn on_finished(&mut self, outcome: RunOutcome) -> Vec<StreamItem> {
-        self.done = true;
+        self.ending = Some(Ok((outcome.stop, outcome.usage)));
         let mut items = Vec::with_capacity(4);
-        // Send what the final text adds to what was streamed. A final text that disagrees
-        // with streamed text cannot be reconciled (the client already has the deltas), so it
-        // is dropped; with nothing streamed, the whole final text is the missing suffix.
-        if outcome.text.len() > self.streamed.len() && outcome.text.starts_with(&self.streamed) {
-            let suffix = outcome.text[self.streamed.len()..].to_owned();
-            self.streamed.push_str(&suffix);
+        if let Some(suffix) = self.text.finish(outcome.text) {
             items.push(StreamItem::Chunk(self.content_chunk(suffix)));
         }
-        match finish(outcome.stop, !self.streamed.is_empty()) {
+        match finish(outcome.stop, !self.text.streamed().is_empty()) {
             Ok(reason) => items.push(StreamItem::Chunk(
                 self.chunk(ChunkDelta::default(), Some(reason)),
             )),
             Err(err) => {
+                self.failure = Some(err.clone());
                 items.push(StreamItem::Error(err));
                 items.push(StreamItem::Done);
                 return items;
@@ -174,77 +150,55 @@ impl ChunkTranslator {
     }
 }
 
-/// What a one-shot (non-stream) answer needs of a run: nothing until it ends, then its
-/// outcome, or the error it ended with (a lagged reader and the local deadline included). The
-/// outcome's text is the final result's when it has one (it is the complete reply), else the
-/// concatenated deltas (a timed-out run's partial text). Shared by both APIs' collectors.
-#[derive(Debug, Default)]
-pub struct RunText {
-    deltas: String,
-    done: bool,
-}
+impl RunFormat for ChatTranslator {
+    type Item = StreamItem;
+    type Answer = ChatCompletionResponse;
 
-impl RunText {
-    /// Feeds one event; returns the end once the run has ended (and `None` after that).
-    pub fn push(&mut self, ev: RunEvent) -> Option<Result<RunOutcome, GatewayError>> {
-        if self.done {
-            return None;
-        }
-        let ended = match ev {
-            RunEvent::Delta(text) => {
-                self.deltas.push_str(&text);
-                return None;
-            }
-            RunEvent::Failed(err) => Err(err),
-            RunEvent::Lagged => Err(GatewayError::Lagged),
-            RunEvent::TimedOut => Err(GatewayError::RunTimedOut),
-            RunEvent::Finished(mut outcome) => {
-                if outcome.text.is_empty() {
-                    outcome.text = std::mem::take(&mut self.deltas);
-                }
-                Ok(outcome)
-            }
-        };
-        self.done = true;
-        Some(ended)
+    fn opening(&mut self) -> Vec<StreamItem> {
+        vec![StreamItem::Chunk(self.role_chunk())]
     }
-}
 
-/// Non-streaming translation: collects a run's events into one response.
-#[derive(Debug)]
-pub struct ResponseCollector {
-    meta: CompletionMeta,
-    text: RunText,
-}
-
-impl ResponseCollector {
-    /// A collector for one request.
-    pub fn new(meta: CompletionMeta) -> Self {
-        ResponseCollector {
-            meta,
-            text: RunText::default(),
+    fn on_event(&mut self, ev: RunEvent) -> Vec<StreamItem> {
+        if self.is_done() {
+            return Vec::new();
+        }
+        match ev {
+            RunEvent::Delta(text) => match self.text.delta(text) {
+                Some(text) => vec![StreamItem::Chunk(self.content_chunk(text))],
+                None => Vec::new(),
+            },
+            RunEvent::Finished(outcome) => self.on_finished(outcome),
+            RunEvent::Failed(err) => self.on_failed(err),
+            RunEvent::Lagged => self.on_failed(GatewayError::Lagged),
+            RunEvent::TimedOut => self.on_failed(GatewayError::RunTimedOut),
         }
     }
 
-    /// Feeds one event; returns the result once the run has ended (and `None` after that).
-    /// The content is [`RunText`]'s.
-    pub fn push(&mut self, ev: RunEvent) -> Option<Result<ChatCompletionResponse, GatewayError>> {
-        let outcome = match self.text.push(ev)? {
-            Ok(outcome) => outcome,
-            Err(err) => return Some(Err(err)),
+    fn is_done(&self) -> bool {
+        self.ending.is_some()
+    }
+
+    fn failure(&self) -> Option<&GatewayError> {
+        self.failure.as_ref()
+    }
+
+    /// The content is [`ReplyText::whole`]: the final text, else the deltas.
+    fn answer(&self) -> Option<Result<ChatCompletionResponse, GatewayError>> {
+        let (stop, usage) = match self.ending.as_ref()? {
+            Ok(ended) => *ended,
+            Err(err) => return Some(Err(err.clone())),
         };
-        Some(
-            finish(outcome.stop, !outcome.text.is_empty()).map(|reason| {
-                ChatCompletionResponse::new(
-                    self.meta.id.clone(),
-                    self.meta.model.clone(),
-                    self.meta.created,
-                    outcome.text,
-                    reason,
-                    outcome.usage.map(CompletionUsage::from),
-                )
-            }),
-        )
+        let text = self.text.whole();
+        Some(finish(stop, !text.is_empty()).map(|reason| {
+            ChatCompletionResponse::new(
+                self.meta.id.clone(),
+                self.meta.model.clone(),
+                self.meta.created,
+                text.to_owned(),
+                reason,
+                usage.map(CompletionUsage::from),
+            )
+        }))
     }
 }
 
@@ -312,8 +266,8 @@ mod tests {
             .collect()
     }
 
-    fn stream(include_usage: bool, events: Vec<RunEvent>) -> (Vec<StreamItem>, ChunkTranslator) {
-        let mut t = ChunkTranslator::new(meta(), include_usage);
+    fn stream(include_usage: bool, events: Vec<RunEvent>) -> (Vec<StreamItem>, ChatTranslator) {
+        let mut t = ChatTranslator::new(meta(), include_usage);
         let mut items = vec![StreamItem::Chunk(t.role_chunk())];
         for ev in events {
             items.extend(t.on_event(ev));
@@ -323,7 +277,7 @@ mod tests {
 
     #[test]
     fn role_chunk_comes_first_with_meta() {
-        let mut t = ChunkTranslator::new(meta(), false);
+        let mut t = ChatTranslator::new(meta(), false);
         let c = t.role_chunk();
         assert_eq!(c.id, "chatcmpl-test");
         assert_eq!(c.model, "openclaw");
@@ -524,7 +478,7 @@ mod tests {
 
     #[test]
     fn nothing_after_done() {
-        let mut t = ChunkTranslator::new(meta(), true);
+        let mut t = ChatTranslator::new(meta(), true);
         assert_eq!(
             t.on_event(finished("x", StopKind::Completed, None)).last(),
             Some(&StreamItem::Done)
@@ -537,20 +491,23 @@ mod tests {
             .on_event(RunEvent::Failed(GatewayError::Timeout))
             .is_empty());
 
-        let mut t = ChunkTranslator::new(meta(), false);
+        let mut t = ChatTranslator::new(meta(), false);
         t.on_event(RunEvent::Failed(GatewayError::Lagged));
         assert!(t
             .on_event(finished("y", StopKind::Completed, None))
             .is_empty());
     }
 
+    /// The whole answer, as a non-stream request gets it: there is one once the run has
+    /// ended, and it does not change after that.
     fn collect(events: Vec<RunEvent>) -> Result<ChatCompletionResponse, GatewayError> {
-        let mut c = ResponseCollector::new(meta());
+        let mut t = ChatTranslator::new(meta(), false);
         let mut result = None;
         for ev in events {
-            if let Some(r) = c.push(ev) {
-                assert!(result.is_none(), "two results");
-                result = Some(r);
+            t.on_event(ev);
+            match &result {
+                None => result = t.answer(),
+                Some(r) => assert_eq!(t.answer().as_ref(), Some(r), "answer changed"),
             }
         }
         result.expect("no result")
@@ -622,10 +579,15 @@ mod tests {
         let err = GatewayError::Disconnected {
             reason: "closed".into(),
         };
-        let mut c = ResponseCollector::new(meta());
-        assert_eq!(c.push(RunEvent::Delta("a".into())), None);
-        assert_eq!(c.push(RunEvent::Failed(err.clone())), Some(Err(err)));
-        assert_eq!(c.push(finished("x", StopKind::Completed, None)), None);
+        let mut t = ChatTranslator::new(meta(), false);
+        t.on_event(RunEvent::Delta("a".into()));
+        assert_eq!(t.answer(), None);
+        t.on_event(RunEvent::Failed(err.clone()));
+        assert_eq!(t.answer(), Some(Err(err.clone())));
+        assert!(t
+            .on_event(finished("x", StopKind::Completed, None))
+            .is_empty());
+        assert_eq!(t.answer(), Some(Err(err)));
     }
 
     #[test]
@@ -640,9 +602,8 @@ mod tests {
                 [StreamItem::Error(err.clone()), StreamItem::Done]
             );
             assert!(t.is_done());
-            let mut c = ResponseCollector::new(meta());
-            assert_eq!(c.push(RunEvent::Delta("a".into())), None);
-            assert_eq!(c.push(event), Some(Err(err)));
+            assert_eq!(t.failure(), Some(&err));
+            assert_eq!(collect(vec![RunEvent::Delta("a".into()), event]), Err(err));
         }
     }
 }

@@ -9,7 +9,7 @@ use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 
-use crate::front_door::{auth, client_ip, passthrough};
+use crate::front_door::{auth, client_ip, passthrough, ws_login};
 use crate::ops::{access_log, request_metrics};
 use crate::request::ctx::{request_id, RequestCtx};
 use crate::request::respond;
@@ -74,7 +74,7 @@ impl ProxyHttp for ClawShim {
         upstream_request: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        let client = ctx.client_ip;
+        let client = ctx.client_ip.and_then(|c| c.addr());
         let tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
         passthrough::attribute(
             upstream_request,
@@ -82,6 +82,12 @@ impl ProxyHttp for ClawShim {
             client,
             tls,
         );
+        passthrough::strip_own_credential(
+            upstream_request,
+            &self.state.keys,
+            &self.state.config.gateway.auth,
+        );
+        passthrough::ensure_host(upstream_request, &self.state.config.gateway_http.0);
         upstream_request.insert_header("x-request-id", ctx.request_id.as_str())?;
         Ok(())
     }
@@ -96,7 +102,50 @@ impl ProxyHttp for ClawShim {
         if ctx.status == 401 {
             auth::count_gateway_refusal(ctx, &self.state).await;
         }
+        if ctx.status == 101 {
+            ctx.ws_login = Some(ws_login::LoginWatch::new());
+        }
         upstream_response.insert_header("x-request-id", ctx.request_id.as_str())?;
+        Ok(())
+    }
+
+    /// The gateway's bytes of a passthrough WebSocket, read (never changed) until the
+    /// gateway answered its login ([`ws_login`]).
+    fn response_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<bytes::Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<Option<std::time::Duration>> {
+        if let (Some(watch), Some(bytes)) = (ctx.ws_login.as_mut(), body.as_ref()) {
+            let verdict = watch.feed(bytes);
+            if verdict == ws_login::Login::Refused {
+                auth::count_refused_ws_login(ctx, &self.state);
+            }
+            if verdict != ws_login::Login::Pending {
+                ctx.ws_login = None;
+            }
+        }
+        Ok(None)
+    }
+
+    /// The client's bytes of a passthrough WebSocket: while its login is unanswered, a client
+    /// locked out meanwhile (by its other sockets' refused logins) is cut off, so sockets
+    /// opened before the lockout cannot carry more guesses.
+    async fn request_body_filter(
+        &self,
+        session: &mut Session,
+        _body: &mut Option<bytes::Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        if ctx.ws_login.is_some() && session.was_upgraded() && auth::locked_out(ctx, &self.state) {
+            return Error::e_explain(
+                ErrorType::HTTPStatus(429),
+                "passthrough WebSocket closed: too many failed logins from this address",
+            );
+        }
         Ok(())
     }
 

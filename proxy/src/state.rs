@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use clawshim_core::gateway::client::GatewayAuth;
+use clawshim_core::gateway::GatewayAuth;
 use clawshim_core::gateway::GatewayClient;
 use clawshim_core::response_id::ResponseIdCodec;
 use tokio::sync::Semaphore;
@@ -13,6 +13,7 @@ use crate::front_door::keys::KeyStore;
 use crate::routes::embeddings::EmbeddingsForwarder;
 use crate::run::admission::Admission;
 use crate::run::image_fetch::ImageFetcher;
+use crate::run::run_bytes::RunBytes;
 use crate::shared_state::SharedState;
 
 /// Service-wide state shared by every request.
@@ -25,6 +26,8 @@ pub struct ProxyState {
     pub runs: Arc<Semaphore>,
     /// One slot per request body being read and parsed ([`crate::request::body`]).
     pub bodies: Arc<Semaphore>,
+    /// Bytes of run requests waiting for the gateway ([`crate::run::run_bytes`]).
+    pub run_bytes: RunBytes,
     /// Adaptive limit and queue of the runs sent to the gateway.
     pub admission: Admission,
     /// Accepted credentials: shared tokens and API keys.
@@ -33,7 +36,7 @@ pub struct ProxyState {
     pub failed_auth: FailedAuthLimiter,
     /// Rate, run slots, failed-auth counts and Idempotency-Key readers shared with the
     /// other instances (Redis), when configured.
-    pub shared: SharedState,
+    pub shared: Arc<SharedState>,
     /// Remote image URLs: fetched or refused.
     pub images: ImageFetcher,
     /// Issues and checks response ids (`previous_response_id`).
@@ -50,10 +53,11 @@ impl ProxyState {
             runs: Arc::new(Semaphore::new(config.max_concurrent_runs)),
             embeddings: EmbeddingsForwarder::new(&config, bodies.clone(), gateway.clone()),
             bodies,
+            run_bytes: RunBytes::new(config.max_run_bytes_in_flight),
             admission: Admission::new(config.admission.clone()),
             keys: KeyStore::new(config.api_tokens.clone(), &config.keys),
             failed_auth: FailedAuthLimiter::new(config.max_failed_auth, config.failed_auth_window),
-            shared: SharedState::new(&config.shared_state),
+            shared: Arc::new(SharedState::new(&config.shared_state)),
             images: ImageFetcher::new(&config.images),
             response_ids: response_id_codec(&config.gateway.auth),
             gateway,
@@ -62,7 +66,7 @@ impl ProxyState {
     }
 }
 
-/// Response ids are signed with a key derived from the gateway credential, so every clawshim
+/// Response ids are sealed with a key derived from the gateway credential, so every clawshim
 /// in front of one gateway (restarted, or several at once) accepts the others' ids. Without
 /// a shared secret (device identity only) the key is random: ids then last as long as the
 /// process.

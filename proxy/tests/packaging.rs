@@ -236,3 +236,32 @@ fn debian_package_installs_binary_config_docs_and_a_hardened_unit() {
         let _ = std::fs::remove_dir_all(dir);
     }
 }
+
+/// The binary `cargo install` and `packaging/build-deb.sh` build (the release profile) carries
+/// no debug info: debug info made it 139 MB for 18 MB of code. Line tables for perf live in
+/// the `profiling` profile, the release build plus `debug = 1` (BENCHMARKS.md).
+#[test]
+fn release_builds_are_lean_and_the_profiling_profile_keeps_line_tables() {
+    let text = std::fs::read_to_string(repo().join("Cargo.toml")).expect("workspace Cargo.toml");
+    let manifest: toml::Table = toml::from_str(&text).expect("Cargo.toml is TOML");
+    let profiles = manifest["profile"].as_table().expect("[profile.*] tables");
+    let release = profiles.get("release").and_then(toml::Value::as_table);
+    let debug = release.and_then(|r| r.get("debug"));
+    assert!(
+        matches!(
+            debug,
+            None | Some(toml::Value::Integer(0)) | Some(toml::Value::Boolean(false))
+        ) || debug.and_then(toml::Value::as_str) == Some("none"),
+        "[profile.release] debug = {debug:?}: the shipped binary would carry debug info"
+    );
+    let strip = release.and_then(|r| r.get("strip"));
+    assert!(
+        strip.is_none_or(|s| s.as_str() != Some("none") && s.as_bool() != Some(false)),
+        "[profile.release] strip = {strip:?} keeps the standard library's debug info"
+    );
+    let profiling = profiles["profiling"]
+        .as_table()
+        .expect("[profile.profiling]");
+    assert_eq!(profiling["inherits"].as_str(), Some("release"));
+    assert_eq!(profiling["debug"].as_integer(), Some(1));
+}

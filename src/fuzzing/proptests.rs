@@ -73,6 +73,12 @@ const WORDS: [&str; 40] = [
 ];
 
 /// Short strings: the steering words, white space and arbitrary text.
+/// A `user` value: [`text`] without control characters (those are a 400, tested in
+/// `openai::limits`).
+fn user_text() -> impl Strategy<Value = String> {
+    text().prop_map(|t| t.chars().filter(|c| !c.is_control()).collect())
+}
+
 fn text() -> impl Strategy<Value = String> {
     prop_oneof![
         3 => proptest::sample::select(&WORDS[..]).prop_map(str::to_owned),
@@ -194,7 +200,7 @@ proptest! {
         model in proptest::option::of(text()),
         stream in proptest::option::of(any::<bool>()),
         include_usage in proptest::option::of(any::<bool>()),
-        user in proptest::option::of(text()),
+        user in proptest::option::of(user_text()),
         turns in prop::collection::vec((0..6usize, text()), 1..6),
         extra in proptest::option::of(json_value()),
     ) {
@@ -403,7 +409,7 @@ proptest! {
 /// The gateway's `normalizeAgentId`, transcribed regex for regex.
 fn gateway_normalize_agent_id(value: &str) -> String {
     // JavaScript's `trim`: white space and line terminators plus the BOM, not U+0085.
-    let trimmed = super::js_trim(value);
+    let trimmed = crate::prompt::js_trim(value);
     if trimmed.is_empty() {
         return "main".to_owned();
     }

@@ -4,8 +4,8 @@
 
 use serde_json::value::RawValue;
 
+use super::error::GatewayError;
 use super::methods::AgentsList;
-use super::GatewayError;
 use crate::routing::{normalize_agent_id, AgentSelector, DEFAULT_AGENT_ID};
 
 /// One configured agent, from `agents.list`.

@@ -28,12 +28,8 @@ use base64::Engine;
 use ed25519_dalek::{Signer, SigningKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use tracing::{info, warn};
 
-use super::client::GatewayAuth;
-use super::error::ConnectFailure;
-use super::frame::{Challenge, ErrorShape};
-use super::methods::{ClientInfo, ConnectAuth, DeviceProof, HelloOk};
+use super::methods::DeviceProof;
 use crate::private_fs::{self, PrivateFsError};
 
 /// Version of the identity file layout.
@@ -207,7 +203,7 @@ pub fn device_id_for(public_key: &str) -> Option<String> {
 /// (raw 32 bytes, base64url), as the gateway's `verifyDeviceSignature` checks it.
 /// Only core's own tests check signatures; the mock gateway verifies with its own code.
 #[cfg(test)]
-fn verify(public_key: &str, payload: &str, signature: &str) -> bool {
+pub(crate) fn verify(public_key: &str, payload: &str, signature: &str) -> bool {
     use ed25519_dalek::{Signature, Verifier, VerifyingKey};
     let Some(key) = decode_b64url(public_key)
         .and_then(|k| <[u8; 32]>::try_from(k).ok())
@@ -435,161 +431,16 @@ fn write_private(path: &Path, bytes: &[u8], create_new: bool) -> std::io::Result
     }
 }
 
-/// The credentials of one `connect`: the shared secret, a stored device token and the signed
-/// device proof, chosen from the configuration and the challenge.
-pub(crate) struct ConnectCredentials<'a> {
-    device: Option<&'a DeviceIdentity>,
-    token: Option<String>,
-    password: Option<&'a str>,
-    device_token: Option<String>,
-    /// The stored device token is the credential (no shared secret is configured).
-    uses_device_token: bool,
-    /// openclaw (its challenge carries `capabilities`), else clawdbot 2026.1.
-    openclaw: bool,
-    role: &'a str,
-    /// `connect.device`, when an identity is configured.
-    pub(crate) proof: Option<DeviceProof>,
-}
-
-impl<'a> ConnectCredentials<'a> {
-    /// A shared secret always wins over a stored device token, as in openclaw's own client
-    /// (`selectGatewayConnectAuth`): the device token is sent only when neither a token nor
-    /// a password is configured.
-    pub(crate) fn new(
-        auth: &'a GatewayAuth,
-        device: Option<&'a DeviceIdentity>,
-        challenge: &Challenge,
-        client: &ClientInfo<'_>,
-        role: &'a str,
-        scopes: &[&str],
-    ) -> Self {
-        // openclaw-lab README, challenge row: only openclaw announces `capabilities`.
-        let openclaw = challenge.capabilities.is_some();
-        let (mut token, password) = match auth {
-            GatewayAuth::Token(t) => (Some(t.expose().to_string()), None),
-            GatewayAuth::Password(p) => (None, Some(p.expose())),
-            GatewayAuth::None => (None, None),
-        };
-        let mut device_token = None;
-        let stored = device
-            .filter(|_| token.is_none() && password.is_none())
-            .and_then(DeviceIdentity::device_token);
-        let uses_device_token = stored.is_some();
-        if let Some(stored) = stored {
-            // clawdbot 2026.1.24's `connect.auth` allows only token and password
-            // (`additionalProperties: false`) and checks a device token sent as `auth.token`
-            // (`verifyDeviceToken` in message-handler.js); openclaw reads `auth.deviceToken`.
-            if openclaw {
-                device_token = Some(stored.token);
-            } else {
-                token = Some(stored.token);
-            }
-        }
-        let proof = device.map(|d| {
-            d.proof(&SignInput {
-                version: if openclaw {
-                    PayloadVersion::V3
-                } else {
-                    PayloadVersion::V2
-                },
-                client_id: client.id,
-                client_mode: client.mode,
-                role,
-                scopes,
-                // `resolveSignatureToken`: auth.token ?? auth.deviceToken (clawdbot: auth.token).
-                token: token.as_deref().or(device_token.as_deref()),
-                nonce: &challenge.nonce,
-                platform: client.platform,
-                device_family: None,
-                signed_at_ms: now_ms(),
-            })
-        });
-        ConnectCredentials {
-            device,
-            token,
-            password,
-            device_token,
-            uses_device_token,
-            openclaw,
-            role,
-            proof,
-        }
-    }
-
-    /// `connect.auth`, `None` when there is no credential at all.
-    pub(crate) fn auth(&self) -> Option<ConnectAuth<'_>> {
-        (self.token.is_some() || self.password.is_some() || self.device_token.is_some()).then_some(
-            ConnectAuth {
-                token: self.token.as_deref(),
-                password: self.password,
-                device_token: self.device_token.as_deref(),
-            },
-        )
-    }
-
-    /// After `hello-ok`: keep a device token the gateway issued (clawdbot issues one to
-    /// every paired device, openclaw to devices it paired by approval).
-    pub(crate) fn accepted(&self, hello: &HelloOk) {
-        let (Some(device), Some(auth)) = (self.device, hello.auth.as_ref()) else {
-            return;
-        };
-        let Some(token) = auth.device_token.clone().filter(|t| !t.is_empty()) else {
-            return;
-        };
-        let token = DeviceToken {
-            token,
-            role: self.role.to_string(),
-            scopes: auth.scopes.clone(),
-            issued_at_ms: None,
-        };
-        let fresh = device.device_token().as_ref() != Some(&token);
-        match device.store_device_token(token) {
-            Ok(()) if fresh => {
-                info!(device_id = %device.device_id(), path = %device.path().display(), "gateway issued a device token; stored")
-            }
-            Ok(()) => {}
-            Err(e) => warn!(error = %e, "device token kept in memory only"),
-        }
-    }
-
-    /// After a refused `connect`: forget a stored device token the gateway no longer accepts,
-    /// and for a pending pairing return what the operator needs to approve it.
-    pub(crate) fn rejected(&self, error: &ErrorShape) -> Option<ConnectFailure> {
-        let detail = error.details.as_ref().and_then(|d| d.code.as_deref());
-        if self.uses_device_token
-            && (error.message.starts_with("unauthorized")
-                || detail.is_some_and(|c| c.starts_with("AUTH_")))
-        {
-            if let Some(device) = self.device {
-                warn!(device_id = %device.device_id(), "the gateway refused the stored device token; forgetting it");
-                if let Err(e) = device.clear_device_token() {
-                    warn!(error = %e, "could not update the device identity file");
-                }
-            }
-        }
-        let pairing = error.code == "NOT_PAIRED"
-            && (error.message.starts_with("pairing required")
-                || detail == Some("PAIRING_REQUIRED"));
-        let device = self.device.filter(|_| pairing)?;
-        Some(ConnectFailure::PairingRequired {
-            device_id: device.device_id().to_owned(),
-            request_id: error.details.as_ref().and_then(|d| d.request_id.clone()),
-            openclaw: self.openclaw,
-        })
-    }
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::gateway::client::Secret;
     use crate::gateway::methods::{CLIENT_ID, CLIENT_MODE, SCOPES};
 
     /// A scratch directory under the system temp dir, removed on drop.
-    struct Scratch(PathBuf);
+    pub(crate) struct Scratch(pub(crate) PathBuf);
 
     impl Scratch {
-        fn new() -> Scratch {
+        pub(crate) fn new() -> Scratch {
             Scratch(std::env::temp_dir().join(format!("clawshim-device-{}", uuid::Uuid::new_v4())))
         }
     }
@@ -611,12 +462,13 @@ mod tests {
         }
         s
     };
-    const VEC_ID: &str = "56475aa75463474c0285df5dbf2bcab73da651358839e9b77481b2eab107708c";
+    pub(crate) const VEC_ID: &str =
+        "56475aa75463474c0285df5dbf2bcab73da651358839e9b77481b2eab107708c";
     const VEC_PUB: &str = "A6EHv_POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg";
     const VEC_NONCE: &str = "ecee0d24-c29a-4771-904d-c41e44c86a98";
     const VEC_AT: u64 = 1795689989674;
 
-    fn fixed_identity(dir: &Path) -> DeviceIdentity {
+    pub(crate) fn fixed_identity(dir: &Path) -> DeviceIdentity {
         let path = dir.join("identity.json");
         let key = SigningKey::from_bytes(&SEED);
         let file = IdentityFile {
@@ -637,7 +489,10 @@ mod tests {
         DeviceIdentity::load_or_create(&path).unwrap()
     }
 
-    fn input(version: PayloadVersion, token: Option<&'static str>) -> SignInput<'static> {
+    pub(crate) fn input(
+        version: PayloadVersion,
+        token: Option<&'static str>,
+    ) -> SignInput<'static> {
         SignInput {
             version,
             client_id: CLIENT_ID,
@@ -840,174 +695,5 @@ mod tests {
             fs::read_to_string(&path).unwrap(),
             "{\"not\": \"an identity\"}"
         );
-    }
-
-    fn challenge(openclaw: bool) -> Challenge {
-        let json = if openclaw {
-            r#"{"nonce":"n-7","ts":1,"capabilities":["model-catalog-snapshot"]}"#
-        } else {
-            r#"{"nonce":"n-7","ts":1}"#
-        };
-        serde_json::from_str(json).unwrap()
-    }
-
-    fn client() -> ClientInfo<'static> {
-        ClientInfo {
-            id: CLIENT_ID,
-            version: "0.1.0",
-            platform: "linux",
-            mode: CLIENT_MODE,
-            display_name: None,
-        }
-    }
-
-    fn with_token(dir: &Path) -> DeviceIdentity {
-        let id = fixed_identity(dir);
-        id.store_device_token(DeviceToken {
-            token: "dt-9".into(),
-            role: "operator".into(),
-            scopes: vec![],
-            issued_at_ms: None,
-        })
-        .unwrap();
-        id
-    }
-
-    #[test]
-    fn a_shared_secret_wins_over_a_stored_device_token() {
-        let dir = Scratch::new();
-        let id = with_token(&dir.0);
-        let auth = GatewayAuth::Token(Secret::new("secret"));
-        let client = client();
-        for openclaw in [false, true] {
-            let creds = ConnectCredentials::new(
-                &auth,
-                Some(&id),
-                &challenge(openclaw),
-                &client,
-                "operator",
-                &SCOPES,
-            );
-            let json = serde_json::to_value(creds.auth()).unwrap();
-            assert_eq!(json, serde_json::json!({"token": "secret"}));
-            let proof = creds.proof.as_ref().unwrap();
-            assert_eq!(proof.nonce, "n-7");
-            let version = if openclaw {
-                PayloadVersion::V3
-            } else {
-                PayloadVersion::V2
-            };
-            let mut signed = input(version, Some("secret"));
-            signed.nonce = "n-7";
-            signed.signed_at_ms = proof.signed_at;
-            assert!(verify(
-                &proof.public_key,
-                &signed.payload(VEC_ID),
-                &proof.signature
-            ));
-        }
-    }
-
-    #[test]
-    fn a_stored_device_token_alone_goes_where_each_gateway_reads_it() {
-        let dir = Scratch::new();
-        let id = with_token(&dir.0);
-        let client = client();
-        // clawdbot: auth.token, signed as the token (v2).
-        let creds = ConnectCredentials::new(
-            &GatewayAuth::None,
-            Some(&id),
-            &challenge(false),
-            &client,
-            "operator",
-            &SCOPES,
-        );
-        assert_eq!(
-            serde_json::to_value(creds.auth()).unwrap(),
-            serde_json::json!({"token": "dt-9"})
-        );
-        // openclaw: auth.deviceToken, signed as the token (v3).
-        let creds = ConnectCredentials::new(
-            &GatewayAuth::None,
-            Some(&id),
-            &challenge(true),
-            &client,
-            "operator",
-            &SCOPES,
-        );
-        assert_eq!(
-            serde_json::to_value(creds.auth()).unwrap(),
-            serde_json::json!({"deviceToken": "dt-9"})
-        );
-        let proof = creds.proof.as_ref().unwrap();
-        let mut signed = input(PayloadVersion::V3, Some("dt-9"));
-        signed.nonce = "n-7";
-        signed.signed_at_ms = proof.signed_at;
-        assert!(verify(
-            &proof.public_key,
-            &signed.payload(VEC_ID),
-            &proof.signature
-        ));
-        // A refused device token is forgotten.
-        let refused: ErrorShape = serde_json::from_value(serde_json::json!({
-            "code": "INVALID_REQUEST",
-            "message": "unauthorized: device token mismatch (rotate/reissue device token)",
-            "details": {"code": "AUTH_DEVICE_TOKEN_MISMATCH"}
-        }))
-        .unwrap();
-        assert_eq!(creds.rejected(&refused), None);
-        assert_eq!(id.device_token(), None);
-    }
-
-    #[test]
-    fn a_pending_pairing_reports_the_request_to_approve() {
-        let dir = Scratch::new();
-        let id = fixed_identity(&dir.0);
-        let auth = GatewayAuth::Token(Secret::new("secret"));
-        let client = client();
-        let v4: ErrorShape = serde_json::from_value(serde_json::json!({
-            "code": "NOT_PAIRED",
-            "message": "pairing required: device is not approved yet",
-            "details": {"code": "PAIRING_REQUIRED", "reason": "not-paired", "requestId": "req-1"}
-        }))
-        .unwrap();
-        let creds = ConnectCredentials::new(
-            &auth,
-            Some(&id),
-            &challenge(true),
-            &client,
-            "operator",
-            &SCOPES,
-        );
-        assert_eq!(
-            creds.rejected(&v4),
-            Some(ConnectFailure::PairingRequired {
-                device_id: VEC_ID.to_owned(),
-                request_id: Some("req-1".to_owned()),
-                openclaw: true,
-            })
-        );
-        let v3: ErrorShape = serde_json::from_value(serde_json::json!({
-            "code": "NOT_PAIRED", "message": "pairing required", "details": {"requestId": "req-2"}
-        }))
-        .unwrap();
-        let creds = ConnectCredentials::new(
-            &auth,
-            Some(&id),
-            &challenge(false),
-            &client,
-            "operator",
-            &SCOPES,
-        );
-        assert!(matches!(
-            creds.rejected(&v3),
-            Some(ConnectFailure::PairingRequired { request_id: Some(id), openclaw: false, .. })
-                if id == "req-2"
-        ));
-        let no_device: ErrorShape = serde_json::from_value(serde_json::json!({
-            "code": "NOT_PAIRED", "message": "device identity required"
-        }))
-        .unwrap();
-        assert_eq!(creds.rejected(&no_device), None);
     }
 }

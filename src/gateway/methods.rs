@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use super::run::{RunOutcome, StopKind, Usage};
+use super::events::{RunOutcome, StopKind, Usage};
 use crate::media::Attachment;
 
 /// Lowest protocol we speak (clawdbot 2026.1.x).
@@ -183,6 +183,11 @@ pub struct ChatAbortParams<'a> {
     pub session_key: &'a str,
     pub run_id: &'a str,
     pub agent_id: &'a str,
+}
+
+/// `sessions.delete` params: the session goes, its transcript stays (an admin method).
+pub fn sessions_delete(key: &str) -> serde_json::Value {
+    serde_json::json!({"key": key, "deleteTranscript": false})
 }
 
 /// `agent` res payload: both the `accepted` one and the final one.

@@ -53,6 +53,12 @@ impl Oddities {
         self.note_at(kind, detail, Instant::now())
     }
 
+    /// Whether a frame of `kind` was ignored on this connection.
+    #[cfg(test)]
+    pub(crate) fn saw(&self, kind: Oddity) -> bool {
+        self.seen.contains_key(&kind)
+    }
+
     fn note_at(&mut self, kind: Oddity, detail: &dyn std::fmt::Display, now: Instant) -> bool {
         match self.seen.get_mut(&kind) {
             Some((last, since)) if now.duration_since(*last) < QUIET => {

@@ -14,8 +14,8 @@ use std::future::Future;
 use futures_util::future::{join_all, select_all};
 use tokio::sync::watch;
 
-use super::client::GatewayStatus;
-use super::conn::Link;
+use super::link::Link;
+use super::state::GatewayStatus;
 
 /// The background task behind a [`super::GatewayClient`]: every socket of the pool.
 pub struct Connection {
@@ -117,7 +117,7 @@ pub(crate) fn combine(links: &[GatewayStatus]) -> GatewayStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gateway::ConnectFailure;
+    use crate::gateway::error::ConnectFailure;
 
     fn connecting(attempt: u32, failed: bool) -> GatewayStatus {
         GatewayStatus::Connecting {

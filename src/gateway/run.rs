@@ -8,12 +8,18 @@
 
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::debug;
 
-use crate::gateway::client::LinkLoad;
-use crate::gateway::{GatewayClient, GatewayError, RunId};
+use super::error::GatewayError;
+use super::events::RunEvent;
+use super::frame::ReqFrame;
+use super::ids::{RequestId, RunId};
+use super::link::Command;
+use super::methods::AgentParams;
+use super::router::{Orphan, PendingKind};
+use super::socket::{await_answer, RunLoad, RunSocket};
 use crate::media::Attachment;
 use crate::model_override::ModelOverride;
 use crate::routing::SessionKey;
@@ -34,75 +40,20 @@ pub struct RunRequest {
     pub timeout: Option<Duration>,
     /// Delete the session once the run is over when it is a per-request one
     /// ([`SessionKey::is_ephemeral`]) and the connection may
-    /// ([`GatewayClient::deletes_sessions`]; see [`GatewayClient::delete_session`]).
+    /// ([`super::GatewayClient::deletes_sessions`]; see
+    /// [`super::GatewayClient::delete_session`]).
     pub delete_ephemeral_session: bool,
     /// Images of the current turn (`attachments`, both versions).
     pub attachments: Vec<Attachment>,
     /// The run's thinking level (`thinking`, both versions).
     pub thinking: Option<ThinkingLevel>,
     /// The run's backend model (`provider` + `model`, openclaw 2026.9.6 only: see
-    /// [`GatewayClient::supports_model_override`]).
+    /// [`super::GatewayClient::supports_model_override`]).
     pub model: Option<ModelOverride>,
     /// A run id derived from a client's `Idempotency-Key` (fresh when `None`). Such a run is
     /// not aborted when its reader leaves: the connection keeps it for the client's retry,
     /// which joins it (or gets the gateway's cached answer once it finished).
     pub idempotent_id: Option<RunId>,
-}
-
-/// Token counts from the final result's `meta.agentMeta.usage`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Usage {
-    pub input: u64,
-    pub output: u64,
-    pub cache_read: u64,
-    pub cache_write: u64,
-    pub total: u64,
-}
-
-/// Why a run that ended normally stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StopKind {
-    /// The agent finished its reply.
-    Completed,
-    /// The run hit its time limit (v3 `meta.aborted`, v4 `status:"timeout"`); text may be partial.
-    TimedOut,
-    /// The run was aborted on request (v4 `stopReason:"rpc"`).
-    Aborted,
-}
-
-/// The final result of a run that the gateway reported as finished (`res` with `ok:true`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunOutcome {
-    /// The reply text: the non-error `payloads[].text` joined by a blank line (may be empty).
-    pub text: String,
-    /// Token usage when the gateway reported it.
-    pub usage: Option<Usage>,
-    /// Why it stopped.
-    pub stop: StopKind,
-}
-
-/// One item of a run's event stream, in arrival order. The stream ends after any event but
-/// [`RunEvent::Delta`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RunEvent {
-    /// New assistant text (`agent` event, `stream:"assistant"`, `data.delta`).
-    Delta(String),
-    /// The run finished; the final `res` arrived.
-    Finished(RunOutcome),
-    /// The run failed: gateway error after acceptance or lost connection.
-    Failed(GatewayError),
-    /// The reader fell too far behind and the connection dropped the run (its channel
-    /// closed without a final event) and aborted it on the gateway.
-    Lagged,
-    /// The local deadline passed before the gateway's final answer.
-    TimedOut,
-}
-
-impl RunEvent {
-    /// Whether nothing follows this event.
-    pub fn is_terminal(&self) -> bool {
-        !matches!(self, RunEvent::Delta(_))
-    }
 }
 
 /// An accepted run: its id and its events. Dropping it before the gateway's final answer
@@ -123,8 +74,88 @@ impl std::fmt::Debug for Run {
 }
 
 impl Run {
-    pub(crate) fn new(id: RunId, events: mpsc::Receiver<RunEvent>, guard: RunGuard) -> Run {
-        Run { id, events, guard }
+    /// Start the run `req` under `run_id` on `socket` and wait until the gateway accepted
+    /// it. Dropping the future while it waits for `accepted` aborts the run like dropping
+    /// the [`Run`] would.
+    pub(crate) async fn start(
+        socket: RunSocket,
+        req: &RunRequest,
+        run_id: RunId,
+        buffer: usize,
+    ) -> Result<Run, GatewayError> {
+        let mut guard = RunGuard::new(socket, req, &run_id);
+        // Follow the session's events before the run can emit any (session-scoped sockets
+        // on v4; a no-op on v3). Once submitted, the guard ends the following.
+        let (reply, followed) = oneshot::channel();
+        let follow = Command::Follow {
+            key: req.session_key.as_str().to_string(),
+            reply,
+        };
+        if let Err(e) = guard.socket.submit(follow).await {
+            guard.ended = true;
+            return Err(e);
+        }
+        guard.following = true;
+        if let Err(e) = await_answer(followed, guard.socket.request_timeout()).await {
+            guard.ended = true;
+            return Err(e);
+        }
+        let req_id = RequestId::new();
+        let params = AgentParams {
+            message: &req.message,
+            idempotency_key: run_id.as_str(),
+            agent_id: &req.agent_id,
+            session_key: req.session_key.as_str(),
+            extra_system_prompt: req.extra_system_prompt.as_deref(),
+            timeout: req.timeout.map(|t| t.as_secs().max(1)),
+            deliver: false,
+            attachments: &req.attachments,
+            thinking: req.thinking.map(ThinkingLevel::as_str),
+            provider: req.model.as_ref().and_then(|m| m.provider.as_deref()),
+            model: req.model.as_ref().map(|m| m.model.as_str()),
+        };
+        let frame = ReqFrame::new(req_id.as_str(), "agent", &params).to_json();
+        let (events_tx, events) = mpsc::channel(buffer);
+        let (accepted_tx, accepted) = oneshot::channel();
+        let sent = guard
+            .socket
+            .submit(Command::Send {
+                req_id,
+                frame,
+                kind: PendingKind::Run {
+                    run_id: run_id.clone(),
+                    events: events_tx,
+                    accepted: accepted_tx,
+                    orphan: Orphan {
+                        run_id: run_id.clone(),
+                        session_key: req.session_key.as_str().to_owned(),
+                        agent_id: req.agent_id.clone(),
+                        delete_session: guard.deletes_session(),
+                        keep_for_retry: req.idempotent_id.is_some(),
+                    },
+                },
+            })
+            .await;
+        let result = match sent {
+            Err(e) => Err(e),
+            Ok(()) => await_answer(accepted, guard.socket.request_timeout()).await,
+        };
+        match result {
+            Ok(()) => Ok(Run {
+                id: run_id,
+                events,
+                guard,
+            }),
+            // No `accepted` in time: the run may start anyway, and nobody would read it. The
+            // guard aborts it and drops its entries now, not at a late reply.
+            Err(GatewayError::Timeout) => Err(GatewayError::Timeout),
+            Err(e) => {
+                // Refused or never sent: nothing to abort. Lost with the connection: the
+                // connection aborts it on the next one.
+                guard.ended = true;
+                Err(e)
+            }
+        }
     }
 
     /// The run id (= the `idempotencyKey` we sent).
@@ -154,10 +185,10 @@ impl Run {
 /// ended, and deletes its session when asked to. Exists from before the `agent` request is
 /// sent, so a caller that stops waiting for `accepted` still aborts it.
 pub(crate) struct RunGuard {
-    /// Pinned to the run's socket.
-    gateway: GatewayClient,
+    /// The run's socket: every frame about the run goes there.
+    socket: RunSocket,
     /// Counts the run on that socket while the guard lives.
-    _load: LinkLoad,
+    _load: RunLoad,
     run_id: RunId,
     session_key: SessionKey,
     delete_session: bool,
@@ -168,15 +199,10 @@ pub(crate) struct RunGuard {
 }
 
 impl RunGuard {
-    pub(crate) fn new(
-        gateway: GatewayClient,
-        req: &RunRequest,
-        run_id: &RunId,
-        load: LinkLoad,
-    ) -> RunGuard {
+    pub(crate) fn new(socket: RunSocket, req: &RunRequest, run_id: &RunId) -> RunGuard {
         RunGuard {
-            gateway,
-            _load: load,
+            _load: socket.count_run(),
+            socket,
             run_id: run_id.clone(),
             session_key: req.session_key.clone(),
             delete_session: req.delete_ephemeral_session && req.session_key.is_ephemeral(),
@@ -187,20 +213,20 @@ impl RunGuard {
 
     /// Whether dropping this guard deletes the run's session.
     pub(crate) fn deletes_session(&self) -> bool {
-        self.delete_session && self.gateway.deletes_sessions()
+        self.delete_session && self.socket.deletes_sessions()
     }
 }
 
 impl Drop for RunGuard {
     fn drop(&mut self) {
         if self.following {
-            self.gateway.unfollow_session(&self.session_key);
+            self.socket.unfollow_session(&self.session_key);
         }
         if !self.ended {
             // The connection drops the run's entries at once and aborts it (and deletes its
             // per-request session when asked): one mechanism with lagged and lost runs.
             debug!(run_id = %self.run_id, "run abandoned; aborting it on the gateway");
-            self.gateway.forget_run(&self.run_id);
+            self.socket.forget_run(&self.run_id);
             return;
         }
         // Without a runtime (process exit) there is nobody left to send the request.
@@ -208,10 +234,10 @@ impl Drop for RunGuard {
             return;
         };
         if self.deletes_session() {
-            let gateway = self.gateway.clone();
+            let socket = self.socket.clone();
             let key = self.session_key.clone();
             runtime.spawn(async move {
-                if let Err(e) = gateway.delete_session(&key).await {
+                if let Err(e) = socket.delete_session(&key).await {
                     debug!(session = %key, error = %e, "could not delete the per-request session");
                 }
             });
@@ -224,13 +250,20 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::gateway::client::GatewayAuth;
-    use crate::gateway::GatewayConfig;
+    use crate::gateway::events::{RunOutcome, StopKind};
+    use crate::gateway::socket::SocketHandle;
+    use crate::gateway::state::GatewayStatus;
+    use tokio::sync::watch;
 
     fn run_with_channel() -> (Run, mpsc::Sender<RunEvent>) {
-        // Never connected: an abort from the guard finds no protocol and sends nothing.
-        let (gateway, _conn) =
-            GatewayClient::new(GatewayConfig::new("ws://127.0.0.1:9", GatewayAuth::None));
+        // A socket whose task never runs: what the guard sends on drop goes nowhere.
+        let (commands, _) = mpsc::channel(4);
+        let (_, status) = watch::channel(GatewayStatus::Stopped);
+        let socket = RunSocket::new(
+            SocketHandle::new(commands, status),
+            Default::default(),
+            Duration::from_secs(1),
+        );
         let req = RunRequest {
             agent_id: "main".into(),
             session_key: SessionKey::named("agent:main:openai:x"),
@@ -245,8 +278,15 @@ mod tests {
         };
         let id = RunId::from("run-1");
         let (tx, rx) = mpsc::channel(4);
-        let guard = RunGuard::new(gateway, &req, &id, LinkLoad(Default::default()));
-        (Run::new(id, rx, guard), tx)
+        let guard = RunGuard::new(socket, &req, &id);
+        (
+            Run {
+                id,
+                events: rx,
+                guard,
+            },
+            tx,
+        )
     }
 
     fn later() -> Instant {

@@ -8,7 +8,7 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine;
 
-use super::MediaError;
+use super::error::MediaError;
 
 /// Standard alphabet, padding optional on input (some encoders drop it), always on output.
 const LENIENT: GeneralPurpose = GeneralPurpose::new(

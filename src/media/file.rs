@@ -36,7 +36,7 @@ use regex::Regex;
 use serde_json::{Map, Value};
 
 use super::data_url::{decode_base64, DataUrl};
-use super::MediaError;
+use super::error::MediaError;
 
 /// The file types a run accepts, in the order error messages list them.
 pub const FILE_TYPES: [&str; 5] = [

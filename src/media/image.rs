@@ -16,8 +16,9 @@
 
 use serde_json::{Map, Value};
 
+use super::attachment::{Attachment, AttachmentKind};
 use super::data_url::{decode_base64, DataUrl};
-use super::{Attachment, AttachmentKind, MediaError};
+use super::error::MediaError;
 
 /// The image types a run accepts.
 pub const IMAGE_TYPES: [&str; 4] = ["image/png", "image/jpeg", "image/gif", "image/webp"];

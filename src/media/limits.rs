@@ -7,7 +7,8 @@
 //! over either is answered with a 413 before anything is sent, instead of the gateway
 //! closing the socket on every run in flight.
 
-use super::{Attachment, MediaError};
+use super::attachment::Attachment;
+use super::error::MediaError;
 
 /// The per-attachment cap clawdbot 2026.1.24 applies without announcing it (the default
 /// `maxBytes` of `parseMessageWithAttachments` in its `chat-attachments`, decoded bytes);
@@ -83,7 +84,7 @@ pub fn check_sizes(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::media::AttachmentKind;
+    use crate::media::attachment::AttachmentKind;
 
     fn image(decoded_len: usize, param: &str) -> Attachment {
         Attachment {

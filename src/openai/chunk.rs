@@ -6,7 +6,8 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::{AssistantRole, CompletionUsage, FinishReason, Object};
+use super::response::{CompletionUsage, FinishReason};
+use super::tags::{AssistantRole, Object};
 
 /// A streamed chunk (`"object": "chat.completion.chunk"`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

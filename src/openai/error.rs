@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::RequestError;
+
 /// The body of an error response, and of the SSE error event sent once a stream has started.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
@@ -102,6 +104,17 @@ impl ApiError {
     /// Wraps it in the `{"error": ...}` envelope.
     pub fn into_body(self) -> ErrorBody {
         ErrorBody { error: self }
+    }
+}
+
+/// A rejected request is a 400 `invalid_request_error` naming its `param`.
+impl From<RequestError> for ApiError {
+    fn from(err: RequestError) -> Self {
+        let api = ApiError::invalid_request_error(err.message);
+        match err.param {
+            Some(param) => api.with_param(param),
+            None => api,
+        }
     }
 }
 

@@ -1,5 +1,6 @@
-//! Cheap readers for JSON values a request only needs to glance at, used by the typed,
-//! one-pass request parser ([`super::request::parse`]).
+//! Cheap readers for JSON values a request only needs to glance at, and the visitor helpers
+//! of the typed, one-pass request parsers ([`super::request::parse`] for chat,
+//! [`super::responses::parse`] for the Responses API).
 //!
 //! Arrays and objects we do not use are skipped with [`IgnoredAny`], which serde_json reads
 //! iteratively without allocating (its nesting costs one byte per level), so a 20 MiB
@@ -7,9 +8,12 @@
 //! scalars are kept, and only where a rule reads them.
 
 use std::fmt;
+use std::marker::PhantomData;
 
-use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
+
+use crate::error::RequestError;
 
 /// A JSON value with its scalars kept and its arrays and objects reduced to their type:
 /// enough to type-check a field and to word the error.
@@ -130,9 +134,177 @@ impl<'de> Deserialize<'de> for Loose {
     }
 }
 
-/// The keys a content part's nested object (`image_url`, `input_audio`, `file`) or an
-/// unknown part is read for; any other key is skipped.
-const SHALLOW_KEYS: [&str; 10] = [
+/// Turns a visitor of objects into one of any value: another value is read as [`Loose`]
+/// (the `Err` of the result) for the type error.
+pub(crate) struct MapOr<V>(pub(crate) V);
+
+/// Turns a visitor of arrays into one of any value, like [`MapOr`].
+pub(crate) struct SeqOr<V>(pub(crate) V);
+
+macro_rules! scalars_to_loose {
+    ($($method:ident($($arg:ident: $ty:ty),*)),*) => {$(
+        fn $method<E: de::Error>(self, $($arg: $ty),*) -> Result<Self::Value, E> {
+            Visitor::$method(LooseVisitor, $($arg),*).map(Err)
+        }
+    )*};
+}
+
+macro_rules! or_loose_visitor {
+    ($wrapper:ident, $kind:ident, $kind_access:ident, $other:ident, $other_access:ident, $skip:ident, $placeholder:expr) => {
+        impl<'de, V: Visitor<'de>> Visitor<'de> for $wrapper<V> {
+            type Value = Result<V::Value, Loose>;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                self.0.expecting(f)
+            }
+            fn $kind<A: $kind_access<'de>>(self, access: A) -> Result<Self::Value, A::Error> {
+                self.0.$kind(access).map(Ok)
+            }
+            fn $other<A: $other_access<'de>>(self, access: A) -> Result<Self::Value, A::Error> {
+                $skip(access)?;
+                Ok(Err($placeholder))
+            }
+            scalars_to_loose!(
+                visit_unit(),
+                visit_none(),
+                visit_bool(b: bool),
+                visit_i64(n: i64),
+                visit_u64(n: u64),
+                visit_f64(n: f64),
+                visit_str(s: &str),
+                visit_string(s: String)
+            );
+        }
+    };
+}
+
+or_loose_visitor!(
+    MapOr,
+    visit_map,
+    MapAccess,
+    visit_seq,
+    SeqAccess,
+    skip_seq,
+    Loose::Array
+);
+or_loose_visitor!(
+    SeqOr,
+    visit_seq,
+    SeqAccess,
+    visit_map,
+    MapAccess,
+    skip_map,
+    Loose::Object
+);
+
+/// A list of object keys a reader matches against.
+pub(crate) trait KeyList {
+    const KEYS: &'static [&'static str];
+}
+
+/// An object key: its index in `L::KEYS`, or `None` for any other, matched without
+/// allocating.
+pub(crate) struct KnownKey<L>(pub(crate) Option<usize>, PhantomData<L>);
+
+impl<'de, L: KeyList> Deserialize<'de> for KnownKey<L> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor<L>(PhantomData<L>);
+        impl<L: KeyList> Visitor<'_> for KeyVisitor<L> {
+            type Value = KnownKey<L>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E>(self, s: &str) -> Result<KnownKey<L>, E> {
+                Ok(KnownKey(L::KEYS.iter().position(|k| *k == s), PhantomData))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor(PhantomData))
+    }
+}
+
+/// An object read for its one key `K::KEYS[0]` (kept as [`Loose`], `None` when absent or
+/// `null`), every other key skipped; or, for any other value, that value.
+pub(crate) struct OneKey<K>(pub(crate) Result<Option<Loose>, Loose>, PhantomData<K>);
+
+impl<'de, K: KeyList> Deserialize<'de> for OneKey<K> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct OneKeyVisitor<K>(PhantomData<K>);
+        impl<'de, K: KeyList> Visitor<'de> for OneKeyVisitor<K> {
+            type Value = Option<Loose>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                write!(f, "an object with '{}'", K::KEYS[0])
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut value = None;
+                while let Some(key) = map.next_key::<KnownKey<K>>()? {
+                    match key.0 {
+                        Some(_) => value = map.next_value()?,
+                        None => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(value)
+            }
+        }
+        let read = deserializer.deserialize_any(MapOr(OneKeyVisitor::<K>(PhantomData)))?;
+        Ok(OneKey(read, PhantomData))
+    }
+}
+
+/// The elements of an array read by [`CheckedSeq`], up to the first problem; how many there
+/// were; and that problem.
+pub(crate) struct Checked<T> {
+    pub(crate) list: Vec<T>,
+    pub(crate) len: usize,
+    pub(crate) error: Option<RequestError>,
+}
+
+/// How [`CheckedSeq`] reads one element: element `index` from `seq`, checked (a problem is
+/// the inner `Err`, with its `param`); `None` at the end of the array.
+pub(crate) trait ElementReader<'de> {
+    type Item;
+    fn next<A: SeqAccess<'de>>(
+        &mut self,
+        seq: &mut A,
+        index: usize,
+    ) -> Result<Option<Result<Self::Item, RequestError>>, A::Error>;
+}
+
+/// Reads an array whose elements are checked as they are read (chat's `messages`, the
+/// Responses `input`): after the first problem, or past `max`, the rest is only counted.
+pub(crate) struct CheckedSeq<E> {
+    pub(crate) reader: E,
+    pub(crate) max: usize,
+}
+
+impl<'de, E: ElementReader<'de>> Visitor<'de> for CheckedSeq<E> {
+    type Value = Checked<E::Item>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut list = Vec::new();
+        let mut error = None;
+        let mut len = 0;
+        while error.is_none() && len < self.max {
+            match self.reader.next(&mut seq, len)? {
+                None => return Ok(Checked { list, len, error }),
+                Some(Ok(item)) => list.push(item),
+                Some(Err(e)) => error = Some(e),
+            }
+            len += 1;
+        }
+        len += skip_seq(&mut seq)?;
+        Ok(Checked { list, len, error })
+    }
+}
+
+/// The keys a content part's nested object (chat's `image_url`, `input_audio`, `file`; a
+/// Responses part's `source`) or an unknown part is read for; any other key is skipped.
+const SHALLOW_KEYS: [&str; 11] = [
     "url",
     "detail",
     "data",
@@ -143,6 +315,7 @@ const SHALLOW_KEYS: [&str; 10] = [
     "filename",
     "type",
     "input_text",
+    "media_type",
 ];
 
 /// A value read one level deep: an object keeps the [`SHALLOW_KEYS`] entries as [`Loose`]

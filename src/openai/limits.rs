@@ -8,7 +8,7 @@
 //! limit is far above what OpenAI clients send. Over a limit, the request gets a 400 naming
 //! the parameter or header.
 
-use super::RequestError;
+use crate::error::RequestError;
 
 /// Longest `model`, in bytes (OpenAI model ids and `openclaw/<agent>` are far shorter).
 pub const MAX_MODEL_BYTES: usize = 256;
@@ -20,7 +20,9 @@ pub const MAX_SESSION_HEADER_BYTES: usize = 512;
 pub const MAX_AGENT_HEADER_BYTES: usize = 128;
 /// Most entries in `messages`.
 pub const MAX_MESSAGES: usize = 10_000;
-/// Most content parts across all messages of one request.
+/// Most items in a Responses `input` (as [`MAX_MESSAGES`] for chat).
+pub const MAX_INPUT_ITEMS: usize = 10_000;
+/// Most content parts across all messages (or Responses items) of one request.
 pub const MAX_CONTENT_PARTS: usize = 10_000;
 
 /// `Invalid '<param>': string too long. ...` when `value` is longer than `max` bytes.
@@ -38,9 +40,31 @@ pub fn check_string(param: &str, value: &str, max: usize) -> Result<(), RequestE
     ))
 }
 
+/// `Invalid '<param>': ...` when `value` holds a control character (NUL, other C0 codes, DEL,
+/// C1 codes). `user` and the session headers become gateway session keys, which are stored,
+/// logged and compared as text; a NUL or a line break there is never meant.
+pub fn check_no_control(param: &str, value: &str) -> Result<(), RequestError> {
+    match value.char_indices().find(|(_, c)| c.is_control()) {
+        None => Ok(()),
+        Some((at, c)) => Err(RequestError::new(
+            format!(
+                "Invalid '{param}': control characters are not allowed (U+{:04X} at byte {at}).",
+                u32::from(c)
+            ),
+            Some(param.to_owned()),
+        )),
+    }
+}
+
+/// `user`: at most [`MAX_USER_BYTES`], no control characters.
+pub fn check_user(value: &str) -> Result<(), RequestError> {
+    check_string("user", value, MAX_USER_BYTES)?;
+    check_no_control("user", value)
+}
+
 /// Checks the routing headers (`header` reads one by name): every session header against
-/// [`MAX_SESSION_HEADER_BYTES`], every agent header against [`MAX_AGENT_HEADER_BYTES`]. The
-/// error's `param` is the header's name.
+/// [`MAX_SESSION_HEADER_BYTES`], every agent header against [`MAX_AGENT_HEADER_BYTES`], both
+/// for control characters. The error's `param` is the header's name.
 pub fn check_headers(header: impl Fn(&str) -> Option<String>) -> Result<(), RequestError> {
     let groups = [
         (
@@ -53,6 +77,7 @@ pub fn check_headers(header: impl Fn(&str) -> Option<String>) -> Result<(), Requ
         for name in names {
             if let Some(value) = header(name) {
                 check_string(name, &value, max)?;
+                check_no_control(name, &value)?;
             }
         }
     }
@@ -85,6 +110,21 @@ mod tests {
         assert_eq!(err.param.as_deref(), Some("user"));
         assert!(err.message.contains("maximum length 256"), "{err}");
         assert!(err.message.contains("length 257"), "{err}");
+    }
+
+    #[test]
+    fn control_characters_in_session_keys_are_refused() {
+        for bad in ["a\0b", "a\nb", "\t", "x\u{7f}", "x\u{85}"] {
+            let err = check_user(bad).unwrap_err();
+            assert_eq!(err.param.as_deref(), Some("user"), "{bad:?}");
+            assert!(err.message.contains("control characters"), "{err}");
+        }
+        for ok in ["alice@example.com", "Zoë 🙂", "a b"] {
+            assert_eq!(check_user(ok), Ok(()), "{ok:?}");
+        }
+        let err = check_headers(|name| (name == "x-openclaw-session-key").then(|| "a\tb".into()))
+            .unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("x-openclaw-session-key"));
     }
 
     #[test]

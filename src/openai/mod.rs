@@ -16,43 +16,14 @@ pub mod request;
 pub mod response;
 pub mod responses;
 pub mod sse;
-
-use serde::{Deserialize, Serialize};
+mod tags;
 
 pub use chunk::{ChatCompletionChunk, ChunkChoice, ChunkDelta};
 pub use error::{ApiError, ErrorBody};
 pub use models::{Model, ModelList};
-pub use request::{
-    ChatCompletionRequest, ChatMessage, ContentPart, MessageContent, RequestError, StreamOptions,
-};
+pub use request::{ChatCompletionRequest, ChatMessage, ContentPart, MessageContent, StreamOptions};
 pub use response::{
     ChatCompletionResponse, Choice, CompletionUsage, FinishReason, PromptTokensDetails,
     ResponseMessage,
 };
-
-/// The `object` discriminator of the objects we emit; a type instead of a string so a chunk
-/// can never be labelled `chat.completion` by mistake.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Object {
-    /// A full, non-streamed response.
-    #[serde(rename = "chat.completion")]
-    ChatCompletion,
-    /// One streamed chunk.
-    #[serde(rename = "chat.completion.chunk")]
-    ChatCompletionChunk,
-    /// One entry of `GET /v1/models`.
-    #[serde(rename = "model")]
-    Model,
-    /// The `GET /v1/models` envelope.
-    #[serde(rename = "list")]
-    List,
-}
-
-/// The only role we ever emit: replies always come from the assistant.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum AssistantRole {
-    /// `"assistant"`.
-    #[default]
-    #[serde(rename = "assistant")]
-    Assistant,
-}
+pub use tags::{AssistantRole, Object};

@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Object;
+use super::tags::Object;
 use crate::gateway::AgentInfo;
 use crate::routing::{self, AgentSelector};
 

@@ -16,14 +16,17 @@
 //! to its own size plus the strings it carries, whatever its shape.
 
 use std::fmt;
-use std::marker::PhantomData;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::lean::{skip_map, skip_seq, Loose, LooseVisitor, Shallow};
+use super::lean::{
+    skip_map, skip_seq, Checked, CheckedSeq, ElementReader, KeyList, KnownKey, Loose, MapOr,
+    OneKey, SeqOr, Shallow,
+};
 use super::limits::{self, MAX_CONTENT_PARTS, MAX_MESSAGES, MAX_MODEL_BYTES, MAX_USER_BYTES};
+use crate::error::RequestError;
 use crate::thinking::ThinkingLevel;
 
 /// Documented OpenAI fields clawshim accepts and ignores (the agent decides tools, sampling,
@@ -61,7 +64,7 @@ pub const IGNORED_FIELDS: [&str; 28] = [
 ];
 
 /// Unknown field names kept for the debug log; more are skipped uncounted.
-const MAX_UNKNOWN_NAMES: usize = 32;
+pub(crate) const MAX_UNKNOWN_NAMES: usize = 32;
 
 /// A chat-completions request. Build it with [`parse`].
 #[derive(Debug, Clone, PartialEq)]
@@ -277,57 +280,6 @@ impl ContentPart {
     }
 }
 
-/// Why a request body was rejected: an OpenAI-style message and the offending parameter.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct RequestError {
-    /// Human-readable reason, worded like OpenAI's.
-    pub message: String,
-    /// The offending parameter (`messages`, `messages[2].role`, ...), when there is one.
-    pub param: Option<String>,
-}
-
-impl RequestError {
-    /// An error with an OpenAI-style message and the offending parameter.
-    pub(crate) fn new(message: impl Into<String>, param: Option<String>) -> Self {
-        RequestError {
-            message: message.into(),
-            param,
-        }
-    }
-
-    /// `Missing required parameter: '<param>'.`
-    pub(crate) fn missing(param: &str) -> Self {
-        Self::new(
-            format!("Missing required parameter: '{param}'."),
-            Some(param.to_owned()),
-        )
-    }
-
-    /// `Invalid type for '<param>': expected <expected>, but got <type> instead.`
-    pub(crate) fn invalid_type(param: &str, expected: &str, got: &Value) -> Self {
-        Self::wrong_type(param, expected, json_type(got))
-    }
-
-    /// [`Self::invalid_type`] with the type already named.
-    fn wrong_type(param: &str, expected: &str, got: &str) -> Self {
-        Self::new(
-            format!("Invalid type for '{param}': expected {expected}, but got {got} instead."),
-            Some(param.to_owned()),
-        )
-    }
-}
-
-impl From<RequestError> for super::ApiError {
-    fn from(err: RequestError) -> Self {
-        let api = super::ApiError::invalid_request_error(err.message);
-        match err.param {
-            Some(param) => api.with_param(param),
-            None => api,
-        }
-    }
-}
-
 /// The roles OpenAI accepts, in the order its error message lists them.
 const ROLES: [&str; 6] = [
     "system",
@@ -338,7 +290,8 @@ const ROLES: [&str; 6] = [
     "developer",
 ];
 
-const NOT_JSON: &str = "We could not parse the JSON body of your request. (HINT: This likely \
+pub(crate) const NOT_JSON: &str =
+    "We could not parse the JSON body of your request. (HINT: This likely \
                         means you aren't using your HTTP library correctly. The API expects a \
                         JSON payload, but what was sent was not valid JSON.)";
 
@@ -379,18 +332,13 @@ struct RawRequest {
     model: Option<Loose>,
     messages: Option<RawMessages>,
     stream: Option<Loose>,
-    stream_options: Option<RawStreamOptions>,
+    /// `stream_options`: its `include_usage`, or what it was instead of an object.
+    stream_options: Option<Result<Option<Loose>, Loose>>,
     user: Option<Loose>,
     reasoning_effort: Option<Loose>,
     /// Which [`IGNORED_FIELDS`] were sent, not `null`.
     ignored: [bool; IGNORED_FIELDS.len()],
     unknown_fields: Vec<String>,
-}
-
-/// `stream_options` as read.
-enum RawStreamOptions {
-    Object { include_usage: Option<Loose> },
-    Other(Loose),
 }
 
 /// `messages` as read: the messages up to the first problem, how many there were, and that
@@ -409,16 +357,19 @@ impl RawRequest {
         let model = string_field(self.model, "model", Some(MAX_MODEL_BYTES))?;
         let stream = bool_field(self.stream, "stream")?;
         let user = string_field(self.user, "user", Some(MAX_USER_BYTES))?;
+        if let Some(user) = &user {
+            limits::check_no_control("user", user)?;
+        }
         let stream_options = match self.stream_options {
             None => None,
-            Some(RawStreamOptions::Other(got)) => {
+            Some(Err(got)) => {
                 return Err(RequestError::wrong_type(
                     "stream_options",
                     "an object",
                     got.json_type(),
                 ))
             }
-            Some(RawStreamOptions::Object { include_usage }) => Some(StreamOptions {
+            Some(Ok(include_usage)) => Some(StreamOptions {
                 include_usage: bool_field(include_usage, "stream_options.include_usage")?,
             }),
         };
@@ -465,7 +416,7 @@ impl RawRequest {
 }
 
 /// A string field the gateway uses (`null` counts as absent), with an optional length cap.
-fn string_field(
+pub(crate) fn string_field(
     value: Option<Loose>,
     param: &str,
     max: Option<usize>,
@@ -487,7 +438,7 @@ fn string_field(
 }
 
 /// A boolean field the gateway uses (`null` counts as absent).
-fn bool_field(value: Option<Loose>, param: &str) -> Result<Option<bool>, RequestError> {
+pub(crate) fn bool_field(value: Option<Loose>, param: &str) -> Result<Option<bool>, RequestError> {
     match value {
         None | Some(Loose::Null) => Ok(None),
         Some(other) => match other.as_bool() {
@@ -566,8 +517,9 @@ impl<'de> Visitor<'de> for BodyVisitor {
                 TopKey::User => raw.user = map.next_value()?,
                 TopKey::ReasoningEffort => raw.reasoning_effort = map.next_value()?,
                 TopKey::StreamOptions => {
-                    raw.stream_options =
-                        map.next_value::<Option<StreamOptionsField>>()?.map(|f| f.0)
+                    raw.stream_options = map
+                        .next_value::<Option<OneKey<StreamOptionKeys>>>()?
+                        .map(|f| f.0)
                 }
                 TopKey::Messages => {
                     raw.messages = map.next_value::<Option<MessagesField>>()?.map(|f| f.0)
@@ -612,169 +564,42 @@ impl<'de> Visitor<'de> for BodyVisitor {
     }
 }
 
-/// `stream_options`: an object read for `include_usage`, or what it was instead.
-struct StreamOptionsField(RawStreamOptions);
-
-impl<'de> Deserialize<'de> for StreamOptionsField {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct OptionsVisitor;
-        impl<'de> Visitor<'de> for OptionsVisitor {
-            type Value = StreamOptionsField;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("stream options")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut include_usage = None;
-                while let Some(key) = map.next_key::<KnownKey<StreamOptionKeys>>()? {
-                    match key.0 {
-                        Some(_) => include_usage = map.next_value()?,
-                        None => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
-                }
-                Ok(StreamOptionsField(RawStreamOptions::Object {
-                    include_usage,
-                }))
-            }
-        }
-        let other = |got| StreamOptionsField(RawStreamOptions::Other(got));
-        deserializer
-            .deserialize_any(MapOr(OptionsVisitor))
-            .map(|v| v.unwrap_or_else(other))
-    }
-}
-
-/// `messages`: read message by message (see [`MessagesVisitor`]), or what it was instead.
+/// `messages`: read message by message (see [`Messages`]), or what it was instead.
 struct MessagesField(RawMessages);
 
 impl<'de> Deserialize<'de> for MessagesField {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer
-            .deserialize_any(SeqOr(MessagesVisitor))
-            .map(|v| MessagesField(v.unwrap_or_else(RawMessages::Other)))
+        let messages = CheckedSeq {
+            reader: Messages { parts: 0 },
+            max: MAX_MESSAGES,
+        };
+        let read = deserializer.deserialize_any(SeqOr(messages))?;
+        Ok(MessagesField(match read {
+            Ok(Checked { list, len, error }) => RawMessages::List { list, len, error },
+            Err(got) => RawMessages::Other(got),
+        }))
     }
 }
 
 /// Reads `messages`: each message is checked as soon as it is read; after the first
-/// problem, or past [`MAX_MESSAGES`], the rest is only counted. Content parts share one
-/// budget of [`MAX_CONTENT_PARTS`].
-struct MessagesVisitor;
-
-impl<'de> Visitor<'de> for MessagesVisitor {
-    type Value = RawMessages;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an array of messages")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawMessages, A::Error> {
-        let mut list = Vec::new();
-        let mut error = None;
-        let mut parts = 0;
-        let mut len = 0;
-        while error.is_none() && len < MAX_MESSAGES {
-            let seed = MessageSeed {
-                index: len,
-                parts: &mut parts,
-            };
-            match seq.next_element_seed(seed)? {
-                None => return Ok(RawMessages::List { list, len, error }),
-                Some(Ok(message)) => list.push(message),
-                Some(Err(e)) => error = Some(e),
-            }
-            len += 1;
-        }
-        len += skip_seq(&mut seq)?;
-        Ok(RawMessages::List { list, len, error })
-    }
+/// problem, or past [`MAX_MESSAGES`], the rest is only counted ([`CheckedSeq`]). Content
+/// parts share one budget of [`MAX_CONTENT_PARTS`].
+struct Messages {
+    parts: usize,
 }
 
-/// Turns a visitor of objects into one of any value: another value is read as [`Loose`]
-/// (the `Err` of the result) for the type error.
-struct MapOr<V>(V);
+impl<'de> ElementReader<'de> for Messages {
+    type Item = ChatMessage;
 
-/// Turns a visitor of arrays into one of any value, like [`MapOr`].
-struct SeqOr<V>(V);
-
-macro_rules! scalars_to_loose {
-    ($($method:ident($($arg:ident: $ty:ty),*)),*) => {$(
-        fn $method<E: de::Error>(self, $($arg: $ty),*) -> Result<Self::Value, E> {
-            Visitor::$method(LooseVisitor, $($arg),*).map(Err)
-        }
-    )*};
-}
-
-macro_rules! or_loose_visitor {
-    ($wrapper:ident, $kind:ident, $kind_access:ident, $other:ident, $other_access:ident, $skip:ident, $placeholder:expr) => {
-        impl<'de, V: Visitor<'de>> Visitor<'de> for $wrapper<V> {
-            type Value = Result<V::Value, Loose>;
-
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                self.0.expecting(f)
-            }
-            fn $kind<A: $kind_access<'de>>(self, access: A) -> Result<Self::Value, A::Error> {
-                self.0.$kind(access).map(Ok)
-            }
-            fn $other<A: $other_access<'de>>(self, access: A) -> Result<Self::Value, A::Error> {
-                $skip(access)?;
-                Ok(Err($placeholder))
-            }
-            scalars_to_loose!(
-                visit_unit(),
-                visit_none(),
-                visit_bool(b: bool),
-                visit_i64(n: i64),
-                visit_u64(n: u64),
-                visit_f64(n: f64),
-                visit_str(s: &str),
-                visit_string(s: String)
-            );
-        }
-    };
-}
-
-or_loose_visitor!(
-    MapOr,
-    visit_map,
-    MapAccess,
-    visit_seq,
-    SeqAccess,
-    skip_seq,
-    Loose::Array
-);
-or_loose_visitor!(
-    SeqOr,
-    visit_seq,
-    SeqAccess,
-    visit_map,
-    MapAccess,
-    skip_map,
-    Loose::Object
-);
-
-/// A list of object keys a reader matches against.
-trait KeyList {
-    const KEYS: &'static [&'static str];
-}
-
-/// An object key: its index in `L::KEYS`, or `None` for any other, matched without
-/// allocating.
-struct KnownKey<L>(Option<usize>, PhantomData<L>);
-
-impl<'de, L: KeyList> Deserialize<'de> for KnownKey<L> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeyVisitor<L>(PhantomData<L>);
-        impl<L: KeyList> Visitor<'_> for KeyVisitor<L> {
-            type Value = KnownKey<L>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a field name")
-            }
-            fn visit_str<E>(self, s: &str) -> Result<KnownKey<L>, E> {
-                Ok(KnownKey(L::KEYS.iter().position(|k| *k == s), PhantomData))
-            }
-        }
-        deserializer.deserialize_str(KeyVisitor(PhantomData))
+    fn next<A: SeqAccess<'de>>(
+        &mut self,
+        seq: &mut A,
+        index: usize,
+    ) -> Result<Option<Result<ChatMessage, RequestError>>, A::Error> {
+        seq.next_element_seed(MessageSeed {
+            index,
+            parts: &mut self.parts,
+        })
     }
 }
 
@@ -1140,18 +965,6 @@ impl<'de> Deserialize<'de> for ChatMessage {
         };
         seed.deserialize(deserializer)?
             .map_err(|e| de::Error::custom(e.message))
-    }
-}
-
-/// How OpenAI's error messages name a JSON value's type.
-pub(crate) fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

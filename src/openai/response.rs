@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{AssistantRole, Object};
+use super::tags::{AssistantRole, Object};
 use crate::gateway::Usage;
 
 /// A full chat completion (`"object": "chat.completion"`).
@@ -116,13 +116,9 @@ pub struct PromptTokensDetails {
 }
 
 impl From<Usage> for CompletionUsage {
-    /// OpenAI counts cached input as prompt tokens while the gateway reports fresh input,
-    /// cache reads and cache writes apart, so the three are summed.
+    /// Cached input counts as prompt tokens ([`Usage::input_total`]).
     fn from(u: Usage) -> Self {
-        let prompt_tokens = u
-            .input
-            .saturating_add(u.cache_read)
-            .saturating_add(u.cache_write);
+        let prompt_tokens = u.input_total();
         CompletionUsage {
             prompt_tokens,
             completion_tokens: u.output,

@@ -22,7 +22,8 @@ pub fn data(value: &impl Serialize) -> Bytes {
     buf.extend_from_slice(b"data: ");
     if let Err(err) = serde_json::to_writer(&mut buf, value) {
         buf.truncate(b"data: ".len());
-        let body = super::ApiError::api_error(format!("could not encode event: {err}")).into_body();
+        let body =
+            super::error::ApiError::api_error(format!("could not encode event: {err}")).into_body();
         // An ErrorBody is plain strings and options: it cannot fail to serialize.
         let _ = serde_json::to_writer(&mut buf, &body);
     }

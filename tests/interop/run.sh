@@ -32,7 +32,8 @@ DIR="$(cd "$DIR" && pwd)"
 
 TOKEN=secret
 # An API key of clawshim's own ([[keys]], config file only) for the key_session_scope case; the
-# gateway token stays a shared token for every other case.
+# gateway token stays a shared token for every other case (listed in [auth] tokens: once keys
+# exist clawshim accepts it from clients only when listed).
 API_KEY=csk-interop-key
 V3_MOCK_PORT=18910 V3_GW_PORT=18911 V3_SHIM_PORT=18912 V3_SIGNED_PORT=18913
 V4_MOCK_PORT=18920 V4_GW_PORT=18921 V4_SHIM_PORT=18922 V4_SIGNED_PORT=18923
@@ -380,7 +381,7 @@ fi
 # ------------------------------------------------------------------ 6. clawshim in front of each gateway
 declare -A SHIM_STATE=()  # target -> "" (ready) or the reason it is not
 SHIM_CONFIG="$RUN/clawshim.toml"
-printf '[[keys]]\nname = "interop"\nsha256 = "%s"\n' "$(printf %s "$API_KEY" | sha256sum | cut -d' ' -f1)" >"$SHIM_CONFIG"
+printf '[[keys]]\nname = "interop"\nsha256 = "%s"\n[auth]\ntokens = ["%s"]\n' "$(printf %s "$API_KEY" | sha256sum | cut -d' ' -f1)" "$TOKEN" >"$SHIM_CONFIG"
 start_shim() {  # start_shim <name> <listen port> <gateway port> [extra env...]
   local name="$1" port="$2" gw="$3"
   shift 3

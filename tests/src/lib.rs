@@ -1,13 +1,16 @@
 //! Test harness for clawshim's end-to-end suites: start the real pingora server on an
 //! ephemeral loopback port in front of the in-process mock gateway, talk to it with an HTTP
-//! client, read SSE streams into typed events, speak the gateway protocol over a WebSocket
-//! ([`ws`]), wait for a condition instead of sleeping ([`poll`]). Every wait is bounded.
+//! client, read answers and SSE streams ([`body`]), ask what the mock gateway received
+//! ([`records`]), speak the gateway protocol over a WebSocket ([`ws`]), wait for a condition
+//! instead of sleeping ([`poll`]). Every wait is bounded.
 
+pub mod body;
 pub mod poll;
+pub mod records;
 pub mod redis_server;
 pub mod ws;
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
@@ -17,8 +20,10 @@ use clawshim_proxy::{build_server, ChannelShutdown};
 use pingora::server::ShutdownSignal;
 use serde_json::Value;
 
+pub use body::{error_of, parse_sse, streamed_text, BodyReader, Sse};
 pub use clawshim_mock_gateway::{MockGateway, MockOptions, Protocol};
 pub use poll::{poll_until, wait_until};
+pub use records::{aborted, requests_of, run_ids, run_params, wait_aborted, wait_run_id};
 pub use ws::{next_json, response, send_json, ws_open, Ws};
 
 /// Upper bound for any single wait in the suites.
@@ -30,12 +35,41 @@ pub const TOKEN: &str = "secret";
 /// Gateway sockets a shim keeps unless a test sets `gateway_sockets`.
 pub const SOCKETS: usize = clawshim_core::gateway::DEFAULT_SOCKETS;
 
-/// A free loopback port (bound then released; good enough on loopback).
+/// A free loopback port, for a server that binds it itself (clawshim's listeners take an
+/// address). Taken below the kernel's ephemeral range (`ip_local_port_range`): a port the
+/// kernel hands out for a bind to port 0 or an outgoing connection (of this suite, or of
+/// another one running beside it) could be taken again between this check and the server's
+/// bind, and the server would never listen. Each call in a process gets another port.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::OnceLock;
+    const LOW: u32 = 10_000;
+    static RANGE: OnceLock<(u32, u32)> = OnceLock::new();
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let (start, span) = *RANGE.get_or_init(|| {
+        let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .ok()
+            .and_then(|r| r.split_whitespace().next()?.parse::<u32>().ok())
+            .unwrap_or(32_768);
+        let span = ephemeral.saturating_sub(LOW).max(1);
+        // Another suite running beside this one starts elsewhere in the range.
+        (uuid::Uuid::new_v4().as_u128() as u32 % span, span)
+    });
+    if span < 1_000 {
+        // An unusual ephemeral range: the kernel's choice, bound then released.
+        return TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("free port");
+    }
+    for _ in 0..1_000 {
+        let port = LOW + (start + NEXT.fetch_add(1, Ordering::Relaxed)) % span;
+        let port = u16::try_from(port).expect("a port number");
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port from {LOW} up");
 }
 
 /// Start a mock gateway speaking `protocol` with the suites' token.
@@ -43,6 +77,17 @@ pub async fn mock(protocol: Protocol) -> MockGateway {
     mock_with(MockOptions {
         protocol,
         token: Some(TOKEN.to_string()),
+        ..MockOptions::default()
+    })
+    .await
+}
+
+/// Start a mock gateway speaking `protocol` on `addr`: a gateway back on the port it had.
+pub async fn mock_at(protocol: Protocol, addr: SocketAddr) -> MockGateway {
+    mock_with(MockOptions {
+        protocol,
+        token: Some(TOKEN.to_string()),
+        bind: addr,
         ..MockOptions::default()
     })
     .await
@@ -116,8 +161,9 @@ impl Shim {
         poll_until(&format!("/readyz with {sockets} sockets up"), || {
             let probe = client.get(&url).send();
             async move {
-                let r = probe.await.map_err(|e| e.to_string())?;
-                let v: Value = r.json().await.map_err(|e| e.to_string())?;
+                // Debug: with the cause (connection refused, reset, ...).
+                let r = probe.await.map_err(|e| format!("{e:?}"))?;
+                let v: Value = r.json().await.map_err(|e| format!("{e:?}"))?;
                 match v["sockets_up"].as_u64() {
                     Some(n) if n == sockets as u64 => Ok(()),
                     _ => Err(v.to_string()),
@@ -140,6 +186,22 @@ impl Shim {
                     Err(e) => Err(e.to_string()),
                 }
             }
+        })
+        .await
+    }
+
+    /// Poll `/readyz` until its `reason` is `reason` (the shim is not ready); returns the body.
+    pub async fn wait_ready_reason(&self, reason: &str) -> Value {
+        let url = self.url("/readyz");
+        poll_until(&format!("/readyz saying {reason}"), || async {
+            let r = client().get(&url).send().await.map_err(|e| e.to_string())?;
+            let status = r.status().as_u16();
+            let body: Value = r.json().await.map_err(|e| e.to_string())?;
+            if body["reason"] != reason {
+                return Err(body.to_string());
+            }
+            assert_eq!(status, 503, "{body}");
+            Ok(body)
         })
         .await
     }
@@ -201,63 +263,6 @@ pub fn client() -> reqwest::Client {
         .expect("http client")
 }
 
-/// One SSE event of a chat stream.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Sse {
-    /// A `data: {json}` event.
-    Data(Value),
-    /// `data: [DONE]`.
-    Done,
-    /// A `: comment` line (keep-alive).
-    Comment(String),
-}
-
-/// Parse a whole SSE body.
-pub fn parse_sse(body: &str) -> Vec<Sse> {
-    body.split("\n\n")
-        .filter(|e| !e.trim().is_empty())
-        .map(|event| {
-            let line = event.trim();
-            if let Some(c) = line.strip_prefix(':') {
-                Sse::Comment(c.trim().to_string())
-            } else if let Some(d) = line.strip_prefix("data:") {
-                let d = d.trim();
-                if d == "[DONE]" {
-                    Sse::Done
-                } else {
-                    Sse::Data(
-                        serde_json::from_str(d).unwrap_or_else(|e| panic!("bad SSE json {d}: {e}")),
-                    )
-                }
-            } else {
-                panic!("unexpected SSE line {line:?}")
-            }
-        })
-        .collect()
-}
-
-/// The concatenated `delta.content` of a parsed stream.
-pub fn streamed_text(events: &[Sse]) -> String {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Sse::Data(v) => v["choices"][0]["delta"]["content"]
-                .as_str()
-                .map(str::to_owned),
-            _ => None,
-        })
-        .collect()
-}
-
-/// The string param `field` of every `agent` request the mock gateway received, in order.
-pub fn run_params(gw: &MockGateway, field: &str) -> Vec<String> {
-    gw.requests()
-        .iter()
-        .filter(|r| r["method"] == "agent")
-        .map(|r| r["params"][field].as_str().unwrap_or_default().to_string())
-        .collect()
-}
-
 /// The ids of a `GET /v1/models` list.
 pub fn model_ids(list: &Value) -> Vec<String> {
     list["data"]
@@ -285,4 +290,11 @@ pub fn sha256_hex(text: &str) -> String {
 /// A user message body for `model`.
 pub fn user_msg(model: &str, text: &str) -> Value {
     serde_json::json!({"model": model, "messages": [{"role": "user", "content": text}]})
+}
+
+/// [`user_msg`] asking for a stream.
+pub fn stream_msg(model: &str, text: &str) -> Value {
+    let mut body = user_msg(model, text);
+    body["stream"] = Value::Bool(true);
+    body
 }

@@ -7,14 +7,6 @@ use std::collections::HashSet;
 use clawshim_tests::*;
 use serde_json::Value;
 
-/// The mock's requests of `method`.
-fn requests_of(gw: &MockGateway, method: &str) -> Vec<Value> {
-    gw.requests()
-        .into_iter()
-        .filter(|r| r["method"] == method)
-        .collect()
-}
-
 #[tokio::test]
 async fn lock_refusals_are_queued_and_retried_until_every_run_completes() {
     let gw = mock_with(MockOptions {

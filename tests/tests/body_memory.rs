@@ -1,4 +1,5 @@
-//! End-to-end: eight concurrent worst-case bodies keep clawshim's memory bounded.
+//! End-to-end: eight concurrent worst-case bodies keep clawshim's memory bounded, on
+//! `/v1/chat/completions` and on `/v1/responses`.
 //!
 //! Each body is as large as `limits.max_body_bytes` (20 MiB) allows and shaped to cost the
 //! most per byte: `[[],[],...]` (three bytes per JSON value) where clawshim reads (content
@@ -65,56 +66,16 @@ fn status_kb(field: &str) -> u64 {
         .unwrap_or_else(|| panic!("{field} in /proc/self/status"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn eight_worst_case_bodies_stay_under_the_bound() {
-    let gw = mock(Protocol::V4).await;
-    let shim = Shim::start_with(&gw.url(), |s| s.max_concurrent_bodies = Some(SLOTS), true).await;
-    let user = r#"{"role":"user","content":"hi"}"#;
-    // (body, expected status): each kind twice.
-    let kinds = [
-        // Content parts: 10 000 are read, the rest only counted -> 400.
-        (
-            filled(
-                r#"{"messages":[{"role":"user","content":["#,
-                "[],",
-                "[]",
-                "]}]}",
-            ),
-            400,
-        ),
-        // Messages: the first is not an object, the rest only counted -> 400.
-        (filled(r#"{"messages":["#, "[],", "[]", "]}"), 400),
-        // An ignored field: skipped without allocating; the request runs.
-        (
-            filled(
-                &format!(r#"{{"messages":[{user}],"tools":["#),
-                "[],",
-                "[]",
-                "]}",
-            ),
-            200,
-        ),
-        // Deep nesting in an ignored field: skipped iteratively; the request runs.
-        (
-            nested(&format!(r#"{{"messages":[{user}],"tools":"#), "}"),
-            200,
-        ),
-    ];
-    for (body, _) in &kinds {
+/// Serves each of `kinds` twice at once on `path` and returns the growth of peak RSS over
+/// the RSS before, in bytes.
+async fn peak_growth(shim: &Shim, path: &str, kinds: &[(Bytes, u16)]) -> u64 {
+    for (body, _) in kinds {
         assert_eq!(body.len(), BODY_LIMIT);
     }
-    // One small request first, so lazily built state is not counted.
-    assert_eq!(
-        shim.chat(user_msg("openclaw/main", "warm up"))
-            .await
-            .status(),
-        200
-    );
-
     let baseline = status_kb("VmRSS:");
     // Reset VmHWM to the current RSS (Linux >= 4.0), so it measures only what follows.
     let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
-    let url = shim.url("/v1/chat/completions");
+    let url = shim.url(path);
     let tasks: Vec<_> = kinds
         .iter()
         .chain(kinds.iter())
@@ -149,15 +110,88 @@ async fn eight_worst_case_bodies_stay_under_the_bound() {
     let peak = status_kb("VmHWM:");
     let growth = peak.saturating_sub(baseline) * 1024;
     println!(
-        "RSS before {baseline} kB, peak {peak} kB (VmHWM reset: {reset}), growth {} MiB, \
-         bound {} MiB",
+        "{path}: RSS before {baseline} kB, peak {peak} kB (VmHWM reset: {reset}), growth {} \
+         MiB, bound {} MiB",
         growth >> 20,
         BOUND_BYTES >> 20
     );
-    assert!(
-        growth < BOUND_BYTES,
-        "peak RSS grew by {} MiB, over the bound of {} MiB",
-        growth >> 20,
-        BOUND_BYTES >> 20
+    growth
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_worst_case_bodies_stay_under_the_bound() {
+    let gw = mock(Protocol::V4).await;
+    let shim = Shim::start_with(&gw.url(), |s| s.max_concurrent_bodies = Some(SLOTS), true).await;
+    let user = r#"{"role":"user","content":"hi"}"#;
+    // (body, expected status): each kind twice.
+    let chat = [
+        // Content parts: 10 000 are read, the rest only counted -> 400.
+        (
+            filled(
+                r#"{"messages":[{"role":"user","content":["#,
+                "[],",
+                "[]",
+                "]}]}",
+            ),
+            400,
+        ),
+        // Messages: the first is not an object, the rest only counted -> 400.
+        (filled(r#"{"messages":["#, "[],", "[]", "]}"), 400),
+        // An ignored field: skipped without allocating; the request runs.
+        (
+            filled(
+                &format!(r#"{{"messages":[{user}],"tools":["#),
+                "[],",
+                "[]",
+                "]}",
+            ),
+            200,
+        ),
+        // Deep nesting in an ignored field: skipped iteratively; the request runs.
+        (
+            nested(&format!(r#"{{"messages":[{user}],"tools":"#), "}"),
+            200,
+        ),
+    ];
+    // The same shapes for `/v1/responses`.
+    let responses = [
+        // Content parts of an item: the first is not an object, 10 000 are read -> 400.
+        (
+            filled(
+                r#"{"input":[{"role":"user","content":["#,
+                "[],",
+                "[]",
+                "]}]}",
+            ),
+            400,
+        ),
+        // Items: the first is not an object, the rest only counted -> 400.
+        (filled(r#"{"input":["#, "[],", "[]", "]}"), 400),
+        // An unknown field: skipped without allocating; the request runs.
+        (
+            filled(r#"{"input":"hi","x_custom":["#, "[],", "[]", "]}"),
+            200,
+        ),
+        // Deep nesting in an ignored field: skipped iteratively; the request runs.
+        (nested(r#"{"input":"hi","tools":"#, "}"), 200),
+    ];
+    // One small request first, so lazily built state is not counted.
+    assert_eq!(
+        shim.chat(user_msg("openclaw/main", "warm up"))
+            .await
+            .status(),
+        200
     );
+    for (path, kinds) in [
+        ("/v1/chat/completions", &chat),
+        ("/v1/responses", &responses),
+    ] {
+        let growth = peak_growth(&shim, path, kinds).await;
+        assert!(
+            growth < BOUND_BYTES,
+            "{path}: peak RSS grew by {} MiB, over the bound of {} MiB",
+            growth >> 20,
+            BOUND_BYTES >> 20
+        );
+    }
 }

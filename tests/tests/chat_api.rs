@@ -180,11 +180,7 @@ async fn agent_routing_by_model_and_header() {
     // Unknown names and plain model names go to the default agent; sessions follow the agent.
     let r = shim.chat(user_msg("gpt-4o", "hi")).await;
     assert_eq!(r.status(), 200);
-    let last = gw
-        .requests()
-        .into_iter()
-        .rfind(|r| r["method"] == "agent")
-        .unwrap();
+    let last = requests_of(&gw, "agent").pop().unwrap();
     assert_eq!(last["params"]["agentId"], "main");
     assert!(last["params"]["sessionKey"]
         .as_str()
@@ -230,11 +226,7 @@ async fn system_prompt_and_history_reach_the_gateway() {
         v["choices"][0]["message"]["content"],
         "echo: User: second question"
     );
-    let req = gw
-        .requests()
-        .into_iter()
-        .find(|r| r["method"] == "agent")
-        .unwrap();
+    let req = requests_of(&gw, "agent").remove(0);
     assert_eq!(req["params"]["extraSystemPrompt"], "be terse");
     let msg = req["params"]["message"].as_str().unwrap();
     assert!(
@@ -265,20 +257,6 @@ async fn fields_the_gateway_cannot_honour_are_accepted() {
     assert_eq!(r.status(), 200);
 }
 
-async fn error_of(resp: reqwest::Response) -> (u16, Value) {
-    let status = resp.status().as_u16();
-    assert!(
-        resp.headers().contains_key("x-request-id"),
-        "every response has x-request-id"
-    );
-    assert_eq!(resp.headers()["content-type"], "application/json");
-    let v: Value = resp.json().await.unwrap();
-    for k in ["message", "type", "param", "code"] {
-        assert!(v["error"].get(k).is_some(), "error.{k} missing in {v}");
-    }
-    (status, v)
-}
-
 #[tokio::test]
 async fn auth_failures_are_401_json() {
     let gw = mock(Protocol::V4).await;
@@ -305,7 +283,7 @@ async fn auth_failures_are_401_json() {
     let models = c.get(shim.url("/v1/models")).send().await.unwrap();
     assert_eq!(error_of(models).await.0, 401);
     // No run was started for any of them.
-    assert!(gw.requests().iter().all(|r| r["method"] != "agent"));
+    assert!(requests_of(&gw, "agent").is_empty());
 }
 
 #[tokio::test]
@@ -367,7 +345,7 @@ async fn bad_requests_get_openai_errors() {
     )
     .await;
     assert_eq!(s, 404);
-    assert!(gw.requests().iter().all(|r| r["method"] != "agent"));
+    assert!(requests_of(&gw, "agent").is_empty());
     // Wrong method: 405 with Allow.
     let r = c
         .get(shim.url("/v1/chat/completions"))
@@ -451,20 +429,14 @@ async fn per_request_sessions_are_deleted_by_default() {
     let mut body = user_msg("openclaw/main", "remember me");
     body["user"] = json!("dave");
     assert_eq!(shim.chat(body).await.status(), 200);
-    let connect = gw
-        .requests()
-        .into_iter()
-        .find(|r| r["method"] == "connect")
-        .unwrap();
+    let connect = requests_of(&gw, "connect").remove(0);
     assert_eq!(
         connect["params"]["scopes"],
         json!(["operator.read", "operator.write", "operator.admin"])
     );
     let deleted = poll_until("sessions.delete sent", || {
-        let deleted: Vec<Value> = gw
-            .requests()
+        let deleted: Vec<Value> = requests_of(&gw, "sessions.delete")
             .into_iter()
-            .filter(|r| r["method"] == "sessions.delete")
             .map(|r| r["params"].clone())
             .collect();
         std::future::ready(if deleted.is_empty() {
@@ -474,11 +446,7 @@ async fn per_request_sessions_are_deleted_by_default() {
         })
     })
     .await;
-    let runs: Vec<Value> = gw
-        .requests()
-        .into_iter()
-        .filter(|r| r["method"] == "agent")
-        .collect();
+    let runs = requests_of(&gw, "agent");
     assert_eq!(
         deleted.len(),
         1,
@@ -541,6 +509,54 @@ async fn overlong_model_user_and_headers_get_400_before_any_run() {
     assert_eq!(
         run_params(&gw, "message").len(),
         runs,
+        "no run for a refused request"
+    );
+}
+
+/// `user` becomes part of a gateway session key: a NUL or another control character in it is
+/// a 400 naming `user` on both run routes (and in the session header), before any run.
+#[tokio::test]
+async fn control_characters_in_user_get_400_before_any_run() {
+    let gw = mock(Protocol::V4).await;
+    let shim = Shim::start(&gw.url()).await;
+    for user in ["alice\u{0}admin", "bob\nagent:main:main", "eve\u{7f}"] {
+        let mut chat = user_msg("openclaw/main", "hi");
+        chat["user"] = json!(user);
+        let (status, v) = error_of(shim.chat(chat).await).await;
+        assert_eq!(
+            (status, v["error"]["param"].as_str()),
+            (400, Some("user")),
+            "{v}"
+        );
+        let resp = client()
+            .post(shim.url("/v1/responses"))
+            .bearer_auth(TOKEN)
+            .json(&json!({"model": "openclaw/main", "input": "hi", "user": user}))
+            .send()
+            .await
+            .unwrap();
+        let (status, v) = error_of(resp).await;
+        assert_eq!(
+            (status, v["error"]["param"].as_str()),
+            (400, Some("user")),
+            "{v}"
+        );
+    }
+    let (status, v) = error_of(
+        shim.chat_with(
+            user_msg("openclaw/main", "hi"),
+            &[("x-openclaw-session-key", "team\tmain")],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (status, v["error"]["param"].as_str()),
+        (400, Some("x-openclaw-session-key")),
+        "{v}"
+    );
+    assert!(
+        run_params(&gw, "message").is_empty(),
         "no run for a refused request"
     );
 }
@@ -611,11 +627,7 @@ async fn sessions_are_kept_when_cleanup_is_off() {
     .await;
     let res = shim.chat(user_msg("openclaw/main", "stateless")).await;
     assert_eq!(res.status(), 200);
-    let connect = gw
-        .requests()
-        .into_iter()
-        .find(|r| r["method"] == "connect")
-        .unwrap();
+    let connect = requests_of(&gw, "connect").remove(0);
     assert_eq!(
         connect["params"]["scopes"],
         json!(["operator.read", "operator.write"]),

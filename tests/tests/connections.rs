@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use clawshim_tests::*;
-use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
@@ -124,14 +123,25 @@ async fn connections_beyond_the_cap_are_closed_and_open_ones_keep_working() {
 #[tokio::test]
 async fn a_client_that_never_reads_is_dropped_after_the_write_timeout_and_its_run_aborted() {
     let gw = mock(Protocol::V4).await;
-    let shim = Shim::start_with(&gw.url(), |s| s.write_timeout_secs = Some(1), true).await;
-    // One delta far larger than the socket buffers, then the run hangs until aborted.
+    // One gateway socket: the big frames below are parsed once, not once per socket (a debug
+    // build spends seconds on each).
+    let shim = Shim::start_with(
+        &gw.url(),
+        |s| {
+            s.write_timeout_secs = Some(1);
+            s.gateway_sockets = Some(1);
+        },
+        true,
+    )
+    .await;
+    // One delta far larger than the socket buffers, then the run hangs until aborted. The
+    // mock reads its keywords on the message's last line and sends the first quarter of the
+    // words of `echo: <line>` as its first delta, then hangs: the big word goes first.
     let big = "y".repeat(8 << 20);
-    let body = json!({
-        "model": "openclaw/main",
-        "stream": true,
-        "messages": [{"role": "user", "content": format!("MOCK_HANG\n{big}")}]
-    })
+    let body = stream_msg(
+        "openclaw/main",
+        &format!("{big} MOCK_HANG until the client is dropped"),
+    )
     .to_string();
     let socket = TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
@@ -144,10 +154,8 @@ async fn a_client_that_never_reads_is_dropped_after_the_write_timeout_and_its_ru
     tcp.write_all(head.as_bytes()).await.unwrap();
     tcp.write_all(body.as_bytes()).await.unwrap();
     // Never read: the shim's write blocks, times out, and the run is aborted on the gateway.
-    wait_until("chat.abort after the write timeout", || {
-        gw.requests().iter().any(|r| r["method"] == "chat.abort")
-    })
-    .await;
+    let run_id = wait_run_id(&gw, "MOCK_HANG").await;
+    wait_aborted(&gw, &run_id).await;
     // And the connection was dropped: reading now ends before the stream's end.
     let mut got = Vec::new();
     let _ = tokio::time::timeout(WAIT, tcp.read_to_end(&mut got)).await;

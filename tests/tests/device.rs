@@ -78,25 +78,25 @@ fn stored_token(path: &Path) -> Option<String> {
 
 /// The params of every `connect` the mock received.
 fn connects(gw: &MockGateway) -> Vec<Value> {
-    gw.requests()
+    requests_of(gw, "connect")
         .into_iter()
-        .filter(|r| r["method"] == "connect")
         .map(|r| r["params"].clone())
         .collect()
 }
 
-/// Poll `/readyz` until its `reason` is `reason`; returns the body.
-async fn wait_ready_reason(shim: &Shim, reason: &str) -> Value {
-    poll_until(&format!("/readyz saying {reason}"), || async {
-        let r = client().get(shim.url("/readyz")).send().await.unwrap();
-        let status = r.status().as_u16();
-        let body: Value = r.json().await.unwrap();
-        if body["reason"] != reason {
-            return Err(body);
-        }
-        assert_eq!(status, 503);
-        Ok(body)
-    })
+/// Start a shim that authenticates with the device identity at `path` alone: no shared
+/// gateway secret (its own API token stays the suites' token).
+async fn start_device_only(url: &str, path: &Path, wait_ready: bool) -> Shim {
+    let path = path.to_path_buf();
+    Shim::start_with(
+        url,
+        |s| {
+            s.device_identity = Some(path);
+            s.gateway_token = None;
+            s.api_tokens = Some(vec![TOKEN.to_string()]);
+        },
+        wait_ready,
+    )
     .await
 }
 
@@ -148,7 +148,7 @@ async fn pairing_required_until_approved_then_the_shim_connects_and_serves() {
         .await;
         let p = path.clone();
         let shim = Shim::start_with(&gw.url(), |s| s.device_identity = Some(p), false).await;
-        wait_ready_reason(&shim, "pairing_required").await;
+        shim.wait_ready_reason("pairing_required").await;
         let pending = gw.pending_pairings();
         assert_eq!(
             pending.len(),
@@ -186,24 +186,14 @@ async fn a_stored_device_token_is_reused_when_no_shared_secret_is_configured() {
         {
             let p = path.clone();
             let shim = Shim::start_with(&gw.url(), |s| s.device_identity = Some(p), false).await;
-            wait_ready_reason(&shim, "pairing_required").await;
+            shim.wait_ready_reason("pairing_required").await;
             assert!(gw.approve_pairing(&gw.pending_pairings()[0]));
             shim.wait_status("/readyz", 200).await;
         }
         let token = stored_token(&path).expect("device token stored");
 
         // Then without any shared secret: the device token alone.
-        let p = path.clone();
-        let shim = Shim::start_with(
-            &gw.url(),
-            |s| {
-                s.device_identity = Some(p);
-                s.gateway_token = None;
-                s.api_tokens = Some(vec![TOKEN.to_string()]);
-            },
-            true,
-        )
-        .await;
+        let shim = start_device_only(&gw.url(), &path, true).await;
         assert_serves(&shim).await;
         let connect = connects(&gw).pop().unwrap();
         // clawdbot reads a device token from auth.token, openclaw from auth.deviceToken.
@@ -231,18 +221,8 @@ async fn a_refused_device_token_is_forgotten() {
         })
         .unwrap();
     let gw = mock(Protocol::V4).await;
-    let p = path.clone();
-    let shim = Shim::start_with(
-        &gw.url(),
-        |s| {
-            s.device_identity = Some(p);
-            s.gateway_token = None;
-            s.api_tokens = Some(vec![TOKEN.to_string()]);
-        },
-        false,
-    )
-    .await;
-    wait_ready_reason(&shim, "gateway_refused_credentials").await;
+    let shim = start_device_only(&gw.url(), &path, false).await;
+    shim.wait_ready_reason("gateway_refused_credentials").await;
     wait_until("stored token cleared", || stored_token(&path).is_none()).await;
 }
 
@@ -286,7 +266,7 @@ async fn password_auth_on_v3_needs_a_device_identity() {
         s.api_tokens = Some(vec![TOKEN.to_string()]);
     };
     let shim = Shim::start_with(&gw.url(), password_only, false).await;
-    wait_ready_reason(&shim, "gateway_refused_credentials").await;
+    shim.wait_ready_reason("gateway_refused_credentials").await;
     drop(shim);
 
     let dir = Scratch::new();
@@ -523,17 +503,7 @@ async fn real_gateway_signed_handshake() {
 
         // With the issued device token and no shared secret (clawdbot issues one on loopback).
         if stored_token(&path).is_some() {
-            let p = path.clone();
-            let shim = Shim::start_with(
-                &url,
-                |s| {
-                    s.device_identity = Some(p);
-                    s.gateway_token = None;
-                    s.api_tokens = Some(vec![TOKEN.to_string()]);
-                },
-                true,
-            )
-            .await;
+            let shim = start_device_only(&url, &path, true).await;
             let status = shim.chat(user_msg("openclaw/main", "hi")).await.status();
             eprintln!("{var}: clawshim with the device token only: ready, run -> {status}");
             assert_eq!(status, 200);

@@ -4,14 +4,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use clawshim_tests::*;
-use futures_util::StreamExt;
 use serde_json::{json, Value};
-
-fn stream_body(model: &str, text: &str) -> Value {
-    let mut b = user_msg(model, text);
-    b["stream"] = json!(true);
-    b
-}
 
 #[tokio::test]
 async fn fifty_concurrent_streams_never_mix_replies() {
@@ -28,7 +21,7 @@ async fn fifty_concurrent_streams_never_mix_replies() {
                     let body = client()
                         .post(url)
                         .bearer_auth(TOKEN)
-                        .json(&stream_body("openclaw/main", &text))
+                        .json(&stream_msg("openclaw/main", &text))
                         .send()
                         .await
                         .unwrap()
@@ -56,31 +49,18 @@ async fn client_disconnect_mid_stream_aborts_the_run_on_v4() {
     let gw = mock(Protocol::V4).await;
     let shim = Shim::start(&gw.url()).await;
     let resp = shim
-        .chat(stream_body("openclaw/main", "MOCK_HANG please"))
+        .chat(stream_msg("openclaw/main", "MOCK_HANG please"))
         .await;
     assert_eq!(resp.status(), 200);
     let run_id = resp.headers()["x-clawshim-run-id"]
         .to_str()
         .unwrap()
         .to_string();
-    let mut body = resp.bytes_stream();
+    let mut body = BodyReader::new(resp);
     // Read the role chunk and the first delta, then go away.
-    let mut got = String::new();
-    while !got.contains("echo") {
-        let chunk = tokio::time::timeout(WAIT, body.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        got.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    body.until("echo").await;
     drop(body);
-    wait_until(&format!("chat.abort sent for {run_id}"), || {
-        gw.requests()
-            .iter()
-            .any(|r| r["method"] == "chat.abort" && r["params"]["runId"] == run_id.as_str())
-    })
-    .await;
+    wait_aborted(&gw, &run_id).await;
     // The shim is still healthy and serves the next request.
     assert_eq!(
         shim.chat(user_msg("openclaw/main", "after")).await.status(),
@@ -93,9 +73,9 @@ async fn client_disconnect_on_v3_frees_our_side() {
     // v3 cannot abort `agent` runs (chat.abort only knows chat.send runs), so nothing is sent.
     let gw = mock(Protocol::V3).await;
     let shim = Shim::start_with(&gw.url(), |s| s.max_concurrent_runs = Some(1), true).await;
-    let resp = shim.chat(stream_body("openclaw/main", "MOCK_HANG")).await;
-    let mut body = resp.bytes_stream();
-    let _ = tokio::time::timeout(WAIT, body.next()).await.unwrap();
+    let resp = shim.chat(stream_msg("openclaw/main", "MOCK_HANG")).await;
+    let mut body = BodyReader::new(resp);
+    body.chunk().await;
     drop(body);
     // With one run slot, a new run only works once the abandoned one was freed.
     poll_until("run slot freed", || async {
@@ -108,14 +88,14 @@ async fn client_disconnect_on_v3_frees_our_side() {
         }
     })
     .await;
-    assert!(gw.requests().iter().all(|r| r["method"] != "chat.abort"));
+    assert!(requests_of(&gw, "chat.abort").is_empty());
 }
 
 async fn gateway_loss_mid_stream(keyword: &str, protocol: Protocol) {
     let gw = mock(protocol).await;
     let shim = Shim::start(&gw.url()).await;
     let resp = shim
-        .chat(stream_body("openclaw/main", &format!("{keyword} now")))
+        .chat(stream_msg("openclaw/main", &format!("{keyword} now")))
         .await;
     assert_eq!(resp.status(), 200);
     let text = tokio::time::timeout(WAIT, resp.text())
@@ -209,11 +189,7 @@ async fn a_run_at_its_time_limit_returns_the_partial_text_with_length() {
             .as_str()
             .unwrap()
             .starts_with("echo"));
-        let req = gw
-            .requests()
-            .into_iter()
-            .find(|r| r["method"] == "agent")
-            .unwrap();
+        let req = requests_of(&gw, "agent").remove(0);
         assert_eq!(req["params"]["timeout"], 1);
     }
 }
@@ -231,11 +207,7 @@ async fn connect_frame_has_no_forwarded_or_origin_headers() {
             );
         }
     }
-    let connect = gw
-        .requests()
-        .into_iter()
-        .find(|r| r["method"] == "connect")
-        .unwrap();
+    let connect = requests_of(&gw, "connect").remove(0);
     assert_eq!(connect["params"]["client"]["id"], "gateway-client");
     assert_eq!(connect["params"]["client"]["mode"], "backend");
     assert_eq!(connect["params"]["minProtocol"], 3);
@@ -286,22 +258,8 @@ async fn wrong_gateway_token_keeps_the_shim_unready() {
 async fn silent_runs_get_sse_keep_alive_comments() {
     let gw = mock(Protocol::V4).await;
     let shim = Shim::start_with(&gw.url(), |s| s.keepalive_secs = Some(1), true).await;
-    let resp = shim.chat(stream_body("openclaw/main", "MOCK_HANG")).await;
-    let mut body = resp.bytes_stream();
-    let mut got = String::new();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !got.contains(": keep-alive\n\n") {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no keep-alive in {got:?}"
-        );
-        let chunk = tokio::time::timeout(WAIT, body.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        got.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    let resp = shim.chat(stream_msg("openclaw/main", "MOCK_HANG")).await;
+    BodyReader::new(resp).until(": keep-alive\n\n").await;
 }
 
 #[tokio::test]
@@ -315,20 +273,13 @@ async fn graceful_stop_lets_a_running_stream_finish() {
     .await;
     let mut shim = Shim::start_with(&gw.url(), |s| s.grace_period_secs = Some(5), true).await;
     let resp = shim
-        .chat(stream_body("openclaw/main", "one two three four five six"))
+        .chat(stream_msg("openclaw/main", "one two three four five six"))
         .await;
     assert_eq!(resp.status(), 200);
-    let mut body = resp.bytes_stream();
-    let first = tokio::time::timeout(WAIT, body.next())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    let mut text = String::from_utf8_lossy(&first).into_owned();
+    let mut body = BodyReader::new(resp);
+    body.chunk().await;
     shim.stop_gracefully();
-    while let Some(chunk) = tokio::time::timeout(WAIT, body.next()).await.unwrap() {
-        text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
-    }
+    let text = body.to_end().await;
     let events = parse_sse(&text);
     assert_eq!(events.last(), Some(&Sse::Done));
     assert_eq!(streamed_text(&events), "echo: one two three four five six");
@@ -354,13 +305,7 @@ async fn a_request_during_a_gateway_restart_waits_for_the_reconnect() {
             .unwrap()
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let _back = mock_with(MockOptions {
-        protocol: Protocol::V4,
-        token: Some(TOKEN.into()),
-        bind: addr,
-        ..MockOptions::default()
-    })
-    .await;
+    let _back = mock_at(Protocol::V4, addr).await;
     let r = tokio::time::timeout(WAIT, pending).await.unwrap().unwrap();
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.unwrap();
@@ -389,6 +334,35 @@ async fn a_slow_non_stream_answer_gets_whitespace_keep_alives_before_its_json() 
     let v: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
         v["choices"][0]["message"]["content"],
+        "echo: slow enough for keep-alives"
+    );
+}
+
+#[tokio::test]
+async fn a_slow_non_stream_response_gets_whitespace_keep_alives_before_its_json() {
+    let gw = mock_with(MockOptions {
+        protocol: Protocol::V4,
+        token: Some(TOKEN.into()),
+        chunk_delay: Duration::from_millis(700),
+        ..MockOptions::default()
+    })
+    .await;
+    let shim = Shim::start_with(&gw.url(), |s| s.json_keepalive_secs = Some(1), true).await;
+    let r = client()
+        .post(shim.url("/v1/responses"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"model": "openclaw/main", "input": "slow enough for keep-alives"}))
+        .send()
+        .await
+        .expect("request sent");
+    assert_eq!(r.status(), 200);
+    let body = r.text().await.unwrap();
+    assert!(body.starts_with(' '), "{body:?}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["object"], "response");
+    assert_eq!(v["status"], "completed");
+    assert_eq!(
+        v["output"][0]["content"][0]["text"],
         "echo: slow enough for keep-alives"
     );
 }

@@ -8,19 +8,12 @@
 use std::time::Duration;
 
 use clawshim_tests::*;
-use futures_util::StreamExt;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// 200k CJK characters: 600 KB of UTF-8, over clawdbot 2026.1.24's 512 KiB frame limit and
 /// well under openclaw 2026.9.6's 25 MiB.
 fn cjk_message() -> String {
     "漢".repeat(200_000)
-}
-
-fn stream_body(text: &str) -> Value {
-    let mut b = user_msg("openclaw/main", text);
-    b["stream"] = json!(true);
-    b
 }
 
 /// A gateway whose deltas come slowly, so a stream is still running while the big request
@@ -39,28 +32,18 @@ async fn slow_mock(protocol: Protocol) -> MockGateway {
 /// `big` as a second request, then reads the stream to its end. Returns the big request's
 /// status and body, and the stream's events.
 async fn big_request_beside_a_stream(shim: &Shim, big: Value) -> (u16, Value, Vec<Sse>) {
-    let resp = shim.chat(stream_body("parallel stream keeps going")).await;
+    let resp = shim
+        .chat(stream_msg("openclaw/main", "parallel stream keeps going"))
+        .await;
     assert_eq!(resp.status(), 200);
-    let mut body = resp.bytes_stream();
-    let mut text = String::new();
-    let first = tokio::time::timeout(WAIT, body.next())
-        .await
-        .expect("first stream bytes in time")
-        .expect("stream open")
-        .expect("stream bytes");
-    text.push_str(&String::from_utf8_lossy(&first));
+    let mut body = BodyReader::new(resp);
+    assert!(body.chunk().await, "the stream is open");
 
     let big = shim.chat(big).await;
     let status = big.status().as_u16();
     let big_body: Value = big.json().await.expect("JSON answer");
 
-    let rest = tokio::time::timeout(WAIT, async {
-        while let Some(chunk) = body.next().await {
-            text.push_str(&String::from_utf8_lossy(&chunk.expect("stream bytes")));
-        }
-    })
-    .await;
-    assert!(rest.is_ok(), "the parallel stream ended in time");
+    let text = body.to_end().await;
     (status, big_body, parse_sse(&text))
 }
 

@@ -5,13 +5,6 @@
 use std::time::Duration;
 
 use clawshim_tests::*;
-use serde_json::{json, Value};
-
-fn stream_body(text: &str) -> Value {
-    let mut b = user_msg("openclaw/main", text);
-    b["stream"] = json!(true);
-    b
-}
 
 /// How a stream ended: its full text, or the error code of its error event.
 #[derive(Debug, PartialEq, Eq)]
@@ -60,13 +53,15 @@ async fn six_runs_and_a_dropped_socket(sockets: usize) -> Vec<Ending> {
     let mut streams = Vec::new();
     for i in 0..6 {
         let resp = shim
-            .chat(stream_body(&format!("slow run number {i}")))
+            .chat(stream_msg("openclaw/main", &format!("slow run number {i}")))
             .await;
         assert_eq!(resp.status(), 200);
         streams.push(tokio::spawn(read_to_end(resp)));
     }
     // Equal load (three each with two sockets): the first socket takes it.
-    let resp = shim.chat(stream_body("MOCK_DROP_SOCKET go")).await;
+    let resp = shim
+        .chat(stream_msg("openclaw/main", "MOCK_DROP_SOCKET go"))
+        .await;
     assert_eq!(resp.status(), 200);
     streams.push(tokio::spawn(read_to_end(resp)));
 
@@ -132,11 +127,7 @@ async fn the_pool_is_not_ready_only_when_every_socket_is_down() {
     assert_eq!(resp.status(), 503);
     assert!(resp.headers().contains_key("retry-after"));
     // Back on the same port: every socket reconnects.
-    let gw = mock_with(MockOptions {
-        bind: addr,
-        ..MockOptions::for_protocol(Protocol::V3)
-    })
-    .await;
+    let gw = mock_at(Protocol::V3, addr).await;
     wait_until("three sockets again", || gw.connections() == 3).await;
     shim.wait_status("/readyz", 200).await;
     assert_eq!(

@@ -1,5 +1,5 @@
-//! Imports in clawshim-proxy go one way: no module imports another that imports it back,
-//! directly or through others.
+//! Imports in clawshim-proxy and clawshim-core go one way: no module imports another that
+//! imports it back, directly or through others.
 //!
 //! The graph is read from the source: a module is a file reached through `mod` declarations
 //! from `lib.rs`; an edge is a `use` or a path in code (`crate::`, `super::`, `self::`, a
@@ -7,7 +7,8 @@
 //! `#[cfg(test)]` items are left out: they are not dependencies of the product.
 //!
 //! To measure another checkout: `CLAWSHIM_IMPORT_GRAPH_SRC=/path/to/proxy/src cargo test -p
-//! clawshim-tests --test import_cycles -- --nocapture`.
+//! clawshim-tests --test import_cycles -- --nocapture` (`CLAWSHIM_IMPORT_GRAPH_CORE_SRC` for
+//! core's `src`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -437,9 +438,15 @@ fn proxy_src() -> PathBuf {
     }
 }
 
-#[test]
-fn proxy_modules_import_one_way() {
-    let src = proxy_src();
+fn core_src() -> PathBuf {
+    match std::env::var_os("CLAWSHIM_IMPORT_GRAPH_CORE_SRC") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../src"),
+    }
+}
+
+/// The crate whose sources are in `src` has no import circle (it prints its counts).
+fn assert_one_way(src: PathBuf) {
     let graph = Graph::load(&src.join("lib.rs"));
     let cycles = graph.cycles();
     println!(
@@ -454,6 +461,16 @@ fn proxy_modules_import_one_way() {
         src.display(),
         show(&cycles)
     );
+}
+
+#[test]
+fn core_modules_import_one_way() {
+    assert_one_way(core_src());
+}
+
+#[test]
+fn proxy_modules_import_one_way() {
+    assert_one_way(proxy_src());
 }
 
 #[test]

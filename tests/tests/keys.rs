@@ -3,7 +3,6 @@
 //! and failed-auth limiting per client IP.
 
 use clawshim_tests::*;
-use futures_util::StreamExt;
 use serde_json::{json, Value};
 
 const KEY: &str = "csk-test-key-one";
@@ -14,9 +13,31 @@ fn config_file(body: &str) -> std::path::PathBuf {
     path
 }
 
+/// A shim with `keys_toml`, and the gateway token listed as a shared token (once keys exist
+/// it is a client credential only when listed).
 async fn shim_with_keys(gw: &MockGateway, keys_toml: &str) -> Shim {
-    let path = config_file(keys_toml);
+    let path = config_file(&format!("{keys_toml}\n[auth]\ntokens = [\"{TOKEN}\"]\n"));
     Shim::start_with(&gw.url(), move |s| s.config = Some(path), true).await
+}
+
+#[tokio::test]
+async fn with_keys_the_gateway_token_is_a_client_credential_only_when_listed() {
+    let gw = mock(Protocol::V4).await;
+    let keys = format!(
+        "[[keys]]\nname = \"laptop\"\nsha256 = \"{}\"\n",
+        sha256_hex(KEY)
+    );
+    let path = config_file(&keys);
+    let shim = Shim::start_with(&gw.url(), move |s| s.config = Some(path), true).await;
+    assert_eq!(models_as(&shim, KEY).await.status(), 200);
+    let r = models_as(&shim, TOKEN).await;
+    assert_eq!(r.status(), 401);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "invalid_api_key", "{v}");
+    drop(shim);
+    let listed = shim_with_keys(&gw, &keys).await;
+    assert_eq!(models_as(&listed, TOKEN).await.status(), 200);
+    assert_eq!(models_as(&listed, KEY).await.status(), 200);
 }
 
 async fn chat_as(
@@ -106,6 +127,10 @@ async fn key_request_rate_gives_429_with_retry_after() {
     assert!((1..=30).contains(&retry));
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["error"]["type"], "rate_limit_error");
+    // The message names the limit that was hit, not runs in flight.
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(message.contains("requests per minute"), "{v}");
+    assert!(!message.contains("in flight"), "{v}");
 }
 
 #[tokio::test]
@@ -119,12 +144,10 @@ async fn key_concurrent_runs_limit() {
         ),
     )
     .await;
-    let mut body = user_msg("x", "MOCK_HANG");
-    body["stream"] = json!(true);
-    let hanging = chat_as(&shim, KEY, body, &[]).await;
+    let hanging = chat_as(&shim, KEY, stream_msg("x", "MOCK_HANG"), &[]).await;
     assert_eq!(hanging.status(), 200);
-    let mut stream = hanging.bytes_stream();
-    let _ = tokio::time::timeout(WAIT, stream.next()).await.unwrap();
+    let mut stream = BodyReader::new(hanging);
+    stream.chunk().await;
     assert_eq!(
         chat_as(&shim, KEY, user_msg("x", "hi"), &[]).await.status(),
         429

@@ -7,8 +7,6 @@
 use std::collections::BTreeMap;
 
 use clawshim_tests::*;
-use futures_util::StreamExt;
-use serde_json::json;
 
 const KEY: &str = "csk-metrics-test-key";
 
@@ -74,7 +72,7 @@ async fn scrape_reports_requests_runs_streams_bytes_and_the_gateway() {
     std::fs::write(
         &conf,
         format!(
-            "[[keys]]\nname = \"alice\"\nsha256 = \"{}\"\n",
+            "[[keys]]\nname = \"alice\"\nsha256 = \"{}\"\n[auth]\ntokens = [\"{TOKEN}\"]\n",
             sha256_hex(KEY)
         ),
     )
@@ -115,8 +113,7 @@ async fn scrape_reports_requests_runs_streams_bytes_and_the_gateway() {
         assert_eq!(resp.status(), 200);
         bytes_out += resp.bytes().await.unwrap().len();
     }
-    let mut body = user_msg("openclaw/main", "streamed");
-    body["stream"] = json!(true);
+    let body = stream_msg("openclaw/main", "streamed");
     bytes_in += serde_json::to_vec(&body).unwrap().len();
     let resp = client()
         .post(shim.url("/v1/chat/completions"))
@@ -187,13 +184,12 @@ async fn scrape_reports_requests_runs_streams_bytes_and_the_gateway() {
     assert_eq!(s.get("clawshim_active_streams"), 0.0);
 
     // A stream in progress is counted while it lasts.
-    let mut body = user_msg("openclaw/main", "MOCK_HANG hold on");
-    body["stream"] = json!(true);
-    let resp = shim.chat(body).await;
+    let resp = shim
+        .chat(stream_msg("openclaw/main", "MOCK_HANG hold on"))
+        .await;
     assert_eq!(resp.status(), 200);
-    let mut stream = resp.bytes_stream();
-    let first = tokio::time::timeout(WAIT, stream.next()).await.unwrap();
-    assert!(first.is_some());
+    let mut stream = BodyReader::new(resp);
+    assert!(stream.chunk().await);
     scrape_until(&murl, "one active stream", |s| {
         s.get("clawshim_active_streams") == 1.0
     })

@@ -4,40 +4,7 @@
 //! ends are all aborted on the gateway (v4 `chat.abort`); their clients get a clear end.
 
 use clawshim_tests::*;
-use futures_util::StreamExt;
-use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-fn stream_body(text: &str) -> Value {
-    let mut b = user_msg("openclaw/main", text);
-    b["stream"] = json!(true);
-    b
-}
-
-/// The run ids of the `agent` requests the mock received whose message contains `marker`.
-fn run_ids(gw: &MockGateway, marker: &str) -> Vec<String> {
-    gw.requests()
-        .iter()
-        .filter(|r| r["method"] == "agent")
-        .filter(|r| {
-            r["params"]["message"]
-                .as_str()
-                .is_some_and(|m| m.contains(marker))
-        })
-        .filter_map(|r| r["params"]["idempotencyKey"].as_str().map(str::to_owned))
-        .collect()
-}
-
-/// Whether the mock received a `chat.abort` for `run_id`.
-fn aborted(gw: &MockGateway, run_id: &str) -> bool {
-    gw.requests()
-        .iter()
-        .any(|r| r["method"] == "chat.abort" && r["params"]["runId"] == run_id)
-}
-
-async fn wait_aborted(gw: &MockGateway, run_id: &str) {
-    wait_until(&format!("chat.abort for {run_id}"), || aborted(gw, run_id)).await;
-}
 
 #[tokio::test]
 async fn a_run_whose_accept_comes_too_late_is_aborted() {
@@ -52,9 +19,8 @@ async fn a_run_whose_accept_comes_too_late_is_aborted() {
         .chat(user_msg("openclaw/main", "MOCK_NO_ACCEPT MOCK_HANG"))
         .await;
     assert_eq!(r.status(), 504);
-    let ids = run_ids(&gw, "MOCK_NO_ACCEPT");
-    assert_eq!(ids.len(), 1);
-    wait_aborted(&gw, &ids[0]).await;
+    let id = wait_run_id(&gw, "MOCK_NO_ACCEPT").await;
+    wait_aborted(&gw, &id).await;
     // The connection is fine and serves the next request.
     let r = shim.chat(user_msg("openclaw/main", "next")).await;
     assert_eq!(r.status(), 200);
@@ -64,7 +30,7 @@ async fn a_run_whose_accept_comes_too_late_is_aborted() {
 async fn stalled_stream(shim: &Shim, text: &str) -> tokio::net::TcpStream {
     let addr = shim.base.trim_start_matches("http://").to_string();
     let mut sock = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let body = stream_body(text).to_string();
+    let body = stream_msg("openclaw/main", text).to_string();
     let head = format!(
         "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {TOKEN}\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
         body.len()
@@ -79,15 +45,11 @@ async fn a_stalled_reader_is_dropped_and_aborted_while_fifty_others_finish() {
     let gw = mock(Protocol::V4).await;
     let shim = Shim::start(&gw.url()).await;
     let mut stalled = stalled_stream(&shim, "MOCK_FLOOD").await;
-    let flood = poll_until("the flood run started", || {
-        let ids = run_ids(&gw, "MOCK_FLOOD");
-        std::future::ready(ids.first().cloned().ok_or("not yet"))
-    })
-    .await;
+    let flood = wait_run_id(&gw, "MOCK_FLOOD").await;
 
     let healthy = (0..50).map(|i| {
         let text = format!("healthy stream {i}");
-        let resp = shim.chat(stream_body(&text));
+        let resp = shim.chat(stream_msg("openclaw/main", &text));
         async move {
             let body = resp.await.text().await.unwrap();
             let events = parse_sse(&body);
@@ -122,17 +84,16 @@ async fn a_stalled_reader_is_dropped_and_aborted_while_fifty_others_finish() {
 async fn runs_in_flight_when_the_connection_drops_are_aborted_after_the_reconnect() {
     let gw = mock(Protocol::V4).await;
     let shim = Shim::start(&gw.url()).await;
-    let resp = shim.chat(stream_body("MOCK_HANG orphan")).await;
-    let mut body = resp.bytes_stream();
-    // The first delta: the run is going.
-    tokio::time::timeout(WAIT, body.next()).await.unwrap();
+    let resp = shim
+        .chat(stream_msg("openclaw/main", "MOCK_HANG orphan"))
+        .await;
+    let mut body = BodyReader::new(resp);
+    // The first chunk: the run is accepted and going.
+    body.chunk().await;
     let ids = run_ids(&gw, "orphan");
     assert_eq!(ids.len(), 1);
     gw.drop_clients().await;
-    let mut rest = String::new();
-    while let Some(chunk) = tokio::time::timeout(WAIT, body.next()).await.unwrap() {
-        rest.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
-    }
+    let rest = body.to_end().await;
     assert!(rest.contains("gateway_disconnected"), "{rest}");
     // The same mock keeps the hanging run; clawshim reconnects and aborts it.
     wait_aborted(&gw, &ids[0]).await;
@@ -142,15 +103,15 @@ async fn runs_in_flight_when_the_connection_drops_are_aborted_after_the_reconnec
 async fn shutdown_past_the_grace_period_ends_streams_with_server_shutting_down() {
     let gw = mock(Protocol::V4).await;
     let mut shim = Shim::start_with(&gw.url(), |s| s.grace_period_secs = Some(1), true).await;
-    let resp = shim.chat(stream_body("MOCK_HANG at shutdown")).await;
-    let mut body = resp.bytes_stream();
-    tokio::time::timeout(WAIT, body.next()).await.unwrap();
+    let resp = shim
+        .chat(stream_msg("openclaw/main", "MOCK_HANG at shutdown"))
+        .await;
+    let mut body = BodyReader::new(resp);
+    body.chunk().await;
     let ids = run_ids(&gw, "at shutdown");
+    assert_eq!(ids.len(), 1);
     shim.stop_gracefully();
-    let mut rest = String::new();
-    while let Some(Ok(chunk)) = tokio::time::timeout(WAIT, body.next()).await.unwrap() {
-        rest.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    let rest = body.to_end_or_cut().await;
     let events = parse_sse(&rest);
     assert_eq!(events.last(), Some(&Sse::Done), "{rest}");
     assert!(rest.contains("\"server_shutting_down\""), "{rest}");

@@ -40,13 +40,7 @@ async fn down_and_back(outage: Duration) -> Duration {
         tokio::time::sleep(Duration::from_millis(250).min(outage)).await;
     }
 
-    let _back = mock_with(MockOptions {
-        protocol: Protocol::V4,
-        token: Some(TOKEN.into()),
-        bind: addr,
-        ..MockOptions::default()
-    })
-    .await;
+    let _back = mock_at(Protocol::V4, addr).await;
     let listening = Instant::now();
     poll_until("a request served after the gateway came back", || async {
         let r = shim.chat(user_msg("openclaw/main", "back")).await;

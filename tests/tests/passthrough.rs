@@ -534,3 +534,250 @@ async fn gateway_401s_through_passthrough_count_as_failed_logins() {
     assert_eq!(resp.status(), 429);
     assert_eq!(proxied(&gw).len(), 10);
 }
+
+/// Log in through the shim's passthrough WebSocket with `token`: the gateway's answer to
+/// `connect` (after its challenge).
+async fn ws_login(shim: &Shim, protocol: u64, token: &str) -> Result<Value, String> {
+    let mut ws = ws_open(ws_url(shim)).await?;
+    let challenge = next_json(&mut ws).await?;
+    assert_eq!(challenge["event"], "connect.challenge", "{challenge}");
+    let mut frame = connect_frame(protocol);
+    if token.is_empty() {
+        frame["params"].as_object_mut().unwrap().remove("auth");
+    } else {
+        frame["params"]["auth"]["token"] = json!(token);
+    }
+    send_json(&mut ws, &frame).await?;
+    response(&mut ws, "connect-1").await
+}
+
+#[tokio::test]
+async fn refused_websocket_logins_count_as_failed_logins() {
+    for (protocol, version) in [(Protocol::V4, 4), (Protocol::V3, 3)] {
+        let gw = mock(protocol).await;
+        let shim = Shim::start_with(&gw.url(), |s| s.max_failed_auth = Some(5), true).await;
+        // A socket opened before the lockout, its login not sent yet.
+        let mut early = ws_open(ws_url(&shim)).await.expect("early socket");
+        let challenge = next_json(&mut early).await.expect("challenge");
+        assert_eq!(challenge["event"], "connect.challenge");
+        for i in 0..5 {
+            let res = ws_login(&shim, version, "wrong-guess")
+                .await
+                .unwrap_or_else(|e| panic!("v{version} attempt {i}: {e}"));
+            assert_eq!(res["ok"], false, "v{version} attempt {i}: {res}");
+        }
+        // Locked out: no new passthrough WebSocket, and clawshim's own routes refuse too.
+        let err = ws_open(ws_url(&shim)).await.map(|_| ()).unwrap_err();
+        assert!(err.contains("429"), "v{version}: {err}");
+        let resp = client()
+            .get(shim.url("/v1/models"))
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 429, "v{version}");
+        // The socket opened earlier cannot carry another guess: closed before any answer.
+        let mut frame = connect_frame(version);
+        frame["params"]["auth"]["token"] = json!("another-guess");
+        let _ = send_json(&mut early, &frame).await;
+        let answer = response(&mut early, "connect-1").await;
+        assert!(answer.is_err(), "v{version}: {answer:?}");
+    }
+}
+
+#[tokio::test]
+async fn accepted_and_credential_free_websocket_logins_count_nothing() {
+    let gw = mock(Protocol::V4).await;
+    let shim = Shim::start_with(&gw.url(), |s| s.max_failed_auth = Some(2), true).await;
+    for _ in 0..4 {
+        let ids = session(&ws_url(&shim), 4, &[]).await.expect("session");
+        assert!(ids.contains(&"main".to_string()));
+        // No credential at all: refused, but no secret was guessed.
+        let res = ws_login(&shim, 4, "").await.expect("login without a token");
+        assert_eq!(res["ok"], false, "{res}");
+    }
+    let resp = client()
+        .get(shim.url("/v1/models"))
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+}
+
+/// Send `raw` as is on a new connection and return everything the shim answered.
+async fn raw_exchange(shim: &Shim, raw: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = shim.base.trim_start_matches("http://");
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(raw.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(WAIT, tcp.read_to_end(&mut answer))
+        .await
+        .expect("an answer")
+        .unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn passthrough_forwards_only_the_control_uis_methods() {
+    let gw = fake_http_gateway().await;
+    let shim = Shim::start_with(&format!("ws://{}", gw.addr), |_| {}, false).await;
+    for (method, path, allow) in [
+        ("TRACE", "/", "GET, HEAD"),
+        ("DELETE", "/assets/app.js", "GET, HEAD"),
+        ("PUT", "/", "GET, HEAD"),
+        ("POST", "/", "GET, HEAD"),
+        ("OPTIONS", "/avatar/main", "GET, HEAD"),
+        ("DELETE", "/__openclaw__/assistant-media", "GET, HEAD, POST"),
+    ] {
+        let answer = raw_exchange(
+            &shim,
+            &format!("{method} {path} HTTP/1.1\r\nhost: clawshim\r\nconnection: close\r\n\r\n"),
+        )
+        .await;
+        assert!(
+            answer.starts_with("HTTP/1.1 405"),
+            "{method} {path}: {answer}"
+        );
+        assert!(
+            answer
+                .to_ascii_lowercase()
+                .contains(&format!("allow: {}", allow.to_ascii_lowercase())),
+            "{method} {path}: {answer}"
+        );
+        assert!(answer.contains("\"method_not_allowed\""), "{answer}");
+    }
+    assert!(proxied(&gw).is_empty(), "{:?}", proxied(&gw));
+    // What the UI does send still goes through.
+    let http = client();
+    assert_eq!(http.get(shim.url("/")).send().await.unwrap().status(), 418);
+    assert_eq!(
+        http.head(shim.url("/assets/a.js"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        418
+    );
+    let media = shim.url("/__openclaw__/assistant-media?source=x&meta=1&allow=1");
+    assert_eq!(http.post(media).send().await.unwrap().status(), 418);
+    assert_eq!(proxied(&gw).len(), 3, "{:?}", proxied(&gw));
+}
+
+#[tokio::test]
+async fn clawshims_own_credentials_never_reach_the_gateway() {
+    const KEY: &str = "csk-passthrough-key";
+    let gw = fake_http_gateway().await;
+    let path = std::env::temp_dir().join(format!("clawshim-pt-{}.toml", uuid::Uuid::new_v4()));
+    std::fs::write(
+        &path,
+        format!(
+            "[[keys]]\nname = \"laptop\"\nsha256 = \"{}\"\n[auth]\ntokens = [\"own-token\", \"{TOKEN}\"]\n",
+            sha256_hex(KEY)
+        ),
+    )
+    .unwrap();
+    let shim = Shim::start_with(
+        &format!("ws://{}", gw.addr),
+        move |s| s.config = Some(path),
+        false,
+    )
+    .await;
+    for token in [KEY, "own-token", TOKEN, "the-gateways-business"] {
+        let resp = client()
+            .get(shim.url("/"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 418, "{token}");
+    }
+    let heads = proxied_heads(&gw);
+    assert_eq!(heads.len(), 4, "{heads:?}");
+    // clawshim's key and its own shared token are dropped; the gateway's own token and
+    // credentials clawshim does not know pass on.
+    assert!(!heads[0].contains("authorization:"), "{}", heads[0]);
+    assert!(!heads[1].contains("authorization:"), "{}", heads[1]);
+    assert!(
+        heads[2].contains(&format!("authorization: bearer {TOKEN}\r\n")),
+        "{}",
+        heads[2]
+    );
+    assert!(
+        heads[3].contains("authorization: bearer the-gateways-business\r\n"),
+        "{}",
+        heads[3]
+    );
+    for head in heads {
+        assert!(!head.contains(KEY) && !head.contains("own-token"), "{head}");
+    }
+}
+
+#[tokio::test]
+async fn a_request_without_host_reaches_the_gateway_with_one() {
+    let gw = fake_http_gateway().await;
+    let shim = Shim::start_with(&format!("ws://{}", gw.addr), |_| {}, false).await;
+    let answer = raw_exchange(&shim, "GET /assets/app.js HTTP/1.0\r\n\r\n").await;
+    assert!(
+        answer.starts_with("HTTP/1.") && answer.contains(" 418 "),
+        "{answer}"
+    );
+    let heads = proxied_heads(&gw);
+    assert_eq!(heads.len(), 1, "{heads:?}");
+    assert!(
+        heads[0].contains(&format!("\r\nhost: {}\r\n", gw.addr)),
+        "{}",
+        heads[0]
+    );
+    // A client's own Host is kept (the gateway compares it with Origin).
+    let resp = client().get(shim.url("/")).send().await.unwrap();
+    assert_eq!(resp.status(), 418);
+    let heads = proxied_heads(&gw);
+    let port = shim.base.rsplit(':').next().unwrap();
+    assert!(
+        heads[1].contains(&format!("host: 127.0.0.1:{port}\r\n")),
+        "{}",
+        heads[1]
+    );
+}
+
+#[tokio::test]
+async fn a_client_a_trusted_proxy_cannot_name_is_unknown_not_local() {
+    let gw = fake_http_gateway().await;
+    let shim = Shim::start_with(
+        &format!("ws://{}", gw.addr),
+        |s| s.trusted_proxies = Some(vec!["127.0.0.1/32".into()]),
+        false,
+    )
+    .await;
+    for xff in ["203.0.113.9, unknown", "unknown", "203.0.113.9, "] {
+        let resp = client()
+            .get(shim.url("/"))
+            .header("x-forwarded-for", xff)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 403, "{xff}");
+        let v: Value = resp.json().await.unwrap();
+        assert_eq!(v["error"]["code"], "permission_denied", "{xff}: {v}");
+    }
+    // Never passed on as a local client (without attribution).
+    assert!(proxied(&gw).is_empty(), "{:?}", proxied(&gw));
+    // clawshim's own routes still serve it.
+    let resp = client()
+        .get(shim.url("/healthz"))
+        .header("x-forwarded-for", "203.0.113.9, unknown")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    // A direct local request (no X-Forwarded-For) is still the peer, local.
+    assert_eq!(
+        client().get(shim.url("/")).send().await.unwrap().status(),
+        418
+    );
+    let heads = proxied_heads(&gw);
+    assert_eq!(heads.len(), 1, "{heads:?}");
+    assert!(!heads[0].contains("x-forwarded-for:"), "{}", heads[0]);
+}

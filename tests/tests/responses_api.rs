@@ -400,3 +400,62 @@ async fn embeddings_go_to_the_gateway_with_the_gateways_credential() {
     let forwarded: Value = serde_json::from_str(seen[0].split("\r\n\r\n").nth(1).unwrap()).unwrap();
     assert_eq!(forwarded, body, "the body is forwarded as sent");
 }
+
+#[tokio::test]
+async fn embeddings_follow_the_keys_agent_allowlist() {
+    const KEY: &str = "csk-embeddings-beta";
+    let gw = mock(Protocol::V4).await;
+    let (url, seen) = embeddings_front(gw.addr()).await;
+    let conf = std::env::temp_dir().join(format!("clawshim-emb-{}.toml", uuid::Uuid::new_v4()));
+    std::fs::write(
+        &conf,
+        format!(
+            "[[keys]]\nname = \"beta-only\"\nsha256 = \"{}\"\nagents = [\"beta\"]\n\
+             [auth]\ntokens = [\"{TOKEN}\"]\n",
+            sha256_hex(KEY)
+        ),
+    )
+    .unwrap();
+    let shim = Shim::start_with(&url, move |s| s.config = Some(conf), true).await;
+    let embed = |model: &str| json!({"model": model, "input": "hello"});
+    // Another agent, by model or by header: 404 as for chat, nothing sent.
+    for model in ["openclaw/main", "agent:main", "openclaw:main"] {
+        let resp = post(&shim, "/v1/embeddings", &embed(model), KEY).await;
+        assert_eq!(resp.status(), 404, "{model}");
+        let v: Value = resp.json().await.unwrap();
+        assert_eq!(v["error"]["code"], "model_not_found", "{model}: {v}");
+    }
+    let resp = client()
+        .post(shim.url("/v1/embeddings"))
+        .bearer_auth(KEY)
+        .header("x-openclaw-agent-id", "main")
+        .json(&embed("openclaw/beta"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "nothing reached the gateway"
+    );
+    // Its own agent, named or not: forwarded, pinned to that agent.
+    for model in ["openclaw/beta", "openclaw"] {
+        let resp = post(&shim, "/v1/embeddings", &embed(model), KEY).await;
+        assert_eq!(resp.status(), 200, "{model}");
+    }
+    // The operator's shared token reaches any agent.
+    let resp = post(&shim, "/v1/embeddings", &embed("openclaw/main"), TOKEN).await;
+    assert_eq!(resp.status(), 200);
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    let agents: Vec<String> = seen
+        .iter()
+        .map(|r| {
+            r.to_ascii_lowercase()
+                .lines()
+                .find_map(|l| l.strip_prefix("x-openclaw-agent-id: ").map(str::to_owned))
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(agents, ["beta", "beta", "main"]);
+}

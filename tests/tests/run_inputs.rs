@@ -16,12 +16,6 @@ fn image_message(url: &str) -> Value {
     ]}]})
 }
 
-async fn error_of(resp: reqwest::Response) -> (u16, Value) {
-    let status = resp.status().as_u16();
-    let body: Value = resp.json().await.unwrap();
-    (status, body["error"].clone())
-}
-
 async fn inline_image_becomes_an_attachment(protocol: Protocol) {
     let gw = mock(protocol).await;
     let shim = Shim::start(&gw.url()).await;
@@ -52,13 +46,13 @@ async fn inline_image_v4() {
 async fn remote_image_urls_are_refused_by_default() {
     let gw = mock(Protocol::V4).await;
     let shim = Shim::start(&gw.url()).await;
-    let (status, error) = error_of(
+    let (status, v) = error_of(
         shim.chat(image_message("https://example.com/cat.png"))
             .await,
     )
     .await;
     assert_eq!(status, 400);
-    assert_eq!(error["param"], "messages[0].content[1].image_url.url");
+    assert_eq!(v["error"]["param"], "messages[0].content[1].image_url.url");
     assert!(gw.agent_params().is_empty(), "no run started");
 }
 
@@ -70,16 +64,16 @@ async fn an_image_over_the_v3_frame_limit_is_413_before_any_run() {
     let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
     bytes.resize(600_000, 0);
     let data = base64::engine::general_purpose::STANDARD.encode(&bytes);
-    let (status, error) = error_of(
+    let (status, v) = error_of(
         shim.chat(image_message(&format!("data:image/png;base64,{data}")))
             .await,
     )
     .await;
     assert_eq!(status, 413);
-    assert_eq!(error["code"], "request_too_large");
+    assert_eq!(v["error"]["code"], "request_too_large");
     assert!(
-        error["message"].as_str().unwrap().contains("524288"),
-        "{error}"
+        v["error"]["message"].as_str().unwrap().contains("524288"),
+        "{v}"
     );
     assert!(gw.agent_params().is_empty(), "no run started");
 }
@@ -88,13 +82,13 @@ async fn an_image_over_the_v3_frame_limit_is_413_before_any_run() {
 async fn a_non_image_data_url_is_400() {
     let gw = mock(Protocol::V4).await;
     let shim = Shim::start(&gw.url()).await;
-    let (status, error) = error_of(
+    let (status, v) = error_of(
         shim.chat(image_message("data:text/plain;base64,aGVsbG8="))
             .await,
     )
     .await;
     assert_eq!(status, 400);
-    assert_eq!(error["param"], "messages[0].content[1].image_url.url");
+    assert_eq!(v["error"]["param"], "messages[0].content[1].image_url.url");
 }
 
 async fn text_file_goes_to_the_system_prompt(protocol: Protocol) {
@@ -134,9 +128,9 @@ async fn reasoning_effort_sets_thinking(protocol: Protocol) {
     }
     let mut body = user_msg("openclaw/main", "think about it");
     body["reasoning_effort"] = json!("extreme");
-    let (status, error) = error_of(shim.chat(body).await).await;
+    let (status, v) = error_of(shim.chat(body).await).await;
     assert_eq!(status, 400);
-    assert_eq!(error["param"], "reasoning_effort");
+    assert_eq!(v["error"]["param"], "reasoning_effort");
     // Without an effort the agent keeps its own default.
     assert_eq!(
         shim.chat(user_msg("openclaw/main", "plain")).await.status(),
@@ -186,7 +180,7 @@ async fn model_header_sets_provider_and_model_on_v4() {
 async fn model_header_is_a_clear_400_on_v3_before_any_run() {
     let gw = mock(Protocol::V3).await;
     let shim = Shim::start(&gw.url()).await;
-    let (status, error) = error_of(
+    let (status, v) = error_of(
         shim.chat_with(
             user_msg("openclaw/main", "hi"),
             &[("x-openclaw-model", "mock/mock-echo")],
@@ -195,13 +189,13 @@ async fn model_header_is_a_clear_400_on_v3_before_any_run() {
     )
     .await;
     assert_eq!(status, 400);
-    assert_eq!(error["param"], "x-openclaw-model");
+    assert_eq!(v["error"]["param"], "x-openclaw-model");
     assert!(
-        error["message"]
+        v["error"]["message"]
             .as_str()
             .unwrap()
             .contains("not supported by this gateway version"),
-        "{error}"
+        "{v}"
     );
     assert!(gw.agent_params().is_empty(), "no run started");
 }

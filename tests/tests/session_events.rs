@@ -5,13 +5,6 @@
 use clawshim_tests::*;
 use serde_json::{json, Value};
 
-fn requests_of(gw: &MockGateway, method: &str) -> Vec<Value> {
-    gw.requests()
-        .into_iter()
-        .filter(|r| r["method"] == method)
-        .collect()
-}
-
 #[tokio::test]
 async fn v4_receives_only_its_own_runs_events() {
     let gw = mock(Protocol::V4).await;

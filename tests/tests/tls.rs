@@ -538,21 +538,15 @@ async fn graceful_upgrade_hands_over_the_sockets_with_a_new_certificate() {
     ready_through(&old_client, &base, "old server ready").await;
 
     // A long stream on the old server, under way before the upgrade.
-    let mut body = user_msg("openclaw/main", "MOCK_LONG please");
-    body["stream"] = json!(true);
-    let resp = chat(&old_client, &base, body).await;
+    let resp = chat(
+        &old_client,
+        &base,
+        stream_msg("openclaw/main", "MOCK_LONG please"),
+    )
+    .await;
     assert_eq!(resp.status(), 200);
-    let mut stream = resp.bytes_stream();
-    let mut text = String::new();
-    use futures_util::StreamExt;
-    while !text.contains("echo") {
-        let chunk = tokio::time::timeout(WAIT, stream.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        text.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    let mut stream = BodyReader::new(resp);
+    stream.until("echo").await;
 
     // The new process's part: start with --upgrade (it waits for the sockets), then SIGQUIT
     // the old one.
@@ -573,9 +567,7 @@ async fn graceful_upgrade_hands_over_the_sockets_with_a_new_certificate() {
     assert_eq!(pid.trim(), std::process::id().to_string());
 
     // The stream on the old server finished whole.
-    while let Some(chunk) = tokio::time::timeout(WAIT, stream.next()).await.unwrap() {
-        text.push_str(&String::from_utf8_lossy(&chunk.expect("stream not cut")));
-    }
+    let text = stream.to_end().await;
     let events = parse_sse(&text);
     assert_eq!(events.last(), Some(&Sse::Done), "{text}");
     assert!(streamed_text(&events).starts_with("echo: "));
@@ -594,31 +586,22 @@ async fn http2_client_that_resets_its_stream_aborts_the_run() {
     let gw = mock(Protocol::V4).await;
     let (_shim, base) = shim_with_tls(&gw.url(), &pki).await;
     let client = https_client(&pki.ca_pem, Some(Version::HTTP_2));
-    let mut body = user_msg("openclaw/main", "MOCK_HANG over h2");
-    body["stream"] = json!(true);
-    let resp = chat(&client, &base, body).await;
+    let resp = chat(
+        &client,
+        &base,
+        stream_msg("openclaw/main", "MOCK_HANG over h2"),
+    )
+    .await;
     assert_eq!(resp.version(), Version::HTTP_2);
     let run_id = resp.headers()["x-clawshim-run-id"]
         .to_str()
         .unwrap()
         .to_string();
-    let mut stream = resp.bytes_stream();
-    let mut got = String::new();
-    while !got.contains("echo") {
-        let chunk = tokio::time::timeout(WAIT, futures_util::StreamExt::next(&mut stream))
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        got.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    let mut stream = BodyReader::new(resp);
+    stream.until("echo").await;
+    // Dropping the body resets the stream (RST_STREAM).
     drop(stream);
-    wait_until("chat.abort sent after RST_STREAM", || {
-        gw.requests()
-            .iter()
-            .any(|r| r["method"] == "chat.abort" && r["params"]["runId"] == run_id.as_str())
-    })
-    .await;
+    wait_aborted(&gw, &run_id).await;
     // The same connection still serves.
     let resp = chat(&client, &base, user_msg("openclaw/main", "still here")).await;
     assert_eq!(resp.status(), 200);

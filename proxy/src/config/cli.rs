@@ -97,7 +97,8 @@ pub struct Settings {
     /// gateway is on another host: approve the device there once (`openclaw devices approve`).
     #[arg(long, env = "CLAWSHIM_DEVICE_IDENTITY", global = true)]
     pub device_identity: Option<PathBuf>,
-    /// Accepted client bearer tokens, comma-separated (default: the gateway token).
+    /// Accepted client bearer tokens, comma-separated (default: the gateway token while no
+    /// [[keys]] are set, none once they are).
     #[arg(
         long,
         env = "CLAWSHIM_API_TOKENS",

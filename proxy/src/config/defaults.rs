@@ -78,6 +78,12 @@ pub const KEEPALIVE_SECS: u64 = 15;
 pub const JSON_KEEPALIVE_SECS: u64 = 20;
 /// Runs in flight at once.
 pub const MAX_CONCURRENT_RUNS: usize = 4096;
+/// With two keys or more, a key without its own `max_concurrent_runs` may hold this share (in
+/// percent) of the runs clawshim sends the gateway at once, so one key cannot take them all.
+pub const KEY_RUN_SHARE_PERCENT: u8 = 50;
+/// Bytes of run requests (message, extra system prompt, attachments) held in memory until the
+/// gateway accepted them, across all runs.
+pub const MAX_RUN_BYTES_IN_FLIGHT: u64 = 256 << 20;
 /// Request bodies read and parsed at once: twice the CPU count. Parsing is CPU work, so more
 /// would not finish sooner, and each body in memory costs up to `max_body_bytes`.
 pub fn max_concurrent_bodies() -> usize {

@@ -97,7 +97,8 @@ pub struct GatewaySection {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthSection {
-    /// Bearer tokens clients may use; default: the gateway token (or password).
+    /// Bearer tokens clients may use; default: the gateway token (or password) while no
+    /// `[[keys]]` are set, none once they are.
     pub tokens: Option<Vec<String>>,
     /// Failed auth attempts per client IP before it gets 429 (0 disables).
     pub max_failed_attempts: Option<u32>,
@@ -134,6 +135,12 @@ pub struct LimitsSection {
     pub h2_max_header_list_bytes: Option<u32>,
     /// Request bodies read and parsed at once; more wait, then get 503.
     pub max_concurrent_bodies: Option<usize>,
+    /// With two keys or more, the share (percent) of the gateway's run slots a key without
+    /// its own `max_concurrent_runs` may hold.
+    pub key_run_share_percent: Option<u8>,
+    /// Bytes of run requests held until the gateway accepts them, all runs together; beyond
+    /// it requests get 503.
+    pub max_run_bytes_in_flight: Option<u64>,
 }
 
 /// `[passthrough]`: what is proxied to the gateway.

@@ -84,6 +84,10 @@ pub struct Merged {
     pub max_concurrent_runs: usize,
     /// Request bodies read and parsed at once.
     pub max_concurrent_bodies: usize,
+    /// Default run share of a key, percent (file only).
+    pub key_run_share_percent: u8,
+    /// Bytes of run requests held until accepted (file only).
+    pub max_run_bytes_in_flight: u64,
     /// Worker threads.
     pub threads: usize,
     /// Grace period after SIGTERM, seconds.
@@ -225,6 +229,8 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
                 h2_max_pending_accept_reset_streams: file_h2_max_pending_accept_reset_streams,
                 h2_max_header_list_bytes: file_h2_max_header_list_bytes,
                 max_concurrent_bodies: file_max_concurrent_bodies,
+                key_run_share_percent: file_key_run_share_percent,
+                max_run_bytes_in_flight: file_max_run_bytes_in_flight,
             },
         server:
             ServerSection {
@@ -349,6 +355,10 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
         max_concurrent_bodies: max_concurrent_bodies
             .or(file_max_concurrent_bodies)
             .unwrap_or_else(defaults::max_concurrent_bodies),
+        key_run_share_percent: file_key_run_share_percent
+            .unwrap_or(defaults::KEY_RUN_SHARE_PERCENT),
+        max_run_bytes_in_flight: file_max_run_bytes_in_flight
+            .unwrap_or(defaults::MAX_RUN_BYTES_IN_FLIGHT),
         threads: threads.or(file_threads).unwrap_or_else(defaults::threads),
         grace_period_secs: grace_period_secs
             .or(file_grace_period_secs)

@@ -21,8 +21,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clawshim_core::gateway::client::Secret;
 use clawshim_core::gateway::GatewayConfig;
+use clawshim_core::gateway::Secret;
 use clawshim_core::gateway::SessionCleanup;
 
 pub use cli::{Cli, Command, GenKey, ListenerSettings, Settings};
@@ -91,6 +91,9 @@ pub struct Config {
     /// Request bodies read and parsed at once; more wait up to
     /// [`defaults::BODY_SLOT_WAIT`], then get 503.
     pub max_concurrent_bodies: usize,
+    /// Bytes of run requests held until the gateway accepted them, all runs together
+    /// (`run_setup`): beyond it 503.
+    pub max_run_bytes_in_flight: u64,
     /// HTTP worker threads.
     pub threads: usize,
     /// Grace period after SIGTERM.
@@ -206,6 +209,27 @@ mod tests {
             Some(ForwardedHeaders::Strip)
         );
         assert!(Cli::try_parse_from(["clawshim", "--log-format", "xml"]).is_err());
+    }
+
+    #[test]
+    fn with_keys_the_gateway_token_is_a_client_credential_only_when_listed() {
+        let keys = format!(
+            "[[keys]]\nname = \"laptop\"\nsha256 = \"{}\"\n",
+            "ab".repeat(32)
+        );
+        let mut s = settings();
+        s.listen = Some("0.0.0.0:8790".into());
+        let file: FileConfig = toml::from_str(&keys).unwrap();
+        let c = Config::from_parts(&s, file).unwrap();
+        assert!(c.api_tokens.is_empty(), "{:?}", c.api_tokens);
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        // Listed: accepted, and on a LAN listener warned about.
+        let file: FileConfig =
+            toml::from_str(&format!("{keys}[auth]\ntokens = [\"secret\"]\n")).unwrap();
+        let c = Config::from_parts(&s, file).unwrap();
+        assert_eq!(c.api_tokens, vec![Secret::new("secret")]);
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        assert!(c.warnings[0].contains("[auth] tokens"), "{:?}", c.warnings);
     }
 
     #[test]

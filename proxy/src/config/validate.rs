@@ -15,9 +15,9 @@ mod state;
 use std::path::Path;
 use std::time::Duration;
 
-use clawshim_core::gateway::client::{GatewayAuth, Secret};
 use clawshim_core::gateway::device::DeviceIdentity;
 use clawshim_core::gateway::GatewayConfig;
+use clawshim_core::gateway::{GatewayAuth, Secret};
 
 use super::defaults;
 use super::merge::Merged;
@@ -57,6 +57,10 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
         (None, Some(p)) => GatewayAuth::Password(Secret::new(p)),
         (None, None) => GatewayAuth::None,
     };
+    let keys = keys::keys(&m.keys, &mut errors);
+    // Without `auth.tokens` the gateway's secret is the client credential of the quick start,
+    // until [[keys]] exist: then clients have their own, and the gateway's admin secret is
+    // accepted only when listed.
     let api_tokens: Vec<Secret> = match m.api_tokens {
         Some(list) => list
             .into_iter()
@@ -64,12 +68,12 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
             .filter(|t| !t.is_empty())
             .map(Secret::new)
             .collect(),
+        None if !keys.is_empty() => Vec::new(),
         None => match &auth {
             GatewayAuth::Token(s) | GatewayAuth::Password(s) => vec![s.clone()],
             GatewayAuth::None => Vec::new(),
         },
     };
-    let keys = keys::keys(&m.keys, &mut errors);
     let mut warnings = Vec::new();
     let listening: Vec<std::net::SocketAddr> = listen
         .iter()
@@ -103,6 +107,12 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
     }
     if m.max_body_bytes == 0 {
         errors.push("max_body_bytes must be at least 1".into());
+    }
+    if !(1..=100).contains(&m.key_run_share_percent) {
+        errors.push("limits.key_run_share_percent must be 1 to 100".into());
+    }
+    if m.max_run_bytes_in_flight == 0 {
+        errors.push("limits.max_run_bytes_in_flight must be at least 1".into());
     }
     if m.max_concurrent_bodies == 0 {
         errors.push("max_concurrent_bodies must be at least 1".into());
@@ -162,6 +172,12 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
     if !errors.is_empty() {
         return Err(ConfigError(errors));
     }
+    let admission = crate::run::admission::AdmissionSettings {
+        max_limit: crate::run::admission::AdmissionSettings::default()
+            .max_limit
+            .min(m.max_concurrent_runs),
+        ..Default::default()
+    };
     Ok(Config {
         listen,
         tls,
@@ -174,16 +190,11 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
         device_identity: m.device_identity,
         gateway_http,
         api_tokens,
-        keys,
+        keys: keys::share_run_slots(keys, admission.max_limit, m.key_run_share_percent),
         max_failed_auth: m.max_failed_auth,
         failed_auth_window: Duration::from_secs(m.failed_auth_window_secs.max(1)),
         delete_ephemeral_sessions: m.delete_ephemeral_sessions,
-        admission: crate::run::admission::AdmissionSettings {
-            max_limit: crate::run::admission::AdmissionSettings::default()
-                .max_limit
-                .min(m.max_concurrent_runs),
-            ..Default::default()
-        },
+        admission,
         max_body_bytes: m.max_body_bytes,
         run_timeout: Duration::from_secs(m.run_timeout_secs),
         run_grace: defaults::RUN_GRACE,
@@ -192,6 +203,7 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
         json_keepalive: Some(Duration::from_secs(m.json_keepalive_secs)).filter(|d| !d.is_zero()),
         max_concurrent_runs: m.max_concurrent_runs,
         max_concurrent_bodies: m.max_concurrent_bodies,
+        max_run_bytes_in_flight: m.max_run_bytes_in_flight,
         threads: m.threads,
         grace_period: Duration::from_secs(m.grace_period_secs),
         passthrough: m.passthrough,

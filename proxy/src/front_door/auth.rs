@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 
 use pingora::proxy::Session;
 
+use crate::front_door::client_ip::Client;
 use crate::front_door::failed_auth::Bucket;
-use crate::front_door::keys::{ApiKey, KeyStore, Principal};
+use crate::front_door::keys::{bearer, ApiKey, KeyStore, Principal};
 use crate::request::ctx::RequestCtx;
-use crate::request::errors::HttpError;
+use crate::request::errors::{HttpError, Limit};
 use crate::routes::table::Route;
 use crate::state::ProxyState;
 
@@ -28,9 +29,18 @@ pub async fn authorize(
     state: &ProxyState,
 ) -> Result<Option<Principal>, HttpError> {
     if ctx.route == Route::Passthrough {
-        return check_failed_auth(limiter_key(ctx), state)
-            .await
-            .map(|()| None);
+        check_failed_auth(limiter_key(ctx), state).await?;
+        if let Some(Client::Unknown { .. }) = ctx.client_ip {
+            // The gateway could not be told who this is; taking it for the proxy would make a
+            // remote client local to the gateway.
+            return Err(HttpError::Forbidden {
+                message: "clawshim cannot tell this client's address (a trusted proxy's \
+                          X-Forwarded-For entry for it is not an address), so the gateway's \
+                          pages are not passed through for it."
+                    .into(),
+            });
+        }
+        return Ok(None);
     }
     if !ctx.route.needs_auth() {
         return Ok(None);
@@ -51,6 +61,7 @@ pub async fn authorize(
         take_request(key, state)
             .await
             .map_err(|retry| HttpError::TooManyRequests {
+                limit: Limit::KeyRequestRate,
                 retry_after_secs: retry.as_secs().max(1),
             })?;
     }
@@ -77,9 +88,27 @@ pub fn require_principal(principal: Option<Principal>) -> Result<Principal, Http
     principal.ok_or(HttpError::Unauthorized)
 }
 
-/// A refused gateway login through passthrough counts like a refused key.
+/// A refused gateway login through passthrough (an HTTP 401) counts like a refused key,
+/// locally and fleet-wide before the answer goes out.
 pub async fn count_gateway_refusal(ctx: &RequestCtx, state: &ProxyState) {
     record_failure(limiter_key(ctx), state).await;
+}
+
+/// A refused `connect` inside a passthrough WebSocket ([`crate::front_door::ws_login`])
+/// counts the same; the body filter that sees it cannot wait, so the fleet-wide count is
+/// sent from a task of its own (bounded by `state.timeout_ms` like every Redis call).
+pub fn count_refused_ws_login(ctx: &RequestCtx, state: &ProxyState) {
+    let ip = limiter_key(ctx);
+    let limiter = &state.failed_auth;
+    limiter.record_failure(ip, Instant::now());
+    if limiter.max_failures() > 0 && state.shared.status().is_some() {
+        let (shared, window) = (state.shared.clone(), limiter.window());
+        tokio::spawn(async move {
+            shared
+                .failed_auth_record(&Bucket::of(ip).to_bytes(), window)
+                .await;
+        });
+    }
 }
 
 /// One failure of `ip`'s bucket, locally and (when configured) fleet-wide.
@@ -95,10 +124,20 @@ async fn record_failure(ip: IpAddr, state: &ProxyState) {
     }
 }
 
-/// The client's address ([`crate::front_door::client_ip`]), the key of the failed-auth
-/// limiter.
+/// Whether the client's address is locked out by this instance's failed-auth limiter now
+/// (for sockets opened before the lockout; a body filter cannot wait on Redis).
+pub fn locked_out(ctx: &RequestCtx, state: &ProxyState) -> bool {
+    state
+        .failed_auth
+        .check(limiter_key(ctx), Instant::now())
+        .is_err()
+}
+
+/// The address the failed-auth limiter counts for the client
+/// ([`crate::front_door::client_ip::Client::limiter_ip`]).
 fn limiter_key(ctx: &RequestCtx) -> IpAddr {
-    ctx.client_ip.unwrap_or(IpAddr::from([0, 0, 0, 0]))
+    ctx.client_ip
+        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.limiter_ip())
 }
 
 /// 429 while the client's address is blocked by the failed-auth limiter: by the fleet's
@@ -119,18 +158,9 @@ async fn check_failed_auth(ip: IpAddr, state: &ProxyState) -> Result<(), HttpErr
         _ => limiter.check(ip, Instant::now()),
     };
     verdict.map_err(|retry| HttpError::TooManyRequests {
+        limit: Limit::FailedLogins,
         retry_after_secs: retry.as_secs().max(1),
     })
-}
-
-/// The token of an `Authorization: Bearer ...` header value, if it has that form.
-pub fn bearer(header: &[u8]) -> Option<&[u8]> {
-    let header = header.trim_ascii();
-    if header.len() < 7 || !header[..7].eq_ignore_ascii_case(b"bearer ") {
-        return None;
-    }
-    let token = header[7..].trim_ascii();
-    (!token.is_empty()).then_some(token)
 }
 
 /// Who the `Authorization` header belongs to, if anyone.
@@ -141,7 +171,7 @@ pub fn authenticate(header: Option<&[u8]>, store: &KeyStore) -> Option<Principal
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clawshim_core::gateway::client::Secret;
+    use clawshim_core::gateway::Secret;
 
     #[test]
     fn accepts_any_configured_token() {

@@ -11,6 +11,16 @@
 //! reports for an IPv4 peer) are turned into IPv4 everywhere, so `::ffff:127.0.0.1` is
 //! loopback and shares its bucket with `127.0.0.1`.
 //!
+//! When the walk meets an entry that is not an address (`unknown`, as nginx writes for a
+//! client on a unix socket, an obfuscated name, an empty entry) before any untrusted address,
+//! the client is [`Client::Unknown`]: a trusted proxy wrote it (the client only writes left of
+//! the real entry, which the walk never reaches), and it means "I do not know". It is never
+//! taken for the proxy itself, which may be local: an unknown client is not local. It is
+//! counted by the failed-auth limiter under the address of the proxy that said so (all such
+//! clients of that proxy share one budget), logged as `unknown`, and refused passthrough (403):
+//! the gateway could not be told who it is. A trusted peer that sends no `X-Forwarded-For` at
+//! all did not proxy the request (the proxies clawshim trusts append): the peer is the client.
+//!
 //! The result is used for passthrough attribution, the failed-auth limiter and the access
 //! log, computed once per request in `request_filter`.
 
@@ -70,6 +80,45 @@ impl TrustedProxies {
     }
 }
 
+/// Who the client is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Client {
+    /// Its address.
+    Addr(IpAddr),
+    /// A trusted proxy said it does not know (see the module docs); `via` is that proxy.
+    Unknown {
+        /// The trusted hop whose entry for the client was not an address.
+        via: IpAddr,
+    },
+}
+
+impl Client {
+    /// The address the failed-auth limiter counts: the client's, or for an unknown client
+    /// the proxy's that reported it.
+    pub fn limiter_ip(&self) -> IpAddr {
+        match *self {
+            Client::Addr(ip) | Client::Unknown { via: ip } => ip,
+        }
+    }
+
+    /// The client's address, `None` when unknown.
+    pub fn addr(&self) -> Option<IpAddr> {
+        match *self {
+            Client::Addr(ip) => Some(ip),
+            Client::Unknown { .. } => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Client::Addr(ip) => ip.fmt(f),
+            Client::Unknown { via } => write!(f, "unknown(via {via})"),
+        }
+    }
+}
+
 /// `::ffff:a.b.c.d` becomes `a.b.c.d`; every other address is unchanged.
 pub fn normalize(ip: IpAddr) -> IpAddr {
     ip.to_canonical()
@@ -78,11 +127,11 @@ pub fn normalize(ip: IpAddr) -> IpAddr {
 /// The client of a request that arrived from `peer` with `headers`: the rightmost address
 /// in `X-Forwarded-For` that is not a trusted proxy when `peer` is one, else `peer`. When
 /// every listed hop is trusted the leftmost of them is the client; an entry that does not
-/// parse ends the walk at the last address before it.
-pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxies) -> IpAddr {
+/// parse makes it [`Client::Unknown`], via the trusted hop right of it.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxies) -> Client {
     let mut client = normalize(peer);
     if trusted.is_empty() || !trusted.contains(client) {
-        return client;
+        return Client::Addr(client);
     }
     // Several header lines form one list, in order (RFC 9110, 5.3).
     let lines: Vec<&[u8]> = headers
@@ -93,19 +142,19 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxies) ->
     for line in lines.iter().rev() {
         for entry in line.rsplit(|&b| b == b',') {
             let Some(ip) = parse_entry(entry) else {
-                return client;
+                return Client::Unknown { via: client };
             };
             client = ip;
             if !trusted.contains(ip) {
-                return client;
+                return Client::Addr(client);
             }
         }
     }
-    client
+    Client::Addr(client)
 }
 
 /// The client of a pingora session (`None` for a peer that is not an IP socket).
-pub fn of_session(session: &Session, trusted: &TrustedProxies) -> Option<IpAddr> {
+pub fn of_session(session: &Session, trusted: &TrustedProxies) -> Option<Client> {
     let peer = session.client_addr()?.as_inet()?.ip();
     Some(client_ip(peer, &session.req_header().headers, trusted))
 }
@@ -173,9 +222,6 @@ mod tests {
             ("127.0.0.1", &["10.0.0.5, 10.1.2.3"], &chain, "10.0.0.5"),
             // No header from a trusted peer: the peer.
             ("127.0.0.1", &[], &local, "127.0.0.1"),
-            // Garbage stops the walk at the last good hop.
-            ("127.0.0.1", &["203.0.113.7, nonsense"], &local, "127.0.0.1"),
-            ("127.0.0.1", &["nonsense, 10.1.2.3"], &chain, "10.1.2.3"),
             // Ports and brackets as some proxies write them.
             ("127.0.0.1", &["203.0.113.7:5123"], &local, "203.0.113.7"),
             ("127.0.0.1", &["[2001:db8::7]:443"], &local, "2001:db8::7"),
@@ -188,10 +234,46 @@ mod tests {
         for (peer, xff, trusted, want) in table {
             assert_eq!(
                 client_ip(ip(peer), &headers(xff), trusted),
-                ip(want),
+                Client::Addr(ip(want)),
                 "peer {peer}, xff {xff:?}"
             );
         }
+    }
+
+    #[test]
+    fn an_entry_that_is_not_an_address_makes_the_client_unknown_not_the_proxy() {
+        let local = TrustedProxies::parse(&["127.0.0.1/32", "::1"]).unwrap();
+        let chain = TrustedProxies::parse(&["127.0.0.0/8", "10.0.0.0/8"]).unwrap();
+        // (peer, X-Forwarded-For lines, trusted, the hop that said it)
+        let table: &[(&str, &[&str], &TrustedProxies, &str)] = &[
+            ("127.0.0.1", &["203.0.113.9, unknown"], &local, "127.0.0.1"),
+            ("127.0.0.1", &["unknown"], &local, "127.0.0.1"),
+            ("127.0.0.1", &["203.0.113.9, "], &local, "127.0.0.1"),
+            ("::1", &["_hidden"], &local, "::1"),
+            ("127.0.0.1", &["unknown, 10.1.2.3"], &chain, "10.1.2.3"),
+            (
+                "127.0.0.1",
+                &["203.0.113.7", "nonsense"],
+                &chain,
+                "127.0.0.1",
+            ),
+        ];
+        for (peer, xff, trusted, via) in table {
+            let client = client_ip(ip(peer), &headers(xff), trusted);
+            assert_eq!(
+                client,
+                Client::Unknown { via: ip(via) },
+                "peer {peer}, xff {xff:?}"
+            );
+            assert_eq!(client.addr(), None);
+            assert_eq!(client.limiter_ip(), ip(via));
+            assert!(client.to_string().starts_with("unknown"), "{client}");
+        }
+        // An unreadable entry left of the client's real one is never reached.
+        assert_eq!(
+            client_ip(ip("127.0.0.1"), &headers(&["unknown, 203.0.113.9"]), &local),
+            Client::Addr(ip("203.0.113.9"))
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use clawshim_core::gateway::client::Secret;
+use clawshim_core::gateway::Secret;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -178,6 +178,16 @@ impl KeyStore {
             found.map(|k| Principal::Key(k.clone()))
         }
     }
+}
+
+/// The token of an `Authorization: Bearer ...` header value, if it has that form.
+pub fn bearer(header: &[u8]) -> Option<&[u8]> {
+    let header = header.trim_ascii();
+    if header.len() < 7 || !header[..7].eq_ignore_ascii_case(b"bearer ") {
+        return None;
+    }
+    let token = header[7..].trim_ascii();
+    (!token.is_empty()).then_some(token)
 }
 
 /// A token bucket refilled continuously.

@@ -9,8 +9,12 @@
 
 use std::net::IpAddr;
 
+use clawshim_core::gateway::GatewayAuth;
 use pingora::http::RequestHeader;
 use pingora::upstreams::peer::HttpPeer;
+use subtle::ConstantTimeEq;
+
+use crate::front_door::keys::{bearer, KeyStore, Principal};
 
 /// Headers that attribute a request to a client. openclaw 2026.9 answers 403
 /// `proxy_attribution_required` to any of them from a peer that is not in
@@ -127,6 +131,43 @@ pub fn attribute(
     let _ = req.insert_header("x-forwarded-proto", if tls { "https" } else { "http" });
 }
 
+/// Remove `Authorization` when it carries one of clawshim's own credentials (an API key, or a
+/// shared token from `auth.tokens` that is not the gateway's secret): those are for clawshim
+/// and would otherwise reach the gateway and its logs. The gateway's own token (which the
+/// Control UI sends on some of its requests) and anything else clawshim does not accept pass
+/// on untouched.
+pub fn strip_own_credential(req: &mut RequestHeader, keys: &KeyStore, gateway: &GatewayAuth) {
+    let own = req.headers.get_all("authorization").iter().any(|value| {
+        bearer(value.as_bytes()).is_some_and(|token| match keys.authenticate(token) {
+            Some(Principal::Key(_)) => true,
+            Some(Principal::Shared) => !is_gateway_secret(token, gateway),
+            None => false,
+        })
+    });
+    if own {
+        req.remove_header("authorization");
+    }
+}
+
+/// Whether `token` is the gateway's own token or password (constant time).
+fn is_gateway_secret(token: &[u8], gateway: &GatewayAuth) -> bool {
+    match gateway {
+        GatewayAuth::Token(s) | GatewayAuth::Password(s) => {
+            bool::from(s.expose().as_bytes().ct_eq(token))
+        }
+        GatewayAuth::None => false,
+    }
+}
+
+/// An upstream request without `Host` (HTTP/1.0 allows leaving it out) gets the gateway's
+/// `host:port`; a client's own `Host` is kept (the gateway compares it with `Origin`).
+pub fn ensure_host(req: &mut RequestHeader, gateway_hostport: &str) {
+    if req.headers.get("host").is_none() {
+        // A `host:port` from the validated gateway URL is a valid header value.
+        let _ = req.insert_header("host", gateway_hostport);
+    }
+}
+
 /// Remove client-supplied attribution headers before the request goes upstream.
 pub fn strip_attribution(req: &mut RequestHeader) {
     for name in ATTRIBUTION_HEADERS {
@@ -189,6 +230,34 @@ mod tests {
             "/__openclaw__/worker-bundle/x",
         ] {
             assert!(!allow.allows(api), "{api}");
+        }
+    }
+
+    #[test]
+    fn only_clawshims_own_credentials_are_stripped() {
+        use clawshim_core::gateway::Secret;
+        use sha2::Digest;
+        let key = crate::front_door::keys::KeySpec {
+            name: "laptop".into(),
+            sha256: sha2::Sha256::digest(b"csk-laptop").into(),
+            agents: None,
+            requests_per_minute: None,
+            max_concurrent_runs: None,
+            session_namespace: "laptop".into(),
+        };
+        let keys = KeyStore::new(vec![Secret::new("own"), Secret::new("gw")], &[key]);
+        let gateway = GatewayAuth::Token(Secret::new("gw"));
+        for (value, kept) in [
+            ("Bearer csk-laptop", false),
+            ("bearer own", false),
+            ("Bearer gw", true),
+            ("Bearer something-else", true),
+            ("Basic Z3c6Z3c=", true),
+        ] {
+            let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+            req.insert_header("authorization", value).unwrap();
+            strip_own_credential(&mut req, &keys, &gateway);
+            assert_eq!(req.headers.get("authorization").is_some(), kept, "{value}");
         }
     }
 

@@ -18,7 +18,7 @@ pub fn log(session: &Session, e: Option<&Error>, ctx: &RequestCtx) {
         .map(|t| t.duration_since(ctx.started).as_secs_f64() * 1000.0);
     info!(
         target: "clawshim::access",
-        client = ctx.client_ip.map(|ip| ip.to_string()).as_deref().unwrap_or("-"),
+        client = ctx.client_ip.map(|c| c.to_string()).as_deref().unwrap_or("-"),
         method = %req.method,
         path = %req.uri.path(),
         status,

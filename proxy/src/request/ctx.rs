@@ -34,12 +34,15 @@ pub struct RequestCtx {
     pub first_byte: Option<Instant>,
     /// The client went away before the response was complete.
     pub client_gone: bool,
-    /// The client's address ([`crate::front_door::client_ip`]). Set in `request_filter`.
-    pub client_ip: Option<std::net::IpAddr>,
+    /// The client ([`crate::front_door::client_ip`]). Set in `request_filter`.
+    pub client_ip: Option<crate::front_door::client_ip::Client>,
     /// Limit for each write of the response to the client. Set in `request_filter`.
     pub write_timeout: Duration,
     /// The run's admission slot, held until the run is over (`run_loop`).
     pub admission: Option<crate::run::admission::Permit>,
+    /// A passthrough WebSocket's gateway login, until the gateway answered it
+    /// ([`crate::front_door::ws_login`]). Set when the gateway answers the upgrade with 101.
+    pub ws_login: Option<crate::front_door::ws_login::LoginWatch>,
 }
 
 impl RequestCtx {
@@ -61,6 +64,7 @@ impl RequestCtx {
             client_ip: None,
             write_timeout: Duration::from_secs(crate::config::defaults::WRITE_TIMEOUT_SECS),
             admission: None,
+            ws_login: None,
         }
     }
 }
@@ -82,6 +86,16 @@ impl RequestCtx {
             self.bytes_out
         }
     }
+}
+
+/// A header of the request, by lower-case name.
+pub fn header_str(session: &Session, name: &str) -> Option<String> {
+    session
+        .req_header()
+        .headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 /// `x-request-id`: keep a client's sane one (for tracing across hops), else make one.

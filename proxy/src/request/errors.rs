@@ -3,15 +3,28 @@
 //! (passthrough) map onto them. [`super::respond`] writes them.
 
 use bytes::Bytes;
+use clawshim_core::error::RequestError;
 use clawshim_core::gateway::GatewayError;
 use clawshim_core::media::MediaError;
 use clawshim_core::openai::error::ApiError;
-use clawshim_core::openai::request::RequestError;
 use clawshim_core::prompt::{InputError, PromptError};
 
 use crate::ops::gateway_status;
 use crate::request::ctx::RequestCtx;
 use crate::run::admission::Refusal;
+
+/// Which limit a 429 `TooManyRequests` hit; each has its own message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// Too many failed logins from the client's address (`auth.max_failed_attempts`).
+    FailedLogins,
+    /// The key's `requests_per_minute`.
+    KeyRequestRate,
+    /// Every run slot is taken (`limits.max_concurrent_runs`).
+    Runs,
+    /// Every run slot of the key is taken (its `max_concurrent_runs`, or its default share).
+    KeyRuns,
+}
 
 /// Why a request failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -53,10 +66,12 @@ pub enum HttpError {
     /// The gateway serves no `/v1/embeddings`.
     #[error("the gateway has no embeddings endpoint")]
     NoEmbeddings,
-    /// A request limit was reached: runs in flight (clawshim's or the key's), the key's
-    /// request rate, or failed logins from the client's address.
-    #[error("request limit reached")]
-    TooManyRequests { retry_after_secs: u64 },
+    /// A limit on the client, its key or the runs in flight (429 with `Retry-After`).
+    #[error("too many requests: {limit:?}")]
+    TooManyRequests { limit: Limit, retry_after_secs: u64 },
+    /// The runs waiting for the gateway hold `limits.max_run_bytes_in_flight` already.
+    #[error("run requests in flight hold more than {limit} bytes")]
+    RunBytesFull { limit: u64 },
     /// Every body-parsing slot stayed taken for the whole wait (`limits.max_concurrent_bodies`).
     #[error("too many request bodies being read at once")]
     Busy { retry_after_secs: u64 },
@@ -128,7 +143,7 @@ impl HttpError {
             HttpError::MethodNotAllowed { .. } => 405,
             HttpError::PayloadTooLarge { .. } | HttpError::MediaTooLarge { .. } => 413,
             HttpError::TooManyRequests { .. } => 429,
-            HttpError::Busy { .. } => 503,
+            HttpError::Busy { .. } | HttpError::RunBytesFull { .. } => 503,
             HttpError::Overloaded { refusal, .. } => match refusal {
                 Refusal::QueueFull => 429,
                 Refusal::QueueTimeout => 503,
@@ -167,8 +182,14 @@ impl HttpError {
             }
             HttpError::PreviousResponseNotFound { .. } => "previous_response_not_found",
             HttpError::NoEmbeddings => "no_embeddings",
-            HttpError::TooManyRequests { .. } => "too_many_requests",
+            HttpError::TooManyRequests { limit, .. } => match limit {
+                Limit::FailedLogins => "failed_auth_lockout",
+                Limit::KeyRequestRate => "key_rate_limited",
+                Limit::Runs => "run_slots_full",
+                Limit::KeyRuns => "key_run_slots_full",
+            },
             HttpError::Busy { .. } => "busy",
+            HttpError::RunBytesFull { .. } => "run_bytes_full",
             HttpError::Overloaded { refusal, .. } => match refusal {
                 Refusal::QueueFull => "run_queue_full",
                 Refusal::QueueTimeout => "run_queue_timeout",
@@ -255,11 +276,24 @@ impl HttpError {
                  (`gateway.http.endpoints.chatCompletions` or `responses`) is enabled.",
             )
             .with_code("unknown_url"),
-            HttpError::TooManyRequests { .. } => ApiError::rate_limit_error(
-                "Too many requests: a limit on runs in flight, on this key's request rate or on failed \
-                 logins from this address was reached; retry after the Retry-After seconds.",
-            )
+            HttpError::TooManyRequests { limit, .. } => ApiError::rate_limit_error(match limit {
+                Limit::FailedLogins => {
+                    "Too many failed authentication attempts from this address; retry after \
+                     the time in Retry-After."
+                }
+                Limit::KeyRequestRate => {
+                    "This API key has used its requests per minute (requests_per_minute); \
+                     retry after the time in Retry-After."
+                }
+                Limit::Runs => "Too many runs in flight on this server; retry shortly.",
+                Limit::KeyRuns => "This API key has too many runs in flight; retry shortly.",
+            })
             .with_code("rate_limit_exceeded"),
+            HttpError::RunBytesFull { limit } => ApiError::server_error(format!(
+                "clawshim holds too many bytes of runs waiting for the gateway \
+                 (limits.max_run_bytes_in_flight = {limit}); retry shortly."
+            ))
+            .with_code("server_busy"),
             HttpError::Busy { .. } => ApiError::server_error(
                 "clawshim is reading too many request bodies at once; retry shortly.",
             )
@@ -436,6 +470,25 @@ mod tests {
             HttpError::Gateway(GatewayError::Disconnected { reason: "x".into() }).status(),
             502
         );
+    }
+
+    #[test]
+    fn each_limit_says_which_it_is() {
+        let limits = [
+            (Limit::FailedLogins, "failed authentication"),
+            (Limit::KeyRequestRate, "requests per minute"),
+            (Limit::Runs, "runs in flight on this server"),
+            (Limit::KeyRuns, "API key has too many runs in flight"),
+        ];
+        for (limit, words) in limits {
+            let e = HttpError::TooManyRequests {
+                limit,
+                retry_after_secs: 3,
+            };
+            assert_eq!(e.status(), 429);
+            let message = e.api_error().message;
+            assert!(message.contains(words), "{limit:?}: {message}");
+        }
     }
 
     #[test]

@@ -138,13 +138,16 @@ pub async fn error(
     let mut head = Head::new(err.status(), "application/json");
     match err {
         HttpError::MethodNotAllowed { allow } => head = head.with("allow", *allow),
-        HttpError::TooManyRequests { retry_after_secs }
+        HttpError::TooManyRequests {
+            retry_after_secs, ..
+        }
         | HttpError::Busy { retry_after_secs }
         | HttpError::Overloaded {
             retry_after_secs, ..
         } => {
             head = head.with("retry-after", retry_after_secs.to_string());
         }
+        HttpError::RunBytesFull { .. } => head = head.with("retry-after", "1"),
         HttpError::Unauthorized => head = head.with("www-authenticate", "Bearer"),
         // The reconnect is retried at most half a second apart (core's backoff.rs).
         HttpError::Gateway(GatewayError::NotConnected { .. } | GatewayError::DuplicateRun(_)) => {

@@ -7,20 +7,30 @@
 //! request at all, and a v4 gateway's 404 (or a non-JSON page from its Control UI fallback)
 //! becomes one OpenAI 404 that says the gateway has no embeddings endpoint. Other answers
 //! (200, the gateway's own 400s) go back as they are.
+//!
+//! The gateway embeds with an *agent's* memory-search provider and workspace
+//! (`gateway/embeddings-http` in openclaw 2026.9.6's dist: `model` must be `openclaw`,
+//! `openclaw/<agentId>`, `openclaw:<agentId>` or `agent:<agentId>`, and
+//! `resolveAgentIdForRequest` takes the agent from `x-openclaw-agent-id` first, then from the
+//! model, then the default agent). So the caller's agent allowlist applies as for chat: the
+//! agent is chosen the same way (agent headers, model, else the key's first allowed agent),
+//! a key that may not use it gets 404 `model_not_found` before anything is sent, and the
+//! gateway is told the resolved agent in `x-openclaw-agent-id`, which it reads before the
+//! model, so it cannot pick another one. The body goes as sent.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use clawshim_core::gateway::client::GatewayAuth;
-use clawshim_core::gateway::GatewayClient;
+use clawshim_core::gateway::{GatewayAuth, GatewayClient};
+use clawshim_core::routing;
 use pingora::proxy::Session;
 use tokio::sync::Semaphore;
 
 use crate::config::Config;
 use crate::front_door::keys::Principal;
 use crate::request::body;
-use crate::request::ctx::RequestCtx;
+use crate::request::ctx::{header_str, RequestCtx};
 use crate::request::errors::HttpError;
 use crate::request::respond::{self, Head};
 
@@ -53,19 +63,9 @@ impl EmbeddingsForwarder {
             .no_proxy()
             .timeout(config.gateway.request_timeout.max(Duration::from_secs(60)))
             .redirect(reqwest::redirect::Policy::none());
-        if let Some(roots) = &config.gateway.tls_roots {
-            // The private CA the WebSocket trusts (as in core's connection).
-            let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-                rustls::crypto::ring::default_provider(),
-            ))
-            .with_safe_default_protocol_versions()
-            .map(|b| {
-                b.with_root_certificates(roots.clone())
-                    .with_no_client_auth()
-            });
-            if let Ok(tls) = tls {
-                builder = builder.use_preconfigured_tls(tls);
-            }
+        // The private CA the WebSocket trusts, when one is configured.
+        if let Some(Ok(tls)) = config.gateway.tls_client_config() {
+            builder = builder.use_preconfigured_tls(tls);
         }
         let credential = match &config.gateway.auth {
             GatewayAuth::Token(s) | GatewayAuth::Password(s) => Some(s.expose().to_owned()),
@@ -82,19 +82,57 @@ impl EmbeddingsForwarder {
     }
 }
 
+/// The body's `model` (`None` when absent or not a string: the gateway answers those). A body
+/// that is not a JSON object, or names `model` twice (the gateway's parser would take the
+/// last one), is a 400 here, before any agent is chosen.
+fn requested_model(body: &[u8]) -> Result<Option<String>, HttpError> {
+    #[derive(serde::Deserialize)]
+    struct Fields {
+        model: Option<serde_json::Value>,
+    }
+    let not_an_object = |detail: String| HttpError::BadRequest {
+        message: format!("The embeddings request body is not a valid JSON object: {detail}"),
+        param: None,
+    };
+    // serde reads a struct from an array too; the gateway wants an object.
+    if body.trim_ascii_start().first() != Some(&b'{') {
+        return Err(not_an_object("expected `{`".into()));
+    }
+    let fields: Fields = serde_json::from_slice(body).map_err(|e| not_an_object(e.to_string()))?;
+    let model = fields.model.and_then(|v| v.as_str().map(str::to_owned));
+    if let Some(model) = &model {
+        clawshim_core::openai::limits::check_string(
+            "model",
+            model,
+            clawshim_core::openai::limits::MAX_MODEL_BYTES,
+        )?;
+    }
+    Ok(model)
+}
+
 /// Serve one embeddings request (see the module docs).
 pub async fn serve(
     session: &mut Session,
     ctx: &mut RequestCtx,
     fwd: &EmbeddingsForwarder,
-    // Authenticated by `request_filter`; embeddings run no agent, so the caller's agent
-    // allowlist and sessions do not apply.
-    _principal: &Principal,
+    principal: &Principal,
 ) -> Result<(), HttpError> {
     let body = body::read(session, &fwd.bodies, fwd.max_body_bytes).await?;
     if fwd.gateway.protocol() == Some(3) {
         return Err(HttpError::NoEmbeddings);
     }
+    let model = requested_model(&body.bytes)?;
+    let header = |name: &str| header_str(session, name);
+    clawshim_core::openai::limits::check_headers(header)?;
+    let selector = routing::select_agent(header, model.as_deref());
+    let agent = fwd
+        .gateway
+        .resolve_agent(&selector, |id| principal.allows(id))
+        .await?
+        .map_err(|e| HttpError::ModelNotFound {
+            model: model.clone().unwrap_or(e.id),
+        })?;
+    ctx.agent_id = Some(agent.clone());
     let client = fwd
         .client
         .as_ref()
@@ -103,6 +141,7 @@ pub async fn serve(
         .post(&fwd.url)
         .header("content-type", "application/json")
         .header("x-request-id", ctx.request_id.as_str())
+        .header("x-openclaw-agent-id", agent.as_str())
         .body(body.bytes);
     if let Some(credential) = &fwd.credential {
         request = request.bearer_auth(credential);
@@ -147,4 +186,31 @@ pub async fn serve(
     )
     .await
     .map_err(HttpError::client_write)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_model_is_read_once_and_duplicates_are_refused() {
+        assert_eq!(
+            requested_model(br#"{"model":"openclaw/beta","input":"x"}"#).unwrap(),
+            Some("openclaw/beta".to_owned())
+        );
+        assert_eq!(requested_model(br#"{"input":"x"}"#).unwrap(), None);
+        assert_eq!(requested_model(br#"{"model":7}"#).unwrap(), None);
+        for bad in [
+            &br#"{"model":"openclaw/beta","model":"openclaw/main"}"#[..],
+            b"[1]",
+            b"not json",
+        ] {
+            assert!(matches!(
+                requested_model(bad),
+                Err(HttpError::BadRequest { .. })
+            ));
+        }
+        let long = format!(r#"{{"model":"{}"}}"#, "m".repeat(300));
+        assert!(requested_model(long.as_bytes()).is_err());
+    }
 }

@@ -1,9 +1,10 @@
 //! `POST /v1/responses`: the Responses API on the same run loop as chat completions.
 //!
 //! The request is read by `openai::responses` and `prompt::build_responses_input`, prepared
-//! by [`crate::run::run_setup`] like a chat run, and served by [`crate::run::run_loop`] with one of two
-//! outputs: [`JsonOutput`] (one `response` object) or [`SseOutput`] (`event:` + `data:` lines
-//! as OpenAI sends them, ending with the terminal event and no `[DONE]`). Auth, keys, limits,
+//! by [`crate::run::run_setup`] like a chat run, and served by [`crate::run::run_loop`]
+//! through chat's two outputs ([`crate::run::run_output`]) with the Responses translator
+//! (`clawshim_core::responses_translate`): one `response` object, or `event:` + `data:` lines
+//! as OpenAI sends them, ending with the terminal event and no `[DONE]`. Auth, keys, limits,
 //! metrics, abort-on-disconnect and keep-alives are the chat route's.
 //!
 //! `previous_response_id`: the response id carries the gateway session under a signature
@@ -11,14 +12,12 @@
 //! clawshim in front of the same gateway, and only for the key that made the response.
 //! Sessions a response may be continued from are never deleted after the run.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use bytes::{Bytes, BytesMut};
-use clawshim_core::gateway::{GatewayError, RunEvent};
-use clawshim_core::openai::responses::{self as wire, ResponsesRequest};
-use clawshim_core::openai::sse;
+use bytes::Bytes;
+use clawshim_core::openai::responses::{self as wire, ResponseStreamEvent, ResponsesRequest};
 use clawshim_core::prompt;
-use clawshim_core::responses_translate::{ResponseMeta, ResponsesCollector, ResponsesTranslator};
+use clawshim_core::responses_translate::{ResponseMeta, ResponsesTranslator};
 use clawshim_core::routing::SessionKey;
 use pingora::proxy::Session;
 use tracing::debug;
@@ -27,11 +26,9 @@ use crate::front_door::keys::Principal;
 use crate::request::body;
 use crate::request::ctx::RequestCtx;
 use crate::request::errors::HttpError;
-use crate::request::respond::{self, Head};
-use crate::run::run_loop::{
-    open_sse, send_events, serve_run, start_run, write_or_stop, RunOutput, Serving,
-};
-use crate::run::run_setup::{self, RunAsk};
+use crate::run::run_loop::{serve_run, start_run};
+use crate::run::run_output::{JsonOutput, SseItem, SseOutput};
+use crate::run::run_setup::{self, PreparedRun, RunAsk};
 use crate::state::ProxyState;
 
 /// Serve one Responses request. Errors before any response byte are returned for the caller
@@ -73,21 +70,28 @@ pub async fn serve(
         },
     )
     .await?;
-    let run = &prepared.request;
+    let PreparedRun {
+        pending,
+        deadline,
+        slots: _slots,
+    } = prepared;
     let meta = response_meta(
         &req,
-        app.response_ids.issue(run.session_key.as_str(), &caller),
+        app.response_ids
+            .issue(pending.request.session_key.as_str(), &caller),
     );
-    let deadline = prepared.deadline;
-    let Some(run) = start_run(session, ctx, &app.gateway, &app.admission, run).await? else {
+    let stream = req.stream;
+    // The parsed input is in the run's request now; the request goes once accepted.
+    drop(req);
+    let Some(run) = start_run(session, ctx, &app.gateway, &app.admission, pending).await? else {
         return Ok(());
     };
-    session.set_write_timeout(Some(app.config.write_timeout));
-    if req.stream {
-        let mut output = SseOutput::new(meta, app.config.keepalive);
+    let format = ResponsesTranslator::new(meta);
+    if stream {
+        let mut output = SseOutput::new(format, app.config.keepalive);
         serve_run(session, ctx, run, deadline, &mut output).await
     } else {
-        let mut output = JsonOutput::new(meta);
+        let mut output = JsonOutput::new(format, app.config.json_keepalive);
         serve_run(session, ctx, run, deadline, &mut output).await
     }
 }
@@ -118,126 +122,9 @@ fn response_meta(req: &ResponsesRequest, id: String) -> ResponseMeta {
     }
 }
 
-/// The run's failure as the error recorded for the access line and metrics.
-fn failure(event: &RunEvent) -> Option<HttpError> {
-    match event {
-        RunEvent::Failed(e) => Some(HttpError::Gateway(e.clone())),
-        RunEvent::Lagged => Some(HttpError::Gateway(GatewayError::Lagged)),
-        RunEvent::TimedOut => Some(HttpError::Gateway(GatewayError::RunTimedOut)),
-        RunEvent::Delta(_) | RunEvent::Finished(_) => None,
-    }
-}
-
-/// The whole answer as one `response` object once the run has ended.
-struct JsonOutput {
-    collector: ResponsesCollector,
-}
-
-impl JsonOutput {
-    fn new(meta: ResponseMeta) -> Self {
-        JsonOutput {
-            collector: ResponsesCollector::new(meta),
-        }
-    }
-}
-
-impl RunOutput for JsonOutput {
-    async fn open(&mut self, _: &mut Session, _: &mut RequestCtx) -> Result<Serving, HttpError> {
-        Ok(Serving::Continue)
-    }
-
-    async fn event(
-        &mut self,
-        session: &mut Session,
-        ctx: &mut RequestCtx,
-        event: RunEvent,
-    ) -> Result<Serving, HttpError> {
-        let Some(result) = self.collector.push(event) else {
-            return Ok(Serving::Continue);
-        };
-        let response = result?;
-        let body = Bytes::from(
-            serde_json::to_vec(&response).map_err(|e| HttpError::Internal(e.to_string()))?,
-        );
-        respond::complete(session, ctx, Head::new(200, "application/json"), body)
-            .await
-            .map_err(HttpError::client_write)?;
-        Ok(Serving::Stop)
-    }
-
-    fn keepalive_every(&self) -> Option<Duration> {
-        None
-    }
-
-    async fn keepalive(
-        &mut self,
-        _: &mut Session,
-        _: &mut RequestCtx,
-    ) -> Result<Serving, HttpError> {
-        Ok(Serving::Continue)
-    }
-}
-
-/// Server-sent events: the opening events at once, then one flushed write per run event,
-/// keep-alive comments while the agent is quiet, and the terminal event last.
-struct SseOutput {
-    translator: ResponsesTranslator,
-    keepalive: Duration,
-    _active: crate::ops::metrics::ActiveStream,
-}
-
-impl SseOutput {
-    fn new(meta: ResponseMeta, keepalive: Duration) -> Self {
-        SseOutput {
-            _active: crate::ops::metrics::ActiveStream::enter(),
-            translator: ResponsesTranslator::new(meta),
-            keepalive,
-        }
-    }
-}
-
-impl RunOutput for SseOutput {
-    async fn open(
-        &mut self,
-        session: &mut Session,
-        ctx: &mut RequestCtx,
-    ) -> Result<Serving, HttpError> {
-        open_sse(session, ctx).await?;
-        let mut out = BytesMut::new();
-        for event in self.translator.start() {
-            out.extend_from_slice(&event.to_sse());
-        }
-        Ok(write_or_stop(
-            respond::body(session, ctx, out.freeze()).await,
-        ))
-    }
-
-    async fn event(
-        &mut self,
-        session: &mut Session,
-        ctx: &mut RequestCtx,
-        event: RunEvent,
-    ) -> Result<Serving, HttpError> {
-        if let Some(err) = failure(&event) {
-            crate::request::errors::record(ctx, &err);
-        }
-        let mut out = BytesMut::new();
-        for event in self.translator.on_event(event) {
-            out.extend_from_slice(&event.to_sse());
-        }
-        send_events(session, ctx, out.freeze(), self.translator.is_done()).await
-    }
-
-    fn keepalive_every(&self) -> Option<Duration> {
-        Some(self.keepalive)
-    }
-
-    async fn keepalive(
-        &mut self,
-        session: &mut Session,
-        ctx: &mut RequestCtx,
-    ) -> Result<Serving, HttpError> {
-        let written = respond::body(session, ctx, sse::KEEP_ALIVE).await;
-        Ok(write_or_stop(written))
+/// The Responses stream events as OpenAI sends them: `event: <type>` and `data: <json>`.
+impl SseItem for ResponseStreamEvent {
+    fn sse(self) -> Bytes {
+        self.to_sse()
     }
 }

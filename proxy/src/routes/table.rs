@@ -14,7 +14,8 @@
 //! 3. **Passthrough**: anything else goes to the gateway only when passthrough is on, the
 //!    path is strict (no `//`, `\`, dot segments, or encoded `/`, `\` or `.`: the gateway's
 //!    WHATWG URL parser would resolve them, so `/assets/../tools/invoke` would reach
-//!    `/tools/invoke`) and it lies under the [`Allowlist`]; else 404.
+//!    `/tools/invoke`) and it lies under the [`Allowlist`]; else 404. Only the methods the
+//!    Control UI uses go through ([`passthrough_method`]); others are 405.
 
 use http::Method;
 
@@ -146,9 +147,33 @@ pub fn classify(method: &Method, path: &str, passthrough: Option<&Allowlist>) ->
         return Route::NonCanonical;
     }
     match passthrough {
-        Some(allow) if strict(path) && allow.allows(path) => Route::Passthrough,
+        Some(allow) if strict(path) && allow.allows(path) => passthrough_method(method, path),
         _ => Route::NotFound,
     }
+}
+
+/// The one passthrough path the Control UI POSTs to: openclaw's assistant-media metadata
+/// (`?meta=1&allow=1`, `handleControlUiAssistantMediaRequest`, which serves nothing else on
+/// POST).
+const ASSISTANT_MEDIA: &str = "/__openclaw__/assistant-media";
+
+/// Passthrough for the methods the Control UI uses: `GET` and `HEAD` (pages, files, the
+/// WebSocket upgrade; the gateways' Control UI handlers serve nothing else) and `POST` on
+/// [`ASSISTANT_MEDIA`] only. `TRACE`, `DELETE`, `PUT` and the rest never reach the gateway.
+fn passthrough_method(method: &Method, path: &str) -> Route {
+    if *method == Method::GET || *method == Method::HEAD {
+        return Route::Passthrough;
+    }
+    if path == ASSISTANT_MEDIA {
+        return if *method == Method::POST {
+            Route::Passthrough
+        } else {
+            Route::WrongMethod {
+                allow: "GET, HEAD, POST",
+            }
+        };
+    }
+    Route::WrongMethod { allow: "GET, HEAD" }
 }
 
 /// The route of `path` when it is spelled exactly as in [`OWN`].
@@ -382,6 +407,41 @@ mod tests {
         for (path, want) in cases {
             assert_eq!(route(Method::GET, path), want, "{path}");
         }
+    }
+
+    #[test]
+    fn passthrough_takes_only_the_control_uis_methods() {
+        let media = Allowlist::parse(&["/".into(), ASSISTANT_MEDIA.into()]).unwrap();
+        let route = |m: Method, p: &str| classify(&m, p, Some(&media));
+        assert_eq!(route(Method::GET, "/"), Route::Passthrough);
+        assert_eq!(route(Method::HEAD, "/"), Route::Passthrough);
+        assert_eq!(route(Method::POST, ASSISTANT_MEDIA), Route::Passthrough);
+        for m in [
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::TRACE,
+            Method::OPTIONS,
+        ] {
+            assert_eq!(
+                route(m.clone(), "/"),
+                Route::WrongMethod { allow: "GET, HEAD" },
+                "{m}"
+            );
+        }
+        let custom = Method::from_bytes(b"PROPFIND").unwrap();
+        assert_eq!(
+            route(custom, "/"),
+            Route::WrongMethod { allow: "GET, HEAD" }
+        );
+        assert_eq!(
+            route(Method::DELETE, ASSISTANT_MEDIA),
+            Route::WrongMethod {
+                allow: "GET, HEAD, POST"
+            }
+        );
+        // Not allowed at all is still 404, whatever the method.
+        assert_eq!(route(Method::TRACE, "/tools/invoke"), Route::NotFound);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! shaped as a UUID like clawshim's own run ids), so two callers that pick the same key never
 //! share a run, and the raw key never reaches the gateway.
 //!
-//! What a retry gets, on one clawshim instance (core's `gateway/conn.rs`):
+//! What a retry gets, on one clawshim instance (core's `gateway/router.rs`):
 //! - the first run finished: its cached answer;
 //! - the first run still going and its client gone (a cut connection the SDK retries): the
 //!   run was not aborted but kept for the retry, which joins it: its later deltas and its

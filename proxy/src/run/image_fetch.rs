@@ -14,8 +14,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use clawshim_core::error::RequestError;
 use clawshim_core::media::{Attachment, MediaError, RemoteImage};
-use clawshim_core::openai::RequestError;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 /// Redirect hops followed per image.
@@ -217,6 +217,12 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
         || a >= 240)
 }
 
+/// IPv6 is public only inside global unicast `2000::/3` (RFC 4291), minus its special
+/// blocks, or as the well-known NAT64 prefix `64:ff9b::/96` standing for a public IPv4
+/// address. Everything else is refused, so forms that embed or translate to local addresses
+/// need no list of their own: IPv4-translated `::ffff:0:a.b.c.d` (RFC 2765), local-use NAT64
+/// `64:ff9b:1::/48` (RFC 8215, translates to whatever the local network decides),
+/// IPv4-compatible `::a.b.c.d`, discard-only `100::/64`, unique local, link-local, multicast.
 fn is_public_v6(ip: Ipv6Addr) -> bool {
     let s = ip.segments();
     let embedded_v4 =
@@ -225,20 +231,20 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         // NAT64 (64:ff9b::/96): the IPv4 address it stands for decides.
         return is_public_v4(embedded_v4(s[6], s[7]));
     }
+    if s[0] & 0xe000 != 0x2000 {
+        return false;
+    }
     if s[0] == 0x2002 {
         // 6to4 (2002::/16) carries its IPv4 address in the next 32 bits.
         return is_public_v4(embedded_v4(s[1], s[2]));
     }
-    !(ip.is_loopback()
-        || ip.is_unspecified()
-        || ip.is_multicast()
-        || (s[0] & 0xfe00) == 0xfc00 // unique local fc00::/7
-        || (s[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
-        || (s[0] & 0xffc0) == 0xfec0 // site-local fec0::/10 (deprecated)
-        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
-        || (s[0] == 0x2001 && s[1] == 0) // Teredo
-        || s[0..6] == [0, 0, 0, 0, 0, 0] // IPv4-compatible ::a.b.c.d
-        || (s[0] == 0x0100 && s[1..4] == [0, 0, 0])) // discard-only 100::/64
+    match s[0] {
+        // IETF protocol assignments 2001::/23 (Teredo, benchmarking, ORCHID, ...) and
+        // documentation 2001:db8::/32.
+        0x2001 => s[1] >= 0x0200 && s[1] != 0x0db8,
+        // Documentation 3fff::/20 (RFC 9637).
+        first => first & 0xfff0 != 0x3ff0,
+    }
 }
 
 #[cfg(test)]
@@ -255,7 +261,10 @@ mod tests {
             "93.184.215.14",
             "1.1.1.1",
             "2606:4700::1111",
+            "2a00:1450:4001::200e",
             "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+            "2002:0808:0808::1",
         ] {
             assert!(public(ok), "{ok}");
         }
@@ -283,6 +292,20 @@ mod tests {
             "64:ff9b::7f00:1",
             "2002:c0a8:0101::1",
             "2001:db8::1",
+            // IPv4-translated (SIIT) and local-use NAT64 forms of local and public addresses.
+            "::ffff:0:127.0.0.1",
+            "::ffff:0:10.0.0.1",
+            "::ffff:0:8.8.8.8",
+            "64:ff9b:1::7f00:1",
+            "64:ff9b:1::808:808",
+            "64:ff9b:1:ffff::1",
+            "2001::1",
+            "2001:2::1",
+            "2001:10::1",
+            "3fff::1",
+            "100::1",
+            "::8.8.8.8",
+            "4000::1",
         ] {
             assert!(!public(bad), "{bad}");
         }
@@ -296,6 +319,8 @@ mod tests {
         assert!(check("http://127.0.0.1:8080/cat.png").is_err());
         assert!(check("http://[::1]/cat.png").is_err());
         assert!(check("http://[::ffff:7f00:1]/cat.png").is_err());
+        assert!(check("http://[::ffff:0:7f00:1]/cat.png").is_err());
+        assert!(check("http://[64:ff9b:1::a00:1]/cat.png").is_err());
         assert!(check("http://0x7f000001/cat.png").is_err());
         assert!(check("file:///etc/passwd").is_err());
         assert!(check("ftp://example.com/cat.png").is_err());

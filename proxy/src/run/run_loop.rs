@@ -2,15 +2,13 @@
 //!
 //! [`start_run`] waits for the gateway to accept the run while watching the client;
 //! [`serve_run`] then waits on three things at once: the client leaving, the run's next
-//! event, and the keep-alive tick. A [`RunOutput`] turns events into bytes (one JSON object at the end, or
-//! SSE as they come). Leaving the loop early drops the run, which aborts it on the gateway
+//! event, and the keep-alive tick. A [`RunOutput`] turns events into bytes (the two of
+//! `run_output`: one JSON object at the end, or SSE as they come). Leaving the loop early drops the run, which aborts it on the gateway
 //! (see `clawshim_core::gateway::run`), so no path here has to remember to.
 
 use std::time::Duration;
 
-use bytes::Bytes;
-
-use clawshim_core::gateway::{GatewayClient, Run, RunEvent, RunRequest};
+use clawshim_core::gateway::{GatewayClient, Run, RunEvent};
 use pingora::proxy::Session;
 use tokio::time::Instant;
 use tracing::debug;
@@ -18,8 +16,8 @@ use tracing::debug;
 use crate::ops::metrics;
 use crate::request::ctx::RequestCtx;
 use crate::request::errors::HttpError;
-use crate::request::respond::{self, Head};
 use crate::run::admission::{self, Admission, Refusal};
+use crate::run::run_setup::PendingRun;
 
 /// Whether the loop keeps serving the run after an output's step (the header, an event, a
 /// keep-alive).
@@ -29,49 +27,6 @@ pub enum Serving {
     Continue,
     /// The response is complete, or the client cannot take more: stop.
     Stop,
-}
-
-/// A body write that fails means the client is gone (already recorded): stop quietly.
-pub fn write_or_stop(written: pingora::Result<()>) -> Serving {
-    match written {
-        Ok(()) => Serving::Continue,
-        Err(_) => Serving::Stop,
-    }
-}
-
-/// Open a server-sent-events response: `text/event-stream`, no caching, no proxy buffering.
-/// Without a length pingora frames HTTP/1.1 bodies by closing the connection; chunked keeps
-/// the connection reusable and flushes every event.
-pub async fn open_sse(session: &mut Session, ctx: &mut RequestCtx) -> Result<(), HttpError> {
-    let mut head = Head::new(200, "text/event-stream")
-        .with("cache-control", "no-cache")
-        .with("x-accel-buffering", "no");
-    if !session.as_downstream().is_http2() {
-        head = head.with("transfer-encoding", "chunked");
-    }
-    respond::head(session, ctx, head)
-        .await
-        .map_err(HttpError::client_write)
-}
-
-/// Write the events one run event produced as one flushed body write, and end the response
-/// after the last one.
-pub async fn send_events(
-    session: &mut Session,
-    ctx: &mut RequestCtx,
-    events: Bytes,
-    last: bool,
-) -> Result<Serving, HttpError> {
-    if !events.is_empty() && respond::body(session, ctx, events).await.is_err() {
-        return Ok(Serving::Stop);
-    }
-    if !last {
-        return Ok(Serving::Continue);
-    }
-    respond::end(session, ctx)
-        .await
-        .map_err(HttpError::client_write)?;
-    Ok(Serving::Stop)
 }
 
 /// How a run's events become the response. Errors returned before the output wrote a
@@ -113,8 +68,9 @@ pub trait RunOutput {
     ) -> Result<Serving, HttpError>;
 }
 
-/// Start `req` on the gateway while watching the client, and record its run id. `Ok(None)`
-/// when the client left before the gateway accepted the run (dropping the start aborts it).
+/// Start `pending` on the gateway while watching the client, and record its run id.
+/// `Ok(None)` when the client left before the gateway accepted the run (dropping the start
+/// aborts it). The request is freed when this returns.
 ///
 /// The run first waits for a slot in `admission` (kept in `ctx` until the run is over); an
 /// overload refusal that ran nothing is retried with a fresh run id after a jittered delay,
@@ -124,8 +80,11 @@ pub async fn start_run(
     ctx: &mut RequestCtx,
     gateway: &GatewayClient,
     admission: &Admission,
-    req: &RunRequest,
+    pending: PendingRun,
 ) -> Result<Option<Run>, HttpError> {
+    // The request (and its bytes) is dropped when this returns: once accepted, the gateway
+    // has it; before, nothing will send it.
+    let req = &pending.request;
     let mut attempt = 0;
     loop {
         let permit = tokio::select! {

@@ -7,6 +7,13 @@
 //!
 //! Chat completions and the Responses API differ only in how they read their body into a
 //! [`RunInput`]; from there [`prepare`] makes the [`RunRequest`].
+//!
+//! Memory: a run's request (message, extra system prompt, attachments) is held only until the
+//! gateway accepted it ([`PendingRun`], consumed by `run_loop::start_run`); a retry before
+//! `accepted` needs it, nothing after. Until then its bytes count against
+//! `limits.max_run_bytes_in_flight`, shared by all runs: a run that does not fit gets 503
+//! `server_busy` (413 if it could never fit), so runs waiting for the gateway cannot take the
+//! process's memory.
 
 use clawshim_core::gateway::{GatewayError, RunRequest};
 use clawshim_core::media;
@@ -18,8 +25,8 @@ use pingora::proxy::Session;
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::front_door::keys::Principal;
-use crate::request::ctx::RequestCtx;
-use crate::request::errors::HttpError;
+use crate::request::ctx::{header_str, RequestCtx};
+use crate::request::errors::{HttpError, Limit};
 use crate::shared_state::{Full, Kind, Lease};
 use crate::state::ProxyState;
 
@@ -42,15 +49,31 @@ pub struct RunAsk<'a> {
     pub may_delete_session: bool,
 }
 
-/// A run ready to start, with the slots it holds until it ends.
+/// A run ready to start: its request until the gateway accepts it, and the slots it holds
+/// until it ends.
 #[derive(Debug)]
 pub struct PreparedRun {
-    /// The `agent` request.
-    pub request: RunRequest,
+    /// The `agent` request and its share of `limits.max_run_bytes_in_flight`.
+    pub pending: PendingRun,
     /// When clawshim stops waiting for it: the run's timeout plus `run_grace`.
     pub deadline: tokio::time::Instant,
-    _run_slot: OwnedSemaphorePermit,
-    _key_slot: Option<OwnedSemaphorePermit>,
+    /// The run slots; keep until the run is over.
+    pub slots: RunSlots,
+}
+
+/// A run's request with the bytes it holds; dropped once the gateway accepted the run.
+#[derive(Debug)]
+pub struct PendingRun {
+    /// The `agent` request.
+    pub request: RunRequest,
+    _bytes: OwnedSemaphorePermit,
+}
+
+/// The global and the key's run slot of one run.
+#[derive(Debug)]
+pub struct RunSlots {
+    _run: OwnedSemaphorePermit,
+    _key: Option<OwnedSemaphorePermit>,
     /// Fleet-wide: the key's run slot and the `Idempotency-Key` reader.
     _leases: Vec<Lease>,
 }
@@ -60,16 +83,6 @@ pub fn log_ignored(ctx: &RequestCtx, ignored: &[&str]) {
     if !ignored.is_empty() {
         tracing::debug!(request_id = %ctx.request_id, ?ignored, "ignoring fields the gateway cannot honour");
     }
-}
-
-/// A header of the request, by lower-case name.
-pub fn header_str(session: &Session, name: &str) -> Option<String> {
-    session
-        .req_header()
-        .headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
 }
 
 /// Turns what a request asks into a run request (see the module docs). Errors are the 400s,
@@ -159,15 +172,21 @@ pub async fn prepare(
         prompt.message.len() + prompt.extra_system_prompt.as_ref().map_or(0, String::len);
     media::check_sizes(&attachments, text_bytes, &app.gateway.attachment_limits())
         .map_err(HttpError::from)?;
+    let bytes = app.run_bytes.hold(media::limits::estimated_frame_bytes(
+        &attachments,
+        text_bytes,
+    ))?;
 
     let run_slot =
         app.runs
             .clone()
             .try_acquire_owned()
             .map_err(|_| HttpError::TooManyRequests {
+                limit: Limit::Runs,
                 retry_after_secs: 1,
             })?;
     let all_taken = || HttpError::TooManyRequests {
+        limit: Limit::KeyRuns,
         retry_after_secs: 1,
     };
     let key_slot = match principal {
@@ -189,22 +208,27 @@ pub async fn prepare(
         Principal::Shared => None,
     };
     Ok(PreparedRun {
-        request: RunRequest {
-            agent_id,
-            session_key,
-            message: prompt.message,
-            extra_system_prompt: prompt.extra_system_prompt,
-            timeout: Some(app.config.run_timeout),
-            delete_ephemeral_session: ask.may_delete_session
-                && app.config.delete_ephemeral_sessions.enabled(),
-            attachments,
-            thinking: ask.thinking,
-            model,
-            idempotent_id,
+        pending: PendingRun {
+            request: RunRequest {
+                agent_id,
+                session_key,
+                message: prompt.message,
+                extra_system_prompt: prompt.extra_system_prompt,
+                timeout: Some(app.config.run_timeout),
+                delete_ephemeral_session: ask.may_delete_session
+                    && app.config.delete_ephemeral_sessions.enabled(),
+                attachments,
+                thinking: ask.thinking,
+                model,
+                idempotent_id,
+            },
+            _bytes: bytes,
         },
         deadline: tokio::time::Instant::now() + app.config.run_timeout + app.config.run_grace,
-        _run_slot: run_slot,
-        _key_slot: key_slot,
-        _leases: leases,
+        slots: RunSlots {
+            _run: run_slot,
+            _key: key_slot,
+            _leases: leases,
+        },
     })
 }

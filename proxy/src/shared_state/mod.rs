@@ -35,7 +35,7 @@ pub mod scripts;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clawshim_core::gateway::client::Secret;
+use clawshim_core::gateway::Secret;
 
 pub use backend::{Backend, BackendStatus, Unavailable};
 pub use lease::Lease;

@@ -12,8 +12,8 @@ pub mod request;
 
 pub use event::{ResponseEvent, ResponseStreamEvent};
 pub use object::{
-    IncompleteDetails, OutputItem, OutputText, ReasoningEcho, ResponseError, ResponseObject,
-    ResponseStatus, ResponseUsage,
+    IncompleteDetails, Metadata, OutputItem, OutputText, ReasoningEcho, ResponseError,
+    ResponseObject, ResponseStatus, ResponseUsage,
 };
 pub use request::{
     parse, InputItem, ItemContent, ItemPart, ItemRole, ResponsesInput, ResponsesRequest,

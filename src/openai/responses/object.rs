@@ -7,7 +7,8 @@
 //! `temperature`, `top_p` and `max_output_tokens` are `null` when unset, as OpenAI sends them.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::value::RawValue;
+use serde_json::Value;
 
 use crate::gateway::Usage;
 use crate::openai::AssistantRole;
@@ -84,7 +85,42 @@ pub struct ResponseObject {
     /// The request's `user`.
     pub user: Option<String>,
     /// The request's `metadata` (`{}` when none).
-    pub metadata: Map<String, Value>,
+    pub metadata: Metadata,
+}
+
+/// The request's `metadata` object, echoed in the response as the client sent it: kept as
+/// its JSON text, never read into a tree, so its cost is its own size whatever it holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Metadata(Box<RawValue>);
+
+impl Metadata {
+    /// `raw` as metadata when it is a JSON object; else `raw` back.
+    pub(crate) fn object(raw: Box<RawValue>) -> Result<Self, Box<RawValue>> {
+        if raw.get().starts_with('{') {
+            Ok(Metadata(raw))
+        } else {
+            Err(raw)
+        }
+    }
+
+    /// The JSON text.
+    pub fn get(&self) -> &str {
+        self.0.get()
+    }
+}
+
+impl Default for Metadata {
+    /// `{}`.
+    fn default() -> Self {
+        Metadata(RawValue::from_string("{}".to_owned()).expect("an empty JSON object"))
+    }
+}
+
+impl PartialEq for Metadata {
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get()
+    }
 }
 
 /// `error` of a failed response.
@@ -241,12 +277,9 @@ pub struct OutputTokensDetails {
 }
 
 impl From<Usage> for ResponseUsage {
-    /// Cached input counts as input, as in chat's `prompt_tokens` (see `CompletionUsage`).
+    /// Cached input counts as input ([`Usage::input_total`]), as in chat's `prompt_tokens`.
     fn from(u: Usage) -> Self {
-        let input_tokens = u
-            .input
-            .saturating_add(u.cache_read)
-            .saturating_add(u.cache_write);
+        let input_tokens = u.input_total();
         ResponseUsage {
             input_tokens,
             input_tokens_details: InputTokensDetails {

@@ -4,7 +4,7 @@
 
 use std::io::{self, Write};
 
-use clawshim_core::gateway::client::GatewayAuth;
+use clawshim_core::gateway::GatewayAuth;
 
 use crate::config::Config;
 

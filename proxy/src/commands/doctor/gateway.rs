@@ -202,7 +202,7 @@ fn unreachable(config: &Config, detail: String) -> Connection {
 }
 
 fn auth_name(config: &Config) -> &'static str {
-    use clawshim_core::gateway::client::GatewayAuth;
+    use clawshim_core::gateway::GatewayAuth;
     match config.gateway.auth {
         GatewayAuth::Token(_) => "token",
         GatewayAuth::Password(_) => "password",
@@ -240,7 +240,7 @@ fn classify(config: &Config, failure: &ConnectFailure, device_id: Option<&str>) 
         ],
         ConnectFailure::Refused { .. } => {
             let fix = match config.gateway.auth {
-                clawshim_core::gateway::client::GatewayAuth::Password(_) => {
+                clawshim_core::gateway::GatewayAuth::Password(_) => {
                     "set CLAWSHIM_GATEWAY_PASSWORD to the gateway's gateway.auth.password"
                 }
                 _ => {

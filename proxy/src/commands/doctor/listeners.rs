@@ -4,7 +4,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use clawshim_core::gateway::client::GatewayAuth;
+use clawshim_core::gateway::GatewayAuth;
 
 use super::check::Check;
 use crate::config::Config;
@@ -81,8 +81,13 @@ fn client_keys(config: &Config, lan: bool) -> Check {
         Check::fail(
             "client keys",
             format!("{what}: clients on the network would hold the gateway's own secret"),
-            "give each client its own key (`clawshim gen-key --name <client>`, then add the \
-             [[keys]] block) and set `[auth] tokens = []`",
+            if config.keys.is_empty() {
+                "give each client its own key (`clawshim gen-key --name <client>`, then add the \
+                 [[keys]] block): once keys exist the gateway token is accepted from clients only \
+                 when `[auth] tokens` lists it"
+            } else {
+                "remove the gateway's token from `[auth] tokens`: clients have keys of their own"
+            },
         )
     } else if lan && config.keys.is_empty() {
         Check::pass(

@@ -6,7 +6,7 @@
 use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
 
-use clawshim_core::gateway::client::Secret;
+use clawshim_core::gateway::Secret;
 use pingora::server::ShutdownSignal;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

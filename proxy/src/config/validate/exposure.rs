@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use clawshim_core::gateway::client::{GatewayAuth, Secret};
+use clawshim_core::gateway::{GatewayAuth, Secret};
 
 use crate::front_door::keys::KeySpec;
 
@@ -14,9 +14,10 @@ pub fn loopback_only(addr: &SocketAddr) -> bool {
     addr.ip().to_canonical().is_loopback()
 }
 
-/// The warning for clients holding the gateway's own secret on a non-loopback listener:
-/// with no `[[keys]]` and no `auth.tokens` of their own, clients authenticate with the
-/// gateway's token (or password), which is also the gateway's operator credential.
+/// The warning for clients holding the gateway's own secret on a non-loopback listener: the
+/// gateway's token (or password) is among the client credentials, either by default (no
+/// `[[keys]]` and no `auth.tokens`) or listed in `auth.tokens`. It is also the gateway's
+/// operator credential.
 pub fn shared_gateway_secret(
     listeners: &[SocketAddr],
     auth: &GatewayAuth,
@@ -33,18 +34,27 @@ pub fn shared_gateway_secret(
         GatewayAuth::Token(s) | GatewayAuth::Password(s) => s.expose(),
         GatewayAuth::None => return,
     };
-    let only_the_gateway_secret = keys.is_empty()
-        && !api_tokens.is_empty()
-        && api_tokens.iter().all(|t| t.expose() == gateway_secret);
-    if exposed.is_empty() || !only_the_gateway_secret {
+    let clients_hold_it = api_tokens.iter().any(|t| t.expose() == gateway_secret);
+    if exposed.is_empty() || !clients_hold_it {
         return;
     }
+    let (what, fix) = if keys.is_empty() {
+        (
+            "the only client credential is the gateway's own token",
+            "Give each client its own key with `clawshim gen-key --name <client>` (add the \
+             printed [[keys]] block: once keys exist the gateway token is accepted from clients \
+             only when listed in `[auth] tokens`), or listen on 127.0.0.1 only",
+        )
+    } else {
+        (
+            "`[auth] tokens` lists the gateway's own token next to the [[keys]]",
+            "Remove it from `[auth] tokens` (clients have their own keys; \
+             `clawshim gen-key --name <client>` makes more), or listen on 127.0.0.1 only",
+        )
+    };
     warnings.push(format!(
-        "clawshim listens beyond loopback ({}) and the only client credential is the gateway's \
-         own token: LAN clients then hold the gateway's admin token (full operator access to \
-         the gateway, its sessions and its tools). Give each client its own key with \
-         `clawshim gen-key --name <client>` (add the printed [[keys]] block and set \
-         `[auth] tokens = []`), or listen on 127.0.0.1 only",
+        "clawshim listens beyond loopback ({}) and {what}: LAN clients then hold the gateway's \
+         admin token (full operator access to the gateway, its sessions and its tools). {fix}",
         exposed.join(", ")
     ));
 }
@@ -95,7 +105,11 @@ mod tests {
         assert!(warned(&["192.168.1.5:8790"], &["gw"], &[]));
         // Own tokens or keys: clients do not hold the gateway's secret.
         assert!(!warned(&["0.0.0.0:8790"], &["client-token"], &[]));
-        assert!(!warned(&["0.0.0.0:8790"], &["gw"], &[key()]));
         assert!(!warned(&["0.0.0.0:8790"], &[], &[key()]));
+        assert!(!warned(&["0.0.0.0:8790"], &["client-token"], &[key()]));
+        // Keys, but `auth.tokens` still lists the gateway's token.
+        assert!(warned(&["0.0.0.0:8790"], &["gw"], &[key()]));
+        assert!(warned(&["0.0.0.0:8790"], &["own", "gw"], &[]));
+        assert!(!warned(&["127.0.0.1:8790"], &["gw"], &[key()]));
     }
 }

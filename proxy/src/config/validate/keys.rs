@@ -7,6 +7,22 @@ use std::collections::HashSet;
 use super::super::file::KeyEntry;
 use crate::front_door::keys::KeySpec;
 
+/// With two keys or more, each key without its own `max_concurrent_runs` gets `percent` of
+/// `gateway_runs` (the most runs clawshim sends the gateway at once), rounded up, at least 1:
+/// one key's hanging runs then leave the rest to the others. A single key, and keys with a
+/// limit of their own, are left as configured.
+pub fn share_run_slots(mut keys: Vec<KeySpec>, gateway_runs: usize, percent: u8) -> Vec<KeySpec> {
+    if keys.len() < 2 {
+        return keys;
+    }
+    let percent = usize::from(percent.clamp(1, 100));
+    let share = (gateway_runs * percent).div_ceil(100).max(1);
+    for key in &mut keys {
+        key.max_concurrent_runs.get_or_insert(share);
+    }
+    keys
+}
+
 /// Every `[[keys]]` entry, checked; problems go to `errors`.
 pub fn keys(entries: &[KeyEntry], errors: &mut Vec<String>) -> Vec<KeySpec> {
     let mut names = HashSet::new();
@@ -81,6 +97,43 @@ fn namespace(k: &KeyEntry, at: &str, errors: &mut Vec<String>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_without_a_limit_share_the_run_slots() {
+        let key = |name: &str, runs: Option<usize>| KeySpec {
+            name: name.into(),
+            sha256: [0; 32],
+            agents: None,
+            requests_per_minute: None,
+            max_concurrent_runs: runs,
+            session_namespace: name.into(),
+        };
+        let limits = |keys: Vec<KeySpec>, runs, pct| -> Vec<Option<usize>> {
+            share_run_slots(keys, runs, pct)
+                .into_iter()
+                .map(|k| k.max_concurrent_runs)
+                .collect()
+        };
+        // One key: no share, it may use everything.
+        assert_eq!(limits(vec![key("a", None)], 256, 50), [None]);
+        // Two or more: half each by default, a key's own limit kept, rounded up, at least 1.
+        assert_eq!(
+            limits(vec![key("a", None), key("b", Some(300))], 256, 50),
+            [Some(128), Some(300)]
+        );
+        assert_eq!(
+            limits(vec![key("a", None), key("b", None)], 5, 50),
+            [Some(3), Some(3)]
+        );
+        assert_eq!(
+            limits(vec![key("a", None), key("b", None)], 1, 1),
+            [Some(1), Some(1)]
+        );
+        assert_eq!(
+            limits(vec![key("a", None), key("b", None)], 256, 100),
+            [Some(256), Some(256)]
+        );
+    }
 
     fn entries(text: &str) -> Vec<KeyEntry> {
         toml::from_str::<crate::config::file::FileConfig>(text)

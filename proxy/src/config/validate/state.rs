@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use clawshim_core::gateway::client::Secret;
+use clawshim_core::gateway::Secret;
 
 use crate::shared_state::{names, SharedStateSettings};
 
