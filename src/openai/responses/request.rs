@@ -30,6 +30,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::object::Metadata;
+use crate::error::RequestError;
 use crate::openai::lean::{
     skip_seq, Checked, CheckedSeq, ElementReader, KeyList, KnownKey, Loose, MapOr, OneKey, SeqOr,
     Shallow,
@@ -38,7 +39,6 @@ use crate::openai::limits::{
     self, MAX_CONTENT_PARTS, MAX_INPUT_ITEMS, MAX_MODEL_BYTES, MAX_USER_BYTES,
 };
 use crate::openai::request::{bool_field, string_field, MAX_UNKNOWN_NAMES, NOT_JSON};
-use crate::error::RequestError;
 use crate::thinking::ThinkingLevel;
 
 /// Documented request fields that are accepted and ignored.
