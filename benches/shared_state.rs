@@ -35,6 +35,7 @@ async fn shared(url: &str) -> Arc<SharedState> {
         timeout: Duration::from_millis(25),
         key_prefix: "clawshim-bench:".into(),
         lease_ttl: Duration::from_secs(10),
+        usage_file: None,
     }));
     poll_until("shared state up", || {
         let s = state.clone();

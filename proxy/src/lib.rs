@@ -22,5 +22,6 @@ pub mod server;
 pub mod service;
 pub mod shared_state;
 pub mod state;
+pub mod usage;
 
 pub use server::{build_server, ChannelShutdown};

@@ -165,5 +165,11 @@ impl ProxyHttp for ClawShim {
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
         access_log::log(session, e, ctx);
         request_metrics::observe(session, ctx);
+        if let (Some(usage), Some(agent)) = (&ctx.usage, &ctx.agent_id) {
+            self.state
+                .usage
+                .record(ctx.key_name.as_deref(), agent, usage)
+                .await;
+        }
     }
 }

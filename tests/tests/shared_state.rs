@@ -528,3 +528,129 @@ async fn the_redis_password_reaches_no_log_line() {
         assert!(!text.contains(secret), "the password is in the logs");
     }
 }
+
+#[tokio::test]
+async fn an_outage_is_logged_once_shown_in_readyz_and_doctor_and_recovered_from() {
+    let Some(mut redis) = RedisServer::start(None) else {
+        return;
+    };
+    let logs = logs().clone();
+    let gw = mock(Protocol::V4).await;
+    // Its own prefix: the log lines name it, so this test counts only its instance's lines.
+    let prefix = format!("outage-{}:", uuid::Uuid::new_v4().simple());
+    let cfg = config(&format!("[state]\nkey_prefix = \"{prefix}\"\n"));
+    let a = shim(&gw, &redis.url(), &cfg).await;
+    let lines_with = |needle: &str| {
+        String::from_utf8_lossy(&logs.lock().unwrap())
+            .lines()
+            .filter(|l| l.contains(needle) && l.contains(&format!("key_prefix={prefix}")))
+            .count()
+    };
+    let settings = clawshim_proxy::config::Settings {
+        config: Some(cfg.clone()),
+        gateway_url: Some(gw.url()),
+        gateway_token: Some(TOKEN.into()),
+        redis_url: Some(redis.url()),
+        state_timeout_ms: Some(1000),
+        ..Default::default()
+    };
+    let config = clawshim_proxy::config::Config::load(&settings).unwrap();
+    use clawshim_proxy::commands::doctor::check::Outcome;
+
+    redis.kill();
+    // Requests keep being answered from local counts; the outage is logged once however
+    // many of them fall back.
+    for _ in 0..3 {
+        assert_eq!(models_as(&a, KEY).await, 200);
+    }
+    wait_shared_state(&a, "down").await;
+    assert_eq!(models_as(&a, KEY).await, 200);
+    let check = clawshim_proxy::commands::doctor::state::check(&config).await;
+    assert_eq!(check.outcome, Outcome::Fail, "{check:?}");
+    assert_eq!(lines_with("shared state (Redis) unreachable"), 1);
+
+    redis.restart();
+    wait_shared_state(&a, "up").await;
+    poll_until("the recovery logged", || {
+        std::future::ready(match lines_with("shared state (Redis) reachable again") {
+            1 => Ok(()),
+            n => Err(n),
+        })
+    })
+    .await;
+    assert_eq!(lines_with("shared state (Redis) unreachable"), 1);
+    let check = clawshim_proxy::commands::doctor::state::check(&config).await;
+    assert_eq!(check.outcome, Outcome::Pass, "{check:?}");
+}
+
+#[tokio::test]
+async fn budgets_hold_on_both_instances_and_after_a_restart() {
+    let Some(redis) = RedisServer::start(None) else {
+        return;
+    };
+    let gw = mock(Protocol::V4).await;
+    let spender = "csk-shared-budget";
+    let cfg = config(&format!(
+        "[[keys]]\nname = \"spender\"\nsha256 = \"{}\"\nmonthly_token_budget = 1\n",
+        sha256_hex(spender)
+    ));
+    let a = shim(&gw, &redis.url(), &cfg).await;
+    let b = shim(&gw, &redis.url(), &cfg).await;
+
+    let r = chat_as(&a, spender, user_msg("openclaw/main", "spend it"), &[]).await;
+    assert_eq!(r.status(), 200);
+    let spent = r.json::<Value>().await.unwrap()["usage"]["total_tokens"]
+        .as_u64()
+        .unwrap();
+    // Counted in Redis after A's response: read it as `clawshim usage` does.
+    let config = clawshim_proxy::config::Config::load(&clawshim_proxy::config::Settings {
+        config: Some(cfg.clone()),
+        gateway_url: Some(gw.url()),
+        gateway_token: Some(TOKEN.into()),
+        redis_url: Some(redis.url()),
+        state_timeout_ms: Some(1000),
+        ..Default::default()
+    })
+    .unwrap();
+    let report = || async {
+        let mut out = Vec::new();
+        clawshim_proxy::commands::usage::report(&config, &mut out)
+            .await
+            .unwrap();
+        String::from_utf8(out).unwrap()
+    };
+    poll_until("the run's tokens in Redis", || async {
+        let out = report().await;
+        let line = out
+            .lines()
+            .find(|l| l.starts_with("spender"))
+            .unwrap_or("")
+            .to_owned();
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        if cells == ["spender", &spent.to_string(), "-", &spent.to_string(), "1"] {
+            Ok(())
+        } else {
+            Err(out)
+        }
+    })
+    .await;
+
+    let runs = gw.runs_started();
+    for shim in [&b, &a] {
+        let (status, v) =
+            error_of(chat_as(shim, spender, user_msg("openclaw/main", "more"), &[]).await).await;
+        assert_eq!(status, 429, "{v}");
+        assert_eq!(v["error"]["code"], "insufficient_quota");
+        assert!(v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("monthly_token_budget"));
+    }
+    // A restarted instance reads the same totals.
+    drop(b);
+    let b = shim(&gw, &redis.url(), &cfg).await;
+    let refused = chat_as(&b, spender, user_msg("openclaw/main", "again"), &[]).await;
+    assert_eq!(refused.status(), 429);
+    assert_eq!(gw.runs_started(), runs, "no run for a key over its budget");
+    drop(a);
+}

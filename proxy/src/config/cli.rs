@@ -42,6 +42,9 @@ pub enum Command {
     /// one real run), explain each problem with its fix, and print the client settings. Exit
     /// status 0 only when every check passes.
     Doctor,
+    /// Print each key's tokens of the current UTC day and month and its budgets, from Redis
+    /// (`state.redis_url`) or `state.usage_file`.
+    Usage,
 }
 
 /// `clawshim gen-key` options.

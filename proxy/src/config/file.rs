@@ -60,6 +60,10 @@ pub struct KeyEntry {
     pub requests_per_minute: Option<u32>,
     /// Runs in flight at once (default: unlimited).
     pub max_concurrent_runs: Option<usize>,
+    /// Tokens per UTC day (default: unlimited).
+    pub daily_token_budget: Option<u64>,
+    /// Tokens per UTC month (default: unlimited).
+    pub monthly_token_budget: Option<u64>,
     /// Session namespace of the key's sessions (default: derived from the name).
     pub session_namespace: Option<String>,
 }
@@ -175,6 +179,8 @@ pub struct StateSection {
     pub key_prefix: Option<String>,
     /// Seconds a run slot lease lives without renewal.
     pub lease_ttl_secs: Option<u64>,
+    /// Token usage on disk without Redis (default: none).
+    pub usage_file: Option<std::path::PathBuf>,
 }
 
 /// `[server]`.

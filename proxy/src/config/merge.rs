@@ -130,6 +130,8 @@ pub struct Merged {
     pub state_key_prefix: String,
     /// Lease time to live, seconds (file only).
     pub state_lease_ttl_secs: u64,
+    /// Token usage file without Redis (file only).
+    pub state_usage_file: Option<PathBuf>,
 }
 
 /// Whether flags, env or the file set a gateway credential (even an empty one, which
@@ -263,6 +265,7 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
                 timeout_ms: file_state_timeout_ms,
                 key_prefix,
                 lease_ttl_secs,
+                usage_file,
             },
         keys,
     } = file;
@@ -403,6 +406,7 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
             .unwrap_or(defaults::STATE_TIMEOUT_MS),
         state_key_prefix: key_prefix.unwrap_or_else(|| defaults::STATE_KEY_PREFIX.to_string()),
         state_lease_ttl_secs: lease_ttl_secs.unwrap_or(defaults::STATE_LEASE_TTL_SECS),
+        state_usage_file: usage_file,
     }
 }
 

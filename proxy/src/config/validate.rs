@@ -166,8 +166,10 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
         m.state_timeout_ms,
         m.state_key_prefix,
         m.state_lease_ttl_secs,
+        m.state_usage_file,
         &mut errors,
     );
+    state::budgets_kept(&shared_state, &keys, &mut errors);
 
     if !errors.is_empty() {
         return Err(ConfigError(errors));

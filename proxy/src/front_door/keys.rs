@@ -30,6 +30,9 @@ pub struct ApiKey {
     /// The limits as configured (the fleet-wide checks use them).
     per_minute: Option<u32>,
     max_runs: Option<usize>,
+    /// Token budgets per UTC day and month ([`crate::usage`]).
+    daily_tokens: Option<u64>,
+    monthly_tokens: Option<u64>,
 }
 
 /// Settings of one key, as validated config.
@@ -40,6 +43,9 @@ pub struct KeySpec {
     pub agents: Option<Vec<String>>,
     pub requests_per_minute: Option<u32>,
     pub max_concurrent_runs: Option<usize>,
+    /// Tokens per UTC day and month; at least 1 when set.
+    pub daily_token_budget: Option<u64>,
+    pub monthly_token_budget: Option<u64>,
     /// Checked by `clawshim_core::routing::check_namespace`, unique across keys.
     pub session_namespace: String,
 }
@@ -60,6 +66,8 @@ impl ApiKey {
                 .map(|n| Arc::new(Semaphore::new(n))),
             per_minute: spec.requests_per_minute,
             max_runs: spec.max_concurrent_runs,
+            daily_tokens: spec.daily_token_budget,
+            monthly_tokens: spec.monthly_token_budget,
         }
     }
 
@@ -78,6 +86,16 @@ impl ApiKey {
     /// The key's run slots, when limited.
     pub fn max_concurrent_runs(&self) -> Option<usize> {
         self.max_runs
+    }
+
+    /// The key's tokens per UTC day, when budgeted.
+    pub fn daily_token_budget(&self) -> Option<u64> {
+        self.daily_tokens
+    }
+
+    /// The key's tokens per UTC month, when budgeted.
+    pub fn monthly_token_budget(&self) -> Option<u64> {
+        self.monthly_tokens
     }
 
     /// Take one request from the key's per-minute budget; `Err(retry_after)` when empty.
@@ -261,6 +279,8 @@ mod tests {
             agents: Some(vec!["beta".into()]),
             requests_per_minute: Some(2),
             max_concurrent_runs: Some(1),
+            daily_token_budget: None,
+            monthly_token_budget: None,
             session_namespace: name.into(),
         }
     }

@@ -4,7 +4,8 @@
 //!
 //! Every label value is bounded: routes and error kinds are `&'static str` labels of our own
 //! enums, statuses are HTTP codes, and `key` is the name of a configured API key (`-` for
-//! none). Nothing a client sends (model names, paths) becomes a label.
+//! none), and `agent` one the gateway ran (a run only ends for an agent it has). Nothing else
+//! a client sends (model names, paths) becomes a label.
 //!
 //! Request series are updated once per request from `logging`
 //! ([`super::request_metrics::observe`]); the gateway
@@ -16,7 +17,8 @@ use pingora::services::listening::Service;
 use pingora_prometheus::PrometheusServer;
 use prometheus::{
     register_histogram, register_histogram_vec, register_int_counter, register_int_counter_vec,
-    register_int_gauge, Histogram, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    register_int_gauge, register_int_gauge_vec, Histogram, HistogramVec, IntCounter, IntCounterVec,
+    IntGauge, IntGaugeVec,
 };
 
 /// Seconds; from a fast `/v1/models` to the 600 s default run limit.
@@ -73,6 +75,12 @@ pub struct Metrics {
     /// `clawshim_state_backend_errors_total`: Redis operations and connection attempts that
     /// failed or timed out (each one decided locally).
     pub state_backend_errors: IntCounter,
+    /// `clawshim_tokens_total{key,agent,kind}`: tokens the gateway reported for finished
+    /// runs (`kind`: input, output, cache_read, cache_write; `key` `-` for shared tokens).
+    pub tokens: IntCounterVec,
+    /// `clawshim_token_budget_remaining{key,period}`: a budgeted key's tokens left in the
+    /// day or month, as read at its last run start (`period`: day, month).
+    pub token_budget_remaining: IntGaugeVec,
 }
 
 // Static names and label sets: registration fails only on a duplicate name, which the
@@ -188,6 +196,18 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "Shared state (Redis) operations and connection attempts that failed or timed out."
     )
     .expect("register clawshim_state_backend_errors_total"),
+    tokens: register_int_counter_vec!(
+        "clawshim_tokens_total",
+        "Tokens the gateway reported for finished runs, by key (- for shared tokens), agent and kind.",
+        &["key", "agent", "kind"]
+    )
+    .expect("register clawshim_tokens_total"),
+    token_budget_remaining: register_int_gauge_vec!(
+        "clawshim_token_budget_remaining",
+        "A budgeted key's tokens left in the current UTC day or month, as read at its last run start.",
+        &["key", "period"]
+    )
+    .expect("register clawshim_token_budget_remaining"),
 }
 });
 

@@ -168,6 +168,9 @@ pub async fn serve_run(
     loop {
         let flow = tokio::select! {
             event = run.next(deadline) => {
+                if let RunEvent::Finished(outcome) = &event {
+                    ctx.usage = outcome.usage;
+                }
                 if let (RunEvent::Failed(e), Some(permit)) = (&event, &ctx.admission) {
                     if admission::is_overload_failure(e) {
                         permit.overloaded();

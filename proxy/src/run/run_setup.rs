@@ -142,6 +142,8 @@ pub async fn prepare(
         }
     };
     ctx.agent_id = Some(agent_id.clone());
+    // A key over its token budget gets no run (429 `insufficient_quota`).
+    app.usage.check_budget(principal).await?;
     let idempotent_id = crate::run::idempotency::run_id(
         header_str(session, crate::run::idempotency::HEADER).as_deref(),
         principal,

@@ -49,6 +49,8 @@ pub struct Backend {
     client: redis::Client,
     conn: Mutex<Option<MultiplexedConnection>>,
     timeout: Duration,
+    /// `state.key_prefix`, named in the log lines: which fleet's state it is.
+    key_prefix: String,
     /// A connection is in place and the last operation on it worked.
     up: AtomicBool,
     /// A probe task is trying to (re)connect.
@@ -69,11 +71,12 @@ impl std::fmt::Debug for Backend {
 
 impl Backend {
     /// A backend for `client`, not connected yet (the first use starts the probe).
-    pub fn new(client: redis::Client, timeout: Duration) -> Backend {
+    pub fn new(client: redis::Client, timeout: Duration, key_prefix: &str) -> Backend {
         Backend {
             client,
             conn: Mutex::new(None),
             timeout,
+            key_prefix: key_prefix.to_owned(),
             up: AtomicBool::new(false),
             probing: AtomicBool::new(false),
             announced_down: AtomicBool::new(false),
@@ -168,8 +171,10 @@ impl Backend {
             tracing::warn!(
                 error = %why,
                 timeout_ms = self.timeout.as_millis() as u64,
+                key_prefix = %self.key_prefix,
                 "shared state (Redis) unreachable: rate limits, run slots, failed-auth counts \
-                 and Idempotency-Key readers are this instance's own until it is back"
+                 and Idempotency-Key readers are this instance's own, and token budgets are \
+                 not checked, until it is back"
             );
         }
     }
@@ -179,9 +184,12 @@ impl Backend {
         self.up.store(true, Ordering::Release);
         metrics::get().state_backend_up.set(1);
         if self.announced_down.swap(false, Ordering::AcqRel) {
-            tracing::warn!("shared state (Redis) reachable again: limits are shared again");
+            tracing::warn!(
+                key_prefix = %self.key_prefix,
+                "shared state (Redis) reachable again: limits are shared again"
+            );
         } else {
-            tracing::info!("shared state (Redis) connected");
+            tracing::info!(key_prefix = %self.key_prefix, "shared state (Redis) connected");
         }
     }
 

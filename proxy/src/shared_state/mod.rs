@@ -15,6 +15,7 @@
 //! | runs in flight | lease set per API key | the key's local slots | same; leases of a dead instance expire within `lease_ttl` |
 //! | failed auth | counter per IPv4 address / IPv6 /64 | the local table | same; each instance still blocks a guesser after `max_failed_attempts` |
 //! | `Idempotency-Key` reader | lease set of one per run id | the gateway connection's own check | the gateway de-duplicates by run id, so the agent never runs twice either way; without Redis a retry on another instance joins the run instead of getting 409 |
+//! | token usage and budgets | a hash per account: today's and this month's tokens | budgets are not checked (the run is allowed); tokens of runs that end meanwhile are kept by the instance and added when Redis answers again (`crate::usage`) | a budget limits spending, it is no defence: refusing every budgeted key while a cache is away would turn a Redis outage into a full outage, and the tokens are not lost, only counted late |
 //!
 //! The request path waits at most `state.timeout_ms` (default 25 ms) per check, one round
 //! trip (`EVALSHA`) each, and not at all while Redis is known to be down: [`backend`] marks it
@@ -52,6 +53,8 @@ pub struct SharedStateSettings {
     pub key_prefix: String,
     /// Life of a lease not renewed: how long a dead instance's run slot stays taken.
     pub lease_ttl: Duration,
+    /// Where token usage is kept without Redis ([`crate::usage`]).
+    pub usage_file: Option<std::path::PathBuf>,
 }
 
 /// A lease set was full.
@@ -71,7 +74,11 @@ impl SharedState {
     pub fn new(settings: &SharedStateSettings) -> SharedState {
         let backend = settings.redis_url.as_ref().and_then(|url| {
             match redis::Client::open(url.expose()) {
-                Ok(client) => Some(Arc::new(Backend::new(client, settings.timeout))),
+                Ok(client) => Some(Arc::new(Backend::new(
+                    client,
+                    settings.timeout,
+                    &settings.key_prefix,
+                ))),
                 Err(e) => {
                     // Validation parsed it already; never echo the URL (it has the password).
                     tracing::error!(kind = ?e.kind(), "state.redis_url does not parse; shared state is off");
@@ -156,6 +163,36 @@ impl SharedState {
             n if n <= 0 => Ok(()),
             n => Err(Duration::from_millis(n as u64)),
         })
+    }
+
+    /// Add `tokens` to `account`'s `day` (`YYYY-MM-DD`) and `month` (`YYYY-MM`): `None` when
+    /// Redis did not take them.
+    pub async fn usage_add(
+        &self,
+        account: &str,
+        day: &str,
+        month: &str,
+        tokens: u64,
+    ) -> Option<()> {
+        let backend = self.backend.as_ref()?;
+        let mut invocation = scripts::USAGE_ADD.prepare_invoke();
+        invocation
+            .key(self.names.key(Kind::Usage, account.as_bytes()))
+            .arg(format!("d:{day}"))
+            .arg(format!("m:{month}"))
+            .arg(tokens);
+        backend.invoke::<i64>(&invocation).await.ok().map(|_| ())
+    }
+
+    /// `account`'s tokens of `day` and `month`, fleet-wide.
+    pub async fn usage_totals(&self, account: &str, day: &str, month: &str) -> Option<(u64, u64)> {
+        let backend = self.backend.as_ref()?;
+        let mut invocation = scripts::USAGE_READ.prepare_invoke();
+        invocation
+            .key(self.names.key(Kind::Usage, account.as_bytes()))
+            .arg(format!("d:{day}"))
+            .arg(format!("m:{month}"));
+        backend.invoke(&invocation).await.ok()
     }
 
     /// Count one failure of `bucket` (a window of `window` starts with the first). Awaited

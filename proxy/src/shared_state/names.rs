@@ -20,6 +20,8 @@ pub enum Kind {
     FailedAuth,
     /// The client reading an `Idempotency-Key` run (a lease set of one).
     IdempotentReader,
+    /// An account's tokens (a hash: the current day's and month's totals).
+    Usage,
 }
 
 impl Kind {
@@ -30,6 +32,7 @@ impl Kind {
             Kind::Runs => "runs",
             Kind::FailedAuth => "failed-auth",
             Kind::IdempotentReader => "idem-reader",
+            Kind::Usage => "usage",
         }
     }
 }
@@ -111,6 +114,7 @@ mod tests {
                 Kind::Runs,
                 Kind::FailedAuth,
                 Kind::IdempotentReader,
+                Kind::Usage,
             ] {
                 let key = names.key(kind, id);
                 assert!(seen.insert(key.clone()), "{kind:?} {id:?} collided");

@@ -96,3 +96,33 @@ return n
 ",
     )
 });
+
+/// Add tokens: `KEYS[1]` is an account's usage hash, fields `d:<day>` and `m:<month>`.
+/// `ARGV[1]`, `ARGV[2]`: the current day's and month's fields; `ARGV[3]`: the tokens. Fields
+/// of past periods are removed (the hash holds only the two current ones), and the hash
+/// expires 40 days after its last write. Returns the month's new total.
+pub static USAGE_ADD: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local n = tonumber(ARGV[3])
+redis.call('HINCRBY', KEYS[1], ARGV[1], n)
+local month = redis.call('HINCRBY', KEYS[1], ARGV[2], n)
+for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if field ~= ARGV[1] and field ~= ARGV[2] then redis.call('HDEL', KEYS[1], field) end
+end
+redis.call('EXPIRE', KEYS[1], 3456000)
+return month
+",
+    )
+});
+
+/// Read an account's tokens: `KEYS[1]` its usage hash, `ARGV[1]`, `ARGV[2]` the day's and
+/// the month's fields. Returns `{day, month}` (0 for a period without tokens).
+pub static USAGE_READ: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local v = redis.call('HMGET', KEYS[1], ARGV[1], ARGV[2])
+return {tonumber(v[1] or '0'), tonumber(v[2] or '0')}
+",
+    )
+});

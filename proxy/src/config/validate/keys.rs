@@ -46,7 +46,11 @@ pub fn keys(entries: &[KeyEntry], errors: &mut Vec<String>) -> Vec<KeySpec> {
                 "{at}: agents must not be empty (omit it to allow all)"
             ));
         }
-        if k.requests_per_minute == Some(0) || k.max_concurrent_runs == Some(0) {
+        if k.requests_per_minute == Some(0)
+            || k.max_concurrent_runs == Some(0)
+            || k.daily_token_budget == Some(0)
+            || k.monthly_token_budget == Some(0)
+        {
             errors.push(format!(
                 "{at}: limits must be at least 1 (omit them for no limit)"
             ));
@@ -68,6 +72,8 @@ pub fn keys(entries: &[KeyEntry], errors: &mut Vec<String>) -> Vec<KeySpec> {
             }),
             requests_per_minute: k.requests_per_minute,
             max_concurrent_runs: k.max_concurrent_runs,
+            daily_token_budget: k.daily_token_budget,
+            monthly_token_budget: k.monthly_token_budget,
             session_namespace,
         });
     }
@@ -106,6 +112,8 @@ mod tests {
             agents: None,
             requests_per_minute: None,
             max_concurrent_runs: runs,
+            daily_token_budget: None,
+            monthly_token_budget: None,
             session_namespace: name.into(),
         };
         let limits = |keys: Vec<KeySpec>, runs, pct| -> Vec<Option<usize>> {

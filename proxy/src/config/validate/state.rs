@@ -1,10 +1,13 @@
 //! `[state]`: the Redis URL (parsed, never echoed: it carries the password), the operation
-//! timeout, the key prefix and the lease time.
+//! timeout, the key prefix, the lease time, and the usage file; budgets need somewhere to
+//! keep their usage.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clawshim_core::gateway::Secret;
 
+use crate::front_door::keys::KeySpec;
 use crate::shared_state::{names, SharedStateSettings};
 
 /// Check the `[state]` settings; problems go to `errors`.
@@ -13,6 +16,7 @@ pub fn shared_state(
     timeout_ms: u64,
     key_prefix: String,
     lease_ttl_secs: u64,
+    usage_file: Option<PathBuf>,
     errors: &mut Vec<String>,
 ) -> SharedStateSettings {
     // Empty means unset, so `CLAWSHIM_REDIS_URL=` turns off a URL from the file.
@@ -36,6 +40,24 @@ pub fn shared_state(
         timeout: Duration::from_millis(timeout_ms.clamp(1, 1000)),
         key_prefix,
         lease_ttl: Duration::from_secs(lease_ttl_secs.clamp(2, 3600)),
+        usage_file: usage_file.filter(|p| !p.as_os_str().is_empty()),
+    }
+}
+
+/// A key with a token budget needs its usage kept across restarts: in Redis or in
+/// `state.usage_file`. Without either, the budget would start again at every restart.
+pub fn budgets_kept(state: &SharedStateSettings, keys: &[KeySpec], errors: &mut Vec<String>) {
+    if state.redis_url.is_some() || state.usage_file.is_some() {
+        return;
+    }
+    for key in keys {
+        if key.daily_token_budget.is_some() || key.monthly_token_budget.is_some() {
+            errors.push(format!(
+                "keys ({}): a token budget needs state.redis_url or state.usage_file, where \
+                 usage is kept across restarts",
+                key.name
+            ));
+        }
     }
 }
 
@@ -55,7 +77,14 @@ mod tests {
 
     fn check(url: &str) -> Vec<String> {
         let mut errors = Vec::new();
-        shared_state(Some(url.into()), 25, "clawshim:".into(), 10, &mut errors);
+        shared_state(
+            Some(url.into()),
+            25,
+            "clawshim:".into(),
+            10,
+            None,
+            &mut errors,
+        );
         errors
     }
 
@@ -74,6 +103,7 @@ mod tests {
             25,
             "p:".into(),
             10,
+            None,
             &mut errors,
         );
         assert!(!format!("{s:?}").contains("hunter2"));
@@ -82,8 +112,43 @@ mod tests {
     #[test]
     fn bounds() {
         let mut errors = Vec::new();
-        let s = shared_state(Some(String::new()), 0, "a b".into(), 1, &mut errors);
+        let s = shared_state(Some(String::new()), 0, "a b".into(), 1, None, &mut errors);
         assert_eq!(s.redis_url, None, "empty is unset");
         assert_eq!(errors.len(), 3, "{errors:?}");
+    }
+
+    #[test]
+    fn a_budget_needs_redis_or_a_usage_file() {
+        let file: crate::config::file::FileConfig = toml::from_str(&format!(
+            "[[keys]]\nname = \"ci\"\nsha256 = \"{}\"\ndaily_token_budget = 1000\n",
+            "ab".repeat(32)
+        ))
+        .unwrap();
+        let mut errors = Vec::new();
+        let keys = super::super::keys::keys(&file.keys, &mut errors);
+        let settings = |url: Option<&str>, file: Option<&str>| {
+            let mut errors = Vec::new();
+            let s = shared_state(
+                url.map(str::to_owned),
+                25,
+                "p:".into(),
+                10,
+                file.map(PathBuf::from),
+                &mut errors,
+            );
+            assert!(errors.is_empty(), "{errors:?}");
+            s
+        };
+        budgets_kept(&settings(None, None), &keys, &mut errors);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("ci") && errors[0].contains("state.usage_file"));
+        errors.clear();
+        budgets_kept(&settings(Some("redis://h"), None), &keys, &mut errors);
+        budgets_kept(
+            &settings(None, Some("/var/lib/clawshim/usage.redb")),
+            &keys,
+            &mut errors,
+        );
+        assert!(errors.is_empty(), "{errors:?}");
     }
 }
