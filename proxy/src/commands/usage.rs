@@ -41,7 +41,7 @@ pub async fn report(config: &Config, out: &mut impl Write) -> Result<(), String>
     let w = |e: std::io::Error| e.to_string();
     writeln!(
         out,
-        "{:<width$}  {:>14}  {:>14}  {:>14}  {:>14}",
+        "{:<width$}  {:>16}  {:>16}  {:>16}  {:>16}",
         "key",
         format!("today {}", periods.day),
         "daily budget",
@@ -52,7 +52,7 @@ pub async fn report(config: &Config, out: &mut impl Write) -> Result<(), String>
     for (name, totals, daily, monthly) in rows {
         writeln!(
             out,
-            "{name:<width$}  {:>14}  {:>14}  {:>14}  {:>14}",
+            "{name:<width$}  {:>16}  {:>16}  {:>16}  {:>16}",
             totals.day,
             budget(daily),
             totals.month,

@@ -1,8 +1,8 @@
 //! State shared by every clawshim in front of one gateway, kept in Redis when
 //! `state.redis_url` is set: per-key request rate, per-key runs in flight, failed-auth counts
-//! per client bucket, and the client reading an `Idempotency-Key` run. Without it (or while
-//! Redis is unreachable) each instance decides from its own counts, as a single instance
-//! always has.
+//! per client bucket, the client reading an `Idempotency-Key` run, and token usage
+//! ([`crate::usage`]). Without it (or while Redis is unreachable) each instance decides from
+//! its own counts, as a single instance always has.
 //!
 //! Every operation answers `Option`: `Some(verdict)` is the fleet-wide answer, `None` means
 //! "no shared state now, decide locally". The callers (`front_door::auth`, `run::run_setup`)
@@ -23,7 +23,7 @@
 //! `clawshim_state_backend_up`, `clawshim_state_backend_errors_total`) and a probe reconnects
 //! every second; recovery is logged once too.
 //!
-//! Adding a kind of shared state (usage, budgets, ...): a [`names::Kind`] (its key space), its
+//! Adding a kind of shared state: a [`names::Kind`] (its key space), its
 //! script(s) in [`scripts`], one method here that builds the invocation and returns
 //! `Option<verdict>` through [`Backend::invoke`], and the decision of what the caller does
 //! with `None`, written in the table above.
