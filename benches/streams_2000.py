@@ -96,8 +96,9 @@ async def run(args):
             threads=args.threads,
             extra_env={
                 "CLAWSHIM_GATEWAY_SOCKETS": str(args.sockets),
-                # Every stream is its own client connection.
+                # Every stream is its own client connection, all from 127.0.0.1.
                 "CLAWSHIM_MAX_CONNECTIONS": str(max(2048, args.streams + 64)),
+                "CLAWSHIM_MAX_CONNECTIONS_PER_ADDRESS": str(max(2048, args.streams + 64)),
             },
         )
         procs.start()

@@ -4,6 +4,10 @@
 
 use super::*;
 
+/// Open connections the benched clawshim accepts, in all and from one address: every bench
+/// client is on 127.0.0.1, and the capacity phase holds thousands of streams at once.
+const CONNECTIONS: usize = 100_000;
+
 pub(crate) enum Target {
     InProcess(Shim),
     Process(ShimProcess),
@@ -15,8 +19,16 @@ impl Target {
         match binary {
             Some(path) => Target::Process(ShimProcess::spawn(path, gateway_url).await),
             None => Target::InProcess(
-                Shim::start_with(gateway_url, |s| s.max_concurrent_runs = Some(100_000), true)
-                    .await,
+                Shim::start_with(
+                    gateway_url,
+                    |s| {
+                        s.max_concurrent_runs = Some(100_000);
+                        s.max_connections = Some(CONNECTIONS);
+                        s.max_connections_per_address = Some(CONNECTIONS);
+                    },
+                    true,
+                )
+                .await,
             ),
         }
     }
@@ -68,6 +80,11 @@ impl ShimProcess {
             .env("CLAWSHIM_GATEWAY_URL", gateway_url)
             .env("CLAWSHIM_GATEWAY_TOKEN", TOKEN)
             .env("CLAWSHIM_MAX_CONCURRENT_RUNS", "100000")
+            .env("CLAWSHIM_MAX_CONNECTIONS", CONNECTIONS.to_string())
+            .env(
+                "CLAWSHIM_MAX_CONNECTIONS_PER_ADDRESS",
+                CONNECTIONS.to_string(),
+            )
             .env("CLAWSHIM_THREADS", "2")
             .env("CLAWSHIM_GRACE_PERIOD_SECS", "0")
             .env("RUST_LOG", "warn")

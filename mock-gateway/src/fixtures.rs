@@ -148,6 +148,14 @@ impl Fixtures {
         }
     }
 
+    /// The whole recorded `res` frame of the scenario `name` (see `errors.json`).
+    pub fn error_res(&self, name: &str) -> Value {
+        self.errors
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| panic!("mock gateway fixture errors.json lacks {name}"))
+    }
+
     /// The recorded `error` object of the scenario `name` (see `errors.json`), e.g.
     /// `wrong_token` or `unknown_agent`.
     pub fn error(&self, name: &str) -> Value {

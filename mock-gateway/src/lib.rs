@@ -23,6 +23,7 @@
 //! | `MOCK_SHUTDOWN` | after the first delta every socket gets `shutdown` + close 1012 |
 //! | `MOCK_LONG` | a reply of 200 deltas |
 //! | `MOCK_FLOOD` | 2,000 deltas of 16 KiB, 1 ms apart, without `chat` events (a reader that stops reading falls behind) |
+//! | `MOCK_STORE_LOCK` | protocol 3: the whole run, then `ok:false` `UNAVAILABLE` "Error: timeout acquiring session store lock: …" as the final `res` (the post-run store write timed out after the model answered; protocol 4 has no store lock and plays a normal run) |
 //! | `MOCK_NO_ACCEPT` | the `accepted` res is never sent (the run itself goes on; combine with `MOCK_HANG`) |
 //!
 //! Hostile gateways are played with [`MockGateway::send_raw`] (any text as a frame),

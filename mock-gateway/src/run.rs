@@ -51,6 +51,8 @@ pub(super) enum Fault {
     Flood,
     /// The `broken` agent (traces: broken_agent).
     Broken,
+    /// Protocol 3: the whole run, then the store-lock timeout of the post-run write.
+    StoreLock,
 }
 
 impl Fault {
@@ -77,6 +79,8 @@ impl Fault {
             Fault::Flood
         } else if has("MOCK_SLOW") {
             Fault::Slow
+        } else if has("MOCK_STORE_LOCK") {
+            Fault::StoreLock
         } else {
             Fault::None
         }
@@ -411,8 +415,22 @@ impl Player {
         match self.spec.fault {
             Fault::Broken => self.play_script(self.script_broken(), false).await,
             Fault::Http500 => self.play_script(self.script_500(), true).await,
+            Fault::StoreLock if !self.v4() => self.play_store_lock().await,
             _ => self.play_simple().await,
         }
+    }
+
+    /// `MOCK_STORE_LOCK` (protocol 3): the run streams and ends as usual, then its post-run
+    /// session-store write times out on the lock (2026.1.24 `commands/agent.js:410` ->
+    /// `commands/agent/session-store.js:40`), and the `agent` handler's catch answers with
+    /// `UNAVAILABLE` `String(err)` and `{runId, status:"error", summary}`
+    /// (`gateway/server-methods/agent.js:284-300`; the frame's shape as gateway-lab
+    /// broken_agent recorded that catch).
+    async fn play_store_lock(&mut self) -> Outcome {
+        self.play_simple().await?;
+        let mut res = self.shared.fx.error_res("store_lock_after_accepted");
+        res["payload"]["runId"] = Value::from(self.spec.run_id.as_str());
+        Some(final_parts(&res))
     }
 
     fn script_broken(&self) -> &'static Script {

@@ -9,7 +9,7 @@ use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 
-use crate::front_door::{auth, client_ip, passthrough, ws_login};
+use crate::front_door::{auth, client_ip, connections, passthrough, ws_login};
 use crate::ops::{access_log, request_metrics};
 use crate::request::ctx::{request_id, RequestCtx};
 use crate::request::respond;
@@ -55,6 +55,13 @@ impl ProxyHttp for ClawShim {
         };
         if let Err(err) = result {
             respond::answer(session, ctx, &err).await?;
+        }
+        if ctx.client_gone {
+            // A write failed or timed out, or the client left: close the connection. On
+            // `Ok(true)` pingora would finish the response first, flushing what is buffered
+            // with no write timeout (`HttpSession::finish`), and a client that stays silent
+            // would hold the socket for ever.
+            return Err(respond::client_gone_error());
         }
         Ok(true)
     }
@@ -162,6 +169,12 @@ impl ProxyHttp for ClawShim {
         }
     }
 
+    /// A client that left or stopped reading is not clawshim's error: the access line says
+    /// `client_gone`, no error line.
+    fn suppress_error_log(&self, _session: &Session, ctx: &RequestCtx, _error: &Error) -> bool {
+        ctx.client_gone
+    }
+
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
         access_log::log(session, e, ctx);
         request_metrics::observe(session, ctx);
@@ -171,5 +184,6 @@ impl ProxyHttp for ClawShim {
                 .record(ctx.key_name.as_deref(), agent, usage)
                 .await;
         }
+        connections::request_done(session, self.state.config.connections.idle_timeout);
     }
 }

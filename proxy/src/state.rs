@@ -10,6 +10,7 @@ use tokio::sync::Semaphore;
 use crate::config::Config;
 use crate::front_door::failed_auth::FailedAuthLimiter;
 use crate::front_door::keys::KeyStore;
+use crate::request::body_slots::BodySlots;
 use crate::routes::embeddings::EmbeddingsForwarder;
 use crate::run::admission::Admission;
 use crate::run::image_fetch::ImageFetcher;
@@ -26,8 +27,8 @@ pub struct ProxyState {
     pub gateway: GatewayClient,
     /// One permit per run in flight.
     pub runs: Arc<Semaphore>,
-    /// One slot per request body being read and parsed ([`crate::request::body`]).
-    pub bodies: Arc<Semaphore>,
+    /// The slots of the request bodies being read and parsed ([`crate::request::body_slots`]).
+    pub bodies: Arc<BodySlots>,
     /// Bytes of run requests waiting for the gateway ([`crate::run::run_bytes`]).
     pub run_bytes: RunBytes,
     /// Adaptive limit and queue of the runs sent to the gateway.
@@ -57,7 +58,10 @@ impl ProxyState {
         gateway: GatewayClient,
         usage_file: Option<DiskStore>,
     ) -> ProxyState {
-        let bodies = Arc::new(Semaphore::new(config.max_concurrent_bodies));
+        let bodies = Arc::new(BodySlots::new(
+            config.max_concurrent_bodies,
+            config.max_concurrent_bodies_per_client,
+        ));
         let shared = Arc::new(SharedState::new(&config.shared_state));
         let usage_store = match shared.status() {
             Some(_) => Some(UsageStore::Redis(shared.clone())),

@@ -102,7 +102,29 @@ pub enum GatewayError {
     ShuttingDown,
 }
 
+/// The start of clawdbot 2026.1.24's session-store lock timeout as the `agent` method reports
+/// it. `withSessionStoreLock` gives up after 10 s with
+/// ``new Error(`timeout acquiring session store lock: ${lockPath}`)`` (`config/sessions/store.js:242`);
+/// after `accepted` the handler answers `UNAVAILABLE` with `String(err)`
+/// (`gateway/server-methods/agent.js:285`), before it the socket handler answers `UNAVAILABLE`
+/// with `formatForLog(err)` (`gateway/server/ws-connection/message-handler.js:715`): both
+/// `"Error: timeout acquiring session store lock: <path>"`.
+const STORE_LOCK_TIMEOUT: &str = "Error: timeout acquiring session store lock: ";
+
 impl GatewayError {
+    /// Whether this is clawdbot's session-store lock timeout (`UNAVAILABLE` with the message
+    /// above), before `accepted` ([`GatewayError::Rejected`]) or after it
+    /// ([`GatewayError::RunFailed`]).
+    pub fn is_session_store_lock_timeout(&self) -> bool {
+        match self {
+            GatewayError::Rejected { code, message }
+            | GatewayError::RunFailed { code, message } => {
+                code == "UNAVAILABLE" && message.starts_with(STORE_LOCK_TIMEOUT)
+            }
+            _ => false,
+        }
+    }
+
     /// True when the gateway may already have started (or finished) a run, so a client must
     /// not blindly retry.
     pub fn run_may_have_started(&self) -> bool {
@@ -115,5 +137,44 @@ impl GatewayError {
                 | GatewayError::Lagged
                 | GatewayError::ShuttingDown
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOCK: &str =
+        "Error: timeout acquiring session store lock: /s/agents/main/sessions/sessions.json.lock";
+
+    #[test]
+    fn the_store_lock_timeout_is_its_code_and_message_on_either_side_of_accepted() {
+        let failed = |code: &str, message: &str| GatewayError::RunFailed {
+            code: code.into(),
+            message: message.into(),
+        };
+        assert!(failed("UNAVAILABLE", LOCK).is_session_store_lock_timeout());
+        let refused = GatewayError::Rejected {
+            code: "UNAVAILABLE".into(),
+            message: LOCK.into(),
+        };
+        assert!(refused.is_session_store_lock_timeout());
+        assert!(
+            !failed("INVALID_REQUEST", LOCK).is_session_store_lock_timeout(),
+            "the code is part of the signal"
+        );
+        assert!(
+            !failed("UNAVAILABLE", "Error: Unknown model: x/y").is_session_store_lock_timeout(),
+            "other run failures (gateway-lab broken_agent) are not overload"
+        );
+        assert!(
+            !failed(
+                "UNAVAILABLE",
+                "LLM said: timeout acquiring session store lock: x"
+            )
+            .is_session_store_lock_timeout(),
+            "the text must be the gateway's own error, not a quote inside another"
+        );
+        assert!(!GatewayError::Timeout.is_session_store_lock_timeout());
     }
 }

@@ -163,6 +163,14 @@ impl Run {
         &self.id
     }
 
+    /// Keep `held` (e.g. the caller's admission slot) until this run's work on the gateway is
+    /// over: after the `sessions.delete` of its per-request session has been answered (on
+    /// protocol 3 a session-store write under the same lock as the run's), else when the run
+    /// is dropped.
+    pub fn hold_until_cleaned_up(&mut self, held: impl Send + Sync + 'static) {
+        self.guard.held = Some(Box::new(held));
+    }
+
     /// The next event: a delta, the gateway's final answer, [`RunEvent::Lagged`] when the
     /// connection dropped the run, or [`RunEvent::TimedOut`] once `deadline` passes. Cancel
     /// safe. Stop after the first terminal event ([`RunEvent::is_terminal`]): nothing
@@ -196,6 +204,8 @@ pub(crate) struct RunGuard {
     pub(crate) ended: bool,
     /// Set once the connection counts this run in its session (`subscriptions`).
     pub(crate) following: bool,
+    /// Dropped once the clean-up is done ([`Run::hold_until_cleaned_up`]).
+    held: Option<Box<dyn Send + Sync>>,
 }
 
 impl RunGuard {
@@ -208,6 +218,7 @@ impl RunGuard {
             delete_session: req.delete_ephemeral_session && req.session_key.is_ephemeral(),
             ended: false,
             following: false,
+            held: None,
         }
     }
 
@@ -236,10 +247,12 @@ impl Drop for RunGuard {
         if self.deletes_session() {
             let socket = self.socket.clone();
             let key = self.session_key.clone();
+            let held = self.held.take();
             runtime.spawn(async move {
                 if let Err(e) = socket.delete_session(&key).await {
                     debug!(session = %key, error = %e, "could not delete the per-request session");
                 }
+                drop(held);
             });
         }
     }
@@ -313,6 +326,20 @@ mod tests {
         let event = run.next(later()).await;
         assert_eq!(event, RunEvent::Lagged);
         assert!(event.is_terminal() && run.guard.ended);
+    }
+
+    #[tokio::test]
+    async fn what_a_run_holds_goes_with_it_when_there_is_no_session_to_delete() {
+        let (mut run, tx) = run_with_channel();
+        let held = std::sync::Arc::new(());
+        run.hold_until_cleaned_up(held.clone());
+        assert_eq!(std::sync::Arc::strong_count(&held), 2);
+        tx.send(RunEvent::Failed(GatewayError::Timeout))
+            .await
+            .unwrap();
+        assert!(run.next(later()).await.is_terminal());
+        drop(run);
+        assert_eq!(std::sync::Arc::strong_count(&held), 1);
     }
 
     #[tokio::test]

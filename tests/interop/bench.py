@@ -65,6 +65,8 @@ class Target:
                 return res.status, time.perf_counter() - t0, None, res.read()[:300].decode("utf-8", "replace")
             if not stream:
                 data = json.loads(res.read())
+                if "error" in data:  # a failure after clawshim's keep-alives committed the 200
+                    return 200, time.perf_counter() - t0, None, "error in body: %s" % json.dumps(data["error"])[:300]
                 content = data["choices"][0]["message"]["content"] or ""
                 err = None if text in content else "reply does not echo the request: %r" % content[:120]
                 return 200, time.perf_counter() - t0, None, err

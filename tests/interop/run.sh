@@ -22,6 +22,9 @@
 # `run.sh --bench-events` starts 4 more clawshim instances per gateway and runs bench_events.py:
 # frames and bytes each receives per run, alone and with 4 (INTEROP_BENCH_OUT, default
 # results/bench-events.md).
+# `run.sh --bench-store` runs bench_store.py on clawdbot: the burst of 64 requests at concurrency 32
+# through a fresh clawshim (metrics on) for each N in BENCH_FOREIGN (default "0 100 1000") foreign
+# sessions put in the store first (INTEROP_BENCH_OUT, default results/bench-store.md).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -445,6 +448,28 @@ if [[ "${1:-}" == "--bench" ]]; then
   done
   log "bench figures in $bench_md:"
   cat "$bench_md"
+  exit 0
+fi
+
+if [[ "${1:-}" == "--bench-store" ]]; then
+  # The burst with N foreign sessions in clawdbot's store (bench_store.py), a fresh clawshim per N.
+  store_md="${INTEROP_BENCH_OUT:-$OUT/bench-store.md}"
+  : >"$store_md"
+  header=(--header)
+  for n in ${BENCH_FOREIGN:-0 100 1000}; do
+    name="clawshim-store-$n"
+    start_shim "$name" 18935 "$V3_GW_PORT" CLAWSHIM_METRICS_LISTEN=127.0.0.1:18945
+    wait_http "http://127.0.0.1:18935/readyz" 60 "${PIDS[$name]}" 200 || die "$name did not become ready"
+    log "bench store: $n foreign sessions"
+    "$PY" "$HERE/bench_store.py" --clawshim "http://127.0.0.1:18935/v1" --gateway-ws "ws://127.0.0.1:$V3_GW_PORT" \
+      --store-file "$V3/state/gw/agents/main/sessions/sessions.json" --gateway-log "$V3/logs/gateway.log" \
+      --metrics "http://127.0.0.1:18945/metrics" --token "$TOKEN" --foreign "$n" "${header[@]}" \
+      --out "$OUT/bench-store.jsonl" >>"$store_md"
+    header=()
+    stop_pid "$name" "${PIDS[$name]}"
+  done
+  log "store figures in $store_md:"
+  cat "$store_md"
   exit 0
 fi
 

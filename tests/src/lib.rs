@@ -6,6 +6,7 @@
 
 pub mod body;
 pub mod poll;
+pub mod raw;
 pub mod records;
 pub mod redis_server;
 pub mod ws;

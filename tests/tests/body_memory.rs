@@ -121,7 +121,16 @@ async fn peak_growth(shim: &Shim, path: &str, kinds: &[(Bytes, u16)]) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_worst_case_bodies_stay_under_the_bound() {
     let gw = mock(Protocol::V4).await;
-    let shim = Shim::start_with(&gw.url(), |s| s.max_concurrent_bodies = Some(SLOTS), true).await;
+    let shim = Shim::start_with(
+        &gw.url(),
+        |s| {
+            s.max_concurrent_bodies = Some(SLOTS);
+            // All from this test's one address.
+            s.max_concurrent_bodies_per_client = Some(SLOTS);
+        },
+        true,
+    )
+    .await;
     let user = r#"{"role":"user","content":"hi"}"#;
     // (body, expected status): each kind twice.
     let chat = [

@@ -561,16 +561,28 @@ async fn control_characters_in_user_get_400_before_any_run() {
     );
 }
 
-/// With every body slot taken (here: one, held by a client that sends its headers and then
-/// stalls its body), another request waits for a slot, then gets 503 `server_busy` with
-/// `Retry-After`; once the slot is free, requests are served again.
+/// With every body slot taken (here: one, held by a client on another address that sends its
+/// headers and then stalls its body, with no body deadline), another request waits for a
+/// slot, then gets 503 `server_busy` with `Retry-After`; once the slot is free, requests are
+/// served again.
 #[tokio::test]
 async fn a_request_finding_every_body_slot_taken_gets_503_after_the_wait() {
     use tokio::io::AsyncWriteExt;
     let gw = mock(Protocol::V4).await;
-    let shim = Shim::start_with(&gw.url(), |s| s.max_concurrent_bodies = Some(1), true).await;
+    let shim = Shim::start_with(
+        &gw.url(),
+        |s| {
+            s.max_concurrent_bodies = Some(1);
+            s.body_timeout_secs = Some(600);
+            s.body_min_bytes_per_sec = Some(0);
+        },
+        true,
+    )
+    .await;
     let addr = shim.base.trim_start_matches("http://").to_string();
-    let mut stalled = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut stalled = raw::connect_from("127.0.0.2", raw::shim_addr(&shim))
+        .await
+        .unwrap();
     let head = format!(
         "POST /v1/chat/completions HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {TOKEN}\r\n\
          content-type: application/json\r\ncontent-length: 100\r\n\r\n{{"

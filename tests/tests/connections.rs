@@ -1,7 +1,8 @@
 //! End-to-end connection-level limits: a client dripping its request header is cut at the
 //! header timeout, connections beyond the cap are closed while open ones keep working, and a
 //! client that never reads its response is dropped after the write timeout (its run
-//! aborted). HTTP/2 stream limits are in `tls.rs` (HTTP/2 needs the HTTPS listener).
+//! aborted). HTTP/2 stream limits are in `tls.rs` (HTTP/2 needs the HTTPS listener); idle
+//! connections, later headers, header size and the per-address share in `slow_clients.rs`.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -86,7 +87,17 @@ async fn a_client_dripping_its_header_is_cut_at_the_header_timeout() {
 async fn connections_beyond_the_cap_are_closed_and_open_ones_keep_working() {
     const CAP: usize = 3;
     let gw = mock(Protocol::V4).await;
-    let shim = Shim::start_with(&gw.url(), |s| s.max_connections = Some(CAP), true).await;
+    // All from one address here: its share is the whole cap (`slow_clients.rs` tests the
+    // share).
+    let shim = Shim::start_with(
+        &gw.url(),
+        |s| {
+            s.max_connections = Some(CAP);
+            s.max_connections_per_address = Some(CAP);
+        },
+        true,
+    )
+    .await;
     // Fill the cap with kept-alive connections that have each been served once. The start-up
     // probe's connection may hold a slot for a moment: a refused attempt is retried.
     let deadline = Instant::now() + WAIT;
@@ -156,9 +167,18 @@ async fn a_client_that_never_reads_is_dropped_after_the_write_timeout_and_its_ru
     // Never read: the shim's write blocks, times out, and the run is aborted on the gateway.
     let run_id = wait_run_id(&gw, "MOCK_HANG").await;
     wait_aborted(&gw, &run_id).await;
-    // And the connection was dropped: reading now ends before the stream's end.
+    // And the connection was closed: reading now gets what was already sent, then the end of
+    // the connection (not a finished stream, nor a socket kept open for the next request).
     let mut got = Vec::new();
-    let _ = tokio::time::timeout(WAIT, tcp.read_to_end(&mut got)).await;
+    tokio::time::timeout(WAIT, tcp.read_to_end(&mut got))
+        .await
+        .expect("the connection was closed")
+        .expect("read until the end");
     let text = String::from_utf8_lossy(&got);
+    assert!(
+        text.starts_with("HTTP/1.1 200"),
+        "{}",
+        &text[..text.len().min(200)]
+    );
     assert!(!text.contains("data: [DONE]"), "the stream completed");
 }

@@ -616,6 +616,13 @@ async fn h2_connect(
     h2::client::SendRequest<bytes::Bytes>,
     h2::client::Connection<tokio_rustls::client::TlsStream<TcpStream>, bytes::Bytes>,
 ) {
+    h2::client::handshake(tls_h2(pki, base).await)
+        .await
+        .unwrap()
+}
+
+/// A TLS connection to `base` that negotiated `h2`, before any HTTP/2 byte.
+async fn tls_h2(pki: &Pki, base: &str) -> tokio_rustls::client::TlsStream<TcpStream> {
     use rustls_pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
     roots
@@ -632,11 +639,42 @@ async fn h2_connect(
     let addr = base.trim_start_matches("https://");
     let tcp = TcpStream::connect(addr).await.unwrap();
     let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+    tokio_rustls::TlsConnector::from(Arc::new(config))
         .connect(name, tcp)
         .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_http2_connection_that_only_sends_its_preface_is_closed_when_idle() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let pki = Pki::new("h2-preface");
+    let gw = mock(Protocol::V4).await;
+    let (_shim, base) = shim_with_tls_and(&gw.url(), &pki, |s| s.idle_timeout_secs = Some(1)).await;
+    let mut tls = tls_h2(&pki, &base).await;
+    tls.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .await
         .unwrap();
-    h2::client::handshake(tls).await.unwrap()
+    // Then nothing: the server closes the connection (it used to keep it open for good).
+    let mut chunk = [0u8; 1024];
+    let closed = tokio::time::timeout(WAIT, async {
+        while let Ok(n) = tls.read(&mut chunk).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "a preface-only HTTP/2 connection still open after {WAIT:?}"
+    );
+    // A client that uses its connection is served.
+    let (mut send, conn) = h2_connect(&pki, &base).await;
+    tokio::spawn(conn);
+    let (answer, _) = send.send_request(h2_get(&base, "/healthz"), true).unwrap();
+    let answer = tokio::time::timeout(WAIT, answer).await.unwrap().unwrap();
+    assert_eq!(answer.status(), 200);
 }
 
 fn h2_get(base: &str, path: &str) -> http::Request<()> {

@@ -174,6 +174,27 @@ pub struct Settings {
     /// Request bodies read and parsed at once (default: twice the CPU count).
     #[arg(long, env = "CLAWSHIM_MAX_CONCURRENT_BODIES", global = true)]
     pub max_concurrent_bodies: Option<usize>,
+    /// Of those, at most this many for one API key and for one client address (default:
+    /// half of them).
+    #[arg(long, env = "CLAWSHIM_MAX_CONCURRENT_BODIES_PER_CLIENT", global = true)]
+    pub max_concurrent_bodies_per_client: Option<usize>,
+    /// Seconds a client has to send a whole request body.
+    #[arg(long, env = "CLAWSHIM_BODY_TIMEOUT_SECS", global = true)]
+    pub body_timeout_secs: Option<u64>,
+    /// Slowest average rate of a request body, bytes per second, after a few seconds'
+    /// allowance (0: none).
+    #[arg(long, env = "CLAWSHIM_BODY_MIN_BYTES_PER_SEC", global = true)]
+    pub body_min_bytes_per_sec: Option<u64>,
+    /// With two keys or more, the share of run slots (percent) a key without its own
+    /// `max_concurrent_runs` may hold.
+    #[arg(long, env = "CLAWSHIM_KEY_RUN_SHARE_PERCENT", global = true)]
+    pub key_run_share_percent: Option<u8>,
+    /// Bytes of run requests held until the gateway accepts them, all runs together.
+    #[arg(long, env = "CLAWSHIM_MAX_RUN_BYTES_IN_FLIGHT", global = true)]
+    pub max_run_bytes_in_flight: Option<u64>,
+    /// Longest wait of a run in clawshim's queue for a gateway slot, seconds (then 503).
+    #[arg(long, env = "CLAWSHIM_QUEUE_WAIT_SECS", global = true)]
+    pub queue_wait_secs: Option<u64>,
     /// Worker threads.
     #[arg(long, env = "CLAWSHIM_THREADS", global = true)]
     pub threads: Option<usize>,
@@ -195,9 +216,21 @@ pub struct Settings {
     /// Open client connections at once; beyond it new ones are closed.
     #[arg(long, env = "CLAWSHIM_MAX_CONNECTIONS", global = true)]
     pub max_connections: Option<usize>,
-    /// Seconds a client has to send the first request header of a connection (HTTP/1).
+    /// Open client connections at once from one address (IPv4) or /64 (IPv6) (default: a
+    /// quarter of max-connections).
+    #[arg(long, env = "CLAWSHIM_MAX_CONNECTIONS_PER_ADDRESS", global = true)]
+    pub max_connections_per_address: Option<usize>,
+    /// Seconds a client has to send a request header: from the connection's start for its
+    /// first request, from the first byte for later ones.
     #[arg(long, env = "CLAWSHIM_HEADER_TIMEOUT_SECS", global = true)]
     pub header_timeout_secs: Option<u64>,
+    /// Largest request header (HTTP/1), bytes.
+    #[arg(long, env = "CLAWSHIM_MAX_HEADER_BYTES", global = true)]
+    pub max_header_bytes: Option<usize>,
+    /// Seconds a connection may stay open with no request in flight (HTTP/1 keep-alive
+    /// between requests, HTTP/2 with no stream open).
+    #[arg(long, env = "CLAWSHIM_IDLE_TIMEOUT_SECS", global = true)]
+    pub idle_timeout_secs: Option<u64>,
     /// HTTP/2 streams open at once per connection (1 to 100).
     #[arg(long, env = "CLAWSHIM_H2_MAX_CONCURRENT_STREAMS", global = true)]
     pub h2_max_concurrent_streams: Option<u32>,

@@ -59,9 +59,21 @@ pub const WRITE_TIMEOUT_SECS: u64 = 30;
 /// Open client connections at once (both listeners together); beyond it new connections are
 /// closed at once.
 pub const MAX_CONNECTIONS: usize = 2048;
-/// Time a client has to send a request's whole header (HTTP/1), from the first byte of the
-/// connection or the end of the previous request, seconds.
+/// Open connections from one client address (an IPv4 address or an IPv6 /64): a quarter of
+/// `max_connections`, so one host leaves three quarters to the others.
+pub fn max_connections_per_address(max_connections: usize) -> usize {
+    (max_connections / 4).max(1)
+}
+/// Time a client has to send a request's whole header, seconds: from the connection's start
+/// (after TLS) for its first request, from the header's first byte for later ones.
 pub const HEADER_TIMEOUT_SECS: u64 = 10;
+/// Largest request header (HTTP/1, leading blank lines included): 64 KiB, like
+/// `h2_max_header_list_bytes`. pingora alone buffers up to 1 MiB per connection.
+pub const MAX_HEADER_BYTES: usize = 64 << 10;
+/// How long a connection may wait with no request in flight, seconds: between requests on a
+/// kept-alive HTTP/1.1 connection, or with no stream open on HTTP/2. Upgraded WebSocket
+/// connections are in a request (the gateway ticks them every 30 s).
+pub const IDLE_TIMEOUT_SECS: u64 = 60;
 /// HTTP/2 streams a client may have open at once on one connection.
 pub const H2_MAX_CONCURRENT_STREAMS: u32 = 100;
 /// HTTP/2 streams a client opened and reset before they were accepted, per connection
@@ -91,6 +103,24 @@ pub fn max_concurrent_bodies() -> usize {
 }
 /// How long a request waits for a body slot before it gets 503 (not configurable).
 pub const BODY_SLOT_WAIT: Duration = Duration::from_secs(10);
+/// Body slots one API key, and one client address, may hold at once: half of them, so one
+/// client leaves the other half to the rest.
+pub fn max_concurrent_bodies_per_client(max_concurrent_bodies: usize) -> usize {
+    (max_concurrent_bodies / 2).max(1)
+}
+/// Longest wait of a run in the admission queue, seconds: long enough for a burst to drain
+/// on a busy gateway, short enough that a client hears `Retry-After` before its own timeout.
+pub const QUEUE_WAIT_SECS: u64 = 60;
+/// Highest `limits.queue_wait_secs`: an hour.
+pub const MAX_QUEUE_WAIT_SECS: u64 = 3600;
+/// Time a client has to send a whole request body, seconds (20 MiB in 60 s is 2.8 Mbit/s).
+pub const BODY_TIMEOUT_SECS: u64 = 60;
+/// Slowest average rate of a request body, bytes per second, once its allowance
+/// ([`BODY_RATE_ALLOWANCE`]) is spent.
+pub const BODY_MIN_BYTES_PER_SEC: u64 = 1024;
+/// How far behind the minimum rate a body may fall before it is cut (not configurable): a
+/// body has this long before its first byte must arrive, and the rate is an average.
+pub const BODY_RATE_ALLOWANCE: Duration = Duration::from_secs(5);
 /// Grace period after SIGTERM, seconds.
 pub const GRACE_PERIOD_SECS: u64 = 10;
 /// Proxy other paths to the gateway.

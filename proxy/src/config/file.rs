@@ -129,8 +129,15 @@ pub struct LimitsSection {
     pub max_concurrent_runs: Option<usize>,
     /// Open client connections at once; beyond it new ones are closed.
     pub max_connections: Option<usize>,
-    /// Time to send the first request header of a connection (HTTP/1), seconds.
+    /// Open client connections at once from one address (IPv4) or /64 (IPv6).
+    pub max_connections_per_address: Option<usize>,
+    /// Time to send a request header: from the connection's start for its first request,
+    /// from the first byte for later ones, seconds.
     pub header_timeout_secs: Option<u64>,
+    /// Largest request header (HTTP/1), bytes.
+    pub max_header_bytes: Option<usize>,
+    /// A connection with no request in flight is closed after this long, seconds.
+    pub idle_timeout_secs: Option<u64>,
     /// HTTP/2 streams open at once per connection (1 to 100).
     pub h2_max_concurrent_streams: Option<u32>,
     /// HTTP/2 streams reset by the client before they were accepted, per connection.
@@ -139,12 +146,20 @@ pub struct LimitsSection {
     pub h2_max_header_list_bytes: Option<u32>,
     /// Request bodies read and parsed at once; more wait, then get 503.
     pub max_concurrent_bodies: Option<usize>,
+    /// Of those, at most this many for one API key and for one client address.
+    pub max_concurrent_bodies_per_client: Option<usize>,
+    /// Time to send a whole request body, seconds.
+    pub body_timeout_secs: Option<u64>,
+    /// Slowest average rate of a request body, bytes per second (0: none).
+    pub body_min_bytes_per_sec: Option<u64>,
     /// With two keys or more, the share (percent) of the gateway's run slots a key without
     /// its own `max_concurrent_runs` may hold.
     pub key_run_share_percent: Option<u8>,
     /// Bytes of run requests held until the gateway accepts them, all runs together; beyond
     /// it requests get 503.
     pub max_run_bytes_in_flight: Option<u64>,
+    /// Longest wait of a run in clawshim's queue for a gateway slot, seconds; then 503.
+    pub queue_wait_secs: Option<u64>,
 }
 
 /// `[passthrough]`: what is proxied to the gateway.

@@ -84,10 +84,18 @@ pub struct Merged {
     pub max_concurrent_runs: usize,
     /// Request bodies read and parsed at once.
     pub max_concurrent_bodies: usize,
-    /// Default run share of a key, percent (file only).
+    /// Of those, for one API key and for one client address.
+    pub max_concurrent_bodies_per_client: usize,
+    /// Whole request body deadline, seconds.
+    pub body_timeout_secs: u64,
+    /// Slowest average body rate, bytes per second (0: none).
+    pub body_min_bytes_per_sec: u64,
+    /// Default run share of a key, percent.
     pub key_run_share_percent: u8,
-    /// Bytes of run requests held until accepted (file only).
+    /// Bytes of run requests held until accepted.
     pub max_run_bytes_in_flight: u64,
+    /// Longest wait in the run queue, seconds.
+    pub queue_wait_secs: u64,
     /// Worker threads.
     pub threads: usize,
     /// Grace period after SIGTERM, seconds.
@@ -98,8 +106,14 @@ pub struct Merged {
     pub passthrough_allow: Vec<String>,
     /// Open client connections at once.
     pub max_connections: usize,
-    /// First request header deadline, seconds.
+    /// Open client connections at once from one address.
+    pub max_connections_per_address: usize,
+    /// Request header deadline, seconds.
     pub header_timeout_secs: u64,
+    /// Largest request header, bytes.
+    pub max_header_bytes: usize,
+    /// Idle connection timeout, seconds.
+    pub idle_timeout_secs: u64,
     /// HTTP/2 streams per connection.
     pub h2_max_concurrent_streams: u32,
     /// HTTP/2 pending-accept reset streams per connection.
@@ -171,12 +185,21 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
         json_keepalive_secs,
         max_concurrent_runs,
         max_concurrent_bodies,
+        max_concurrent_bodies_per_client,
+        body_timeout_secs,
+        body_min_bytes_per_sec,
+        key_run_share_percent,
+        max_run_bytes_in_flight,
+        queue_wait_secs,
         threads,
         grace_period_secs,
         passthrough,
         passthrough_allow,
         max_connections,
+        max_connections_per_address,
         header_timeout_secs,
+        max_header_bytes,
+        idle_timeout_secs,
         h2_max_concurrent_streams,
         h2_max_pending_accept_reset_streams,
         h2_max_header_list_bytes,
@@ -226,13 +249,20 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
                 json_keepalive_secs: file_json_keepalive_secs,
                 max_concurrent_runs: file_max_concurrent_runs,
                 max_connections: file_max_connections,
+                max_connections_per_address: file_max_connections_per_address,
                 header_timeout_secs: file_header_timeout_secs,
+                max_header_bytes: file_max_header_bytes,
+                idle_timeout_secs: file_idle_timeout_secs,
                 h2_max_concurrent_streams: file_h2_max_concurrent_streams,
                 h2_max_pending_accept_reset_streams: file_h2_max_pending_accept_reset_streams,
                 h2_max_header_list_bytes: file_h2_max_header_list_bytes,
                 max_concurrent_bodies: file_max_concurrent_bodies,
+                max_concurrent_bodies_per_client: file_max_concurrent_bodies_per_client,
+                body_timeout_secs: file_body_timeout_secs,
+                body_min_bytes_per_sec: file_body_min_bytes_per_sec,
                 key_run_share_percent: file_key_run_share_percent,
                 max_run_bytes_in_flight: file_max_run_bytes_in_flight,
+                queue_wait_secs: file_queue_wait_secs,
             },
         server:
             ServerSection {
@@ -291,6 +321,13 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
     let local_ca = local
         .filter(|_| explicit_url.is_none())
         .and_then(|l| l.ca_file.clone());
+    // Shares default to a part of their whole, as merged.
+    let max_connections = max_connections
+        .or(file_max_connections)
+        .unwrap_or(defaults::MAX_CONNECTIONS);
+    let max_concurrent_bodies = max_concurrent_bodies
+        .or(file_max_concurrent_bodies)
+        .unwrap_or_else(defaults::max_concurrent_bodies);
     Merged {
         listen: listen
             .or(file_listen)
@@ -355,13 +392,25 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
         max_concurrent_runs: max_concurrent_runs
             .or(file_max_concurrent_runs)
             .unwrap_or(defaults::MAX_CONCURRENT_RUNS),
-        max_concurrent_bodies: max_concurrent_bodies
-            .or(file_max_concurrent_bodies)
-            .unwrap_or_else(defaults::max_concurrent_bodies),
-        key_run_share_percent: file_key_run_share_percent
+        max_concurrent_bodies,
+        max_concurrent_bodies_per_client: max_concurrent_bodies_per_client
+            .or(file_max_concurrent_bodies_per_client)
+            .unwrap_or_else(|| defaults::max_concurrent_bodies_per_client(max_concurrent_bodies)),
+        body_timeout_secs: body_timeout_secs
+            .or(file_body_timeout_secs)
+            .unwrap_or(defaults::BODY_TIMEOUT_SECS),
+        body_min_bytes_per_sec: body_min_bytes_per_sec
+            .or(file_body_min_bytes_per_sec)
+            .unwrap_or(defaults::BODY_MIN_BYTES_PER_SEC),
+        key_run_share_percent: key_run_share_percent
+            .or(file_key_run_share_percent)
             .unwrap_or(defaults::KEY_RUN_SHARE_PERCENT),
-        max_run_bytes_in_flight: file_max_run_bytes_in_flight
+        max_run_bytes_in_flight: max_run_bytes_in_flight
+            .or(file_max_run_bytes_in_flight)
             .unwrap_or(defaults::MAX_RUN_BYTES_IN_FLIGHT),
+        queue_wait_secs: queue_wait_secs
+            .or(file_queue_wait_secs)
+            .unwrap_or(defaults::QUEUE_WAIT_SECS),
         threads: threads.or(file_threads).unwrap_or_else(defaults::threads),
         grace_period_secs: grace_period_secs
             .or(file_grace_period_secs)
@@ -372,12 +421,19 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
         passthrough_allow: passthrough_allow
             .or(allow)
             .unwrap_or_else(defaults::passthrough_allow),
-        max_connections: max_connections
-            .or(file_max_connections)
-            .unwrap_or(defaults::MAX_CONNECTIONS),
+        max_connections,
+        max_connections_per_address: max_connections_per_address
+            .or(file_max_connections_per_address)
+            .unwrap_or_else(|| defaults::max_connections_per_address(max_connections)),
         header_timeout_secs: header_timeout_secs
             .or(file_header_timeout_secs)
             .unwrap_or(defaults::HEADER_TIMEOUT_SECS),
+        max_header_bytes: max_header_bytes
+            .or(file_max_header_bytes)
+            .unwrap_or(defaults::MAX_HEADER_BYTES),
+        idle_timeout_secs: idle_timeout_secs
+            .or(file_idle_timeout_secs)
+            .unwrap_or(defaults::IDLE_TIMEOUT_SECS),
         h2_max_concurrent_streams: h2_max_concurrent_streams
             .or(file_h2_max_concurrent_streams)
             .unwrap_or(defaults::H2_MAX_CONCURRENT_STREAMS),

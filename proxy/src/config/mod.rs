@@ -34,6 +34,7 @@ use crate::front_door::passthrough::Allowlist;
 use crate::front_door::passthrough::ForwardedHeaders;
 use crate::front_door::tls::TlsConfig;
 use crate::ops::telemetry::LogFormat;
+use crate::request::body::BodyLimits;
 use crate::run::image_fetch::ImageFetchConfig;
 
 /// Everything clawshim needs, parsed and checked. `Debug` shows no secret: tokens and
@@ -74,8 +75,8 @@ pub struct Config {
     pub delete_ephemeral_sessions: SessionCleanup,
     /// Adaptive limit and queue of the runs sent to the gateway (built-in tuning).
     pub admission: crate::run::admission::AdmissionSettings,
-    /// Largest request body.
-    pub max_body_bytes: u64,
+    /// A request body's size, deadline and slowest rate.
+    pub body: BodyLimits,
     /// Run timeout passed to the gateway; the local deadline adds [`Config::run_grace`].
     pub run_timeout: Duration,
     /// Extra time the gateway gets to report its own timeout before we give up.
@@ -91,6 +92,9 @@ pub struct Config {
     /// Request bodies read and parsed at once; more wait up to
     /// [`defaults::BODY_SLOT_WAIT`], then get 503.
     pub max_concurrent_bodies: usize,
+    /// Of those, at most this many for one API key and for one client address; more wait,
+    /// then get 429.
+    pub max_concurrent_bodies_per_client: usize,
     /// Bytes of run requests held until the gateway accepted them, all runs together
     /// (`run_setup`): beyond it 503.
     pub max_run_bytes_in_flight: u64,
@@ -153,7 +157,7 @@ mod tests {
         assert_eq!(c.gateway.url, defaults::GATEWAY_URL);
         assert_eq!(c.api_tokens, vec![Secret::new("secret")]);
         assert_eq!(c.gateway_http, ("127.0.0.1:18789".to_string(), false));
-        assert_eq!(c.max_body_bytes, 20 << 20);
+        assert_eq!(c.body.max_bytes, 20 << 20);
         assert_eq!(c.forwarded_headers, ForwardedHeaders::Set);
         assert_eq!(c.log_format, LogFormat::Text);
         assert_eq!(c.gateway.connect_timeout, Duration::from_secs(10));
@@ -270,6 +274,39 @@ mod tests {
             toml::from_str("[server]\ntrusted_proxies = [\"10.0.0.0/99\"]\n").unwrap();
         let err = Config::from_parts(&settings(), file).unwrap_err();
         assert!(err.to_string().contains("trusted_proxies"), "{err}");
+    }
+
+    #[test]
+    fn run_memory_run_share_and_queue_wait_come_from_the_flag_over_the_file() {
+        use clap::Parser;
+        let file = || -> FileConfig {
+            toml::from_str("[limits]\nmax_run_bytes_in_flight = 1000\nkey_run_share_percent = 30\n")
+                .unwrap()
+        };
+        let c = Config::from_parts(&settings(), file()).unwrap();
+        assert_eq!(c.max_run_bytes_in_flight, 1000);
+        let cli = Cli::try_parse_from([
+            "clawshim",
+            "--max-run-bytes-in-flight",
+            "2000",
+            "--key-run-share-percent",
+            "101",
+        ])
+        .unwrap();
+        let mut s = cli.settings;
+        s.gateway_token = Some("secret".into());
+        let err = Config::from_parts(&s, file()).unwrap_err();
+        assert!(err.to_string().contains("key_run_share_percent"), "{err}");
+        s.key_run_share_percent = Some(40);
+        let c = Config::from_parts(&s, file()).unwrap();
+        assert_eq!(c.max_run_bytes_in_flight, 2000);
+        assert_eq!(c.admission.max_queue_wait, Duration::from_secs(60));
+        s.queue_wait_secs = Some(600);
+        let c = Config::from_parts(&s, file()).unwrap();
+        assert_eq!(c.admission.max_queue_wait, Duration::from_secs(600));
+        s.queue_wait_secs = Some(0);
+        let err = Config::from_parts(&s, file()).unwrap_err();
+        assert!(err.to_string().contains("queue_wait_secs"), "{err}");
     }
 
     #[test]

@@ -24,7 +24,9 @@ use super::merge::Merged;
 use super::{Config, ConfigError};
 use crate::front_door::client_ip::TrustedProxies;
 use crate::front_door::connections::ConnectionLimits;
+use crate::front_door::header_guard::HeaderLimits;
 use crate::front_door::passthrough::Allowlist;
+use crate::request::body::BodyLimits;
 use crate::run::image_fetch::ImageFetchConfig;
 
 /// Check `m` and build the [`Config`]; `Err` lists every problem found.
@@ -111,11 +113,25 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
     if !(1..=100).contains(&m.key_run_share_percent) {
         errors.push("limits.key_run_share_percent must be 1 to 100".into());
     }
+    if !(1..=defaults::MAX_QUEUE_WAIT_SECS).contains(&m.queue_wait_secs) {
+        errors.push(format!(
+            "limits.queue_wait_secs must be 1 to {}",
+            defaults::MAX_QUEUE_WAIT_SECS
+        ));
+    }
     if m.max_run_bytes_in_flight == 0 {
         errors.push("limits.max_run_bytes_in_flight must be at least 1".into());
     }
     if m.max_concurrent_bodies == 0 {
         errors.push("max_concurrent_bodies must be at least 1".into());
+    }
+    if !(1..=m.max_concurrent_bodies.max(1)).contains(&m.max_concurrent_bodies_per_client) {
+        errors.push(
+            "max_concurrent_bodies_per_client must be between 1 and max_concurrent_bodies".into(),
+        );
+    }
+    if m.body_timeout_secs == 0 {
+        errors.push("body_timeout_secs must be at least 1".into());
     }
     if m.max_concurrent_runs == 0 {
         errors.push("max_concurrent_runs must be at least 1".into());
@@ -127,8 +143,17 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
     if m.max_connections == 0 {
         errors.push("max_connections must be at least 1".into());
     }
+    if !(1..=m.max_connections.max(1)).contains(&m.max_connections_per_address) {
+        errors.push("max_connections_per_address must be between 1 and max_connections".into());
+    }
     if m.header_timeout_secs == 0 {
         errors.push("header_timeout_secs must be at least 1".into());
+    }
+    if m.max_header_bytes < 1024 {
+        errors.push("max_header_bytes must be at least 1024".into());
+    }
+    if m.idle_timeout_secs == 0 {
+        errors.push("idle_timeout_secs must be at least 1".into());
     }
     if !(1..=defaults::H2_MAX_CONCURRENT_STREAMS).contains(&m.h2_max_concurrent_streams) {
         errors.push(format!(
@@ -178,6 +203,7 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
         max_limit: crate::run::admission::AdmissionSettings::default()
             .max_limit
             .min(m.max_concurrent_runs),
+        max_queue_wait: Duration::from_secs(m.queue_wait_secs),
         ..Default::default()
     };
     Ok(Config {
@@ -197,7 +223,11 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
         failed_auth_window: Duration::from_secs(m.failed_auth_window_secs.max(1)),
         delete_ephemeral_sessions: m.delete_ephemeral_sessions,
         admission,
-        max_body_bytes: m.max_body_bytes,
+        body: BodyLimits {
+            max_bytes: m.max_body_bytes,
+            timeout: Duration::from_secs(m.body_timeout_secs),
+            min_bytes_per_sec: m.body_min_bytes_per_sec,
+        },
         run_timeout: Duration::from_secs(m.run_timeout_secs),
         run_grace: defaults::RUN_GRACE,
         write_timeout: Duration::from_secs(m.write_timeout_secs),
@@ -205,6 +235,7 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
         json_keepalive: Some(Duration::from_secs(m.json_keepalive_secs)).filter(|d| !d.is_zero()),
         max_concurrent_runs: m.max_concurrent_runs,
         max_concurrent_bodies: m.max_concurrent_bodies,
+        max_concurrent_bodies_per_client: m.max_concurrent_bodies_per_client,
         max_run_bytes_in_flight: m.max_run_bytes_in_flight,
         threads: m.threads,
         grace_period: Duration::from_secs(m.grace_period_secs),
@@ -212,7 +243,12 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
         passthrough_allow,
         connections: ConnectionLimits {
             max_connections: m.max_connections,
-            header_timeout: Duration::from_secs(m.header_timeout_secs),
+            max_connections_per_address: m.max_connections_per_address,
+            header: HeaderLimits {
+                timeout: Duration::from_secs(m.header_timeout_secs),
+                max_bytes: m.max_header_bytes,
+            },
+            idle_timeout: Duration::from_secs(m.idle_timeout_secs),
             h2_max_concurrent_streams: m.h2_max_concurrent_streams,
             h2_max_pending_accept_reset_streams: m.h2_max_pending_accept_reset_streams,
             h2_max_header_list_bytes: m.h2_max_header_list_bytes,

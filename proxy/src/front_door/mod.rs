@@ -7,6 +7,7 @@ pub mod auth;
 pub mod client_ip;
 pub mod connections;
 pub mod failed_auth;
+pub mod header_guard;
 pub mod keys;
 pub mod passthrough;
 pub mod tls;

@@ -31,7 +31,10 @@ pub fn log(session: &Session, e: Option<&Error>, ctx: &RequestCtx) {
         bytes_out,
         request_id = %ctx.request_id,
         client_gone = ctx.client_gone,
-        error = ctx.error_kind.or(e.map(|_| "proxy_error")).unwrap_or("-"),
+        error = ctx
+            .error_kind
+            .or(e.filter(|_| !ctx.client_gone).map(|_| "proxy_error"))
+            .unwrap_or("-"),
         error_detail = ctx.error_detail.as_deref().unwrap_or("-"),
         "request"
     );

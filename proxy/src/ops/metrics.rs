@@ -65,6 +65,9 @@ pub struct Metrics {
     pub run_queue_wait: Histogram,
     /// `clawshim_run_retries_total`: refusals that ran nothing, retried.
     pub run_retries: IntCounter,
+    /// `clawshim_run_overloads_total{signal}`: overload signals of the gateway
+    /// (`admission::Overload`), each a reason for the limit to shrink.
+    pub run_overloads: IntCounterVec,
     /// `clawshim_gateway_frames_received_total`: WebSocket text frames from the gateway.
     pub gateway_frames_received: IntCounter,
     /// `clawshim_gateway_bytes_received_total`: their bytes.
@@ -176,6 +179,12 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "Gateway refusals that ran nothing (overload), retried."
     )
     .expect("register clawshim_run_retries_total"),
+    run_overloads: register_int_counter_vec!(
+        "clawshim_run_overloads_total",
+        "Overload signals of the gateway, by signal: refused (before accepted), slow_accept and lock_timeout_after_accept (clawdbot's session-store lock).",
+        &["signal"]
+    )
+    .expect("register clawshim_run_overloads_total"),
     gateway_frames_received: register_int_counter!(
         "clawshim_gateway_frames_received_total",
         "WebSocket text frames received from the gateway (every run's events on a broadcast connection)."

@@ -42,7 +42,7 @@ pub struct RequestCtx {
     /// Limit for each write of the response to the client. Set in `request_filter`.
     pub write_timeout: Duration,
     /// The run's admission slot, held until the run is over (`run_loop`).
-    pub admission: Option<crate::run::admission::Permit>,
+    pub admission: Option<std::sync::Arc<crate::run::admission::Permit>>,
     /// A passthrough WebSocket's gateway login, until the gateway answered it
     /// ([`crate::front_door::ws_login`]). Set when the gateway answers the upgrade with 101.
     pub ws_login: Option<crate::front_door::ws_login::LoginWatch>,

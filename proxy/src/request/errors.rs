@@ -62,6 +62,13 @@ pub enum HttpError {
     /// Body above the configured limit.
     #[error("request body larger than {limit} bytes")]
     PayloadTooLarge { limit: u64 },
+    /// The body did not arrive within `limits.body_timeout_secs`, or fell behind
+    /// `limits.body_min_bytes_per_sec` ([`crate::request::body`]).
+    #[error("request body not received in time")]
+    BodyTimeout {
+        timeout_secs: u64,
+        min_bytes_per_sec: u64,
+    },
     /// An image over the gateway's limits (or the fetch cap).
     #[error("{message}")]
     MediaTooLarge {
@@ -88,6 +95,10 @@ pub enum HttpError {
     /// Every body-parsing slot stayed taken for the whole wait (`limits.max_concurrent_bodies`).
     #[error("too many request bodies being read at once")]
     Busy { retry_after_secs: u64 },
+    /// The caller's key or address held its share of the body slots for the whole wait
+    /// (`limits.max_concurrent_bodies_per_client`).
+    #[error("too many request bodies from this client being read at once")]
+    BodiesPerClient { retry_after_secs: u64 },
     /// The gateway's run queue is full, or a run waited in it past its bound
     /// (`admission`): 429 or 503 with `Retry-After`.
     #[error("gateway overloaded: {refusal:?}")]
@@ -154,8 +165,11 @@ impl HttpError {
             | HttpError::ModelNotFound { .. }
             | HttpError::NoEmbeddings => 404,
             HttpError::MethodNotAllowed { .. } => 405,
+            HttpError::BodyTimeout { .. } => 408,
             HttpError::PayloadTooLarge { .. } | HttpError::MediaTooLarge { .. } => 413,
-            HttpError::TooManyRequests { .. } | HttpError::InsufficientQuota { .. } => 429,
+            HttpError::TooManyRequests { .. }
+            | HttpError::InsufficientQuota { .. }
+            | HttpError::BodiesPerClient { .. } => 429,
             HttpError::Busy { .. } | HttpError::RunBytesFull { .. } => 503,
             HttpError::Overloaded { refusal, .. } => match refusal {
                 Refusal::QueueFull => 429,
@@ -193,6 +207,7 @@ impl HttpError {
             HttpError::PayloadTooLarge { .. } | HttpError::MediaTooLarge { .. } => {
                 "payload_too_large"
             }
+            HttpError::BodyTimeout { .. } => "body_timeout",
             HttpError::PreviousResponseNotFound { .. } => "previous_response_not_found",
             HttpError::NoEmbeddings => "no_embeddings",
             HttpError::InsufficientQuota { .. } => "insufficient_quota",
@@ -203,6 +218,7 @@ impl HttpError {
                 Limit::KeyRuns => "key_run_slots_full",
             },
             HttpError::Busy { .. } => "busy",
+            HttpError::BodiesPerClient { .. } => "bodies_per_client",
             HttpError::RunBytesFull { .. } => "run_bytes_full",
             HttpError::Overloaded { refusal, .. } => match refusal {
                 Refusal::QueueFull => "run_queue_full",
@@ -271,6 +287,15 @@ impl HttpError {
                 "Request body too large: the limit is {limit} bytes."
             ))
             .with_code("request_too_large"),
+            HttpError::BodyTimeout {
+                timeout_secs,
+                min_bytes_per_sec,
+            } => ApiError::invalid_request_error(format!(
+                "The request body did not arrive in time: clawshim waits at most \
+                 {timeout_secs} s for a whole body, and cuts one sent slower than \
+                 {min_bytes_per_sec} bytes per second on average."
+            ))
+            .with_code("request_timeout"),
             HttpError::MediaTooLarge { message, param } => {
                 let e = ApiError::invalid_request_error(message.clone()).with_code("request_too_large");
                 match param {
@@ -326,6 +351,11 @@ impl HttpError {
                 "clawshim is reading too many request bodies at once; retry shortly.",
             )
             .with_code("server_busy"),
+            HttpError::BodiesPerClient { .. } => ApiError::rate_limit_error(
+                "Too many request bodies from this API key or address are being read at once; \
+                 retry shortly.",
+            )
+            .with_code("rate_limit_exceeded"),
             HttpError::Overloaded { refusal, .. } => match refusal {
                 Refusal::QueueFull => ApiError::rate_limit_error(
                     "The agent gateway is at capacity and its run queue is full; retry shortly.",

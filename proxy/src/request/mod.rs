@@ -2,6 +2,7 @@
 //! what can go wrong (`errors`) and writing the answer (`respond`).
 
 pub mod body;
+pub mod body_slots;
 pub mod ctx;
 pub mod errors;
 pub mod respond;

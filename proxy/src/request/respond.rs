@@ -110,7 +110,8 @@ pub async fn json(
 
 /// Answer a request that failed: while nothing was sent, the error response (after reading
 /// what is left of the body, which would otherwise reset the connection under it; an
-/// oversized body is not read); once a response is under way, only the record of it.
+/// oversized body, or one that did not arrive in time, is not read); once a response is
+/// under way, only the record of it.
 pub async fn answer(
     session: &mut Session,
     ctx: &mut RequestCtx,
@@ -122,7 +123,10 @@ pub async fn answer(
         }
         return Ok(());
     }
-    if !matches!(err, HttpError::PayloadTooLarge { .. }) {
+    if !matches!(
+        err,
+        HttpError::PayloadTooLarge { .. } | HttpError::BodyTimeout { .. }
+    ) {
         let limit = std::time::Duration::from_secs(2);
         let _ = tokio::time::timeout(limit, session.drain_request_body()).await;
     }
@@ -142,6 +146,7 @@ pub async fn error(
             retry_after_secs, ..
         }
         | HttpError::Busy { retry_after_secs }
+        | HttpError::BodiesPerClient { retry_after_secs }
         | HttpError::Overloaded {
             retry_after_secs, ..
         } => {
@@ -172,6 +177,13 @@ pub async fn fail_to_proxy(session: &mut Session, ctx: &mut RequestCtx, e: &ping
         let _ = error(session, ctx, &err).await;
     }
     code
+}
+
+/// What `request_filter` returns once the client is gone ([`RequestCtx::client_gone`]): a
+/// downstream connection error, which pingora answers by closing the connection without
+/// writing anything more (`errors::proxy_failure` maps it to no response).
+pub fn client_gone_error() -> Box<pingora::Error> {
+    pingora::Error::explain(pingora::ErrorType::ConnectionClosed, "client gone").into_down()
 }
 
 fn gone_on_error(ctx: &mut RequestCtx, written: pingora::Result<()>) -> pingora::Result<()> {

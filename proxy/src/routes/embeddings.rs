@@ -25,11 +25,11 @@ use bytes::Bytes;
 use clawshim_core::gateway::{GatewayAuth, GatewayClient};
 use clawshim_core::routing;
 use pingora::proxy::Session;
-use tokio::sync::Semaphore;
 
 use crate::config::Config;
 use crate::front_door::keys::Principal;
-use crate::request::body;
+use crate::request::body::{self, BodyLimits};
+use crate::request::body_slots::{BodySlots, Reader};
 use crate::request::ctx::{header_str, RequestCtx};
 use crate::request::errors::HttpError;
 use crate::request::respond::{self, Head};
@@ -44,8 +44,8 @@ pub struct EmbeddingsForwarder {
     url: String,
     credential: Option<String>,
     /// The body slots every route shares ([`body::read`]).
-    bodies: Arc<Semaphore>,
-    max_body_bytes: u64,
+    bodies: Arc<BodySlots>,
+    body_limits: BodyLimits,
     gateway: GatewayClient,
 }
 
@@ -54,7 +54,7 @@ impl EmbeddingsForwarder {
     /// bodies under the shared `bodies` slots.
     pub fn new(
         config: &Config,
-        bodies: Arc<Semaphore>,
+        bodies: Arc<BodySlots>,
         gateway: GatewayClient,
     ) -> EmbeddingsForwarder {
         let (hostport, tls) = &config.gateway_http;
@@ -76,7 +76,7 @@ impl EmbeddingsForwarder {
             url: format!("{scheme}://{hostport}/v1/embeddings"),
             credential,
             bodies,
-            max_body_bytes: config.max_body_bytes,
+            body_limits: config.body,
             gateway,
         }
     }
@@ -117,7 +117,8 @@ pub async fn serve(
     fwd: &EmbeddingsForwarder,
     principal: &Principal,
 ) -> Result<(), HttpError> {
-    let body = body::read(session, &fwd.bodies, fwd.max_body_bytes).await?;
+    let reader = Reader::new(principal, ctx.client_ip.map(|c| c.limiter_ip()));
+    let body = body::read(session, &fwd.bodies, &reader, &fwd.body_limits).await?;
     if fwd.gateway.protocol() == Some(3) {
         return Err(HttpError::NoEmbeddings);
     }

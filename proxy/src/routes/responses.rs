@@ -24,6 +24,7 @@ use tracing::debug;
 
 use crate::front_door::keys::Principal;
 use crate::request::body;
+use crate::request::body_slots::Reader;
 use crate::request::ctx::RequestCtx;
 use crate::request::errors::HttpError;
 use crate::run::run_loop::{serve_run, start_run};
@@ -39,7 +40,8 @@ pub async fn serve(
     app: &ProxyState,
     principal: &Principal,
 ) -> Result<(), HttpError> {
-    let body = body::read(session, &app.bodies, app.config.max_body_bytes).await?;
+    let reader = Reader::new(principal, ctx.client_ip.map(|c| c.limiter_ip()));
+    let body = body::read(session, &app.bodies, &reader, &app.config.body).await?;
     let req = wire::parse(&body.bytes)?;
     drop(body);
     run_setup::log_ignored(ctx, &req.ignored_fields());

@@ -21,6 +21,21 @@
 //! before any store work and has no store lock, so there the latency guard is off and only
 //! refusals shrink the limit.
 //!
+//! After `accepted`, a clawdbot run takes the same lock again: in `agentCommand`
+//! (`commands/agent.js:145` skills snapshot and `:163` overrides, before the model) and once
+//! more after the model answered (`commands/agent.js:410` ->
+//! `commands/agent/session-store.js:40`, usage and `updatedAt`); clawshim's own
+//! `sessions.delete` of the run's session takes it too (so the run's slot is held until that
+//! is answered: `run_loop`). A timeout in any of the run's writes fails the accepted run with
+//! `UNAVAILABLE` (`gateway/server-methods/agent.js:284-300`), and the frame does not say
+//! which write it was, so such a run may have called the model: it is never retried (a retry
+//! under the same run id would only get the gateway's cached failure, `agent.js:291`). It is
+//! the same overload, so it shrinks the limit; and since by then the run waited 10 s, the
+//! time to `accepted` (one lock wait plus two store reads) at or above
+//! [`AdmissionSettings::lock_wait_budget`] shrinks it too, before the waits after `accepted`
+//! reach the timeout. [`overload_of`] is the one place that reads these signals from errors.
+//! On openclaw (no store lock) neither applies.
+//!
 //! A refusal that provably ran nothing is retried with a fresh run id (so no idempotency
 //! entry can match) after a jittered backoff, a bounded number of times; a run that may have
 //! started never is. Clients get 429 (queue full) or 503 (waited too long) with
@@ -30,7 +45,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use clawshim_core::gateway::GatewayError;
+use clawshim_core::gateway::{GatewayClient, GatewayError};
 use rand::Rng;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
@@ -58,6 +73,12 @@ pub struct AdmissionSettings {
     pub max_retries: u32,
     /// First retry delay (doubled per try, full jitter).
     pub retry_base: Duration,
+    /// On a file-locked store ([`SessionStore::FileLocked`]), a time to `accepted` at or
+    /// above this shrinks the limit: a fifth of clawdbot's 10 s lock timeout
+    /// (`config/sessions/store.js:207`). The lock is no queue (each waiter retries
+    /// `open(…, "wx")` every 25 ms), so one run's waits spread far around the typical one,
+    /// and an accepted run still has four to go.
+    pub lock_wait_budget: Duration,
 }
 
 impl Default for AdmissionSettings {
@@ -72,6 +93,7 @@ impl Default for AdmissionSettings {
             latency_tolerance: 3.0,
             max_retries: 5,
             retry_base: Duration::from_millis(100),
+            lock_wait_budget: Duration::from_secs(2),
         }
     }
 }
@@ -227,6 +249,12 @@ impl std::fmt::Debug for Admission {
 impl Admission {
     /// Admission with `settings`.
     pub fn new(settings: AdmissionSettings) -> Admission {
+        for signal in Overload::ALL {
+            // Every signal's series exists from the start, at zero.
+            metrics::get()
+                .run_overloads
+                .with_label_values(&[signal.label()]);
+        }
         let state = State {
             limit: AimdLimit::new(&settings),
             in_flight: 0,
@@ -295,16 +323,76 @@ impl Admission {
     }
 }
 
-/// Whether `e` is an overload refusal that ran nothing: `ok:false` `UNAVAILABLE` before
-/// `accepted` (see the module doc). Other refusals (`INVALID_REQUEST`, …) would fail again.
-pub fn is_overload_refusal(e: &GatewayError) -> bool {
-    matches!(e, GatewayError::Rejected { code, .. } if code == "UNAVAILABLE")
+/// The session store behind the gateway, as far as overload goes (from its protocol).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionStore {
+    /// clawdbot 2026.1.24 (protocol 3): one JSON file written under one file lock, before
+    /// `accepted` and after it (see the module doc).
+    FileLocked,
+    /// openclaw 2026.9.6 (protocol 4): SQLite, no store lock, `accepted` before store work.
+    Unlocked,
 }
 
-/// Whether a run that started failed for the same overload (the lock timed out in one of
-/// the run's own store writes): not retried, but it shrinks the limit.
-pub fn is_overload_failure(e: &GatewayError) -> bool {
-    matches!(e, GatewayError::RunFailed { message, .. } if message.contains("session store lock"))
+impl SessionStore {
+    /// The store of the gateway `gateway` is connected to.
+    pub fn of(gateway: &GatewayClient) -> SessionStore {
+        if gateway.accept_waits_for_session_store() {
+            SessionStore::FileLocked
+        } else {
+            SessionStore::Unlocked
+        }
+    }
+}
+
+/// An overload signal of the gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overload {
+    /// `ok:false` `UNAVAILABLE` before `accepted`: nothing ran (see the module doc).
+    Refused,
+    /// [`SessionStore::FileLocked`]: `accepted` took [`AdmissionSettings::lock_wait_budget`]
+    /// or more.
+    SlowAccept,
+    /// [`SessionStore::FileLocked`]: the store lock timed out after `accepted`, possibly
+    /// after the model was called.
+    LockTimeoutAfterAccept,
+}
+
+impl Overload {
+    /// Every signal (each exported from the start, at zero).
+    pub const ALL: [Overload; 3] = [
+        Overload::Refused,
+        Overload::SlowAccept,
+        Overload::LockTimeoutAfterAccept,
+    ];
+
+    /// Whether the run provably ran nothing, so it may be sent again.
+    pub fn ran_nothing(self) -> bool {
+        self == Overload::Refused
+    }
+
+    /// The `signal` label of `clawshim_run_overloads_total`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Overload::Refused => "refused",
+            Overload::SlowAccept => "slow_accept",
+            Overload::LockTimeoutAfterAccept => "lock_timeout_after_accept",
+        }
+    }
+}
+
+/// What `e`, the failure of a run on a gateway with `store`, says about overload. Other
+/// refusals (`INVALID_REQUEST`, …) would fail again; other failures of accepted runs (an
+/// unknown model, the LLM's errors) say nothing about the gateway's load.
+pub fn overload_of(e: &GatewayError, store: SessionStore) -> Option<Overload> {
+    match e {
+        GatewayError::Rejected { code, .. } if code == "UNAVAILABLE" => Some(Overload::Refused),
+        GatewayError::RunFailed { .. }
+            if store == SessionStore::FileLocked && e.is_session_store_lock_timeout() =>
+        {
+            Some(Overload::LockTimeoutAfterAccept)
+        }
+        _ => None,
+    }
 }
 
 /// One admitted run; dropping it frees the slot for the next in the queue.
@@ -312,6 +400,8 @@ pub struct Permit {
     /// `None` once the slot was given back by [`Inner::dispatch`].
     inner: Option<Arc<Inner>>,
     generation: u64,
+    /// Set when the run is accepted.
+    store: SessionStore,
 }
 
 impl std::fmt::Debug for Permit {
@@ -327,22 +417,41 @@ impl Permit {
         Permit {
             inner: Some(inner),
             generation,
+            store: SessionStore::Unlocked,
         }
     }
 
-    /// The run was accepted `latency` after it was sent (`None` when that time says nothing
-    /// about congestion on this gateway).
-    pub fn accepted(&self, latency: Option<Duration>) {
-        if let Some(inner) = &self.inner {
-            let mut state = inner.lock();
-            let in_flight = state.in_flight;
-            state.limit.on_accepted(latency, in_flight);
-            inner.dispatch(&mut state);
+    /// The run was accepted by a gateway with `store`, `latency` after it was sent. Only on a
+    /// file-locked store does that time measure congestion (see the module doc).
+    pub fn accepted(&mut self, store: SessionStore, latency: Duration) {
+        self.store = store;
+        let Some(inner) = &self.inner else {
+            return;
+        };
+        if store == SessionStore::FileLocked && latency >= inner.settings.lock_wait_budget {
+            self.overloaded(Overload::SlowAccept);
+            return;
+        }
+        let mut state = inner.lock();
+        let in_flight = state.in_flight;
+        let latency = (store == SessionStore::FileLocked).then_some(latency);
+        state.limit.on_accepted(latency, in_flight);
+        inner.dispatch(&mut state);
+    }
+
+    /// The accepted run ended in `e`: shrink the limit when that is an overload signal.
+    pub fn failed(&self, e: &GatewayError) {
+        if let Some(signal) = overload_of(e, self.store) {
+            self.overloaded(signal);
         }
     }
 
-    /// The gateway refused or failed the run for overload.
-    pub fn overloaded(&self) {
+    /// The gateway signalled overload with this run.
+    pub fn overloaded(&self, signal: Overload) {
+        metrics::get()
+            .run_overloads
+            .with_label_values(&[signal.label()])
+            .inc();
         if let Some(inner) = &self.inner {
             let mut state = inner.lock();
             state.limit.on_overload(self.generation);
@@ -500,27 +609,115 @@ mod tests {
         assert!(admission.acquire().await.is_ok());
     }
 
+    const LOCK: &str =
+        "Error: timeout acquiring session store lock: /s/agents/main/sessions/sessions.json.lock";
+
+    fn run_failed(code: &str, message: &str) -> GatewayError {
+        GatewayError::RunFailed {
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+
     #[test]
-    fn only_unavailable_refusals_are_retried() {
+    fn only_unavailable_refusals_ran_nothing() {
+        use SessionStore::*;
         let lock = GatewayError::Rejected {
             code: "UNAVAILABLE".into(),
-            message: "Error: timeout acquiring session store lock: /s/sessions.json.lock".into(),
+            message: LOCK.into(),
         };
-        assert!(is_overload_refusal(&lock));
+        for store in [FileLocked, Unlocked] {
+            assert_eq!(overload_of(&lock, store), Some(Overload::Refused));
+        }
+        assert!(Overload::Refused.ran_nothing());
         let bad = GatewayError::Rejected {
             code: "INVALID_REQUEST".into(),
             message: "unknown agent id".into(),
         };
-        assert!(!is_overload_refusal(&bad));
-        let started = GatewayError::RunFailed {
-            code: "UNAVAILABLE".into(),
-            message: "Error: timeout acquiring session store lock: /s/sessions.json.lock".into(),
-        };
+        assert_eq!(overload_of(&bad, FileLocked), None);
+    }
+
+    #[test]
+    fn a_lock_timeout_after_accepted_is_overload_on_clawdbot_and_never_retried() {
+        use SessionStore::*;
+        let started = run_failed("UNAVAILABLE", LOCK);
+        let signal = overload_of(&started, FileLocked);
+        assert_eq!(signal, Some(Overload::LockTimeoutAfterAccept));
         assert!(
-            !is_overload_refusal(&started),
-            "a started run is never retried"
+            !signal.is_some_and(Overload::ran_nothing),
+            "the model may have been called"
         );
-        assert!(is_overload_failure(&started));
+        assert_eq!(
+            overload_of(&started, Unlocked),
+            None,
+            "openclaw has no store lock: its failures are left as they were"
+        );
+        assert_eq!(
+            overload_of(
+                &run_failed("UNAVAILABLE", "Error: Unknown model: x/y"),
+                FileLocked
+            ),
+            None,
+            "other run failures say nothing about load"
+        );
+        assert_eq!(
+            overload_of(&run_failed("INVALID_REQUEST", LOCK), FileLocked),
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn on_clawdbot_a_lock_timeout_after_accepted_shrinks_the_limit() {
+        let admission = Admission::new(settings());
+        let mut permit = admission.acquire().await.unwrap();
+        permit.accepted(SessionStore::FileLocked, FAST);
+        let before = admission.limit();
+        permit.failed(&run_failed("UNAVAILABLE", LOCK));
+        assert_eq!(admission.limit(), (before as f64 * 0.7) as usize);
+    }
+
+    #[tokio::test]
+    async fn on_openclaw_the_same_failure_leaves_the_limit_alone() {
+        let admission = Admission::new(settings());
+        let mut permit = admission.acquire().await.unwrap();
+        permit.accepted(SessionStore::Unlocked, FAST);
+        let before = admission.limit();
+        permit.failed(&run_failed("UNAVAILABLE", LOCK));
+        assert_eq!(admission.limit(), before);
+    }
+
+    #[tokio::test]
+    async fn on_clawdbot_an_accept_past_the_lock_wait_budget_shrinks_the_limit() {
+        let admission = Admission::new(settings());
+        let budget = admission.settings().lock_wait_budget;
+        let mut slow = admission.acquire().await.unwrap();
+        slow.accepted(SessionStore::FileLocked, budget);
+        assert_eq!(admission.limit(), 2, "4 x 0.7");
+        let mut also_slow = admission.acquire().await.unwrap();
+        also_slow.accepted(SessionStore::FileLocked, budget * 2);
+        assert_eq!(
+            admission.limit(),
+            1,
+            "a run admitted after the decrease signals again"
+        );
+    }
+
+    #[tokio::test]
+    async fn on_openclaw_a_slow_accept_is_no_signal() {
+        let admission = Admission::new(settings());
+        let budget = admission.settings().lock_wait_budget;
+        let mut permits = Vec::new();
+        for _ in 0..4 {
+            permits.push(admission.acquire().await.unwrap());
+        }
+        for permit in &mut permits {
+            permit.accepted(SessionStore::Unlocked, budget * 10);
+        }
+        assert_eq!(
+            admission.limit(),
+            8,
+            "slow start as before: the time to accepted says nothing there"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! `run_output`: one JSON object at the end, or SSE as they come). Leaving the loop early drops the run, which aborts it on the gateway
 //! (see `clawshim_core::gateway::run`), so no path here has to remember to.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use clawshim_core::gateway::{GatewayClient, Run, RunEvent};
@@ -16,7 +17,7 @@ use tracing::debug;
 use crate::ops::metrics;
 use crate::request::ctx::RequestCtx;
 use crate::request::errors::HttpError;
-use crate::run::admission::{self, Admission, Refusal};
+use crate::run::admission::{self, Admission, Overload, Refusal, SessionStore};
 use crate::run::run_setup::PendingRun;
 
 /// Whether the loop keeps serving the run after an output's step (the header, an event, a
@@ -72,9 +73,10 @@ pub trait RunOutput {
 /// `Ok(None)` when the client left before the gateway accepted the run (dropping the start
 /// aborts it). The request is freed when this returns.
 ///
-/// The run first waits for a slot in `admission` (kept in `ctx` until the run is over); an
-/// overload refusal that ran nothing is retried with a fresh run id after a jittered delay,
-/// a bounded number of times (see `admission`).
+/// The run first waits for a slot in `admission` (kept in `ctx` until the run is over, and
+/// on clawdbot until its per-request session is deleted); an overload refusal that ran
+/// nothing is retried with a fresh run id after a jittered delay, a bounded number of times
+/// (see `admission`).
 pub async fn start_run(
     session: &mut Session,
     ctx: &mut RequestCtx,
@@ -87,7 +89,7 @@ pub async fn start_run(
     let req = &pending.request;
     let mut attempt = 0;
     loop {
-        let permit = tokio::select! {
+        let mut permit = tokio::select! {
             permit = admission.acquire() => permit.map_err(|refusal| overloaded(admission, refusal))?,
             _ = client_gone(session) => {
                 ctx.client_gone = true;
@@ -106,17 +108,27 @@ pub async fn start_run(
                 return Ok(None);
             }
         };
+        let store = SessionStore::of(gateway);
         match started {
-            Ok(run) => {
-                let latency = gateway
-                    .accept_waits_for_session_store()
-                    .then(|| sent.elapsed());
-                permit.accepted(latency);
+            Ok(mut run) => {
+                permit.accepted(store, sent.elapsed());
+                let permit = Arc::new(permit);
+                if store == SessionStore::FileLocked {
+                    // clawdbot's `sessions.delete` of the per-request session takes the store
+                    // lock too: the slot stays taken until it is answered.
+                    run.hold_until_cleaned_up(permit.clone());
+                }
                 ctx.admission = Some(permit);
                 return Ok(Some(run));
             }
-            Err(e) if admission::is_overload_refusal(&e) => {
-                permit.overloaded();
+            Err(e) => {
+                let signal = admission::overload_of(&e, store);
+                if let Some(signal) = signal {
+                    permit.overloaded(signal);
+                }
+                if !signal.is_some_and(Overload::ran_nothing) {
+                    return Err(e.into());
+                }
                 drop(permit);
                 if attempt >= admission.settings().max_retries {
                     return Err(e.into());
@@ -133,7 +145,6 @@ pub async fn start_run(
                     }
                 }
             }
-            Err(e) => return Err(e.into()),
         }
     }
 }
@@ -172,9 +183,7 @@ pub async fn serve_run(
                     ctx.usage = outcome.usage;
                 }
                 if let (RunEvent::Failed(e), Some(permit)) = (&event, &ctx.admission) {
-                    if admission::is_overload_failure(e) {
-                        permit.overloaded();
-                    }
+                    permit.failed(e);
                 }
                 let flow = output.event(session, ctx, event).await?;
                 if let Some(every) = every.filter(|_| output.events_reach_the_client()) {

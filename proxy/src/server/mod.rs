@@ -108,9 +108,14 @@ pub fn build_server(mut config: Config) -> Server {
     let mut proxy = HttpProxy::new(ClawShim::new(state.clone()), server.configuration.clone());
     proxy.handle_init_modules();
     proxy.h2_options = Some(state.config.connections.h2_options());
+    proxy.server_options = Some(state.config.connections.server_options());
     let mut http = Service::new(
         "clawshim http".to_string(),
-        Guarded::new(proxy, state.config.connections.clone()),
+        Guarded::new(
+            proxy,
+            state.config.connections.clone(),
+            state.config.trusted_proxies.clone(),
+        ),
     );
     if let Some(addr) = state.config.listen {
         http.add_tcp(&addr.to_string());

@@ -60,7 +60,7 @@ fn frame_limit(config: &Config, hello: &Hello) -> Check {
     let Some(max) = hello.max_payload.map(|m| m as u64) else {
         return Check::skip("frame limit", "the gateway announced none");
     };
-    let body = config.max_body_bytes;
+    let body = config.body.max_bytes;
     if body <= max {
         return Check::pass(
             "frame limit",
