@@ -15,8 +15,7 @@ use std::time::{Duration, Instant};
 
 use redb::{Database, DatabaseError, ReadableTable, TableDefinition};
 
-use super::period::Periods;
-use super::Totals;
+use super::period::{Periods, Totals};
 
 /// `(account, "d:YYYY-MM-DD" | "m:YYYY-MM") -> tokens`.
 const USAGE: TableDefinition<(&str, &str), u64> = TableDefinition::new("usage");

@@ -33,16 +33,10 @@ use crate::request::errors::{BudgetPeriod, HttpError};
 use crate::shared_state::SharedState;
 use disk::DiskStore;
 use period::Periods;
+pub use period::Totals;
 
 /// The account (and `key` label) of every shared token's usage.
 pub const SHARED: &str = "-";
-
-/// An account's tokens in the current day and month.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Totals {
-    pub day: u64,
-    pub month: u64,
-}
 
 /// Where the totals are kept.
 #[derive(Debug)]

@@ -1,4 +1,4 @@
-//! The periods a budget counts in: the UTC day and the UTC month, as the text that names them
+//! The periods a budget counts in, and an account's totals in them: the UTC day and the UTC month, as the text that names them
 //! in the stores (`2026-12-07`, `2026-12`). Each instance reads its own clock; a clock a few
 //! seconds off only moves the tokens of those seconds to the neighbouring day.
 
@@ -30,6 +30,13 @@ impl Periods {
             month: format!("{y:04}-{m:02}"),
         }
     }
+}
+
+/// An account's tokens in one day and its month.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub day: u64,
+    pub month: u64,
 }
 
 /// Year, month, day of a count of days since 1970-01-01 (proleptic Gregorian; H. Hinnant's
