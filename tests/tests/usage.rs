@@ -440,3 +440,36 @@ async fn the_usage_file_keeps_every_commit_through_kill_9() {
         before = totals.day;
     }
 }
+
+#[tokio::test]
+async fn doctor_checks_the_usage_file() {
+    use clawshim_proxy::commands::doctor::check::Outcome;
+    let dir = TempDir::new();
+    let load = |file: &Path| {
+        let cfg = config(
+            &dir.0,
+            "doctored",
+            "csk-doctored",
+            "daily_token_budget = 10",
+            &format!("[state]\nusage_file = \"{}\"\n", file.display()),
+        );
+        clawshim_proxy::config::Config::load(&clawshim_proxy::config::Settings {
+            config: Some(cfg),
+            gateway_url: Some("ws://127.0.0.1:1".into()),
+            gateway_token: Some(TOKEN.into()),
+            ..Default::default()
+        })
+        .unwrap()
+    };
+    let good = load(&dir.0.join("usage.redb"));
+    let check = clawshim_proxy::commands::doctor::state::usage_file(&good).await;
+    assert_eq!(check.outcome, Outcome::Pass, "{check:?}");
+    // A directory that does not exist: the check fails and says what to do.
+    let bad = load(&dir.0.join("missing").join("usage.redb"));
+    let check = clawshim_proxy::commands::doctor::state::usage_file(&bad).await;
+    assert_eq!(check.outcome, Outcome::Fail, "{check:?}");
+    assert!(
+        format!("{check:?}").contains("state.usage_file"),
+        "{check:?}"
+    );
+}

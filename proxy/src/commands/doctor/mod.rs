@@ -82,6 +82,7 @@ pub async fn diagnose(settings: &Settings, env: &dyn Environment, out: &mut dyn 
     }
     report.extend(listeners::check(&config));
     report.add(state::check(&config).await);
+    report.add(state::usage_file(&config).await);
     report.add(endpoints::check(&config, env));
     if connected {
         report.add(trial::check(&config).await);

@@ -1,13 +1,59 @@
 //! `shared state`: with `state.redis_url`, Redis is reachable with the configured
-//! credentials, runs clawshim's scripts, and answers within `state.timeout_ms`.
+//! credentials, runs clawshim's scripts, and answers within `state.timeout_ms`. `usage file`:
+//! without Redis, `state.usage_file` opens (created when missing) and holds the keys' totals.
 
 use std::time::Instant;
 
 use super::check::Check;
 use crate::config::Config;
 use crate::shared_state::{scripts, Kind, SharedState};
+use crate::usage::disk::DiskStore;
+use crate::usage::period::Periods;
 
 const NAME: &str = "shared state";
+const USAGE_NAME: &str = "usage file";
+
+/// `state.usage_file` opens and reads; skipped with Redis (which keeps usage) or without it.
+pub async fn usage_file(config: &Config) -> Check {
+    let settings = &config.shared_state;
+    let Some(path) = settings
+        .usage_file
+        .as_ref()
+        .filter(|_| settings.redis_url.is_none())
+    else {
+        return Check::skip(
+            USAGE_NAME,
+            if settings.redis_url.is_some() {
+                "not used: token usage is kept in Redis"
+            } else {
+                "off: token usage is counted in clawshim_tokens_total only (set \
+                 state.usage_file or state.redis_url to keep it and to use budgets)"
+            },
+        );
+    };
+    let fix = "let clawshim's user create and write the file (the Debian unit may write \
+               /var/lib/clawshim), or point state.usage_file elsewhere";
+    let store = match DiskStore::open(path) {
+        Ok(store) => store,
+        Err(e) => return Check::fail(USAGE_NAME, e, fix),
+    };
+    let periods = Periods::now();
+    let mut used = 0u64;
+    for key in &config.keys {
+        match store.totals(&key.name, &periods).await {
+            Ok(totals) => used = used.saturating_add(totals.month),
+            Err(e) => return Check::fail(USAGE_NAME, format!("{}: {e}", path.display()), fix),
+        }
+    }
+    Check::pass(
+        USAGE_NAME,
+        format!(
+            "{}: {used} tokens this month over {} keys (`clawshim usage` for each)",
+            path.display(),
+            config.keys.len()
+        ),
+    )
+}
 
 /// One check; skipped without `state.redis_url`.
 pub async fn check(config: &Config) -> Check {
