@@ -24,7 +24,8 @@
 # results/bench-events.md).
 # `run.sh --bench-store` runs bench_store.py on clawdbot: the burst of 64 requests at concurrency 32
 # through a fresh clawshim (metrics on) for each N in BENCH_FOREIGN (default "0 100 1000") foreign
-# sessions put in the store first (INTEROP_BENCH_OUT, default results/bench-store.md).
+# sessions put in the store first (INTEROP_BENCH_OUT, default results/bench-store.md); each
+# request's timeout is BENCH_TIMEOUT seconds (default 600).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -464,6 +465,7 @@ if [[ "${1:-}" == "--bench-store" ]]; then
     "$PY" "$HERE/bench_store.py" --clawshim "http://127.0.0.1:18935/v1" --gateway-ws "ws://127.0.0.1:$V3_GW_PORT" \
       --store-file "$V3/state/gw/agents/main/sessions/sessions.json" --gateway-log "$V3/logs/gateway.log" \
       --metrics "http://127.0.0.1:18945/metrics" --token "$TOKEN" --foreign "$n" "${header[@]}" \
+      --timeout "${BENCH_TIMEOUT:-600}" \
       --out "$OUT/bench-store.jsonl" >>"$store_md"
     header=()
     stop_pid "$name" "${PIDS[$name]}"
