@@ -1,5 +1,6 @@
 //! What shared state (Redis) costs: one check's round trip (p50/p99), the checks per second
-//! one instance makes, and what the checks add to a request. A real `redis-server` on
+//! one instance makes, and what the checks add to a request; and, without Redis, what the
+//! usage file (`state.usage_file`) costs per budget check and per run's write. A real `redis-server` on
 //! loopback (started and killed by the bench, like the `shared_state` suite), clawshim
 //! in-process against the mock gateway. Results in BENCHMARKS.md ("Shared state").
 //!
@@ -151,6 +152,36 @@ async fn request_cost(gw: &MockGateway, redis_url: Option<String>, n: usize) {
     );
 }
 
+/// The usage file: a run's tokens (a durable commit), a budget check the store remembers
+/// (after its own write or read), and a first budget check of an account (a file read).
+async fn usage_file(n: usize) {
+    use clawshim_proxy::usage::disk::DiskStore;
+    use clawshim_proxy::usage::period::Periods;
+    let dir = std::env::temp_dir().join(format!("clawshim-bench-usage-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("usage.redb");
+    let store = DiskStore::open(&path).unwrap();
+    let periods = Periods::now();
+    let (mut writes, mut remembered, mut first) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..n {
+        let name = format!("key-{}", i % 16);
+        let t = Instant::now();
+        store.add(&name, &periods, 100).await.unwrap();
+        writes.push(t.elapsed());
+        let t = Instant::now();
+        store.totals(&name, &periods).await.unwrap();
+        remembered.push(t.elapsed());
+        let fresh = DiskStore::open(&path).unwrap();
+        let t = Instant::now();
+        fresh.totals(&name, &periods).await.unwrap();
+        first.push(t.elapsed());
+    }
+    report("usage file: a run's tokens (fsynced commit)", writes);
+    report("usage file: budget check, remembered", remembered);
+    report("usage file: budget check, first of the day", first);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let (n, secs) = if full { (20_000, 5) } else { (50, 1) };
@@ -171,5 +202,6 @@ fn main() {
         let gw = mock(Protocol::V4).await;
         request_cost(&gw, None, n / 4).await;
         request_cost(&gw, Some(redis.url()), n / 4).await;
+        usage_file(n / 20).await;
     });
 }

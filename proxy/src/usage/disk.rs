@@ -5,12 +5,17 @@
 //! count: the file reopens at its last commit.
 //!
 //! redb calls block (file I/O and fsync), so they run on tokio's blocking pool. redb locks
-//! the file while it is open, so it is opened for each operation and closed after it (one
+//! the file while it is open, so it is opened for each write and closed after it (one
 //! operation at a time per process): `clawshim usage` can read it while clawshim serves, and
-//! an operation that finds it open elsewhere retries for up to [`OPEN_WAIT`].
+//! an operation that finds it open elsewhere retries for up to [`OPEN_WAIT`]. Opening costs
+//! milliseconds (BENCHMARKS.md), so a store remembers each account's totals of the current
+//! periods after reading or writing them: a budget check reads the file once per account and
+//! day, then memory. The serving instance is the file's one writer, so what it remembers is
+//! the file's content (several instances share usage through Redis, not one file).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use redb::{Database, DatabaseError, ReadableTable, TableDefinition};
@@ -29,6 +34,8 @@ pub struct DiskStore {
     path: Arc<PathBuf>,
     /// One operation at a time in this process (redb refuses a second open of one file).
     turn: Arc<tokio::sync::Mutex<()>>,
+    /// Each account's totals as last read or written, with the periods they are for.
+    known: Arc<Mutex<HashMap<String, (Periods, Totals)>>>,
 }
 
 impl std::fmt::Debug for DiskStore {
@@ -46,6 +53,7 @@ impl DiskStore {
         Ok(DiskStore {
             path: Arc::new(path.to_path_buf()),
             turn: Arc::new(tokio::sync::Mutex::new(())),
+            known: Arc::new(Mutex::new(HashMap::new())),
         })
     }
 
@@ -56,15 +64,32 @@ impl DiskStore {
 
     /// Add `tokens` to `account`'s day and month, in one durable commit.
     pub async fn add(&self, account: &str, periods: &Periods, tokens: u64) -> Result<(), String> {
-        let (account, periods) = (account.to_owned(), periods.clone());
-        self.with_db(move |db| add(db, &account, &periods, tokens))
-            .await
+        let (name, at) = (account.to_owned(), periods.clone());
+        let totals = self.with_db(move |db| add(db, &name, &at, tokens)).await?;
+        self.remember(account, periods, totals);
+        Ok(())
     }
 
-    /// `account`'s tokens in the day and the month of `periods`.
+    /// `account`'s tokens in the day and the month of `periods`: remembered, or read once.
     pub async fn totals(&self, account: &str, periods: &Periods) -> Result<Totals, String> {
-        let (account, periods) = (account.to_owned(), periods.clone());
-        self.with_db(move |db| totals(db, &account, &periods)).await
+        if let Some((at, totals)) = self.lock_known().get(account) {
+            if at == periods {
+                return Ok(*totals);
+            }
+        }
+        let (name, at) = (account.to_owned(), periods.clone());
+        let totals = self.with_db(move |db| totals(db, &name, &at)).await?;
+        self.remember(account, periods, totals);
+        Ok(totals)
+    }
+
+    fn lock_known(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Periods, Totals)>> {
+        self.known.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn remember(&self, account: &str, periods: &Periods, totals: Totals) {
+        self.lock_known()
+            .insert(account.to_owned(), (periods.clone(), totals));
     }
 
     /// Open the file, run `f` on it, close it: on the blocking pool, one at a time.
@@ -109,19 +134,24 @@ fn month_key(periods: &Periods) -> String {
     format!("m:{}", periods.month)
 }
 
-fn add(db: &Database, account: &str, periods: &Periods, tokens: u64) -> Result<(), String> {
+/// Add `tokens` to both periods in one commit; the new totals.
+fn add(db: &Database, account: &str, periods: &Periods, tokens: u64) -> Result<Totals, String> {
     let txn = db.begin_write().map_err(text)?;
+    let mut new = [0u64; 2];
     {
         let mut table = txn.open_table(USAGE).map_err(text)?;
-        for period in [day_key(periods), month_key(periods)] {
+        for (i, period) in [day_key(periods), month_key(periods)].iter().enumerate() {
             let key = (account, period.as_str());
             let old = table.get(key).map_err(text)?.map_or(0, |v| v.value());
-            table
-                .insert(key, old.saturating_add(tokens))
-                .map_err(text)?;
+            new[i] = old.saturating_add(tokens);
+            table.insert(key, new[i]).map_err(text)?;
         }
     }
-    txn.commit().map_err(text)
+    txn.commit().map_err(text)?;
+    Ok(Totals {
+        day: new[0],
+        month: new[1],
+    })
 }
 
 fn totals(db: &Database, account: &str, periods: &Periods) -> Result<Totals, String> {
@@ -178,12 +208,19 @@ mod tests {
             Totals { day: 1, month: 1 }
         );
         // A second store on the same file (`clawshim usage` while clawshim serves) reads and
-        // writes it too.
+        // writes it too; a fresh store reads what both wrote.
         let other = DiskStore::open(&path).unwrap();
         let (a, b) = tokio::join!(store.add("a", &today, 100), other.add("a", &today, 1000));
         a.unwrap();
         b.unwrap();
-        assert_eq!(store.totals("a", &today).await.unwrap().day, 1115);
+        let fresh = DiskStore::open(&path).unwrap();
+        assert_eq!(fresh.totals("a", &today).await.unwrap().day, 1115);
+        // A store remembers its own writes: its next check reads no file.
+        fresh.add("c", &today, 3).await.unwrap();
+        assert_eq!(
+            fresh.lock_known().get("c").map(|(_, t)| *t),
+            Some(Totals { day: 3, month: 3 })
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
