@@ -95,6 +95,7 @@ fn bench_translate(c: &mut Criterion) {
                     text: full.clone(),
                     usage: Some(Usage::default()),
                     stop: StopKind::Completed,
+                    tool_calls: Vec::new(),
                 })));
             for ev in events {
                 for item in t.on_event(ev) {

@@ -16,10 +16,12 @@
 //!   reply text rules); [`translate`] implements it for chat completions (chunks or a full
 //!   response), [`responses_translate`] for the Responses API.
 
+pub mod client_tools;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod gateway;
+pub mod http_source;
 pub mod media;
 pub mod model_override;
 pub mod openai;

@@ -20,12 +20,19 @@
 //!   text -> `response.completed` with empty text, as chat ends it with `stop`;
 //! - failed -> `response.failed` with `error` and whatever text was streamed (no item or part
 //!   `done` events: the message never completed). The whole answer is the error instead.
+//!
+//! A run that ended with client tool calls (runs of the gateway's HTTP endpoint) has one
+//! `function_call` output item per call after the message, as openclaw's endpoint gives
+//! them: streamed whole (`response.output_item.added` and `.done`) after the message's
+//! events; in the whole answer the message is there only when the agent said something
+//! before the calls.
 
-use crate::gateway::{GatewayError, RunEvent, RunOutcome, StopKind, Usage};
+use crate::gateway::{GatewayError, RunEvent, RunOutcome, StopKind, ToolCall, Usage};
 use crate::openai::responses::object::{Metadata, ResponseObjectKind, TextConfig};
 use crate::openai::responses::{
-    IncompleteDetails, OutputItem, OutputText, ReasoningEcho, ResponseError, ResponseEvent,
-    ResponseObject, ResponseStatus, ResponseStreamEvent, ResponseUsage,
+    FunctionCallItem, IncompleteDetails, OutputItem, OutputText, ReasoningEcho, ResponseError,
+    ResponseEvent, ResponseObject, ResponseOutput, ResponseStatus, ResponseStreamEvent,
+    ResponseUsage,
 };
 use crate::run_format::{ReplyText, RunFormat};
 use crate::thinking::ThinkingLevel;
@@ -60,7 +67,7 @@ impl ResponseMeta {
     fn object(
         &self,
         status: ResponseStatus,
-        output: Vec<OutputItem>,
+        output: Vec<ResponseOutput>,
         usage: Option<ResponseUsage>,
         error: Option<ResponseError>,
     ) -> ResponseObject {
@@ -140,6 +147,8 @@ pub struct ResponsesTranslator {
     started: bool,
     text: ReplyText,
     ending: Option<Ending>,
+    /// The client tool calls the run ended with.
+    tool_calls: Vec<ToolCall>,
 }
 
 impl ResponsesTranslator {
@@ -151,6 +160,7 @@ impl ResponsesTranslator {
             started: false,
             text: ReplyText::default(),
             ending: None,
+            tool_calls: Vec::new(),
         }
     }
 
@@ -173,7 +183,7 @@ impl ResponsesTranslator {
         let initial = self
             .meta
             .object(ResponseStatus::InProgress, Vec::new(), None, None);
-        let item = OutputItem::message(&self.meta.item_id, ResponseStatus::InProgress, None);
+        let item = OutputItem::message(&self.meta.item_id, ResponseStatus::InProgress, None).into();
         let item_id = self.meta.item_id.clone();
         vec![
             self.emit(ResponseEvent::Created {
@@ -204,7 +214,8 @@ impl ResponsesTranslator {
                 &self.meta.item_id,
                 ResponseStatus::Incomplete,
                 Some(self.text.streamed().to_owned()),
-            )]
+            )
+            .into()]
         };
         let response = self
             .meta
@@ -237,7 +248,8 @@ impl ResponsesTranslator {
         } else {
             ResponseStatus::Incomplete
         };
-        let item = OutputItem::message(&item_id, item_status, Some(text.clone()));
+        let item: ResponseOutput =
+            OutputItem::message(&item_id, item_status, Some(text.clone())).into();
         out.push(self.emit(ResponseEvent::OutputTextDone {
             item_id: item_id.clone(),
             output_index: 0,
@@ -255,9 +267,24 @@ impl ResponsesTranslator {
             output_index: 0,
             item: item.clone(),
         }));
+        let mut output = vec![item];
+        for call in &outcome.tool_calls {
+            let call: ResponseOutput = FunctionCallItem::of(call).into();
+            let output_index = output.len() as u32;
+            out.push(self.emit(ResponseEvent::OutputItemAdded {
+                output_index,
+                item: call.clone(),
+            }));
+            out.push(self.emit(ResponseEvent::OutputItemDone {
+                output_index,
+                item: call.clone(),
+            }));
+            output.push(call);
+        }
+        self.tool_calls = outcome.tool_calls;
         let response = self
             .meta
-            .object(status, vec![item], Some(usage_of(outcome.usage)), None);
+            .object(status, output, Some(usage_of(outcome.usage)), None);
         let terminal = if status == ResponseStatus::Completed {
             ResponseEvent::Completed { response }
         } else {
@@ -315,10 +342,20 @@ impl RunFormat for ResponsesTranslator {
         };
         let text = self.text.whole();
         let status = finished_status(stop, !text.is_empty());
-        let item = OutputItem::message(&self.meta.item_id, status, Some(text.to_owned()));
+        let mut output: Vec<ResponseOutput> = Vec::new();
+        if self.tool_calls.is_empty() || !text.is_empty() {
+            output.push(
+                OutputItem::message(&self.meta.item_id, status, Some(text.to_owned())).into(),
+            );
+        }
+        output.extend(
+            self.tool_calls
+                .iter()
+                .map(|c| FunctionCallItem::of(c).into()),
+        );
         Some(Ok(self.meta.object(
             status,
-            vec![item],
+            output,
             Some(usage_of(usage)),
             None,
         )))
@@ -352,7 +389,61 @@ mod tests {
             text: text.into(),
             usage,
             stop,
+            tool_calls: Vec::new(),
         })
+    }
+
+    fn with_call(text: &str) -> RunEvent {
+        RunEvent::Finished(RunOutcome {
+            text: text.into(),
+            usage: None,
+            stop: StopKind::Completed,
+            tool_calls: vec![ToolCall {
+                id: "c1".into(),
+                name: "get_weather".into(),
+                arguments: "{}".into(),
+            }],
+        })
+    }
+
+    #[test]
+    fn function_calls_follow_the_message_in_the_stream_and_the_object() {
+        let mut t = ResponsesTranslator::new(meta());
+        let events = t.on_event(with_call(""));
+        let v: Vec<Value> = events
+            .iter()
+            .map(|e| serde_json::to_value(e).unwrap())
+            .collect();
+        let added: Vec<&Value> = v
+            .iter()
+            .filter(|e| e["type"] == "response.output_item.added")
+            .collect();
+        assert_eq!(added.len(), 2);
+        assert_eq!(added[1]["output_index"], 1);
+        assert_eq!(added[1]["item"]["type"], "function_call");
+        assert_eq!(added[1]["item"]["call_id"], "c1");
+        let last = v.last().unwrap();
+        assert_eq!(last["type"], "response.completed");
+        assert_eq!(last["response"]["output"][1]["name"], "get_weather");
+        let seqs: Vec<u64> = events.iter().map(|e| e.sequence_number).collect();
+        assert_eq!(seqs, (0..events.len() as u64).collect::<Vec<_>>());
+
+        let r = collect(vec![with_call("")]).unwrap();
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(
+            v["output"].as_array().unwrap().len(),
+            1,
+            "no empty message: {v}"
+        );
+        assert_eq!(v["output"][0]["type"], "function_call");
+        assert_eq!(v["output"][0]["arguments"], "{}");
+        assert_eq!(v["output"][0]["status"], "completed");
+        let r = collect(vec![with_call("Let me look.")]).unwrap();
+        assert_eq!(
+            r.output[0].message().unwrap().content[0].text,
+            "Let me look."
+        );
+        assert!(r.output[1].message().is_none());
     }
 
     fn usage() -> Usage {
@@ -432,8 +523,11 @@ mod tests {
         let r = terminal(&events);
         assert_eq!(r.status, ResponseStatus::Completed);
         assert_eq!(r.output.len(), 1);
-        assert_eq!(r.output[0].content[0].text, "Hello");
-        assert_eq!(r.output[0].status, ResponseStatus::Completed);
+        assert_eq!(r.output[0].message().unwrap().content[0].text, "Hello");
+        assert_eq!(
+            r.output[0].message().unwrap().status,
+            ResponseStatus::Completed
+        );
         let u = r.usage.unwrap();
         assert_eq!(
             (u.input_tokens, u.output_tokens, u.total_tokens),
@@ -499,12 +593,18 @@ mod tests {
             finished("Hello world", StopKind::Completed, None),
         ]);
         assert!(view(&events).contains(&"delta: world".to_owned()));
-        assert_eq!(terminal(&events).output[0].content[0].text, "Hello world");
+        assert_eq!(
+            terminal(&events).output[0].message().unwrap().content[0].text,
+            "Hello world"
+        );
         let (events, _) = stream(vec![
             RunEvent::Delta("Hello there".into()),
             finished("Goodbye", StopKind::Completed, None),
         ]);
-        assert_eq!(terminal(&events).output[0].content[0].text, "Hello there");
+        assert_eq!(
+            terminal(&events).output[0].message().unwrap().content[0].text,
+            "Hello there"
+        );
     }
 
     #[test]
@@ -529,7 +629,10 @@ mod tests {
             r.incomplete_details.as_ref().unwrap().reason,
             "max_output_tokens"
         );
-        assert_eq!(r.output[0].status, ResponseStatus::Incomplete);
+        assert_eq!(
+            r.output[0].message().unwrap().status,
+            ResponseStatus::Incomplete
+        );
         // Also without any text.
         let (events, _) = stream(vec![finished("", StopKind::TimedOut, None)]);
         assert_eq!(terminal(&events).status, ResponseStatus::Incomplete);
@@ -544,7 +647,10 @@ mod tests {
         assert_eq!(terminal(&events).status, ResponseStatus::Incomplete);
         let (events, _) = stream(vec![finished("", StopKind::Aborted, None)]);
         assert_eq!(terminal(&events).status, ResponseStatus::Completed);
-        assert_eq!(terminal(&events).output[0].content[0].text, "");
+        assert_eq!(
+            terminal(&events).output[0].message().unwrap().content[0].text,
+            ""
+        );
     }
 
     #[test]
@@ -561,8 +667,11 @@ mod tests {
         let e = r.error.as_ref().unwrap();
         assert_eq!(e.code, "server_error");
         assert_eq!(e.message, "agent run failed (UNAVAILABLE): boom");
-        assert_eq!(r.output[0].content[0].text, "a");
-        assert_eq!(r.output[0].status, ResponseStatus::Incomplete);
+        assert_eq!(r.output[0].message().unwrap().content[0].text, "a");
+        assert_eq!(
+            r.output[0].message().unwrap().status,
+            ResponseStatus::Incomplete
+        );
 
         let (events, _) = stream(vec![RunEvent::Failed(GatewayError::Timeout)]);
         assert_eq!(terminal(&events).error.as_ref().unwrap().code, "timeout");
@@ -650,7 +759,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(r.status, ResponseStatus::Incomplete);
-        assert_eq!(r.output[0].content[0].text, "part");
+        assert_eq!(r.output[0].message().unwrap().content[0].text, "part");
         let r = collect(vec![finished("", StopKind::Aborted, None)]).unwrap();
         assert_eq!(r.status, ResponseStatus::Completed);
         let err = GatewayError::Disconnected {

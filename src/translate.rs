@@ -9,9 +9,13 @@
 //!   after producing text ends with `"length"` (the reply is cut short); a run that timed out
 //!   before producing any text is an error ([`GatewayError::RunTimedOut`]); an aborted run with
 //!   no text ends with `"stop"` and an empty reply (nothing was cut short).
+//! - A run that ended with client tool calls (runs of the gateway's HTTP endpoint) ends with
+//!   `"tool_calls"`, the calls after the text: in a stream each as its two pieces (id and
+//!   name, then the arguments), in the whole response as the message's `tool_calls`.
 //! - A failed run is an error.
 
-use crate::gateway::{GatewayError, RunEvent, RunOutcome, StopKind, Usage};
+use crate::gateway::{GatewayError, RunEvent, RunOutcome, StopKind, ToolCall, Usage};
+use crate::openai::tool_call::{ChunkToolCall, MessageToolCall};
 use crate::openai::{
     AssistantRole, ChatCompletionChunk, ChatCompletionResponse, ChunkDelta, CompletionUsage,
     FinishReason,
@@ -65,6 +69,8 @@ pub struct ChatTranslator {
     include_usage: bool,
     text: ReplyText,
     ending: Option<Ending>,
+    /// The client tool calls the run ended with.
+    tool_calls: Vec<ToolCall>,
     /// The error the stream sent, if any.
     failure: Option<GatewayError>,
 }
@@ -77,6 +83,7 @@ impl ChatTranslator {
             include_usage,
             text: ReplyText::default(),
             ending: None,
+            tool_calls: Vec::new(),
             failure: None,
         }
     }
@@ -86,7 +93,7 @@ impl ChatTranslator {
         self.chunk(
             ChunkDelta {
                 role: Some(AssistantRole::Assistant),
-                content: None,
+                ..ChunkDelta::default()
             },
             None,
         )
@@ -104,7 +111,17 @@ impl ChatTranslator {
         if let Some(suffix) = self.text.finish(outcome.text) {
             items.push(StreamItem::Chunk(self.content_chunk(suffix)));
         }
-        match finish(outcome.stop, !self.text.streamed().is_empty()) {
+        for (i, call) in outcome.tool_calls.iter().enumerate() {
+            for piece in ChunkToolCall::pieces(i as u32, call) {
+                let delta = ChunkDelta {
+                    tool_calls: Some(vec![piece]),
+                    ..ChunkDelta::default()
+                };
+                items.push(StreamItem::Chunk(self.chunk(delta, None)));
+            }
+        }
+        self.tool_calls = outcome.tool_calls;
+        match self.reason(outcome.stop, !self.text.streamed().is_empty()) {
             Ok(reason) => items.push(StreamItem::Chunk(
                 self.chunk(ChunkDelta::default(), Some(reason)),
             )),
@@ -128,11 +145,20 @@ impl ChatTranslator {
         items
     }
 
+    /// How the reply ends: `tool_calls` when the run ended with client tool calls, else by
+    /// [`finish`].
+    fn reason(&self, stop: StopKind, produced_text: bool) -> Result<FinishReason, GatewayError> {
+        match self.tool_calls.is_empty() {
+            true => finish(stop, produced_text),
+            false => Ok(FinishReason::ToolCalls),
+        }
+    }
+
     fn content_chunk(&self, text: String) -> ChatCompletionChunk {
         self.chunk(
             ChunkDelta {
-                role: None,
                 content: Some(text),
+                ..ChunkDelta::default()
             },
             None,
         )
@@ -189,15 +215,20 @@ impl RunFormat for ChatTranslator {
             Err(err) => return Some(Err(err.clone())),
         };
         let text = self.text.whole();
-        Some(finish(stop, !text.is_empty()).map(|reason| {
-            ChatCompletionResponse::new(
+        Some(self.reason(stop, !text.is_empty()).map(|reason| {
+            let mut response = ChatCompletionResponse::new(
                 self.meta.id.clone(),
                 self.meta.model.clone(),
                 self.meta.created,
                 text.to_owned(),
                 reason,
                 usage.map(CompletionUsage::from),
-            )
+            );
+            if !self.tool_calls.is_empty() {
+                response.choices[0].message.tool_calls =
+                    Some(self.tool_calls.iter().map(MessageToolCall::from).collect());
+            }
+            response
         }))
     }
 }
@@ -206,6 +237,65 @@ impl RunFormat for ChatTranslator {
 mod tests {
     use super::*;
     use crate::gateway::Usage;
+
+    fn with_call(text: &str) -> RunEvent {
+        RunEvent::Finished(RunOutcome {
+            text: text.into(),
+            usage: None,
+            stop: StopKind::Completed,
+            tool_calls: vec![ToolCall {
+                id: "c1".into(),
+                name: "get_weather".into(),
+                arguments: "{\"city\":\"Paris\"}".into(),
+            }],
+        })
+    }
+
+    #[test]
+    fn tool_calls_stream_after_the_text_and_end_the_reply() {
+        let mut t = ChatTranslator::new(meta(), false);
+        let items = t.on_event(with_call("Let me check."));
+        let chunks: Vec<serde_json::Value> = items
+            .iter()
+            .filter_map(|i| match i {
+                StreamItem::Chunk(c) => Some(serde_json::to_value(c).unwrap()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(chunks[0]["choices"][0]["delta"]["content"], "Let me check.");
+        assert_eq!(
+            chunks[1]["choices"][0]["delta"]["tool_calls"][0]["function"]["name"],
+            "get_weather"
+        );
+        assert_eq!(
+            chunks[1]["choices"][0]["delta"]["tool_calls"][0]["id"],
+            "c1"
+        );
+        assert_eq!(
+            chunks[2]["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"],
+            "{\"city\":\"Paris\"}"
+        );
+        assert_eq!(chunks[3]["choices"][0]["finish_reason"], "tool_calls");
+        assert_eq!(items.last(), Some(&StreamItem::Done));
+    }
+
+    #[test]
+    fn a_whole_tool_call_answer() {
+        let mut t = ChatTranslator::new(meta(), false);
+        t.on_event(with_call(""));
+        let response = t.answer().unwrap().unwrap();
+        let v = serde_json::to_value(&response).unwrap();
+        assert_eq!(v["choices"][0]["finish_reason"], "tool_calls");
+        assert_eq!(v["choices"][0]["message"]["content"], "");
+        assert_eq!(
+            v["choices"][0]["message"]["tool_calls"][0]["function"]["name"],
+            "get_weather"
+        );
+        assert_eq!(
+            v["choices"][0]["message"]["tool_calls"][0]["type"],
+            "function"
+        );
+    }
 
     fn meta() -> CompletionMeta {
         CompletionMeta {
@@ -220,6 +310,7 @@ mod tests {
             text: text.into(),
             usage,
             stop,
+            tool_calls: Vec::new(),
         })
     }
 

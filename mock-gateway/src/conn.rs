@@ -42,7 +42,7 @@ const CLOSE_REASON_MAX_BYTES: usize = 120;
 
 /// The 403 body of a protocol 4 upgrade that carries forwarding headers
 /// (traces: openclaw-lab token_only_proxy_headers).
-const PROXY_ATTRIBUTION_BODY: &str = "{\"error\":{\"message\":\"Proxy client attribution is required. Configure gateway.trustedProxies narrowly and make the proxy overwrite or safely rebuild forwarded client headers.\",\"type\":\"proxy_attribution_required\"}}";
+pub(crate) const PROXY_ATTRIBUTION_BODY: &str = "{\"error\":{\"message\":\"Proxy client attribution is required. Configure gateway.trustedProxies narrowly and make the proxy overwrite or safely rebuild forwarded client headers.\",\"type\":\"proxy_attribution_required\"}}";
 
 #[derive(Default)]
 struct Upgrade {

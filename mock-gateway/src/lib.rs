@@ -37,6 +37,7 @@ mod conn;
 mod device;
 mod fixtures;
 mod frame;
+mod http;
 mod methods;
 mod run;
 #[cfg(test)]
@@ -137,6 +138,10 @@ pub struct MockOptions {
     /// `gateway/server-methods/agent.js`); the refused run never starts. Protocol 3 only:
     /// openclaw keeps sessions in SQLite and has no such lock. `None` (default): no limit.
     pub max_runs_in_flight: Option<usize>,
+    /// Serve openclaw's own `POST /v1/chat/completions` on the same port (`http`), as a
+    /// gateway with `gateway.http.endpoints.chatCompletions.enabled`; protocol 4 only. Off
+    /// by default, as on openclaw: the endpoint then answers 404.
+    pub http_endpoint: bool,
 }
 
 impl Default for MockOptions {
@@ -163,6 +168,7 @@ impl Default for MockOptions {
             max_payload: None,
             announce_protocol: None,
             max_runs_in_flight: None,
+            http_endpoint: false,
         }
     }
 }
@@ -212,6 +218,7 @@ impl MockGateway {
             run_events_sent: AtomicUsize::new(0),
             requests: Mutex::new(Vec::new()),
             upgrade_headers: Mutex::new(Vec::new()),
+            http_requests: Mutex::new(Vec::new()),
             ticks_paused: AtomicBool::new(false),
             event_seq: AtomicU64::new(0),
             runs: Mutex::new(Registry::default()),
@@ -276,6 +283,11 @@ impl MockGateway {
             .filter(|r| r["method"] == "agent")
             .map(|r| r["params"].clone())
             .collect()
+    }
+
+    /// Every plain HTTP request (`POST /v1/chat/completions` and others), in arrival order.
+    pub fn http_requests(&self) -> Vec<HttpRecord> {
+        lock(&self.shared.http_requests).clone()
     }
 
     /// The headers of every WebSocket upgrade request, lower-case names, in arrival order.
@@ -380,6 +392,30 @@ pub async fn serve_until(
     Ok(())
 }
 
+/// One plain HTTP request the mock received ([`MockOptions::http_endpoint`]).
+#[derive(Debug, Clone)]
+pub struct HttpRecord {
+    /// The request path.
+    pub path: String,
+    /// Headers, lower-case names, in order.
+    pub headers: Vec<(String, String)>,
+    /// The JSON body (`null` when it was not JSON).
+    pub body: Value,
+    /// How it ended: `completed`, `tool_call`, `error`, `client_gone`, `not_found`,
+    /// `unauthorized`, `forwarded_refused`, `bad_tool_choice`, `no_messages`, or `in_progress`.
+    pub outcome: String,
+}
+
+impl HttpRecord {
+    /// A header's value by lower-case name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 /// State shared by the accept loop, the socket tasks and the run tasks.
 struct Shared {
     opts: MockOptions,
@@ -392,6 +428,7 @@ struct Shared {
     run_events_sent: AtomicUsize,
     requests: Mutex<Vec<Value>>,
     upgrade_headers: Mutex<Vec<Vec<(String, String)>>>,
+    http_requests: Mutex<Vec<HttpRecord>>,
     ticks_paused: AtomicBool,
     /// Protocol 3 numbers events with one gateway-wide counter (gaps per socket are normal);
     /// protocol 4 counts per connection, which `conn` does.
@@ -695,7 +732,14 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
             _ = stopped(&mut shutdown) => break,
             accepted = listener.accept() => match accepted {
                 Ok((tcp, _peer)) => {
-                    let task = tokio::spawn(conn::serve(shared.clone(), tcp));
+                    let shared2 = shared.clone();
+                    let task = tokio::spawn(async move {
+                        match http::is_plain_post(&tcp).await {
+                            Some(true) => http::serve(shared2, tcp).await,
+                            Some(false) => conn::serve(shared2, tcp).await,
+                            None => {}
+                        }
+                    });
                     shared.track(task);
                 }
                 // Accept errors (e.g. out of descriptors) are transient; back off briefly.

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use clawshim_core::gateway::GatewayAuth;
 use clawshim_core::gateway::GatewayClient;
+use clawshim_core::http_source::HttpSourceConfig;
 use clawshim_core::response_id::ResponseIdCodec;
 use tokio::sync::Semaphore;
 
@@ -13,6 +14,7 @@ use crate::front_door::keys::KeyStore;
 use crate::request::body_slots::BodySlots;
 use crate::routes::embeddings::EmbeddingsForwarder;
 use crate::run::admission::Admission;
+use crate::run::client_tools::source::ToolRuns;
 use crate::run::image_fetch::ImageFetcher;
 use crate::run::run_bytes::RunBytes;
 use crate::shared_state::SharedState;
@@ -48,6 +50,8 @@ pub struct ProxyState {
     pub response_ids: ResponseIdCodec,
     /// `/v1/embeddings` to the gateway.
     pub embeddings: EmbeddingsForwarder,
+    /// Runs with client tools, through the gateway's own chat endpoint.
+    pub tool_runs: ToolRuns,
 }
 
 impl ProxyState {
@@ -78,10 +82,24 @@ impl ProxyState {
             shared,
             usage: UsageBook::new(usage_store),
             images: ImageFetcher::new(&config.images),
+            tool_runs: ToolRuns::new(tool_source(&config)),
             response_ids: response_id_codec(&config.gateway.auth),
             gateway,
             config: Arc::new(config),
         }
+    }
+}
+
+/// The gateway's own HTTP endpoint: its WebSocket's host and port, the same credential and
+/// trust anchors.
+fn tool_source(config: &Config) -> HttpSourceConfig {
+    let (hostport, tls) = &config.gateway_http;
+    let scheme = if *tls { "https" } else { "http" };
+    HttpSourceConfig {
+        base_url: format!("{scheme}://{hostport}"),
+        auth: config.gateway.auth.clone(),
+        tls_roots: config.gateway.tls_roots.clone(),
+        connect_timeout: config.gateway.connect_timeout,
     }
 }
 

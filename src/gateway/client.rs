@@ -24,7 +24,7 @@ use super::ids::RunId;
 use super::link::{Command, Link};
 use super::methods::{sessions_delete, ChatAbortParams};
 use super::pool::Connection;
-use super::run::{Run, RunRequest};
+use super::run::{ExternalEvents, Run, RunRequest};
 use super::socket::{await_answer, call_command, RunSocket, SocketHandle};
 use super::state::{GatewayStatus, PoolState};
 use crate::media::AttachmentLimits;
@@ -278,6 +278,21 @@ impl GatewayClient {
         // Every frame of the run goes to one socket: its events come back on it.
         let socket = self.socket_for_run(req.idempotent_id.as_ref()).await?;
         Run::start(socket, req, run_id, self.run_buffer).await
+    }
+
+    /// A [`Run`] of events from elsewhere (the gateway's HTTP endpoint: `crate::http_source`),
+    /// read like any run. Its per-request session is deleted over a connected socket once
+    /// the run ended, when `req` asks for it and the connection may (see
+    /// [`RunRequest::delete_ephemeral_session`]).
+    pub fn adopt_run(&self, id: RunId, events: Box<dyn ExternalEvents>, req: &RunRequest) -> Run {
+        let cleanup = self.least_loaded().map(|index| {
+            RunSocket::new(
+                self.links[index].clone(),
+                self.pool.clone(),
+                self.request_timeout,
+            )
+        });
+        Run::adopt(id, events, req, cleanup)
     }
 
     /// Abort a run on the gateway where the protocol allows it. v4 has `chat.abort`, which

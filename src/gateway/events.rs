@@ -45,6 +45,21 @@ pub struct RunOutcome {
     pub usage: Option<Usage>,
     /// Why it stopped.
     pub stop: StopKind,
+    /// The client tool calls the run ended with, in order (runs from the gateway's HTTP
+    /// endpoint only, see `crate::http_source`; always empty on the WebSocket).
+    pub tool_calls: Vec<ToolCall>,
+}
+
+/// One call of a client tool the agent's model made, as the caller must see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolCall {
+    /// The call id (the gateway's own; the caller echoes it with the result).
+    pub id: String,
+    /// The tool's name as the caller defined it.
+    pub name: String,
+    /// The arguments, a JSON text as the model wrote it (already checked by the gateway
+    /// against the tool's `parameters`).
+    pub arguments: String,
 }
 
 /// One item of a run's event stream, in arrival order. The stream ends after any event but

@@ -303,7 +303,12 @@ impl AgentResPayload {
             _ if aborted_meta => StopKind::TimedOut,
             _ => StopKind::Completed,
         };
-        RunOutcome { text, usage, stop }
+        RunOutcome {
+            text,
+            usage,
+            stop,
+            tool_calls: Vec::new(),
+        }
     }
 }
 

@@ -5,7 +5,14 @@
 //! falling behind, or the local deadline. Dropping it before the gateway's final answer
 //! (client gone, write failed, deadline) aborts the run on the gateway, so every caller
 //! gets the same clean-up without remembering it.
+//!
+//! A run comes from one of two sources: the WebSocket `agent` method (`Run::start`), or
+//! events from elsewhere ([`ExternalEvents`]: the gateway's own `/v1/chat/completions` for a
+//! request whose client tools are run, `crate::http_source`), adopted with
+//! [`super::GatewayClient::adopt_run`]. Both give the same events.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
@@ -56,19 +63,46 @@ pub struct RunRequest {
     pub idempotent_id: Option<RunId>,
 }
 
+/// A run's events that do not come over this crate's sockets (the gateway's HTTP endpoint:
+/// `crate::http_source`). Dropping it before its terminal event must abort the run.
+pub trait ExternalEvents: Send + std::fmt::Debug {
+    /// The next event, as [`Run::next`] describes it. Cancel safe.
+    fn next(&mut self, deadline: Instant) -> Pin<Box<dyn Future<Output = RunEvent> + Send + '_>>;
+}
+
 /// An accepted run: its id and its events. Dropping it before the gateway's final answer
 /// aborts the run there (see the module doc).
 pub struct Run {
     id: RunId,
-    events: mpsc::Receiver<RunEvent>,
-    guard: RunGuard,
+    source: Source,
+}
+
+enum Source {
+    Socket {
+        events: mpsc::Receiver<RunEvent>,
+        guard: RunGuard,
+    },
+    External {
+        events: Box<dyn ExternalEvents>,
+        /// Deletes the per-request session once the run ended (see [`Run::adopt`]).
+        cleanup: Option<SessionDelete>,
+        /// Without a clean-up: dropped with the run ([`Run::hold_until_cleaned_up`]).
+        held: Option<Box<dyn Send + Sync>>,
+    },
 }
 
 impl std::fmt::Debug for Run {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (source, ended) = match &self.source {
+            Source::Socket { guard, .. } => ("socket", guard.ended),
+            Source::External { cleanup, .. } => {
+                ("external", cleanup.as_ref().is_some_and(|c| c.ended))
+            }
+        };
         f.debug_struct("Run")
             .field("id", &self.id)
-            .field("ended", &self.guard.ended)
+            .field("source", &source)
+            .field("ended", &ended)
             .finish_non_exhaustive()
     }
 }
@@ -143,8 +177,7 @@ impl Run {
         match result {
             Ok(()) => Ok(Run {
                 id: run_id,
-                events,
-                guard,
+                source: Source::Socket { events, guard },
             }),
             // No `accepted` in time: the run may start anyway, and nobody would read it. The
             // guard aborts it and drops its entries now, not at a late reply.
@@ -158,7 +191,40 @@ impl Run {
         }
     }
 
-    /// The run id (= the `idempotencyKey` we sent).
+    /// A run whose events come from elsewhere. With `cleanup` (a socket of the connection,
+    /// given when `req` asks for its per-request session to be deleted), the session is
+    /// deleted there once the run ended; a run abandoned before its end is aborted by its
+    /// source when dropped, and its session is left (deleting it while the abort is under
+    /// way would race it).
+    pub(crate) fn adopt(
+        id: RunId,
+        events: Box<dyn ExternalEvents>,
+        req: &RunRequest,
+        cleanup: Option<RunSocket>,
+    ) -> Run {
+        let cleanup = cleanup
+            .filter(|socket| {
+                req.delete_ephemeral_session
+                    && req.session_key.is_ephemeral()
+                    && socket.deletes_sessions()
+            })
+            .map(|socket| SessionDelete {
+                socket,
+                key: req.session_key.clone(),
+                ended: false,
+                held: None,
+            });
+        Run {
+            id,
+            source: Source::External {
+                events,
+                cleanup,
+                held: None,
+            },
+        }
+    }
+
+    /// The run id (= the `idempotencyKey` we sent, or the external source's own).
     pub fn id(&self) -> &RunId {
         &self.id
     }
@@ -168,7 +234,15 @@ impl Run {
     /// protocol 3 a session-store write under the same lock as the run's), else when the run
     /// is dropped.
     pub fn hold_until_cleaned_up(&mut self, held: impl Send + Sync + 'static) {
-        self.guard.held = Some(Box::new(held));
+        let held: Box<dyn Send + Sync> = Box::new(held);
+        match &mut self.source {
+            Source::Socket { guard, .. } => guard.held = Some(held),
+            Source::External {
+                cleanup: Some(cleanup),
+                ..
+            } => cleanup.held = Some(held),
+            Source::External { held: slot, .. } => *slot = Some(held),
+        }
     }
 
     /// The next event: a delta, the gateway's final answer, [`RunEvent::Lagged`] when the
@@ -176,16 +250,58 @@ impl Run {
     /// safe. Stop after the first terminal event ([`RunEvent::is_terminal`]): nothing
     /// meaningful follows it.
     pub async fn next(&mut self, deadline: Instant) -> RunEvent {
-        let event = tokio::select! {
-            ev = self.events.recv() => ev.unwrap_or(RunEvent::Lagged),
-            _ = tokio::time::sleep_until(deadline) => RunEvent::TimedOut,
-        };
-        if event.is_terminal() && event != RunEvent::TimedOut {
-            // The gateway is done with it, or the connection aborts it (lagged, lost,
-            // shutting down): nothing left to abort here.
-            self.guard.ended = true;
+        match &mut self.source {
+            Source::Socket { events, guard } => {
+                let event = tokio::select! {
+                    ev = events.recv() => ev.unwrap_or(RunEvent::Lagged),
+                    _ = tokio::time::sleep_until(deadline) => RunEvent::TimedOut,
+                };
+                if event.is_terminal() && event != RunEvent::TimedOut {
+                    // The gateway is done with it, or the connection aborts it (lagged, lost,
+                    // shutting down): nothing left to abort here.
+                    guard.ended = true;
+                }
+                event
+            }
+            Source::External {
+                events, cleanup, ..
+            } => {
+                let event = events.next(deadline).await;
+                if let Some(c) = cleanup.as_mut() {
+                    c.ended |= event.is_terminal() && event != RunEvent::TimedOut;
+                }
+                event
+            }
         }
-        event
+    }
+}
+
+/// Deletes an external run's per-request session when dropped after the run ended.
+struct SessionDelete {
+    socket: RunSocket,
+    key: SessionKey,
+    ended: bool,
+    /// Dropped once the delete is answered ([`Run::hold_until_cleaned_up`]).
+    held: Option<Box<dyn Send + Sync>>,
+}
+
+impl Drop for SessionDelete {
+    fn drop(&mut self) {
+        if !self.ended {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let socket = self.socket.clone();
+        let key = self.key.clone();
+        let held = self.held.take();
+        runtime.spawn(async move {
+            if let Err(e) = socket.delete_session(&key).await {
+                debug!(session = %key, error = %e, "could not delete the per-request session");
+            }
+            drop(held);
+        });
     }
 }
 
@@ -295,11 +411,19 @@ mod tests {
         (
             Run {
                 id,
-                events: rx,
-                guard,
+                source: Source::Socket { events: rx, guard },
             },
             tx,
         )
+    }
+
+    impl Run {
+        fn ended(&self) -> bool {
+            match &self.source {
+                Source::Socket { guard, .. } => guard.ended,
+                Source::External { .. } => unreachable!("socket runs only here"),
+            }
+        }
     }
 
     fn later() -> Instant {
@@ -311,10 +435,10 @@ mod tests {
         let (mut run, tx) = run_with_channel();
         tx.send(RunEvent::Delta("a".into())).await.unwrap();
         assert_eq!(run.next(later()).await, RunEvent::Delta("a".into()));
-        assert!(!run.guard.ended);
+        assert!(!run.ended());
         assert_eq!(run.next(Instant::now()).await, RunEvent::TimedOut);
         assert!(
-            !run.guard.ended,
+            !run.ended(),
             "a timed-out run is still going on the gateway"
         );
     }
@@ -325,7 +449,7 @@ mod tests {
         drop(tx);
         let event = run.next(later()).await;
         assert_eq!(event, RunEvent::Lagged);
-        assert!(event.is_terminal() && run.guard.ended);
+        assert!(event.is_terminal() && run.ended());
     }
 
     #[tokio::test]
@@ -349,10 +473,11 @@ mod tests {
             text: "done".into(),
             usage: None,
             stop: StopKind::Completed,
+            tool_calls: Vec::new(),
         };
         tx.send(RunEvent::Finished(outcome.clone())).await.unwrap();
         assert_eq!(run.next(later()).await, RunEvent::Finished(outcome));
-        assert!(run.guard.ended);
+        assert!(run.ended());
         assert_eq!(run.id().as_str(), "run-1");
     }
 }

@@ -54,6 +54,9 @@ pub struct ChunkDelta {
     /// New reply text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
+    /// Pieces of client tool calls (runs whose client tools were run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<Vec<super::tool_call::ChunkToolCall>>,
 }
 
 impl ChatCompletionChunk {
@@ -109,8 +112,8 @@ mod tests {
 
     fn content(text: &str) -> ChunkDelta {
         ChunkDelta {
-            role: None,
             content: Some(text.into()),
+            ..ChunkDelta::default()
         }
     }
 
@@ -142,7 +145,7 @@ mod tests {
             1,
             ChunkDelta {
                 role: Some(AssistantRole::Assistant),
-                content: None,
+                ..ChunkDelta::default()
             },
             None,
             true,

@@ -24,6 +24,11 @@ pub const MAX_MESSAGES: usize = 10_000;
 pub const MAX_INPUT_ITEMS: usize = 10_000;
 /// Most content parts across all messages (or Responses items) of one request.
 pub const MAX_CONTENT_PARTS: usize = 10_000;
+/// Longest `tools` read, in bytes of JSON (Open WebUI's 36 tools are about 40 KB; OpenAI
+/// allows 128 tools).
+pub const MAX_TOOLS_BYTES: usize = 512 * 1024;
+/// Longest `tool_choice` read, in bytes of JSON.
+pub const MAX_TOOL_CHOICE_BYTES: usize = 4 * 1024;
 
 /// `Invalid '<param>': string too long. ...` when `value` is longer than `max` bytes.
 pub fn check_string(param: &str, value: &str, max: usize) -> Result<(), RequestError> {

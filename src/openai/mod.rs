@@ -17,6 +17,7 @@ pub mod response;
 pub mod responses;
 pub mod sse;
 mod tags;
+pub mod tool_call;
 
 pub use chunk::{ChatCompletionChunk, ChunkChoice, ChunkDelta};
 pub use error::{ApiError, ErrorBody};

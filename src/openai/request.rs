@@ -19,19 +19,24 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::lean::{
     skip_map, skip_seq, Checked, CheckedSeq, ElementReader, KeyList, KnownKey, Loose, MapOr,
     OneKey, SeqOr, Shallow,
 };
-use super::limits::{self, MAX_CONTENT_PARTS, MAX_MESSAGES, MAX_MODEL_BYTES, MAX_USER_BYTES};
+use super::limits::{
+    self, MAX_CONTENT_PARTS, MAX_MESSAGES, MAX_MODEL_BYTES, MAX_TOOLS_BYTES, MAX_TOOL_CHOICE_BYTES,
+    MAX_USER_BYTES,
+};
 use crate::error::RequestError;
 use crate::thinking::ThinkingLevel;
 
 /// Documented OpenAI fields clawshim accepts and ignores (the agent decides tools, sampling,
 /// output format; see `prompt`'s module docs), in the order [`ChatCompletionRequest::ignored_fields`]
-/// lists them.
+/// lists them. The first two, `tools` and `tool_choice`, are also kept as sent
+/// ([`ChatCompletionRequest::tools`]): they are run when the gateway can (`client_tools`).
 pub const IGNORED_FIELDS: [&str; 28] = [
     "tools",
     "tool_choice",
@@ -79,6 +84,11 @@ pub struct ChatCompletionRequest {
     pub stream_options: Option<StreamOptions>,
     /// End-user id; gives the user a stable gateway session.
     pub user: Option<String>,
+    /// `tools` as sent (not `null`), its JSON text: read by `crate::client_tools` only when
+    /// the tools can be run (skipped without recursion like any ignored field until then).
+    pub tools: Option<String>,
+    /// `tool_choice` as sent (not `null`), its JSON text.
+    pub tool_choice: Option<String>,
     /// The run's thinking level (`none` -> `off`).
     pub reasoning_effort: Option<ThinkingLevel>,
     /// The [`IGNORED_FIELDS`] that were sent (not `null`), in that list's order.
@@ -150,8 +160,8 @@ pub enum ChatMessage {
         content: MessageContent,
         /// Optional participant name (unused).
         name: Option<String>,
-        /// Whether tool calls were sent, as their JSON type only (ignored: the agent runs its
-        /// own tools).
+        /// The tool calls it made, as sent: ignored when the agent runs its own tools; the
+        /// transcript of a client's tools when they are run (`prompt::ToolTranscript`).
         tool_calls: Option<Value>,
         /// A refusal message (ignored).
         refusal: Option<String>,
@@ -336,6 +346,8 @@ struct RawRequest {
     stream_options: Option<Result<Option<Loose>, Loose>>,
     user: Option<Loose>,
     reasoning_effort: Option<Loose>,
+    tools: Option<Result<String, RequestError>>,
+    tool_choice: Option<Result<String, RequestError>>,
     /// Which [`IGNORED_FIELDS`] were sent, not `null`.
     ignored: [bool; IGNORED_FIELDS.len()],
     unknown_fields: Vec<String>,
@@ -405,6 +417,8 @@ impl RawRequest {
             stream_options,
             user,
             reasoning_effort,
+            tools: self.tools.transpose()?,
+            tool_choice: self.tool_choice.transpose()?,
             ignored: IGNORED_FIELDS
                 .iter()
                 .zip(self.ignored)
@@ -456,6 +470,27 @@ impl<'de> Deserialize<'de> for Body {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_any(BodyVisitor)
     }
+}
+
+/// The JSON text of a value skipped like an ignored one (no recursion), or the 400 for one
+/// longer than `max` bytes (not copied); `None` for `null`.
+pub(crate) fn raw_json(
+    raw: Option<&RawValue>,
+    param: &str,
+    max: usize,
+) -> Option<Result<String, RequestError>> {
+    let text = raw.map(RawValue::get).filter(|t| *t != "null")?;
+    Some(if text.len() > max {
+        Err(RequestError::new(
+            format!(
+                "Invalid '{param}': {} bytes of JSON, more than the {max} clawshim reads.",
+                text.len()
+            ),
+            Some(param.to_owned()),
+        ))
+    } else {
+        Ok(text.to_owned())
+    })
 }
 
 /// A top-level key, matched without allocating (an unknown one is kept by name).
@@ -523,6 +558,17 @@ impl<'de> Visitor<'de> for BodyVisitor {
                 }
                 TopKey::Messages => {
                     raw.messages = map.next_value::<Option<MessagesField>>()?.map(|f| f.0)
+                }
+                // The client's tools are kept as their text, borrowed until its size is
+                // known: a value over the cap is never copied.
+                TopKey::Ignored(0) => {
+                    raw.tools = raw_json(map.next_value()?, "tools", MAX_TOOLS_BYTES);
+                    raw.ignored[0] = raw.tools.is_some();
+                }
+                TopKey::Ignored(1) => {
+                    raw.tool_choice =
+                        raw_json(map.next_value()?, "tool_choice", MAX_TOOL_CHOICE_BYTES);
+                    raw.ignored[1] = raw.tool_choice.is_some();
                 }
                 TopKey::Ignored(i) => {
                     raw.ignored[i] = map.next_value::<Option<IgnoredAny>>()?.is_some();
@@ -663,7 +709,7 @@ struct RawMessage {
     role: Option<Loose>,
     content: Option<RawContent>,
     name: Option<Loose>,
-    tool_calls: Option<Loose>,
+    tool_calls: Option<Box<RawValue>>,
     refusal: Option<Loose>,
     tool_call_id: Option<Loose>,
 }
@@ -758,10 +804,12 @@ impl RawMessage {
             "assistant" => ChatMessage::Assistant {
                 content,
                 name,
+                // Read whole only here, once the message is known; a transcript nested
+                // deeper than serde_json's recursion limit counts as none.
                 tool_calls: self
                     .tool_calls
-                    .filter(|v| *v != Loose::Null)
-                    .map(Loose::into_value),
+                    .and_then(|raw| serde_json::from_str::<Value>(raw.get()).ok())
+                    .filter(|v| !v.is_null()),
                 refusal: self.refusal.and_then(Loose::into_string),
             },
             "tool" => ChatMessage::Tool {
@@ -1299,6 +1347,26 @@ mod tests {
             err.message.contains("expected an object, but got an array"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn tools_and_tool_choice_are_kept_as_sent() {
+        let body = br#"{"messages":[{"role":"user","content":"hi"},
+            {"role":"assistant","tool_calls":[{"id":"c1","function":{"name":"f","arguments":"{}"}}]}],
+            "tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":"required"}"#;
+        let req = parse(body).unwrap();
+        assert_eq!(
+            req.tools.as_deref(),
+            Some(r#"[{"type":"function","function":{"name":"f"}}]"#)
+        );
+        assert_eq!(req.tool_choice.as_deref(), Some(r#""required""#));
+        assert!(matches!(
+            &req.messages[1],
+            ChatMessage::Assistant { tool_calls: Some(calls), .. }
+                if calls[0]["function"]["name"] == "f"
+        ));
+        let none = parse(br#"{"messages":[{"role":"user","content":"hi"}],"tools":null}"#).unwrap();
+        assert_eq!((none.tools, none.tool_choice), (None, None));
     }
 
     #[test]

@@ -48,6 +48,7 @@ impl ChatCompletionResponse {
                     role: AssistantRole::Assistant,
                     content,
                     refusal: None,
+                    tool_calls: None,
                 },
                 logprobs: None,
                 finish_reason,
@@ -79,6 +80,9 @@ pub struct ResponseMessage {
     pub content: String,
     /// Always `null`: agent replies are text.
     pub refusal: Option<String>,
+    /// The client tool calls the run ended with (absent when none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<Vec<super::tool_call::MessageToolCall>>,
 }
 
 /// Why a reply ended, in OpenAI's words.
@@ -89,7 +93,7 @@ pub enum FinishReason {
     Stop,
     /// The reply was cut short (the run timed out or was aborted after producing text).
     Length,
-    /// Never emitted by us (the agent runs its own tools); kept for clients' sake.
+    /// The run ended with client tool calls for the caller to run.
     ToolCalls,
     /// Never emitted by us; kept for completeness.
     ContentFilter,

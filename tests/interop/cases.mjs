@@ -509,6 +509,157 @@ async function caseAgentsSdk() {
   throw new NotApplicable('the OpenAI Agents SDK is checked by the Python client');
 }
 
+// ---------------------------------------------------------------- client tools (issue 20)
+// The same cases as cases.py's (read its notes): the mock LLM calls MOCK_TOOL:<name> {args}.
+
+const WEATHER_CHAT = {
+  type: 'function',
+  function: {
+    name: 'get_weather', description: 'Weather for a city',
+    parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+  },
+};
+const WEATHER_RESP = {
+  type: 'function', name: 'get_weather', description: 'Weather for a city',
+  parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+};
+const TOOLS_HEADER = 'x-clawshim-tools';
+const toolPrompt = (name, n) => `MOCK_TOOL:${name} {"city":"Paris-${n}"}`;
+
+async function v3GetsAnAnswer(text, tools) {
+  const { data, response } = await client.chat.completions
+    .create({ model: MAIN, messages: [{ role: 'user', content: text }], tools })
+    .withResponse();
+  check(data.choices[0].finish_reason === 'stop', `finish_reason ${q(data.choices[0].finish_reason)}`);
+  check(data.choices[0].message.content, 'no answer');
+  if (kind === 'clawshim') {
+    const header = response.headers.get(TOOLS_HEADER);
+    check(header === 'ignored; reason=unsupported-gateway', `${TOOLS_HEADER}: ${q(header)}`);
+  }
+}
+
+async function caseToolsChat() {
+  const n = nonce();
+  const text = toolPrompt('get_weather', n);
+  if (protocol === 3) return v3GetsAnAnswer(text, [WEATHER_CHAT]);
+  const r = await chat(text, { tools: [WEATHER_CHAT] });
+  const choice = r.choices[0];
+  check(choice.finish_reason === 'tool_calls', `finish_reason ${q(choice.finish_reason)}`);
+  const calls = choice.message.tool_calls ?? [];
+  check(calls.length === 1 && calls[0].function.name === 'get_weather', `tool_calls ${short(calls)}`);
+  check(JSON.parse(calls[0].function.arguments).city === `Paris-${n}`, `arguments ${q(calls[0].function.arguments)}`);
+  const messages = [
+    { role: 'user', content: text },
+    { role: 'assistant', content: null, tool_calls: calls },
+    { role: 'tool', tool_call_id: calls[0].id, content: `sunny ${n}` },
+  ];
+  const answer = await chat(null, { messages, tools: [WEATHER_CHAT] });
+  check(answer.choices[0].finish_reason === 'stop', `finish_reason ${q(answer.choices[0].finish_reason)}`);
+  expectEcho(replyOf(answer), `tool result sunny ${n}`);
+}
+
+async function caseToolsChatStream() {
+  const n = nonce();
+  const text = toolPrompt('get_weather', n);
+  if (protocol === 3) return v3GetsAnAnswer(text, [WEATHER_CHAT]);
+  const stream = await chat(text, { tools: [WEATHER_CHAT], stream: true });
+  const deltas = [];
+  const finishes = [];
+  for await (const c of stream) {
+    if (!c.choices?.length) continue;
+    deltas.push(...(c.choices[0].delta?.tool_calls ?? []));
+    if (c.choices[0].finish_reason) finishes.push(c.choices[0].finish_reason);
+  }
+  check(deltas.length && deltas[0].id && deltas[0].function?.name === 'get_weather', `first call delta ${short(deltas[0])}`);
+  const argsText = deltas.map((d) => d.function?.arguments ?? '').join('');
+  check(JSON.parse(argsText).city === `Paris-${n}`, `arguments ${q(argsText)}`);
+  check(finishes.length === 1 && finishes[0] === 'tool_calls', `finish reasons ${q(finishes)}`);
+}
+
+function responsesCall(resp) {
+  const calls = resp.output.filter((o) => o.type === 'function_call');
+  check(calls.length === 1, `function_call items: ${short(resp.output.map((o) => o.type))}`);
+  return calls[0];
+}
+
+async function caseToolsResponses() {
+  const n = nonce();
+  const text = toolPrompt('get_weather', n);
+  const resp = await client.responses.create({ model: MAIN, input: text, tools: [WEATHER_RESP] });
+  if (protocol === 3) {
+    check(responseText(resp), 'no answer');
+    return;
+  }
+  const call = responsesCall(resp);
+  check(call.name === 'get_weather' && JSON.parse(call.arguments).city === `Paris-${n}`, `call ${short(call)}`);
+  const follow = await client.responses.create({
+    model: MAIN, previous_response_id: resp.id, tools: [WEATHER_RESP],
+    input: [{ type: 'function_call_output', call_id: call.call_id, output: `sunny ${n}` }],
+  });
+  expectEcho(responseText(follow), `tool result sunny ${n}`);
+}
+
+async function caseToolsCodexList() {
+  const n = nonce();
+  const shell = {
+    type: 'function', name: 'shell', description: 'Runs a command', strict: false,
+    parameters: {
+      type: 'object', properties: { command: { type: 'array', items: { type: 'string' } } }, required: ['command'],
+    },
+  };
+  const tools = [
+    shell,
+    { type: 'web_search' },
+    { type: 'custom', name: 'apply_patch', description: 'patch', format: { type: 'grammar', syntax: 'lark', definition: 'start: /.+/' } },
+    { type: 'namespace', name: 'mcp__files', description: 'files', tools: [] },
+  ];
+  const resp = await client.responses.create({ model: MAIN, input: `MOCK_TOOL:shell {"command":["echo","${n}"]}`, tools });
+  if (protocol === 3) {
+    check(responseText(resp), 'no answer');
+    return;
+  }
+  const call = responsesCall(resp);
+  check(call.name === 'shell' && JSON.parse(call.arguments).command[1] === n, `call ${short(call)}`);
+}
+
+async function caseAgentsSdkTools() {
+  throw new NotApplicable('the OpenAI Agents SDK is checked by the Python client');
+}
+
+async function caseToolsAskUser() {
+  const n = nonce();
+  const ask = {
+    type: 'function',
+    function: {
+      name: 'ask_user', description: 'Ask the user',
+      parameters: { type: 'object', properties: { question: { type: 'string' } }, required: ['question'] },
+    },
+  };
+  const text = `MOCK_TOOL:ask_user {"question":"why-${n}"}`;
+  if (protocol === 3) return v3GetsAnAnswer(text, [WEATHER_CHAT, ask]);
+  const r = await chat(text, { tools: [WEATHER_CHAT, ask] });
+  const calls = r.choices[0].message.tool_calls ?? [];
+  check(calls.length === 1 && calls[0].function.name === 'ask_user', `tool_calls ${short(calls)}`);
+}
+
+async function caseToolsChoiceRequired() {
+  const n = nonce();
+  if (protocol === 4) {
+    const r = await chat(toolPrompt('get_weather', n), { tools: [WEATHER_CHAT], tool_choice: 'required' });
+    check(r.choices[0].finish_reason === 'tool_calls', `finish_reason ${q(r.choices[0].finish_reason)}`);
+    return;
+  }
+  if (kind === 'builtin') throw new NotApplicable("clawdbot 2026.1.24's endpoint ignores tools and tool_choice");
+  try {
+    await chat(`hello ${n}`, { tools: [WEATHER_CHAT], tool_choice: 'required' });
+  } catch (err) {
+    if (!(err instanceof OpenAI.APIError) || err.status !== 400) throw err;
+    check(err.param === 'tool_choice', `the 400 does not name tool_choice: ${short(err.message)}`);
+    return;
+  }
+  throw new Fail('tool_choice=required on a gateway without client tools was answered');
+}
+
 const CASES = [
   ['models', caseModels],
   ['non_stream', caseNonStream],
@@ -532,6 +683,13 @@ const CASES = [
   ['responses_stream', caseResponsesStream],
   ['responses_image', caseResponsesImage],
   ['agents_sdk', caseAgentsSdk],
+  ['tools_chat', caseToolsChat],
+  ['tools_chat_stream', caseToolsChatStream],
+  ['tools_responses', caseToolsResponses],
+  ['tools_codex_list', caseToolsCodexList],
+  ['tools_ask_user', caseToolsAskUser],
+  ['tools_choice_required', caseToolsChoiceRequired],
+  ['agents_sdk_tools', caseAgentsSdkTools],
 ];
 
 async function runCase(fn) {

@@ -598,6 +598,182 @@ def case_idempotency_key(t):
     check(len(calls) == 1, "the mock LLM saw %d calls for one Idempotency-Key" % len(calls))
 
 
+# ------------------------------------------------------------------ client tools (issue 20)
+#
+# The mock LLM calls a tool when the current turn says MOCK_TOOL:<name> {json args} (it picks
+# client_<name> when the request offers that: clawshim's rename of a client tool whose name
+# openclaw's own tools use), and answers a caller's result "Tool:<id>: <output>" with
+# "echo: tool result <output>". openclaw runs client tools only through its HTTP endpoint
+# with tools.toolSearch off (v4/openclaw.template.json); clawdbot 2026.1.24 has none, so on v3
+# the same requests must still get an answer.
+
+WEATHER_CHAT = {"type": "function", "function": {
+    "name": "get_weather", "description": "Weather for a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+WEATHER_RESP = {"type": "function", "name": "get_weather", "description": "Weather for a city",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
+TOOLS_HEADER = "x-clawshim-tools"
+
+
+def tool_prompt(name, n):
+    return 'MOCK_TOOL:%s {"city":"Paris-%s"}' % (name, n)
+
+
+def v3_gets_an_answer(t, text, **kw):
+    """On clawdbot the tools are ignored: a plain answer, and clawshim says so."""
+    raw = t.client.chat.completions.with_raw_response.create(
+        model=MAIN, messages=[{"role": "user", "content": text}], **kw)
+    r = raw.parse()
+    check(r.choices[0].finish_reason == "stop", "finish_reason %r" % r.choices[0].finish_reason)
+    check(r.choices[0].message.content, "no answer")
+    if t.kind == "clawshim":
+        header = raw.headers.get(TOOLS_HEADER)
+        check(header == "ignored; reason=unsupported-gateway", "%s: %r" % (TOOLS_HEADER, header))
+
+
+def case_tools_chat(t):
+    """A chat round trip: tool call, the caller's role:tool result, the answer."""
+    n = nonce()
+    text = tool_prompt("get_weather", n)
+    if t.protocol == 3:
+        return v3_gets_an_answer(t, text, tools=[WEATHER_CHAT])
+    r = t.chat(text, tools=[WEATHER_CHAT])
+    choice = r.choices[0]
+    check(choice.finish_reason == "tool_calls", "finish_reason %r" % choice.finish_reason)
+    calls = choice.message.tool_calls or []
+    check(len(calls) == 1 and calls[0].function.name == "get_weather", "tool_calls %s" % short(calls))
+    check(json.loads(calls[0].function.arguments) == {"city": "Paris-%s" % n},
+          "arguments %r" % calls[0].function.arguments)
+    messages = [{"role": "user", "content": text},
+                {"role": "assistant", "content": None, "tool_calls": [calls[0].model_dump()]},
+                {"role": "tool", "tool_call_id": calls[0].id, "content": "sunny %s" % n}]
+    answer = t.chat(None, messages=messages, tools=[WEATHER_CHAT])
+    check(answer.choices[0].finish_reason == "stop", "finish_reason %r" % answer.choices[0].finish_reason)
+    expect_echo(t.reply_of(answer), "tool result sunny %s" % n)
+
+
+def case_tools_chat_stream(t):
+    """The same streamed: tool-call deltas (id and name, then arguments), finish_reason tool_calls."""
+    n = nonce()
+    text = tool_prompt("get_weather", n)
+    if t.protocol == 3:
+        return v3_gets_an_answer(t, text, tools=[WEATHER_CHAT])
+    chunks = list(t.chat(text, tools=[WEATHER_CHAT], stream=True))
+    deltas = [tc for c in chunks if c.choices for tc in (c.choices[0].delta.tool_calls or [])]
+    check(deltas and deltas[0].id and deltas[0].function.name == "get_weather", "first call delta %s" % short(deltas[:1]))
+    arguments = "".join(d.function.arguments or "" for d in deltas if d.function)
+    check(json.loads(arguments) == {"city": "Paris-%s" % n}, "arguments %r" % arguments)
+    finishes = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    check(finishes == ["tool_calls"], "finish reasons %r" % finishes)
+
+
+def responses_call(resp):
+    calls = [o for o in resp.output if o.type == "function_call"]
+    check(len(calls) == 1, "function_call items: %s" % short([o.type for o in resp.output]))
+    return calls[0]
+
+
+def case_tools_responses(t):
+    """Responses: a function_call item, then function_call_output with previous_response_id,
+    and again with the transcript instead."""
+    n = nonce()
+    text = tool_prompt("get_weather", n)
+    if t.protocol == 3:
+        resp = t.client.responses.create(model=MAIN, input=text, tools=[WEATHER_RESP])
+        check(response_text(resp), "no answer")
+        return
+    resp = t.client.responses.create(model=MAIN, input=text, tools=[WEATHER_RESP])
+    call = responses_call(resp)
+    check(call.name == "get_weather", "name %r" % call.name)
+    check(json.loads(call.arguments) == {"city": "Paris-%s" % n}, "arguments %r" % call.arguments)
+    follow = t.client.responses.create(model=MAIN, previous_response_id=resp.id, tools=[WEATHER_RESP], input=[
+        {"type": "function_call_output", "call_id": call.call_id, "output": "sunny %s" % n}])
+    expect_echo(response_text(follow), "tool result sunny %s" % n)
+    again = t.client.responses.create(model=MAIN, tools=[WEATHER_RESP], input=[
+        {"type": "message", "role": "user", "content": text},
+        {"type": "function_call", "call_id": call.call_id, "name": call.name, "arguments": call.arguments},
+        {"type": "function_call_output", "call_id": call.call_id, "output": "rainy %s" % n}])
+    expect_echo(response_text(again), "tool result rainy %s" % n)
+
+
+def case_tools_codex_list(t):
+    """A Codex CLI-shaped tool list (function shell beside web_search, a custom apply_patch and
+    an MCP namespace): the shell function is called."""
+    n = nonce()
+    shell = {"type": "function", "name": "shell", "description": "Runs a command",
+             "parameters": {"type": "object", "properties": {"command": {"type": "array", "items": {"type": "string"}}},
+                            "required": ["command"]}, "strict": False}
+    tools = [shell, {"type": "web_search"}, {"type": "custom", "name": "apply_patch", "description": "patch",
+             "format": {"type": "grammar", "syntax": "lark", "definition": "start: /.+/"}},
+             {"type": "namespace", "name": "mcp__files", "description": "files", "tools": []}]
+    text = 'MOCK_TOOL:shell {"command":["echo","%s"]}' % n
+    resp = t.client.responses.create(model=MAIN, input=text, tools=tools)
+    if t.protocol == 3:
+        check(response_text(resp), "no answer")
+        return
+    call = responses_call(resp)
+    check(call.name == "shell" and json.loads(call.arguments) == {"command": ["echo", n]},
+          "call %s" % short(call))
+
+
+def case_tools_ask_user(t):
+    """A tool list with ask_user (Open WebUI sends it; openclaw's own agent tools use the name):
+    the call comes back as ask_user."""
+    n = nonce()
+    ask = {"type": "function", "function": {"name": "ask_user", "description": "Ask the user",
+           "parameters": {"type": "object", "properties": {"question": {"type": "string"}}, "required": ["question"]}}}
+    text = 'MOCK_TOOL:ask_user {"question":"why-%s"}' % n
+    if t.protocol == 3:
+        return v3_gets_an_answer(t, text, tools=[WEATHER_CHAT, ask])
+    r = t.chat(text, tools=[WEATHER_CHAT, ask])
+    calls = r.choices[0].message.tool_calls or []
+    check(len(calls) == 1 and calls[0].function.name == "ask_user", "tool_calls %s" % short(calls))
+    check(json.loads(calls[0].function.arguments) == {"question": "why-%s" % n}, "arguments %r" % calls[0].function.arguments)
+
+
+def case_tools_choice_required(t):
+    """tool_choice "required": a call on v4; on v3, where tools cannot run, clawshim's 400
+    naming tool_choice (never a plain-text answer)."""
+    n = nonce()
+    if t.protocol == 4:
+        r = t.chat(tool_prompt("get_weather", n), tools=[WEATHER_CHAT], tool_choice="required")
+        check(r.choices[0].finish_reason == "tool_calls", "finish_reason %r" % r.choices[0].finish_reason)
+        return
+    if t.kind == "builtin":
+        raise NotApplicable("clawdbot 2026.1.24's endpoint ignores tools and tool_choice")
+    try:
+        t.chat("hello %s" % n, tools=[WEATHER_CHAT], tool_choice="required")
+    except openai.BadRequestError as exc:
+        check(getattr(exc, "param", None) == "tool_choice",
+              "the 400 does not name tool_choice: %s" % short(str(exc)))
+        return
+    raise Fail("tool_choice=required on a gateway without client tools was answered")
+
+
+def case_agents_sdk_tools(t):
+    """The OpenAI Agents SDK runs a local @function_tool through the endpoint (Responses)."""
+    import agents
+    agents.set_tracing_disabled(True)
+    agents.set_default_openai_client(t.async_client(), use_for_tracing=False)
+    n = nonce()
+    seen = []
+
+    @agents.function_tool
+    def get_weather(city: str) -> str:
+        """Weather for a city."""
+        seen.append(city)
+        return "sunny in %s" % city
+
+    agent = agents.Agent(name="interop", instructions="Answer briefly.", model="openclaw:main",
+                         tools=[get_weather])
+    result = asyncio.run(agents.Runner.run(agent, tool_prompt("get_weather", n), max_turns=4))
+    if t.protocol == 3:
+        check(result.final_output and not seen, "final output %r, tool calls %r" % (result.final_output, seen))
+        return
+    check(seen == ["Paris-%s" % n], "the local tool ran with %r" % seen)
+    expect_echo(result.final_output, "tool result sunny in Paris-%s" % n)
+
+
 CASES = [
     ("models", case_models),
     ("non_stream", case_non_stream),
@@ -622,6 +798,13 @@ CASES = [
     ("responses_image", case_responses_image),
     ("agents_sdk", case_agents_sdk),
     ("idempotency_key", case_idempotency_key),
+    ("tools_chat", case_tools_chat),
+    ("tools_chat_stream", case_tools_chat_stream),
+    ("tools_responses", case_tools_responses),
+    ("tools_codex_list", case_tools_codex_list),
+    ("tools_ask_user", case_tools_ask_user),
+    ("tools_choice_required", case_tools_choice_required),
+    ("agents_sdk_tools", case_agents_sdk_tools),
 ]
 
 

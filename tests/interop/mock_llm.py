@@ -33,6 +33,19 @@ with outcome "client_gone" (how the suite sees that a gateway aborted its LLM ca
 Fault injection from the current user turn: MOCK_HTTP_<code> (400-599) -> that status with an
 OpenAI-style error body; MOCK_SLOW -> 10x chunk delay.
 
+Tool calls (for client tools):
+  * MOCK_TOOL:<name> in the current user turn -> the reply is one call of <name> (of client_<name>
+    when the request offers that: clawshim's rename of a client tool that clashes with one of
+    openclaw's own); a JSON object
+    after the name on the same line (MOCK_TOOL:get_weather {"city":"Paris"}) is its arguments,
+    else "{}". With the tools offered: the gateway checks the arguments against the tool's
+    schema, so a tool with required parameters needs them.
+  * the last message is a tool result (role "tool": the gateway ran one of its own tools) ->
+    "echo: tool <name> returned <N> chars";
+  * the current turn is a caller's tool result folded into the prompt by the gateway
+    ("Tool:<call id>: <output>") -> "echo: tool result <output>" (its first 80 characters).
+  Streamed calls come as the OpenAI API sends them: the id and name, then the arguments.
+
 Every request is also appended as one JSON line to --log.
 """
 
@@ -88,6 +101,41 @@ RUNTIME_SUFFIX_RE = re.compile(r"\n+Runtime: agent=[^\n]*\s*$")
 MARKER_LINE_RE = re.compile(r"^\s*\[[^\]\n]{1,200}\]\s*$", re.M)
 ENVELOPE_RE = re.compile(r"^\s*\[[^\]\n]{1,200}\]\s*")
 ROLE_LABEL_RE = re.compile(r"^(User|user)\s*:\s*")
+MOCK_TOOL_RE = re.compile(r"MOCK_TOOL:([A-Za-z0-9_\-]+)(?:[ \t]+(\{[^\n]*\}))?")
+TOOL_RESULT_RE = re.compile(r"^Tool:\S+?: (.*)", re.S)
+
+
+def tool_reply(messages, user_text, offered=()):
+    """(text, tool_call) for the tool rules in the module doc; (None, None) when none applies."""
+    last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
+    # openclaw appends its internal-context user message after a tool result: look past it.
+    for msg in reversed(messages or []):
+        if not isinstance(msg, dict):
+            continue
+        if msg.get("role") == "user" and not strip_openclaw_context(content_to_text(msg.get("content"))):
+            continue
+        last = msg
+        break
+    if last.get("role") == "tool":
+        name = "?"
+        for m in messages:
+            for tc in (m.get("tool_calls") or []) if isinstance(m, dict) else []:
+                if tc.get("id") == last.get("tool_call_id"):
+                    name = (tc.get("function") or {}).get("name", "?")
+        return "echo: tool %s returned %d chars" % (name, len(content_to_text(last.get("content")))), None
+    result = TOOL_RESULT_RE.match(user_text)
+    if result:
+        return "echo: tool result " + result.group(1).strip()[:80], None
+    m = MOCK_TOOL_RE.search(user_text)
+    if m:
+        name = m.group(1)
+        # A caller's tool that clawshim renamed because openclaw's own tools use its name.
+        if "client_" + name in offered:
+            name = "client_" + name
+        call = {"id": "call_mock_" + uuid.uuid4().hex[:8], "type": "function",
+                "function": {"name": name, "arguments": m.group(2) or "{}"}}
+        return "", call
+    return None, None
 
 
 def strip_openclaw_context(text):
@@ -235,7 +283,8 @@ class Handler(BaseHTTPRequestHandler):
         model = body.get("model") or MODEL_IDS[0]
         messages = body.get("messages") or []
         user_text = last_user_text(messages)
-        record = {"id": uuid.uuid4().hex, "ts": time.time(), "model": model,
+        offered = [((t or {}).get("function") or {}).get("name") for t in body.get("tools") or []]
+        record = {"id": uuid.uuid4().hex, "ts": time.time(), "model": model, "offered": offered,
                   "stream": bool(body.get("stream")), "user_text": user_text,
                   "messages": messages, "outcome": "in_progress", "images": count_images(messages),
                   "haystack": json.dumps(messages, ensure_ascii=False)}
@@ -245,7 +294,10 @@ class Handler(BaseHTTPRequestHandler):
         if fault:
             record["outcome"] = "error_%d" % fault[0]
             return self._error(*fault)
-        reply = "echo: " + user_text
+        reply, tool_call = tool_reply(messages, user_text, offered)
+        if reply is None:
+            reply = "echo: " + user_text
+        record["tool_call"] = (tool_call or {}).get("function", {}).get("name")
         prompt_chars = sum(len(content_to_text(m.get("content"))) for m in messages if isinstance(m, dict))
         usage = {"prompt_tokens": max(1, prompt_chars // 4), "completion_tokens": max(1, len(reply) // 4)}
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
@@ -255,8 +307,9 @@ class Handler(BaseHTTPRequestHandler):
             record["outcome"] = "completed"
             return self._send_json(200, {
                 "id": cid, "object": "chat.completion", "created": created, "model": model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": reply},
-                             "finish_reason": "stop", "logprobs": None}],
+                "choices": [{"index": 0, "message": dict({"role": "assistant", "content": reply or None},
+                                                         **({"tool_calls": [tool_call]} if tool_call else {})),
+                             "finish_reason": "tool_calls" if tool_call else "stop", "logprobs": None}],
                 "usage": usage})
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         slow = "MOCK_SLOW" in user_text
@@ -271,10 +324,18 @@ class Handler(BaseHTTPRequestHandler):
         try:
             self._sse(dict(base, choices=[{"index": 0, "delta": {"role": "assistant", "content": ""},
                                            "finish_reason": None}]))
-            for piece in split_chunks(reply, 8 if slow else 4):
+            for piece in (split_chunks(reply, 8 if slow else 4) if reply else []):
                 time.sleep(delay)
                 self._sse(dict(base, choices=[{"index": 0, "delta": {"content": piece}, "finish_reason": None}]))
-            self._sse(dict(base, choices=[{"index": 0, "delta": {}, "finish_reason": "stop"}]))
+            if tool_call:
+                fn = tool_call["function"]
+                self._sse(dict(base, choices=[{"index": 0, "delta": {"tool_calls": [
+                    {"index": 0, "id": tool_call["id"], "type": "function",
+                     "function": {"name": fn["name"], "arguments": ""}}]}, "finish_reason": None}]))
+                self._sse(dict(base, choices=[{"index": 0, "delta": {"tool_calls": [
+                    {"index": 0, "function": {"arguments": fn["arguments"]}}]}, "finish_reason": None}]))
+            self._sse(dict(base, choices=[{"index": 0, "delta": {},
+                                           "finish_reason": "tool_calls" if tool_call else "stop"}]))
             if include_usage:
                 self._sse(dict(base, choices=[], usage=usage))
             self._sse("[DONE]")

@@ -21,7 +21,8 @@ CASES = ["models", "non_stream", "stream", "stream_usage", "agent_by_model", "ag
          "session_user", "history", "system_prompt", "content_parts", "wrong_token", "broken_agent",
          "abort_stream", "parallel_streams", "passthrough", "key_session_scope",
          "frame_limit", "image_png", "responses_create", "responses_stream", "responses_image",
-         "agents_sdk"]
+         "agents_sdk", "tools_chat", "tools_chat_stream", "tools_responses", "tools_codex_list",
+         "tools_ask_user", "tools_choice_required", "agents_sdk_tools"]
 SIGNED = "signed_handshake"
 LAN = "lan_client"
 

@@ -3,8 +3,8 @@
 //!
 //! Each body is as large as `limits.max_body_bytes` (20 MiB) allows and shaped to cost the
 //! most per byte: `[[],[],...]` (three bytes per JSON value) where clawshim reads (content
-//! parts, messages) and where it skips (an ignored field), and arrays nested a few million
-//! levels deep. Parsed into `serde_json::Value` such a body costs hundreds of MB; read once
+//! parts, messages), where it skips (an ignored field) and where it measures without copying
+//! (`tools`, kept as text for client tools), and arrays nested a few million levels deep. Parsed into `serde_json::Value` such a body costs hundreds of MB; read once
 //! into typed structs, with skipped values never materialised and at most
 //! `max_concurrent_bodies` bodies read at a time, the process's peak RSS grows by less than
 //! the bodies' own size.
@@ -149,7 +149,7 @@ async fn eight_worst_case_bodies_stay_under_the_bound() {
         // An ignored field: skipped without allocating; the request runs.
         (
             filled(
-                &format!(r#"{{"messages":[{user}],"tools":["#),
+                &format!(r#"{{"messages":[{user}],"functions":["#),
                 "[],",
                 "[]",
                 "]}",
@@ -158,10 +158,28 @@ async fn eight_worst_case_bodies_stay_under_the_bound() {
         ),
         // Deep nesting in an ignored field: skipped iteratively; the request runs.
         (
-            nested(&format!(r#"{{"messages":[{user}],"tools":"#), "}"),
+            nested(&format!(r#"{{"messages":[{user}],"functions":"#), "}"),
             200,
         ),
     ];
+    // `tools`, which clawshim reads for client tools: measured without copying, refused
+    // over its cap (each kind four times).
+    let chat_tools = [
+        (
+            filled(
+                &format!(r#"{{"messages":[{user}],"tools":["#),
+                "[],",
+                "[]",
+                "]}",
+            ),
+            400,
+        ),
+        (
+            nested(&format!(r#"{{"messages":[{user}],"tools":"#), "}"),
+            400,
+        ),
+    ];
+    let chat_tools = [chat_tools.clone(), chat_tools].concat();
     // The same shapes for `/v1/responses`.
     let responses = [
         // Content parts of an item: the first is not an object, 10 000 are read -> 400.
@@ -182,8 +200,13 @@ async fn eight_worst_case_bodies_stay_under_the_bound() {
             200,
         ),
         // Deep nesting in an ignored field: skipped iteratively; the request runs.
-        (nested(r#"{"input":"hi","tools":"#, "}"), 200),
+        (nested(r#"{"input":"hi","include":"#, "}"), 200),
     ];
+    let responses_tools = [
+        (filled(r#"{"input":"hi","tools":["#, "[],", "[]", "]}"), 400),
+        (nested(r#"{"input":"hi","tools":"#, "}"), 400),
+    ];
+    let responses_tools = [responses_tools.clone(), responses_tools].concat();
     // One small request first, so lazily built state is not counted.
     assert_eq!(
         shim.chat(user_msg("openclaw/main", "warm up"))
@@ -192,8 +215,10 @@ async fn eight_worst_case_bodies_stay_under_the_bound() {
         200
     );
     for (path, kinds) in [
-        ("/v1/chat/completions", &chat),
-        ("/v1/responses", &responses),
+        ("/v1/chat/completions", &chat[..]),
+        ("/v1/chat/completions", &chat_tools[..]),
+        ("/v1/responses", &responses[..]),
+        ("/v1/responses", &responses_tools[..]),
     ] {
         let growth = peak_growth(&shim, path, kinds).await;
         assert!(

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use clawshim_proxy::commands::doctor::diagnose;
 use clawshim_proxy::config::discover::Environment;
 use clawshim_proxy::config::Settings;
+use clawshim_proxy::run::client_tools::ClientToolsMode;
 use clawshim_tests::{free_port, mock, mock_with, MockOptions, Protocol, TOKEN, WAIT};
 
 /// An environment without the machine's own gateway config.
@@ -207,9 +208,11 @@ async fn zero_config_finds_the_gateway_and_flags_its_own_openai_endpoint() {
         ("HOME", home.display().to_string()),
         ("DOCTOR_GW_TOKEN", TOKEN.to_string()),
     ]));
+    // With client tools off, the chat endpoint is only a second door.
     let s = Settings {
         listen: Some(format!("127.0.0.1:{}", free_port())),
         threads: Some(1),
+        client_tools: Some(ClientToolsMode::Off),
         ..Settings::default()
     };
     let (status, report) = doctor(&s, &env).await;
@@ -233,4 +236,59 @@ async fn zero_config_finds_the_gateway_and_flags_its_own_openai_endpoint() {
         "{report}"
     );
     let _ = std::fs::remove_dir_all(&home);
+}
+
+/// `client tools`: an openclaw with its chat endpoint on (the mock's, answering the probe)
+/// whose config on this host leaves tool search on fails with the fix; with tool search off
+/// it passes, and `built-in endpoints` passes too (the endpoint is what client tools use).
+#[tokio::test(flavor = "multi_thread")]
+async fn client_tools_need_the_chat_endpoint_and_tool_search_off() {
+    let gw = mock_with(MockOptions {
+        http_endpoint: true,
+        ..MockOptions::for_protocol(Protocol::V4)
+    })
+    .await;
+    let port = gw.addr().port();
+    for (tools, ok) in [("", false), ("tools: { toolSearch: false },", true)] {
+        let home: PathBuf = std::env::temp_dir().join(format!(
+            "clawshim-doctor-home-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(home.join(".openclaw")).unwrap();
+        std::fs::write(
+            home.join(".openclaw/openclaw.json"),
+            format!(
+                "{{ {tools} gateway: {{ port: {port}, bind: 'loopback', auth: {{ mode: 'token', token: '{TOKEN}' }},\n  \
+                 http: {{ endpoints: {{ chatCompletions: {{ enabled: true }} }} }} }} }}\n"
+            ),
+        )
+        .unwrap();
+        let env = Vars(HashMap::from([("HOME", home.display().to_string())]));
+        let s = Settings {
+            listen: Some(format!("127.0.0.1:{}", free_port())),
+            threads: Some(1),
+            ..Settings::default()
+        };
+        let (status, report) = doctor(&s, &env).await;
+        line(&report, "[ok]   built-in endpoints:");
+        if ok {
+            assert_eq!(status, 0, "{report}");
+            line(&report, "[ok]   client tools:");
+        } else {
+            assert_eq!(status, 1, "{report}");
+            line(&report, "[FAIL] client tools:");
+            line(&report, "       fix: set tools.toolSearch to false");
+        }
+        let _ = std::fs::remove_dir_all(&home);
+    }
+    // A gateway without the endpoint: tools are ignored, said as a skip with the way to turn
+    // them on.
+    let plain = mock(Protocol::V4).await;
+    let (status, report) = doctor(&settings(&plain.url(), TOKEN), &no_local_gateway()).await;
+    assert_eq!(status, 0, "{report}");
+    assert!(
+        line(&report, "[skip] client tools:")
+            .contains("gateway.http.endpoints.chatCompletions.enabled"),
+        "{report}"
+    );
 }

@@ -124,6 +124,11 @@ pub struct Settings {
     /// (when the gateway grants operator.admin), `true` (always ask for it) or `false`.
     #[arg(long, env = "CLAWSHIM_DELETE_EPHEMERAL_SESSIONS", global = true)]
     pub delete_ephemeral_sessions: Option<SessionCleanup>,
+    /// Requests' own function tools: `auto` (run them through the gateway's
+    /// /v1/chat/completions where it can: openclaw with that endpoint on) or `off` (ignore
+    /// them; the agent answers).
+    #[arg(long, env = "CLAWSHIM_CLIENT_TOOLS", global = true)]
+    pub client_tools: Option<crate::run::client_tools::mode::ClientToolsMode>,
     /// On protocol 4, receive only our own runs' events (`session-scoped-events` and a
     /// subscription per run) instead of every run's: saves traffic when many clients share
     /// one gateway, costs the gateway transcript events per run.

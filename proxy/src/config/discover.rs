@@ -40,6 +40,10 @@ pub struct LocalGateway {
     pub chat_completions_endpoint: bool,
     /// `gateway.http.endpoints.responses.enabled`.
     pub responses_endpoint: bool,
+    /// Whether `tools.toolSearch` hides client tools from the model: openclaw's default
+    /// (absent) and `true` do; `false` and an object with `mode: "directory"` do not
+    /// (docs/client-tools.md).
+    pub tool_search_hides_client_tools: bool,
 }
 
 /// The gateway's shared secret.
@@ -219,7 +223,23 @@ pub fn read(path: &Path, text: &str, env: &dyn Environment) -> Result<LocalGatew
         ca_file,
         chat_completions_endpoint: bool_at(&["http", "endpoints", "chatCompletions", "enabled"]),
         responses_endpoint: bool_at(&["http", "endpoints", "responses", "enabled"]),
+        tool_search_hides_client_tools: tool_search_hides_client_tools(&root),
     })
+}
+
+/// `tools.toolSearch` as openclaw 2026.9.6 reads it (`readToolSearchConfig`,
+/// `resolveToolSearchConfig`): client tools are catalogued behind tool search unless it is
+/// `false`, or an object that turns it off or sets `mode: "directory"`.
+fn tool_search_hides_client_tools(root: &Value) -> bool {
+    match root.get("tools").and_then(|t| t.get("toolSearch")) {
+        None | Some(Value::Null) | Some(Value::Bool(true)) => true,
+        Some(Value::Bool(false)) => false,
+        Some(Value::Object(o)) => {
+            o.get("enabled") != Some(&Value::Bool(false))
+                && o.get("mode").and_then(Value::as_str) != Some("directory")
+        }
+        Some(_) => true,
+    }
 }
 
 /// A string value with `${VAR}` substituted, or an openclaw secret reference
@@ -395,6 +415,8 @@ mod tests {
         assert_eq!(found.url, "ws://127.0.0.1:18952");
         assert_eq!(found.bind, "loopback");
         assert_eq!(found.auth, Some(LocalAuth::Token("interop-token".into())));
+        // The interop gateway gives client tools to the model (docs/client-tools.md).
+        assert!(found.chat_completions_endpoint && !found.tool_search_hides_client_tools);
         // The gateway's port variable wins over the file, as in `resolveGatewayPort`.
         let found = discover(&vars(&[
             ("HOME", &h),
@@ -406,6 +428,24 @@ mod tests {
         assert_eq!(found.url, "ws://127.0.0.1:18953");
         let _ = std::fs::remove_dir_all(&home);
         let _ = std::fs::remove_dir_all(&state);
+    }
+
+    #[test]
+    fn tool_search_hides_client_tools_unless_off_or_directory() {
+        let cases = [
+            ("{}", true),
+            ("{tools:{}}", true),
+            ("{tools:{toolSearch:true}}", true),
+            ("{tools:{toolSearch:false}}", false),
+            ("{tools:{toolSearch:{mode:'tools'}}}", true),
+            ("{tools:{toolSearch:{mode:'code'}}}", true),
+            ("{tools:{toolSearch:{mode:'directory'}}}", false),
+            ("{tools:{toolSearch:{enabled:false}}}", false),
+        ];
+        for (text, hides) in cases {
+            let found = read(Path::new("/x/openclaw.json"), text, &vars(&[])).unwrap();
+            assert_eq!(found.tool_search_hides_client_tools, hides, "{text}");
+        }
     }
 
     #[test]

@@ -66,6 +66,9 @@ pub struct KeyEntry {
     pub monthly_token_budget: Option<u64>,
     /// Session namespace of the key's sessions (default: derived from the name).
     pub session_namespace: Option<String>,
+    /// This key's requests' own function tools: `"auto"` (default: the server's setting) or
+    /// `"off"`.
+    pub client_tools: Option<crate::run::client_tools::mode::ClientToolsMode>,
 }
 
 /// `[gateway]`.
@@ -86,6 +89,8 @@ pub struct GatewaySection {
     pub wait_secs: Option<u64>,
     /// Delete each per-request session after its run: `"auto"`, `true` or `false`.
     pub delete_ephemeral_sessions: Option<SessionCleanup>,
+    /// Requests' own function tools: `"auto"` or `"off"`.
+    pub client_tools: Option<crate::run::client_tools::mode::ClientToolsMode>,
     /// Follow only our own runs' sessions on protocol 4 (`session-scoped-events`).
     pub session_scoped_events: Option<bool>,
     /// WebSocket connections kept to the gateway.

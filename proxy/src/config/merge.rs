@@ -62,6 +62,8 @@ pub struct Merged {
     pub gateway_wait_secs: u64,
     /// Delete per-request sessions after their run.
     pub delete_ephemeral_sessions: SessionCleanup,
+    /// Requests' own function tools.
+    pub client_tools: crate::run::client_tools::mode::ClientToolsMode,
     /// Follow only our own runs' sessions on protocol 4.
     pub session_scoped_events: bool,
     /// WebSocket connections kept to the gateway.
@@ -172,6 +174,7 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
         gateway_request_timeout_secs,
         gateway_wait_secs,
         delete_ephemeral_sessions,
+        client_tools,
         session_scoped_events,
         gateway_sockets,
         redis_url,
@@ -229,6 +232,7 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
                 request_timeout_secs,
                 wait_secs,
                 delete_ephemeral_sessions: file_delete_ephemeral_sessions,
+                client_tools: file_client_tools,
                 session_scoped_events: file_session_scoped_events,
                 sockets,
                 ca_file,
@@ -368,6 +372,8 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
         delete_ephemeral_sessions: delete_ephemeral_sessions
             .or(file_delete_ephemeral_sessions)
             .unwrap_or(defaults::DELETE_EPHEMERAL_SESSIONS),
+        // `auto` (the type's default, beside the code it configures).
+        client_tools: client_tools.or(file_client_tools).unwrap_or_default(),
         max_failed_auth: max_failed_auth
             .or(max_failed_attempts)
             .unwrap_or(defaults::MAX_FAILED_AUTH),

@@ -73,6 +73,8 @@ pub struct Config {
     pub failed_auth_window: Duration,
     /// Delete per-request sessions after their run.
     pub delete_ephemeral_sessions: SessionCleanup,
+    /// Requests' own function tools (per key too: [`crate::keys`]).
+    pub client_tools: crate::run::client_tools::mode::ClientToolsMode,
     /// Adaptive limit and queue of the runs sent to the gateway (built-in tuning).
     pub admission: crate::run::admission::AdmissionSettings,
     /// A request body's size, deadline and slowest rate.

@@ -222,6 +222,7 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
         max_failed_auth: m.max_failed_auth,
         failed_auth_window: Duration::from_secs(m.failed_auth_window_secs.max(1)),
         delete_ephemeral_sessions: m.delete_ephemeral_sessions,
+        client_tools: m.client_tools,
         admission,
         body: BodyLimits {
             max_bytes: m.max_body_bytes,

@@ -23,6 +23,8 @@ pub struct ApiKey {
     /// The key's session namespace: its sessions are `agent:<id>:<namespace>:...`, and it
     /// may name no other (see `clawshim_core::routing::session_key`).
     pub session_namespace: String,
+    /// The key's own `client_tools` (the stricter of it and the server's applies).
+    pub client_tools: Option<crate::run::client_tools::mode::ClientToolsMode>,
     /// Requests per minute, when limited.
     rate: Option<Mutex<TokenBucket>>,
     /// Concurrent runs, when limited.
@@ -48,6 +50,7 @@ pub struct KeySpec {
     pub monthly_token_budget: Option<u64>,
     /// Checked by `clawshim_core::routing::check_namespace`, unique across keys.
     pub session_namespace: String,
+    pub client_tools: Option<crate::run::client_tools::mode::ClientToolsMode>,
 }
 
 impl ApiKey {
@@ -58,6 +61,7 @@ impl ApiKey {
             hash: spec.sha256,
             agents: spec.agents.clone(),
             session_namespace: spec.session_namespace.clone(),
+            client_tools: spec.client_tools,
             rate: spec
                 .requests_per_minute
                 .map(|rpm| Mutex::new(TokenBucket::per_minute(rpm))),
@@ -143,6 +147,18 @@ impl Principal {
         match self {
             Principal::Shared => None,
             Principal::Key(k) => Some(&k.name),
+        }
+    }
+
+    /// The `client_tools` for this principal's requests: the server's, unless its key
+    /// turns them off.
+    pub fn client_tools(
+        &self,
+        server: crate::run::client_tools::mode::ClientToolsMode,
+    ) -> crate::run::client_tools::mode::ClientToolsMode {
+        match self {
+            Principal::Shared => server,
+            Principal::Key(k) => server.with_key(k.client_tools),
         }
     }
 
@@ -271,6 +287,30 @@ pub fn parse_sha256_hex(s: &str) -> Option<[u8; 32]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::run::client_tools::mode::ClientToolsMode;
+
+    #[test]
+    fn a_key_can_turn_client_tools_off_but_not_on() {
+        let mut off = spec("off", "k1");
+        off.client_tools = Some(ClientToolsMode::Off);
+        let key = Principal::Key(Arc::new(ApiKey::new(&off)));
+        assert_eq!(
+            key.client_tools(ClientToolsMode::Auto),
+            ClientToolsMode::Off
+        );
+        let mut on = spec("on", "k2");
+        on.client_tools = Some(ClientToolsMode::Auto);
+        let key = Principal::Key(Arc::new(ApiKey::new(&on)));
+        assert_eq!(key.client_tools(ClientToolsMode::Off), ClientToolsMode::Off);
+        assert_eq!(
+            key.client_tools(ClientToolsMode::Auto),
+            ClientToolsMode::Auto
+        );
+        assert_eq!(
+            Principal::Shared.client_tools(ClientToolsMode::Off),
+            ClientToolsMode::Off
+        );
+    }
 
     fn spec(name: &str, key: &str) -> KeySpec {
         KeySpec {
@@ -281,6 +321,7 @@ mod tests {
             max_concurrent_runs: Some(1),
             daily_token_budget: None,
             monthly_token_budget: None,
+            client_tools: None,
             session_namespace: name.into(),
         }
     }

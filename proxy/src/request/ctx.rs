@@ -43,6 +43,8 @@ pub struct RequestCtx {
     pub write_timeout: Duration,
     /// The run's admission slot, held until the run is over (`run_loop`).
     pub admission: Option<std::sync::Arc<crate::run::admission::Permit>>,
+    /// What became of the request's client tools ([`crate::request::respond::TOOLS_HEADER`]).
+    pub tools_header: Option<String>,
     /// A passthrough WebSocket's gateway login, until the gateway answered it
     /// ([`crate::front_door::ws_login`]). Set when the gateway answers the upgrade with 101.
     pub ws_login: Option<crate::front_door::ws_login::LoginWatch>,
@@ -65,6 +67,7 @@ impl RequestCtx {
             bytes_out: 0,
             first_byte: None,
             client_gone: false,
+            tools_header: None,
             client_ip: None,
             write_timeout: Duration::from_secs(crate::config::defaults::WRITE_TIMEOUT_SECS),
             admission: None,

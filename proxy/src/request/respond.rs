@@ -12,6 +12,10 @@ use pingora::proxy::Session;
 use serde::Serialize;
 
 use crate::request::ctx::RequestCtx;
+
+/// Response header saying what became of a request's client tools (its values:
+/// `crate::run::client_tools`).
+pub const TOOLS_HEADER: &str = "x-clawshim-tools";
 use crate::request::errors::{self, record, HttpError};
 
 /// The header of one response: status, content type and any further headers.
@@ -47,6 +51,9 @@ impl Head {
         resp.insert_header("x-request-id", ctx.request_id.as_str())?;
         if let Some(run_id) = &ctx.run_id {
             resp.insert_header("x-clawshim-run-id", run_id.as_str())?;
+        }
+        if let Some(tools) = &ctx.tools_header {
+            resp.insert_header(TOOLS_HEADER, tools.as_str())?;
         }
         Ok(resp)
     }

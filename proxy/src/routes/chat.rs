@@ -8,6 +8,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use clawshim_core::client_tools::transcript;
 use clawshim_core::openai;
 use clawshim_core::prompt;
 use clawshim_core::translate::{ChatTranslator, CompletionMeta, StreamItem};
@@ -18,6 +19,7 @@ use crate::request::body;
 use crate::request::body_slots::Reader;
 use crate::request::ctx::RequestCtx;
 use crate::request::errors::HttpError;
+use crate::run::client_tools::{self, Format, ToolStart};
 use crate::run::run_loop::{serve_run, start_run};
 use crate::run::run_output::{JsonOutput, SseItem, SseOutput};
 use crate::run::run_setup::{self, PreparedRun, RunAsk};
@@ -36,7 +38,25 @@ pub async fn serve(
     let req = openai::request::parse(&body.bytes)?;
     drop(body);
     run_setup::log_ignored(ctx, &req.ignored_fields());
-    let input = prompt::build_chat_input(&req.messages)?;
+    let route = app.tool_runs.route(
+        principal.client_tools(app.config.client_tools),
+        &app.gateway,
+    );
+    let tools = client_tools::decide(
+        Format::Chat,
+        req.tools.as_deref(),
+        req.tool_choice.as_deref(),
+        route,
+    )?;
+    ctx.tools_header = tools.header.clone();
+    // With its tools run, the caller's transcript of earlier calls is written the way
+    // openclaw's endpoint writes it (`client_tools::transcript`).
+    let input = match &tools.plan {
+        Some(plan) => {
+            prompt::build_chat_input(&transcript::for_gateway(&req.messages, &plan.names))?
+        }
+        None => prompt::build_chat_input(&req.messages)?,
+    };
     let prepared = run_setup::prepare(
         session,
         ctx,
@@ -60,14 +80,41 @@ pub async fn serve(
             .map_or(0, |d| d.as_secs()),
     };
     let (stream, include_usage) = (req.is_stream(), req.include_usage());
-    // The parsed messages are in the run's request now; the request goes once accepted.
-    drop(req);
     let PreparedRun {
-        pending,
+        mut pending,
         deadline,
         slots: _slots,
     } = prepared;
-    let Some(run) = start_run(session, ctx, &app.gateway, &app.admission, pending).await? else {
+    let started = match &tools.plan {
+        Some(plan) => {
+            let socket_prompt = || prompt::build_chat_input(&req.messages).map(|i| i.prompt);
+            client_tools::start(
+                session,
+                ctx,
+                &app.tool_runs,
+                &app.admission,
+                &app.gateway,
+                &mut pending.request,
+                plan,
+                socket_prompt,
+            )
+            .await?
+        }
+        None => ToolStart::UseSocket,
+    };
+    // The parsed messages are in the run's request now; the request goes once accepted.
+    drop(req);
+    let run = match started {
+        ToolStart::Run(run) => {
+            drop(pending);
+            Some(*run)
+        }
+        ToolStart::ClientGone => None,
+        ToolStart::UseSocket => {
+            start_run(session, ctx, &app.gateway, &app.admission, pending).await?
+        }
+    };
+    let Some(run) = run else {
         return Ok(());
     };
     let format = ChatTranslator::new(meta, include_usage);

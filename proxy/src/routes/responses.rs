@@ -15,6 +15,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use clawshim_core::client_tools::transcript;
 use clawshim_core::openai::responses::{self as wire, ResponseStreamEvent, ResponsesRequest};
 use clawshim_core::prompt;
 use clawshim_core::responses_translate::{ResponseMeta, ResponsesTranslator};
@@ -27,6 +28,7 @@ use crate::request::body;
 use crate::request::body_slots::Reader;
 use crate::request::ctx::RequestCtx;
 use crate::request::errors::HttpError;
+use crate::run::client_tools::{self, Format, ToolStart};
 use crate::run::run_loop::{serve_run, start_run};
 use crate::run::run_output::{JsonOutput, SseItem, SseOutput};
 use crate::run::run_setup::{self, PreparedRun, RunAsk};
@@ -56,7 +58,25 @@ pub async fn serve(
             Some(SessionKey::named(key))
         }
     };
-    let input = prompt::build_responses_input(&req)?;
+    let route = app.tool_runs.route(
+        principal.client_tools(app.config.client_tools),
+        &app.gateway,
+    );
+    let tools = client_tools::decide(
+        Format::Responses,
+        req.tools.as_deref(),
+        req.tool_choice.as_deref(),
+        route,
+    )?;
+    ctx.tools_header = tools.header.clone();
+    // With its tools run, calls in the transcript take the gateway's names
+    // (`client_tools::transcript`).
+    let input = match &tools.plan {
+        Some(plan) => {
+            prompt::build_responses_input(&transcript::responses_for_gateway(&req, &plan.names))?
+        }
+        None => prompt::build_responses_input(&req)?,
+    };
     let prepared = run_setup::prepare(
         session,
         ctx,
@@ -73,7 +93,7 @@ pub async fn serve(
     )
     .await?;
     let PreparedRun {
-        pending,
+        mut pending,
         deadline,
         slots: _slots,
     } = prepared;
@@ -83,9 +103,36 @@ pub async fn serve(
             .issue(pending.request.session_key.as_str(), &caller),
     );
     let stream = req.stream;
+    let started = match &tools.plan {
+        Some(plan) => {
+            let socket_prompt = || prompt::build_responses_input(&req).map(|i| i.prompt);
+            client_tools::start(
+                session,
+                ctx,
+                &app.tool_runs,
+                &app.admission,
+                &app.gateway,
+                &mut pending.request,
+                plan,
+                socket_prompt,
+            )
+            .await?
+        }
+        None => ToolStart::UseSocket,
+    };
     // The parsed input is in the run's request now; the request goes once accepted.
     drop(req);
-    let Some(run) = start_run(session, ctx, &app.gateway, &app.admission, pending).await? else {
+    let run = match started {
+        ToolStart::Run(run) => {
+            drop(pending);
+            Some(*run)
+        }
+        ToolStart::ClientGone => None,
+        ToolStart::UseSocket => {
+            start_run(session, ctx, &app.gateway, &app.admission, pending).await?
+        }
+    };
+    let Some(run) = run else {
         return Ok(());
     };
     let format = ResponsesTranslator::new(meta);

@@ -4,6 +4,7 @@
 //! outputs, for every wire format (`run_output`).
 
 pub mod admission;
+pub mod client_tools;
 pub mod idempotency;
 pub mod image_fetch;
 pub mod run_bytes;

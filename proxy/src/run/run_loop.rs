@@ -150,7 +150,7 @@ pub async fn start_run(
 }
 
 /// The answer when queueing cannot help: retry after about one queue wait's share.
-fn overloaded(admission: &Admission, refusal: Refusal) -> HttpError {
+pub(crate) fn overloaded(admission: &Admission, refusal: Refusal) -> HttpError {
     let retry_after_secs = match refusal {
         Refusal::QueueFull => 1,
         Refusal::QueueTimeout => (admission.settings().max_queue_wait.as_secs() / 4).max(1),

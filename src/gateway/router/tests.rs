@@ -348,7 +348,9 @@ fn event_texts(rx: &mut mpsc::Receiver<RunEvent>) -> Vec<String> {
     loop {
         match rx.try_recv() {
             Ok(RunEvent::Delta(text)) => out.push(format!("delta {text}")),
-            Ok(RunEvent::Finished(RunOutcome { text, usage, stop })) => out.push(format!(
+            Ok(RunEvent::Finished(RunOutcome {
+                text, usage, stop, ..
+            })) => out.push(format!(
                 "finished {text} {stop:?} {}",
                 usage.map_or(0, |u: Usage| u.total)
             )),

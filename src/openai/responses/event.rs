@@ -13,7 +13,7 @@
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::object::{OutputItem, OutputText, ResponseObject};
+use super::object::{OutputText, ResponseObject, ResponseOutput};
 
 /// One stream event: the event and its position in the stream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,10 +44,10 @@ pub enum ResponseEvent {
     /// The assistant message starts (no content yet).
     #[serde(rename = "response.output_item.added")]
     OutputItemAdded {
-        /// Always 0.
+        /// The item's place in `output` (0: the message).
         output_index: u32,
-        /// The message, `in_progress`.
-        item: OutputItem,
+        /// The message, `in_progress`; or a whole function call.
+        item: ResponseOutput,
     },
     /// Its text part starts (empty).
     #[serde(rename = "response.content_part.added")]
@@ -104,10 +104,10 @@ pub enum ResponseEvent {
     /// The message is complete.
     #[serde(rename = "response.output_item.done")]
     OutputItemDone {
-        /// Always 0.
+        /// The item's place in `output` (0: the message).
         output_index: u32,
-        /// The whole message.
-        item: OutputItem,
+        /// The whole message, or function call.
+        item: ResponseOutput,
     },
     /// Terminal: the run finished (full output and usage).
     #[serde(rename = "response.completed")]

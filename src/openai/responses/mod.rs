@@ -12,8 +12,8 @@ pub mod request;
 
 pub use event::{ResponseEvent, ResponseStreamEvent};
 pub use object::{
-    IncompleteDetails, Metadata, OutputItem, OutputText, ReasoningEcho, ResponseError,
-    ResponseObject, ResponseStatus, ResponseUsage,
+    FunctionCallItem, IncompleteDetails, Metadata, OutputItem, OutputText, ReasoningEcho,
+    ResponseError, ResponseObject, ResponseOutput, ResponseStatus, ResponseUsage,
 };
 pub use request::{
     parse, InputItem, ItemContent, ItemPart, ItemRole, ResponsesInput, ResponsesRequest,

@@ -59,7 +59,7 @@ pub struct ResponseObject {
     pub model: String,
     /// The output items: one assistant message (none before it starts or when a run failed
     /// before any text).
-    pub output: Vec<OutputItem>,
+    pub output: Vec<ResponseOutput>,
     /// Always `true` (OpenAI's default; the agent runs its own tools).
     pub parallel_tool_calls: bool,
     /// The request's `previous_response_id`.
@@ -181,6 +181,81 @@ pub enum MessageKind {
     #[default]
     #[serde(rename = "message")]
     Message,
+}
+
+/// One item of a response's `output`: the assistant's message, or a call of one of the
+/// caller's function tools (runs whose client tools were run).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ResponseOutput {
+    /// `"type": "message"`.
+    Message(OutputItem),
+    /// `"type": "function_call"`.
+    FunctionCall(FunctionCallItem),
+}
+
+impl From<OutputItem> for ResponseOutput {
+    fn from(item: OutputItem) -> Self {
+        ResponseOutput::Message(item)
+    }
+}
+
+impl ResponseOutput {
+    /// The message, when this item is one.
+    pub fn message(&self) -> Option<&OutputItem> {
+        match self {
+            ResponseOutput::Message(m) => Some(m),
+            ResponseOutput::FunctionCall(_) => None,
+        }
+    }
+}
+
+impl From<FunctionCallItem> for ResponseOutput {
+    fn from(item: FunctionCallItem) -> Self {
+        ResponseOutput::FunctionCall(item)
+    }
+}
+
+/// `"type": "function_call"`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FunctionCallKind {
+    /// The only value.
+    #[default]
+    #[serde(rename = "function_call")]
+    FunctionCall,
+}
+
+/// A `function_call` output item, as openclaw's endpoint and OpenAI write it: the caller runs
+/// the function and sends a `function_call_output` with the same `call_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunctionCallItem {
+    /// Always `function_call`.
+    #[serde(rename = "type")]
+    pub kind: FunctionCallKind,
+    /// The item id, `fc_<...>`.
+    pub id: String,
+    /// The call id the caller answers with.
+    pub call_id: String,
+    /// The function's name (the caller's).
+    pub name: String,
+    /// The arguments, a JSON text.
+    pub arguments: String,
+    /// `completed` (the call is whole when it is sent).
+    pub status: ResponseStatus,
+}
+
+impl FunctionCallItem {
+    /// The item of `call`.
+    pub fn of(call: &crate::gateway::ToolCall) -> Self {
+        FunctionCallItem {
+            kind: FunctionCallKind::FunctionCall,
+            id: format!("fc_{}", call.id),
+            call_id: call.id.clone(),
+            name: call.name.clone(),
+            arguments: call.arguments.clone(),
+            status: ResponseStatus::Completed,
+        }
+    }
 }
 
 /// An output item: the assistant's message.

@@ -36,9 +36,10 @@ use crate::openai::lean::{
     Shallow,
 };
 use crate::openai::limits::{
-    self, MAX_CONTENT_PARTS, MAX_INPUT_ITEMS, MAX_MODEL_BYTES, MAX_USER_BYTES,
+    self, MAX_CONTENT_PARTS, MAX_INPUT_ITEMS, MAX_MODEL_BYTES, MAX_TOOLS_BYTES,
+    MAX_TOOL_CHOICE_BYTES, MAX_USER_BYTES,
 };
-use crate::openai::request::{bool_field, string_field, MAX_UNKNOWN_NAMES, NOT_JSON};
+use crate::openai::request::{bool_field, raw_json, string_field, MAX_UNKNOWN_NAMES, NOT_JSON};
 use crate::thinking::ThinkingLevel;
 
 /// Documented request fields that are accepted and ignored.
@@ -85,6 +86,11 @@ pub struct ResponsesRequest {
     pub reasoning_effort: Option<ThinkingLevel>,
     /// `store` as sent (echoed; nothing is stored either way).
     pub store: Option<bool>,
+    /// `tools` as sent (not `null`), its JSON text: read by `crate::client_tools` when the
+    /// tools can be run (skipped without recursion like any ignored field until then).
+    pub tools: Option<String>,
+    /// `tool_choice` as sent (not `null`), its JSON text.
+    pub tool_choice: Option<String>,
     /// Documented fields that were sent (not `null`) and are ignored.
     pub ignored: Vec<&'static str>,
     /// Names of fields OpenAI does not document (the first few), for a debug log; never an
@@ -214,6 +220,8 @@ struct RawRequest {
     /// `reasoning`: its `effort`, or what it was instead of an object.
     reasoning: Option<Result<Option<Loose>, Loose>>,
     store: Option<Loose>,
+    tools: Option<Result<String, RequestError>>,
+    tool_choice: Option<Result<String, RequestError>>,
     /// Which [`IGNORED_FIELDS`] were sent, not `null`.
     ignored: [bool; IGNORED_FIELDS.len()],
     unknown_fields: Vec<String>,
@@ -297,6 +305,8 @@ impl RawRequest {
             metadata,
             reasoning_effort,
             store: self.store.and_then(|v| v.as_bool()),
+            tools: self.tools.transpose()?,
+            tool_choice: self.tool_choice.transpose()?,
             ignored: IGNORED_FIELDS
                 .iter()
                 .zip(self.ignored)
@@ -398,6 +408,17 @@ impl<'de> Visitor<'de> for BodyVisitor {
                 TopKey::Ignored(i) if IGNORED_FIELDS[i] == "store" => {
                     raw.store = map.next_value()?;
                     raw.ignored[i] = raw.store.is_some();
+                }
+                // The client's tools are kept as their text, borrowed until its size is
+                // known: a value over the cap is never copied.
+                TopKey::Ignored(i) if IGNORED_FIELDS[i] == "tools" => {
+                    raw.tools = raw_json(map.next_value()?, "tools", MAX_TOOLS_BYTES);
+                    raw.ignored[i] = raw.tools.is_some();
+                }
+                TopKey::Ignored(i) if IGNORED_FIELDS[i] == "tool_choice" => {
+                    raw.tool_choice =
+                        raw_json(map.next_value()?, "tool_choice", MAX_TOOL_CHOICE_BYTES);
+                    raw.ignored[i] = raw.tool_choice.is_some();
                 }
                 TopKey::Ignored(i) => {
                     raw.ignored[i] = map.next_value::<Option<IgnoredAny>>()?.is_some();
@@ -909,6 +930,12 @@ mod tests {
             "truncation": "auto"
         }))
         .unwrap();
+        let tools: Value = serde_json::from_str(r.tools.as_deref().unwrap()).unwrap();
+        assert_eq!(
+            tools,
+            json!([{"type":"function","name":"shell"},{"type":"web_search"},{"type":"namespace","name":"mcp"}])
+        );
+        assert_eq!(r.tool_choice.as_deref(), Some(r#""auto""#));
         let ResponsesInput::Items(items) = &r.input else {
             panic!()
         };

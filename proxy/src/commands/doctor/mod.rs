@@ -15,6 +15,7 @@
 //! from the configuration.
 
 pub mod check;
+pub mod client_tools;
 pub mod clients;
 pub mod config;
 pub mod endpoints;
@@ -84,6 +85,7 @@ pub async fn diagnose(settings: &Settings, env: &dyn Environment, out: &mut dyn 
     report.add(state::check(&config).await);
     report.add(state::usage_file(&config).await);
     report.add(endpoints::check(&config, env));
+    report.add(client_tools::check(&config, connection.hello.as_deref(), env).await);
     if connected {
         report.add(trial::check(&config).await);
     } else {

@@ -75,6 +75,7 @@ pub fn keys(entries: &[KeyEntry], errors: &mut Vec<String>) -> Vec<KeySpec> {
             daily_token_budget: k.daily_token_budget,
             monthly_token_budget: k.monthly_token_budget,
             session_namespace,
+            client_tools: k.client_tools,
         });
     }
     out
@@ -115,6 +116,7 @@ mod tests {
             daily_token_budget: None,
             monthly_token_budget: None,
             session_namespace: name.into(),
+            client_tools: None,
         };
         let limits = |keys: Vec<KeySpec>, runs, pct| -> Vec<Option<usize>> {
             share_run_slots(keys, runs, pct)
