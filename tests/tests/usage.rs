@@ -320,7 +320,8 @@ async fn a_key_over_its_budget_gets_insufficient_quota_before_any_run_and_after_
 }
 
 #[test]
-fn budgets_without_a_place_to_keep_usage_are_config_errors() {
+fn budgets_without_a_place_to_keep_usage_and_a_key_named_like_the_shared_tokens_are_config_errors()
+{
     let dir = TempDir::new();
     let cfg = config(
         &dir.0,
@@ -348,6 +349,17 @@ fn budgets_without_a_place_to_keep_usage_are_config_errors() {
     .unwrap_err()
     .to_string();
     assert!(err.contains("at least 1"), "{err}");
+    // `-` is the shared tokens' name in the metrics and the usage totals: no key may take it.
+    let cfg = config(&dir.0, "-", "csk-dash", "", "");
+    let err = clawshim_proxy::config::Config::load(&clawshim_proxy::config::Settings {
+        config: Some(cfg),
+        gateway_url: Some("ws://127.0.0.1:1".into()),
+        gateway_token: Some(TOKEN.into()),
+        ..Default::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("stands for the shared tokens"), "{err}");
 }
 
 /// The account and period the crash test writes.

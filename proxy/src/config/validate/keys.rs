@@ -32,6 +32,12 @@ pub fn keys(entries: &[KeyEntry], errors: &mut Vec<String>) -> Vec<KeySpec> {
         let at = format!("keys[{i}] ({})", k.name);
         if k.name.trim().is_empty() {
             errors.push(format!("keys[{i}]: name must not be empty"));
+        } else if k.name == crate::usage::SHARED {
+            // The shared tokens' name in metrics and usage: a key named so would mix with them.
+            errors.push(format!(
+                "{at}: the name `{}` stands for the shared tokens (metrics, token usage)",
+                crate::usage::SHARED
+            ));
         } else if !names.insert(k.name.clone()) {
             errors.push(format!("{at}: duplicate name"));
         }
