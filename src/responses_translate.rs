@@ -386,6 +386,7 @@ mod tests {
 
     fn finished(text: &str, stop: StopKind, usage: Option<Usage>) -> RunEvent {
         RunEvent::Finished(RunOutcome {
+            replayed: false,
             text: text.into(),
             usage,
             stop,
@@ -395,6 +396,7 @@ mod tests {
 
     fn with_call(text: &str) -> RunEvent {
         RunEvent::Finished(RunOutcome {
+            replayed: false,
             text: text.into(),
             usage: None,
             stop: StopKind::Completed,

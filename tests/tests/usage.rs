@@ -485,3 +485,42 @@ async fn doctor_checks_the_usage_file() {
         "{check:?}"
     );
 }
+
+#[tokio::test]
+async fn an_idempotent_replay_is_not_counted_twice() {
+    let dir = TempDir::new();
+    let secret = "csk-replayed";
+    let cfg = config(&dir.0, "replayed", secret, "", "");
+    let gw = mock(Protocol::V4).await;
+    let shim = Shim::start_with(&gw.url(), move |s| s.config = Some(cfg), true).await;
+    let ask = || {
+        client()
+            .post(shim.url("/v1/chat/completions"))
+            .bearer_auth(secret)
+            .header("Idempotency-Key", "once-only")
+            .json(&user_msg("openclaw/main", "count me once"))
+            .send()
+    };
+    let first: Value = ask().await.unwrap().json().await.unwrap();
+    let output = first["usage"]["completion_tokens"].as_u64().unwrap();
+    let requests = |n: u64| {
+        let seen = clawshim_proxy::ops::metrics::get()
+            .requests
+            .with_label_values(&["chat_completions", "200", "replayed"])
+            .get();
+        std::future::ready(if seen == n { Ok(()) } else { Err(seen) })
+    };
+    poll_until("the first request counted", || requests(1)).await;
+    assert_eq!(tokens("replayed", "main", "output"), output);
+    let runs = gw.runs_started();
+    let again: Value = ask().await.unwrap().json().await.unwrap();
+    assert_eq!(again["choices"], first["choices"]);
+    assert_eq!(gw.runs_started(), runs, "answered from the gateway's cache");
+    // `logging` counts the request, then its tokens, with no wait in between.
+    poll_until("the replay counted as a request", || requests(2)).await;
+    assert_eq!(
+        tokens("replayed", "main", "output"),
+        output,
+        "tokens counted once"
+    );
+}
