@@ -88,10 +88,11 @@ impl ShimProcess {
             .env("CLAWSHIM_THREADS", "2")
             .env("CLAWSHIM_GRACE_PERIOD_SECS", "0")
             .env("RUST_LOG", "warn")
-            // The socket count is the one setting worth comparing runs over.
+            // The socket count and trace export are the settings worth comparing runs over.
             .envs(
                 std::env::var("CLAWSHIM_GATEWAY_SOCKETS").map(|v| ("CLAWSHIM_GATEWAY_SOCKETS", v)),
             )
+            .envs(std::env::vars().filter(|(name, _)| name.starts_with("OTEL_")))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)

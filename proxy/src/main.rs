@@ -45,9 +45,11 @@ fn main() {
             }
         };
         let config = load_or_exit(&settings);
-        telemetry::init(config.log_format);
+        let traces = telemetry::init(config.log_format, config.traces.as_ref());
         demo::print_banner(&config);
         build_server(config).run(RunArgs::default());
+        // Send the spans still queued (bounded by the export timeout).
+        drop(traces);
         return;
     }
     let config = load_or_exit(&cli.settings);
@@ -64,12 +66,14 @@ fn main() {
         println!("configuration OK: {config:?}");
         return;
     }
-    telemetry::init(config.log_format);
+    let traces = telemetry::init(config.log_format, config.traces.as_ref());
     if let Some(path) = &config.gateway_discovered_from {
         tracing::info!(path = %path.display(), url = %config.gateway.url, "gateway URL and credential from the local gateway's config");
     }
     tracing::info!(?config, "starting clawshim");
     build_server(config).run(RunArgs::default());
+    // Send the spans still queued (bounded by the export timeout).
+    drop(traces);
 }
 
 /// `clawshim doctor` on its own runtime; logs only warnings, so the report stays readable.

@@ -10,6 +10,7 @@ use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 
 use crate::front_door::{auth, client_ip, connections, passthrough, ws_login};
+use crate::ops::traces::spans::{RequestStart, RequestTrace};
 use crate::ops::{access_log, request_metrics};
 use crate::request::ctx::{request_id, RequestCtx};
 use crate::request::respond;
@@ -48,6 +49,12 @@ impl ProxyHttp for ClawShim {
         let allow = config.passthrough.then_some(&config.passthrough_allow);
         let req = session.req_header();
         ctx.route = table::classify(&req.method, req.uri.path(), allow);
+        ctx.trace = RequestTrace::start(RequestStart {
+            req,
+            route: ctx.route.template(),
+            client: ctx.client_ip.and_then(|c| c.addr()),
+            tls: session.digest().is_some_and(|d| d.ssl_digest.is_some()),
+        });
         let result = match auth::authorize(session, ctx, &self.state).await {
             Ok(_) if ctx.route == Route::Passthrough => return Ok(false),
             Ok(principal) => routes::serve(session, ctx, &self.state, principal).await,
@@ -176,6 +183,9 @@ impl ProxyHttp for ClawShim {
     }
 
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
+        let error = ctx.error_kind.or(e.map(|_| "proxy_error"));
+        let status = ctx.final_status(session);
+        ctx.trace.finish(status, error, ctx.client_gone);
         access_log::log(session, e, ctx);
         request_metrics::observe(session, ctx);
         if let (Some(usage), Some(agent)) = (&ctx.usage, &ctx.agent_id) {

@@ -62,6 +62,15 @@ impl AgentDirectory {
         self.agents.iter().any(|a| a.id == id)
     }
 
+    /// The display name of agent `id`, when the gateway's config gives it one.
+    pub fn name_of(&self, id: &str) -> Option<&str> {
+        let id = normalize_agent_id(id);
+        self.agents
+            .iter()
+            .find(|a| a.id == id)
+            .and_then(|a| a.name.as_deref())
+    }
+
     /// The agent a request runs on. An explicit agent must be `allowed` and listed; without
     /// one: the gateway's default, or the first allowed agent when the default is not
     /// allowed.
@@ -130,6 +139,26 @@ mod tests {
         assert_eq!(d.default_id, "main");
         assert!(d.contains("MAIN") && d.contains("ops-team") && d.contains("Ops Team"));
         assert!(!d.contains("beta"));
+    }
+
+    #[test]
+    fn display_names_are_found_by_any_spelling_of_the_id() {
+        let d = AgentDirectory {
+            default_id: "main".into(),
+            agents: vec![
+                AgentInfo {
+                    id: "main".into(),
+                    name: Some("Main".into()),
+                },
+                AgentInfo {
+                    id: "ops-team".into(),
+                    name: None,
+                },
+            ],
+        };
+        assert_eq!(d.name_of("MAIN"), Some("Main"));
+        assert_eq!(d.name_of("ops-team"), None);
+        assert_eq!(d.name_of("beta"), None);
     }
 
     #[test]

@@ -43,6 +43,12 @@ fn lan_example_loads_with_real_certificate_files() {
         config.delete_ephemeral_sessions,
         clawshim_core::gateway::SessionCleanup::Always
     );
+    let traces = config.traces.expect("[traces] on");
+    assert_eq!(traces.endpoint, "http://127.0.0.1:4318/v1/traces");
+    assert_eq!(
+        traces.sampling,
+        clawshim_proxy::ops::traces::Sampling::ParentBasedRatio(0.25)
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -55,4 +61,5 @@ fn default_example_loads() {
     let config = Config::load(&settings).expect("conf/clawshim.toml is valid");
     assert_eq!(config.listen.unwrap().port(), 8790);
     assert_eq!(config.api_tokens.len(), 1);
+    assert_eq!(config.traces, None, "trace export is off unless asked for");
 }

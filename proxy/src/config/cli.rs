@@ -268,6 +268,42 @@ pub struct Settings {
     /// HTTPS, metrics and upgrade listeners.
     #[command(flatten)]
     pub listeners: ListenerSettings,
+    /// OTLP trace export.
+    #[command(flatten)]
+    pub traces: TraceFlags,
+}
+
+/// Trace export flags, each with its standard `OTEL_*` variable.
+#[derive(Debug, Default, Clone, Args)]
+pub struct TraceFlags {
+    /// OTLP/HTTP collector base URL, e.g. http://127.0.0.1:4318 (`/v1/traces` is appended);
+    /// setting it (or --otlp-traces-endpoint) turns trace export on.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", global = true)]
+    pub otlp_endpoint: Option<String>,
+    /// Full OTLP/HTTP traces URL, used as written.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", global = true)]
+    pub otlp_traces_endpoint: Option<String>,
+    /// Headers sent with each export, `name=value,...` (values percent-encoded).
+    #[arg(
+        long,
+        env = "OTEL_EXPORTER_OTLP_HEADERS",
+        global = true,
+        hide_env_values = true
+    )]
+    pub otlp_headers: Option<String>,
+    /// OTLP transport: only http/protobuf.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_PROTOCOL", global = true)]
+    pub otlp_protocol: Option<String>,
+    /// service.name of the exported spans (default clawshim).
+    #[arg(long, env = "OTEL_SERVICE_NAME", global = true)]
+    pub otel_service_name: Option<String>,
+    /// Sampler: always_on, always_off, traceidratio, parentbased_always_on (default),
+    /// parentbased_always_off, parentbased_traceidratio.
+    #[arg(long, env = "OTEL_TRACES_SAMPLER", global = true)]
+    pub otel_traces_sampler: Option<String>,
+    /// The sampler's ratio, 0 to 1 (default 1).
+    #[arg(long, env = "OTEL_TRACES_SAMPLER_ARG", global = true)]
+    pub otel_traces_sampler_arg: Option<String>,
 }
 
 /// Listener flags (each with its `CLAWSHIM_*` variable).

@@ -25,6 +25,12 @@ pub const STATE_KEY_PREFIX: &str = "clawshim:";
 /// A run slot lease not renewed expires after this many seconds (an instance that dies
 /// frees its slots within it).
 pub const STATE_LEASE_TTL_SECS: u64 = 10;
+/// OTLP transport (the only one built in).
+pub const OTLP_PROTOCOL: &str = "http/protobuf";
+/// `service.name` of exported spans.
+pub const OTEL_SERVICE_NAME: &str = "clawshim";
+/// Follow a client's sampling decision, else record every trace.
+pub const OTEL_TRACES_SAMPLER: &str = "parentbased_always_on";
 /// Plain HTTP listener.
 pub const LISTEN: &str = "127.0.0.1:8790";
 /// Gateway WebSocket: the gateway's default port on this host.

@@ -41,6 +41,9 @@ pub struct FileConfig {
     /// `[state]`.
     #[serde(default)]
     pub state: StateSection,
+    /// `[traces]`: OTLP trace export (the `OTEL_*` variables' keys).
+    #[serde(default)]
+    pub traces: TracesSection,
     /// clawshim's own API keys (`[[keys]]`), stored as SHA-256 hashes.
     #[serde(default)]
     pub keys: Vec<KeyEntry>,
@@ -201,6 +204,26 @@ pub struct StateSection {
     pub lease_ttl_secs: Option<u64>,
     /// Token usage on disk without Redis (default: none).
     pub usage_file: Option<std::path::PathBuf>,
+}
+
+/// `[traces]`: OpenTelemetry trace export over OTLP/HTTP (off while no endpoint is set).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TracesSection {
+    /// Collector base URL (`OTEL_EXPORTER_OTLP_ENDPOINT`); `/v1/traces` is appended.
+    pub endpoint: Option<String>,
+    /// Full traces URL (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`), used as written.
+    pub traces_endpoint: Option<String>,
+    /// `name=value,...` headers sent with each export (`OTEL_EXPORTER_OTLP_HEADERS`).
+    pub headers: Option<String>,
+    /// Transport (`OTEL_EXPORTER_OTLP_PROTOCOL`): only `http/protobuf`.
+    pub protocol: Option<String>,
+    /// `service.name` (`OTEL_SERVICE_NAME`).
+    pub service_name: Option<String>,
+    /// Sampler (`OTEL_TRACES_SAMPLER`), e.g. `parentbased_traceidratio`.
+    pub sampler: Option<String>,
+    /// Sampler argument (`OTEL_TRACES_SAMPLER_ARG`), e.g. `0.1`.
+    pub sampler_arg: Option<String>,
 }
 
 /// `[server]`.

@@ -10,12 +10,12 @@
 
 use std::path::PathBuf;
 
-use super::cli::{ListenerSettings, Settings};
+use super::cli::{ListenerSettings, Settings, TraceFlags};
 use super::defaults;
 use super::discover::{self, LocalAuth, LocalGateway};
 use super::file::{
     AuthSection, FileConfig, GatewaySection, ImagesSection, KeyEntry, LimitsSection,
-    PassthroughSection, ServerSection, StateSection, TlsSection,
+    PassthroughSection, ServerSection, StateSection, TlsSection, TracesSection,
 };
 use clawshim_core::gateway::SessionCleanup;
 
@@ -148,6 +148,27 @@ pub struct Merged {
     pub state_lease_ttl_secs: u64,
     /// Token usage file without Redis (file only).
     pub state_usage_file: Option<PathBuf>,
+    /// Trace export settings, as written.
+    pub traces: MergedTraces,
+}
+
+/// `[traces]` after precedence, as written (checked by [`super::validate`]).
+#[derive(Debug)]
+pub struct MergedTraces {
+    /// Collector base URL.
+    pub endpoint: Option<String>,
+    /// Full traces URL.
+    pub traces_endpoint: Option<String>,
+    /// `name=value,...` headers (values may be secrets: never logged).
+    pub headers: Option<String>,
+    /// Transport.
+    pub protocol: String,
+    /// `service.name`.
+    pub service_name: String,
+    /// Sampler name.
+    pub sampler: String,
+    /// Sampler argument.
+    pub sampler_arg: Option<String>,
 }
 
 /// Whether flags, env or the file set a gateway credential (even an empty one, which
@@ -219,6 +240,16 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
                 upgrade_sock,
                 pid_file,
                 upgrade,
+            },
+        traces:
+            TraceFlags {
+                otlp_endpoint,
+                otlp_traces_endpoint,
+                otlp_headers,
+                otlp_protocol,
+                otel_service_name,
+                otel_traces_sampler,
+                otel_traces_sampler_arg,
             },
     } = settings.clone();
     let FileConfig {
@@ -302,6 +333,16 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
                 usage_file,
             },
         keys,
+        traces:
+            TracesSection {
+                endpoint: file_otlp_endpoint,
+                traces_endpoint: file_otlp_traces_endpoint,
+                headers: file_otlp_headers,
+                protocol: file_otlp_protocol,
+                service_name: file_service_name,
+                sampler: file_sampler,
+                sampler_arg: file_sampler_arg,
+            },
     } = file;
 
     let explicit_url = gateway_url.or(url);
@@ -469,6 +510,21 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
         state_key_prefix: key_prefix.unwrap_or_else(|| defaults::STATE_KEY_PREFIX.to_string()),
         state_lease_ttl_secs: lease_ttl_secs.unwrap_or(defaults::STATE_LEASE_TTL_SECS),
         state_usage_file: usage_file,
+        traces: MergedTraces {
+            endpoint: otlp_endpoint.or(file_otlp_endpoint),
+            traces_endpoint: otlp_traces_endpoint.or(file_otlp_traces_endpoint),
+            headers: otlp_headers.or(file_otlp_headers),
+            protocol: otlp_protocol
+                .or(file_otlp_protocol)
+                .unwrap_or_else(|| defaults::OTLP_PROTOCOL.into()),
+            service_name: otel_service_name
+                .or(file_service_name)
+                .unwrap_or_else(|| defaults::OTEL_SERVICE_NAME.into()),
+            sampler: otel_traces_sampler
+                .or(file_sampler)
+                .unwrap_or_else(|| defaults::OTEL_TRACES_SAMPLER.into()),
+            sampler_arg: otel_traces_sampler_arg.or(file_sampler_arg),
+        },
     }
 }
 

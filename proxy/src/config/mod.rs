@@ -25,7 +25,7 @@ use clawshim_core::gateway::GatewayConfig;
 use clawshim_core::gateway::Secret;
 use clawshim_core::gateway::SessionCleanup;
 
-pub use cli::{Cli, Command, GenKey, ListenerSettings, Settings};
+pub use cli::{Cli, Command, GenKey, ListenerSettings, Settings, TraceFlags};
 
 use crate::front_door::client_ip::TrustedProxies;
 use crate::front_door::connections::ConnectionLimits;
@@ -34,6 +34,7 @@ use crate::front_door::passthrough::Allowlist;
 use crate::front_door::passthrough::ForwardedHeaders;
 use crate::front_door::tls::TlsConfig;
 use crate::ops::telemetry::LogFormat;
+use crate::ops::traces::TraceSettings;
 use crate::request::body::BodyLimits;
 use crate::run::image_fetch::ImageFetchConfig;
 
@@ -119,6 +120,8 @@ pub struct Config {
     pub warnings: Vec<String>,
     /// Log format.
     pub log_format: LogFormat,
+    /// OTLP trace export; `None`: off.
+    pub traces: Option<TraceSettings>,
     /// The local gateway config file the gateway URL or credential came from, if any.
     pub gateway_discovered_from: Option<PathBuf>,
     /// Remote image URLs: refused, or fetched within these limits.
@@ -189,6 +192,101 @@ mod tests {
         };
         let err = Config::from_parts(&s, FileConfig::default()).unwrap_err();
         assert_eq!(err.0.len(), 4, "{err}");
+    }
+
+    #[test]
+    fn traces_are_off_until_an_endpoint_is_set_and_follow_the_otel_rules() {
+        use crate::ops::traces::Sampling;
+        let c = Config::from_parts(&settings(), FileConfig::default()).unwrap();
+        assert_eq!(c.traces, None);
+        // The file's base URL gets /v1/traces; the flag's sampler wins over the file's.
+        let file: FileConfig = toml::from_str(
+            "[traces]\nendpoint = \"http://127.0.0.1:4318/\"\nsampler = \"always_off\"\n\
+             headers = \"x-key=abc\"\nservice_name = \"edge\"\n",
+        )
+        .unwrap();
+        let mut s = settings();
+        s.traces.otel_traces_sampler = Some("parentbased_traceidratio".into());
+        s.traces.otel_traces_sampler_arg = Some("0.5".into());
+        let t = Config::from_parts(&s, file).unwrap().traces.unwrap();
+        assert_eq!(t.endpoint, "http://127.0.0.1:4318/v1/traces");
+        assert_eq!(t.sampling, Sampling::ParentBasedRatio(0.5));
+        assert_eq!(t.service_name, "edge");
+        assert_eq!(t.headers, vec![("x-key".into(), "abc".into())]);
+        // The traces URL is used as written and wins over the base URL.
+        s.traces.otlp_endpoint = Some("http://ignored:4318".into());
+        s.traces.otlp_traces_endpoint = Some("http://collector:9999/custom".into());
+        let t = Config::from_parts(&s, FileConfig::default())
+            .unwrap()
+            .traces
+            .unwrap();
+        assert_eq!(t.endpoint, "http://collector:9999/custom");
+        assert_eq!(t.service_name, defaults::OTEL_SERVICE_NAME);
+    }
+
+    #[test]
+    fn trace_settings_that_cannot_work_are_refused_without_showing_secrets() {
+        let mut s = settings();
+        s.traces.otlp_endpoint = Some("https://collector:4318".into());
+        s.traces.otlp_protocol = Some("grpc".into());
+        s.traces.otlp_headers = Some("api-key=hunter2,broken".into());
+        s.traces.otel_traces_sampler = Some("often".into());
+        let err = Config::from_parts(&s, FileConfig::default()).unwrap_err();
+        assert_eq!(err.0.len(), 4, "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("http/protobuf") && text.contains("https is not built in"),
+            "{text}"
+        );
+        assert!(!text.contains("hunter2"), "{text}");
+        s.traces = Default::default();
+        s.traces.otlp_endpoint = Some("collector:4318".into());
+        assert!(Config::from_parts(&s, FileConfig::default()).is_err());
+        // A valid set-up shows header names, never values, in `--check-config`.
+        s.traces.otlp_endpoint = Some("http://collector:4318".into());
+        s.traces.otlp_headers = Some("api-key=hunter2".into());
+        let shown = format!(
+            "{:?}",
+            Config::from_parts(&s, FileConfig::default()).unwrap()
+        );
+        assert!(
+            shown.contains("api-key") && !shown.contains("hunter2"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn otel_variables_are_the_trace_flags() {
+        use clap::Parser;
+        let cli = Cli::try_parse_from([
+            "clawshim",
+            "--otlp-endpoint",
+            "http://127.0.0.1:4318",
+            "--otel-traces-sampler",
+            "always_on",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.settings.traces.otlp_endpoint.as_deref(),
+            Some("http://127.0.0.1:4318")
+        );
+        let command = <Cli as clap::CommandFactory>::command();
+        let envs: Vec<String> = command
+            .get_arguments()
+            .filter_map(|a| a.get_env())
+            .map(|e| e.to_string_lossy().into_owned())
+            .collect();
+        for var in [
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+            "OTEL_SERVICE_NAME",
+            "OTEL_TRACES_SAMPLER",
+            "OTEL_TRACES_SAMPLER_ARG",
+        ] {
+            assert!(envs.iter().any(|e| e == var), "{var} not read");
+        }
     }
 
     #[test]

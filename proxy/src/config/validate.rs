@@ -11,6 +11,7 @@ mod exposure;
 mod keys;
 mod listeners;
 mod state;
+mod traces;
 
 use std::path::Path;
 use std::time::Duration;
@@ -60,6 +61,7 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
         (None, None) => GatewayAuth::None,
     };
     let keys = keys::keys(&m.keys, &mut errors);
+    let traces = traces::traces(&m.traces, &mut errors);
     // Without `auth.tokens` the gateway's secret is the client credential of the quick start,
     // until [[keys]] exist: then clients have their own, and the gateway's admin secret is
     // accepted only when listed.
@@ -258,6 +260,7 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
         trusted_proxies,
         warnings,
         log_format: m.log_format,
+        traces,
         gateway_discovered_from: m.discovered_from,
         images: ImageFetchConfig {
             allow_urls: m.images_allow_urls,

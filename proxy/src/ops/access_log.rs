@@ -1,5 +1,6 @@
 //! One access line per request, from `logging`: client address (see `client_ip`), method,
-//! path, status, route, agent, key name, run id, duration, bytes, request id, and the error
+//! path, status, route, agent, key name, run id, duration, bytes, request id, trace id (with
+//! trace export on), and the error
 //! kind (with the detail of our own failures). Never headers or bodies (tokens, prompts).
 
 use pingora::prelude::*;
@@ -30,6 +31,7 @@ pub fn log(session: &Session, e: Option<&Error>, ctx: &RequestCtx) {
         ttfb_ms,
         bytes_out,
         request_id = %ctx.request_id,
+        trace_id = ctx.trace.trace_id().unwrap_or("-"),
         client_gone = ctx.client_gone,
         error = ctx
             .error_kind

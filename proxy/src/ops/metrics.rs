@@ -84,6 +84,48 @@ pub struct Metrics {
     /// `clawshim_token_budget_remaining{key,period}`: a budgeted key's tokens left in the
     /// day or month, as read at its last run start (`period`: day, month).
     pub token_budget_remaining: IntGaugeVec,
+    /// `clawshim_trace_spans_exported_total`: spans the OTLP collector accepted.
+    pub trace_spans_exported: IntCounter,
+    /// `clawshim_trace_spans_dropped_total{reason}`: spans lost, by [`SpanDrop`].
+    pub trace_spans_dropped: IntCounterVec,
+}
+
+/// Why a trace span was lost: the `reason` of `clawshim_trace_spans_dropped_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpanDrop {
+    /// The export queue was full (the collector is slower than the traffic).
+    QueueFull,
+    /// The export failed (collector down, refusing, or over the timeout).
+    ExportFailed,
+    /// The span ended after the exporter stopped.
+    ShutDown,
+}
+
+impl SpanDrop {
+    /// Every reason, each a series from the start.
+    pub const ALL: [SpanDrop; 3] = [
+        SpanDrop::QueueFull,
+        SpanDrop::ExportFailed,
+        SpanDrop::ShutDown,
+    ];
+
+    /// The label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            SpanDrop::QueueFull => "queue_full",
+            SpanDrop::ExportFailed => "export_failed",
+            SpanDrop::ShutDown => "shut_down",
+        }
+    }
+}
+
+impl Metrics {
+    /// Count `spans` lost for `reason`.
+    pub fn spans_dropped(&self, reason: SpanDrop, spans: usize) {
+        self.trace_spans_dropped
+            .with_label_values(&[reason.label()])
+            .inc_by(spans as u64);
+    }
 }
 
 // Static names and label sets: registration fails only on a duplicate name, which the
@@ -217,6 +259,25 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         &["key", "period"]
     )
     .expect("register clawshim_token_budget_remaining"),
+    trace_spans_exported: register_int_counter!(
+        "clawshim_trace_spans_exported_total",
+        "Trace spans the OTLP collector accepted."
+    )
+    .expect("register clawshim_trace_spans_exported_total"),
+    trace_spans_dropped: {
+        let dropped = register_int_counter_vec!(
+            "clawshim_trace_spans_dropped_total",
+            "Trace spans lost: export queue full, export failed (collector down or slow), or after shutdown.",
+            &["reason"]
+        )
+        .expect("register clawshim_trace_spans_dropped_total");
+        // Each reason is a series at 0 from the start, so a rate or an alert has data before
+        // the first loss.
+        for reason in SpanDrop::ALL {
+            dropped.with_label_values(&[reason.label()]);
+        }
+        dropped
+    },
 }
 });
 

@@ -48,6 +48,8 @@ pub struct RequestCtx {
     /// A passthrough WebSocket's gateway login, until the gateway answered it
     /// ([`crate::front_door::ws_login`]). Set when the gateway answers the upgrade with 101.
     pub ws_login: Option<crate::front_door::ws_login::LoginWatch>,
+    /// The request's exported spans (empty while trace export is off).
+    pub trace: crate::ops::traces::spans::RequestTrace,
 }
 
 impl RequestCtx {
@@ -72,6 +74,7 @@ impl RequestCtx {
             write_timeout: Duration::from_secs(crate::config::defaults::WRITE_TIMEOUT_SECS),
             admission: None,
             ws_login: None,
+            trace: Default::default(),
         }
     }
 }

@@ -66,6 +66,24 @@ impl Route {
         }
     }
 
+    /// The route's path template (`http.route` of its span); `None` for paths that are not
+    /// ours (passthrough, not found, refused spellings).
+    pub fn template(&self) -> Option<&'static str> {
+        match self {
+            Route::ChatCompletions => Some("/v1/chat/completions"),
+            Route::Responses => Some("/v1/responses"),
+            Route::Embeddings => Some("/v1/embeddings"),
+            Route::Models => Some("/v1/models"),
+            Route::Model(_) => Some("/v1/models/{id}"),
+            Route::Healthz => Some("/healthz"),
+            Route::Readyz => Some("/readyz"),
+            Route::WrongMethod { .. }
+            | Route::NonCanonical
+            | Route::Passthrough
+            | Route::NotFound => None,
+        }
+    }
+
     /// Whether the route needs a client bearer token.
     pub fn needs_auth(&self) -> bool {
         matches!(

@@ -172,6 +172,8 @@ pub async fn start_http(
     let Some(source) = tool_runs.source() else {
         return Ok(Started::EndpointOff);
     };
+    crate::run::run_loop::trace_run(ctx, gateway, req);
+    let waiting = ctx.trace.admission_wait();
     let mut permit = tokio::select! {
         permit = admission.acquire() => permit.map_err(|refusal| crate::run::run_loop::overloaded(admission, refusal))?,
         _ = crate::run::run_loop::client_gone(session) => {
@@ -179,6 +181,7 @@ pub async fn start_http(
             return Ok(Started::ClientGone);
         }
     };
+    drop(waiting);
     let sent = Instant::now();
     let started = tokio::select! {
         run = source.start(req, plan) => run,
@@ -189,6 +192,7 @@ pub async fn start_http(
     };
     match started {
         Ok(run) => {
+            ctx.trace.accepted(run.id().as_str(), 0);
             tool_runs.endpoint.set_on();
             permit.accepted(SessionStore::of(gateway), sent.elapsed());
             ctx.admission = Some(Arc::new(permit));

@@ -9,12 +9,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use clawshim_core::gateway::{GatewayClient, Run, RunEvent};
+use clawshim_core::gateway::{GatewayClient, Run, RunEvent, RunRequest};
 use pingora::proxy::Session;
 use tokio::time::Instant;
 use tracing::debug;
 
 use crate::ops::metrics;
+use crate::ops::traces::spans::RunStart;
 use crate::request::ctx::RequestCtx;
 use crate::request::errors::HttpError;
 use crate::run::admission::{self, Admission, Overload, Refusal, SessionStore};
@@ -87,8 +88,10 @@ pub async fn start_run(
     // The request (and its bytes) is dropped when this returns: once accepted, the gateway
     // has it; before, nothing will send it.
     let req = &pending.request;
+    trace_run(ctx, gateway, req);
     let mut attempt = 0;
     loop {
+        let waiting = ctx.trace.admission_wait();
         let mut permit = tokio::select! {
             permit = admission.acquire() => permit.map_err(|refusal| overloaded(admission, refusal))?,
             _ = client_gone(session) => {
@@ -96,6 +99,7 @@ pub async fn start_run(
                 return Ok(None);
             }
         };
+        drop(waiting);
         // A refusal before `accepted` stored no idempotency entry on the gateway, so a
         // client's key may be tried again under the same id; otherwise a fresh one.
         let run_id = req.idempotent_id.clone().unwrap_or_default();
@@ -111,6 +115,7 @@ pub async fn start_run(
         let store = SessionStore::of(gateway);
         match started {
             Ok(mut run) => {
+                ctx.trace.accepted(run.id().as_str(), attempt);
                 permit.accepted(store, sent.elapsed());
                 let permit = Arc::new(permit);
                 if store == SessionStore::FileLocked {
@@ -149,6 +154,22 @@ pub async fn start_run(
     }
 }
 
+/// Open the request's `invoke_agent` span for `req` (both run sources call this first). The
+/// agent's display name comes from the cached agent list (no gateway call), only for a span.
+pub(crate) fn trace_run(ctx: &mut RequestCtx, gateway: &GatewayClient, req: &RunRequest) {
+    let agents = ctx
+        .trace
+        .is_recording()
+        .then(|| gateway.cached_agents())
+        .flatten();
+    ctx.trace.start_run(RunStart {
+        agent_id: &req.agent_id,
+        agent_name: agents.as_ref().and_then(|a| a.name_of(&req.agent_id)),
+        session_key: req.session_key.as_str(),
+        model: req.model.as_ref().map(|m| m.model.as_str()),
+    });
+}
+
 /// The answer when queueing cannot help: retry after about one queue wait's share.
 pub(crate) fn overloaded(admission: &Admission, refusal: Refusal) -> HttpError {
     let retry_after_secs = match refusal {
@@ -184,6 +205,7 @@ pub async fn serve_run(
                 if let RunEvent::Finished(outcome) = &event {
                     ctx.usage = outcome.usage.filter(|_| !outcome.replayed);
                 }
+                ctx.trace.run_event(&event);
                 if let (RunEvent::Failed(e), Some(permit)) = (&event, &ctx.admission) {
                     permit.failed(e);
                 }
