@@ -1,10 +1,13 @@
 //! Benchmarks of the per-request pure work: parsing a request body, building the agent
-//! prompt from a long history, and translating a streamed run into SSE bytes.
+//! prompt from a long history, translating a streamed run into SSE bytes, and the added cost
+//! of one tool step shown as progress (the gateway event's `data` read into a typed step,
+//! rendered as a line, written as a `reasoning_content` chunk).
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
+use clawshim_core::gateway::progress::{self, ProgressLevel};
 use clawshim_core::gateway::{RunEvent, RunOutcome, StopKind, Usage};
 use clawshim_core::openai::{request, sse};
 use clawshim_core::run_format::RunFormat;
@@ -113,5 +116,48 @@ fn bench_translate(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_parse, bench_prompt, bench_translate);
+/// One tool step recorded on openclaw 2026.9.6 (openclaw-lab tool_call: `item` start and
+/// end): gateway event data to SSE bytes, as clawshim does it for each step.
+fn bench_progress(c: &mut Criterion) {
+    let start = serde_json::value::RawValue::from_string(r#"{"itemId":"tool:call_mock_164c858e","toolCallId":"call_mock_164c858e","name":"agents_list","kind":"tool","phase":"start","title":"Agents","status":"running","commandBearing":false,"startedAt":1795689841412}"#.to_owned()).unwrap();
+    let end = serde_json::value::RawValue::from_string(r#"{"itemId":"tool:call_mock_164c858e","toolCallId":"call_mock_164c858e","name":"agents_list","kind":"tool","phase":"end","title":"Agents","status":"blocked","commandBearing":false,"startedAt":1795689841412,"endedAt":1795689841418,"error":"Tool agents_list not found"}"#.to_owned()).unwrap();
+    let meta = CompletionMeta {
+        id: "chatcmpl-00000000-0000-0000-0000-000000000000".to_owned(),
+        model: "openclaw/main".to_owned(),
+        created: 1_700_000_000,
+    };
+    let step_bytes = |t: &mut ChatTranslator| {
+        let mut bytes = 0;
+        for data in [&start, &end] {
+            let step = progress::parse("item", data, Some(1), ProgressLevel::Steps).unwrap();
+            for item in t.on_event(RunEvent::Progress(step)) {
+                if let StreamItem::Chunk(chunk) = item {
+                    bytes += sse::data(&chunk).len();
+                }
+            }
+        }
+        bytes
+    };
+    println!(
+        "progress: one tool step = {} SSE bytes (start + end chunks)",
+        step_bytes(&mut ChatTranslator::new(meta.clone(), false))
+    );
+    let mut group = c.benchmark_group("progress");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("tool_step_to_sse", |b| {
+        b.iter(|| {
+            let mut t = ChatTranslator::new(meta.clone(), false);
+            black_box(step_bytes(&mut t))
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_parse,
+    bench_prompt,
+    bench_translate,
+    bench_progress
+);
 criterion_main!(benches);

@@ -106,10 +106,66 @@ pub fn frame(data: &[u8]) {
                     let _ = agent
                         .data
                         .and_then(|d| serde_json::from_str::<AssistantData>(d.get()).ok());
+                    if let Some(data) = agent.data {
+                        check_progress(&agent.stream, data);
+                    }
                 }
             }
         }
         Ok(InFrame::Unknown) | Err(_) => {}
+    }
+}
+
+/// The progress readers on one event's `data`, at every level: nothing at `off`, no tool
+/// arguments or results at `steps`, every text within its bound, and a rendered line no
+/// longer than its parts allow.
+fn check_progress(stream: &str, data: &serde_json::value::RawValue) {
+    use crate::gateway::progress::{self, Progress, ProgressLevel, THINKING_DELTA_MAX_BYTES};
+    let bounded = |text: &Option<String>, max: usize| {
+        text.as_ref().is_none_or(|t| t.chars().count() <= max + 1)
+    };
+    for level in [
+        ProgressLevel::Off,
+        ProgressLevel::Steps,
+        ProgressLevel::Detailed,
+    ] {
+        let parsed = progress::parse(stream, data, Some(0), level);
+        match &parsed {
+            None => {}
+            Some(_) if level == ProgressLevel::Off => panic!("progress at off: {parsed:?}"),
+            Some(Progress::Tool(step)) => {
+                if level == ProgressLevel::Steps {
+                    assert!(step.args.is_none() && step.result.is_none(), "{step:?}");
+                }
+                for text in [&step.name, &step.title, &step.error, &step.call_id] {
+                    assert!(bounded(text, progress::TEXT_MAX_CHARS), "{step:?}");
+                }
+                for text in [&step.args, &step.result] {
+                    assert!(bounded(text, progress::EXCERPT_MAX_CHARS), "{step:?}");
+                }
+            }
+            Some(Progress::Thinking(text)) => {
+                assert!(text.len() <= THINKING_DELTA_MAX_BYTES)
+            }
+            Some(Progress::Approval(wait)) => {
+                for text in [&wait.status, &wait.command, &wait.host] {
+                    assert!(bounded(text, progress::TEXT_MAX_CHARS), "{wait:?}");
+                }
+            }
+            Some(Progress::Output(output)) => {
+                assert_eq!(level, ProgressLevel::Detailed, "{output:?}");
+                assert!(output.excerpt.chars().count() <= progress::EXCERPT_MAX_CHARS + 1);
+                assert!(
+                    bounded(&output.title, progress::TEXT_MAX_CHARS),
+                    "{output:?}"
+                );
+            }
+        }
+        if let Some(p) = parsed {
+            let mut text = crate::progress_text::ProgressText::default();
+            let line = text.render(&p).unwrap_or_default();
+            assert!(line.len() <= 16 * 1024, "a line of {} bytes", line.len());
+        }
     }
 }
 

@@ -14,7 +14,8 @@
 //! - [`private_fs`]: private key files and directories (mode checks, `O_EXCL|O_NOFOLLOW`).
 //! - [`run_format`]: what every wire format does with a run's events (one trait, the shared
 //!   reply text rules); [`translate`] implements it for chat completions (chunks or a full
-//!   response), [`responses_translate`] for the Responses API.
+//!   response), [`responses_translate`] for the Responses API; both show the agent's work
+//!   (tool steps, thinking, approval waits) as reasoning text from [`progress_text`].
 
 pub mod client_tools;
 pub mod error;
@@ -26,6 +27,7 @@ pub mod media;
 pub mod model_override;
 pub mod openai;
 pub mod private_fs;
+pub mod progress_text;
 pub mod prompt;
 pub mod response_id;
 pub mod responses_translate;

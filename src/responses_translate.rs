@@ -13,6 +13,15 @@
 //! `output: []` leaves the SDKs' `output_text` empty). Every event gets its
 //! `sequence_number` in one private function (`emit`) only, from 0.
 //!
+//! With progress shown ([`ResponsesTranslator::showing_progress`]) the message waits for its
+//! first text: the agent's work before it is a `reasoning` item at `output_index` 0
+//! (`response.output_item.added`, `response.reasoning_summary_part.added`, one
+//! `response.reasoning_summary_text.delta` per line or thinking piece, then
+//! `response.reasoning_summary_text.done`, `response.reasoning_summary_part.done` and
+//! `response.output_item.done` when the answer starts), and the message follows at index 1.
+//! Work after the answer started is left out (an item cannot be reopened once done); chat
+//! shows it. Without progress the bytes are the same as before progress existed.
+//!
 //! How a run ends:
 //! - completed -> `response.completed`;
 //! - timed out, or aborted after producing text -> `response.incomplete`
@@ -27,6 +36,7 @@
 //! events; in the whole answer the message is there only when the agent said something
 //! before the calls.
 
+use crate::gateway::progress::Progress;
 use crate::gateway::{GatewayError, RunEvent, RunOutcome, StopKind, ToolCall, Usage};
 use crate::openai::responses::object::{Metadata, ResponseObjectKind, TextConfig};
 use crate::openai::responses::{
@@ -34,6 +44,8 @@ use crate::openai::responses::{
     ResponseEvent, ResponseObject, ResponseOutput, ResponseStatus, ResponseStreamEvent,
     ResponseUsage,
 };
+use crate::openai::responses::{ReasoningItem, SummaryText};
+use crate::progress_text::ProgressText;
 use crate::run_format::{ReplyText, RunFormat};
 use crate::thinking::ThinkingLevel;
 
@@ -149,6 +161,23 @@ pub struct ResponsesTranslator {
     ending: Option<Ending>,
     /// The client tool calls the run ended with.
     tool_calls: Vec<ToolCall>,
+    /// Progress events become a reasoning item before the message.
+    show_progress: bool,
+    progress: ProgressText,
+    reasoning: ReasoningState,
+    /// The message's `output_item.added` went out.
+    message_opened: bool,
+}
+
+/// Where the reasoning item is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReasoningState {
+    /// Nothing shown: the output has no reasoning item.
+    Absent,
+    /// Added, taking text.
+    Open,
+    /// Done; the message follows it.
+    Closed,
 }
 
 impl ResponsesTranslator {
@@ -161,7 +190,119 @@ impl ResponsesTranslator {
             text: ReplyText::default(),
             ending: None,
             tool_calls: Vec::new(),
+            show_progress: false,
+            progress: ProgressText::default(),
+            reasoning: ReasoningState::Absent,
+            message_opened: false,
         }
+    }
+
+    /// Show the run's progress events as a reasoning item before the message.
+    pub fn showing_progress(mut self) -> Self {
+        self.show_progress = true;
+        self
+    }
+
+    /// The reasoning item's id: the message's, with `rs_` for `msg_`.
+    fn reasoning_id(&self) -> String {
+        let id = &self.meta.item_id;
+        format!("rs_{}", id.strip_prefix("msg_").unwrap_or(id))
+    }
+
+    /// The message's place in `output`.
+    fn message_index(&self) -> u32 {
+        u32::from(self.reasoning != ReasoningState::Absent)
+    }
+
+    /// The output items before the message (the reasoning item, when there is one).
+    fn reasoning_output(&self) -> Vec<ResponseOutput> {
+        match (self.reasoning, self.progress.whole()) {
+            (ReasoningState::Absent, _) | (_, None) => Vec::new(),
+            (_, Some(text)) => vec![ReasoningItem::new(
+                &self.reasoning_id(),
+                ResponseStatus::Completed,
+                Some(text),
+            )
+            .into()],
+        }
+    }
+
+    /// One progress event: its text into the reasoning item (added first if need be);
+    /// nothing once the message has started.
+    fn on_progress(&mut self, progress: Progress, out: &mut Vec<ResponseStreamEvent>) {
+        if !self.show_progress || self.message_opened {
+            return;
+        }
+        let Some(delta) = self.progress.render(&progress) else {
+            return;
+        };
+        let item_id = self.reasoning_id();
+        if self.reasoning == ReasoningState::Absent {
+            self.reasoning = ReasoningState::Open;
+            let item = ReasoningItem::new(&item_id, ResponseStatus::InProgress, None).into();
+            out.push(self.emit(ResponseEvent::OutputItemAdded {
+                output_index: 0,
+                item,
+            }));
+            out.push(self.emit(ResponseEvent::ReasoningSummaryPartAdded {
+                item_id: item_id.clone(),
+                output_index: 0,
+                summary_index: 0,
+                part: SummaryText::new(String::new()),
+            }));
+        }
+        out.push(self.emit(ResponseEvent::ReasoningSummaryTextDelta {
+            item_id,
+            output_index: 0,
+            summary_index: 0,
+            delta,
+        }));
+    }
+
+    /// The reasoning item's closing events, if it is open.
+    fn close_reasoning(&mut self, out: &mut Vec<ResponseStreamEvent>) {
+        if self.reasoning != ReasoningState::Open {
+            return;
+        }
+        self.reasoning = ReasoningState::Closed;
+        let item_id = self.reasoning_id();
+        let text = self.progress.whole().unwrap_or_default();
+        out.push(self.emit(ResponseEvent::ReasoningSummaryTextDone {
+            item_id: item_id.clone(),
+            output_index: 0,
+            summary_index: 0,
+            text: text.clone(),
+        }));
+        out.push(self.emit(ResponseEvent::ReasoningSummaryPartDone {
+            item_id: item_id.clone(),
+            output_index: 0,
+            summary_index: 0,
+            part: SummaryText::new(text.clone()),
+        }));
+        let item = ReasoningItem::new(&item_id, ResponseStatus::Completed, Some(text)).into();
+        out.push(self.emit(ResponseEvent::OutputItemDone {
+            output_index: 0,
+            item,
+        }));
+    }
+
+    /// The message's opening events (after the reasoning item's closing ones), once.
+    fn open_message(&mut self, out: &mut Vec<ResponseStreamEvent>) {
+        if self.message_opened {
+            return;
+        }
+        self.close_reasoning(out);
+        self.message_opened = true;
+        let output_index = self.message_index();
+        let item = OutputItem::message(&self.meta.item_id, ResponseStatus::InProgress, None).into();
+        let item_id = self.meta.item_id.clone();
+        out.push(self.emit(ResponseEvent::OutputItemAdded { output_index, item }));
+        out.push(self.emit(ResponseEvent::ContentPartAdded {
+            item_id,
+            output_index,
+            content_index: 0,
+            part: OutputText::new(String::new()),
+        }));
     }
 
     /// The only place a `sequence_number` is stamped.
@@ -174,7 +315,9 @@ impl ResponsesTranslator {
         }
     }
 
-    /// The opening events, sent when the stream starts; empty if already sent.
+    /// The opening events, sent when the stream starts; empty if already sent. Without
+    /// progress they open the message at once, as always; with it the message waits for
+    /// its first text.
     pub fn start(&mut self) -> Vec<ResponseStreamEvent> {
         if self.started || self.is_done() {
             return Vec::new();
@@ -183,40 +326,34 @@ impl ResponsesTranslator {
         let initial = self
             .meta
             .object(ResponseStatus::InProgress, Vec::new(), None, None);
-        let item = OutputItem::message(&self.meta.item_id, ResponseStatus::InProgress, None).into();
-        let item_id = self.meta.item_id.clone();
-        vec![
+        let mut out = vec![
             self.emit(ResponseEvent::Created {
                 response: initial.clone(),
             }),
             self.emit(ResponseEvent::InProgress { response: initial }),
-            self.emit(ResponseEvent::OutputItemAdded {
-                output_index: 0,
-                item,
-            }),
-            self.emit(ResponseEvent::ContentPartAdded {
-                item_id,
-                output_index: 0,
-                content_index: 0,
-                part: OutputText::new(String::new()),
-            }),
-        ]
+        ];
+        if !self.show_progress {
+            self.open_message(&mut out);
+        }
+        out
     }
 
     /// A run that ended without a result (gateway failure, lost reader, local deadline).
     fn on_failed(&mut self, err: GatewayError, out: &mut Vec<ResponseStreamEvent>) {
         let error = response_error(&err);
         self.ending = Some(Err(err));
-        let output = if self.text.streamed().is_empty() {
-            Vec::new()
-        } else {
-            vec![OutputItem::message(
-                &self.meta.item_id,
-                ResponseStatus::Incomplete,
-                Some(self.text.streamed().to_owned()),
-            )
-            .into()]
-        };
+        self.close_reasoning(out);
+        let mut output = self.reasoning_output();
+        if !self.text.streamed().is_empty() {
+            output.push(
+                OutputItem::message(
+                    &self.meta.item_id,
+                    ResponseStatus::Incomplete,
+                    Some(self.text.streamed().to_owned()),
+                )
+                .into(),
+            );
+        }
         let response = self
             .meta
             .object(ResponseStatus::Failed, output, None, Some(error));
@@ -225,9 +362,10 @@ impl ResponsesTranslator {
 
     fn delta(&mut self, delta: String) -> ResponseStreamEvent {
         let item_id = self.meta.item_id.clone();
+        let output_index = self.message_index();
         self.emit(ResponseEvent::OutputTextDelta {
             item_id,
-            output_index: 0,
+            output_index,
             content_index: 0,
             delta,
             logprobs: Vec::new(),
@@ -236,6 +374,8 @@ impl ResponsesTranslator {
 
     fn on_finished(&mut self, outcome: RunOutcome, out: &mut Vec<ResponseStreamEvent>) {
         self.ending = Some(Ok((outcome.stop, outcome.usage)));
+        self.open_message(out);
+        let message_index = self.message_index();
         if let Some(suffix) = self.text.finish(outcome.text) {
             let delta = self.delta(suffix);
             out.push(delta);
@@ -252,22 +392,23 @@ impl ResponsesTranslator {
             OutputItem::message(&item_id, item_status, Some(text.clone())).into();
         out.push(self.emit(ResponseEvent::OutputTextDone {
             item_id: item_id.clone(),
-            output_index: 0,
+            output_index: message_index,
             content_index: 0,
             text: text.clone(),
             logprobs: Vec::new(),
         }));
         out.push(self.emit(ResponseEvent::ContentPartDone {
             item_id,
-            output_index: 0,
+            output_index: message_index,
             content_index: 0,
             part: OutputText::new(text),
         }));
         out.push(self.emit(ResponseEvent::OutputItemDone {
-            output_index: 0,
+            output_index: message_index,
             item: item.clone(),
         }));
-        let mut output = vec![item];
+        let mut output = self.reasoning_output();
+        output.push(item);
         for call in &outcome.tool_calls {
             let call: ResponseOutput = FunctionCallItem::of(call).into();
             let output_index = output.len() as u32;
@@ -312,10 +453,12 @@ impl RunFormat for ResponsesTranslator {
         match ev {
             RunEvent::Delta(text) => {
                 if let Some(text) = self.text.delta(text) {
+                    self.open_message(&mut out);
                     let delta = self.delta(text);
                     out.push(delta);
                 }
             }
+            RunEvent::Progress(progress) => self.on_progress(progress, &mut out),
             RunEvent::Finished(outcome) => self.on_finished(outcome, &mut out),
             RunEvent::Failed(err) => self.on_failed(err, &mut out),
             RunEvent::Lagged => self.on_failed(GatewayError::Lagged, &mut out),
@@ -334,7 +477,8 @@ impl RunFormat for ResponsesTranslator {
         self.ending.as_ref()?.as_ref().err()
     }
 
-    /// The text is [`ReplyText::whole`], as in chat.
+    /// The text is [`ReplyText::whole`], as in chat, after the reasoning item when progress
+    /// was shown.
     fn answer(&self) -> Option<Result<ResponseObject, GatewayError>> {
         let (stop, usage) = match self.ending.as_ref()? {
             Ok(ended) => *ended,
@@ -342,7 +486,7 @@ impl RunFormat for ResponsesTranslator {
         };
         let text = self.text.whole();
         let status = finished_status(stop, !text.is_empty());
-        let mut output: Vec<ResponseOutput> = Vec::new();
+        let mut output = self.reasoning_output();
         if self.tool_calls.is_empty() || !text.is_empty() {
             output.push(
                 OutputItem::message(&self.meta.item_id, status, Some(text.to_owned())).into(),
@@ -777,5 +921,95 @@ mod tests {
             .on_event(finished("x", StopKind::Completed, None))
             .is_empty());
         assert_eq!(t.answer(), Some(Err(err)));
+    }
+
+    #[test]
+    fn progress_is_a_reasoning_item_before_the_message() {
+        use crate::gateway::progress::{Progress, StepPhase, StepStatus, ToolStep};
+        let step = |phase| {
+            RunEvent::Progress(Progress::Tool(ToolStep {
+                phase,
+                call_id: Some("c1".into()),
+                name: Some("agents_list".into()),
+                title: Some("Agents".into()),
+                status: StepStatus::Completed,
+                error: None,
+                started_at_ms: Some(1_000),
+                ended_at_ms: (phase == StepPhase::Ended).then_some(1_400),
+                args: None,
+                result: None,
+            }))
+        };
+        let mut t = ResponsesTranslator::new(meta()).showing_progress();
+        let mut out = t.start();
+        for ev in [
+            step(StepPhase::Started),
+            step(StepPhase::Ended),
+            RunEvent::Delta("Hel".into()),
+            RunEvent::Progress(Progress::Thinking("late".into())),
+            finished("Hello", StopKind::Completed, None),
+        ] {
+            out.extend(t.on_event(ev));
+        }
+        assert_eq!(
+            view(&out),
+            [
+                "created",
+                "in_progress",
+                "output_item.added",
+                "reasoning_summary_part.added",
+                "reasoning_summary_text.delta",
+                "reasoning_summary_text.delta",
+                "reasoning_summary_text.done",
+                "reasoning_summary_part.done",
+                "output_item.done",
+                "output_item.added",
+                "content_part.added",
+                "delta:Hel",
+                "delta:lo",
+                "output_text.done",
+                "content_part.done",
+                "output_item.done",
+                "completed",
+            ]
+        );
+        let sequence: Vec<u64> = out.iter().map(|e| e.sequence_number).collect();
+        assert_eq!(sequence, (0..out.len() as u64).collect::<Vec<_>>());
+        let json: Vec<Value> = out
+            .iter()
+            .map(|e| serde_json::to_value(e).unwrap())
+            .collect();
+        assert_eq!(json[2]["item"]["type"], "reasoning");
+        assert_eq!(json[2]["output_index"], 0);
+        assert_eq!(json[4]["delta"], "Running: Agents");
+        assert_eq!(json[5]["delta"], " … done in 0.4 s\n");
+        assert_eq!(json[9]["output_index"], 1);
+        assert_eq!(json[11]["output_index"], 1);
+        let done = json!({"type": "summary_text", "text": "Running: Agents … done in 0.4 s\n"});
+        assert_eq!(json[7]["part"], done);
+        let r = terminal(&out);
+        assert_eq!(r.output.len(), 2);
+        assert!(
+            matches!(&r.output[0], ResponseOutput::Reasoning(item) if item.summary[0].text == done["text"])
+        );
+        assert_eq!(r.output[1].message().unwrap().content[0].text, "Hello");
+        let whole = serde_json::to_value(t.answer().unwrap().unwrap()).unwrap();
+        assert_eq!(whole["output"], serde_json::to_value(&r.output).unwrap());
+    }
+
+    #[test]
+    fn without_progress_shown_progress_events_change_nothing() {
+        let plain = stream(vec![
+            RunEvent::Delta("a".into()),
+            finished("a", StopKind::Completed, None),
+        ])
+        .0;
+        let with_steps = stream(vec![
+            RunEvent::Progress(crate::gateway::progress::Progress::Thinking("x".into())),
+            RunEvent::Delta("a".into()),
+            finished("a", StopKind::Completed, None),
+        ])
+        .0;
+        assert_eq!(plain, with_steps);
     }
 }

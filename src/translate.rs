@@ -20,6 +20,7 @@ use crate::openai::{
     AssistantRole, ChatCompletionChunk, ChatCompletionResponse, ChunkDelta, CompletionUsage,
     FinishReason,
 };
+use crate::progress_text::ProgressText;
 use crate::run_format::{ReplyText, RunFormat};
 
 /// What every chunk or response of one completion shares.
@@ -68,6 +69,8 @@ pub struct ChatTranslator {
     meta: CompletionMeta,
     include_usage: bool,
     text: ReplyText,
+    /// The agent's work, sent as `reasoning_content`.
+    progress: ProgressText,
     ending: Option<Ending>,
     /// The client tool calls the run ended with.
     tool_calls: Vec<ToolCall>,
@@ -82,6 +85,7 @@ impl ChatTranslator {
             meta,
             include_usage,
             text: ReplyText::default(),
+            progress: ProgressText::default(),
             ending: None,
             tool_calls: Vec::new(),
             failure: None,
@@ -164,6 +168,16 @@ impl ChatTranslator {
         )
     }
 
+    fn reasoning_chunk(&self, text: String) -> ChatCompletionChunk {
+        self.chunk(
+            ChunkDelta {
+                reasoning_content: Some(text),
+                ..ChunkDelta::default()
+            },
+            None,
+        )
+    }
+
     fn chunk(&self, delta: ChunkDelta, finish_reason: Option<FinishReason>) -> ChatCompletionChunk {
         ChatCompletionChunk::with_choice(
             self.meta.id.clone(),
@@ -193,6 +207,10 @@ impl RunFormat for ChatTranslator {
                 Some(text) => vec![StreamItem::Chunk(self.content_chunk(text))],
                 None => Vec::new(),
             },
+            RunEvent::Progress(progress) => match self.progress.render(&progress) {
+                Some(text) => vec![StreamItem::Chunk(self.reasoning_chunk(text))],
+                None => Vec::new(),
+            },
             RunEvent::Finished(outcome) => self.on_finished(outcome),
             RunEvent::Failed(err) => self.on_failed(err),
             RunEvent::Lagged => self.on_failed(GatewayError::Lagged),
@@ -208,7 +226,8 @@ impl RunFormat for ChatTranslator {
         self.failure.as_ref()
     }
 
-    /// The content is [`ReplyText::whole`]: the final text, else the deltas.
+    /// The content is [`ReplyText::whole`]: the final text, else the deltas; the agent's
+    /// work, if any was shown, is `reasoning_content`.
     fn answer(&self) -> Option<Result<ChatCompletionResponse, GatewayError>> {
         let (stop, usage) = match self.ending.as_ref()? {
             Ok(ended) => *ended,
@@ -224,6 +243,7 @@ impl RunFormat for ChatTranslator {
                 reason,
                 usage.map(CompletionUsage::from),
             );
+            response.choices[0].message.reasoning_content = self.progress.whole();
             if !self.tool_calls.is_empty() {
                 response.choices[0].message.tool_calls =
                     Some(self.tool_calls.iter().map(MessageToolCall::from).collect());
@@ -236,6 +256,7 @@ impl RunFormat for ChatTranslator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gateway::progress::{Progress, StepPhase, StepStatus, ToolStep};
     use crate::gateway::Usage;
 
     fn with_call(text: &str) -> RunEvent {
@@ -334,6 +355,11 @@ mod tests {
             .map(|item| match item {
                 StreamItem::Chunk(c) if c.choices.is_empty() => {
                     format!("usage:{}", c.usage.unwrap().unwrap().total_tokens)
+                }
+                StreamItem::Chunk(c) if c.choices[0].delta.reasoning_content.is_some() => {
+                    let delta = &c.choices[0].delta;
+                    assert!(delta.content.is_none() && delta.role.is_none());
+                    format!("r:{}", delta.reasoning_content.as_deref().unwrap())
                 }
                 StreamItem::Chunk(c) => {
                     let choice = &c.choices[0];
@@ -698,5 +724,61 @@ mod tests {
             assert_eq!(t.failure(), Some(&err));
             assert_eq!(collect(vec![RunEvent::Delta("a".into()), event]), Err(err));
         }
+    }
+
+    fn v4_step(phase: StepPhase, status: StepStatus) -> RunEvent {
+        // openclaw-lab tool_call
+        RunEvent::Progress(Progress::Tool(ToolStep {
+            phase,
+            call_id: Some("call_mock_164c858e".into()),
+            name: Some("agents_list".into()),
+            title: Some("Agents".into()),
+            error: (status == StepStatus::Blocked).then(|| "Tool agents_list not found".into()),
+            status,
+            started_at_ms: Some(1795689841412),
+            ended_at_ms: (phase == StepPhase::Ended).then_some(1795689841418),
+            args: None,
+            result: None,
+        }))
+    }
+
+    #[test]
+    fn steps_are_reasoning_before_and_between_the_answer() {
+        let events = vec![
+            RunEvent::Progress(Progress::Thinking("Hmm.".into())),
+            v4_step(StepPhase::Started, StepStatus::Running),
+            v4_step(StepPhase::Ended, StepStatus::Blocked),
+            RunEvent::Delta("echo".into()),
+            finished("echo", StopKind::Completed, None),
+        ];
+        let (items, t) = stream(false, events);
+        assert_eq!(
+            view(&items),
+            [
+                "role",
+                "r:Hmm.",
+                "r:\nRunning: Agents",
+                "r: … blocked in 0.0 s: Tool agents_list not found\n",
+                "c:echo",
+                "finish:stop",
+                "done"
+            ]
+        );
+        let answer = t.answer().unwrap().unwrap();
+        let message = &answer.choices[0].message;
+        assert_eq!(message.content, "echo");
+        assert_eq!(
+            message.reasoning_content.as_deref(),
+            Some("Hmm.\nRunning: Agents … blocked in 0.0 s: Tool agents_list not found\n")
+        );
+    }
+
+    #[test]
+    fn without_progress_the_answer_has_no_reasoning_field() {
+        let (_, t) = stream(false, vec![finished("hi", StopKind::Completed, None)]);
+        let json = serde_json::to_value(t.answer().unwrap().unwrap()).unwrap();
+        assert!(json["choices"][0]["message"]
+            .get("reasoning_content")
+            .is_none());
     }
 }

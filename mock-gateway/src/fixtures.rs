@@ -82,6 +82,26 @@ mod raw {
     }
 }
 
+/// The progress events of `protocol` (`progress.jsonl`): tool steps recorded in the labs'
+/// `tool_call` traces (v3 `tool` stream, v4 `item` stream), and on v4 thinking and approval
+/// events built from openclaw 2026.9.6's emitters (no lab trace has them: the lab's mock
+/// provider streams no reasoning and its agent runs no exec). Ids are those of `simple`, so
+/// the same [`Rewrite`] applies.
+pub(super) fn progress_frames(protocol: Protocol) -> &'static [Value] {
+    static V3: OnceLock<Vec<Value>> = OnceLock::new();
+    static V4: OnceLock<Vec<Value>> = OnceLock::new();
+    let (cell, text) = match protocol {
+        Protocol::V3 => (&V3, include_str!("../fixtures/v3/progress.jsonl")),
+        Protocol::V4 => (&V4, include_str!("../fixtures/v4/progress.jsonl")),
+    };
+    cell.get_or_init(|| {
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).expect("fixture progress.jsonl"))
+            .collect()
+    })
+}
+
 /// The parsed fixtures of `protocol` (parsed on first use, then shared).
 pub(super) fn fixtures(protocol: Protocol) -> &'static Fixtures {
     static V3: OnceLock<Fixtures> = OnceLock::new();

@@ -25,6 +25,9 @@
 //! | `MOCK_FLOOD` | 2,000 deltas of 16 KiB, 1 ms apart, without `chat` events (a reader that stops reading falls behind) |
 //! | `MOCK_STORE_LOCK` | protocol 3: the whole run, then `ok:false` `UNAVAILABLE` "Error: timeout acquiring session store lock: …" as the final `res` (the post-run store write timed out after the model answered; protocol 4 has no store lock and plays a normal run) |
 //! | `MOCK_NO_ACCEPT` | the `accepted` res is never sent (the run itself goes on; combine with `MOCK_HANG`) |
+//! | `MOCK_TOOL` | before the reply, the recorded tool step (v3 `tool` stream, v4 `item` stream) |
+//! | `MOCK_THINK` | before the reply, thinking deltas (v4) |
+//! | `MOCK_APPROVAL` | an exec step and its approval request (v4), then nothing until the run's `timeout`, an abort or its socket closing |
 //!
 //! Hostile gateways are played with [`MockGateway::send_raw`] (any text as a frame),
 //! [`MockOptions::announce_protocol`] and [`MockGateway::revoke_pairings`].

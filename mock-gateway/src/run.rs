@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, watch};
 
-use super::fixtures::{is_agent_stream, is_chat_state, Rewrite, Script};
+use super::fixtures::{is_agent_stream, is_chat_state, progress_frames, Rewrite, Script};
 use super::frame;
 use super::{lock, now_ms, stopped, uuid, Cached, Shared};
 
@@ -83,6 +83,43 @@ impl Fault {
             Fault::StoreLock
         } else {
             Fault::None
+        }
+    }
+}
+
+/// The agent's work a run shows before its reply, from the keywords of the message's last
+/// line (several may be combined).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Work {
+    /// `MOCK_TOOL`: the recorded tool step (start and end).
+    pub tool: bool,
+    /// `MOCK_THINK`: thinking deltas (v4).
+    pub think: bool,
+    /// `MOCK_APPROVAL`: an exec step waiting for an approval that never comes (v4); the run
+    /// then waits like `MOCK_HANG`.
+    pub approval: bool,
+}
+
+impl Work {
+    pub fn detect(message: &str) -> Work {
+        let line = last_line(message);
+        Work {
+            tool: line.contains("MOCK_TOOL"),
+            think: line.contains("MOCK_THINK"),
+            approval: line.contains("MOCK_APPROVAL"),
+        }
+    }
+
+    /// Whether `frame` (of `progress.jsonl`) belongs to the work asked for.
+    fn wants(&self, frame: &Value) -> bool {
+        let payload = &frame["payload"];
+        let exec = payload["data"]["name"] == "exec";
+        match payload["stream"].as_str() {
+            Some("tool" | "item") if exec => self.approval,
+            Some("tool" | "item") => self.tool,
+            Some("thinking") => self.think,
+            Some("approval") => self.approval,
+            _ => false,
         }
     }
 }
@@ -482,6 +519,20 @@ impl Player {
         for recorded in &frames[1..first] {
             let frame = self.rewrite(script, recorded, &reply);
             self.emit(frame);
+        }
+        let work = Work::detect(&self.spec.message);
+        for recorded in progress_frames(self.shared.opts.protocol) {
+            if !work.wants(recorded) {
+                continue;
+            }
+            if let Some(interrupt) = self.pause(self.delay(), false).await {
+                return self.interrupted(interrupt).await;
+            }
+            let frame = self.rewrite(script, recorded, &reply);
+            self.emit(frame);
+        }
+        if work.approval {
+            return self.hang().await;
         }
         let deltas = self.deltas();
         let n = deltas.len();

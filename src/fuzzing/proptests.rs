@@ -404,6 +404,24 @@ proptest! {
         frame["payload"] = payload;
         super::frame(frame.to_string().as_bytes());
     }
+
+    #[test]
+    fn progress_events_never_panic_and_stay_bounded(
+        data in object_with(&["phase", "kind", "name", "toolCallId", "title", "status", "error", "isError", "startedAt", "endedAt", "args", "result", "delta", "text", "command", "host", "output"]),
+        stream in proptest::sample::select(&["tool", "item", "thinking", "approval", "command_output", "assistant"][..]),
+        phase in proptest::sample::select(&["start", "end", "result", "update", "requested", "resolved"][..]),
+    ) {
+        let mut data = data;
+        if data.get("phase").is_some_and(|p| !p.is_string()) || data.get("phase").is_none() {
+            data["phase"] = json!(phase);
+        }
+        if stream == "item" {
+            data["kind"] = json!("tool");
+        }
+        let frame = json!({"type": "event", "event": "agent",
+            "payload": {"runId": "r", "stream": stream, "data": data, "ts": 1}});
+        super::frame(frame.to_string().as_bytes());
+    }
 }
 
 /// The gateway's `normalizeAgentId`, transcribed regex for regex.

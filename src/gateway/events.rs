@@ -3,6 +3,7 @@
 //! [`super::Run::next`].
 
 use super::error::GatewayError;
+use super::progress::Progress;
 
 /// Token counts from the final result's `meta.agentMeta.usage`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -66,11 +67,15 @@ pub struct ToolCall {
 }
 
 /// One item of a run's event stream, in arrival order. The stream ends after any event but
-/// [`RunEvent::Delta`].
+/// [`RunEvent::Delta`] and [`RunEvent::Progress`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunEvent {
     /// New assistant text (`agent` event, `stream:"assistant"`, `data.delta`).
     Delta(String),
+    /// The agent's work: a tool step, thinking text, an approval wait (only for runs that
+    /// asked for it, [`super::RunRequest::progress`]). Best effort: dropped rather than
+    /// delayed when the reader falls behind.
+    Progress(Progress),
     /// The run finished; the final `res` arrived.
     Finished(RunOutcome),
     /// The run failed: gateway error after acceptance or lost connection.
@@ -85,6 +90,6 @@ pub enum RunEvent {
 impl RunEvent {
     /// Whether nothing follows this event.
     pub fn is_terminal(&self) -> bool {
-        !matches!(self, RunEvent::Delta(_))
+        !matches!(self, RunEvent::Delta(_) | RunEvent::Progress(_))
     }
 }

@@ -166,6 +166,10 @@ pub struct AgentEvent<'a> {
     /// Stream-specific data.
     #[serde(borrow, default)]
     pub data: Option<&'a RawValue>,
+    /// When the gateway emitted it, Unix milliseconds (the only time a v3 tool step has);
+    /// kept raw so an odd value costs a progress time, never the event.
+    #[serde(borrow, default)]
+    pub ts: Option<&'a RawValue>,
 }
 
 /// `data` of an `assistant` stream event: `{text: accumulated, delta: new part}`; only the

@@ -22,6 +22,7 @@ use super::frame::{AgentEvent, AssistantData, ErrorShape, InFrame, ReqFrame, Res
 use super::ids::{RequestId, RunId};
 use super::methods::{sessions_delete, AgentResPayload, ChatAbortParams};
 use super::oddities::{Oddities, Oddity};
+use super::progress::{self, ProgressLevel};
 use super::state::PoolState;
 use super::subscriptions::Subscriptions;
 
@@ -52,9 +53,17 @@ pub(crate) enum PendingKind {
     Run {
         run_id: RunId,
         events: mpsc::Sender<RunEvent>,
+        /// How much of the agent's work its events carry.
+        progress: ProgressLevel,
         accepted: oneshot::Sender<Result<(), GatewayError>>,
         orphan: Orphan,
     },
+}
+
+/// Where a run's events go.
+struct RunRoute {
+    events: mpsc::Sender<RunEvent>,
+    progress: ProgressLevel,
 }
 
 enum Pending {
@@ -85,7 +94,7 @@ pub(crate) enum FrameEffect {
 #[derive(Default)]
 pub(crate) struct FrameRouter {
     pending: HashMap<RequestId, Pending>,
-    runs: HashMap<RunId, mpsc::Sender<RunEvent>>,
+    runs: HashMap<RunId, RunRoute>,
     /// Protocol violations seen, logged rate-limited.
     oddities: Oddities,
     /// Runs nobody reads any more, to abort on the gateway ([`FrameRouter::take_cleanup`]).
@@ -103,6 +112,7 @@ impl FrameRouter {
             PendingKind::Run {
                 run_id,
                 events,
+                progress,
                 accepted,
                 orphan,
             } => {
@@ -111,7 +121,8 @@ impl FrameRouter {
                     return false;
                 }
                 // Registered before the request goes out, so no event can miss its run.
-                self.runs.insert(run_id.clone(), events);
+                self.runs
+                    .insert(run_id.clone(), RunRoute { events, progress });
                 Pending::Run {
                     run_id,
                     accepted: Some(accepted),
@@ -208,22 +219,34 @@ impl FrameRouter {
                 return;
             }
         };
-        if ev.stream != "assistant" {
+        let assistant = ev.stream == "assistant";
+        if !assistant && !progress::is_progress_stream(&ev.stream) {
             return;
         }
-        let Some(tx) = self.runs.get(ev.run_id.as_ref()) else {
+        let Some(route) = self.runs.get(ev.run_id.as_ref()) else {
             return; // somebody else's run
         };
-        let Some(data) = ev
-            .data
-            .and_then(|d| serde_json::from_str::<AssistantData>(d.get()).ok())
-        else {
+        let Some(data) = ev.data else {
+            return;
+        };
+        if !assistant {
+            let ts = ev.ts.and_then(|t| t.get().parse::<u64>().ok());
+            if let Some(step) = progress::parse(&ev.stream, data, ts, route.progress) {
+                // Progress is best effort: a reader that is behind loses a line, not its run.
+                match route.events.try_send(RunEvent::Progress(step)) {
+                    Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => {}
+                    Err(mpsc::error::TrySendError::Closed(_)) => self.abandon_run(&ev.run_id),
+                }
+            }
+            return;
+        }
+        let Some(data) = serde_json::from_str::<AssistantData>(data.get()).ok() else {
             return;
         };
         let Some(delta) = data.delta.filter(|d| !d.is_empty()) else {
             return;
         };
-        match tx.try_send(RunEvent::Delta(delta)) {
+        match route.events.try_send(RunEvent::Delta(delta)) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {
                 // A slow HTTP client must never stall the socket: drop its run and abort it.
@@ -329,7 +352,7 @@ impl FrameRouter {
                     // `accepted` at most: this answer is the retry's too.
                     self.settle_joined(&run_id);
                 }
-                let Some(events) = self.runs.remove(&run_id) else {
+                let Some(RunRoute { events, .. }) = self.runs.remove(&run_id) else {
                     return;
                 };
                 match (res.ok, accepted) {
@@ -418,8 +441,8 @@ impl FrameRouter {
                 Pending::AgentsRefresh | Pending::Cleanup => {}
             }
         }
-        for (_, events) in self.runs.drain() {
-            deliver_terminal(events, RunEvent::Failed(err.clone()));
+        for (_, route) in self.runs.drain() {
+            deliver_terminal(route.events, RunEvent::Failed(err.clone()));
         }
         orphans
     }

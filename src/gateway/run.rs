@@ -25,6 +25,7 @@ use super::frame::ReqFrame;
 use super::ids::{RequestId, RunId};
 use super::link::Command;
 use super::methods::AgentParams;
+use super::progress::ProgressLevel;
 use super::router::{Orphan, PendingKind};
 use super::socket::{await_answer, RunLoad, RunSocket};
 use crate::media::Attachment;
@@ -61,6 +62,9 @@ pub struct RunRequest {
     /// not aborted when its reader leaves: the connection keeps it for the client's retry,
     /// which joins it (or gets the gateway's cached answer once it finished).
     pub idempotent_id: Option<RunId>,
+    /// How much of the agent's work the run's events carry ([`RunEvent::Progress`]); at
+    /// [`ProgressLevel::Off`] none reach the run.
+    pub progress: ProgressLevel,
 }
 
 /// A run's events that do not come over this crate's sockets (the gateway's HTTP endpoint:
@@ -159,6 +163,7 @@ impl Run {
                 kind: PendingKind::Run {
                     run_id: run_id.clone(),
                     events: events_tx,
+                    progress: req.progress,
                     accepted: accepted_tx,
                     orphan: Orphan {
                         run_id: run_id.clone(),
@@ -404,6 +409,7 @@ mod tests {
             thinking: None,
             model: None,
             idempotent_id: None,
+            progress: ProgressLevel::Off,
         };
         let id = RunId::from("run-1");
         let (tx, rx) = mpsc::channel(4);

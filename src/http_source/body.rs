@@ -99,6 +99,7 @@ mod tests {
             thinking: None,
             model: None,
             idempotent_id: None,
+            progress: crate::gateway::ProgressLevel::Off,
         }
     }
 

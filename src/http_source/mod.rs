@@ -406,6 +406,7 @@ mod tests {
             thinking: None,
             model: None,
             idempotent_id: None,
+            progress: crate::gateway::ProgressLevel::Off,
         }
     }
 

@@ -54,6 +54,10 @@ pub struct ChunkDelta {
     /// New reply text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
+    /// New text of the agent's work (tool steps, thinking), the field Open WebUI, LibreChat
+    /// and the DeepSeek/vLLM convention show as reasoning; never the answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_content: Option<String>,
     /// Pieces of client tool calls (runs whose client tools were run).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_calls: Option<Vec<super::tool_call::ChunkToolCall>>,

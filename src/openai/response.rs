@@ -48,6 +48,7 @@ impl ChatCompletionResponse {
                     role: AssistantRole::Assistant,
                     content,
                     refusal: None,
+                    reasoning_content: None,
                     tool_calls: None,
                 },
                 logprobs: None,
@@ -80,6 +81,10 @@ pub struct ResponseMessage {
     pub content: String,
     /// Always `null`: agent replies are text.
     pub refusal: Option<String>,
+    /// The agent's work as text (tool steps, thinking), when the request's progress level
+    /// shows it; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_content: Option<String>,
     /// The client tool calls the run ended with (absent when none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_calls: Option<Vec<super::tool_call::MessageToolCall>>,

@@ -660,6 +660,30 @@ async function caseToolsChoiceRequired() {
   throw new Fail('tool_choice=required on a gateway without client tools was answered');
 }
 
+async function caseToolSteps() {
+  // The agent runs a real tool (the mock LLM's MOCK_TOOL): the step is reasoning before the
+  // answer in a chat stream and a whole answer, and a reasoning item before the message in
+  // the Responses API (see cases.py `case_tool_steps`).
+  if (protocol === 3) throw new NotApplicable('clawdbot 2026.1.24 sends tool events only for sessions whose verbose level is on');
+  let reasoning = '';
+  let content = '';
+  const order = [];
+  for await (const c of await chat(`look around ${nonce()} MOCK_TOOL:agents_list`, { stream: true })) {
+    const d = c.choices?.[0]?.delta ?? {};
+    if (d.reasoning_content) { reasoning += d.reasoning_content; order.push('r'); }
+    if (d.content) { content += d.content; order.push('c'); }
+  }
+  check(content.startsWith('echo: tool agents_list returned'), `answer ${q(short(content))}`);
+  check(reasoning.includes('Running: '), `no step in reasoning_content: ${q(short(reasoning))}`);
+  check(order.indexOf('r') >= 0 && order.indexOf('r') < order.indexOf('c'), `reasoning after the answer started: ${order.join('')}`);
+  const whole = await chat(`again ${nonce()} MOCK_TOOL:agents_list`);
+  check((whole.choices[0].message.reasoning_content ?? '').includes('Running: '), `no reasoning_content in the whole answer: ${short(whole.choices[0].message)}`);
+  const r = await client.responses.create({ model: MAIN, input: `responses ${nonce()} MOCK_TOOL:agents_list` });
+  const kinds = r.output.map((o) => o.type);
+  check(kinds.join(',') === 'reasoning,message', `output items ${short(kinds)}`);
+  check(r.output[0].summary[0].text.includes('Running: '), `summary ${q(short(r.output[0].summary[0].text))}`);
+}
+
 const CASES = [
   ['models', caseModels],
   ['non_stream', caseNonStream],
@@ -683,6 +707,7 @@ const CASES = [
   ['responses_stream', caseResponsesStream],
   ['responses_image', caseResponsesImage],
   ['agents_sdk', caseAgentsSdk],
+  ['tool_steps', caseToolSteps],
   ['tools_chat', caseToolsChat],
   ['tools_chat_stream', caseToolsChatStream],
   ['tools_responses', caseToolsResponses],

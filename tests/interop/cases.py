@@ -774,6 +774,41 @@ def case_agents_sdk_tools(t):
     expect_echo(result.final_output, "tool result sunny in Paris-%s" % n)
 
 
+def case_tool_steps(t):
+    """The agent runs one of the gateway's tools (the mock LLM's MOCK_TOOL:agents_list): its step arrives as reasoning
+    before the answer in a chat stream, in a whole answer's `reasoning_content`, and as a
+    `reasoning` item before the message in the Responses API; the answer stays the answer."""
+    if t.protocol == 3:
+        raise NotApplicable("clawdbot 2026.1.24 sends tool events only for sessions whose "
+                            "verbose level is on")
+    text = "look around %s MOCK_TOOL:agents_list" % nonce()
+    reasoning, content, order = "", "", []
+    for c in t.chat(text, stream=True):
+        if not c.choices:
+            continue
+        d = c.choices[0].delta
+        r = (d.model_extra or {}).get("reasoning_content")
+        if r:
+            reasoning += r
+            order.append("r")
+        if d.content:
+            content += d.content
+            order.append("c")
+    check(content.startswith("echo: tool agents_list returned"), "answer %r" % short(content))
+    check("Running: " in reasoning, "no step in reasoning_content: %r" % short(reasoning))
+    check("c" not in order[:order.index("r")] if "r" in order else False,
+          "reasoning came after the answer started: %s" % "".join(order))
+    whole = t.chat("again %s MOCK_TOOL:agents_list" % nonce())
+    extra = whole.choices[0].message.model_extra or {}
+    check("Running: " in (extra.get("reasoning_content") or ""),
+          "no reasoning_content in the whole answer: %r" % short(extra))
+    r = t.client.responses.create(model=MAIN, input="responses %s MOCK_TOOL:agents_list" % nonce())
+    kinds = [o.type for o in r.output]
+    check(kinds == ["reasoning", "message"], "output items %r" % kinds)
+    check("Running: " in r.output[0].summary[0].text, "summary %r" % short(r.output[0].summary[0].text))
+    check(r.output_text.startswith("echo: tool agents_list returned"), "output_text %r" % short(r.output_text))
+
+
 CASES = [
     ("models", case_models),
     ("non_stream", case_non_stream),
@@ -798,6 +833,7 @@ CASES = [
     ("responses_image", case_responses_image),
     ("agents_sdk", case_agents_sdk),
     ("idempotency_key", case_idempotency_key),
+    ("tool_steps", case_tool_steps),
     ("tools_chat", case_tools_chat),
     ("tools_chat_stream", case_tools_chat_stream),
     ("tools_responses", case_tools_responses),

@@ -22,7 +22,7 @@ CASES = ["models", "non_stream", "stream", "stream_usage", "agent_by_model", "ag
          "abort_stream", "parallel_streams", "passthrough", "key_session_scope",
          "frame_limit", "image_png", "responses_create", "responses_stream", "responses_image",
          "agents_sdk", "tools_chat", "tools_chat_stream", "tools_responses", "tools_codex_list",
-         "tools_ask_user", "tools_choice_required", "agents_sdk_tools"]
+         "tools_ask_user", "tools_choice_required", "agents_sdk_tools", "tool_steps"]
 SIGNED = "signed_handshake"
 LAN = "lan_client"
 

@@ -384,14 +384,17 @@ async fn broken_agent_is_a_clean_502_that_must_not_be_retried() {
             (s, v["error"]["code"].as_str()),
             (502, Some("agent_run_failed"))
         );
-        // Streaming: the error arrives as an event, then [DONE].
+        // Streaming: nothing was sent before the failure, so the stream held its status
+        // line and answers the same (issue 19, point 5).
         let mut body = user_msg("openclaw/broken", "hi");
         body["stream"] = json!(true);
-        let events = parse_sse(&shim.chat(body).await.text().await.unwrap());
-        assert_eq!(events.last(), Some(&Sse::Done));
-        assert!(events
-            .iter()
-            .any(|e| matches!(e, Sse::Data(v) if v["error"]["code"] == "agent_run_failed")));
+        let r = shim.chat(body).await;
+        assert_eq!(r.headers()["x-should-retry"], "false");
+        let (s, v) = error_of(r).await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (502, Some("agent_run_failed"))
+        );
     }
 }
 

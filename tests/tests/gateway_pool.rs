@@ -50,20 +50,27 @@ async fn six_runs_and_a_dropped_socket(sockets: usize) -> Vec<Ending> {
     // Ready means every socket of the pool is up (`/readyz` `sockets_up`).
     let shim = Shim::start_with(&gw.url(), |s| s.gateway_sockets = Some(sockets), true).await;
 
+    // A stream's header waits for its run's first event (a second here), so each run is
+    // known started once the mock has its request, not once its header came.
+    let start = |text: String| {
+        let request = client()
+            .post(shim.url("/v1/chat/completions"))
+            .bearer_auth(TOKEN)
+            .json(&stream_msg("openclaw/main", &text));
+        tokio::spawn(async move {
+            let resp = request.send().await.expect("request sent");
+            assert_eq!(resp.status(), 200);
+            read_to_end(resp).await
+        })
+    };
     let mut streams = Vec::new();
     for i in 0..6 {
-        let resp = shim
-            .chat(stream_msg("openclaw/main", &format!("slow run number {i}")))
-            .await;
-        assert_eq!(resp.status(), 200);
-        streams.push(tokio::spawn(read_to_end(resp)));
+        let text = format!("slow run number {i}");
+        streams.push(start(text.clone()));
+        wait_run_id(&gw, &text).await;
     }
     // Equal load (three each with two sockets): the first socket takes it.
-    let resp = shim
-        .chat(stream_msg("openclaw/main", "MOCK_DROP_SOCKET go"))
-        .await;
-    assert_eq!(resp.status(), 200);
-    streams.push(tokio::spawn(read_to_end(resp)));
+    streams.push(start("MOCK_DROP_SOCKET go".to_owned()));
 
     let mut endings = Vec::new();
     for s in streams {

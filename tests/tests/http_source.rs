@@ -45,6 +45,7 @@ fn request(message: &str) -> RunRequest {
         thinking: None,
         model: None,
         idempotent_id: None,
+        progress: clawshim_core::gateway::ProgressLevel::Off,
     }
 }
 

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use clawshim_core::gateway::SessionCleanup;
+use clawshim_core::gateway::{ProgressLevel, SessionCleanup};
 
 use crate::front_door::passthrough::ForwardedHeaders;
 use crate::ops::telemetry::LogFormat;
@@ -265,6 +265,10 @@ pub struct Settings {
     /// Log format.
     #[arg(long, env = "CLAWSHIM_LOG_FORMAT", global = true)]
     pub log_format: Option<LogFormat>,
+    /// The agent's work in responses (tool steps, thinking, approval waits as reasoning):
+    /// off, steps or detailed (adds tool arguments and result excerpts).
+    #[arg(long, env = "CLAWSHIM_PROGRESS", global = true)]
+    pub progress: Option<ProgressLevel>,
     /// HTTPS, metrics and upgrade listeners.
     #[command(flatten)]
     pub listeners: ListenerSettings,

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clawshim_core::gateway::SessionCleanup;
+use clawshim_core::gateway::{ProgressLevel, SessionCleanup};
 
 use crate::front_door::passthrough::ForwardedHeaders;
 use crate::ops::telemetry::LogFormat;
@@ -208,6 +208,9 @@ pub const PASSTHROUGH_ALLOW: &[&str] = &[
 pub const FORWARDED_HEADERS: ForwardedHeaders = ForwardedHeaders::Set;
 /// Log line format.
 pub const LOG_FORMAT: LogFormat = LogFormat::Text;
+/// The agent's work in responses: tool steps, thinking and approval waits, no tool
+/// arguments or results.
+pub const PROGRESS: ProgressLevel = ProgressLevel::Steps;
 
 /// HTTP worker threads: one per CPU (2 when the count is unknown).
 pub fn threads() -> usize {

@@ -6,7 +6,7 @@
 
 use serde::Deserialize;
 
-use clawshim_core::gateway::SessionCleanup;
+use clawshim_core::gateway::{ProgressLevel, SessionCleanup};
 
 use crate::front_door::passthrough::ForwardedHeaders;
 use crate::ops::telemetry::LogFormat;
@@ -69,6 +69,8 @@ pub struct KeyEntry {
     pub monthly_token_budget: Option<u64>,
     /// Session namespace of the key's sessions (default: derived from the name).
     pub session_namespace: Option<String>,
+    /// The most of the agent's work the key's requests see (default: `[server] progress`).
+    pub progress: Option<ProgressLevel>,
     /// This key's requests' own function tools: `"auto"` (default: the server's setting) or
     /// `"off"`.
     pub client_tools: Option<crate::run::client_tools::mode::ClientToolsMode>,
@@ -242,6 +244,8 @@ pub struct ServerSection {
     pub trusted_proxies: Option<Vec<String>>,
     /// `text` or `json` log lines.
     pub log_format: Option<LogFormat>,
+    /// The agent's work in responses: `off`, `steps` (default) or `detailed`.
+    pub progress: Option<ProgressLevel>,
     /// Prometheus metrics listen address (default: off).
     pub metrics_listen: Option<String>,
     /// Unix socket for graceful upgrades (`--upgrade`); old and new process must agree.

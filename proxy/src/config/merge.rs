@@ -17,7 +17,7 @@ use super::file::{
     AuthSection, FileConfig, GatewaySection, ImagesSection, KeyEntry, LimitsSection,
     PassthroughSection, ServerSection, StateSection, TlsSection, TracesSection,
 };
-use clawshim_core::gateway::SessionCleanup;
+use clawshim_core::gateway::{ProgressLevel, SessionCleanup};
 
 use crate::front_door::passthrough::ForwardedHeaders;
 use crate::ops::telemetry::LogFormat;
@@ -128,6 +128,8 @@ pub struct Merged {
     pub trusted_proxies: Vec<String>,
     /// Log format.
     pub log_format: LogFormat,
+    /// The agent's work in responses.
+    pub progress: ProgressLevel,
     /// `[[keys]]` (file only).
     pub keys: Vec<KeyEntry>,
     /// The local gateway config file whose URL or credential was used.
@@ -230,6 +232,7 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
         forwarded_headers,
         trusted_proxies,
         log_format,
+        progress,
         listeners:
             ListenerSettings {
                 tls_listen,
@@ -307,6 +310,7 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
                 forwarded_headers: file_forwarded_headers,
                 trusted_proxies: file_trusted_proxies,
                 log_format: file_log_format,
+                progress: file_progress,
                 metrics_listen: file_metrics_listen,
                 upgrade_sock: file_upgrade_sock,
                 pid_file: file_pid_file,
@@ -497,6 +501,7 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
         log_format: log_format
             .or(file_log_format)
             .unwrap_or(defaults::LOG_FORMAT),
+        progress: progress.or(file_progress).unwrap_or(defaults::PROGRESS),
         keys,
         discovered_from: local.map(|l| l.path.clone()),
         images_allow_urls: allow_urls.unwrap_or(defaults::IMAGES_ALLOW_URLS),

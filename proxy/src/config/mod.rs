@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use clawshim_core::gateway::GatewayConfig;
 use clawshim_core::gateway::Secret;
-use clawshim_core::gateway::SessionCleanup;
+use clawshim_core::gateway::{ProgressLevel, SessionCleanup};
 
 pub use cli::{Cli, Command, GenKey, ListenerSettings, Settings, TraceFlags};
 
@@ -120,6 +120,8 @@ pub struct Config {
     pub warnings: Vec<String>,
     /// Log format.
     pub log_format: LogFormat,
+    /// The agent's work in responses, for requests whose key sets none.
+    pub progress: ProgressLevel,
     /// OTLP trace export; `None`: off.
     pub traces: Option<TraceSettings>,
     /// The local gateway config file the gateway URL or credential came from, if any.

@@ -260,6 +260,7 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
         trusted_proxies,
         warnings,
         log_format: m.log_format,
+        progress: m.progress,
         traces,
         gateway_discovered_from: m.discovered_from,
         images: ImageFetchConfig {

@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use clawshim_core::gateway::Secret;
+use clawshim_core::gateway::{ProgressLevel, Secret};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -35,6 +35,8 @@ pub struct ApiKey {
     /// Token budgets per UTC day and month ([`crate::usage`]).
     daily_tokens: Option<u64>,
     monthly_tokens: Option<u64>,
+    /// The most of the agent's work its requests see; `None` = the server's setting.
+    pub progress: Option<ProgressLevel>,
 }
 
 /// Settings of one key, as validated config.
@@ -50,6 +52,8 @@ pub struct KeySpec {
     pub monthly_token_budget: Option<u64>,
     /// Checked by `clawshim_core::routing::check_namespace`, unique across keys.
     pub session_namespace: String,
+    /// The most of the agent's work the key's requests see (`None`: the server's setting).
+    pub progress: Option<ProgressLevel>,
     pub client_tools: Option<crate::run::client_tools::mode::ClientToolsMode>,
 }
 
@@ -72,6 +76,7 @@ impl ApiKey {
             max_runs: spec.max_concurrent_runs,
             daily_tokens: spec.daily_token_budget,
             monthly_tokens: spec.monthly_token_budget,
+            progress: spec.progress,
         }
     }
 
@@ -142,6 +147,15 @@ pub enum Principal {
 }
 
 impl Principal {
+    /// The most of the agent's work this caller's requests may see: the key's own setting,
+    /// else the server's (`server_progress`).
+    pub fn progress_ceiling(&self, server_progress: ProgressLevel) -> ProgressLevel {
+        match self {
+            Principal::Shared => server_progress,
+            Principal::Key(k) => k.progress.unwrap_or(server_progress),
+        }
+    }
+
     /// The key name for logs and metrics.
     pub fn name(&self) -> Option<&str> {
         match self {
@@ -323,6 +337,7 @@ mod tests {
             monthly_token_budget: None,
             client_tools: None,
             session_namespace: name.into(),
+            progress: None,
         }
     }
 

@@ -246,6 +246,7 @@ mod tests {
             daily_token_budget: None,
             monthly_token_budget: None,
             session_namespace: "laptop".into(),
+            progress: None,
             client_tools: None,
         };
         let keys = KeyStore::new(vec![Secret::new("own"), Secret::new("gw")], &[key]);

@@ -167,6 +167,7 @@ mod tests {
             daily_token_budget: None,
             monthly_token_budget: None,
             session_namespace: name.into(),
+            progress: None,
             client_tools: None,
         })))
     }

@@ -84,6 +84,7 @@ pub async fn serve(
         mut pending,
         deadline,
         slots: _slots,
+        progress: _,
     } = prepared;
     let started = match &tools.plan {
         Some(plan) => {

@@ -16,6 +16,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use clawshim_core::client_tools::transcript;
+use clawshim_core::gateway::ProgressLevel;
 use clawshim_core::openai::responses::{self as wire, ResponseStreamEvent, ResponsesRequest};
 use clawshim_core::prompt;
 use clawshim_core::responses_translate::{ResponseMeta, ResponsesTranslator};
@@ -96,6 +97,7 @@ pub async fn serve(
         mut pending,
         deadline,
         slots: _slots,
+        progress,
     } = prepared;
     let meta = response_meta(
         &req,
@@ -135,7 +137,10 @@ pub async fn serve(
     let Some(run) = run else {
         return Ok(());
     };
-    let format = ResponsesTranslator::new(meta);
+    let mut format = ResponsesTranslator::new(meta);
+    if progress != ProgressLevel::Off {
+        format = format.showing_progress();
+    }
     if stream {
         let mut output = SseOutput::new(format, app.config.keepalive);
         serve_run(session, ctx, run, deadline, &mut output).await

@@ -38,7 +38,8 @@ pub enum Serving {
     reason = "implemented in this crate only; `Send` is checked where the concrete output is served"
 )]
 pub trait RunOutput {
-    /// Called once before the first event (e.g. the SSE header and role chunk).
+    /// Called once before the first event (e.g. a JSON output's nothing; a stream waits for
+    /// its first event or keep-alive to send its header).
     async fn open(
         &mut self,
         session: &mut Session,
@@ -55,6 +56,12 @@ pub trait RunOutput {
 
     /// How often to send a keep-alive while no event comes; `None` for none.
     fn keepalive_every(&self) -> Option<Duration>;
+
+    /// When the first keep-alive is due, if sooner than [`RunOutput::keepalive_every`] (a
+    /// stream holding its status line sends it then).
+    fn first_keepalive_after(&self) -> Option<Duration> {
+        self.keepalive_every()
+    }
 
     /// Whether an event sends the client bytes (and so postpones the next keep-alive); an
     /// output that answers only at the end needs its keep-alives while deltas arrive.
@@ -196,7 +203,9 @@ pub async fn serve_run(
     }
     let every = output.keepalive_every();
     // Without keep-alives the tick never fires before the deadline ends the run.
-    let mut next_tick = every.map_or(deadline, |d| Instant::now() + d);
+    let mut next_tick = output
+        .first_keepalive_after()
+        .map_or(deadline, |d| Instant::now() + d);
     loop {
         let flow = tokio::select! {
             event = run.next(deadline) => {

@@ -6,6 +6,8 @@
 //! `clawshim_core`: chat completions or the Responses API) whose stream items know how they
 //! are written ([`SseItem`], beside each route). Everything else, the header, keep-alives,
 //! the error recorded for the access line, the end of the response, is written here once.
+//! Progress events (tool steps, thinking) are run events like deltas: a format turns them
+//! into reasoning items, and each one written postpones the next keep-alive.
 
 use std::time::Duration;
 
@@ -136,15 +138,26 @@ where
     }
 }
 
-/// Server-sent events: the format's opening items at once, then one flushed write per run
-/// event, keep-alive comments while the agent is quiet, and the response ended after the
-/// format's last item. A run failure is recorded (for the access line and metrics) when the
-/// format reports it.
+/// Server-sent events: the header and the format's opening items once the run's first event
+/// comes (or [`STATUS_HOLD`] passes), then one flushed write per run event, keep-alive
+/// comments while the agent is quiet, and the response ended after the format's last item.
+/// A run failure is recorded (for the access line and metrics) when the format reports it.
+///
+/// Holding the status line costs little (the first event of a run, a progress step
+/// included, comes within a second or two) and lets a run that fails before anything was
+/// sent answer like a non-stream request: its real status and `x-should-retry`, not a `200`
+/// with an error event that clients such as aider (through litellm) read as a broken
+/// connection and retry.
 pub struct SseOutput<F> {
     format: F,
     keepalive: Duration,
+    /// The header and opening items went out.
+    opened: bool,
     _active: crate::ops::metrics::ActiveStream,
 }
+
+/// Longest wait for a run's first event before a stream sends its `200` header anyway.
+pub const STATUS_HOLD: Duration = Duration::from_secs(3);
 
 impl<F> SseOutput<F> {
     /// An output streaming `format`'s items.
@@ -152,6 +165,7 @@ impl<F> SseOutput<F> {
         SseOutput {
             format,
             keepalive,
+            opened: false,
             _active: crate::ops::metrics::ActiveStream::enter(),
         }
     }
@@ -166,19 +180,21 @@ fn encode<I: SseItem>(items: Vec<I>) -> Bytes {
     out.freeze()
 }
 
-impl<F> RunOutput for SseOutput<F>
+impl<F> SseOutput<F>
 where
     F: RunFormat,
     F::Item: SseItem,
 {
-    /// `text/event-stream`, no caching, no proxy buffering, then the opening items. Without
-    /// a length pingora frames HTTP/1.1 bodies by closing the connection; chunked keeps the
-    /// connection reusable and flushes every event.
-    async fn open(
+    /// `text/event-stream`, no caching, no proxy buffering, then the opening items and
+    /// `first` in one write. Without a length pingora frames HTTP/1.1 bodies by closing the
+    /// connection; chunked keeps the connection reusable and flushes every event.
+    async fn open_now(
         &mut self,
         session: &mut Session,
         ctx: &mut RequestCtx,
+        first: Vec<F::Item>,
     ) -> Result<Serving, HttpError> {
+        self.opened = true;
         let mut head = Head::new(200, "text/event-stream")
             .with("cache-control", "no-cache")
             .with("x-accel-buffering", "no");
@@ -188,8 +204,22 @@ where
         respond::head(session, ctx, head)
             .await
             .map_err(HttpError::client_write)?;
-        let opening = encode(self.format.opening());
-        Ok(write_or_stop(respond::body(session, ctx, opening).await))
+        let mut items = self.format.opening();
+        items.extend(first);
+        Ok(write_or_stop(
+            respond::body(session, ctx, encode(items)).await,
+        ))
+    }
+}
+
+impl<F> RunOutput for SseOutput<F>
+where
+    F: RunFormat,
+    F::Item: SseItem,
+{
+    /// Nothing yet: the header waits for the first event or keep-alive.
+    async fn open(&mut self, _: &mut Session, _: &mut RequestCtx) -> Result<Serving, HttpError> {
+        Ok(Serving::Continue)
     }
 
     async fn event(
@@ -198,13 +228,25 @@ where
         ctx: &mut RequestCtx,
         event: RunEvent,
     ) -> Result<Serving, HttpError> {
-        let events = encode(self.format.on_event(event));
+        let items = self.format.on_event(event);
         let last = self.format.is_done();
-        if let Some(err) = self.format.failure().filter(|_| last) {
-            crate::request::errors::record(ctx, &HttpError::Gateway(err.clone()));
-        }
-        if !events.is_empty() && respond::body(session, ctx, events).await.is_err() {
-            return Ok(Serving::Stop);
+        let failure = self.format.failure().filter(|_| last).cloned();
+        if !self.opened {
+            if let Some(err) = failure {
+                // Nothing sent yet: the same answer as a non-stream request.
+                return Err(HttpError::Gateway(err));
+            }
+            if self.open_now(session, ctx, items).await? == Serving::Stop {
+                return Ok(Serving::Stop);
+            }
+        } else {
+            if let Some(err) = failure {
+                crate::request::errors::record(ctx, &HttpError::Gateway(err));
+            }
+            let events = encode(items);
+            if !events.is_empty() && respond::body(session, ctx, events).await.is_err() {
+                return Ok(Serving::Stop);
+            }
         }
         if !last {
             return Ok(Serving::Continue);
@@ -219,11 +261,19 @@ where
         Some(self.keepalive)
     }
 
+    fn first_keepalive_after(&self) -> Option<Duration> {
+        Some(self.keepalive.min(STATUS_HOLD))
+    }
+
+    /// The held header and opening items if not sent yet, else a comment.
     async fn keepalive(
         &mut self,
         session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<Serving, HttpError> {
+        if !self.opened {
+            return self.open_now(session, ctx, Vec::new()).await;
+        }
         let written = respond::body(session, ctx, sse::KEEP_ALIVE).await;
         Ok(write_or_stop(written))
     }

@@ -15,7 +15,7 @@
 //! `server_busy` (413 if it could never fit), so runs waiting for the gateway cannot take the
 //! process's memory.
 
-use clawshim_core::gateway::{GatewayError, RunRequest};
+use clawshim_core::gateway::{GatewayError, ProgressLevel, RunRequest};
 use clawshim_core::media;
 use clawshim_core::model_override::select_model_override;
 use clawshim_core::prompt::RunInput;
@@ -59,6 +59,8 @@ pub struct PreparedRun {
     pub deadline: tokio::time::Instant,
     /// The run slots; keep until the run is over.
     pub slots: RunSlots,
+    /// How much of the agent's work the response shows.
+    pub progress: ProgressLevel,
 }
 
 /// A run's request with the bytes it holds; dropped once the gateway accepted the run.
@@ -162,6 +164,11 @@ pub async fn prepare(
         }
     }
 
+    let progress = crate::run::progress::level(
+        principal.progress_ceiling(app.config.progress),
+        header_str(session, crate::run::progress::HEADER).as_deref(),
+    )?;
+
     let RunInput {
         prompt,
         mut attachments,
@@ -223,6 +230,7 @@ pub async fn prepare(
                 thinking: ask.thinking,
                 model,
                 idempotent_id,
+                progress,
             },
             _bytes: bytes,
         },
@@ -232,5 +240,6 @@ pub async fn prepare(
             _key: key_slot,
             _leases: leases,
         },
+        progress,
     })
 }

@@ -6,6 +6,7 @@
 
 use super::*;
 use crate::gateway::events::{RunOutcome, Usage};
+use crate::gateway::progress::Progress;
 
 // clawdbot 2026.1.24, gateway-lab simple: one run, three deltas.
 const V3_REQ: &str = "1db9f478-24f5-47ad-a003-23767c1680b9";
@@ -315,11 +316,35 @@ fn register_run(
     oneshot::Receiver<Result<(), GatewayError>>,
     mpsc::Receiver<RunEvent>,
 ) {
+    register_run_at(
+        router,
+        req,
+        run,
+        buffer,
+        keep_for_retry,
+        ProgressLevel::Steps,
+    )
+}
+
+/// [`register_run`] with the run's progress level.
+fn register_run_at(
+    router: &mut FrameRouter,
+    req: &str,
+    run: &str,
+    buffer: usize,
+    keep_for_retry: bool,
+    progress: ProgressLevel,
+) -> (
+    bool,
+    oneshot::Receiver<Result<(), GatewayError>>,
+    mpsc::Receiver<RunEvent>,
+) {
     let (events, events_rx) = mpsc::channel(buffer);
     let (accepted, accepted_rx) = oneshot::channel();
     let kind = PendingKind::Run {
         run_id: RunId::from(run),
         events,
+        progress,
         accepted,
         orphan: Orphan {
             run_id: RunId::from(run),
@@ -356,6 +381,15 @@ fn event_texts(rx: &mut mpsc::Receiver<RunEvent>) -> Vec<String> {
             )),
             Ok(RunEvent::Failed(GatewayError::RunFailed { code, .. })) => {
                 out.push(format!("failed {code}"))
+            }
+            Ok(RunEvent::Progress(Progress::Tool(step))) => out.push(format!(
+                "step {:?} {} {:?}",
+                step.phase,
+                step.title.or(step.name).unwrap_or_default(),
+                step.status
+            )),
+            Ok(RunEvent::Progress(Progress::Thinking(text))) => {
+                out.push(format!("thinking {text}"))
             }
             Ok(other) => out.push(format!("{other:?}")),
             Err(mpsc::error::TryRecvError::Empty) => return out,
@@ -509,4 +543,79 @@ fn a_lost_connection_fails_everything_in_flight_and_returns_the_runs() {
     );
     assert_eq!(run_events.try_recv(), Ok(RunEvent::Failed(lost)));
     assert!(router.pending.is_empty() && router.runs.is_empty());
+}
+
+// gateway-lab tool_call (clawdbot 2026.1.24, session verbose on): a tool step between the
+// lifecycle start and the answer.
+const V3_TOOL_RUN: &str = "f4dc718e-3d8c-4806-b5b8-7192f9e84607";
+const V3_TOOL_START: &str = r#"{"type":"event","event":"agent","payload":{"runId":"f4dc718e-3d8c-4806-b5b8-7192f9e84607","stream":"tool","data":{"phase":"start","name":"agents_list","toolCallId":"call_mock_d3f624e3","args":{}},"sessionKey":"agent:main:openai:91dac49c-3510-4562-9265-2ebc59965169","seq":2,"ts":1795566120404},"seq":115}"#;
+const V3_TOOL_RESULT: &str = r#"{"type":"event","event":"agent","payload":{"runId":"f4dc718e-3d8c-4806-b5b8-7192f9e84607","stream":"tool","data":{"phase":"result","name":"agents_list","toolCallId":"call_mock_d3f624e3","isError":false,"result":{"content":[{"type":"text","text":"{}"}]}},"sessionKey":"agent:main:openai:91dac49c-3510-4562-9265-2ebc59965169","seq":3,"ts":1795566120404},"seq":116}"#;
+const V3_TOOL_DELTA: &str = r#"{"type":"event","event":"agent","payload":{"runId":"f4dc718e-3d8c-4806-b5b8-7192f9e84607","stream":"assistant","data":{"text":"echo: tool","delta":"echo: tool"},"sessionKey":"agent:main:openai:91dac49c-3510-4562-9265-2ebc59965169","seq":4,"ts":1795566120473},"seq":117}"#;
+// openclaw-lab tool_call (openclaw 2026.9.6): `item` events, no verbose needed.
+const V4_TOOL_RUN: &str = "d03b7c21-138a-436c-91c6-3e0299bcb87d";
+const V4_ITEM_START: &str = r#"{"type":"event","event":"agent","payload":{"runId":"d03b7c21-138a-436c-91c6-3e0299bcb87d","stream":"item","data":{"itemId":"tool:call_mock_164c858e","toolCallId":"call_mock_164c858e","name":"agents_list","kind":"tool","phase":"start","title":"Agents","status":"running","commandBearing":false,"startedAt":1795689841412},"sessionKey":"agent:main:openai:cd8166d3-bf2b-4761-b5b1-5b1a3715625d","agentId":"main","seq":4,"ts":1795689841413},"seq":138}"#;
+const V4_ITEM_END: &str = r#"{"type":"event","event":"agent","payload":{"runId":"d03b7c21-138a-436c-91c6-3e0299bcb87d","stream":"item","data":{"itemId":"tool:call_mock_164c858e","toolCallId":"call_mock_164c858e","name":"agents_list","kind":"tool","phase":"end","title":"Agents","status":"blocked","commandBearing":false,"startedAt":1795689841412,"endedAt":1795689841418,"error":"Tool agents_list not found"},"sessionKey":"agent:main:openai:cd8166d3-bf2b-4761-b5b1-5b1a3715625d","agentId":"main","seq":7,"ts":1795689841418},"seq":139}"#;
+
+#[test]
+fn tool_steps_reach_their_run_in_order_on_both_protocols() {
+    let mut router = FrameRouter::default();
+    let pool = PoolState::default();
+    let (_, _, mut v3) = register_run(&mut router, "q3", V3_TOOL_RUN, 8, false);
+    let (_, _, mut v4) = register_run(&mut router, "q4", V4_TOOL_RUN, 8, false);
+    for frame in [
+        V3_TOOL_START,
+        V4_ITEM_START,
+        V3_TOOL_RESULT,
+        V4_ITEM_END,
+        V3_TOOL_DELTA,
+    ] {
+        assert_eq!(router.route(frame, &pool), FrameEffect::Nothing);
+    }
+    assert_eq!(
+        event_texts(&mut v3),
+        [
+            "step Started agents_list Running",
+            "step Ended agents_list Completed",
+            "delta echo: tool"
+        ]
+    );
+    assert_eq!(
+        event_texts(&mut v4),
+        ["step Started Agents Running", "step Ended Agents Blocked"]
+    );
+}
+
+#[test]
+fn progress_of_other_runs_and_of_runs_that_asked_for_none_goes_nowhere() {
+    let mut router = FrameRouter::default();
+    let pool = PoolState::default();
+    // Another client's run on the same socket, and a run with progress off.
+    let (_, _, mut other) = register_run(&mut router, "q1", "someone-else", 8, false);
+    let (_, _, mut quiet) =
+        register_run_at(&mut router, "q2", V4_TOOL_RUN, 8, false, ProgressLevel::Off);
+    router.route(V4_ITEM_START, &pool);
+    router.route(V3_TOOL_START, &pool); // a run nobody here started
+    assert!(event_texts(&mut other).is_empty());
+    assert!(event_texts(&mut quiet).is_empty());
+    assert_eq!(router.runs.len(), 2);
+}
+
+#[test]
+fn a_full_channel_drops_progress_but_keeps_the_run() {
+    let mut router = FrameRouter::default();
+    let pool = PoolState::default();
+    let (_, _, mut events) = register_run(&mut router, "q", V4_TOOL_RUN, 1, false);
+    let thinking = |n: usize| {
+        format!(
+            r#"{{"type":"event","event":"agent","payload":{{"runId":"{V4_TOOL_RUN}","stream":"thinking","data":{{"text":"","delta":"t{n}"}},"seq":{n},"ts":1}}}}"#
+        )
+    };
+    for n in 0..100_000 {
+        router.route(&thinking(n), &pool);
+    }
+    assert_eq!(router.runs.len(), 1, "progress never drops the run");
+    assert!(router.take_cleanup(4).is_empty());
+    assert_eq!(event_texts(&mut events), ["thinking t0"]);
+    router.route(&thinking(7), &pool);
+    assert_eq!(event_texts(&mut events), ["thinking t7"]);
 }

@@ -13,7 +13,7 @@
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::object::{OutputText, ResponseObject, ResponseOutput};
+use super::object::{OutputText, ResponseObject, ResponseOutput, SummaryText};
 
 /// One stream event: the event and its position in the stream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,13 +41,61 @@ pub enum ResponseEvent {
         /// The response so far.
         response: ResponseObject,
     },
-    /// The assistant message starts (no content yet).
+    /// An output item starts (no content yet): the reasoning summary, the message, a call.
     #[serde(rename = "response.output_item.added")]
     OutputItemAdded {
-        /// The item's place in `output` (0: the message).
+        /// The item's place in `output` (the message is 1 after a reasoning item, else 0).
         output_index: u32,
-        /// The message, `in_progress`; or a whole function call.
+        /// The reasoning item or the message, `in_progress`; or a whole function call.
         item: ResponseOutput,
+    },
+    /// The reasoning summary's text part starts (empty).
+    #[serde(rename = "response.reasoning_summary_part.added")]
+    ReasoningSummaryPartAdded {
+        /// The reasoning item id.
+        item_id: String,
+        /// Its place in `output` (0).
+        output_index: u32,
+        /// Always 0.
+        summary_index: u32,
+        /// The empty part.
+        part: SummaryText,
+    },
+    /// New reasoning text (a step line, thinking text).
+    #[serde(rename = "response.reasoning_summary_text.delta")]
+    ReasoningSummaryTextDelta {
+        /// The reasoning item id.
+        item_id: String,
+        /// Its place in `output` (0).
+        output_index: u32,
+        /// Always 0.
+        summary_index: u32,
+        /// The new text.
+        delta: String,
+    },
+    /// The reasoning text is complete.
+    #[serde(rename = "response.reasoning_summary_text.done")]
+    ReasoningSummaryTextDone {
+        /// The reasoning item id.
+        item_id: String,
+        /// Its place in `output` (0).
+        output_index: u32,
+        /// Always 0.
+        summary_index: u32,
+        /// The whole text.
+        text: String,
+    },
+    /// The reasoning summary's part is complete.
+    #[serde(rename = "response.reasoning_summary_part.done")]
+    ReasoningSummaryPartDone {
+        /// The reasoning item id.
+        item_id: String,
+        /// Its place in `output` (0).
+        output_index: u32,
+        /// Always 0.
+        summary_index: u32,
+        /// The whole part.
+        part: SummaryText,
     },
     /// Its text part starts (empty).
     #[serde(rename = "response.content_part.added")]
@@ -136,6 +184,18 @@ impl ResponseEvent {
             ResponseEvent::Created { .. } => "response.created",
             ResponseEvent::InProgress { .. } => "response.in_progress",
             ResponseEvent::OutputItemAdded { .. } => "response.output_item.added",
+            ResponseEvent::ReasoningSummaryPartAdded { .. } => {
+                "response.reasoning_summary_part.added"
+            }
+            ResponseEvent::ReasoningSummaryTextDelta { .. } => {
+                "response.reasoning_summary_text.delta"
+            }
+            ResponseEvent::ReasoningSummaryTextDone { .. } => {
+                "response.reasoning_summary_text.done"
+            }
+            ResponseEvent::ReasoningSummaryPartDone { .. } => {
+                "response.reasoning_summary_part.done"
+            }
             ResponseEvent::ContentPartAdded { .. } => "response.content_part.added",
             ResponseEvent::OutputTextDelta { .. } => "response.output_text.delta",
             ResponseEvent::OutputTextDone { .. } => "response.output_text.done",

@@ -13,7 +13,8 @@ pub mod request;
 pub use event::{ResponseEvent, ResponseStreamEvent};
 pub use object::{
     FunctionCallItem, IncompleteDetails, Metadata, OutputItem, OutputText, ReasoningEcho,
-    ResponseError, ResponseObject, ResponseOutput, ResponseStatus, ResponseUsage,
+    ReasoningItem, ResponseError, ResponseObject, ResponseOutput, ResponseStatus, ResponseUsage,
+    SummaryText,
 };
 pub use request::{
     parse, InputItem, ItemContent, ItemPart, ItemRole, ResponsesInput, ResponsesRequest,

@@ -183,8 +183,9 @@ pub enum MessageKind {
     Message,
 }
 
-/// One item of a response's `output`: the assistant's message, or a call of one of the
-/// caller's function tools (runs whose client tools were run).
+/// One item of a response's `output`: the agent's work as a reasoning summary (only when the
+/// request's progress level shows it, before the message), the assistant's message, or a call
+/// of one of the caller's function tools (runs whose client tools were run).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ResponseOutput {
@@ -192,6 +193,79 @@ pub enum ResponseOutput {
     Message(OutputItem),
     /// `"type": "function_call"`.
     FunctionCall(FunctionCallItem),
+    /// `"type": "reasoning"`.
+    Reasoning(ReasoningItem),
+}
+
+impl From<ReasoningItem> for ResponseOutput {
+    fn from(item: ReasoningItem) -> Self {
+        ResponseOutput::Reasoning(item)
+    }
+}
+
+/// `"type": "reasoning"`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReasoningKind {
+    /// The only value.
+    #[default]
+    #[serde(rename = "reasoning")]
+    Reasoning,
+}
+
+/// The agent's work (tool steps, thinking, approval waits) as one reasoning summary: what
+/// Codex CLI prints as its reasoning summary and the Agents SDK yields as a reasoning item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReasoningItem {
+    /// Always `reasoning`.
+    #[serde(rename = "type")]
+    pub kind: ReasoningKind,
+    /// `rs_<uuid>`.
+    pub id: String,
+    /// `in_progress` or `completed`.
+    pub status: ResponseStatus,
+    /// One `summary_text` part (none in `response.output_item.added`).
+    pub summary: Vec<SummaryText>,
+}
+
+impl ReasoningItem {
+    /// The reasoning item `id` with `text` (no summary part when `text` is `None`).
+    pub fn new(id: &str, status: ResponseStatus, text: Option<String>) -> Self {
+        ReasoningItem {
+            kind: ReasoningKind::Reasoning,
+            id: id.to_owned(),
+            status,
+            summary: text.map(SummaryText::new).into_iter().collect(),
+        }
+    }
+}
+
+/// `"type": "summary_text"`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SummaryTextKind {
+    /// The only value.
+    #[default]
+    #[serde(rename = "summary_text")]
+    SummaryText,
+}
+
+/// A `summary_text` part of a reasoning item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SummaryText {
+    /// Always `summary_text`.
+    #[serde(rename = "type")]
+    pub kind: SummaryTextKind,
+    /// The text.
+    pub text: String,
+}
+
+impl SummaryText {
+    /// A part holding `text`.
+    pub fn new(text: String) -> Self {
+        SummaryText {
+            kind: SummaryTextKind::SummaryText,
+            text,
+        }
+    }
 }
 
 impl From<OutputItem> for ResponseOutput {
@@ -205,7 +279,7 @@ impl ResponseOutput {
     pub fn message(&self) -> Option<&OutputItem> {
         match self {
             ResponseOutput::Message(m) => Some(m),
-            ResponseOutput::FunctionCall(_) => None,
+            ResponseOutput::FunctionCall(_) | ResponseOutput::Reasoning(_) => None,
         }
     }
 }
@@ -399,5 +473,15 @@ mod tests {
         );
         let empty = OutputItem::message("msg_1", ResponseStatus::InProgress, None);
         assert_eq!(serde_json::to_value(&empty).unwrap()["content"], json!([]));
+        let reasoning = ReasoningItem::new("rs_1", ResponseStatus::Completed, Some("Ran".into()));
+        let reasoning = ResponseOutput::from(reasoning);
+        assert_eq!(
+            serde_json::to_value(&reasoning).unwrap(),
+            json!({"type":"reasoning","id":"rs_1","status":"completed",
+                   "summary":[{"type":"summary_text","text":"Ran"}]})
+        );
+        let back: ResponseOutput =
+            serde_json::from_value(serde_json::to_value(&reasoning).unwrap()).unwrap();
+        assert_eq!(back, reasoning);
     }
 }

@@ -81,6 +81,7 @@ pub fn keys(entries: &[KeyEntry], errors: &mut Vec<String>) -> Vec<KeySpec> {
             daily_token_budget: k.daily_token_budget,
             monthly_token_budget: k.monthly_token_budget,
             session_namespace,
+            progress: k.progress,
             client_tools: k.client_tools,
         });
     }
@@ -122,6 +123,7 @@ mod tests {
             daily_token_budget: None,
             monthly_token_budget: None,
             session_namespace: name.into(),
+            progress: None,
             client_tools: None,
         };
         let limits = |keys: Vec<KeySpec>, runs, pct| -> Vec<Option<usize>> {

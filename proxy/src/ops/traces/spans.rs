@@ -215,6 +215,9 @@ impl RequestTrace {
             RunEvent::Failed(_) => run.error = Some("gateway_error"),
             RunEvent::Lagged => run.error = Some("lagged"),
             RunEvent::TimedOut => run.error = Some("timeout"),
+            // Tool steps, thinking and approvals (`gateway::progress`) are not in the traces
+            // yet: the run span covers them.
+            RunEvent::Progress(_) => {}
         }
     }
 
