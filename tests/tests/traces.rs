@@ -37,6 +37,8 @@ const PROMPT: &str = "tell me about the violet heron";
 const CLIENT_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CLIENT_SPAN: &str = "00f067aa0ba902b7";
 /// The trace of the request with client tools.
+/// The trace of the request whose agent runs a tool step.
+const STEP_TRACE: &str = "5bf92f3577b34da6a3ce929d0e0e4737";
 const TOOL_TRACE: &str = "5c0a3e8d2b1f4e6a9d7c8b0a1e2f3d4c";
 
 /// The log lines, as JSON, kept for the test to read.
@@ -510,6 +512,82 @@ async fn requests_and_runs_are_exported_and_a_dead_collector_costs_nothing() {
         }
     }
     drop(tool_shim);
+
+    // The agent's own tool step (a v4 `item` start and end, replayed from the lab trace):
+    // `execute_tool {name}` inside its run, the step's status, and no title or argument.
+    let step_parent = format!("00-{STEP_TRACE}-{CLIENT_SPAN}-01");
+    let mut body = user_msg("openclaw/main", "MOCK_TOOL please, then answer");
+    body["stream"] = json!(true);
+    let resp = shim
+        .chat_with(body, &[("traceparent", step_parent.as_str())])
+        .await;
+    assert_eq!(resp.status(), 200);
+    let events = parse_sse(&resp.text().await.expect("stream"));
+    assert_eq!(events.last(), Some(&Sse::Done));
+    let step_spans = poll_until("the tool step's span", || {
+        let spans: Vec<Span> = collector
+            .spans()
+            .into_iter()
+            .map(|s| s.span)
+            .filter(|s| hex(&s.trace_id) == STEP_TRACE)
+            .collect();
+        std::future::ready({
+            let names: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
+            if names.contains(&"execute_tool agents_list") && names.contains(&"invoke_agent main") {
+                Ok(spans)
+            } else {
+                Err(format!("{names:?}"))
+            }
+        })
+    })
+    .await;
+    let step_named = |name: &str| {
+        step_spans
+            .iter()
+            .find(|s| s.name == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no span {name}"))
+    };
+    let (step_run, step) = (
+        step_named("invoke_agent main"),
+        step_named("execute_tool agents_list"),
+    );
+    assert_eq!(step.parent_span_id, step_run.span_id);
+    assert_eq!(
+        step_spans
+            .iter()
+            .filter(|s| s.name.starts_with("execute_tool"))
+            .count(),
+        1,
+        "one span for the start and end of one call"
+    );
+    let a = &step.attributes;
+    assert_eq!(
+        text_of(a, "gen_ai.operation.name").as_deref(),
+        Some("execute_tool")
+    );
+    assert_eq!(
+        text_of(a, "gen_ai.tool.name").as_deref(),
+        Some("agents_list")
+    );
+    assert_eq!(
+        text_of(a, "gen_ai.tool.call.id").as_deref(),
+        Some("call_mock_164c858e")
+    );
+    // The recorded step was blocked ("Tool agents_list not found").
+    assert_eq!(text_of(a, "error.type").as_deref(), Some("tool_blocked"));
+    assert_eq!(
+        step.status.as_ref().map(|s| s.code),
+        Some(StatusCode::Error as i32)
+    );
+    assert!(step.start_time_unix_nano >= step_run.start_time_unix_nano);
+    assert!(step.end_time_unix_nano <= step_run.end_time_unix_nano);
+    for span in &step_spans {
+        for text in strings_of(span) {
+            assert!(!text.contains("not found"), "tool error text in {text}");
+            assert!(!text.contains("Agents"), "tool title in {text}");
+        }
+    }
 
     // The collector dies while requests keep coming: all of them succeed, and the spans that
     // could not be sent are counted.

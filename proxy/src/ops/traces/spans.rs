@@ -6,13 +6,15 @@
 //! each call returns at once. Spans are never entered (explicit parents only), so the log
 //! lines of the request are not attached to them, and nothing a client wrote (prompts,
 //! answers, tool arguments, headers, the query string) becomes an attribute: names, ids,
-//! counts and statuses only. Run progress reaches the run span through
-//! [`RequestTrace::run_event`], the one place a new kind of run event (such as a tool step
-//! becoming an `execute_tool {name}` child span) is added.
+//! counts and statuses only. Run events reach the run span through
+//! [`RequestTrace::run_event`]: each tool step the gateway reports (`gateway::progress`, at
+//! the run's progress level: none at `off`) becomes an `execute_tool {name}` child span, and
+//! each approval wait an event of the run span (its status only, never the command).
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use clawshim_core::gateway::progress::{ApprovalPhase, Progress, StepPhase, StepStatus, ToolStep};
 use clawshim_core::gateway::{RunEvent, StopKind};
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
 use opentelemetry::trace::{Status, TraceContextExt};
@@ -77,6 +79,9 @@ pub struct RequestTrace {
 #[derive(Debug)]
 struct RunSpan {
     span: Span,
+    /// Tool steps started and not yet ended: their call id and span (at most
+    /// [`MAX_OPEN_TOOL_SPANS`]; a step beyond that gets no span).
+    tools: Vec<(Option<String>, Span)>,
     first_delta: bool,
     /// What went wrong as the run's events said (the access line's kind wins at the end).
     error: Option<&'static str>,
@@ -153,6 +158,7 @@ impl RequestTrace {
         );
         self.run = Some(RunSpan {
             span,
+            tools: Vec::new(),
             first_delta: false,
             error: None,
         });
@@ -215,9 +221,20 @@ impl RequestTrace {
             RunEvent::Failed(_) => run.error = Some("gateway_error"),
             RunEvent::Lagged => run.error = Some("lagged"),
             RunEvent::TimedOut => run.error = Some("timeout"),
-            // Tool steps, thinking and approvals (`gateway::progress`) are not in the traces
-            // yet: the run span covers them.
-            RunEvent::Progress(_) => {}
+            RunEvent::Progress(Progress::Tool(step)) => run.tool_step(step),
+            RunEvent::Progress(Progress::Approval(wait)) => {
+                let phase = match wait.phase {
+                    ApprovalPhase::Requested => "requested",
+                    ApprovalPhase::Resolved => "resolved",
+                };
+                let mut attributes = vec![KeyValue::new("clawshim.approval.phase", phase)];
+                if let Some(status) = &wait.status {
+                    attributes.push(KeyValue::new("clawshim.approval.status", status.clone()));
+                }
+                span.add_event("approval", attributes);
+            }
+            // Thinking and command output are content: never recorded.
+            RunEvent::Progress(Progress::Thinking(_) | Progress::Output(_)) => {}
         }
     }
 
@@ -247,6 +264,59 @@ impl RequestTrace {
             // 4xx: the server span stays unset (the client's mistake), but says which.
             span.set_attribute("error.type", kind);
         }
+    }
+}
+
+/// Tool spans open at once in one run; more steps are not traced (a run that starts
+/// thousands of tools without ending them must not grow the request's memory).
+const MAX_OPEN_TOOL_SPANS: usize = 64;
+
+impl RunSpan {
+    /// A tool step: a start opens `execute_tool {name}` inside the run span; an end closes
+    /// the span its call id opened (or, without one, a span of its own) with its status.
+    fn tool_step(&mut self, step: &ToolStep) {
+        match step.phase {
+            StepPhase::Started => {
+                if self.tools.len() < MAX_OPEN_TOOL_SPANS {
+                    let span = self.tool_span(step);
+                    self.tools.push((step.call_id.clone(), span));
+                }
+            }
+            StepPhase::Ended => {
+                let opened = step
+                    .call_id
+                    .as_ref()
+                    .and_then(|id| self.tools.iter().position(|(c, _)| c.as_ref() == Some(id)));
+                let span = match opened {
+                    Some(i) => self.tools.swap_remove(i).1,
+                    None => self.tool_span(step),
+                };
+                let error = match &step.status {
+                    StepStatus::Failed => Some("tool_error"),
+                    StepStatus::Blocked => Some("tool_blocked"),
+                    _ => None,
+                };
+                if let Some(kind) = error {
+                    span.set_attribute("error.type", kind);
+                    span.set_status(Status::error(""));
+                }
+                // Dropping the span ends it.
+            }
+        }
+    }
+
+    fn tool_span(&self, step: &ToolStep) -> Span {
+        let name = step.name.as_deref().unwrap_or("unknown");
+        tracing::info_span!(
+            target: TARGET,
+            parent: &self.span,
+            "execute_tool",
+            otel.name = %format_args!("execute_tool {name}"),
+            otel.kind = "internal",
+            gen_ai.operation.name = "execute_tool",
+            gen_ai.tool.name = name,
+            gen_ai.tool.call.id = step.call_id.as_deref(),
+        )
     }
 }
 
