@@ -16,6 +16,7 @@ need_pkg python3 python3
 need_pkg curl curl
 need_pkg promtool prometheus              # monitoring test: promtool check/test rules
 need_pkg systemd-analyze systemd          # packaging test: systemd-analyze verify
+need_pkg redis-server redis-server          # shared_state test: a real Redis on loopback
 if [ "${CLAWSHIM_SKIP_INTEROP:-0}" != 1 ] && command -v python3 >/dev/null 2>&1 \
    && ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
   missing+=(python3-venv)   # the interop suite puts the OpenAI SDK in a venv

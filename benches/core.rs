@@ -95,6 +95,7 @@ fn bench_translate(c: &mut Criterion) {
                 .cloned()
                 .map(RunEvent::Delta)
                 .chain(std::iter::once(RunEvent::Finished(RunOutcome {
+                    replayed: false,
                     text: full.clone(),
                     usage: Some(Usage::default()),
                     stop: StopKind::Completed,

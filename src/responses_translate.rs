@@ -530,6 +530,7 @@ mod tests {
 
     fn finished(text: &str, stop: StopKind, usage: Option<Usage>) -> RunEvent {
         RunEvent::Finished(RunOutcome {
+            replayed: false,
             text: text.into(),
             usage,
             stop,
@@ -539,6 +540,7 @@ mod tests {
 
     fn with_call(text: &str) -> RunEvent {
         RunEvent::Finished(RunOutcome {
+            replayed: false,
             text: text.into(),
             usage: None,
             stop: StopKind::Completed,

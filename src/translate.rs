@@ -261,6 +261,7 @@ mod tests {
 
     fn with_call(text: &str) -> RunEvent {
         RunEvent::Finished(RunOutcome {
+            replayed: false,
             text: text.into(),
             usage: None,
             stop: StopKind::Completed,
@@ -328,6 +329,7 @@ mod tests {
 
     fn finished(text: &str, stop: StopKind, usage: Option<Usage>) -> RunEvent {
         RunEvent::Finished(RunOutcome {
+            replayed: false,
             text: text.into(),
             usage,
             stop,

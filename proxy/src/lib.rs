@@ -20,6 +20,8 @@ pub mod routes;
 pub mod run;
 pub mod server;
 pub mod service;
+pub mod shared_state;
 pub mod state;
+pub mod usage;
 
 pub use server::{build_server, ChannelShutdown};

@@ -24,6 +24,9 @@ fn main() {
     if let Some(Command::Doctor) = cli.command {
         std::process::exit(doctor(&cli.settings));
     }
+    if let Some(Command::Usage) = cli.command {
+        std::process::exit(usage(&cli.settings));
+    }
     if let Some(Command::Demo) = cli.command {
         if let Ok(Some(local)) = clawshim_proxy::config::discover::discover(
             &clawshim_proxy::config::discover::ProcessEnv,
@@ -92,6 +95,29 @@ fn doctor(settings: &clawshim_proxy::config::Settings) -> i32 {
         &env,
         &mut std::io::stdout().lock(),
     ))
+}
+
+/// `clawshim usage`: the table, or why there is none (exit status 1).
+fn usage(settings: &clawshim_proxy::config::Settings) -> i32 {
+    let config = load_or_exit(settings);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("clawshim usage: {e}");
+            return 1;
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    match runtime.block_on(clawshim_proxy::commands::usage::report(&config, &mut out)) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("clawshim usage: {e}");
+            1
+        }
+    }
 }
 
 fn load_or_exit(settings: &clawshim_proxy::config::Settings) -> Config {

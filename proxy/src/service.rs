@@ -55,7 +55,7 @@ impl ProxyHttp for ClawShim {
             client: ctx.client_ip.and_then(|c| c.addr()),
             tls: session.digest().is_some_and(|d| d.ssl_digest.is_some()),
         });
-        let result = match auth::authorize(session, ctx, &self.state) {
+        let result = match auth::authorize(session, ctx, &self.state).await {
             Ok(_) if ctx.route == Route::Passthrough => return Ok(false),
             Ok(principal) => routes::serve(session, ctx, &self.state, principal).await,
             Err(e) => Err(e),
@@ -114,7 +114,7 @@ impl ProxyHttp for ClawShim {
     ) -> Result<()> {
         ctx.status = upstream_response.status.as_u16();
         if ctx.status == 401 {
-            auth::count_gateway_refusal(ctx, &self.state);
+            auth::count_gateway_refusal(ctx, &self.state).await;
         }
         if ctx.status == 101 {
             ctx.ws_login = Some(ws_login::LoginWatch::new());
@@ -135,7 +135,7 @@ impl ProxyHttp for ClawShim {
         if let (Some(watch), Some(bytes)) = (ctx.ws_login.as_mut(), body.as_ref()) {
             let verdict = watch.feed(bytes);
             if verdict == ws_login::Login::Refused {
-                auth::count_gateway_refusal(ctx, &self.state);
+                auth::count_refused_ws_login(ctx, &self.state);
             }
             if verdict != ws_login::Login::Pending {
                 ctx.ws_login = None;
@@ -188,6 +188,12 @@ impl ProxyHttp for ClawShim {
         ctx.trace.finish(status, error, ctx.client_gone);
         access_log::log(session, e, ctx);
         request_metrics::observe(session, ctx);
+        if let (Some(usage), Some(agent)) = (&ctx.usage, &ctx.agent_id) {
+            self.state
+                .usage
+                .record(ctx.key_name.as_deref(), agent, usage)
+                .await;
+        }
         connections::request_done(session, self.state.config.connections.idle_timeout);
     }
 }

@@ -17,6 +17,9 @@ use crate::run::admission::Admission;
 use crate::run::client_tools::source::ToolRuns;
 use crate::run::image_fetch::ImageFetcher;
 use crate::run::run_bytes::RunBytes;
+use crate::shared_state::SharedState;
+use crate::usage::disk::DiskStore;
+use crate::usage::{UsageBook, UsageStore};
 
 /// Service-wide state shared by every request.
 pub struct ProxyState {
@@ -36,6 +39,11 @@ pub struct ProxyState {
     pub keys: KeyStore,
     /// Failed-auth counts per client IP.
     pub failed_auth: FailedAuthLimiter,
+    /// Rate, run slots, failed-auth counts and Idempotency-Key readers shared with the
+    /// other instances (Redis), when configured.
+    pub shared: Arc<SharedState>,
+    /// Token usage per account and the keys' budgets.
+    pub usage: UsageBook,
     /// Remote image URLs: fetched or refused.
     pub images: ImageFetcher,
     /// Issues and checks response ids (`previous_response_id`).
@@ -47,12 +55,22 @@ pub struct ProxyState {
 }
 
 impl ProxyState {
-    /// Service state built from `config` around a gateway handle.
-    pub fn new(config: Config, gateway: GatewayClient) -> ProxyState {
+    /// Service state built from `config` around a gateway handle; `usage_file` is
+    /// `state.usage_file`, opened (used only without Redis).
+    pub fn new(
+        config: Config,
+        gateway: GatewayClient,
+        usage_file: Option<DiskStore>,
+    ) -> ProxyState {
         let bodies = Arc::new(BodySlots::new(
             config.max_concurrent_bodies,
             config.max_concurrent_bodies_per_client,
         ));
+        let shared = Arc::new(SharedState::new(&config.shared_state));
+        let usage_store = match shared.status() {
+            Some(_) => Some(UsageStore::Redis(shared.clone())),
+            None => usage_file.map(UsageStore::Disk),
+        };
         ProxyState {
             runs: Arc::new(Semaphore::new(config.max_concurrent_runs)),
             embeddings: EmbeddingsForwarder::new(&config, bodies.clone(), gateway.clone()),
@@ -61,6 +79,8 @@ impl ProxyState {
             admission: Admission::new(config.admission.clone()),
             keys: KeyStore::new(config.api_tokens.clone(), &config.keys),
             failed_auth: FailedAuthLimiter::new(config.max_failed_auth, config.failed_auth_window),
+            shared,
+            usage: UsageBook::new(usage_store),
             images: ImageFetcher::new(&config.images),
             tool_runs: ToolRuns::new(tool_source(&config)),
             response_ids: response_id_codec(&config.gateway.auth),

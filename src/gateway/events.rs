@@ -49,6 +49,9 @@ pub struct RunOutcome {
     /// The client tool calls the run ended with, in order (runs from the gateway's HTTP
     /// endpoint only, see `crate::http_source`; always empty on the WebSocket).
     pub tool_calls: Vec<ToolCall>,
+    /// The gateway answered from its idempotency cache (a retry of a run that had finished):
+    /// no new model call, so its `usage` was counted with the first answer.
+    pub replayed: bool,
 }
 
 /// One call of a client tool the agent's model made, as the caller must see it.

@@ -304,6 +304,7 @@ impl AgentResPayload {
             _ => StopKind::Completed,
         };
         RunOutcome {
+            replayed: false,
             text,
             usage,
             stop,

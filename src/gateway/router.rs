@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
 
 use super::error::GatewayError;
-use super::events::RunEvent;
+use super::events::{RunEvent, RunOutcome};
 use super::frame::{AgentEvent, AssistantData, ErrorShape, InFrame, ReqFrame, ResFrame, Shutdown};
 use super::ids::{RequestId, RunId};
 use super::methods::{sessions_delete, AgentResPayload, ChatAbortParams};
@@ -363,11 +363,15 @@ impl FrameRouter {
                     (ok, accepted) => {
                         // A final answer; with `accepted` still pending it is an idempotent
                         // replay of a finished run (gateway-lab idempotent_replay).
+                        let replayed = accepted.is_some();
                         if let Some(tx) = accepted {
                             let _ = tx.send(Ok(()));
                         }
                         let event = if ok {
-                            RunEvent::Finished(payload.into_outcome())
+                            RunEvent::Finished(RunOutcome {
+                                replayed,
+                                ..payload.into_outcome()
+                            })
                         } else {
                             let e = res.error.unwrap_or(ErrorShape {
                                 code: "UNAVAILABLE".into(),

@@ -476,6 +476,7 @@ mod tests {
     async fn the_final_answer_ends_the_run() {
         let (mut run, tx) = run_with_channel();
         let outcome = RunOutcome {
+            replayed: false,
             text: "done".into(),
             usage: None,
             stop: StopKind::Completed,

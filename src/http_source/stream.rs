@@ -284,6 +284,7 @@ impl StreamDecoder {
             _ => StopKind::Completed,
         };
         out.push(Decoded::Done(RunOutcome {
+            replayed: false,
             text: std::mem::take(&mut self.text),
             usage: self.usage,
             stop,

@@ -8,6 +8,7 @@ pub mod body;
 pub mod poll;
 pub mod raw;
 pub mod records;
+pub mod redis_server;
 pub mod ws;
 
 use std::net::{SocketAddr, TcpListener};

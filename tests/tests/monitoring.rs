@@ -230,17 +230,44 @@ async fn scrape(url: &str) -> String {
 async fn dashboard_and_alerts_query_only_series_clawshim_exports() {
     let gw = mock(Protocol::V4).await;
     let metrics_port = free_port();
+    // A key with a token budget (its usage kept in a file), besides the suites' token.
+    let dir = std::env::temp_dir().join(format!("clawshim-monitoring-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("clawshim.toml");
+    let budgeted = "csk-monitoring-budget";
+    std::fs::write(
+        &config,
+        format!(
+            "[[keys]]\nname = \"budgeted\"\nsha256 = \"{}\"\ndaily_token_budget = 1000000\n\n\
+             [auth]\ntokens = [\"{TOKEN}\"]\n\n[state]\nusage_file = \"{}\"\n",
+            sha256_hex(budgeted),
+            dir.join("usage.redb").display()
+        ),
+    )
+    .unwrap();
     let shim = Shim::start_with(
         &gw.url(),
-        |s| s.listeners.metrics_listen = Some(format!("127.0.0.1:{metrics_port}")),
+        |s| {
+            s.listeners.metrics_listen = Some(format!("127.0.0.1:{metrics_port}"));
+            s.config = Some(config);
+        },
         true,
     )
     .await;
     let murl = format!("http://127.0.0.1:{metrics_port}/metrics");
 
-    // A short load: one completion, one stream, the model list, a bad credential and a run
+    // A short load: one completion (and one on the budgeted key), one stream, the model list, a bad credential and a run
     // the gateway fails.
     let resp = shim.chat(user_msg("openclaw/main", "hello")).await;
+    assert_eq!(resp.status(), 200);
+    let _ = resp.bytes().await;
+    let resp = client()
+        .post(shim.url("/v1/chat/completions"))
+        .bearer_auth(budgeted)
+        .json(&user_msg("openclaw/main", "on a budget"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     let _ = resp.bytes().await;
     let mut body = user_msg("openclaw/main", "streamed");
@@ -277,6 +304,8 @@ async fn dashboard_and_alerts_query_only_series_clawshim_exports() {
         let exported = Exported::parse(&scrape(&murl).await);
         let statuses = exported.label_values("status");
         if exported.has("clawshim_runs_failed_total")
+            && exported.has("clawshim_tokens_total")
+            && exported.has("clawshim_token_budget_remaining")
             && statuses.contains("401")
             && statuses.contains("200")
             && statuses.iter().any(|s| s.starts_with('5'))
@@ -346,6 +375,8 @@ async fn dashboard_and_alerts_query_only_series_clawshim_exports() {
     let missing: Vec<_> = clawshim_families.difference(&dashboard_families).collect();
     assert!(missing.is_empty(), "not on the dashboard: {missing:?}");
     assert!(used_families.is_subset(&clawshim_families));
+    drop(shim);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -42,6 +42,9 @@ pub enum Command {
     /// one real run), explain each problem with its fix, and print the client settings. Exit
     /// status 0 only when every check passes.
     Doctor,
+    /// Print each key's tokens of the current UTC day and month and its budgets, from Redis
+    /// (`state.redis_url`) or `state.usage_file`.
+    Usage,
 }
 
 /// `clawshim gen-key` options.
@@ -135,6 +138,19 @@ pub struct Settings {
     /// lost one fails only its own runs.
     #[arg(long, env = "CLAWSHIM_GATEWAY_SOCKETS", global = true)]
     pub gateway_sockets: Option<usize>,
+    /// Redis (or Valkey) shared by every clawshim in front of one gateway, for fleet-wide
+    /// rate limits, run slots, failed-auth counts and Idempotency-Key readers:
+    /// redis://[:password@]host[:port][/db] or rediss://... (default: none, per-instance).
+    #[arg(
+        long,
+        env = "CLAWSHIM_REDIS_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub redis_url: Option<String>,
+    /// Longest a request waits on one Redis operation, milliseconds (then it decides locally).
+    #[arg(long, env = "CLAWSHIM_STATE_TIMEOUT_MS", global = true)]
+    pub state_timeout_ms: Option<u64>,
     /// Failed auth attempts per client IP before 429 (0 disables).
     #[arg(long, env = "CLAWSHIM_MAX_FAILED_AUTH", global = true)]
     pub max_failed_auth: Option<u32>,

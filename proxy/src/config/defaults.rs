@@ -16,6 +16,15 @@ pub const IMAGES_ALLOW_URLS: bool = false;
 pub const IMAGES_MAX_URL_BYTES: u64 = 10 << 20;
 /// One image fetch, seconds.
 pub const IMAGES_FETCH_TIMEOUT_SECS: u64 = 10;
+/// Longest a request waits on one shared-state (Redis) operation, milliseconds: a LAN round
+/// trip is well under 1 ms, so a Redis that needs longer is overloaded or away, and the
+/// request decides locally instead.
+pub const STATE_TIMEOUT_MS: u64 = 25;
+/// Start of every Redis key clawshim writes.
+pub const STATE_KEY_PREFIX: &str = "clawshim:";
+/// A run slot lease not renewed expires after this many seconds (an instance that dies
+/// frees its slots within it).
+pub const STATE_LEASE_TTL_SECS: u64 = 10;
 /// OTLP transport (the only one built in).
 pub const OTLP_PROTOCOL: &str = "http/protobuf";
 /// `service.name` of exported spans.

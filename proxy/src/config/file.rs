@@ -38,6 +38,9 @@ pub struct FileConfig {
     /// `[images]`.
     #[serde(default)]
     pub images: ImagesSection,
+    /// `[state]`.
+    #[serde(default)]
+    pub state: StateSection,
     /// `[traces]`: OTLP trace export (the `OTEL_*` variables' keys).
     #[serde(default)]
     pub traces: TracesSection,
@@ -60,6 +63,10 @@ pub struct KeyEntry {
     pub requests_per_minute: Option<u32>,
     /// Runs in flight at once (default: unlimited).
     pub max_concurrent_runs: Option<usize>,
+    /// Tokens per UTC day (default: unlimited).
+    pub daily_token_budget: Option<u64>,
+    /// Tokens per UTC month (default: unlimited).
+    pub monthly_token_budget: Option<u64>,
     /// Session namespace of the key's sessions (default: derived from the name).
     pub session_namespace: Option<String>,
     /// The most of the agent's work the key's requests see (default: `[server] progress`).
@@ -183,6 +190,22 @@ pub struct ImagesSection {
     pub max_url_bytes: Option<u64>,
     /// Limit for one fetch (connect, redirects and body), seconds.
     pub fetch_timeout_secs: Option<u64>,
+}
+
+/// `[state]`: state shared by several clawshims (Redis).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateSection {
+    /// `redis://` or `rediss://` URL, password included (default: none).
+    pub redis_url: Option<String>,
+    /// Longest a request waits on one Redis operation, milliseconds.
+    pub timeout_ms: Option<u64>,
+    /// Start of every key name.
+    pub key_prefix: Option<String>,
+    /// Seconds a run slot lease lives without renewal.
+    pub lease_ttl_secs: Option<u64>,
+    /// Token usage on disk without Redis (default: none).
+    pub usage_file: Option<std::path::PathBuf>,
 }
 
 /// `[traces]`: OpenTelemetry trace export over OTLP/HTTP (off while no endpoint is set).

@@ -15,7 +15,7 @@ use super::defaults;
 use super::discover::{self, LocalAuth, LocalGateway};
 use super::file::{
     AuthSection, FileConfig, GatewaySection, ImagesSection, KeyEntry, LimitsSection,
-    PassthroughSection, ServerSection, TlsSection, TracesSection,
+    PassthroughSection, ServerSection, StateSection, TlsSection, TracesSection,
 };
 use clawshim_core::gateway::{ProgressLevel, SessionCleanup};
 
@@ -140,6 +140,16 @@ pub struct Merged {
     pub images_max_url_bytes: u64,
     /// One image fetch, seconds (file only).
     pub images_fetch_timeout_secs: u64,
+    /// Redis URL (none: per-instance state).
+    pub redis_url: Option<String>,
+    /// One Redis operation, milliseconds.
+    pub state_timeout_ms: u64,
+    /// Redis key prefix (file only).
+    pub state_key_prefix: String,
+    /// Lease time to live, seconds (file only).
+    pub state_lease_ttl_secs: u64,
+    /// Token usage file without Redis (file only).
+    pub state_usage_file: Option<PathBuf>,
     /// Trace export settings, as written.
     pub traces: MergedTraces,
 }
@@ -190,6 +200,8 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
         client_tools,
         session_scoped_events,
         gateway_sockets,
+        redis_url,
+        state_timeout_ms,
         max_failed_auth,
         failed_auth_window_secs,
         max_body_bytes,
@@ -315,6 +327,14 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
                 allow_urls,
                 max_url_bytes,
                 fetch_timeout_secs,
+            },
+        state:
+            StateSection {
+                redis_url: file_redis_url,
+                timeout_ms: file_state_timeout_ms,
+                key_prefix,
+                lease_ttl_secs,
+                usage_file,
             },
         keys,
         traces:
@@ -488,6 +508,13 @@ pub fn merge(settings: &Settings, file: FileConfig, local: Option<&LocalGateway>
         images_max_url_bytes: max_url_bytes.unwrap_or(defaults::IMAGES_MAX_URL_BYTES),
         images_fetch_timeout_secs: fetch_timeout_secs
             .unwrap_or(defaults::IMAGES_FETCH_TIMEOUT_SECS),
+        redis_url: redis_url.or(file_redis_url),
+        state_timeout_ms: state_timeout_ms
+            .or(file_state_timeout_ms)
+            .unwrap_or(defaults::STATE_TIMEOUT_MS),
+        state_key_prefix: key_prefix.unwrap_or_else(|| defaults::STATE_KEY_PREFIX.to_string()),
+        state_lease_ttl_secs: lease_ttl_secs.unwrap_or(defaults::STATE_LEASE_TTL_SECS),
+        state_usage_file: usage_file,
         traces: MergedTraces {
             endpoint: otlp_endpoint.or(file_otlp_endpoint),
             traces_endpoint: otlp_traces_endpoint.or(file_otlp_traces_endpoint),

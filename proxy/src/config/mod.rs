@@ -128,6 +128,8 @@ pub struct Config {
     pub gateway_discovered_from: Option<PathBuf>,
     /// Remote image URLs: refused, or fetched within these limits.
     pub images: ImageFetchConfig,
+    /// `[state]`: Redis shared by several instances (none: per-instance state).
+    pub shared_state: crate::shared_state::SharedStateSettings,
 }
 
 /// Every problem found in the configuration.

@@ -10,6 +10,7 @@
 mod exposure;
 mod keys;
 mod listeners;
+mod state;
 mod traces;
 
 use std::path::Path;
@@ -187,6 +188,16 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
     }
     gateway.sockets = m.gateway_sockets;
 
+    let shared_state = state::shared_state(
+        m.redis_url,
+        m.state_timeout_ms,
+        m.state_key_prefix,
+        m.state_lease_ttl_secs,
+        m.state_usage_file,
+        &mut errors,
+    );
+    state::budgets_kept(&shared_state, &keys, &mut errors);
+
     if !errors.is_empty() {
         return Err(ConfigError(errors));
     }
@@ -257,6 +268,7 @@ pub fn validate(m: Merged) -> Result<Config, ConfigError> {
             max_bytes: m.images_max_url_bytes,
             timeout: Duration::from_secs(m.images_fetch_timeout_secs.max(1)),
         },
+        shared_state,
     })
 }
 

@@ -41,6 +41,15 @@ impl Bucket {
             IpAddr::V6(v6) => Bucket::V6((v6.to_bits() >> 64) as u64),
         }
     }
+
+    /// The bucket as bytes, the id of its shared count (a tag byte keeps an IPv4 address
+    /// and an IPv6 prefix with the same bits apart).
+    pub fn to_bytes(self) -> Vec<u8> {
+        match self {
+            Bucket::V4(a) => [&[4u8][..], &a.to_be_bytes()].concat(),
+            Bucket::V6(p) => [&[6u8][..], &p.to_be_bytes()].concat(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -147,6 +156,16 @@ impl FailedAuthLimiter {
         }
     }
 
+    /// Block after this many failures (0: off).
+    pub fn max_failures(&self) -> u32 {
+        self.max_failures
+    }
+
+    /// The window of the count.
+    pub fn window(&self) -> Duration {
+        self.window
+    }
+
     /// Buckets tracked now (at most [`PROBATION_CAPACITY`] + [`PROTECTED_CAPACITY`]).
     pub fn tracked(&self) -> usize {
         let table = self.table();
@@ -211,6 +230,25 @@ mod tests {
         for (a, b, same) in table {
             assert_eq!(Bucket::of(ip(a)) == Bucket::of(ip(b)), same, "{a} {b}");
         }
+    }
+
+    #[test]
+    fn shared_ids_of_buckets_never_meet() {
+        // The same 32 bits as an IPv4 address and as the top of an IPv6 /64 prefix.
+        let v4 = Bucket::of(ip("192.0.2.1")).to_bytes();
+        let v6 = Bucket::of(ip("c000:201::1")).to_bytes();
+        let v6_low = Bucket::of(ip("::c000:201")).to_bytes();
+        assert_ne!(v4, v6);
+        assert_ne!(v4, v6_low);
+        assert_eq!(
+            Bucket::of(ip("::ffff:192.0.2.1")).to_bytes(),
+            v4,
+            "mapped IPv4 is IPv4"
+        );
+        assert_eq!(
+            Bucket::of(ip("2001:db8:1:2::1")).to_bytes(),
+            Bucket::of(ip("2001:db8:1:2:ffff::9")).to_bytes()
+        );
     }
 
     #[test]

@@ -29,6 +29,12 @@ pub struct ApiKey {
     rate: Option<Mutex<TokenBucket>>,
     /// Concurrent runs, when limited.
     streams: Option<Arc<Semaphore>>,
+    /// The limits as configured (the fleet-wide checks use them).
+    per_minute: Option<u32>,
+    max_runs: Option<usize>,
+    /// Token budgets per UTC day and month ([`crate::usage`]).
+    daily_tokens: Option<u64>,
+    monthly_tokens: Option<u64>,
     /// The most of the agent's work its requests see; `None` = the server's setting.
     pub progress: Option<ProgressLevel>,
 }
@@ -41,6 +47,9 @@ pub struct KeySpec {
     pub agents: Option<Vec<String>>,
     pub requests_per_minute: Option<u32>,
     pub max_concurrent_runs: Option<usize>,
+    /// Tokens per UTC day and month; at least 1 when set.
+    pub daily_token_budget: Option<u64>,
+    pub monthly_token_budget: Option<u64>,
     /// Checked by `clawshim_core::routing::check_namespace`, unique across keys.
     pub session_namespace: String,
     /// The most of the agent's work the key's requests see (`None`: the server's setting).
@@ -63,6 +72,10 @@ impl ApiKey {
             streams: spec
                 .max_concurrent_runs
                 .map(|n| Arc::new(Semaphore::new(n))),
+            per_minute: spec.requests_per_minute,
+            max_runs: spec.max_concurrent_runs,
+            daily_tokens: spec.daily_token_budget,
+            monthly_tokens: spec.monthly_token_budget,
             progress: spec.progress,
         }
     }
@@ -72,6 +85,26 @@ impl ApiKey {
         self.agents
             .as_ref()
             .is_none_or(|list| list.iter().any(|a| a == agent))
+    }
+
+    /// The key's requests per minute, when limited.
+    pub fn requests_per_minute(&self) -> Option<u32> {
+        self.per_minute
+    }
+
+    /// The key's run slots, when limited.
+    pub fn max_concurrent_runs(&self) -> Option<usize> {
+        self.max_runs
+    }
+
+    /// The key's tokens per UTC day, when budgeted.
+    pub fn daily_token_budget(&self) -> Option<u64> {
+        self.daily_tokens
+    }
+
+    /// The key's tokens per UTC month, when budgeted.
+    pub fn monthly_token_budget(&self) -> Option<u64> {
+        self.monthly_tokens
     }
 
     /// Take one request from the key's per-minute budget; `Err(retry_after)` when empty.
@@ -300,6 +333,8 @@ mod tests {
             agents: Some(vec!["beta".into()]),
             requests_per_minute: Some(2),
             max_concurrent_runs: Some(1),
+            daily_token_budget: None,
+            monthly_token_budget: None,
             client_tools: None,
             session_namespace: name.into(),
             progress: None,

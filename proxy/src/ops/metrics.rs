@@ -4,7 +4,8 @@
 //!
 //! Every label value is bounded: routes and error kinds are `&'static str` labels of our own
 //! enums, statuses are HTTP codes, and `key` is the name of a configured API key (`-` for
-//! none). Nothing a client sends (model names, paths) becomes a label.
+//! none), and `agent` one the gateway ran (a run only ends for an agent it has). Nothing else
+//! a client sends (model names, paths) becomes a label.
 //!
 //! Request series are updated once per request from `logging`
 //! ([`super::request_metrics::observe`]); the gateway
@@ -16,7 +17,8 @@ use pingora::services::listening::Service;
 use pingora_prometheus::PrometheusServer;
 use prometheus::{
     register_histogram, register_histogram_vec, register_int_counter, register_int_counter_vec,
-    register_int_gauge, Histogram, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    register_int_gauge, register_int_gauge_vec, Histogram, HistogramVec, IntCounter, IntCounterVec,
+    IntGauge, IntGaugeVec,
 };
 
 /// Seconds; from a fast `/v1/models` to the 600 s default run limit.
@@ -70,6 +72,18 @@ pub struct Metrics {
     pub gateway_frames_received: IntCounter,
     /// `clawshim_gateway_bytes_received_total`: their bytes.
     pub gateway_bytes_received: IntCounter,
+    /// `clawshim_state_backend_up`: 1 while shared state (Redis) is in use, 0 while it is
+    /// configured and unreachable (never set without `state.redis_url`).
+    pub state_backend_up: IntGauge,
+    /// `clawshim_state_backend_errors_total`: Redis operations and connection attempts that
+    /// failed or timed out (each one decided locally).
+    pub state_backend_errors: IntCounter,
+    /// `clawshim_tokens_total{key,agent,kind}`: tokens the gateway reported for finished
+    /// runs (`kind`: input, output, cache_read, cache_write; `key` `-` for shared tokens).
+    pub tokens: IntCounterVec,
+    /// `clawshim_token_budget_remaining{key,period}`: a budgeted key's tokens left in the
+    /// day or month, as read at its last run start (`period`: day, month).
+    pub token_budget_remaining: IntGaugeVec,
     /// `clawshim_trace_spans_exported_total`: spans the OTLP collector accepted.
     pub trace_spans_exported: IntCounter,
     /// `clawshim_trace_spans_dropped_total{reason}`: spans lost, by [`SpanDrop`].
@@ -223,6 +237,28 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "Bytes of the WebSocket text frames received from the gateway."
     )
     .expect("register clawshim_gateway_bytes_received_total"),
+    state_backend_up: register_int_gauge!(
+        "clawshim_state_backend_up",
+        "1 while the shared state backend (Redis) is in use, 0 while it is unreachable and limits are per instance."
+    )
+    .expect("register clawshim_state_backend_up"),
+    state_backend_errors: register_int_counter!(
+        "clawshim_state_backend_errors_total",
+        "Shared state (Redis) operations and connection attempts that failed or timed out."
+    )
+    .expect("register clawshim_state_backend_errors_total"),
+    tokens: register_int_counter_vec!(
+        "clawshim_tokens_total",
+        "Tokens the gateway reported for finished runs, by key (- for shared tokens), agent and kind.",
+        &["key", "agent", "kind"]
+    )
+    .expect("register clawshim_tokens_total"),
+    token_budget_remaining: register_int_gauge_vec!(
+        "clawshim_token_budget_remaining",
+        "A budgeted key's tokens left in the current UTC day or month, as read at its last run start.",
+        &["key", "period"]
+    )
+    .expect("register clawshim_token_budget_remaining"),
     trace_spans_exported: register_int_counter!(
         "clawshim_trace_spans_exported_total",
         "Trace spans the OTLP collector accepted."

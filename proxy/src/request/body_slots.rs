@@ -164,6 +164,8 @@ mod tests {
             agents: None,
             requests_per_minute: None,
             max_concurrent_runs: None,
+            daily_token_budget: None,
+            monthly_token_budget: None,
             session_namespace: name.into(),
             progress: None,
             client_tools: None,

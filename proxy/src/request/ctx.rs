@@ -24,6 +24,9 @@ pub struct RequestCtx {
     pub agent_id: Option<String>,
     /// Name of the API key the client authenticated with (never the key itself).
     pub key_name: Option<String>,
+    /// Tokens the gateway reported for the run (its final answer); counted in `logging`
+    /// ([`crate::usage`]).
+    pub usage: Option<clawshim_core::gateway::Usage>,
     /// Why the request failed, when it did (bounded label).
     pub error_kind: Option<&'static str>,
     /// What went wrong on our side (`Internal`, `BadGateway`): for the access line only.
@@ -60,6 +63,7 @@ impl RequestCtx {
             run_id: None,
             agent_id: None,
             key_name: None,
+            usage: None,
             error_kind: None,
             error_detail: None,
             bytes_out: 0,

@@ -13,6 +13,15 @@ use crate::ops::gateway_status;
 use crate::request::ctx::RequestCtx;
 use crate::run::admission::Refusal;
 
+/// Which token budget of a key a 429 `InsufficientQuota` found used up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BudgetPeriod {
+    /// `daily_token_budget`, per UTC day.
+    Day,
+    /// `monthly_token_budget`, per UTC month.
+    Month,
+}
+
 /// Which limit a 429 `TooManyRequests` hit; each has its own message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Limit {
@@ -73,6 +82,10 @@ pub enum HttpError {
     /// The gateway serves no `/v1/embeddings`.
     #[error("the gateway has no embeddings endpoint")]
     NoEmbeddings,
+    /// The key used its token budget of the day or the month (429 `insufficient_quota`,
+    /// OpenAI's code for an account out of credit; no retry helps before the period ends).
+    #[error("token budget of the {period:?} used ({budget} tokens)")]
+    InsufficientQuota { period: BudgetPeriod, budget: u64 },
     /// A limit on the client, its key or the runs in flight (429 with `Retry-After`).
     #[error("too many requests: {limit:?}")]
     TooManyRequests { limit: Limit, retry_after_secs: u64 },
@@ -154,7 +167,9 @@ impl HttpError {
             HttpError::MethodNotAllowed { .. } => 405,
             HttpError::BodyTimeout { .. } => 408,
             HttpError::PayloadTooLarge { .. } | HttpError::MediaTooLarge { .. } => 413,
-            HttpError::TooManyRequests { .. } | HttpError::BodiesPerClient { .. } => 429,
+            HttpError::TooManyRequests { .. }
+            | HttpError::InsufficientQuota { .. }
+            | HttpError::BodiesPerClient { .. } => 429,
             HttpError::Busy { .. } | HttpError::RunBytesFull { .. } => 503,
             HttpError::Overloaded { refusal, .. } => match refusal {
                 Refusal::QueueFull => 429,
@@ -195,6 +210,7 @@ impl HttpError {
             HttpError::BodyTimeout { .. } => "body_timeout",
             HttpError::PreviousResponseNotFound { .. } => "previous_response_not_found",
             HttpError::NoEmbeddings => "no_embeddings",
+            HttpError::InsufficientQuota { .. } => "insufficient_quota",
             HttpError::TooManyRequests { limit, .. } => match limit {
                 Limit::FailedLogins => "failed_auth_lockout",
                 Limit::KeyRequestRate => "key_rate_limited",
@@ -299,6 +315,20 @@ impl HttpError {
                  (`gateway.http.endpoints.chatCompletions` or `responses`) is enabled.",
             )
             .with_code("unknown_url"),
+            HttpError::InsufficientQuota { period, budget } => ApiError::new(
+                "insufficient_quota",
+                match period {
+                    BudgetPeriod::Day => format!(
+                        "This API key has used its daily token budget ({budget} tokens, \
+                         daily_token_budget); it starts again at 00:00 UTC."
+                    ),
+                    BudgetPeriod::Month => format!(
+                        "This API key has used its monthly token budget ({budget} tokens, \
+                         monthly_token_budget); it starts again on the 1st at 00:00 UTC."
+                    ),
+                },
+            )
+            .with_code("insufficient_quota"),
             HttpError::TooManyRequests { limit, .. } => ApiError::rate_limit_error(match limit {
                 Limit::FailedLogins => {
                     "Too many failed authentication attempts from this address; retry after \

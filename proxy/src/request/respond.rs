@@ -161,6 +161,8 @@ pub async fn error(
         }
         HttpError::RunBytesFull { .. } => head = head.with("retry-after", "1"),
         HttpError::Unauthorized => head = head.with("www-authenticate", "Bearer"),
+        // Retrying cannot help before the period ends (the SDKs retry every other 429).
+        HttpError::InsufficientQuota { .. } => head = head.with("x-should-retry", "false"),
         // The reconnect is retried at most half a second apart (core's backoff.rs).
         HttpError::Gateway(GatewayError::NotConnected { .. } | GatewayError::DuplicateRun(_)) => {
             head = head.with("retry-after", "1");

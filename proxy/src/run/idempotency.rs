@@ -17,6 +17,15 @@
 //!   of the final text if the deltas cannot be matched);
 //! - the first run still going and its client still reading: `409 idempotency_key_in_use`
 //!   with `Retry-After: 1`, never a second run.
+//!
+//! On another instance (behind a load balancer) the run id is the same, so the gateway's
+//! cache still answers: a finished run is replayed and a run in flight is joined, never run
+//! twice. The one thing only the first instance knows is that a client is still reading (the
+//! 409). With shared state that is a lease set of one per run id, held by the request that
+//! reads the run (`run::run_setup`, [`crate::shared_state`]): a retry elsewhere gets the
+//! same 409 while it is held, and joins or replays once it is gone (the first client left,
+//! or its instance died and the lease expired). Without Redis, or while it is down, a retry
+//! on another instance joins the run instead of the 409; the agent still runs once.
 
 use clawshim_core::gateway::RunId;
 use sha2::{Digest, Sha256};

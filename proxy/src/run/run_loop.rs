@@ -209,6 +209,11 @@ pub async fn serve_run(
     loop {
         let flow = tokio::select! {
             event = run.next(deadline) => {
+                // A replay from the gateway's cache made no model call: counted once, with
+                // the first answer.
+                if let RunEvent::Finished(outcome) = &event {
+                    ctx.usage = outcome.usage.filter(|_| !outcome.replayed);
+                }
                 ctx.trace.run_event(&event);
                 if let (RunEvent::Failed(e), Some(permit)) = (&event, &ctx.admission) {
                     permit.failed(e);

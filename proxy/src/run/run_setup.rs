@@ -1,6 +1,9 @@
 //! What every route that starts a run does before starting it, in one place: the backend
 //! model override (refused on gateways without one), the agent and its session, remote images
 //! (fetched or refused), the size check against the gateway's limits, and the run slots.
+//! With shared state, the key's run slots are leases held fleet-wide and an
+//! `Idempotency-Key` run has one reader fleet-wide ([`crate::shared_state`]); both are held
+//! by the [`PreparedRun`], so they end with the request however it ends.
 //!
 //! Chat completions and the Responses API differ only in how they read their body into a
 //! [`RunInput`]; from there [`prepare`] makes the [`RunRequest`].
@@ -12,7 +15,7 @@
 //! `server_busy` (413 if it could never fit), so runs waiting for the gateway cannot take the
 //! process's memory.
 
-use clawshim_core::gateway::{ProgressLevel, RunRequest};
+use clawshim_core::gateway::{GatewayError, ProgressLevel, RunRequest};
 use clawshim_core::media;
 use clawshim_core::model_override::select_model_override;
 use clawshim_core::prompt::RunInput;
@@ -24,6 +27,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use crate::front_door::keys::Principal;
 use crate::request::ctx::{header_str, RequestCtx};
 use crate::request::errors::{HttpError, Limit};
+use crate::shared_state::{Full, Kind, Lease};
 use crate::state::ProxyState;
 
 /// What a request asks of its run, besides its prompt.
@@ -72,6 +76,8 @@ pub struct PendingRun {
 pub struct RunSlots {
     _run: OwnedSemaphorePermit,
     _key: Option<OwnedSemaphorePermit>,
+    /// Fleet-wide: the key's run slot and the `Idempotency-Key` reader.
+    _leases: Vec<Lease>,
 }
 
 /// Log, once per request, the body fields the gateway cannot honour (accepted, not used).
@@ -138,10 +144,25 @@ pub async fn prepare(
         }
     };
     ctx.agent_id = Some(agent_id.clone());
+    // A key over its token budget gets no run (429 `insufficient_quota`).
+    app.usage.check_budget(principal).await?;
     let idempotent_id = crate::run::idempotency::run_id(
         header_str(session, crate::run::idempotency::HEADER).as_deref(),
         principal,
     )?;
+    let mut leases = Vec::new();
+    if let Some(id) = &idempotent_id {
+        // Another instance's client is reading this run: the 409 it would get here.
+        match app
+            .shared
+            .acquire(Kind::IdempotentReader, id.as_str().as_bytes(), 1)
+            .await
+        {
+            Some(Ok(lease)) => leases.push(lease),
+            Some(Err(Full)) => return Err(GatewayError::DuplicateRun(id.clone()).into()),
+            None => {}
+        }
+    }
 
     let progress = crate::run::progress::level(
         principal.progress_ceiling(app.config.progress),
@@ -173,11 +194,26 @@ pub async fn prepare(
                 limit: Limit::Runs,
                 retry_after_secs: 1,
             })?;
+    let all_taken = || HttpError::TooManyRequests {
+        limit: Limit::KeyRuns,
+        retry_after_secs: 1,
+    };
     let key_slot = match principal {
-        Principal::Key(key) => key.acquire_run().map_err(|_| HttpError::TooManyRequests {
-            limit: Limit::KeyRuns,
-            retry_after_secs: 1,
-        })?,
+        Principal::Key(key) => {
+            let local = key.acquire_run().map_err(|_| all_taken())?;
+            if let Some(max) = key.max_concurrent_runs() {
+                match app
+                    .shared
+                    .acquire(Kind::Runs, key.name.as_bytes(), max)
+                    .await
+                {
+                    Some(Ok(lease)) => leases.push(lease),
+                    Some(Err(Full)) => return Err(all_taken()),
+                    None => {}
+                }
+            }
+            local
+        }
         Principal::Shared => None,
     };
     Ok(PreparedRun {
@@ -202,6 +238,7 @@ pub async fn prepare(
         slots: RunSlots {
             _run: run_slot,
             _key: key_slot,
+            _leases: leases,
         },
         progress,
     })

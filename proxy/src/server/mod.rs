@@ -22,6 +22,7 @@ use crate::front_door::{tls, upgrade_socket};
 use crate::ops::{gateway_status, metrics};
 use crate::service::ClawShim;
 use crate::state::ProxyState;
+use crate::usage::disk::DiskStore;
 use gateway_service::GatewayService;
 
 /// Build the pingora server: the gateway connection (a background service) and the HTTP
@@ -30,7 +31,8 @@ use gateway_service::GatewayService;
 /// SIGHUP reload, and the pid file is written.
 ///
 /// Exits the process with status 2 (that of an invalid configuration) when the device
-/// identity cannot be loaded or created or the graceful-upgrade socket's directory is not
+/// identity cannot be loaded or created, the usage file cannot be opened (another process
+/// has it, or a directory it may not write to), or the graceful-upgrade socket's directory is not
 /// private ([`upgrade_socket::prepare`]), the start-up steps that can fail after validation
 /// (e.g. a directory it may not write to).
 pub fn build_server(mut config: Config) -> Server {
@@ -55,6 +57,21 @@ pub fn build_server(mut config: Config) -> Server {
             }
         }
     }
+    // Only without Redis (which keeps usage for every instance).
+    let usage_file = match (
+        &config.shared_state.redis_url,
+        &config.shared_state.usage_file,
+    ) {
+        (None, Some(path)) => match DiskStore::open(path) {
+            Ok(store) => Some(store),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot open the usage file");
+                eprintln!("clawshim: {e}");
+                std::process::exit(2);
+            }
+        },
+        _ => None,
+    };
     let mut conf = ServerConf {
         threads: config.threads,
         grace_period_seconds: Some(config.grace_period.as_secs()),
@@ -87,7 +104,7 @@ pub fn build_server(mut config: Config) -> Server {
         GatewayService::new(conn, config.grace_period),
     ));
 
-    let state = Arc::new(ProxyState::new(config, gateway));
+    let state = Arc::new(ProxyState::new(config, gateway, usage_file));
     let mut proxy = HttpProxy::new(ClawShim::new(state.clone()), server.configuration.clone());
     proxy.handle_init_modules();
     proxy.h2_options = Some(state.config.connections.h2_options());

@@ -2,7 +2,8 @@
 //! is wrong and how to fix it. The checks run in order, one group per file: the
 //! configuration ([`config`]), the gateway connection ([`gateway`]: reachable, protocol,
 //! credentials, device pairing), what the gateway grants ([`hello`]: scopes, frame limit),
-//! clawshim's listeners ([`listeners`]), the gateway's own OpenAI endpoints ([`endpoints`]),
+//! clawshim's listeners ([`listeners`]), shared state in Redis ([`state`]), the gateway's
+//! own OpenAI endpoints ([`endpoints`]),
 //! then one real chat completion through clawshim ([`trial`]). The exit status is 0 only
 //! when every check passes (a check that does not apply is skipped, not failed). Then
 //! [`clients`] prints the settings to paste into common clients for this instance.
@@ -21,6 +22,7 @@ pub mod endpoints;
 pub mod gateway;
 pub mod hello;
 pub mod listeners;
+pub mod state;
 pub mod trial;
 
 use std::io::Write;
@@ -80,6 +82,8 @@ pub async fn diagnose(settings: &Settings, env: &dyn Environment, out: &mut dyn 
         ));
     }
     report.extend(listeners::check(&config));
+    report.add(state::check(&config).await);
+    report.add(state::usage_file(&config).await);
     report.add(endpoints::check(&config, env));
     report.add(client_tools::check(&config, connection.hello.as_deref(), env).await);
     if connected {

@@ -31,6 +31,9 @@ pub async fn check(config: &Config) -> Check {
     trial.upgrade = false;
     trial.threads = 1;
     trial.grace_period = Duration::ZERO;
+    // The running clawshim holds the usage file (locked while open); the trial's tokens
+    // are not kept there.
+    trial.shared_state.usage_file = None;
     trial.api_tokens.push(Secret::new(token.clone()));
 
     let (watch, stop) = ChannelShutdown::new();

@@ -32,6 +32,12 @@ pub fn keys(entries: &[KeyEntry], errors: &mut Vec<String>) -> Vec<KeySpec> {
         let at = format!("keys[{i}] ({})", k.name);
         if k.name.trim().is_empty() {
             errors.push(format!("keys[{i}]: name must not be empty"));
+        } else if k.name == crate::usage::SHARED {
+            // The shared tokens' name in metrics and usage: a key named so would mix with them.
+            errors.push(format!(
+                "{at}: the name `{}` stands for the shared tokens (metrics, token usage)",
+                crate::usage::SHARED
+            ));
         } else if !names.insert(k.name.clone()) {
             errors.push(format!("{at}: duplicate name"));
         }
@@ -46,7 +52,11 @@ pub fn keys(entries: &[KeyEntry], errors: &mut Vec<String>) -> Vec<KeySpec> {
                 "{at}: agents must not be empty (omit it to allow all)"
             ));
         }
-        if k.requests_per_minute == Some(0) || k.max_concurrent_runs == Some(0) {
+        if k.requests_per_minute == Some(0)
+            || k.max_concurrent_runs == Some(0)
+            || k.daily_token_budget == Some(0)
+            || k.monthly_token_budget == Some(0)
+        {
             errors.push(format!(
                 "{at}: limits must be at least 1 (omit them for no limit)"
             ));
@@ -68,6 +78,8 @@ pub fn keys(entries: &[KeyEntry], errors: &mut Vec<String>) -> Vec<KeySpec> {
             }),
             requests_per_minute: k.requests_per_minute,
             max_concurrent_runs: k.max_concurrent_runs,
+            daily_token_budget: k.daily_token_budget,
+            monthly_token_budget: k.monthly_token_budget,
             session_namespace,
             progress: k.progress,
             client_tools: k.client_tools,
@@ -108,6 +120,8 @@ mod tests {
             agents: None,
             requests_per_minute: None,
             max_concurrent_runs: runs,
+            daily_token_budget: None,
+            monthly_token_budget: None,
             session_namespace: name.into(),
             progress: None,
             client_tools: None,
