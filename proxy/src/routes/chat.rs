@@ -81,7 +81,7 @@ pub async fn serve(
     let (stream, include_usage) = (req.is_stream(), req.include_usage());
     let PreparedRun {
         mut pending,
-        deadline,
+        run_time,
         slots: _slots,
         progress: _,
     } = prepared;
@@ -105,6 +105,8 @@ pub async fn serve(
     let Some(run) = run else {
         return Ok(());
     };
+    // The gateway's run timer starts now; the queue and the start had their own bounds.
+    let deadline = tokio::time::Instant::now() + run_time;
     let format = ChatTranslator::new(meta, include_usage);
     serve_in(session, ctx, run, deadline, format, stream, &app.config).await
 }

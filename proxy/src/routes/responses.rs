@@ -94,7 +94,7 @@ pub async fn serve(
     .await?;
     let PreparedRun {
         mut pending,
-        deadline,
+        run_time,
         slots: _slots,
         progress,
     } = prepared;
@@ -124,6 +124,8 @@ pub async fn serve(
     let Some(run) = run else {
         return Ok(());
     };
+    // The gateway's run timer starts now; the queue and the start had their own bounds.
+    let deadline = tokio::time::Instant::now() + run_time;
     let mut format = ResponsesTranslator::new(meta);
     if progress != ProgressLevel::Off {
         format = format.showing_progress();

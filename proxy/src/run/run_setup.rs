@@ -55,8 +55,11 @@ pub struct RunAsk<'a> {
 pub struct PreparedRun {
     /// The `agent` request and its share of `limits.max_run_bytes_in_flight`.
     pub pending: PendingRun,
-    /// When clawshim stops waiting for it: the run's timeout plus `run_grace`.
-    pub deadline: tokio::time::Instant,
+    /// How long clawshim waits for the run once the gateway has it: the run's timeout plus
+    /// `run_grace`, counted from the start, not from the request (time queued for a slot is
+    /// bounded by `limits.queue_wait_secs` on its own, the wait for `accepted` by the
+    /// gateway's request timeout).
+    pub run_time: std::time::Duration,
     /// The run slots; keep until the run is over.
     pub slots: RunSlots,
     /// How much of the agent's work the response shows.
@@ -234,7 +237,7 @@ pub async fn prepare(
             },
             _bytes: bytes,
         },
-        deadline: tokio::time::Instant::now() + app.config.run_timeout + app.config.run_grace,
+        run_time: app.config.run_timeout + app.config.run_grace,
         slots: RunSlots {
             _run: run_slot,
             _key: key_slot,
