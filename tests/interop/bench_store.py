@@ -137,12 +137,15 @@ def burst(target, requests, workers):
     wall = time.perf_counter() - t0
     errors = ["%s %s" % (s, e) for s, _, _, e in results if e]
     kinds = {"lock_after_accepted": 0, "queue_wait": 0, "other": 0}
+    samples = {kind: [] for kind in kinds}
     for e in errors:
         kind = "lock_after_accepted" if LOCK_TEXT in e else "queue_wait" if "gateway_overloaded" in e else "other"
         kinds[kind] += 1
+        if len(samples[kind]) < 3:
+            samples[kind].append(e)
     lat = sorted(t for _, t, _, e in results if not e)
     return {"requests": requests, "workers": workers, "errors": len(errors), "error_kinds": kinds,
-            "error_samples": errors[:3],
+            "error_samples": samples,
             "wall_s": wall, "ok_per_s": (requests - len(errors)) / wall,
             "p50_ms": bench.pct(lat, 50) * 1000, "p95_ms": bench.pct(lat, 95) * 1000}, lat
 
@@ -180,7 +183,8 @@ def metrics(url):
     import urllib.request
 
     wanted = ("clawshim_run_limit", "clawshim_run_retries_total", "clawshim_run_overloads_total",
-              "clawshim_run_queue_wait_seconds_sum", "clawshim_run_queue_wait_seconds_count")
+              "clawshim_run_queue_wait_seconds_sum", "clawshim_run_queue_wait_seconds_count",
+              "clawshim_run_accept_seconds_sum", "clawshim_run_accept_seconds_count")
     out = {}
     with urllib.request.urlopen(url, timeout=10) as res:
         for line in res.read().decode().splitlines():

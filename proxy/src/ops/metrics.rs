@@ -63,6 +63,8 @@ pub struct Metrics {
     pub run_queue_length: IntGauge,
     /// `clawshim_run_queue_wait_seconds`: time a run waited for admission.
     pub run_queue_wait: Histogram,
+    /// `clawshim_run_accept_seconds`: time from sending a run to the gateway's `accepted`.
+    pub run_accept: Histogram,
     /// `clawshim_run_retries_total`: refusals that ran nothing, retried.
     pub run_retries: IntCounter,
     /// `clawshim_run_overloads_total{signal}`: overload signals of the gateway
@@ -216,6 +218,12 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         TTFB_BUCKETS.to_vec()
     )
     .expect("register clawshim_run_queue_wait_seconds"),
+    run_accept: register_histogram!(
+        "clawshim_run_accept_seconds",
+        "Time from sending a run to the gateway's accepted (on clawdbot: the session-store lock wait).",
+        TTFB_BUCKETS.to_vec()
+    )
+    .expect("register clawshim_run_accept_seconds"),
     run_retries: register_int_counter!(
         "clawshim_run_retries_total",
         "Gateway refusals that ran nothing (overload), retried."

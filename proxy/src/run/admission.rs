@@ -36,6 +36,16 @@
 //! reach the timeout. [`overload_of`] is the one place that reads these signals from errors.
 //! On openclaw (no store lock) neither applies.
 //!
+//! Signals that come 2 to 10 s late cannot stop a limit that grew meanwhile: on a store of a
+//! few hundred entries a quiet gateway accepts fast enough for slow start to admit 30 runs,
+//! and 30 runs with four lock waits each to go time out after `accepted`. So on a file-locked
+//! store the limit is also capped ahead of time. The lock is no queue, so a waiter's wait is
+//! about the number of runs waiting times one hold, and the shortest time to `accepted` seen
+//! (one hold plus a store read) bounds a hold from above: the cap is the runs whose holds fit
+//! in [`AdmissionSettings::lock_wait_budget`] ([`AimdLimit::lock_cap`]). An empty store
+//! accepts in milliseconds (a cap in the hundreds); 1,000 foreign sessions take about a
+//! second per hold on a quiet machine (a cap of 1 or 2).
+//!
 //! A refusal that provably ran nothing is retried with a fresh run id (so no idempotency
 //! entry can match) after a jittered backoff, a bounded number of times; a run that may have
 //! started never is. Clients get 429 (queue full) or 503 (waited too long) with
@@ -111,6 +121,8 @@ pub struct AimdLimit {
     min_latency: Option<f64>,
     /// Bumped on every decrease.
     generation: u64,
+    /// [`AdmissionSettings::lock_wait_budget`], seconds.
+    lock_wait_budget: f64,
 }
 
 impl AimdLimit {
@@ -126,6 +138,7 @@ impl AimdLimit {
             tolerance: s.latency_tolerance.max(1.0),
             min_latency: None,
             generation: 0,
+            lock_wait_budget: s.lock_wait_budget.as_secs_f64(),
         }
     }
 
@@ -143,16 +156,7 @@ impl AimdLimit {
     /// measures the gateway's congestion (`None`: it says nothing on this gateway; see
     /// `GatewayClient::accept_waits_for_session_store`).
     pub fn on_accepted(&mut self, latency: Option<Duration>, in_flight: usize) {
-        let congested = latency.is_some_and(|latency| {
-            let sample = latency.as_secs_f64();
-            let floor = match self.min_latency {
-                Some(m) if sample >= m => m + (sample - m) * 0.01,
-                _ => sample,
-            };
-            self.min_latency = Some(floor);
-            // A few milliseconds of jitter on an idle gateway is no congestion.
-            sample > floor * self.tolerance && sample > 0.05
-        });
+        let congested = latency.is_some_and(|latency| self.learn_accept_time(latency));
         if !congested && in_flight as f64 * 2.0 >= self.limit {
             // Slow start until the gateway first refuses for overload: +1 per accepted run
             // doubles the limit each round, so a burst is not held at the initial limit;
@@ -163,6 +167,33 @@ impl AimdLimit {
                 1.0 / self.limit
             };
             self.limit = (self.limit + step).min(self.max);
+        }
+        if latency.is_some() {
+            self.limit = self.limit.min(self.lock_cap());
+        }
+    }
+
+    /// Learns from a time to `accepted` on a file-locked store (its running minimum, and the
+    /// lock cap that follows from it); returns whether it says the gateway is congested.
+    pub fn learn_accept_time(&mut self, latency: Duration) -> bool {
+        let sample = latency.as_secs_f64();
+        let floor = match self.min_latency {
+            Some(m) if sample >= m => m + (sample - m) * 0.01,
+            _ => sample,
+        };
+        self.min_latency = Some(floor);
+        self.limit = self.limit.min(self.lock_cap());
+        // A few milliseconds of jitter on an idle gateway is no congestion.
+        sample > floor * self.tolerance && sample > 0.05
+    }
+
+    /// On a file-locked store (a time to `accepted` is known), the most runs whose lock holds
+    /// fit in the lock-wait budget, each hold taken as long as the shortest accept seen; no
+    /// cap before the first accept, and never below the minimum.
+    pub fn lock_cap(&self) -> f64 {
+        match self.min_latency {
+            Some(hold) if hold > 0.0 => (self.lock_wait_budget / hold).clamp(self.min, self.max),
+            _ => self.max,
         }
     }
 
@@ -425,10 +456,13 @@ impl Permit {
     /// file-locked store does that time measure congestion (see the module doc).
     pub fn accepted(&mut self, store: SessionStore, latency: Duration) {
         self.store = store;
+        metrics::get().run_accept.observe(latency.as_secs_f64());
         let Some(inner) = &self.inner else {
             return;
         };
         if store == SessionStore::FileLocked && latency >= inner.settings.lock_wait_budget {
+            // A slow accept still tells how long a hold takes at least.
+            inner.lock().limit.learn_accept_time(latency);
             self.overloaded(Overload::SlowAccept);
             return;
         }
@@ -535,6 +569,65 @@ mod tests {
             l.current(),
             4,
             "accepts far above their minimum hold the limit"
+        );
+    }
+
+    #[test]
+    fn on_a_file_locked_store_the_limit_stops_where_the_lock_holds_fill_the_budget() {
+        let wide = AdmissionSettings {
+            max_limit: 256,
+            ..settings()
+        };
+        let budget = wide.lock_wait_budget;
+        // A store of some hundred entries: 125 ms per accept, uncontended.
+        let mut l = AimdLimit::new(&wide);
+        for _ in 0..100 {
+            let in_flight = l.current();
+            l.on_accepted(Some(budget / 16), in_flight);
+        }
+        assert_eq!(l.current(), 16, "slow start stops at budget / hold");
+        // A thousand entries: a second per accept, learnt from a slow accept too.
+        let mut l = AimdLimit::new(&wide);
+        assert!(
+            !l.learn_accept_time(budget / 2),
+            "a first sample is no congestion"
+        );
+        assert_eq!(l.current(), 2, "the initial 4 are cut to what fits at once");
+        for _ in 0..100 {
+            let in_flight = l.current();
+            l.on_accepted(Some(budget / 2), in_flight);
+        }
+        assert_eq!(l.current(), 2);
+        // An empty store accepts in milliseconds: no cap below max_limit.
+        let mut l = AimdLimit::new(&wide);
+        for _ in 0..300 {
+            let in_flight = l.current();
+            l.on_accepted(Some(Duration::from_millis(2)), in_flight);
+        }
+        assert_eq!(l.current(), 256);
+        assert!(l.lock_cap() >= 256.0);
+    }
+
+    #[test]
+    fn the_lock_cap_never_goes_below_the_minimum_nor_applies_without_a_latency() {
+        let mut l = AimdLimit::new(&settings());
+        assert_eq!(l.lock_cap(), 8.0, "no cap before the first accept");
+        l.learn_accept_time(Duration::from_secs(30));
+        assert_eq!(
+            l.current(),
+            1,
+            "a hold longer than the budget leaves one run"
+        );
+        assert_eq!(l.lock_cap(), 1.0);
+        let mut unlocked = AimdLimit::new(&settings());
+        for _ in 0..8 {
+            let in_flight = unlocked.current();
+            unlocked.on_accepted(None, in_flight);
+        }
+        assert_eq!(
+            unlocked.current(),
+            8,
+            "openclaw: no time to accepted, no cap"
         );
     }
 
@@ -690,6 +783,10 @@ mod tests {
     async fn on_clawdbot_an_accept_past_the_lock_wait_budget_shrinks_the_limit() {
         let admission = Admission::new(settings());
         let budget = admission.settings().lock_wait_budget;
+        // A fast accept first, so the lock cap (budget / quickest accept) stays out of the way.
+        let mut fast = admission.acquire().await.unwrap();
+        fast.accepted(SessionStore::FileLocked, FAST);
+        drop(fast);
         let mut slow = admission.acquire().await.unwrap();
         slow.accepted(SessionStore::FileLocked, budget);
         assert_eq!(admission.limit(), 2, "4 x 0.7");
@@ -700,6 +797,15 @@ mod tests {
             1,
             "a run admitted after the decrease signals again"
         );
+    }
+
+    #[tokio::test]
+    async fn on_clawdbot_a_first_accept_as_slow_as_the_budget_leaves_one_run() {
+        let admission = Admission::new(settings());
+        let budget = admission.settings().lock_wait_budget;
+        let mut slow = admission.acquire().await.unwrap();
+        slow.accepted(SessionStore::FileLocked, budget);
+        assert_eq!(admission.limit(), 1, "one hold fills the lock-wait budget");
     }
 
     #[tokio::test]
