@@ -87,7 +87,8 @@ pub struct AdmissionSettings {
     /// above this shrinks the limit: a fifth of clawdbot's 10 s lock timeout
     /// (`config/sessions/store.js:207`). The lock is no queue (each waiter retries
     /// `open(…, "wx")` every 25 ms), so one run's waits spread far around the typical one,
-    /// and an accepted run still has four to go.
+    /// and an accepted run still has four to go. The limit also stays at or below the runs
+    /// whose holds fit in it ([`AimdLimit::lock_cap`]).
     pub lock_wait_budget: Duration,
 }
 
