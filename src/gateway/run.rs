@@ -67,6 +67,31 @@ pub struct RunRequest {
     pub progress: ProgressLevel,
 }
 
+impl RunRequest {
+    /// `message` for `agent_id` in `session_key`, with the gateway's defaults for the rest: no
+    /// system prompt, timeout, attachments, thinking level, model or idempotent id; the
+    /// session kept; no progress events.
+    pub fn new(
+        agent_id: impl Into<String>,
+        session_key: SessionKey,
+        message: impl Into<String>,
+    ) -> RunRequest {
+        RunRequest {
+            agent_id: agent_id.into(),
+            session_key,
+            message: message.into(),
+            extra_system_prompt: None,
+            timeout: None,
+            delete_ephemeral_session: false,
+            attachments: Vec::new(),
+            thinking: None,
+            model: None,
+            idempotent_id: None,
+            progress: ProgressLevel::Off,
+        }
+    }
+}
+
 /// A run's events that do not come over this crate's sockets (the gateway's HTTP endpoint:
 /// `crate::http_source`). Dropping it before its terminal event must abort the run.
 pub trait ExternalEvents: Send + std::fmt::Debug {
@@ -398,19 +423,7 @@ mod tests {
             Default::default(),
             Duration::from_secs(1),
         );
-        let req = RunRequest {
-            agent_id: "main".into(),
-            session_key: SessionKey::named("agent:main:openai:x"),
-            message: "hi".into(),
-            extra_system_prompt: None,
-            timeout: None,
-            delete_ephemeral_session: false,
-            attachments: Vec::new(),
-            thinking: None,
-            model: None,
-            idempotent_id: None,
-            progress: ProgressLevel::Off,
-        };
+        let req = RunRequest::new("main", SessionKey::named("agent:main:openai:x"), "hi");
         let id = RunId::from("run-1");
         let (tx, rx) = mpsc::channel(4);
         let guard = RunGuard::new(socket, &req, &id);

@@ -89,17 +89,12 @@ mod tests {
 
     fn request() -> RunRequest {
         RunRequest {
-            agent_id: "main".into(),
-            session_key: SessionKey::named("agent:main:team:s1"),
-            message: "[Chat messages since your last reply - for context]\nUser: hi\n\n[Current message - respond to this]\nTool:c1: 21C".into(),
             extra_system_prompt: Some("be brief".into()),
-            timeout: None,
-            delete_ephemeral_session: false,
-            attachments: Vec::new(),
-            thinking: None,
-            model: None,
-            idempotent_id: None,
-            progress: crate::gateway::ProgressLevel::Off,
+            ..RunRequest::new(
+                "main",
+                SessionKey::named("agent:main:team:s1"),
+                "[Chat messages since your last reply - for context]\nUser: hi\n\n[Current message - respond to this]\nTool:c1: 21C",
+            )
         }
     }
 

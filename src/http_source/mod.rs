@@ -395,19 +395,11 @@ mod tests {
     }
 
     fn request() -> RunRequest {
-        RunRequest {
-            agent_id: "main".into(),
-            session_key: SessionKey::named("agent:main:team:s1"),
-            message: "MOCK_TOOL:get_weather".into(),
-            extra_system_prompt: None,
-            timeout: None,
-            delete_ephemeral_session: false,
-            attachments: Vec::new(),
-            thinking: None,
-            model: None,
-            idempotent_id: None,
-            progress: crate::gateway::ProgressLevel::Off,
-        }
+        RunRequest::new(
+            "main",
+            SessionKey::named("agent:main:team:s1"),
+            "MOCK_TOOL:get_weather",
+        )
     }
 
     fn tools(names: &[&str]) -> ClientTools {

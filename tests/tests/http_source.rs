@@ -35,17 +35,8 @@ fn source(mock: &MockGateway, token: &str) -> HttpSource {
 
 fn request(message: &str) -> RunRequest {
     RunRequest {
-        agent_id: "main".into(),
-        session_key: SessionKey::named("agent:main:team:s1"),
-        message: message.into(),
         extra_system_prompt: Some("be brief".into()),
-        timeout: None,
-        delete_ephemeral_session: false,
-        attachments: Vec::new(),
-        thinking: None,
-        model: None,
-        idempotent_id: None,
-        progress: clawshim_core::gateway::ProgressLevel::Off,
+        ..RunRequest::new("main", SessionKey::named("agent:main:team:s1"), message)
     }
 }
 
