@@ -1,9 +1,9 @@
 //! `POST /v1/chat/completions`: read the body, resolve agent + session, start a run on the
 //! gateway, answer as one JSON object or as SSE chunks.
 //!
-//! The run itself is served by [`crate::run::run_loop`] through one of the outputs of
-//! [`crate::run::run_output`] with chat's translator (`clawshim_core::translate`); this module
-//! adds what is specific to chat completions: the request, and how a stream item is written.
+//! The run itself is started and served by [`super::agent_run`] with chat's translator
+//! (`clawshim_core::translate`); this module adds what is specific to chat completions: the
+//! request, and how a stream item is written.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -19,9 +19,10 @@ use crate::request::body;
 use crate::request::body_slots::Reader;
 use crate::request::ctx::RequestCtx;
 use crate::request::errors::HttpError;
+use crate::routes::agent_run::{start_and_serve, RunPlan};
 use crate::run::client_tools::{self, Format};
-use crate::run::run_output::{serve_in, SseItem};
-use crate::run::run_setup::{self, PreparedRun, RunAsk};
+use crate::run::run_output::SseItem;
+use crate::run::run_setup::{self, RunAsk};
 use crate::state::ProxyState;
 
 /// Serve one chat completion. Errors before any response byte are returned for the caller to
@@ -79,36 +80,14 @@ pub async fn serve(
             .map_or(0, |d| d.as_secs()),
     };
     let (stream, include_usage) = (req.is_stream(), req.include_usage());
-    let PreparedRun {
-        mut pending,
-        run_time,
-        slots: _slots,
-        progress: _,
-    } = prepared;
-    let socket_prompt = || prompt::build_chat_input(&req.messages).map(|i| i.prompt);
-    let started = client_tools::start(
-        session,
-        ctx,
-        &app.tool_runs,
-        &app.admission,
-        &app.gateway,
-        &mut pending.request,
-        tools.plan.as_ref(),
+    let socket_prompt = move || prompt::build_chat_input(&req.messages).map(|i| i.prompt);
+    let plan = RunPlan {
+        tools: tools.plan.as_ref(),
         socket_prompt,
-    )
-    .await?;
-    // The parsed messages are in the run's request now; the request goes once accepted.
-    drop(req);
-    let run = started
-        .into_run(session, ctx, &app.gateway, &app.admission, pending)
-        .await?;
-    let Some(run) = run else {
-        return Ok(());
+        format: ChatTranslator::new(meta, include_usage),
+        stream,
     };
-    // The gateway's run timer starts now; the queue and the start had their own bounds.
-    let deadline = tokio::time::Instant::now() + run_time;
-    let format = ChatTranslator::new(meta, include_usage);
-    serve_in(session, ctx, run, deadline, format, stream, &app.config).await
+    start_and_serve(session, ctx, app, prepared, plan).await
 }
 
 /// Chat's stream items as server-sent events: `data: <chunk>`, an error as `data:` with the

@@ -1,6 +1,7 @@
 //! The routes clawshim serves itself: [`table`] says which one a request takes, [`serve`]
 //! hands it to its module (`chat`, `responses`, `models`, `embeddings`, `health`).
 
+pub mod agent_run;
 pub mod chat;
 pub mod embeddings;
 pub mod health;

@@ -1,8 +1,8 @@
 //! `POST /v1/responses`: the Responses API on the same run loop as chat completions.
 //!
 //! The request is read by `openai::responses` and `prompt::build_responses_input`, prepared
-//! by [`crate::run::run_setup`] like a chat run, and served by [`crate::run::run_loop`]
-//! through chat's two outputs ([`crate::run::run_output`]) with the Responses translator
+//! by [`crate::run::run_setup`] like a chat run, and started and served by
+//! [`super::agent_run`] through chat's two outputs with the Responses translator
 //! (`clawshim_core::responses_translate`): one `response` object, or `event:` + `data:` lines
 //! as OpenAI sends them, ending with the terminal event and no `[DONE]`. Auth, keys, limits,
 //! metrics, abort-on-disconnect and keep-alives are the chat route's.
@@ -29,9 +29,10 @@ use crate::request::body;
 use crate::request::body_slots::Reader;
 use crate::request::ctx::RequestCtx;
 use crate::request::errors::HttpError;
+use crate::routes::agent_run::{start_and_serve, RunPlan};
 use crate::run::client_tools::{self, Format};
-use crate::run::run_output::{serve_in, SseItem};
-use crate::run::run_setup::{self, PreparedRun, RunAsk};
+use crate::run::run_output::SseItem;
+use crate::run::run_setup::{self, RunAsk};
 use crate::state::ProxyState;
 
 /// Serve one Responses request. Errors before any response byte are returned for the caller
@@ -92,45 +93,24 @@ pub async fn serve(
         },
     )
     .await?;
-    let PreparedRun {
-        mut pending,
-        run_time,
-        slots: _slots,
-        progress,
-    } = prepared;
     let meta = response_meta(
         &req,
         app.response_ids
-            .issue(pending.request.session_key.as_str(), &caller),
+            .issue(prepared.pending.request.session_key.as_str(), &caller),
     );
-    let stream = req.stream;
-    let socket_prompt = || prompt::build_responses_input(&req).map(|i| i.prompt);
-    let started = client_tools::start(
-        session,
-        ctx,
-        &app.tool_runs,
-        &app.admission,
-        &app.gateway,
-        &mut pending.request,
-        tools.plan.as_ref(),
-        socket_prompt,
-    )
-    .await?;
-    // The parsed input is in the run's request now; the request goes once accepted.
-    drop(req);
-    let run = started
-        .into_run(session, ctx, &app.gateway, &app.admission, pending)
-        .await?;
-    let Some(run) = run else {
-        return Ok(());
-    };
-    // The gateway's run timer starts now; the queue and the start had their own bounds.
-    let deadline = tokio::time::Instant::now() + run_time;
     let mut format = ResponsesTranslator::new(meta);
-    if progress != ProgressLevel::Off {
+    if prepared.progress != ProgressLevel::Off {
         format = format.showing_progress();
     }
-    serve_in(session, ctx, run, deadline, format, stream, &app.config).await
+    let stream = req.stream;
+    let socket_prompt = move || prompt::build_responses_input(&req).map(|i| i.prompt);
+    let plan = RunPlan {
+        tools: tools.plan.as_ref(),
+        socket_prompt,
+        format,
+        stream,
+    };
+    start_and_serve(session, ctx, app, prepared, plan).await
 }
 
 /// The name a response id is bound to: the API key's, or one name for every shared token
