@@ -1,7 +1,7 @@
-//! The tail the two run routes (`chat`, `responses`) share: start the prepared run (through
-//! the gateway's endpoint when it runs the caller's tools, else over the WebSocket), free the
-//! parsed request once the run's request has what it needs, and serve the run in the route's
-//! format until it ends.
+//! What the two run routes (`chat`, `responses`) share: the decision on the caller's tools,
+//! and the tail: start the prepared run (through the gateway's endpoint when it runs the
+//! caller's tools, else over the WebSocket), free the parsed request once the run's request
+//! has what it needs, and serve the run in the route's format until it ends.
 
 use clawshim_core::client_tools::ClientTools;
 use clawshim_core::prompt::{AgentPrompt, InputError};
@@ -9,12 +9,32 @@ use clawshim_core::run_format::RunFormat;
 use pingora::proxy::Session;
 use serde::Serialize;
 
+use crate::front_door::keys::Principal;
 use crate::request::ctx::RequestCtx;
 use crate::request::errors::HttpError;
-use crate::run::client_tools;
+use crate::run::client_tools::{self, Decision, Format};
 use crate::run::run_output::{serve_in, SseItem};
 use crate::run::run_setup::PreparedRun;
 use crate::state::ProxyState;
+
+/// What to do with the request's `tools` and `tool_choice` (raw JSON texts) for
+/// `principal` on this gateway (`client_tools::decide`); the answer's header is set in `ctx`.
+pub fn decide_tools(
+    ctx: &mut RequestCtx,
+    app: &ProxyState,
+    principal: &Principal,
+    format: Format,
+    tools: Option<&str>,
+    tool_choice: Option<&str>,
+) -> Result<Decision, HttpError> {
+    let route = app.tool_runs.route(
+        principal.client_tools(app.config.client_tools),
+        &app.gateway,
+    );
+    let decision = client_tools::decide(format, tools, tool_choice, route)?;
+    ctx.tools_header = decision.header.clone();
+    Ok(decision)
+}
 
 /// What a run route asks of its run.
 pub struct RunPlan<'a, P, F> {

@@ -29,8 +29,8 @@ use crate::request::body;
 use crate::request::body_slots::Reader;
 use crate::request::ctx::RequestCtx;
 use crate::request::errors::HttpError;
-use crate::routes::agent_run::{start_and_serve, RunPlan};
-use crate::run::client_tools::{self, Format};
+use crate::routes::agent_run::{decide_tools, start_and_serve, RunPlan};
+use crate::run::client_tools::Format;
 use crate::run::run_output::SseItem;
 use crate::run::run_setup::{self, RunAsk};
 use crate::state::ProxyState;
@@ -59,17 +59,14 @@ pub async fn serve(
             Some(SessionKey::named(key))
         }
     };
-    let route = app.tool_runs.route(
-        principal.client_tools(app.config.client_tools),
-        &app.gateway,
-    );
-    let tools = client_tools::decide(
+    let tools = decide_tools(
+        ctx,
+        app,
+        principal,
         Format::Responses,
         req.tools.as_deref(),
         req.tool_choice.as_deref(),
-        route,
     )?;
-    ctx.tools_header = tools.header.clone();
     // With its tools run, calls in the transcript take the gateway's names
     // (`client_tools::transcript`).
     let input = match &tools.plan {
