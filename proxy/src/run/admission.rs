@@ -36,15 +36,16 @@
 //! reach the timeout. [`overload_of`] is the one place that reads these signals from errors.
 //! On openclaw (no store lock) neither applies.
 //!
-//! Signals that come 2 to 10 s late cannot stop a limit that grew meanwhile: on a store of a
-//! few hundred entries a quiet gateway accepts fast enough for slow start to admit 30 runs,
-//! and 30 runs with four lock waits each to go time out after `accepted`. So on a file-locked
-//! store the limit is also capped ahead of time. The lock is no queue, so a waiter's wait is
-//! about the number of runs waiting times one hold, and the shortest time to `accepted` seen
-//! (one hold plus a store read) bounds a hold from above: the cap is the runs whose holds fit
-//! in [`AdmissionSettings::lock_wait_budget`] ([`AimdLimit::lock_cap`]). An empty store
-//! accepts in milliseconds (a cap in the hundreds); 1,000 foreign sessions take about a
-//! second per hold on a quiet machine (a cap of 1 or 2).
+//! Signals that come 2 to 10 s late cannot stop a limit that grew meanwhile: with a hundred
+//! other sessions in the store a quiet gateway accepts well within the budget, slow start
+//! keeps growing the limit, and the runs then in flight, each with four lock waits still to
+//! go, time out after `accepted` (15 of 64 in the store bench of `BENCHMARKS.md`). So on a
+//! file-locked store the limit is also capped ahead of time. The lock is no queue, so a
+//! waiter's wait is about the number of runs waiting times one hold, and the shortest time to
+//! `accepted` seen (one hold plus a store read) bounds a hold from above: the cap is the runs
+//! whose holds fit in [`AdmissionSettings::lock_wait_budget`] ([`AimdLimit::lock_cap`]). An
+//! empty store accepts in milliseconds (a cap in the hundreds); with 1,000 other sessions an
+//! accept takes a second or more on a quiet machine (a cap of 1 or 2).
 //!
 //! A refusal that provably ran nothing is retried with a fresh run id (so no idempotency
 //! entry can match) after a jittered backoff, a bounded number of times; a run that may have
