@@ -227,9 +227,19 @@ impl Shim {
 
     /// Same, with extra headers.
     pub async fn chat_with(&self, body: Value, headers: &[(&str, &str)]) -> reqwest::Response {
+        self.chat_as(TOKEN, body, headers).await
+    }
+
+    /// `POST /v1/chat/completions` with `key` and extra headers.
+    pub async fn chat_as(
+        &self,
+        key: &str,
+        body: Value,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
         let mut req = client()
             .post(self.url("/v1/chat/completions"))
-            .bearer_auth(TOKEN)
+            .bearer_auth(key)
             .json(&body);
         for (k, v) in headers {
             req = req.header(*k, *v);

@@ -4,56 +4,18 @@
 //! aborted). HTTP/2 stream limits are in `tls.rs` (HTTP/2 needs the HTTPS listener); idle
 //! connections, later headers, header size and the per-address share in `slow_clients.rs`.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use clawshim_tests::raw::{healthz, shim_addr};
 use clawshim_tests::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
-
-fn addr(shim: &Shim) -> SocketAddr {
-    shim.base.trim_start_matches("http://").parse().unwrap()
-}
-
-/// Send `GET /healthz` on `tcp` and read the whole response; its status, or why not.
-async fn healthz(tcp: &mut TcpStream) -> Result<u16, String> {
-    tcp.write_all(b"GET /healthz HTTP/1.1\r\nhost: clawshim\r\n\r\n")
-        .await
-        .map_err(|e| format!("write: {e}"))?;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 1024];
-    loop {
-        let n = tokio::time::timeout(WAIT, tcp.read(&mut chunk))
-            .await
-            .map_err(|_| "no answer".to_string())?
-            .map_err(|e| format!("read: {e}"))?;
-        if n == 0 {
-            return Err(format!("closed after {:?}", String::from_utf8_lossy(&buf)));
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        let text = String::from_utf8_lossy(&buf).into_owned();
-        let Some(end) = text.find("\r\n\r\n") else {
-            continue;
-        };
-        let length: usize = text[..end]
-            .lines()
-            .find_map(|l| {
-                l.to_ascii_lowercase()
-                    .strip_prefix("content-length:")
-                    .map(|v| v.trim().parse().unwrap())
-            })
-            .unwrap_or(0);
-        if buf.len() >= end + 4 + length {
-            return text[9..12].parse().map_err(|e| format!("status: {e}"));
-        }
-    }
-}
 
 #[tokio::test]
 async fn a_client_dripping_its_header_is_cut_at_the_header_timeout() {
     let gw = mock(Protocol::V4).await;
     let shim = Shim::start_with(&gw.url(), |s| s.header_timeout_secs = Some(1), true).await;
-    let mut tcp = TcpStream::connect(addr(&shim)).await.unwrap();
+    let mut tcp = TcpStream::connect(shim_addr(&shim)).await.unwrap();
     let (mut read, mut write) = tcp.split();
     let started = Instant::now();
     // One header byte every 100 ms: each read arrives long before pingora's per-read timeout
@@ -79,7 +41,7 @@ async fn a_client_dripping_its_header_is_cut_at_the_header_timeout() {
         sent = drip => panic!("the whole dripped header was accepted ({sent:?}) after {:?}", started.elapsed()),
     }
     // A normal client on the same shim is served.
-    let mut tcp = TcpStream::connect(addr(&shim)).await.unwrap();
+    let mut tcp = TcpStream::connect(shim_addr(&shim)).await.unwrap();
     assert_eq!(healthz(&mut tcp).await, Ok(200));
 }
 
@@ -107,13 +69,13 @@ async fn connections_beyond_the_cap_are_closed_and_open_ones_keep_working() {
             Instant::now() < deadline,
             "could not open {CAP} connections"
         );
-        let mut tcp = TcpStream::connect(addr(&shim)).await.unwrap();
+        let mut tcp = TcpStream::connect(shim_addr(&shim)).await.unwrap();
         if healthz(&mut tcp).await == Ok(200) {
             open.push(tcp);
         }
     }
     // One more is closed without an answer.
-    let mut extra = TcpStream::connect(addr(&shim)).await.unwrap();
+    let mut extra = TcpStream::connect(shim_addr(&shim)).await.unwrap();
     let refused = healthz(&mut extra).await;
     assert!(refused.is_err(), "a connection beyond the cap was served");
     // The open ones still work.
@@ -123,7 +85,7 @@ async fn connections_beyond_the_cap_are_closed_and_open_ones_keep_working() {
     // A closed one gives its slot back.
     drop(open.pop());
     poll_until("a slot given back", || async {
-        let mut tcp = TcpStream::connect(addr(&shim))
+        let mut tcp = TcpStream::connect(shim_addr(&shim))
             .await
             .map_err(|e| e.to_string())?;
         healthz(&mut tcp).await.map(|_| ())
@@ -156,7 +118,7 @@ async fn a_client_that_never_reads_is_dropped_after_the_write_timeout_and_its_ru
     .to_string();
     let socket = TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
-    let mut tcp = socket.connect(addr(&shim)).await.unwrap();
+    let mut tcp = socket.connect(shim_addr(&shim)).await.unwrap();
     let head = format!(
         "POST /v1/chat/completions HTTP/1.1\r\nhost: clawshim\r\nauthorization: Bearer {TOKEN}\r\n\
          content-type: application/json\r\ncontent-length: {}\r\n\r\n",

@@ -315,8 +315,8 @@ async fn a_request_during_a_gateway_restart_waits_for_the_reconnect() {
     );
 }
 
-#[tokio::test]
-async fn a_slow_non_stream_answer_gets_whitespace_keep_alives_before_its_json() {
+/// A gateway that sends a chunk every 700 ms behind a shim with a 1 s JSON keep-alive.
+async fn slow_answers_with_keepalives() -> (MockGateway, Shim) {
     let gw = mock_with(MockOptions {
         protocol: Protocol::V4,
         token: Some(TOKEN.into()),
@@ -325,6 +325,12 @@ async fn a_slow_non_stream_answer_gets_whitespace_keep_alives_before_its_json() 
     })
     .await;
     let shim = Shim::start_with(&gw.url(), |s| s.json_keepalive_secs = Some(1), true).await;
+    (gw, shim)
+}
+
+#[tokio::test]
+async fn a_slow_non_stream_answer_gets_whitespace_keep_alives_before_its_json() {
+    let (_gw, shim) = slow_answers_with_keepalives().await;
     let r = shim
         .chat(user_msg("openclaw/main", "slow enough for keep-alives"))
         .await;
@@ -340,14 +346,7 @@ async fn a_slow_non_stream_answer_gets_whitespace_keep_alives_before_its_json() 
 
 #[tokio::test]
 async fn a_slow_non_stream_response_gets_whitespace_keep_alives_before_its_json() {
-    let gw = mock_with(MockOptions {
-        protocol: Protocol::V4,
-        token: Some(TOKEN.into()),
-        chunk_delay: Duration::from_millis(700),
-        ..MockOptions::default()
-    })
-    .await;
-    let shim = Shim::start_with(&gw.url(), |s| s.json_keepalive_secs = Some(1), true).await;
+    let (_gw, shim) = slow_answers_with_keepalives().await;
     let r = client()
         .post(shim.url("/v1/responses"))
         .bearer_auth(TOKEN)

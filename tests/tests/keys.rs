@@ -40,22 +40,6 @@ async fn with_keys_the_gateway_token_is_a_client_credential_only_when_listed() {
     assert_eq!(models_as(&listed, KEY).await.status(), 200);
 }
 
-async fn chat_as(
-    shim: &Shim,
-    key: &str,
-    body: Value,
-    headers: &[(&str, &str)],
-) -> reqwest::Response {
-    let mut req = client()
-        .post(shim.url("/v1/chat/completions"))
-        .bearer_auth(key)
-        .json(&body);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    req.send().await.unwrap()
-}
-
 #[tokio::test]
 async fn key_allowlist_limits_agents_and_models() {
     let gw = mock(Protocol::V4).await;
@@ -68,20 +52,20 @@ async fn key_allowlist_limits_agents_and_models() {
     )
     .await;
     assert_eq!(
-        chat_as(&shim, KEY, user_msg("openclaw/main", "hi"), &[])
+        shim.chat_as(KEY, user_msg("openclaw/main", "hi"), &[])
             .await
             .status(),
         404
     );
     assert_eq!(
-        chat_as(&shim, KEY, user_msg("openclaw/beta", "hi"), &[])
+        shim.chat_as(KEY, user_msg("openclaw/beta", "hi"), &[])
             .await
             .status(),
         200
     );
     // No agent named: the key's first allowed agent, not the gateway default.
     assert_eq!(
-        chat_as(&shim, KEY, user_msg("gpt-4o", "hi"), &[])
+        shim.chat_as(KEY, user_msg("gpt-4o", "hi"), &[])
             .await
             .status(),
         200
@@ -113,11 +97,11 @@ async fn key_request_rate_gives_429_with_retry_after() {
     .await;
     for _ in 0..2 {
         assert_eq!(
-            chat_as(&shim, KEY, user_msg("x", "hi"), &[]).await.status(),
+            shim.chat_as(KEY, user_msg("x", "hi"), &[]).await.status(),
             200
         );
     }
-    let r = chat_as(&shim, KEY, user_msg("x", "hi"), &[]).await;
+    let r = shim.chat_as(KEY, user_msg("x", "hi"), &[]).await;
     assert_eq!(r.status(), 429);
     let retry: u64 = r.headers()["retry-after"]
         .to_str()
@@ -144,18 +128,18 @@ async fn key_concurrent_runs_limit() {
         ),
     )
     .await;
-    let hanging = chat_as(&shim, KEY, stream_msg("x", "MOCK_HANG"), &[]).await;
+    let hanging = shim.chat_as(KEY, stream_msg("x", "MOCK_HANG"), &[]).await;
     assert_eq!(hanging.status(), 200);
     let mut stream = BodyReader::new(hanging);
     stream.chunk().await;
     assert_eq!(
-        chat_as(&shim, KEY, user_msg("x", "hi"), &[]).await.status(),
+        shim.chat_as(KEY, user_msg("x", "hi"), &[]).await.status(),
         429
     );
     drop(stream);
     // The slot frees once the client is gone.
     poll_until("the key's run slot freed", || async {
-        match chat_as(&shim, KEY, user_msg("x", "hi"), &[]).await.status() {
+        match shim.chat_as(KEY, user_msg("x", "hi"), &[]).await.status() {
             s if s == 200 => Ok(()),
             s => Err(s),
         }
@@ -176,26 +160,26 @@ async fn key_session_namespace_confines_sessions() {
     .await;
     let mut body = user_msg("x", "hi");
     body["user"] = json!("Carol");
-    assert_eq!(chat_as(&shim, KEY, body, &[]).await.status(), 200);
+    assert_eq!(shim.chat_as(KEY, body, &[]).await.status(), 200);
     assert_eq!(
-        chat_as(&shim, KEY, user_msg("x", "hi"), &[]).await.status(),
+        shim.chat_as(KEY, user_msg("x", "hi"), &[]).await.status(),
         200
     );
-    let ok = chat_as(
-        &shim,
-        KEY,
-        user_msg("x", "hi"),
-        &[("x-openclaw-session-key", "agent:main:bot:mine")],
-    )
-    .await;
+    let ok = shim
+        .chat_as(
+            KEY,
+            user_msg("x", "hi"),
+            &[("x-openclaw-session-key", "agent:main:bot:mine")],
+        )
+        .await;
     assert_eq!(ok.status(), 200);
-    let outside = chat_as(
-        &shim,
-        KEY,
-        user_msg("x", "hi"),
-        &[("x-openclaw-session-key", "agent:main:main")],
-    )
-    .await;
+    let outside = shim
+        .chat_as(
+            KEY,
+            user_msg("x", "hi"),
+            &[("x-openclaw-session-key", "agent:main:main")],
+        )
+        .await;
     assert_eq!(outside.status(), 403);
     let keys = run_params(&gw, "sessionKey");
     assert_eq!(keys[0], "agent:main:bot:user:carol");
@@ -223,13 +207,13 @@ async fn a_key_cannot_reach_the_owners_sessions() {
         "agent:main:whatsapp:dm:+15551234567",
         "AGENT:MAIN:MAIN",
     ] {
-        let r = chat_as(
-            &shim,
-            KEY,
-            user_msg("openclaw/main", "read the owner's chat"),
-            &[("x-openclaw-session-key", owner)],
-        )
-        .await;
+        let r = shim
+            .chat_as(
+                KEY,
+                user_msg("openclaw/main", "read the owner's chat"),
+                &[("x-openclaw-session-key", owner)],
+            )
+            .await;
         assert_eq!(r.status(), 403, "{owner}");
         let v: Value = r.json().await.unwrap();
         assert_eq!(v["error"]["type"], "permission_error", "{owner}");
@@ -237,13 +221,13 @@ async fn a_key_cannot_reach_the_owners_sessions() {
     }
     assert!(run_params(&gw, "sessionKey").is_empty(), "no run may start");
     // Inside its own namespace the key works.
-    let own = chat_as(
-        &shim,
-        KEY,
-        user_msg("openclaw/main", "hi"),
-        &[("x-openclaw-session-key", "agent:main:open-webui:notes")],
-    )
-    .await;
+    let own = shim
+        .chat_as(
+            KEY,
+            user_msg("openclaw/main", "hi"),
+            &[("x-openclaw-session-key", "agent:main:open-webui:notes")],
+        )
+        .await;
     assert_eq!(own.status(), 200);
     // The operator's shared token keeps reaching any session.
     let r = shim
@@ -276,7 +260,7 @@ async fn two_keys_with_the_same_user_get_different_sessions() {
     let mut body = user_msg("openclaw/main", "hi");
     body["user"] = json!("alice");
     for key in [KEY, OTHER, KEY] {
-        assert_eq!(chat_as(&shim, key, body.clone(), &[]).await.status(), 200);
+        assert_eq!(shim.chat_as(key, body.clone(), &[]).await.status(), 200);
     }
     let keys = run_params(&gw, "sessionKey");
     assert_eq!(
@@ -330,14 +314,14 @@ async fn repeated_bad_credentials_from_one_ip_get_429() {
     let shim = Shim::start_with(&gw.url(), move |s| s.config = Some(path), true).await;
     for _ in 0..3 {
         assert_eq!(
-            chat_as(&shim, "guess", user_msg("x", "hi"), &[])
+            shim.chat_as("guess", user_msg("x", "hi"), &[])
                 .await
                 .status(),
             401
         );
     }
     // Blocked now, even with the right token, until the window ends.
-    let r = chat_as(&shim, TOKEN, user_msg("x", "hi"), &[]).await;
+    let r = shim.chat_as(TOKEN, user_msg("x", "hi"), &[]).await;
     assert_eq!(r.status(), 429);
     assert!(r.headers().contains_key("retry-after"));
 }

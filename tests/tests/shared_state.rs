@@ -114,22 +114,6 @@ async fn models_as(shim: &Shim, key: &str) -> u16 {
         .as_u16()
 }
 
-async fn chat_as(
-    shim: &Shim,
-    key: &str,
-    body: Value,
-    headers: &[(&str, &str)],
-) -> reqwest::Response {
-    let mut req = client()
-        .post(shim.url("/v1/chat/completions"))
-        .bearer_auth(key)
-        .json(&body);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    req.send().await.unwrap()
-}
-
 /// A streaming run that hangs after its first delta, read up to that delta: its slot is
 /// held until the returned stream is dropped.
 async fn hanging_stream(
@@ -139,7 +123,7 @@ async fn hanging_stream(
 ) -> impl futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> {
     let mut body = user_msg("openclaw/main", "MOCK_HANG");
     body["stream"] = json!(true);
-    let r = chat_as(shim, key, body, headers).await;
+    let r = shim.chat_as(key, body, headers).await;
     assert_eq!(r.status(), 200);
     let mut stream = r.bytes_stream();
     let mut seen = String::new();
@@ -173,13 +157,15 @@ async fn rate_and_run_slots_hold_across_two_instances() {
 
     // One run at a time for the runner, fleet-wide.
     let held = hanging_stream(&a, RUNNER, &[]).await;
-    let refused = chat_as(&b, RUNNER, user_msg("openclaw/main", "second"), &[]).await;
+    let refused = b
+        .chat_as(RUNNER, user_msg("openclaw/main", "second"), &[])
+        .await;
     assert_eq!(refused.status(), 429);
     assert!(refused.headers().contains_key("retry-after"));
     drop(held);
     // The run ends with its client, and its lease with it.
     poll_until("B gets the runner's slot once A's run ended", || {
-        let r = chat_as(&b, RUNNER, user_msg("openclaw/main", "after"), &[]);
+        let r = b.chat_as(RUNNER, user_msg("openclaw/main", "after"), &[]);
         async move {
             match r.await.status().as_u16() {
                 200 => Ok(()),
@@ -210,10 +196,12 @@ async fn a_dead_instances_slot_is_freed_when_its_lease_expires() {
         .arg("lease-of-a-dead-instance")
         .query(&mut conn)
         .unwrap();
-    let refused = chat_as(&b, RUNNER, user_msg("openclaw/main", "blocked"), &[]).await;
+    let refused = b
+        .chat_as(RUNNER, user_msg("openclaw/main", "blocked"), &[])
+        .await;
     assert_eq!(refused.status(), 429, "the dead holder's slot still counts");
     poll_until("the dead holder's lease expired", || {
-        let r = chat_as(&b, RUNNER, user_msg("openclaw/main", "freed"), &[]);
+        let r = b.chat_as(RUNNER, user_msg("openclaw/main", "freed"), &[]);
         async move {
             match r.await.status().as_u16() {
                 200 => Ok(()),
@@ -233,14 +221,16 @@ async fn a_dead_instances_slot_is_freed_when_its_lease_expires() {
     let a = shim(&gw, &redis.url(), &cfg).await;
     let held = hanging_stream(&a, RUNNER, &[]).await;
     tokio::time::sleep(Duration::from_secs(7)).await;
-    let refused = chat_as(&b, RUNNER, user_msg("openclaw/main", "still held"), &[]).await;
+    let refused = b
+        .chat_as(RUNNER, user_msg("openclaw/main", "still held"), &[])
+        .await;
     assert_eq!(refused.status(), 429, "a live run's lease was renewed");
 
     // The instance dies with its run: its slot comes back to B.
     drop(a);
     drop(held);
     poll_until("B gets the slot of the stopped instance", || {
-        let r = chat_as(&b, RUNNER, user_msg("openclaw/main", "mine now"), &[]);
+        let r = b.chat_as(RUNNER, user_msg("openclaw/main", "mine now"), &[]);
         async move {
             match r.await.status().as_u16() {
                 200 => Ok(()),
@@ -453,7 +443,7 @@ async fn a_live_runs_lease_comes_back_after_redis_restarts_empty() {
     wait_shared_state(&b, "up").await;
     // A's renewal puts its lease back; until then B may get the slot on its own instance.
     poll_until("A's renewed lease refuses B again", || {
-        let r = chat_as(&b, RUNNER, user_msg("openclaw/main", "try"), &[]);
+        let r = b.chat_as(RUNNER, user_msg("openclaw/main", "try"), &[]);
         async move {
             match r.await.status().as_u16() {
                 429 => Ok(()),
@@ -597,7 +587,9 @@ async fn budgets_hold_on_both_instances_and_after_a_restart() {
     let a = shim(&gw, &redis.url(), &cfg).await;
     let b = shim(&gw, &redis.url(), &cfg).await;
 
-    let r = chat_as(&a, spender, user_msg("openclaw/main", "spend it"), &[]).await;
+    let r = a
+        .chat_as(spender, user_msg("openclaw/main", "spend it"), &[])
+        .await;
     assert_eq!(r.status(), 200);
     let spent = r.json::<Value>().await.unwrap()["usage"]["total_tokens"]
         .as_u64()
@@ -637,8 +629,11 @@ async fn budgets_hold_on_both_instances_and_after_a_restart() {
 
     let runs = gw.runs_started();
     for shim in [&b, &a] {
-        let (status, v) =
-            error_of(chat_as(shim, spender, user_msg("openclaw/main", "more"), &[]).await).await;
+        let (status, v) = error_of(
+            shim.chat_as(spender, user_msg("openclaw/main", "more"), &[])
+                .await,
+        )
+        .await;
         assert_eq!(status, 429, "{v}");
         assert_eq!(v["error"]["code"], "insufficient_quota");
         assert!(v["error"]["message"]
@@ -649,7 +644,9 @@ async fn budgets_hold_on_both_instances_and_after_a_restart() {
     // A restarted instance reads the same totals.
     drop(b);
     let b = shim(&gw, &redis.url(), &cfg).await;
-    let refused = chat_as(&b, spender, user_msg("openclaw/main", "again"), &[]).await;
+    let refused = b
+        .chat_as(spender, user_msg("openclaw/main", "again"), &[])
+        .await;
     assert_eq!(refused.status(), 429);
     assert_eq!(gw.runs_started(), runs, "no run for a key over its budget");
     drop(a);
