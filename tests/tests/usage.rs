@@ -330,36 +330,27 @@ fn budgets_without_a_place_to_keep_usage_and_a_key_named_like_the_shared_tokens_
         "daily_token_budget = 10",
         "",
     );
-    let err = clawshim_proxy::config::Config::load(&clawshim_proxy::config::Settings {
-        config: Some(cfg),
-        gateway_url: Some("ws://127.0.0.1:1".into()),
-        gateway_token: Some(TOKEN.into()),
-        ..Default::default()
-    })
-    .unwrap_err()
-    .to_string();
+    let err = refusal_of(cfg);
     assert!(err.contains("state.usage_file"), "{err}");
     let cfg = config(&dir.0, "zero", "csk-zero", "monthly_token_budget = 0", "");
-    let err = clawshim_proxy::config::Config::load(&clawshim_proxy::config::Settings {
-        config: Some(cfg),
-        gateway_url: Some("ws://127.0.0.1:1".into()),
-        gateway_token: Some(TOKEN.into()),
-        ..Default::default()
-    })
-    .unwrap_err()
-    .to_string();
+    let err = refusal_of(cfg);
     assert!(err.contains("at least 1"), "{err}");
     // `-` is the shared tokens' name in the metrics and the usage totals: no key may take it.
     let cfg = config(&dir.0, "-", "csk-dash", "", "");
-    let err = clawshim_proxy::config::Config::load(&clawshim_proxy::config::Settings {
+    let err = refusal_of(cfg);
+    assert!(err.contains("stands for the shared tokens"), "{err}");
+}
+
+/// Why loading the config file `cfg` fails.
+fn refusal_of(cfg: PathBuf) -> String {
+    clawshim_proxy::config::Config::load(&clawshim_proxy::config::Settings {
         config: Some(cfg),
         gateway_url: Some("ws://127.0.0.1:1".into()),
         gateway_token: Some(TOKEN.into()),
         ..Default::default()
     })
     .unwrap_err()
-    .to_string();
-    assert!(err.contains("stands for the shared tokens"), "{err}");
+    .to_string()
 }
 
 /// The account and period the crash test writes.
