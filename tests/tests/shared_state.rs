@@ -114,6 +114,20 @@ async fn models_as(shim: &Shim, key: &str) -> u16 {
         .as_u16()
 }
 
+/// Poll (bounded) until a run of the runner's key on `shim` gets `status`.
+async fn until_status(shim: &Shim, what: &str, prompt: &str, status: u16) {
+    poll_until(what, || {
+        let r = shim.chat_as(RUNNER, user_msg("openclaw/main", prompt), &[]);
+        async move {
+            match r.await.status().as_u16() {
+                s if s == status => Ok(()),
+                s => Err(s.to_string()),
+            }
+        }
+    })
+    .await;
+}
+
 /// A streaming run that hangs after its first delta, read up to that delta: its slot is
 /// held until the returned stream is dropped.
 async fn hanging_stream(
@@ -164,15 +178,12 @@ async fn rate_and_run_slots_hold_across_two_instances() {
     assert!(refused.headers().contains_key("retry-after"));
     drop(held);
     // The run ends with its client, and its lease with it.
-    poll_until("B gets the runner's slot once A's run ended", || {
-        let r = b.chat_as(RUNNER, user_msg("openclaw/main", "after"), &[]);
-        async move {
-            match r.await.status().as_u16() {
-                200 => Ok(()),
-                s => Err(s.to_string()),
-            }
-        }
-    })
+    until_status(
+        &b,
+        "B gets the runner's slot once A's run ended",
+        "after",
+        200,
+    )
     .await;
 }
 
@@ -200,16 +211,7 @@ async fn a_dead_instances_slot_is_freed_when_its_lease_expires() {
         .chat_as(RUNNER, user_msg("openclaw/main", "blocked"), &[])
         .await;
     assert_eq!(refused.status(), 429, "the dead holder's slot still counts");
-    poll_until("the dead holder's lease expired", || {
-        let r = b.chat_as(RUNNER, user_msg("openclaw/main", "freed"), &[]);
-        async move {
-            match r.await.status().as_u16() {
-                200 => Ok(()),
-                s => Err(s.to_string()),
-            }
-        }
-    })
-    .await;
+    until_status(&b, "the dead holder's lease expired", "freed", 200).await;
     let left: Option<f64> = redis::cmd("ZSCORE")
         .arg(&runs_key)
         .arg("lease-of-a-dead-instance")
@@ -229,15 +231,12 @@ async fn a_dead_instances_slot_is_freed_when_its_lease_expires() {
     // The instance dies with its run: its slot comes back to B.
     drop(a);
     drop(held);
-    poll_until("B gets the slot of the stopped instance", || {
-        let r = b.chat_as(RUNNER, user_msg("openclaw/main", "mine now"), &[]);
-        async move {
-            match r.await.status().as_u16() {
-                200 => Ok(()),
-                s => Err(s.to_string()),
-            }
-        }
-    })
+    until_status(
+        &b,
+        "B gets the slot of the stopped instance",
+        "mine now",
+        200,
+    )
     .await;
 }
 
@@ -442,16 +441,7 @@ async fn a_live_runs_lease_comes_back_after_redis_restarts_empty() {
     wait_shared_state(&a, "up").await;
     wait_shared_state(&b, "up").await;
     // A's renewal puts its lease back; until then B may get the slot on its own instance.
-    poll_until("A's renewed lease refuses B again", || {
-        let r = b.chat_as(RUNNER, user_msg("openclaw/main", "try"), &[]);
-        async move {
-            match r.await.status().as_u16() {
-                429 => Ok(()),
-                s => Err(s.to_string()),
-            }
-        }
-    })
-    .await;
+    until_status(&b, "A's renewed lease refuses B again", "try", 429).await;
 }
 
 #[tokio::test]
